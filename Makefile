@@ -1,0 +1,35 @@
+# The two commands a newcomer needs: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: run test install install-test services bench scaled
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+	bash scripts/install-system-deps.sh
+
+## The whole system on its embedded default (SQLite, in-memory layer, in-process jobs), demo seeded.
+run: install
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(PY) manage.py rundemo
+
+## Install what the tests need, start PostgreSQL and Redis if down, run the whole suite.
+test: install-test
+	bash scripts/ensure-services.sh
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Benchmarks: JSON figures with their baselines.
+bench: install-test
+	bash scripts/ensure-services.sh
+	bash bench/run_all.sh

@@ -1,0 +1,55 @@
+"""REST API of consultations."""
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from teleclinic.api import StrictSerializer, validated
+
+from . import selectors, services
+from .models import Consultation, Urgency
+
+
+class ConsultationOut(serializers.ModelSerializer):
+    patient_name = serializers.CharField(source="patient.name", read_only=True)
+    specialty = serializers.CharField(source="specialty.code", read_only=True)
+
+    class Meta:
+        model = Consultation
+        fields = ["id", "patient", "patient_name", "requesting_org", "requested_by", "specialty", "urgency", "mode",
+                  "reason", "state", "assigned_expert", "created_at", "assigned_at", "due_at"]
+
+
+class ConsultationIn(StrictSerializer):
+    patient = serializers.IntegerField()
+    specialty = serializers.SlugField()
+    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.ROUTINE)
+    mode = serializers.ChoiceField(choices=Consultation.Mode.choices, default=Consultation.Mode.ASYNC)
+    reason = serializers.CharField(max_length=4000)
+
+
+class ConsultationListView(APIView):
+    @extend_schema(parameters=[OpenApiParameter("state", str)], responses=ConsultationOut(many=True))
+    def get(self, request):
+        rows = selectors.consultation_list(user=request.user, state=request.query_params.get("state", ""))
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        selectors.audit_consultations_listed(user=request.user, consultations=page, request=request)
+        return paginator.get_paginated_response(ConsultationOut(page, many=True).data)
+
+    @extend_schema(request=ConsultationIn, responses={201: ConsultationOut})
+    def post(self, request):
+        data = validated(ConsultationIn, request.data)
+        consultation = services.consultation_request(
+            by=request.user, patient_id=data["patient"], specialty_code=data["specialty"], urgency=data["urgency"],
+            mode=data["mode"], reason=data["reason"], request=request,
+        )
+        return Response(ConsultationOut(consultation).data, status=status.HTTP_201_CREATED)
+
+
+class ConsultationDetailView(APIView):
+    @extend_schema(responses=ConsultationOut)
+    def get(self, request, consultation_id: int):
+        consultation = selectors.consultation_get(user=request.user, consultation_id=consultation_id, request=request)
+        return Response(ConsultationOut(consultation).data)

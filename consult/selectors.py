@@ -1,0 +1,31 @@
+"""Reads of consultations that apply permissions and write the audit log."""
+from django.db.models import QuerySet
+
+from audit.services import audit_record, audit_record_many
+from directory.access import VIEW, scoped
+from directory.models import User
+from teleclinic.errors import NotFound
+
+from .models import Consultation
+
+
+def consultation_list(*, user: User, state: str = "") -> QuerySet[Consultation]:
+    rows = scoped(user, Consultation.objects.select_related("patient", "specialty", "requesting_org"), VIEW)
+    if state:
+        rows = rows.filter(state=state)
+    return rows.order_by("-created_at", "-id")
+
+
+def audit_consultations_listed(*, user: User, consultations, request) -> None:
+    audit_record_many(actor=user, action="read", objs=consultations, interface="api", request=request)
+
+
+def consultation_get(*, user: User, consultation_id, request=None, action: str = VIEW,
+                     interface: str = "api") -> Consultation:
+    try:
+        consultation = scoped(user, Consultation.objects.select_related("patient", "specialty"), action).get(
+            pk=consultation_id)
+    except (Consultation.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such consultation in your reach.")
+    audit_record(actor=user, action="read", obj=consultation, interface=interface, request=request)
+    return consultation

@@ -1,0 +1,89 @@
+"""Who may see or change which patient data: the one place where the rules live.
+
+Each kind of object registers a *scope*: a function (user, action) -> Q over its model.
+`can()` and the selectors both use the scope, so a list and a detail page can never
+disagree. Rules (DESIGN.md):
+- village doctor: their clinic's patients and consultations;
+- township doctor: their centre and the village clinics under it;
+- expert: what is assigned to them (and, to read, those patients);
+- coordinator: their whole community; admin: everything.
+"""
+from typing import Callable
+
+from django.db.models import Model, Q, QuerySet
+
+from .models import Organisation, User
+
+VIEW, CHANGE = "view", "change"
+NOTHING = Q(pk__in=[])
+_scopes: dict[type, Callable[[User, str], Q]] = {}
+
+
+def org_subtree_ids(org_id: int) -> list[int]:
+    """The organisation and all below it (the tree is shallow: a few queries at most)."""
+    ids, frontier = [org_id], [org_id]
+    while frontier:
+        frontier = list(Organisation.objects.filter(parent_id__in=frontier).values_list("id", flat=True))
+        ids.extend(frontier)
+    return ids
+
+
+def is_admin(user: User) -> bool:
+    return bool(user.is_superuser or user.role == User.Role.ADMIN)
+
+
+def orgs_in_reach(user: User) -> list[int] | None:
+    """Organisation ids whose records this user reaches by role; None means 'all'."""
+    if is_admin(user):
+        return None
+    if user.organisation_id is None:
+        return []
+    if user.role == User.Role.VILLAGE_DOCTOR:
+        return [user.organisation_id]
+    if user.role == User.Role.TOWNSHIP_DOCTOR:
+        return org_subtree_ids(user.organisation_id)
+    if user.role == User.Role.COORDINATOR:
+        return list(Organisation.objects.filter(community_id=user.organisation.community_id).values_list("id", flat=True))
+    return []
+
+
+def consultation_q(user: User, action: str, prefix: str = "") -> Q:
+    """Scope over consultations, or over any model that reaches one through `prefix`."""
+    if not user.is_authenticated:
+        return NOTHING
+    orgs = orgs_in_reach(user)
+    if orgs is None:
+        return Q()
+    if user.role == User.Role.EXPERT:
+        return Q(**{f"{prefix}assigned_expert__user_id": user.id})
+    return Q(**{f"{prefix}requesting_org_id__in": orgs})
+
+
+def patient_q(user: User, action: str, prefix: str = "") -> Q:
+    if not user.is_authenticated:
+        return NOTHING
+    orgs = orgs_in_reach(user)
+    if orgs is None:
+        return Q()
+    if user.role == User.Role.EXPERT:
+        if action != VIEW:
+            return NOTHING
+        return Q(**{f"{prefix}consultations__assigned_expert__user_id": user.id})
+    if user.role == User.Role.COORDINATOR and action != VIEW:
+        return NOTHING  # coordinators route work; they do not edit the clinical record
+    return Q(**{f"{prefix}home_clinic_id__in": orgs})
+
+
+def register_scope(model: type[Model], scope: Callable[[User, str], Q]) -> None:
+    _scopes[model] = scope
+
+
+def scoped(user: User, queryset: QuerySet, action: str = VIEW) -> QuerySet:
+    """The rows of `queryset` the user may act on. distinct(): scopes may join to-many."""
+    scope = _scopes[queryset.model]
+    return queryset.filter(scope(user, action)).distinct()
+
+
+def can(user: User, action: str, obj: Model) -> bool:
+    model = type(obj)
+    return scoped(user, model._default_manager.filter(pk=obj.pk), action).exists()

@@ -1,0 +1,28 @@
+"""manage.py rundemo: the whole system on its embedded default, demo seeded, in one process."""
+import os
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed the demo, print the address and logins, and serve HTTP + WebSockets with Daphne."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args, host, port, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("seed_demo")
+        engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
+        jobs = "in-process (eager)" if settings.CELERY_TASK_ALWAYS_EAGER else settings.CELERY_BROKER_URL
+        self.stdout.write(f"database={engine} channel_layer={layer} jobs={jobs}")
+        self.stdout.write(self.style.SUCCESS(f"Teleclinic is running: open http://{host}:{port}/"))
+        sys.stdout.flush()
+        from daphne.cli import CommandLineInterface
+
+        CommandLineInterface().run(["-b", host, "-p", str(port), "teleclinic.asgi:application"])

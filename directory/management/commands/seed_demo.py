@@ -1,0 +1,15 @@
+"""manage.py seed_demo: the demo 医共体, printed logins. Safe to run again."""
+from django.core.management.base import BaseCommand
+
+from directory import demo
+
+
+class Command(BaseCommand):
+    help = "Seed the demo county medical community and print its logins (idempotent)."
+
+    def handle(self, *args, **options):
+        logins = demo.seed()
+        self.stdout.write(self.style.SUCCESS("Demo community ready. Password for every demo login: "
+                                             f"{demo.DEMO_PASSWORD}"))
+        for role, names in logins.items():
+            self.stdout.write(f"  {role:16s} {', '.join(names)}")

@@ -1,0 +1,114 @@
+"""The county medical community (医共体): organisations, staff, specialties, experts, patients."""
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Organisation(models.Model):
+    class Kind(models.TextChoices):
+        LEAD_HOSPITAL = "lead_hospital", "牵头医院 lead hospital"
+        TOWNSHIP_CENTRE = "township_centre", "乡镇卫生院 township centre"
+        VILLAGE_CLINIC = "village_clinic", "村卫生室 village clinic"
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    # The root of the tree (the lead hospital), kept on every row so that a community-wide
+    # filter is one indexed equality instead of a tree walk.
+    community = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    dicom_ae_title = models.CharField(max_length=16, blank=True, help_text="AE title of its modalities")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.community_id = self.parent.community_id if self.parent_id else self.pk
+        super().save(*args, **kwargs)
+        if self.community_id is None:  # a new root is its own community
+            Organisation.objects.filter(pk=self.pk).update(community_id=self.pk)
+            self.community_id = self.pk
+
+    @property
+    def is_grassroots(self) -> bool:
+        return self.kind in (self.Kind.TOWNSHIP_CENTRE, self.Kind.VILLAGE_CLINIC)
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        VILLAGE_DOCTOR = "village_doctor", "村医 village doctor"
+        TOWNSHIP_DOCTOR = "township_doctor", "乡镇医生 township doctor"
+        EXPERT = "expert", "专家 expert"
+        COORDINATOR = "coordinator", "协调员 coordinator"
+        ADMIN = "admin", "管理员 admin"
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VILLAGE_DOCTOR)
+    organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="staff")
+    display_name = models.CharField(max_length=60, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+
+    def __str__(self):
+        return self.display_name or self.username
+
+
+class Specialty(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=60)
+    name_en = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "specialties"
+
+    def __str__(self):
+        return self.name
+
+
+class Expert(models.Model):
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="expert")
+    specialties = models.ManyToManyField(Specialty, related_name="experts")
+    title = models.CharField(max_length=40, blank=True, help_text="主任医师, 副主任医师, ...")
+    max_open_assignments = models.PositiveSmallIntegerField(default=10)
+    on_call = models.BooleanField(default=False, help_text="on the on-call roster outside sessions")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.user} ({self.title})" if self.title else str(self.user)
+
+
+def mask_id_number(value: str) -> str:
+    """Resident ID as shown in every listing: the region prefix and last four only."""
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        MALE = "M", "男 male"
+        FEMALE = "F", "女 female"
+        OTHER = "O", "其他 other"
+
+    name = models.CharField(max_length=60)
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    birth_date = models.DateField()
+    phone = models.CharField(max_length=20, blank=True)
+    id_number = models.CharField(max_length=18, blank=True, help_text="resident ID; shown masked")
+    home_clinic = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="patients")
+    health_record_no = models.CharField(max_length=32, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["home_clinic", "name"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.health_record_no})"
+
+    @property
+    def id_number_masked(self) -> str:
+        return mask_id_number(self.id_number)

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Debian packages the tests need: chromium for the browser tests, docker-compose to validate
+# docker-compose.yml (no Docker engine is needed for `config`), CJK fonts for pages and PDFs,
+# nginx for the scaled-out stack. Installed only when missing.
+set -euo pipefail
+
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v msgfmt >/dev/null || need+=(gettext)
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing Debian packages: ${need[*]} (run as root, or install them)" >&2
+        exit 1
+    fi
+    echo "installing Debian packages: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,30 @@
+"""Live events to users' sockets, sent only after the transaction that caused them commits.
+
+Channels delivers at most once: anything that must not be lost is stored first (an outbox
+or a pending list) and the event is only a nudge.
+"""
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def send_to_users_now(*, user_ids, payload: dict) -> None:
+    """Push one event to each user's notification group. Call outside a transaction."""
+    layer = get_channel_layer()
+    for user_id in sorted(set(user_ids)):
+        async_to_sync(layer.group_send)(user_group(user_id), {"type": "notify.event", "payload": payload})
+
+
+def send_event_on_commit(*, user_ids, payload: dict) -> None:
+    """The one way services push live events: after commit, never for a rolled-back change."""
+    ids = list(user_ids)
+    transaction.on_commit(lambda: send_to_users_now(user_ids=ids, payload=payload))
+
+
+def enqueue_on_commit(task, *args, **kwargs) -> None:
+    """The one way services start Celery tasks: after commit, with ids only."""
+    transaction.on_commit(lambda: task.delay(*args, **kwargs))

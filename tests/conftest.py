@@ -1,0 +1,133 @@
+"""Shared fixtures: a small 医共体, users of every role, API clients, a real Celery worker."""
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from directory.models import Organisation, User
+from tests.factories import (ConsultationFactory, ExpertFactory, OrganisationFactory, PatientFactory,
+                             SpecialtyFactory, UserFactory)
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+
+
+@dataclass
+class Community:
+    """lead -> township A -> villages A1, A2; lead -> township B -> village B1; plus a foreign community."""
+
+    lead: Organisation
+    township_a: Organisation
+    village_a1: Organisation
+    village_a2: Organisation
+    township_b: Organisation
+    village_b1: Organisation
+    foreign_lead: Organisation
+    foreign_village: Organisation
+
+
+@pytest.fixture
+def community(db) -> Community:
+    K = Organisation.Kind
+    lead = OrganisationFactory(code="lead", name="县人民医院", kind=K.LEAD_HOSPITAL)
+    township_a = OrganisationFactory(code="town-a", name="城关镇卫生院", kind=K.TOWNSHIP_CENTRE, parent=lead)
+    township_b = OrganisationFactory(code="town-b", name="青山镇卫生院", kind=K.TOWNSHIP_CENTRE, parent=lead)
+    foreign_lead = OrganisationFactory(code="other-lead", name="邻县医院", kind=K.LEAD_HOSPITAL)
+    return Community(
+        lead=lead, township_a=township_a, township_b=township_b, foreign_lead=foreign_lead,
+        village_a1=OrganisationFactory(code="vil-a1", name="东风村卫生室", parent=township_a),
+        village_a2=OrganisationFactory(code="vil-a2", name="红旗村卫生室", parent=township_a),
+        village_b1=OrganisationFactory(code="vil-b1", name="石桥村卫生室", parent=township_b),
+        foreign_village=OrganisationFactory(code="other-vil", name="外县村卫生室", parent=foreign_lead),
+    )
+
+
+@pytest.fixture
+def cardiology(db):
+    return SpecialtyFactory(code="cardiology", name="心血管内科")
+
+
+@pytest.fixture
+def people(community, cardiology):
+    """One user per role, placed in the community fixture's tree."""
+    R = User.Role
+    expert = ExpertFactory(user=UserFactory(username="expert", role=R.EXPERT, organisation=community.lead),
+                           specialties=[cardiology])
+    return {
+        "village_doctor": UserFactory(username="vdoc", role=R.VILLAGE_DOCTOR, organisation=community.village_a1),
+        "other_village_doctor": UserFactory(username="vdoc-a2", role=R.VILLAGE_DOCTOR, organisation=community.village_a2),
+        "township_doctor": UserFactory(username="tdoc", role=R.TOWNSHIP_DOCTOR, organisation=community.township_a),
+        "expert": expert.user,
+        "other_expert": ExpertFactory(user=UserFactory(username="expert2", role=R.EXPERT, organisation=community.lead),
+                                      specialties=[cardiology]).user,
+        "coordinator": UserFactory(username="coord", role=R.COORDINATOR, organisation=community.lead),
+        "foreign_coordinator": UserFactory(username="coord-x", role=R.COORDINATOR, organisation=community.foreign_lead),
+        "admin": UserFactory(username="admin", role=R.ADMIN, organisation=community.lead, is_staff=True,
+                             is_superuser=True),
+    }
+
+
+@pytest.fixture
+def patient_factory(db):
+    return PatientFactory
+
+
+@pytest.fixture
+def consultation_factory(db):
+    return ConsultationFactory
+
+
+@pytest.fixture
+def api():
+    """An API client logged in as the given user: api(user)."""
+
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker in its own process, on the test database and the test Redis."""
+    from teleclinic.celery import app
+
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    app.control.purge()
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings")
+    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    command = [sys.executable, "-m", "celery", "-A", "teleclinic", "worker", "-l", "info", "-c", "2",
+               "--without-gossip", "--without-mingle", "-n", name]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "ready." not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    proc.log_path = log
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
