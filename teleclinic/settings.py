@@ -53,6 +53,10 @@ INSTALLED_APPS = [
     "directory",
     "audit",
     "consult",
+    "scheduling",
+    "studies",
+    "live",
+    "reports",
     "frontend",
 ]
 

@@ -21,6 +21,10 @@ class Command(BaseCommand):
         layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
         jobs = "in-process (eager)" if settings.CELERY_TASK_ALWAYS_EAGER else settings.CELERY_BROKER_URL
         self.stdout.write(f"database={engine} channel_layer={layer} jobs={jobs}")
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            from teleclinic import inprocess_beat
+
+            inprocess_beat.start()
         self.stdout.write(self.style.SUCCESS(f"Teleclinic is running: open http://{host}:{port}/"))
         sys.stdout.flush()
         from daphne.cli import CommandLineInterface

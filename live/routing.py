@@ -1,0 +1,2 @@
+"""WebSocket routes of the live app."""
+websocket_urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""REST API routes of the live app (mounted under /api/)."""
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""REST API routes of the scheduling app (mounted under /api/)."""
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""DICOMweb routes (mounted under /dicomweb/)."""
+urlpatterns: list = []
