@@ -1,0 +1,57 @@
+// The reading page of one consultation: its ECGs and images in the viewers, and the report editor.
+
+import { api, rows } from "./api.js";
+import * as E from "./endpoints.js";
+import { el, formatDateTime } from "./dom.js";
+import { EcgViewer } from "./ecg-viewer.js";
+import { ImageViewer } from "./image-viewer.js";
+import { ReportEditor } from "./report-editor.js";
+import { t } from "./strings.js";
+
+const $ = (sel) => document.querySelector(sel);
+const consultationId = Number(document.body.dataset.consultation);
+
+async function loadHeader() {
+  const c = await api(E.CONSULTATION(consultationId));
+  $("#case").replaceChildren(
+    el("strong", {}, `#${c.id} ${c.patient_name}`),
+    el("span", { class: `badge urgency-${c.urgency}` }, t(`urgency:${c.urgency}`)),
+    el("span", {}, t(`mode:${c.mode}`)), el("span", {}, t(`state:${c.state}`)),
+    el("span", { class: "muted" }, `${t("Requested")} ${formatDateTime(c.created_at)}`),
+    el("p", { class: "reason" }, c.reason));
+}
+
+async function loadStudies() {
+  const studies = await rows(E.CONSULTATION_STUDIES(consultationId));
+  const tabs = $("#study-tabs");
+  tabs.replaceChildren(...studies.map((s, i) => el("button", { type: "button", dataset: { index: i },
+    onclick: () => openStudy(s) }, `${t(`kind:${s.type}`)} ${formatDateTime(s.created_at)}`)));
+  if (!studies.length) tabs.replaceChildren(el("p", { class: "muted" }, t("Nothing uploaded yet.")));
+  else openStudy(studies[0]);
+}
+
+let ecgViewer = null;
+let imageViewer = null;
+
+async function openStudy(study) {
+  $("#ecg-panel").hidden = study.type !== "ecg";
+  $("#image-panel").hidden = study.type !== "imaging";
+  if (study.type === "ecg") {
+    ecgViewer ??= new EcgViewer($("#ecg"));
+    const [record, samples] = await Promise.all([api(E.ECG(study.id)), api(E.ECG_SAMPLES(study.id))]);
+    ecgViewer.load(samples, { device: record.device_measurements, computed: record.computed_measurements,
+      statements: record.device_statements });
+  } else if (study.type === "imaging") {
+    imageViewer ??= new ImageViewer($("#images"));
+    imageViewer.load(await api(E.IMAGING_STUDY(study.id)));
+  }
+}
+
+async function main() {
+  const editor = new ReportEditor($("#report"), consultationId);
+  const results = await Promise.allSettled([loadHeader(), loadStudies(), editor.load()]);
+  for (const r of results) if (r.status === "rejected") $("#page-status").textContent = r.reason.message;
+  document.body.dataset.ready = "true";
+}
+
+main();
