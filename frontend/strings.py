@@ -107,7 +107,7 @@ PLAIN = [
     _("expired"),
     _("lead"),
     _("overdue"),
-    _("reports"),
+    _("Number of reports"),
     _("to acknowledgement (median)"),
     _("to assignment (median)"),
     _("to signature (median)"),

@@ -38,7 +38,7 @@ async function registerPatient(event) {
   event.preventDefault();
   const form = event.currentTarget;
   const data = Object.fromEntries(new FormData(form));
-  for (const key of ["phone", "id_number"]) if (!data[key]) delete data[key];
+  for (const key of ["phone", "id_number", "health_record_no"]) if (!data[key]) delete data[key];
   try {
     const patient = await api(E.PATIENTS, { method: "POST", body: data });
     form.reset();
@@ -78,7 +78,7 @@ async function loadConsultations() {
   state.consultations = await rows(`${E.CONSULTATIONS}?limit=100`);
   const today = state.consultations.filter((c) => isToday(c.created_at));
   const shown = today.length ? today : state.consultations.slice(0, 10);
-  $("#consultations-title-note").textContent = today.length ? "" : t("(none today; the latest)");
+  $("#consultations-title-note").textContent = !today.length && shown.length ? t("(none today; the latest)") : "";
   $("#consultations").replaceChildren(...shown.map((c) => el("tr", { dataset: { id: c.id, urgency: c.urgency } },
     el("td", {}, `#${c.id}`), el("td", {}, c.patient_name),
     el("td", {}, specialtyName(c.specialty)),
@@ -193,6 +193,7 @@ async function loadReferrals() {
 function onEvent(event) {
   const type = event.type || "";
   if (type === "hello") return;
+  $("#events .muted")?.remove();
   $("#events").prepend(el("li", {}, `${new Date().toLocaleTimeString()} ${t(type)}${event.message ? ` · ${event.message}` : ""}`));
   if (type.startsWith("report.")) loadReports();
   if (type.startsWith("consultation.") || type.startsWith("assignment.")) loadConsultations();

@@ -61,7 +61,7 @@ async function loadQc() {
   try {
     const qc = await api(E.QC);
     barChart($("#qc-chart"), {
-      title: t("Quality control"), series: [t("reports")],
+      title: t("Quality control"), series: [t("Number of reports")],
       rows: [["sampled", "Sampled"], ["reviewed", "Second read"], ["agreed", "Agreed"], ["minor", "Minor discrepancy"], ["major", "Major discrepancy"]]
         .map(([key, label]) => ({ label: t(label), values: [qc[key] ?? 0] })),
     });

@@ -296,7 +296,11 @@ export class EcgViewer {
     this.readout.dataset.ms = value.ms !== undefined ? value.ms.toFixed(1) : "";
     this.readout.dataset.mv = value.mv !== undefined ? value.mv.toFixed(3) : "";
     ctx.font = "bold 3.5px system-ui, sans-serif";
-    ctx.fillText(text, Math.min(a.x, b.x) + 1, Math.min(a.y, b.y) - 1.5);
+    const at = { x: Math.min(a.x, b.x) + 1, y: Math.max(5, Math.min(a.y, b.y) - 1.5) };
+    ctx.fillStyle = "rgba(255,255,255,.85)";
+    ctx.fillRect(at.x - 0.5, at.y - 3.5, ctx.measureText(text).width + 1, 4.5);
+    ctx.fillStyle = "#1f5fa8";
+    ctx.fillText(text, at.x, at.y);
   }
 
   // --- measurements -------------------------------------------------------------

@@ -51,7 +51,7 @@ export class ReportEditor {
         : [el("button", { type: "button", onclick: () => { this.amending = true; this.render(); } }, t("Amend"))];
     this.container.replaceChildren(
       el("h3", {}, `${this.template.name || t("Report")} · ${t("version")} ${r.version}`),
-      signed, this.fields, el("div", { class: "report-actions" }, actions), this.status);
+      ...[signed, this.fields, el("div", { class: "report-actions" }, actions), this.status].filter(Boolean));
     this.container.dataset.state = this.amending ? "amending" : r.state;
   }
 

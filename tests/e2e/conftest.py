@@ -1,0 +1,186 @@
+"""Browser fixtures: a Daphne server on the test database, Debian's chromium through Playwright,
+a login helper, a console-error collector that fails the test, and screenshots of every page.
+
+Usage in a test (rows must be committed for the server process to see them):
+
+    @pytest.mark.browser
+    @pytest.mark.django_db(transaction=True)
+    def test_something(people, open_page):
+        page = open_page("village doctor")            # or open_page("patient", **browser_devices["Pixel 7"])
+        login(page, "vdoc")
+        page.goto("/")
+        ...
+        screenshot(page, "console-after")             # artifacts/screenshots/<test>-console-after.png
+
+At the end of the test every page opened by `open_page` is screenshotted and closed, and the test
+fails if any of them logged a console error or an uncaught exception (allow an expected one with
+`page.console_errors.allow(r"regex")`).
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from tests.conftest import ARTIFACTS, ROOT, _database_url
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                 "--allow-loopback-in-peer-connection"]
+PASSWORD = "pw-123456"  # tests.factories.UserFactory's password
+SCREENSHOTS = ARTIFACTS / "screenshots"
+SERVER_START_S = 60
+ACTION_TIMEOUT_MS = 15000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=3) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"Daphne did not start:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The base URL of a Daphne process serving teleclinic.asgi on the test database and Redis."""
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    port = _free_port()
+    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings",
+               TELECLINIC_VAR_DIR=str(tmp_path_factory.mktemp("var")))
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "teleclinic.asgi:application"]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url, proc, log)
+    proc.log_path = log
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def playwright_instance():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
+    # synchronous, so Django's async-safety check is lifted only while a browser module runs.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        yield playwright
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_instance):
+    """One headless chromium per test module (two cores are shared by everyone)."""
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser_devices(playwright_instance):
+    """Playwright's device descriptors, e.g. browser_devices["Pixel 7"] for a phone-sized context."""
+    return playwright_instance.devices
+
+
+class ConsoleErrors(list):
+    """Console errors and uncaught exceptions of one page; `allow(regex)` excuses expected ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.allowed: list[re.Pattern] = []
+
+    def allow(self, pattern: str) -> None:
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self if not any(p.search(e) for p in self.allowed)]
+
+
+def _test_slug(request) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:90]
+
+
+def screenshot(page, name: str) -> str:
+    """Save a full-page screenshot to artifacts/screenshots/<test>-<name>.png; returns the path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{page.test_slug}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return str(path)
+
+
+@pytest.fixture
+def open_page(browser, live_daphne, request):
+    """open_page(name, **context_options) -> a Page in a fresh context (its own cookies) on live_daphne."""
+    opened = []
+
+    def make(name: str = "page", **context_options):
+        context = browser.new_context(base_url=live_daphne, locale="zh-CN", **context_options)
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        page = context.new_page()
+        page.console_errors = ConsoleErrors()
+        page.test_slug = _test_slug(request)
+        page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(
+            f"console: {msg.text} @ {msg.location.get('url', '')}"))
+        page.on("pageerror", lambda error: page.console_errors.append(f"uncaught: {error}"))
+        opened.append((name, page))
+        return page
+
+    yield make
+    problems = []
+    for name, page in opened:
+        try:
+            screenshot(page, f"{name}-end")
+        except Exception as exc:  # a crashed page still reports its console errors below
+            problems.append(f"{name}: no screenshot ({exc})")
+        problems += [f"{name}: {e}" for e in page.console_errors.unexpected()]
+        page.context.close()
+    assert not problems, "Browser console errors:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def page(open_page):
+    return open_page("page")
+
+
+def login(page, username: str, password: str = PASSWORD, next: str = "/") -> None:
+    """Log in through the login page; leaves the page on `next` (the user's home by default)."""
+    page.goto(f"/login/?{urllib.parse.urlencode({'next': next})}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    if "/login/" in page.url:
+        raise AssertionError(f"login as {username} failed: {page.inner_text('main')[:300]}")

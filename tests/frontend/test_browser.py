@@ -1,0 +1,243 @@
+"""The pages in a real browser (Debian's chromium) against Daphne on the test database.
+
+Endpoints that other branches are still building are answered with test-only JSON
+(tests/frontend/branch_fixtures.py) through Playwright's routing.
+"""
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from consult.models import Consultation
+from directory.models import Patient
+from teleclinic.events import send_to_users_now
+from tests.e2e.conftest import login, screenshot
+from tests.frontend.branch_fixtures import (Recorder, ecg_from_pydicom_waveform, incoming_reports, referrals,
+                                            report_payload, serve_json)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+CSS_PX_PER_MM = 96 / 25.4
+
+
+def notify(**kwargs) -> None:
+    """send_to_users_now from another thread: Playwright's event loop runs in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(send_to_users_now, **kwargs).result(timeout=10)
+
+
+def test_village_doctor_registers_a_patient_and_starts_a_consultation(people, cardiology, open_page):
+    # given a village doctor on the console, with a report waiting and a referral under way
+    doctor = people["village_doctor"]
+    shown = Patient(name="王秀英")
+    acknowledged = {"done": False}
+    page = open_page("village-doctor")
+    calls = Recorder()
+    serve_json(page, "/api/reports/incoming/", lambda m, b: incoming_reports(shown, acknowledged=acknowledged["done"]))
+    serve_json(page, r"/api/reports/\d+/acknowledge/", lambda m, b: acknowledged.update(done=True) or {"ok": True},
+               recorder=calls)
+    serve_json(page, "/api/referrals/", referrals(shown))
+    login(page, doctor.username)
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_selector("#socket-state[data-state=open]")
+
+    # when they register a patient
+    page.fill("#register-form input[name=name]", "王秀英")
+    page.select_option("#register-form select[name=sex]", "F")
+    page.fill("#register-form input[name=birth_date]", "1958-04-02")
+    page.fill("#register-form input[name=phone]", "13912345678")
+    page.fill("#register-form input[name=health_record_no]", "DF-2026-0042")  # see the report: blank fails on main
+    page.click("#register-form button[type=submit]")
+    page.wait_for_selector("#register-status:has-text('王秀英')")
+    # and start an urgent store-and-forward consultation for them
+    page.select_option("#consult-specialty", "cardiology")
+    page.check("#consult-form input[name=urgency][value=urgent]")
+    page.fill("#consult-form textarea[name=reason]", "胸闷三天，活动后加重")
+    page.click("#consult-form button[type=submit]")
+    page.wait_for_selector("#consultations tr[data-urgency=urgent]:has-text('王秀英')")
+
+    # then the consultation is stored as they asked, and the upload panel offers it
+    consultation = Consultation.objects.get(patient__name="王秀英")
+    assert (consultation.urgency, consultation.mode, consultation.requested_by_id) == ("urgent", "async", doctor.id)
+    assert consultation.requesting_org_id == doctor.organisation_id
+    assert page.input_value("#upload-consultation") == str(consultation.id)
+    assert "加急" in page.inner_text("#consultations") and "异步会诊" in page.inner_text("#consultations")
+
+    # when a report-delivered event arrives on their socket, the page shows it without a reload
+    notify(user_ids=[doctor.id], payload={"type": "report.delivered", "report_id": 31})
+    page.wait_for_selector("#events li:has-text('收到一份报告')")
+    # and they acknowledge the unread report
+    assert page.locator("#reports li.unread").count() == 1
+    page.click("#reports li.unread button:has-text('确认收到')")
+    page.wait_for_selector("#reports li.acknowledged")
+    assert len(calls.of("POST", "/acknowledge/")) == 1
+    assert "每周测血压" in page.inner_text("#referrals")
+    screenshot(page, "console")
+
+
+def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(people, consultation_factory,
+                                                                          patient_factory, open_page):
+    # given a consultation assigned to the expert, with pydicom's 12-lead ECG uploaded for it
+    expert = people["expert"]
+    patient = patient_factory(name="张建国", home_clinic=people["village_doctor"].organisation)
+    consultation = consultation_factory(patient=patient, requested_by=people["village_doctor"],
+                                        assigned_expert=expert.expert, state="assigned", urgency="urgent")
+    samples, record = ecg_from_pydicom_waveform()
+    page = open_page("expert-ecg")
+    calls = Recorder()
+    serve_json(page, rf"/api/consultations/{consultation.id}/studies/",
+               [{"type": "ecg", "id": 1, "created_at": "2026-11-25T08:00:00+08:00"}])
+    serve_json(page, "/api/ecgs/1/", record)
+    serve_json(page, "/api/ecgs/1/samples/", samples)
+    serve_json(page, rf"/api/consultations/{consultation.id}/report/", report_payload())
+    serve_json(page, r"/api/reports/7/draft/", lambda m, b: {"version": 1}, recorder=calls)
+
+    # when the expert opens the reading page
+    login(page, expert.username, next=f"/read/{consultation.id}/")
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_selector("#ecg[data-drawn-leads='12']")
+
+    # then the paper is calibrated: 25 mm/s and 10 mm/mV at zoom 1 make a 4 x 62.5 mm wide grid plus margins
+    size = page.evaluate("""() => { const c = document.querySelector('.ecg-paper');
+        return {w: c.getBoundingClientRect().width, h: c.getBoundingClientRect().height}; }""")
+    assert size["w"] == pytest.approx((12 + 4 * 62.5 + 4) * CSS_PX_PER_MM, abs=1)
+    # and each of the 12 cells of the 3x4 layout and the rhythm strip holds a trace (dark pixels)
+    ink = page.evaluate(INK_PER_CELL)
+    assert len(ink) == 13 and min(ink) > 200, ink
+    # and the grid lines are on the paper: a major (5 mm) line is darker than the space between lines
+    assert page.evaluate(GRID_CONTRAST) > 20
+    # and the device's and the computed measurements are beside it, the computed ones labelled
+    assert "161 ms" in page.inner_text(".ecg-device") and "计算值" in page.inner_text(".ecg-computed")
+    assert "RITMO SINUSALE" in page.inner_text(".ecg-measurements")
+
+    # when they drag the time caliper over 25 mm (1 s at 25 mm/s)
+    box = page.locator(".ecg-overlay").bounding_box()
+    x0, y0 = box["x"] + 40 * CSS_PX_PER_MM, box["y"] + 20 * CSS_PX_PER_MM
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 12 * CSS_PX_PER_MM, y0, steps=4)
+    page.mouse.move(x0 + 25 * CSS_PX_PER_MM, y0, steps=4)
+    page.mouse.up()
+    # then it reads 1000 ms and 60 /min
+    assert float(page.get_attribute(".ecg-caliper-readout", "data-ms")) == pytest.approx(1000, abs=5)
+    assert "60 /min" in page.inner_text(".ecg-caliper-readout")
+    screenshot(page, "ecg-caliper")
+
+    # when they switch to 20 mm/mV and measure 20 mm with the amplitude caliper, it reads 1 mV
+    page.click("[data-switch=Gain] button[data-value='20']")
+    page.click("button[data-caliper=amplitude]")
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0, y0 + 20 * CSS_PX_PER_MM, steps=4)
+    page.mouse.up()
+    assert float(page.get_attribute(".ecg-caliper-readout", "data-mv")) == pytest.approx(1.0, abs=0.01)
+    # and 50 mm/s doubles the paper's length
+    page.click("[data-switch=Speed] button[data-value='50']")
+    wide = page.evaluate("() => document.querySelector('.ecg-paper').getBoundingClientRect().width")
+    assert wide == pytest.approx((12 + 4 * 125 + 4) * CSS_PX_PER_MM, abs=1)
+    page.click("[data-switch=Speed] button[data-value='25']")
+    page.click("[data-switch=Gain] button[data-value='10']")
+
+    # when they write in the report, the draft is saved by itself
+    page.fill("#report textarea[name=findings]", "窦性心律，心电图正常范围。")
+    page.wait_for_selector("#report .status:has-text('已于')")
+    assert calls.of("PATCH", "/draft/")[-1]["content"]["findings"] == "窦性心律，心电图正常范围。"
+    screenshot(page, "reading")
+
+
+INK_PER_CELL = """() => {
+  const c = document.querySelector('.ecg-paper'), ctx = c.getContext('2d');
+  const k = c.width / c.getBoundingClientRect().width * (96 / 25.4);   // device px per mm
+  const colMm = 62.5, rowMm = 30, left = 12, top = 4, cells = [];
+  const ink = (x, y, w, h) => { const d = ctx.getImageData(Math.round(x * k), Math.round(y * k), Math.round(w * k), Math.round(h * k)).data;
+    let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 90 && d[i + 1] < 90 && d[i + 2] < 90) n++; return n; };
+  for (let row = 0; row < 3; row++) for (let col = 0; col < 4; col++)
+    cells.push(ink(left + col * colMm + 6, top + row * rowMm + 3, colMm - 8, rowMm - 4));
+  cells.push(ink(left + 6, top + 3 * rowMm + 3, 4 * colMm - 8, rowMm - 4));
+  return cells;
+}"""
+
+GRID_CONTRAST = """() => {
+  const c = document.querySelector('.ecg-paper'), ctx = c.getContext('2d');
+  const k = c.width / c.getBoundingClientRect().width * (96 / 25.4);
+  const column = (xMm) => { const d = ctx.getImageData(Math.round(xMm * k), 0, 1, Math.round(3 * k)).data;
+    let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i + 1]; return s / (d.length / 4); };
+  return column(2.5) - column(5);   // green channel: the pink major line at 5 mm is darker than paper at 2.5 mm
+}"""
+
+
+def test_language_switch_shows_the_console_in_english(people, open_page):
+    # given a village doctor on the console, in Chinese
+    page = open_page("village-doctor-en")
+    serve_json(page, "/api/reports/incoming/", [])
+    serve_json(page, "/api/referrals/", [])
+    login(page, people["village_doctor"].username)
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.inner_text("h1") == "村医工作台"
+    # when they press English
+    with page.expect_navigation():
+        page.click("header button[value=en]")
+    page.wait_for_selector("body[data-ready=true]")
+    # then the page and the script-drawn parts are in English
+    assert page.inner_text("h1") == "Village doctor console"
+    assert page.get_attribute("html", "lang") == "en"
+    assert "No reports yet." in page.inner_text("#reports")
+    page.wait_for_selector("#socket-state[data-state=open]:has-text('Live')")
+    screenshot(page, "console-en")
+
+
+def test_expert_workstation_orders_the_worklist_and_counts_down_offers(people, open_page):
+    # given offers and a worklist in the scheduling branch's shapes, one item overdue
+    now = dt.datetime.now(dt.timezone.utc)
+    page = open_page("expert")
+    offer = {"id": 9, "expires_at": (now + dt.timedelta(seconds=90)).isoformat(),
+             "consultation": {"id": 3, "patient_name": "赵四", "urgency": "stat", "mode": "live", "reason": "胸痛 1 小时"}}
+    serve_json(page, "/api/assignments/", [offer])
+    serve_json(page, "/api/worklist/", [
+        {"consultation_id": 1, "patient_name": "甲", "specialty_name": "心血管内科", "urgency": "routine", "mode": "async",
+         "kind": "ecg", "due_at": (now + dt.timedelta(hours=20)).isoformat()},
+        {"consultation_id": 2, "patient_name": "乙", "specialty_name": "心血管内科", "urgency": "urgent", "mode": "async",
+         "kind": "ecg", "due_at": (now - dt.timedelta(minutes=30)).isoformat()},
+        {"consultation_id": 3, "patient_name": "丙", "specialty_name": "心血管内科", "urgency": "stat", "mode": "live",
+         "kind": "ecg", "due_at": (now + dt.timedelta(minutes=10)).isoformat()}])
+    monday = (now - dt.timedelta(days=now.weekday())).replace(hour=1, minute=0, second=0, microsecond=0)
+    serve_json(page, "/api/sessions/", [
+        {"id": 1, "starts_at": (monday + dt.timedelta(days=d)).isoformat(),
+         "ends_at": (monday + dt.timedelta(days=d, hours=3)).isoformat(), "specialty_name": "心血管内科",
+         "capacity": 12, "booked": 5} for d in (0, 2, 4)])
+    # when the expert opens the workstation
+    login(page, people["expert"].username)
+    page.wait_for_selector("body[data-ready=true]")
+    # then the worklist is by urgency, the overdue one red, and the offer counts down
+    assert page.locator("#worklist tr").evaluate_all("rows => rows.map(r => r.dataset.id)") == ["3", "2", "1"]
+    assert page.locator("#worklist tr.overdue").count() == 1
+    colour = page.locator("#worklist tr.overdue td").first.evaluate("td => getComputedStyle(td).color")
+    assert colour == "rgb(192, 57, 43)"
+    first = page.inner_text(".offer .countdown")
+    page.wait_for_function("first => document.querySelector('.offer .countdown').textContent !== first", arg=first,
+                           timeout=5000)
+    assert page.locator("#calendar .session").count() == 3
+    screenshot(page, "workstation")
+
+
+def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_the_audit_log(people, open_page):
+    page = open_page("admin")
+    now = dt.datetime.now(dt.timezone.utc)
+    serve_json(page, "/api/sessions/", [
+        {"id": 1, "starts_at": (now + dt.timedelta(days=1)).isoformat(), "expert_name": "李主任", "specialty_name": "心血管内科",
+         "capacity": 12, "reserved": 4, "booked": 6, "reserved_until": (now + dt.timedelta(hours=20)).isoformat()}])
+    serve_json(page, "/api/reports/turnaround/", {
+        "by_urgency": [{"urgency": u, "to_assignment_p50_min": a, "to_signature_p50_min": s, "to_acknowledgement_p50_min": k}
+                       for u, a, s, k in (("stat", 3, 14, 25), ("urgent", 12, 55, 90), ("routine", 40, 300, 620))],
+        "by_expert": [{"expert_name": "李主任", "to_signature_p50_min": 42}, {"expert_name": "王主任", "to_signature_p50_min": 75}]})
+    serve_json(page, "/api/reports/qc/", {"sampled": 40, "reviewed": 32, "agreed": 28, "minor": 3, "major": 1})
+    # when the administrator opens their home page
+    login(page, people["admin"].username)
+    page.wait_for_selector("body[data-ready=true]")
+    # then the charts are drawn, the roster shows the quota, and the audit log lists their own login reads
+    assert page.locator("#turnaround-chart svg rect.bar").count() == 9
+    assert page.locator("#qc-chart svg rect.bar").count() == 5
+    assert page.locator("#rosters .quota .reserved").count() == 1
+    page.fill("#audit-form input[name=actor]", people["admin"].username)
+    page.click("#audit-form button[type=submit]")
+    page.wait_for_selector("#audit-status:has-text('条记录')")
+    screenshot(page, "coordinator")
