@@ -112,3 +112,73 @@ def referrals(patient: Patient) -> list[dict]:
              "slot_starts_at": None, "state": "returned", "state_display": "已下转",
              "follow_up_plan": "每周测血压一次，一个月后复查心电图。",
              "tasks": [{"due_date": (soon + dt.timedelta(days=7)).date().isoformat(), "text": "测血压", "done": False}]}]
+
+
+class FakeTusServer:
+    """A test-only tus 1.0.0 endpoint (creation, HEAD, PATCH) in the browser's request routing, that
+    drops the connection on the PATCHes whose numbers are in `drop` (1-based) to imitate a weak link."""
+
+    def __init__(self, page, *, endpoint: str = "/api/uploads/", drop: tuple[int, ...] = ()):
+        self.data = bytearray()
+        self.length = None
+        self.metadata = ""
+        self.patches = 0
+        self.drop = set(drop)
+        self.log: list[str] = []
+        page.route(re.compile(r"^https?://[^/]+" + endpoint + r"(upload-1)?$"), self.handle)
+
+    def handle(self, route):
+        request = route.request
+        headers = {"Tus-Resumable": "1.0.0", "Cache-Control": "no-store"}
+        self.log.append(request.method)
+        if request.method == "POST":
+            self.length = int(request.headers["upload-length"])
+            self.metadata = request.headers.get("upload-metadata", "")
+            route.fulfill(status=201, headers={**headers, "Location": "/api/uploads/upload-1"})
+        elif request.method == "HEAD":
+            route.fulfill(status=200, headers={**headers, "Upload-Offset": str(len(self.data)),
+                                               "Upload-Length": str(self.length)})
+        elif request.method == "PATCH":
+            self.patches += 1
+            if self.patches in self.drop:
+                route.abort("connectionreset")
+                return
+            assert int(request.headers["upload-offset"]) == len(self.data), "the client resumed at a wrong offset"
+            self.data += request.post_data_buffer or b""
+            route.fulfill(status=204, headers={**headers, "Upload-Offset": str(len(self.data))})
+        else:
+            route.fulfill(status=405, headers=headers)
+
+    def metadata_pairs(self) -> dict:
+        pairs = {}
+        for item in filter(None, self.metadata.split(",")):
+            key, _, value = item.partition(" ")
+            pairs[key] = base64.b64decode(value).decode() if value else ""
+        return pairs
+
+
+def imaging_study() -> dict:
+    """Two series: a 5-frame CT series (pydicom's CT_small.dcm at five windows) and a one-frame one."""
+    return {"id": 2, "series": [
+        {"id": 10, "modality": "CT", "description": "胸部平扫", "instances": [{"id": 100, "frames": 5}]},
+        {"id": 11, "modality": "CT", "description": "定位像", "instances": [{"id": 101, "frames": 1}]}]}
+
+
+def rendered_ct_frame(frame: int, center: float | None, width: float | None) -> tuple[bytes, float, float]:
+    """pydicom's CT_small.dcm windowed like the studies branch renders it, as PNG; the frame number
+    shifts the image so that scrolling shows."""
+    import io
+
+    import pydicom
+    from PIL import Image
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    hu = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    center = 40.0 if center is None else center
+    width = 400.0 if width is None else width
+    grey = np.clip((hu - (center - width / 2)) / width * 255, 0, 255).astype(np.uint8)
+    grey = np.roll(grey, frame * 6, axis=0)
+    out = io.BytesIO()
+    Image.fromarray(grey).save(out, format="PNG")
+    return out.getvalue(), center, width

@@ -4,6 +4,8 @@ Endpoints that other branches are still building are answered with test-only JSO
 (tests/frontend/branch_fixtures.py) through Playwright's routing.
 """
 import datetime as dt
+import re
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,8 +14,8 @@ from consult.models import Consultation
 from directory.models import Patient
 from teleclinic.events import send_to_users_now
 from tests.e2e.conftest import login, screenshot
-from tests.frontend.branch_fixtures import (Recorder, ecg_from_pydicom_waveform, incoming_reports, referrals,
-                                            report_payload, serve_json)
+from tests.frontend.branch_fixtures import (FakeTusServer, Recorder, ecg_from_pydicom_waveform, imaging_study,
+                                            incoming_reports, referrals, rendered_ct_frame, report_payload, serve_json)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CSS_PX_PER_MM = 96 / 25.4
@@ -241,3 +243,81 @@ def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_t
     page.click("#audit-form button[type=submit]")
     page.wait_for_selector("#audit-status:has-text('条记录')")
     screenshot(page, "coordinator")
+
+
+def test_upload_resumes_by_itself_after_the_link_drops(people, consultation_factory, patient_factory, open_page):
+    # given a village doctor's consultation and an upload endpoint that drops the second chunk
+    doctor = people["village_doctor"]
+    patient = patient_factory(name="李桂兰", home_clinic=doctor.organisation)
+    consultation = consultation_factory(patient=patient, requested_by=doctor)
+    page = open_page("village-doctor-upload")
+    page.console_errors.allow(r"ERR_CONNECTION_RESET|net::ERR_FAILED")  # the dropped link, on purpose
+    serve_json(page, "/api/reports/incoming/", [])
+    serve_json(page, "/api/referrals/", [])
+    server = FakeTusServer(page, drop=(2,))
+    payload = bytes(range(256)) * (10 * 1024)  # 2.5 MiB: three 1 MiB chunks
+    login(page, doctor.username)
+    page.wait_for_selector("body[data-ready=true]")
+    # when they upload a file for the consultation
+    page.select_option("#upload-consultation", str(consultation.id))
+    page.set_input_files("#upload-files", files=[{"name": "ecg.dcm", "mimeType": "application/dicom", "buffer": payload}])
+    page.click("#upload-form button[type=submit]")
+    # then the upload finishes by itself, having asked the server where to resume after the drop
+    page.wait_for_selector(".upload[data-state=done]", timeout=30000)
+    assert bytes(server.data) == payload
+    assert server.log.count("PATCH") == 4 and "HEAD" in server.log[server.log.index("PATCH") + 1:]
+    assert page.get_attribute(".upload progress", "value") == "100"
+    assert server.metadata_pairs()["consultation"] == str(consultation.id)
+    assert server.metadata_pairs()["filename"] == "ecg.dcm"
+    screenshot(page, "upload-done")
+
+
+def test_image_viewer_scrolls_frames_and_sets_the_window(people, consultation_factory, patient_factory, open_page):
+    # given a consultation with a CT study, frames rendered by (a stand-in for) the studies branch
+    expert = people["expert"]
+    patient = patient_factory(name="周敏", home_clinic=people["village_doctor"].organisation)
+    consultation = consultation_factory(patient=patient, requested_by=people["village_doctor"],
+                                        assigned_expert=expert.expert, state="assigned")
+    page = open_page("expert-images")
+    frames = []
+
+    def frame(route):
+        url = urllib.parse.urlparse(route.request.url)
+        query = urllib.parse.parse_qs(url.query)
+        number = int(url.path.split("/frames/")[1].split("/")[0])
+        center = float(query["window_center"][0]) if "window_center" in query else None
+        width = float(query["window_width"][0]) if "window_width" in query else None
+        frames.append((url.path.split("/")[3], number, center, width))
+        png, center, width = rendered_ct_frame(number, center, width)
+        route.fulfill(status=200, content_type="image/png", body=png,
+                      headers={"X-Window-Center": str(center), "X-Window-Width": str(width)})
+
+    page.route(re.compile(r".*/api/instances/\d+/frames/\d+/rendered.*"), frame)
+    serve_json(page, rf"/api/consultations/{consultation.id}/studies/",
+               [{"type": "imaging", "id": 2, "created_at": "2026-11-25T08:00:00+08:00"}])
+    serve_json(page, "/api/imaging-studies/2/", imaging_study())
+    serve_json(page, rf"/api/consultations/{consultation.id}/report/", report_payload())
+    login(page, expert.username, next=f"/read/{consultation.id}/")
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_selector(".iv-info:has-text('1/5')")
+    assert page.locator(".iv-thumb").count() == 2
+    # when they scroll the wheel over the image twice, they are on frame 3
+    page.hover(".iv-canvas")
+    page.mouse.wheel(0, 100)
+    page.wait_for_selector(".iv-info:has-text('2/5')")
+    page.mouse.wheel(0, 100)
+    page.wait_for_selector(".iv-info:has-text('3/5')")
+    assert frames[-1][:2] == ("100", 2)
+    # when they pick the lung preset, the frame is rendered with that window
+    page.click("button[data-preset=lung]")
+    page.wait_for_selector(".iv-info:has-text('-600 / 1500')")
+    assert frames[-1][2:] == (-600.0, 1500.0)
+    # when they drag right and down, the window widens and the level rises
+    box = page.locator(".iv-canvas").bounding_box()
+    page.mouse.move(box["x"] + 200, box["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 250, box["y"] + 230, steps=5)
+    page.mouse.up()
+    page.wait_for_selector(".iv-info:has-text('-540 / 1600')")
+    assert frames[-1][2:] == (-540.0, 1600.0)
+    screenshot(page, "image-viewer")

@@ -18,11 +18,14 @@ export function startUpload(file, { metadata = {}, list, onDone = () => {} }) {
   list.prepend(row);
   const show = (key, text, percent) => {
     row.dataset.state = key;
+    // the upload's id (the last part of its tus URL) lets socket progress events find this row
+    if (upload?.url) row.dataset.uploadId = upload.url.split("/").filter(Boolean).pop();
     state.textContent = text;
     if (percent !== undefined) bar.value = percent;
   };
   let retryTimer = null;
-  const upload = new window.tus.Upload(file, {
+  let upload = null;
+  upload = new window.tus.Upload(file, {
     endpoint: UPLOADS,
     retryDelays: RETRY_DELAYS_MS,
     chunkSize: CHUNK_BYTES,
