@@ -74,9 +74,11 @@ def ecg_from_pydicom_waveform() -> tuple[dict, dict]:
             key = keys.get(item.ConceptNameCodeSequence[0].CodeMeaning)
             if key and key not in device:
                 device[key] = float(item.NumericValue)
-    record = {"id": 1, "device_measurements": device, "device_statements": statements,
-              "computed_measurements": {"lead": "II", "beats": 10, "heart_rate_bpm": 61.2, "rr_mean_ms": 980.0,
-                                        "pr_ms": 158.0, "qrs_ms": 82.0, "qt_ms": 372.0, "qtc_ms": 375.8}}
+    record = {"id": 1, "source_format": "dicom", "sampling_rate": samples["sampling_rate"], "leads": names,
+              "device_measurements": {"source": "device", "values": device, "statements": statements},
+              "computed_measurements": {"source": "computed", "error": None, "values": {
+                  "lead": "II", "beats": 10, "heart_rate_bpm": 61.2, "rr_mean_ms": 980.0, "pr_ms": 158.0,
+                  "qrs_ms": 82.0, "qt_ms": 372.0, "qtc_ms": 375.8}}}
     return samples, record
 
 
@@ -85,33 +87,79 @@ def _lead_name(meaning: str) -> str:
     return {"AVR": "aVR", "AVL": "aVL", "AVF": "aVF"}.get(name.upper(), name)
 
 
-def report_payload(*, report_id: int = 7, state: str = "draft") -> dict:
-    return {
-        "report": {"id": report_id, "version": 1, "state": state, "content": {"findings": "", "conclusion": ""},
-                   "signed_at": None, "signed_by_name": ""},
-        "template": {"name": "心电图报告", "fields": [
-            {"key": "rhythm", "label": "节律", "type": "choice", "choices": ["窦性心律", "心房颤动", "其他"]},
-            {"key": "findings", "label": "所见", "type": "textarea", "required": True},
-            {"key": "conclusion", "label": "结论", "type": "textarea", "required": True}]},
-    }
+REPORT_TEMPLATES = {  # reports/kinds.py templates_description(), abridged
+    "ecg": [{"name": "rhythm", "label": "节律 Rhythm", "type": "text", "unit": "", "required_to_sign": False},
+            {"name": "rate_bpm", "label": "心率 Rate", "type": "number", "unit": "bpm", "required_to_sign": False},
+            {"name": "pr_ms", "label": "PR", "type": "number", "unit": "ms", "required_to_sign": False},
+            {"name": "findings", "label": "所见 Findings", "type": "text", "unit": "", "required_to_sign": False},
+            {"name": "conclusion", "label": "结论 Conclusion", "type": "text", "unit": "", "required_to_sign": True},
+            {"name": "critical", "label": "危急值 critical", "type": "bool", "unit": "", "required_to_sign": False}],
+    "imaging": [{"name": "findings", "label": "所见 Findings", "type": "text", "unit": "", "required_to_sign": False},
+                {"name": "impression", "label": "印象 Impression", "type": "text", "unit": "",
+                 "required_to_sign": True}],
+}
 
 
-def incoming_reports(patient: Patient, *, acknowledged: bool = False) -> list[dict]:
+class FakeReports:
+    """The reports branch's drafting endpoints for one consultation: start, draft (PUT), sign, detail."""
+
+    def __init__(self, page, consultation_id: int):
+        self.report = None
+        self.puts: list[dict] = []
+        serve_json(page, "/api/reports/templates/", REPORT_TEMPLATES)
+        serve_json(page, rf"/api/consultations/{consultation_id}/reports/", self.reports)
+        serve_json(page, r"/api/reports/\d+/draft/", self.draft)
+        serve_json(page, r"/api/reports/\d+/sign/", self.sign)
+        serve_json(page, r"/api/reports/\d+/", lambda method, body: self.report)
+
+    def reports(self, method, body):
+        if method == "POST":
+            draft = {f["name"]: (False if f["type"] == "bool" else None if f["type"] == "number" else "")
+                     for f in REPORT_TEMPLATES[body["kind"]]}
+            if body["kind"] == "ecg":
+                draft.update(rate_bpm=round(body["measurements"].get("heart_rate_bpm", 0)) or None,
+                             pr_ms=body["measurements"].get("pr_ms"))
+            self.report = {"id": 7, "consultation": 1, "kind": body["kind"], "study_ref": body["study_ref"],
+                           "state": "draft", "latest_version": 0, "versions": [], "draft": draft,
+                           "draft_reason": "", "created_at": iso(dt.datetime.now(dt.timezone.utc))}
+            return self.report
+        return [self.report] if self.report else []
+
+    def draft(self, method, body):
+        self.puts.append(body)
+        self.report["draft"] = {**self.report["draft"], **body["content"]}
+        return self.report
+
+    def sign(self, method, body):
+        number = len(self.report["versions"]) + 1
+        version = {"number": number, "content": dict(self.report["draft"]), "signed_at": iso(dt.datetime.now(dt.timezone.utc)),
+                   "amendment_reason": "", "pdf_ready": False}
+        self.report.update(state="signed", latest_version=number, versions=[*self.report["versions"], version])
+        return version
+
+
+def pending_deliveries(consultation_id: int, *, critical: bool = False) -> list[dict]:
+    """reports' PendingDeliveriesView: DeliveryOut plus report_event()'s ids and flags."""
     now = dt.datetime.now(dt.timezone.utc)
-    return [{"id": 31, "consultation": 1, "patient_name": patient.name, "title": "心电图报告", "critical": False,
-             "signed_at": iso(now - dt.timedelta(minutes=20)), "signed_by_name": "李主任", "read_at": None,
-             "acknowledged_at": iso(now) if acknowledged else None}]
+    return [{"id": 31, "state": "delivered", "critical": critical, "created_at": iso(now - dt.timedelta(minutes=20)),
+             "delivered_at": iso(now - dt.timedelta(minutes=20)), "acknowledged_at": None, "acknowledged_by": None,
+             "escalated_at": None, "type": "report.pending", "delivery": 31, "report": 5, "version": 1,
+             "consultation": consultation_id, "kind": "ecg", "amended": False, "amendment_reason": "",
+             "pdf": "/api/reports/5/versions/1/pdf/", "signed_at": iso(now - dt.timedelta(minutes=21))}]
 
 
-def referrals(patient: Patient) -> list[dict]:
+def referrals(*, patient_id: int, consultation_id: int, lead_id: int, village_id: int) -> list[dict]:
+    """scheduling's ReferralOut: an upward referral with a green-channel slot, a downward one with tasks."""
     soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)
-    return [{"id": 4, "direction": "up", "patient_name": patient.name, "target_name": "县人民医院 心血管内科",
-             "slot_starts_at": iso(soon), "state": "booked", "state_display": "已预约绿色通道",
-             "follow_up_plan": "", "tasks": []},
-            {"id": 5, "direction": "down", "patient_name": patient.name, "target_name": "东风村卫生室",
-             "slot_starts_at": None, "state": "returned", "state_display": "已下转",
-             "follow_up_plan": "每周测血压一次，一个月后复查心电图。",
-             "tasks": [{"due_date": (soon + dt.timedelta(days=7)).date().isoformat(), "text": "测血压", "done": False}]}]
+    base = {"patient": patient_id, "consultation": consultation_id, "created_by": 1, "reason": "",
+            "created_at": iso(soon - dt.timedelta(days=3))}
+    return [{**base, "id": 4, "direction": "up", "state": "accepted", "from_org": village_id, "to_org": lead_id,
+             "booking": 9, "slot_starts_at": iso(soon), "summary": "", "follow_ups": []},
+            {**base, "id": 5, "direction": "down", "state": "sent", "from_org": lead_id, "to_org": village_id,
+             "booking": None, "slot_starts_at": None, "summary": "每周测血压一次，一个月后复查心电图。",
+             "follow_ups": [{"id": 12, "referral": 5, "patient": patient_id, "organisation": village_id,
+                             "title": "测血压", "due_on": (soon + dt.timedelta(days=7)).date().isoformat(),
+                             "state": "open", "done_at": None, "note": ""}]}]
 
 
 class FakeTusServer:
@@ -159,9 +207,14 @@ class FakeTusServer:
 
 def imaging_study() -> dict:
     """Two series: a 5-frame CT series (pydicom's CT_small.dcm at five windows) and a one-frame one."""
-    return {"id": 2, "series": [
-        {"id": 10, "modality": "CT", "description": "胸部平扫", "instances": [{"id": 100, "frames": 5}]},
-        {"id": 11, "modality": "CT", "description": "定位像", "instances": [{"id": 101, "frames": 1}]}]}
+    return {"id": 2, "study_instance_uid": "1.2.3.4", "patient": 1, "consultation": 1, "study_date": None,
+            "description": "胸部CT", "series": [
+                {"series_instance_uid": "1.2.3.4.1", "modality": "CT", "number": 1, "description": "胸部平扫",
+                 "instances": [{"id": 100, "sop_instance_uid": "1.2.3.4.1.1", "frames": 5, "rows": 128, "columns": 128,
+                                "rendered_url": "/api/instances/100/frames/1/rendered/"}]},
+                {"series_instance_uid": "1.2.3.4.2", "modality": "CT", "number": 2, "description": "定位像",
+                 "instances": [{"id": 101, "sop_instance_uid": "1.2.3.4.2.1", "frames": 0, "rows": 128, "columns": 128,
+                                "rendered_url": "/api/instances/101/frames/1/rendered/"}]}]}
 
 
 def rendered_ct_frame(frame: int, center: float | None, width: float | None) -> tuple[bytes, float, float]:

@@ -14,8 +14,8 @@ from consult.models import Consultation
 from directory.models import Patient
 from teleclinic.events import send_to_users_now
 from tests.e2e.conftest import login, screenshot
-from tests.frontend.branch_fixtures import (FakeTusServer, Recorder, ecg_from_pydicom_waveform, imaging_study,
-                                            incoming_reports, referrals, rendered_ct_frame, report_payload, serve_json)
+from tests.frontend.branch_fixtures import (FakeReports, FakeTusServer, Recorder, ecg_from_pydicom_waveform,
+                                            imaging_study, pending_deliveries, referrals, rendered_ct_frame, serve_json)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CSS_PX_PER_MM = 96 / 25.4
@@ -27,17 +27,34 @@ def notify(**kwargs) -> None:
         pool.submit(send_to_users_now, **kwargs).result(timeout=10)
 
 
-def test_village_doctor_registers_a_patient_and_starts_a_consultation(people, cardiology, open_page):
-    # given a village doctor on the console, with a report waiting and a referral under way
+def test_village_doctor_registers_a_patient_and_starts_a_consultation(people, community, cardiology,
+                                                                       consultation_factory, patient_factory, open_page):
+    # given a village doctor with an earlier case whose signed report waits for them, and its referrals
     doctor = people["village_doctor"]
-    shown = Patient(name="王秀英")
+    earlier = consultation_factory(patient=patient_factory(name="赵桂芝", home_clinic=doctor.organisation),
+                                   requested_by=doctor, state="reported")
     acknowledged = {"done": False}
     page = open_page("village-doctor")
     calls = Recorder()
-    serve_json(page, "/api/reports/incoming/", lambda m, b: incoming_reports(shown, acknowledged=acknowledged["done"]))
-    serve_json(page, r"/api/reports/\d+/acknowledge/", lambda m, b: acknowledged.update(done=True) or {"ok": True},
-               recorder=calls)
-    serve_json(page, "/api/referrals/", referrals(shown))
+    serve_json(page, "/api/reports/deliveries/pending/",
+               lambda m, b: [] if acknowledged["done"] else pending_deliveries(earlier.id))
+    serve_json(page, r"/api/reports/deliveries/\d+/acknowledge/", lambda m, b: acknowledged.update(done=True) or {
+        "id": 31, "state": "acknowledged", "acknowledged_at": dt.datetime.now(dt.timezone.utc).isoformat()},
+        recorder=calls)
+    serve_json(page, "/api/scheduling/referrals/", referrals(
+        patient_id=earlier.patient_id, consultation_id=earlier.id, lead_id=community.lead.id,
+        village_id=doctor.organisation_id))
+    # and an expert's session with a reserved and a free slot
+    soon = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=1)
+    serve_json(page, "/api/scheduling/sessions/", [{"id": 3, "roster": 1, "expert": 1, "expert_name": "李主任",
+                                                    "specialty": "cardiology", "organisation": community.lead.id,
+                                                    "starts_at": soon.isoformat(), "state": "scheduled",
+                                                    "ends_at": (soon + dt.timedelta(hours=3)).isoformat()}])
+    serve_json(page, "/api/scheduling/slots/", [
+        {"id": 40 + i, "session": 3, "expert": 1, "specialty": "cardiology", "kind": "regular",
+         "starts_at": (soon + dt.timedelta(minutes=15 * i)).isoformat(), "ends_at": (soon + dt.timedelta(minutes=15 * i + 15)).isoformat(),
+         "reserved": i == 0, "release_at": (soon - dt.timedelta(hours=12)).isoformat(), "taken": False} for i in range(2)])
+    serve_json(page, "/api/scheduling/bookings/", lambda m, b: {"id": 77, **b, "status": "booked"}, recorder=calls)
     login(page, doctor.username)
     page.wait_for_selector("body[data-ready=true]")
     page.wait_for_selector("#socket-state[data-state=open]")
@@ -50,29 +67,36 @@ def test_village_doctor_registers_a_patient_and_starts_a_consultation(people, ca
     page.fill("#register-form input[name=health_record_no]", "DF-2026-0042")  # see the report: blank fails on main
     page.click("#register-form button[type=submit]")
     page.wait_for_selector("#register-status:has-text('王秀英')")
-    # and start an urgent store-and-forward consultation for them
+    # and start an urgent live consultation for them
     page.select_option("#consult-specialty", "cardiology")
     page.check("#consult-form input[name=urgency][value=urgent]")
+    page.check("#consult-form input[name=mode][value=live]")
     page.fill("#consult-form textarea[name=reason]", "胸闷三天，活动后加重")
     page.click("#consult-form button[type=submit]")
     page.wait_for_selector("#consultations tr[data-urgency=urgent]:has-text('王秀英')")
 
-    # then the consultation is stored as they asked, and the upload panel offers it
+    # then the consultation is stored as they asked, and the upload and booking panels offer it
     consultation = Consultation.objects.get(patient__name="王秀英")
-    assert (consultation.urgency, consultation.mode, consultation.requested_by_id) == ("urgent", "async", doctor.id)
+    assert (consultation.urgency, consultation.mode, consultation.requested_by_id) == ("urgent", "live", doctor.id)
     assert consultation.requesting_org_id == doctor.organisation_id
     assert page.input_value("#upload-consultation") == str(consultation.id)
-    assert "加急" in page.inner_text("#consultations") and "异步会诊" in page.inner_text("#consultations")
+    assert page.input_value("#booking-consultation") == str(consultation.id)
+    assert "加急" in page.inner_text("#consultations") and "视频会诊" in page.inner_text("#consultations")
+    # when they book the slot reserved for grassroots clinics
+    page.click("#slots button.slot.reserved")
+    page.wait_for_selector("#booking-status:has-text('已预约')")
+    assert calls.of("POST", "/bookings/") == [{"slot": 40, "patient": consultation.patient_id,
+                                                "consultation": consultation.id}]
 
-    # when a report-delivered event arrives on their socket, the page shows it without a reload
-    notify(user_ids=[doctor.id], payload={"type": "report.delivered", "report_id": 31})
+    # when a report event arrives on their socket, the page shows it without a reload
+    notify(user_ids=[doctor.id], payload={"type": "report.delivered", "delivery": 31, "report": 5})
     page.wait_for_selector("#events li:has-text('收到一份报告')")
-    # and they acknowledge the unread report
-    assert page.locator("#reports li.unread").count() == 1
+    # and the waiting report is listed as unread; they acknowledge it
+    assert page.locator("#reports li.unread:has-text('赵桂芝')").count() == 1
     page.click("#reports li.unread button:has-text('确认收到')")
     page.wait_for_selector("#reports li.acknowledged")
     assert len(calls.of("POST", "/acknowledge/")) == 1
-    assert "每周测血压" in page.inner_text("#referrals")
+    assert "每周测血压" in page.inner_text("#referrals") and "县人民医院" in page.inner_text("#referrals")
     screenshot(page, "console")
 
 
@@ -85,13 +109,11 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
                                         assigned_expert=expert.expert, state="assigned", urgency="urgent")
     samples, record = ecg_from_pydicom_waveform()
     page = open_page("expert-ecg")
-    calls = Recorder()
     serve_json(page, rf"/api/consultations/{consultation.id}/studies/",
                [{"type": "ecg", "id": 1, "created_at": "2026-11-25T08:00:00+08:00"}])
     serve_json(page, "/api/ecgs/1/", record)
     serve_json(page, "/api/ecgs/1/samples/", samples)
-    serve_json(page, rf"/api/consultations/{consultation.id}/report/", report_payload())
-    serve_json(page, r"/api/reports/7/draft/", lambda m, b: {"version": 1}, recorder=calls)
+    reports = FakeReports(page, consultation.id)
 
     # when the expert opens the reading page
     login(page, expert.username, next=f"/read/{consultation.id}/")
@@ -139,10 +161,19 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
     page.click("[data-switch=Speed] button[data-value='25']")
     page.click("[data-switch=Gain] button[data-value='10']")
 
-    # when they write in the report, the draft is saved by itself
-    page.fill("#report textarea[name=findings]", "窦性心律，心电图正常范围。")
+    # when they start the ECG report, it is prefilled from the measurements (the device's first)
+    page.click("#report button[data-start=ecg]")
+    assert page.input_value("#report input[name=pr_ms]") == "161"
+    assert page.input_value("#report input[name=rate_bpm]") == "61"
+    # and what they write is saved by itself
+    page.fill("#report textarea[name=conclusion]", "窦性心律，心电图正常范围。")
     page.wait_for_selector("#report .status:has-text('已于')")
-    assert calls.of("PATCH", "/draft/")[-1]["content"]["findings"] == "窦性心律，心电图正常范围。"
+    assert reports.puts[-1]["content"]["conclusion"] == "窦性心律，心电图正常范围。"
+    # and signing freezes it
+    page.click("#report button:has-text('签发')")
+    page.wait_for_selector("#report[data-state=signed]")
+    assert page.is_disabled("#report textarea[name=conclusion]")
+    assert page.locator("#report button:has-text('修订')").count() == 1
     screenshot(page, "reading")
 
 
@@ -170,8 +201,8 @@ GRID_CONTRAST = """() => {
 def test_language_switch_shows_the_console_in_english(people, open_page):
     # given a village doctor on the console, in Chinese
     page = open_page("village-doctor-en")
-    serve_json(page, "/api/reports/incoming/", [])
-    serve_json(page, "/api/referrals/", [])
+    serve_json(page, "/api/reports/deliveries/pending/", [])
+    serve_json(page, "/api/scheduling/referrals/", [])
     login(page, people["village_doctor"].username)
     page.wait_for_selector("body[data-ready=true]")
     assert page.inner_text("h1") == "村医工作台"
@@ -187,46 +218,73 @@ def test_language_switch_shows_the_console_in_english(people, open_page):
     screenshot(page, "console-en")
 
 
-def test_expert_workstation_orders_the_worklist_and_counts_down_offers(people, open_page):
-    # given offers and a worklist in the scheduling branch's shapes, one item overdue
+def test_expert_workstation_shows_offers_counting_down_and_the_worklist_with_overdue_in_red(people, cardiology,
+                                                                                            open_page):
+    # given the scheduling branch's worklist for the expert: one live offer, three assigned cases, one overdue
     now = dt.datetime.now(dt.timezone.utc)
     page = open_page("expert")
-    offer = {"id": 9, "expires_at": (now + dt.timedelta(seconds=90)).isoformat(),
-             "consultation": {"id": 3, "patient_name": "赵四", "urgency": "stat", "mode": "live", "reason": "胸痛 1 小时"}}
-    serve_json(page, "/api/assignments/", [offer])
-    serve_json(page, "/api/worklist/", [
-        {"consultation_id": 1, "patient_name": "甲", "specialty_name": "心血管内科", "urgency": "routine", "mode": "async",
-         "kind": "ecg", "due_at": (now + dt.timedelta(hours=20)).isoformat()},
-        {"consultation_id": 2, "patient_name": "乙", "specialty_name": "心血管内科", "urgency": "urgent", "mode": "async",
-         "kind": "ecg", "due_at": (now - dt.timedelta(minutes=30)).isoformat()},
-        {"consultation_id": 3, "patient_name": "丙", "specialty_name": "心血管内科", "urgency": "stat", "mode": "live",
-         "kind": "ecg", "due_at": (now + dt.timedelta(minutes=10)).isoformat()}])
+    calls = Recorder()
+
+    def item(consultation, name, urgency, status="assigned", due=None, overdue=False, mode="async", **extra):
+        return {"consultation": consultation, "patient_name": name, "specialty": "cardiology", "urgency": urgency,
+                "mode": mode, "state": "assigned" if status == "assigned" else "offered", "status": status,
+                "due_at": due.isoformat() if due else None, "assignment": None, "offer_expires_at": None,
+                "overdue": overdue, "slot_starts_at": None, **extra}
+
+    accepted = {"done": False}
+    serve_json(page, "/api/scheduling/worklist/", lambda m, b: [
+        *([] if accepted["done"] else [item(4, "赵四", "stat", status="offered", mode="live", assignment=9,
+                                             offer_expires_at=(now + dt.timedelta(seconds=90)).isoformat())]),
+        item(3, "丙", "stat", due=now + dt.timedelta(minutes=10)),
+        item(2, "乙", "urgent", due=now - dt.timedelta(minutes=30), overdue=True),
+        item(1, "甲", "routine", due=now + dt.timedelta(hours=20))])
+    serve_json(page, r"/api/scheduling/assignments/\d+/accept/",
+               lambda m, b: accepted.update(done=True) or {"id": 9, "status": "accepted"}, recorder=calls)
     monday = (now - dt.timedelta(days=now.weekday())).replace(hour=1, minute=0, second=0, microsecond=0)
-    serve_json(page, "/api/sessions/", [
-        {"id": 1, "starts_at": (monday + dt.timedelta(days=d)).isoformat(),
-         "ends_at": (monday + dt.timedelta(days=d, hours=3)).isoformat(), "specialty_name": "心血管内科",
-         "capacity": 12, "booked": 5} for d in (0, 2, 4)])
+    serve_json(page, "/api/scheduling/me/calendar/", [
+        {"id": d, "roster": 1, "expert": 1, "expert_name": "李主任", "specialty": "cardiology", "organisation": 1,
+         "starts_at": (monday + dt.timedelta(days=d)).isoformat(), "state": "scheduled",
+         "ends_at": (monday + dt.timedelta(days=d, hours=3)).isoformat(),
+         "slots": [{"id": 10 * d + i, "kind": "regular", "bookings": [{"id": i}] if i < 2 else []} for i in range(6)]}
+        for d in (0, 2, 4)])
     # when the expert opens the workstation
     login(page, people["expert"].username)
     page.wait_for_selector("body[data-ready=true]")
-    # then the worklist is by urgency, the overdue one red, and the offer counts down
+    # then the worklist keeps the server's order, the overdue case in red, and the offer counts down
     assert page.locator("#worklist tr").evaluate_all("rows => rows.map(r => r.dataset.id)") == ["3", "2", "1"]
     assert page.locator("#worklist tr.overdue").count() == 1
-    colour = page.locator("#worklist tr.overdue td").first.evaluate("td => getComputedStyle(td).color")
+    colour = page.locator("#worklist tr.overdue td").nth(1).evaluate("td => getComputedStyle(td).color")
     assert colour == "rgb(192, 57, 43)"
     first = page.inner_text(".offer .countdown")
     page.wait_for_function("first => document.querySelector('.offer .countdown').textContent !== first", arg=first,
                            timeout=5000)
-    assert page.locator("#calendar .session").count() == 3
+    assert page.locator("#calendar .session").count() == 3 and "已约 2/6" in page.inner_text("#calendar")
     screenshot(page, "workstation")
+    # when they accept the offer, it leaves the offers
+    page.click(".offer button:has-text('接诊')")
+    page.wait_for_selector("#offers li.muted")
+    assert len(calls.of("POST", "/assignments/9/accept/")) == 1
 
 
-def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_the_audit_log(people, open_page):
+def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_the_audit_log(people, cardiology,
+                                                                                            open_page):
     page = open_page("admin")
     now = dt.datetime.now(dt.timezone.utc)
-    serve_json(page, "/api/sessions/", [
-        {"id": 1, "starts_at": (now + dt.timedelta(days=1)).isoformat(), "expert_name": "李主任", "specialty_name": "心血管内科",
-         "capacity": 12, "reserved": 4, "booked": 6, "reserved_until": (now + dt.timedelta(hours=20)).isoformat()}])
+    starts = now + dt.timedelta(days=1)
+    serve_json(page, "/api/scheduling/rosters/", [
+        {"id": 1, "expert": 1, "specialty": "cardiology", "organisation": 1, "weekdays": [1, 3, 5],
+         "start_time": "09:00:00", "end_time": "12:00:00", "slot_minutes": 15, "capacity": 12, "reserved_share": 30,
+         "reserved_for": [], "release_hours": 24, "green_channel_slots": 1, "valid_from": "2026-11-01",
+         "valid_until": None, "active": True}])
+    serve_json(page, "/api/scheduling/sessions/", [
+        {"id": 1, "roster": 1, "expert": 1, "expert_name": "李主任", "specialty": "cardiology", "organisation": 1,
+         "starts_at": starts.isoformat(), "ends_at": (starts + dt.timedelta(hours=3)).isoformat(), "state": "scheduled"}])
+    serve_json(page, "/api/scheduling/slots/", [
+        {"id": i, "session": 1, "expert": 1, "specialty": "cardiology", "kind": "regular",
+         "starts_at": (starts + dt.timedelta(minutes=15 * i)).isoformat(),
+         "ends_at": (starts + dt.timedelta(minutes=15 * i + 15)).isoformat(),
+         "reserved": 6 <= i < 10, "release_at": (starts - dt.timedelta(hours=24)).isoformat(), "taken": i < 6}
+        for i in range(12)])
     serve_json(page, "/api/reports/turnaround/", {
         "by_urgency": [{"urgency": u, "to_assignment_p50_min": a, "to_signature_p50_min": s, "to_acknowledgement_p50_min": k}
                        for u, a, s, k in (("stat", 3, 14, 25), ("urgent", 12, 55, 90), ("routine", 40, 300, 620))],
@@ -235,10 +293,12 @@ def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_t
     # when the administrator opens their home page
     login(page, people["admin"].username)
     page.wait_for_selector("body[data-ready=true]")
-    # then the charts are drawn, the roster shows the quota, and the audit log lists their own login reads
+    # then the charts are drawn and the session's quota shows 6 booked and 4 reserved of 12
     assert page.locator("#turnaround-chart svg rect.bar").count() == 9
     assert page.locator("#qc-chart svg rect.bar").count() == 5
-    assert page.locator("#rosters .quota .reserved").count() == 1
+    assert "6/12" in page.inner_text("#sessions") and "30%" in page.inner_text("#rosters")
+    assert page.locator("#sessions .quota .reserved").get_attribute("style") == "width:33.333333333333336%"
+    # and the audit log search answers
     page.fill("#audit-form input[name=actor]", people["admin"].username)
     page.click("#audit-form button[type=submit]")
     page.wait_for_selector("#audit-status:has-text('条记录')")
@@ -252,8 +312,8 @@ def test_upload_resumes_by_itself_after_the_link_drops(people, consultation_fact
     consultation = consultation_factory(patient=patient, requested_by=doctor)
     page = open_page("village-doctor-upload")
     page.console_errors.allow(r"ERR_CONNECTION_RESET|net::ERR_FAILED")  # the dropped link, on purpose
-    serve_json(page, "/api/reports/incoming/", [])
-    serve_json(page, "/api/referrals/", [])
+    serve_json(page, "/api/reports/deliveries/pending/", [])
+    serve_json(page, "/api/scheduling/referrals/", [])
     server = FakeTusServer(page, drop=(2,))
     payload = bytes(range(256)) * (10 * 1024)  # 2.5 MiB: three 1 MiB chunks
     login(page, doctor.username)
@@ -288,15 +348,14 @@ def test_image_viewer_scrolls_frames_and_sets_the_window(people, consultation_fa
         center = float(query["window_center"][0]) if "window_center" in query else None
         width = float(query["window_width"][0]) if "window_width" in query else None
         frames.append((url.path.split("/")[3], number, center, width))
-        png, center, width = rendered_ct_frame(number, center, width)
-        route.fulfill(status=200, content_type="image/png", body=png,
-                      headers={"X-Window-Center": str(center), "X-Window-Width": str(width)})
+        png, center, width = rendered_ct_frame(number - 1, center, width)  # the API counts frames from 1
+        route.fulfill(status=200, content_type="image/png", body=png, headers={"X-Window": f"{center},{width},explicit"})
 
     page.route(re.compile(r".*/api/instances/\d+/frames/\d+/rendered.*"), frame)
     serve_json(page, rf"/api/consultations/{consultation.id}/studies/",
                [{"type": "imaging", "id": 2, "created_at": "2026-11-25T08:00:00+08:00"}])
     serve_json(page, "/api/imaging-studies/2/", imaging_study())
-    serve_json(page, rf"/api/consultations/{consultation.id}/report/", report_payload())
+    FakeReports(page, consultation.id)
     login(page, expert.username, next=f"/read/{consultation.id}/")
     page.wait_for_selector("body[data-ready=true]")
     page.wait_for_selector(".iv-info:has-text('1/5')")
@@ -307,7 +366,7 @@ def test_image_viewer_scrolls_frames_and_sets_the_window(people, consultation_fa
     page.wait_for_selector(".iv-info:has-text('2/5')")
     page.mouse.wheel(0, 100)
     page.wait_for_selector(".iv-info:has-text('3/5')")
-    assert frames[-1][:2] == ("100", 2)
+    assert frames[-1][:2] == ("100", 3)
     # when they pick the lung preset, the frame is rendered with that window
     page.click("button[data-preset=lung]")
     page.wait_for_selector(".iv-info:has-text('-600 / 1500')")

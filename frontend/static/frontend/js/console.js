@@ -69,6 +69,7 @@ async function startConsultation(event) {
     say($("#consult-status"), t("Consultation #{id} requested.", { id: consultation.id }));
     await loadConsultations();
     $("#upload-consultation").value = String(consultation.id);
+    if (consultation.mode === "live") { $("#booking-consultation").value = String(consultation.id); loadSlots(); }
   } catch (error) {
     say($("#consult-status"), error.message, { error: true });
   }
@@ -87,6 +88,11 @@ async function loadConsultations() {
     el("td", {}, el("span", { class: `badge state-${c.state}` }, label("state", c.state))),
     el("td", {}, formatDateTime(c.created_at)))));
   if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("No consultations yet."))));
+  const open = state.consultations.filter((c) => !["closed", "cancelled", "reported"].includes(c.state));
+  const keep = $("#booking-consultation").value;
+  $("#booking-consultation").replaceChildren(el("option", { value: "" }, "—"), ...open.filter((c) => c.mode === "live")
+    .map((c) => el("option", { value: c.id }, `#${c.id} ${c.patient_name} · ${specialtyName(c.specialty)}`)));
+  $("#booking-consultation").value = keep;
   $("#upload-consultation").replaceChildren(el("option", { value: "" }, "—"), ...state.consultations
     .filter((c) => !["closed", "cancelled"].includes(c.state))
     .map((c) => el("option", { value: c.id }, `#${c.id} ${c.patient_name} · ${specialtyName(c.specialty)}`)));
@@ -128,64 +134,141 @@ function bindUploads() {
   });
 }
 
-// --- reports ------------------------------------------------------------------------
+// --- reports (deliveries to this clinic; acknowledged ones leave the pending list) ------------------
+const acknowledgedHere = new Map(); // delivery id -> the row as acknowledged in this page
+const OPENED_KEY = "tc.opened-reports";
+
+function openedReports() {
+  try { return new Set(JSON.parse(localStorage.getItem(OPENED_KEY) || "[]")); } catch { return new Set(); }
+}
+
+function markOpened(key) {
+  const opened = openedReports();
+  opened.add(key);
+  localStorage.setItem(OPENED_KEY, JSON.stringify([...opened].slice(-500)));
+}
+
 async function loadReports() {
   const list = $("#reports");
   try {
-    const reports = await rows(E.REPORTS_INCOMING);
-    list.replaceChildren(...reports.map(reportRow));
-    if (!reports.length) list.replaceChildren(el("li", { class: "muted" }, t("No reports yet.")));
-    const unread = reports.filter((r) => !r.acknowledged_at).length;
-    $("#reports-unread").textContent = unread ? t("{n} unacknowledged", { n: unread }) : "";
+    const pending = await rows(E.REPORTS_PENDING);
+    const shown = [...pending, ...[...acknowledgedHere.values()].filter((a) => !pending.some((p) => deliveryId(p) === deliveryId(a)))];
+    list.replaceChildren(...shown.map(reportRow));
+    if (!shown.length) list.replaceChildren(el("li", { class: "muted" }, t("No reports yet.")));
+    $("#reports-unread").textContent = pending.length ? t("{n} unacknowledged", { n: pending.length }) : "";
   } catch (error) {
     list.replaceChildren(el("li", { class: "error" }, `${t("Reports are not available")}: ${error.message}`));
   }
 }
 
-function reportRow(r) {
-  const acknowledged = Boolean(r.acknowledged_at);
-  const status = acknowledged ? t("Acknowledged {when}", { when: formatDateTime(r.acknowledged_at) })
-    : r.read_at ? t("Read, not acknowledged") : t("Unread");
-  return el("li", { class: `report ${acknowledged ? "acknowledged" : "unread"}${r.critical ? " critical" : ""}`, dataset: { id: r.id } },
-    el("div", {}, el("strong", {}, `${r.patient_name} · ${r.title || t("Report")}`),
-      r.critical ? el("span", { class: "badge urgency-stat" }, t("Critical value")) : null),
-    el("div", { class: "muted" }, `${r.signed_by_name || ""} · ${formatDateTime(r.signed_at)} · `, el("span", { class: "ack-state" }, status)),
+function deliveryId(d) { return d.delivery ?? d.id; }
+
+function reportRow(d) {
+  const acknowledged = Boolean(d.acknowledged_at);
+  const key = `${d.report}-${d.version}`;
+  const consultation = state.consultations.find((c) => c.id === d.consultation);
+  const status = acknowledged ? t("Acknowledged {when}", { when: formatDateTime(d.acknowledged_at) })
+    : openedReports().has(key) ? t("Read, not acknowledged") : t("Unread");
+  const pdf = d.pdf || null;
+  return el("li", { class: `report ${acknowledged ? "acknowledged" : openedReports().has(key) ? "read" : "unread"}${d.critical ? " critical" : ""}`,
+    dataset: { delivery: deliveryId(d) } },
+    el("div", {}, el("strong", {}, `${consultation ? consultation.patient_name : `#${d.consultation}`} · ${t(`kind:${d.kind}`)} ${t("Report")}`),
+      d.amended ? el("span", { class: "badge" }, t("amended")) : null,
+      d.critical ? el("span", { class: "badge urgency-stat" }, t("Critical value")) : null),
+    el("div", { class: "muted" }, `${t("Consultation")} #${d.consultation} · ${formatDateTime(d.signed_at)} · `, el("span", { class: "ack-state" }, status)),
+    d.amendment_reason ? el("div", { class: "muted" }, `${t("Reason for the amendment")}: ${d.amendment_reason}`) : null,
     el("div", { class: "actions" },
-      acknowledged ? null : el("button", { type: "button", class: "primary small", onclick: () => acknowledge(r.id) }, t("Acknowledge")),
-      el("a", { href: E.REPORT_PDF(r.id), target: "_blank", rel: "noopener" }, t("Open PDF")),
-      el("button", { type: "button", onclick: () => printPdf(r.id) }, t("Print"))));
+      acknowledged ? null : el("button", { type: "button", class: "primary small", onclick: () => acknowledge(d) }, t("Acknowledge")),
+      pdf ? el("a", { href: pdf, target: "_blank", rel: "noopener", onclick: () => { markOpened(key); setTimeout(loadReports, 100); } }, t("Open PDF")) : el("span", { class: "muted" }, t("PDF being prepared")),
+      pdf ? el("button", { type: "button", onclick: () => { markOpened(key); printPdf(pdf); loadReports(); } }, t("Print")) : null));
 }
 
-async function acknowledge(id) {
+async function acknowledge(d) {
   try {
-    await api(E.REPORT_ACK(id), { method: "POST", body: {} });
+    const delivery = await api(E.DELIVERY_ACK(deliveryId(d)), { method: "POST", body: {} });
+    acknowledgedHere.set(deliveryId(d), { ...d, acknowledged_at: delivery?.acknowledged_at || new Date().toISOString() });
     await loadReports();
   } catch (error) {
     say($("#reports-status"), error.message, { error: true });
   }
 }
 
-function printPdf(id) {
-  const frame = el("iframe", { class: "print-frame", src: E.REPORT_PDF(id), title: "PDF" });
-  frame.addEventListener("load", () => { try { frame.contentWindow.print(); } catch { window.open(E.REPORT_PDF(id)); } });
+function printPdf(url) {
+  const frame = el("iframe", { class: "print-frame", src: url, title: "PDF" });
+  frame.addEventListener("load", () => { try { frame.contentWindow.print(); } catch { window.open(url); } });
   document.body.append(frame);
   setTimeout(() => frame.remove(), 60000);
 }
 
-// --- referrals ----------------------------------------------------------------------
+// --- referrals and follow-up tasks ----------------------------------------------------------
+let organisations = {};
+
 async function loadReferrals() {
   const list = $("#referrals");
   try {
     const referrals = await rows(E.REFERRALS);
-    list.replaceChildren(...referrals.map((r) => el("li", { class: `referral ${r.direction}` },
-      el("strong", {}, `${label("direction", r.direction)} · ${r.patient_name}`),
-      el("span", { class: "muted" }, ` ${r.target_name || ""} ${r.slot_starts_at ? formatDateTime(r.slot_starts_at) : ""} · ${r.state_display || r.state || ""}`),
-      r.follow_up_plan ? el("p", {}, r.follow_up_plan) : null,
-      (r.tasks || []).length ? el("ul", { class: "tasks" }, r.tasks.map((task) =>
-        el("li", { class: task.done ? "done" : "" }, `${task.due_date || ""} ${task.text}`))) : null)));
+    list.replaceChildren(...referrals.map(referralRow));
     if (!referrals.length) list.replaceChildren(el("li", { class: "muted" }, t("No referrals.")));
   } catch (error) {
     list.replaceChildren(el("li", { class: "error" }, `${t("Referrals are not available")}: ${error.message}`));
+  }
+}
+
+function referralRow(r) {
+  const consultation = state.consultations.find((c) => c.id === r.consultation);
+  const patient = consultation ? consultation.patient_name : `#${r.patient}`;
+  const where = r.direction === "up" ? organisations[r.to_org] : organisations[r.from_org];
+  return el("li", { class: `referral ${r.direction}`, dataset: { id: r.id, state: r.state } },
+    el("strong", {}, `${t(`direction:${r.direction}`)} · ${patient}`),
+    el("span", { class: "muted" }, ` ${where || ""} ${r.slot_starts_at ? formatDateTime(r.slot_starts_at) : ""} · ${t(`referral:${r.state}`)}`),
+    r.summary ? el("p", {}, r.summary) : null,
+    r.direction === "down" && r.state === "sent"
+      ? el("button", { type: "button", class: "small", onclick: () => referralAcknowledge(r.id) }, t("Confirm receipt")) : null,
+    (r.follow_ups || []).length ? el("ul", { class: "tasks" }, r.follow_ups.map((task) =>
+      el("li", { class: task.state === "done" ? "done" : "", dataset: { task: task.id } }, `${task.due_on || ""} ${task.title} `,
+        task.state === "done" ? null : el("button", { type: "button", class: "small", onclick: () => completeTask(task.id) }, t("Done"))))) : null);
+}
+
+async function referralAcknowledge(id) {
+  try { await api(E.REFERRAL_ACK(id), { method: "POST", body: {} }); } catch (error) { say($("#referrals-status"), error.message, { error: true }); }
+  await loadReferrals();
+}
+
+async function completeTask(id) {
+  try { await api(E.FOLLOW_UP_COMPLETE(id), { method: "POST", body: { note: "" } }); } catch (error) { say($("#referrals-status"), error.message, { error: true }); }
+  await loadReferrals();
+}
+
+// --- booking a reserved slot in an expert's cloud-clinic session --------------------------------
+async function loadSlots() {
+  const consultation = state.consultations.find((c) => String(c.id) === $("#booking-consultation").value);
+  const list = $("#slots");
+  if (!consultation) { list.replaceChildren(); return; }
+  const from = new Date();
+  const to = new Date(from.getTime() + 14 * 86400000);
+  const window = { from: from.toISOString(), to: to.toISOString() };
+  try {
+    const [slots, sessions] = await Promise.all([
+      rows(`${E.SLOTS}?${new URLSearchParams({ ...window, specialty: consultation.specialty, free: "1", limit: "200" })}`),
+      rows(`${E.SESSIONS}?${new URLSearchParams({ ...window, specialty: consultation.specialty, limit: "200" })}`)]);
+    const experts = Object.fromEntries(sessions.map((s) => [s.id, s.expert_name]));
+    list.replaceChildren(...slots.map((slot) => el("li", {},
+      el("button", { type: "button", class: `slot${slot.reserved ? " reserved" : ""}`, dataset: { slot: slot.id },
+        onclick: () => book(slot, consultation) },
+      `${formatDateTime(slot.starts_at)} · ${experts[slot.session] || ""}`, slot.reserved ? el("span", { class: "badge" }, t("reserved for grassroots")) : null))));
+    if (!slots.length) list.replaceChildren(el("li", { class: "muted" }, t("No free slots in the next two weeks.")));
+  } catch (error) {
+    list.replaceChildren(el("li", { class: "error" }, `${t("Slots are not available")}: ${error.message}`));
+  }
+}
+
+async function book(slot, consultation) {
+  try {
+    await api(E.BOOKINGS, { method: "POST", body: { slot: slot.id, patient: consultation.patient, consultation: consultation.id } });
+    say($("#booking-status"), t("Booked {time}.", { time: formatDateTime(slot.starts_at) }));
+    await loadSlots();
+  } catch (error) {
+    say($("#booking-status"), error.message, { error: true });
   }
 }
 
@@ -198,9 +281,13 @@ function onEvent(event) {
   if (type.startsWith("report.")) loadReports();
   if (type.startsWith("consultation.") || type.startsWith("assignment.")) loadConsultations();
   if (type.startsWith("referral.")) loadReferrals();
-  if (type.startsWith("upload.") && event.upload_id) {
-    const row = document.querySelector(`.upload[data-upload-id="${event.upload_id}"]`);
-    if (row && event.state) row.querySelector(".upload-state").textContent = t(`upload:${event.state}`);
+  if (type.startsWith("booking.")) loadSlots();
+  if (type.startsWith("upload.") && event.upload) {
+    const row = document.querySelector(`.upload[data-upload-id="${event.upload}"]`);
+    if (row && event.state) {
+      row.querySelector(".upload-state").textContent = event.error ? `${t(`upload:${event.state}`)}: ${event.error.detail}` : t(`upload:${event.state}`);
+      row.dataset.state = event.state === "failed" ? "failed" : row.dataset.state;
+    }
   }
 }
 
@@ -210,6 +297,8 @@ async function main() {
   $("#consult-form").addEventListener("submit", startConsultation);
   bindUploads();
   startNotifications($("#socket-state"), onEvent, { open: t("Live"), waiting: t("Reconnecting…"), closed: t("Offline") });
+  $("#booking-consultation").addEventListener("change", loadSlots);
+  organisations = Object.fromEntries((await rows(E.ORGANISATIONS)).map((o) => [o.id, o.name]));
   await loadSpecialties();
   await loadConsultations();
   await Promise.all([loadTodayPatients(), loadReports(), loadReferrals()]);

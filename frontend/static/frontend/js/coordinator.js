@@ -12,20 +12,48 @@ const $ = (sel) => document.querySelector(sel);
 async function loadRosters() {
   const from = new Date(); from.setHours(0, 0, 0, 0);
   const to = new Date(from); to.setDate(to.getDate() + 14);
+  const window = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), limit: "500" });
   try {
-    const sessions = await rows(`${E.SESSIONS}?${new URLSearchParams({ from: from.toISOString(), to: to.toISOString() })}`);
-    $("#rosters").replaceChildren(...sessions.map((s) => {
-      const capacity = s.capacity || 0, reserved = s.reserved ?? 0, booked = s.booked ?? 0;
-      return el("tr", {},
-        el("td", {}, formatDateTime(s.starts_at)), el("td", {}, s.expert_name || ""), el("td", {}, s.specialty_name || s.specialty || ""),
-        el("td", {}, `${booked}/${capacity}`),
-        el("td", {}, `${reserved}${s.reserved_until ? ` (${t("until")} ${formatDateTime(s.reserved_until)})` : ""}`),
-        el("td", {}, quotaBar(capacity, reserved, booked)));
-    }));
-    if (!sessions.length) $("#rosters").replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "muted" }, t("No sessions in the next two weeks."))));
+    const [sessions, slots, rosters] = await Promise.all([
+      rows(`${E.SESSIONS}?${window}`), rows(`${E.SLOTS}?${window}`), rows(`${E.ROSTERS}?limit=200`)]);
+    renderRosters(rosters, sessions);
+    // per session: capacity = its slots, booked = taken ones, reserved = free ones still held for grassroots clinics
+    const bySession = new Map(sessions.map((s) => [s.id, { ...s, capacity: 0, booked: 0, reserved: 0, release: null }]));
+    for (const slot of slots) {
+      const s = bySession.get(slot.session);
+      if (!s) continue;
+      s.capacity += 1;
+      if (slot.taken) s.booked += 1;
+      else if (slot.reserved) { s.reserved += 1; s.release = s.release && s.release < slot.release_at ? s.release : slot.release_at; }
+    }
+    $("#sessions").replaceChildren(...[...bySession.values()].map((s) => el("tr", { dataset: { session: s.id } },
+      el("td", {}, formatDateTime(s.starts_at)), el("td", {}, s.expert_name || ""), el("td", {}, specialtyName(s.specialty)),
+      el("td", {}, `${s.booked}/${s.capacity}`),
+      el("td", {}, `${s.reserved}${s.release ? ` (${t("until")} ${formatDateTime(s.release)})` : ""}`),
+      el("td", {}, quotaBar(s.capacity, s.reserved, s.booked)))));
+    if (!sessions.length) $("#sessions").replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "muted" }, t("No sessions in the next two weeks."))));
   } catch (error) {
-    $("#rosters").replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "error" }, `${t("Rosters are not available")}: ${error.message}`)));
+    $("#sessions").replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "error" }, `${t("Rosters are not available")}: ${error.message}`)));
   }
+}
+
+function renderRosters(rosters, sessions) {
+  const names = Object.fromEntries(sessions.map((s) => [s.expert, s.expert_name]));
+  $("#rosters").replaceChildren(...rosters.map((r) => el("tr", {},
+    el("td", {}, names[r.expert] || `#${r.expert}`), el("td", {}, specialtyName(r.specialty)),
+    el("td", {}, (r.weekdays || []).map((d) => t(`weekday:${d % 7}`)).join(" ")),
+    el("td", {}, `${(r.start_time || "").slice(0, 5)}–${(r.end_time || "").slice(0, 5)}`),
+    el("td", {}, String(r.capacity)), el("td", {}, `${r.reserved_share}%`),
+    el("td", {}, t("{h} h before", { h: r.release_hours })))));
+  if (!rosters.length) $("#rosters").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("No rosters."))));
+}
+
+let specialties = {};
+
+function specialtyName(code) {
+  const s = specialties[code];
+  if (!s) return code || "";
+  return document.documentElement.lang.startsWith("en") && s.name_en ? s.name_en : s.name;
 }
 
 /** A bar of the session's capacity: booked (solid), reserved for grassroots clinics (hatched), free. */
@@ -75,7 +103,7 @@ async function loadEscalations() {
     const items = await rows(E.ESCALATIONS);
     $("#escalations").replaceChildren(...items.map((c) => el("li", { class: `urgency-${c.urgency}` },
       el("span", { class: `badge urgency-${c.urgency}` }, t(`urgency:${c.urgency}`)),
-      ` #${c.id} ${c.patient_name} · ${c.specialty} · ${formatDateTime(c.created_at)}`)));
+      ` #${c.id} ${c.patient_name} · ${specialtyName(c.specialty)} · ${formatDateTime(c.created_at)}`)));
     if (!items.length) $("#escalations").replaceChildren(el("li", { class: "muted" }, t("No escalations.")));
   } catch (error) {
     $("#escalations").replaceChildren(el("li", { class: "error" }, error.message));
@@ -104,6 +132,7 @@ async function main() {
     { open: t("Live"), waiting: t("Reconnecting…"), closed: t("Offline") });
   const audit = $("#audit-form");
   if (audit) audit.addEventListener("submit", searchAudit);
+  specialties = Object.fromEntries((await rows(E.SPECIALTIES)).map((s) => [s.code, s]));
   await Promise.all([loadRosters(), loadTurnaround(), loadQc(), loadEscalations(), audit ? searchAudit() : null]);
   document.body.dataset.ready = "true";
 }

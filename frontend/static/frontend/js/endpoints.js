@@ -1,6 +1,7 @@
 // Every URL the pages call, in one place: wiring a page to a back end is a one-line change here.
-// Marked "main" where the endpoint exists on main; the others follow the shape of the named branch
-// and are served by test fixtures (tests/frontend) until that branch lands.
+// "main": exists on main. "branch X": the shape of branch X as read from its api.py/urls.py
+// (tests/frontend/branch_fixtures.py serves that shape until the branch is merged).
+// "guess": no endpoint yet in any branch; the page shows "not available" until one exists.
 
 // directory, consult, audit (main)
 export const ME = "/api/me/";
@@ -10,38 +11,48 @@ export const SPECIALTIES = "/api/specialties/";
 export const ORGANISATIONS = "/api/organisations/";
 export const CONSULTATIONS = "/api/consultations/";           // GET ?state= (paginated), POST
 export const CONSULTATION = (id) => `/api/consultations/${id}/`;
+export const ESCALATIONS = "/api/consultations/?state=escalated";
 export const AUDIT = "/api/audit/";                           // GET, admins only (paginated)
 export const NOTIFICATIONS_SOCKET = "/ws/notifications/";
 
-// studies (branch studies): tus 1.0.0 endpoint; ECG samples JSON per studies/formats/ecg/serve.py
+// branch studies: tus 1.0.0 creation endpoint (metadata: filename, kind, consultation, patient)
 export const UPLOADS = "/api/uploads/";
-export const CONSULTATION_STUDIES = (id) => `/api/consultations/${id}/studies/`;
-export const ECG = (id) => `/api/ecgs/${id}/`;                // {device_measurements, computed_measurements, ...}
-export const ECG_SAMPLES = (id) => `/api/ecgs/${id}/samples/`; // {sampling_rate, n_samples, units, encoding, leads}
-export const IMAGING_STUDY = (id) => `/api/imaging-studies/${id}/`; // {series: [{id, description, modality, instances: [{id, frames}]}]}
+export const ECG = (id) => `/api/ecgs/${id}/`;                 // {device_measurements: {values, statements}, computed_measurements: {values, error}, ...}
+export const ECG_SAMPLES = (id) => `/api/ecgs/${id}/samples/`; // {sampling_rate, n_samples, units: "uV", encoding, leads}
+export const IMAGING_STUDY = (id) => `/api/imaging-studies/${id}/`; // {series: [{modality, description, instances: [{id, frames}]}]}
+/** One frame (1-based, as in DICOMweb) rendered to PNG with a window; the reply's X-Window header is "center,width,source". */
 export const FRAME = (instanceId, frame, center, width) => {
-  const q = new URLSearchParams({ format: "png" });
+  const q = new URLSearchParams({ image_format: "png" });
   if (center !== null && center !== undefined) q.set("window_center", center);
   if (width !== null && width !== undefined) q.set("window_width", width);
-  return `/api/instances/${instanceId}/frames/${frame}/rendered?${q}`;
+  return `/api/instances/${instanceId}/frames/${frame}/rendered/?${q}`;
 };
+// guess: the studies of one consultation, [{type: "ecg"|"imaging", id, created_at, study_instance_uid?}]
+export const CONSULTATION_STUDIES = (id) => `/api/consultations/${id}/studies/`;
 
-// scheduling (branch scheduling)
-export const WORKLIST = "/api/worklist/";
-export const OFFERS = "/api/assignments/?state=offered";
-export const OFFER_ACCEPT = (id) => `/api/assignments/${id}/accept/`;
-export const OFFER_DECLINE = (id) => `/api/assignments/${id}/decline/`;
-export const SESSIONS = "/api/sessions/";                     // GET ?from=&to= -> rostered cloud-clinic sessions
-export const REFERRALS = "/api/referrals/";
-export const ESCALATIONS = "/api/consultations/?state=escalated";
+// branch scheduling
+export const WORKLIST = "/api/scheduling/worklist/";          // [{consultation, patient_name, urgency, status: "offered"|"assigned", assignment, offer_expires_at, overdue, due_at, ...}]
+export const OFFER_ACCEPT = (assignmentId) => `/api/scheduling/assignments/${assignmentId}/accept/`;
+export const OFFER_DECLINE = (assignmentId) => `/api/scheduling/assignments/${assignmentId}/decline/`; // {reason}
+export const MY_CALENDAR = "/api/scheduling/me/calendar/";    // ?from=&to= -> [{starts_at, ends_at, specialty, slots: [{bookings}]}]
+export const ROSTERS = "/api/scheduling/rosters/";            // paginated
+export const SESSIONS = "/api/scheduling/sessions/";          // ?from=&to= (paginated)
+export const SLOTS = "/api/scheduling/slots/";                // ?from=&to=&specialty=&free=1 (paginated)
+export const BOOKINGS = "/api/scheduling/bookings/";          // POST {slot, patient, consultation}
+export const REFERRALS = "/api/scheduling/referrals/";        // paginated, each with follow_ups
+export const REFERRAL_ACK = (id) => `/api/scheduling/referrals/${id}/acknowledge/`;
+export const FOLLOW_UP_COMPLETE = (id) => `/api/scheduling/follow-ups/${id}/complete/`; // {note}
 
-// reports (branch reports)
-export const REPORTS_INCOMING = "/api/reports/incoming/";
-export const REPORT_ACK = (id) => `/api/reports/${id}/acknowledge/`;
-export const REPORT_PDF = (id) => `/api/reports/${id}/pdf/`;
-export const CONSULTATION_REPORT = (id) => `/api/consultations/${id}/report/`; // GET draft or latest + template
-export const REPORT_DRAFT = (id) => `/api/reports/${id}/draft/`;   // PATCH {content}
+// branch reports
+export const REPORTS_PENDING = "/api/reports/deliveries/pending/"; // paginated deliveries not yet acknowledged
+export const DELIVERY_ACK = (deliveryId) => `/api/reports/deliveries/${deliveryId}/acknowledge/`;
+export const REPORT_PDF = (reportId, version) => `/api/reports/${reportId}/versions/${version}/pdf/`;
+export const REPORT_TEMPLATES = "/api/reports/templates/";    // {kind: [{name, label, type, unit, required_to_sign}]}
+export const CONSULTATION_REPORTS = (id) => `/api/consultations/${id}/reports/`; // GET list, POST {kind, study_ref, measurements}
+export const REPORT = (id) => `/api/reports/${id}/`;
+export const REPORT_DRAFT = (id) => `/api/reports/${id}/draft/`;   // PUT {content}
 export const REPORT_SIGN = (id) => `/api/reports/${id}/sign/`;     // POST
-export const REPORT_AMEND = (id) => `/api/reports/${id}/amend/`;   // POST {reason, content}
+export const REPORT_AMEND = (id) => `/api/reports/${id}/amend/`;   // POST {reason}: opens an amendment draft
+// guess: turnaround and QC figures (the reports issue asks for them; not in the branch yet)
 export const TURNAROUND = "/api/reports/turnaround/";
 export const QC = "/api/reports/qc/";

@@ -3,7 +3,8 @@
 // asked for (PNG), so the browser never decodes DICOM.
 //
 // Usage:  const viewer = new ImageViewer(containerElement);
-//         viewer.load({ series: [{ id, description, modality, instances: [{ id, frames }] }] });
+//         viewer.load({ series: [{ description, modality, instances: [{ id, frames }] }] });
+// (the shape of the studies branch's imaging-study endpoint; frames 0 means a single-frame instance)
 
 import { FRAME } from "./endpoints.js";
 import { el } from "./dom.js";
@@ -62,7 +63,7 @@ export class ImageViewer {
     this.thumbs.replaceChildren(...this.series.map((s, i) => {
       const first = s.instances?.[0];
       return el("button", { type: "button", class: "iv-thumb", dataset: { series: i }, onclick: () => this.openSeries(i) },
-        first ? el("img", { src: FRAME(first.id, 0), alt: s.description || s.modality || "", loading: "lazy" }) : null,
+        first ? el("img", { src: FRAME(first.id, 1), alt: s.description || s.modality || "", loading: "lazy" }) : null,
         el("span", {}, `${s.modality || ""} ${s.description || ""}`.trim() || `#${i + 1}`,
           el("small", {}, ` (${frameList(s).length})`)));
     }));
@@ -109,16 +110,15 @@ export class ImageViewer {
     const { instance, frame } = this.frames[this.index] || {};
     if (instance === undefined) return;
     const seq = ++this.requestSeq;
-    const url = FRAME(instance, frame, this.window.center, this.window.width);
+    const url = FRAME(instance, frame + 1, this.window.center, this.window.width); // the API counts frames from 1
     try {
       const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      const center = response.headers.get("X-Window-Center");
-      const width = response.headers.get("X-Window-Width");
+      const [center, width] = (response.headers.get("X-Window") || "").split(",").map((v) => (v === "" || v === "None" ? null : Number(v)));
       const bitmap = await createImageBitmap(await response.blob());
       if (seq !== this.requestSeq) return;
-      if (this.window.center === null && center !== null && width !== null) {
-        this.window = { center: Number(center), width: Number(width) };
+      if (this.window.center === null && Number.isFinite(center) && Number.isFinite(width)) {
+        this.window = { center: Math.round(center), width: Math.round(width) };
       }
       this.image = bitmap;
       this.paint();

@@ -10,6 +10,9 @@ import { t } from "./strings.js";
 
 const $ = (sel) => document.querySelector(sel);
 const consultationId = Number(document.body.dataset.consultation);
+const editor = new ReportEditor($("#report"), consultationId);
+let ecgViewer = null;
+let imageViewer = null;
 
 async function loadHeader() {
   const c = await api(E.CONSULTATION(consultationId));
@@ -22,16 +25,19 @@ async function loadHeader() {
 }
 
 async function loadStudies() {
-  const studies = await rows(E.CONSULTATION_STUDIES(consultationId));
+  let studies;
+  try {
+    studies = await rows(E.CONSULTATION_STUDIES(consultationId));
+  } catch (error) {
+    $("#study-tabs").replaceChildren(el("p", { class: "error" }, `${t("Studies are not available")}: ${error.message}`));
+    return;
+  }
   const tabs = $("#study-tabs");
   tabs.replaceChildren(...studies.map((s, i) => el("button", { type: "button", dataset: { index: i },
     onclick: () => openStudy(s) }, `${t(`kind:${s.type}`)} ${formatDateTime(s.created_at)}`)));
   if (!studies.length) tabs.replaceChildren(el("p", { class: "muted" }, t("Nothing uploaded yet.")));
-  else openStudy(studies[0]);
+  else await openStudy(studies[0]);
 }
-
-let ecgViewer = null;
-let imageViewer = null;
 
 async function openStudy(study) {
   $("#ecg-panel").hidden = study.type !== "ecg";
@@ -39,17 +45,25 @@ async function openStudy(study) {
   if (study.type === "ecg") {
     ecgViewer ??= new EcgViewer($("#ecg"));
     const [record, samples] = await Promise.all([api(E.ECG(study.id)), api(E.ECG_SAMPLES(study.id))]);
-    ecgViewer.load(samples, { device: record.device_measurements, computed: record.computed_measurements,
-      statements: record.device_statements });
+    const device = record.device_measurements || {};
+    const computed = record.computed_measurements || {};
+    ecgViewer.load(samples, { device: device.values || {}, computed: computed.values || {}, statements: device.statements || [] });
+    // the report starts prefilled from the device's values where it has them, else the computed ones
+    editor.setStudy({ kind: "ecg", ref: `ecg:${study.id}`, measurements: numbersOnly({ ...computed.values, ...device.values }) });
   } else if (study.type === "imaging") {
     imageViewer ??= new ImageViewer($("#images"));
-    imageViewer.load(await api(E.IMAGING_STUDY(study.id)));
+    const imaging = await api(E.IMAGING_STUDY(study.id));
+    imageViewer.load(imaging);
+    editor.setStudy({ kind: "imaging", ref: imaging.study_instance_uid ? `dicom:${imaging.study_instance_uid}` : null, measurements: {} });
   }
 }
 
+function numbersOnly(values) {
+  return Object.fromEntries(Object.entries(values || {}).filter(([, v]) => typeof v === "number"));
+}
+
 async function main() {
-  const editor = new ReportEditor($("#report"), consultationId);
-  const results = await Promise.allSettled([loadHeader(), loadStudies(), editor.load()]);
+  const results = await Promise.allSettled([loadHeader(), loadStudies().then(() => editor.load())]);
   for (const r of results) if (r.status === "rejected") $("#page-status").textContent = r.reason.message;
   document.body.dataset.ready = "true";
 }

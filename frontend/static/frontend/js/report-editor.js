@@ -1,81 +1,136 @@
 // The report editor: the template's fields, a debounced autosave of the draft, sign, amend with a reason.
 //
-// Shape (branch reports): GET CONSULTATION_REPORT(id) ->
-//   {report: {id, version, state: "draft"|"signed", content: {key: value}, signed_at, signed_by_name},
-//    template: {name, fields: [{key, label, type: "text"|"textarea"|"choice", choices: [..], required}]}}
+// Shapes (branch reports): GET REPORT_TEMPLATES -> {kind: [{name, label, type: "text"|"number"|"bool", unit,
+// required_to_sign}]}; GET CONSULTATION_REPORTS(id) -> [{id, kind, state: "draft"|"signed"|"amending",
+// draft, versions: [{number, content, signed_at, amendment_reason, pdf_ready}]}]; PUT REPORT_DRAFT {content};
+// POST REPORT_SIGN; POST REPORT_AMEND {reason} opens an amendment draft, signed like the first version.
 
 import { api } from "./api.js";
-import { CONSULTATION_REPORT, REPORT_AMEND, REPORT_DRAFT, REPORT_SIGN } from "./endpoints.js";
+import * as E from "./endpoints.js";
 import { debounce, el, formatDateTime, say } from "./dom.js";
 import { t } from "./strings.js";
 
 export const AUTOSAVE_MS = 1200;
 
 export class ReportEditor {
+  /** study: {kind: "ecg"|"imaging"|"consultation", ref: "ecg:12"|"dicom:<uid>"|null, measurements: {}} */
   constructor(container, consultationId) {
     this.container = container;
     this.consultationId = consultationId;
     this.report = null;
-    this.template = null;
-    this.amending = false;
+    this.templates = {};
+    this.study = { kind: "consultation", ref: null, measurements: {} };
+    this.amendingReason = false;
     this.autosave = debounce(() => this.save(), AUTOSAVE_MS);
+  }
+
+  setStudy(study) {
+    this.study = { ...this.study, ...study };
+    if (!this.report) this.render();
   }
 
   async load() {
     try {
-      const data = await api(CONSULTATION_REPORT(this.consultationId));
-      this.report = data.report;
-      this.template = data.template;
+      const [templates, reports] = await Promise.all([api(E.REPORT_TEMPLATES), api(E.CONSULTATION_REPORTS(this.consultationId))]);
+      this.templates = templates;
+      this.report = reports.find((r) => r.state !== "signed") || reports[reports.length - 1] || null;
       this.render();
     } catch (error) {
       this.container.replaceChildren(el("p", { class: "error" }, `${t("Could not load the report")}: ${error.message}`));
     }
   }
 
-  get editable() { return this.report.state === "draft" || this.amending; }
+  get editable() { return this.report && this.report.state !== "signed"; }
+
+  get latest() { return this.report?.versions?.[this.report.versions.length - 1] ?? null; }
 
   render() {
-    const r = this.report;
     this.status = el("p", { class: "status", role: "status" });
-    this.fields = el("div", { class: "report-fields" }, this.template.fields.map((f) => this.field(f)));
-    const signed = r.state === "signed"
-      ? el("p", { class: "signed" }, t("Signed by {who} at {when}", { who: r.signed_by_name || "", when: formatDateTime(r.signed_at) }))
-      : null;
-    this.reason = el("textarea", { name: "amend_reason", rows: 2, placeholder: t("Why is the report amended?") });
-    const actions = r.state === "draft"
-      ? [el("button", { type: "button", class: "primary", onclick: () => this.sign() }, t("Sign"))]
-      : this.amending
-        ? [el("label", {}, t("Reason for the amendment"), this.reason),
-          el("button", { type: "button", class: "primary", onclick: () => this.amend() }, t("Sign the amendment")),
-          el("button", { type: "button", onclick: () => { this.amending = false; this.render(); } }, t("Cancel"))]
-        : [el("button", { type: "button", onclick: () => { this.amending = true; this.render(); } }, t("Amend"))];
-    this.container.replaceChildren(
-      el("h3", {}, `${this.template.name || t("Report")} · ${t("version")} ${r.version}`),
-      ...[signed, this.fields, el("div", { class: "report-actions" }, actions), this.status].filter(Boolean));
-    this.container.dataset.state = this.amending ? "amending" : r.state;
+    if (!this.report) { this.renderStart(); return; }
+    const r = this.report;
+    const values = this.editable ? (r.draft || {}) : (this.latest?.content || {});
+    this.fields = el("div", { class: "report-fields" }, (this.templates[r.kind] || []).map((f) => this.field(f, values[f.name])));
+    this.container.replaceChildren(...[
+      el("h3", {}, `${t(`kind:${r.kind}`)} ${t("Report")} · ${t(`report:${r.state}`)}`),
+      r.state === "amending" && r.draft_reason ? el("p", { class: "muted" }, `${t("Reason for the amendment")}: ${r.draft_reason}`) : null,
+      this.fields, this.actions(), this.status, this.versions()].filter(Boolean));
+    this.container.dataset.state = r.state;
   }
 
-  field(f) {
-    const value = this.report.content?.[f.key] ?? "";
-    const attrs = { name: f.key, disabled: !this.editable, required: f.required, oninput: () => this.changed() };
+  renderStart() {
+    const kinds = Object.keys(this.templates);
+    this.container.replaceChildren(
+      el("p", { class: "muted" }, t("No report yet for this consultation.")),
+      el("div", { class: "report-actions" }, kinds.map((kind) => el("button", {
+        type: "button", class: kind === this.study.kind ? "primary" : "", dataset: { start: kind },
+        onclick: () => this.start(kind) }, t("Start the {kind} report", { kind: t(`kind:${kind}`) })))),
+      this.status);
+    this.container.dataset.state = "none";
+  }
+
+  async start(kind) {
+    try {
+      const same = kind === this.study.kind;
+      this.report = await api(E.CONSULTATION_REPORTS(this.consultationId), { method: "POST", body: {
+        kind, study_ref: same ? this.study.ref : null, measurements: same ? this.study.measurements : {} } });
+      this.render();
+    } catch (error) {
+      say(this.status, error.message, { error: true });
+    }
+  }
+
+  actions() {
+    if (this.editable) {
+      return el("div", { class: "report-actions" },
+        el("button", { type: "button", class: "primary", onclick: () => this.sign() },
+          this.report.state === "amending" ? t("Sign the amendment") : t("Sign")));
+    }
+    if (this.amendingReason) {
+      this.reason = el("textarea", { name: "amend_reason", rows: 2, placeholder: t("Why is the report amended?") });
+      return el("div", { class: "report-actions" }, el("label", {}, t("Reason for the amendment"), this.reason),
+        el("button", { type: "button", class: "primary", onclick: () => this.amend() }, t("Start the amendment")),
+        el("button", { type: "button", onclick: () => { this.amendingReason = false; this.render(); } }, t("Cancel")));
+    }
+    return el("div", { class: "report-actions" },
+      el("button", { type: "button", onclick: () => { this.amendingReason = true; this.render(); } }, t("Amend")));
+  }
+
+  versions() {
+    const versions = this.report.versions || [];
+    if (!versions.length) return null;
+    return el("ul", { class: "plain versions" }, versions.map((v) => el("li", {},
+      `${t("version")} ${v.number} · ${t("signed")} ${formatDateTime(v.signed_at)}`,
+      v.amendment_reason ? ` · ${t("Reason for the amendment")}: ${v.amendment_reason}` : "",
+      " ", v.pdf_ready ? el("a", { href: E.REPORT_PDF(this.report.id, v.number), target: "_blank", rel: "noopener" }, "PDF")
+        : el("span", { class: "muted" }, t("PDF being prepared")))));
+  }
+
+  field(f, value) {
+    const attrs = { name: f.name, disabled: !this.editable, dataset: { type: f.type } };
     let input;
-    if (f.type === "textarea") input = el("textarea", { ...attrs, rows: 4 }, value);
-    else if (f.type === "choice") {
-      input = el("select", attrs, el("option", { value: "" }, "—"),
-        (f.choices || []).map((c) => el("option", { value: c, selected: c === value }, c)));
+    if (f.type === "bool") {
+      input = el("input", { ...attrs, type: "checkbox", checked: Boolean(value) });
       input.addEventListener("change", () => this.changed());
-    } else input = el("input", { ...attrs, type: "text", value });
-    return el("label", {}, f.label, input);
+      return el("label", { class: "choice" }, input, f.label);
+    }
+    if (f.type === "number") input = el("input", { ...attrs, type: "number", step: "any", value: value ?? "" });
+    else input = el("textarea", { ...attrs, rows: f.name === "findings" || f.name === "conclusion" ? 3 : 1 }, value ?? "");
+    input.addEventListener("input", () => this.changed());
+    const label = `${f.label}${f.unit ? ` (${f.unit})` : ""}${f.required_to_sign ? " *" : ""}`;
+    return el("label", {}, label, input);
   }
 
   content() {
     const out = {};
-    for (const input of this.fields.querySelectorAll("[name]")) out[input.name] = input.value;
+    for (const input of this.fields.querySelectorAll("[name]")) {
+      const type = input.dataset.type;
+      out[input.name] = type === "bool" ? input.checked
+        : type === "number" ? (input.value === "" ? null : Number(input.value)) : input.value;
+    }
     return out;
   }
 
   changed() {
-    if (this.report.state !== "draft") return; // an amendment is sent whole when signed
     say(this.status, t("Unsaved changes…"));
     this.autosave();
   }
@@ -83,22 +138,22 @@ export class ReportEditor {
   async save() {
     say(this.status, t("Saving…"));
     try {
-      const saved = await api(REPORT_DRAFT(this.report.id), { method: "PATCH", body: { content: this.content() } });
-      if (saved?.version) this.report.version = saved.version;
+      this.report = await api(E.REPORT_DRAFT(this.report.id), { method: "PUT", body: { content: this.content() } });
       say(this.status, t("Saved at {time}", { time: new Date().toLocaleTimeString() }));
       this.container.dataset.saved = String(Date.now());
+      return true;
     } catch (error) {
       say(this.status, `${t("Not saved")}: ${error.message}`, { error: true });
+      return false;
     }
   }
 
   async sign() {
     this.autosave.flush();
     try {
-      const missing = [...this.fields.querySelectorAll("[required]")].filter((i) => !i.value.trim());
-      if (missing.length) { say(this.status, t("Fill in the required fields first."), { error: true }); return; }
-      await this.save();
-      this.report = await api(REPORT_SIGN(this.report.id), { method: "POST", body: {} });
+      if (!(await this.save())) return;
+      await api(E.REPORT_SIGN(this.report.id), { method: "POST", body: {} });
+      this.report = await api(E.REPORT(this.report.id));
       this.render();
       say(this.status, t("Signed. The report is on its way to the clinic."));
     } catch (error) {
@@ -110,10 +165,10 @@ export class ReportEditor {
     const reason = this.reason.value.trim();
     if (!reason) { say(this.status, t("An amendment needs a reason."), { error: true }); return; }
     try {
-      this.report = await api(REPORT_AMEND(this.report.id), { method: "POST", body: { reason, content: this.content() } });
-      this.amending = false;
+      this.report = await api(E.REPORT_AMEND(this.report.id), { method: "POST", body: { reason } });
+      this.amendingReason = false;
       this.render();
-      say(this.status, t("Amendment signed."));
+      say(this.status, t("Amendment started: edit and sign it."));
     } catch (error) {
       say(this.status, `${t("Not amended")}: ${error.message}`, { error: true });
     }

@@ -8,29 +8,30 @@ import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
 
 const $ = (sel) => document.querySelector(sel);
-const URGENCY_RANK = { stat: 0, urgent: 1, routine: 2 };
-let offers = [];
 
-// --- offers -------------------------------------------------------------------------
-async function loadOffers() {
+// --- offers and worklist (one call: offered items carry their assignment and its expiry) --------------
+let specialties = {};
+
+async function loadWork() {
   try {
-    offers = await rows(E.OFFERS);
-    renderOffers();
+    const items = await rows(E.WORKLIST);
+    renderOffers(items.filter((w) => w.status === "offered"));
+    renderWorklist(items.filter((w) => w.status !== "offered"));
   } catch (error) {
-    $("#offers").replaceChildren(el("li", { class: "error" }, `${t("Offers are not available")}: ${error.message}`));
+    const message = `${t("Worklist is not available")}: ${error.message}`;
+    $("#offers").replaceChildren(el("li", { class: "error" }, message));
+    $("#worklist").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "error" }, message)));
   }
 }
 
-function renderOffers() {
-  $("#offers").replaceChildren(...offers.map((o) => {
-    const c = o.consultation || {};
-    return el("li", { class: `offer urgency-${c.urgency}`, dataset: { id: o.id, expires: o.expires_at } },
-      el("div", {}, el("strong", {}, `${c.patient_name || ""} · ${t(`urgency:${c.urgency}`)} · ${t(`mode:${c.mode}`)}`),
-        el("p", { class: "muted" }, c.reason || "")),
-      el("span", { class: "countdown", "aria-live": "off" }),
-      el("button", { type: "button", class: "primary small", onclick: () => decide(o, "accept") }, t("Accept")),
-      el("button", { type: "button", class: "small", onclick: () => decide(o, "decline") }, t("Decline")));
-  }));
+function renderOffers(offers) {
+  $("#offers").replaceChildren(...offers.map((w) => el("li", {
+    class: `offer urgency-${w.urgency}`, dataset: { id: w.assignment, consultation: w.consultation, expires: w.offer_expires_at } },
+    el("div", {}, el("strong", {}, `${w.patient_name} · ${t(`urgency:${w.urgency}`)} · ${t(`mode:${w.mode}`)} · ${specialtyName(w.specialty)}`),
+      w.slot_starts_at ? el("p", { class: "muted" }, `${t("Booked time")} ${formatDateTime(w.slot_starts_at)}`) : null),
+    el("span", { class: "countdown", "aria-live": "off" }),
+    el("button", { type: "button", class: "primary small", onclick: () => decide(w.assignment, "accept") }, t("Accept")),
+    el("button", { type: "button", class: "small", onclick: () => decide(w.assignment, "decline") }, t("Decline")))));
   if (!offers.length) $("#offers").replaceChildren(el("li", { class: "muted" }, t("No offers waiting.")));
   tick();
 }
@@ -45,40 +46,36 @@ function tick() {
   }
 }
 
-async function decide(offer, decision) {
+async function decide(assignmentId, decision) {
   try {
-    await api(decision === "accept" ? E.OFFER_ACCEPT(offer.id) : E.OFFER_DECLINE(offer.id), { method: "POST", body: {} });
+    if (decision === "accept") await api(E.OFFER_ACCEPT(assignmentId), { method: "POST", body: {} });
+    else await api(E.OFFER_DECLINE(assignmentId), { method: "POST", body: { reason: "" } });
     say($("#offers-status"), decision === "accept" ? t("Accepted: it is in your worklist.") : t("Declined."));
-    await Promise.all([loadOffers(), loadWorklist()]);
+    await loadWork();
   } catch (error) {
     say($("#offers-status"), error.message, { error: true });
   }
 }
 
-// --- worklist -----------------------------------------------------------------------
-export function sortWorklist(items) {
-  return [...items].sort((a, b) => (URGENCY_RANK[a.urgency] ?? 9) - (URGENCY_RANK[b.urgency] ?? 9)
-    || (a.due_at ? Date.parse(a.due_at) : Infinity) - (b.due_at ? Date.parse(b.due_at) : Infinity));
+function renderWorklist(items) {
+  // the server orders by urgency, then due time; overdue is its flag, or the clock passing due_at since
+  const now = Date.now();
+  $("#worklist").replaceChildren(...items.map((w) => {
+    const overdue = w.overdue || (w.due_at && Date.parse(w.due_at) < now);
+    return el("tr", { class: overdue ? "overdue" : "", dataset: { id: w.consultation, urgency: w.urgency } },
+      el("td", {}, el("span", { class: `badge urgency-${w.urgency}` }, t(`urgency:${w.urgency}`))),
+      el("td", {}, w.patient_name), el("td", {}, specialtyName(w.specialty)),
+      el("td", {}, t(`mode:${w.mode}`)), el("td", {}, t(`state:${w.state}`)),
+      el("td", { class: "due" }, formatDateTime(w.slot_starts_at || w.due_at), overdue ? el("strong", {}, ` ${t("overdue")}`) : null),
+      el("td", {}, el("a", { href: `/read/${w.consultation}/`, class: "button" }, t("Read"))));
+  }));
+  if (!items.length) $("#worklist").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("Nothing to read."))));
 }
 
-async function loadWorklist() {
-  try {
-    const items = sortWorklist(await rows(E.WORKLIST));
-    const now = Date.now();
-    $("#worklist").replaceChildren(...items.map((w) => {
-      const id = w.consultation_id ?? w.consultation ?? w.id;
-      const overdue = w.due_at && Date.parse(w.due_at) < now;
-      return el("tr", { class: overdue ? "overdue" : "", dataset: { id, urgency: w.urgency } },
-        el("td", {}, el("span", { class: `badge urgency-${w.urgency}` }, t(`urgency:${w.urgency}`))),
-        el("td", {}, w.patient_name), el("td", {}, w.specialty_name || w.specialty || ""),
-        el("td", {}, t(`mode:${w.mode}`)), el("td", {}, w.kind ? t(`kind:${w.kind}`) : ""),
-        el("td", { class: "due" }, formatDateTime(w.due_at), overdue ? el("strong", {}, ` ${t("overdue")}`) : null),
-        el("td", {}, el("a", { href: `/read/${id}/`, class: "button" }, t("Read"))));
-    }));
-    if (!items.length) $("#worklist").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("Nothing to read."))));
-  } catch (error) {
-    $("#worklist").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "error" }, `${t("Worklist is not available")}: ${error.message}`)));
-  }
+function specialtyName(code) {
+  const s = specialties[code];
+  if (!s) return code || "";
+  return document.documentElement.lang.startsWith("en") && s.name_en ? s.name_en : s.name;
 }
 
 // --- calendar -----------------------------------------------------------------------
@@ -98,7 +95,7 @@ async function loadCalendar() {
   grid.replaceChildren(...days.map((d) => el("div", { class: `day${d.toDateString() === new Date().toDateString() ? " today" : ""}`, dataset: { date: d.toISOString().slice(0, 10) } },
     el("h4", {}, `${t(`weekday:${d.getDay()}`)} ${d.getMonth() + 1}/${d.getDate()}`))));
   try {
-    const sessions = await rows(`${E.SESSIONS}?${new URLSearchParams({ from: start.toISOString(), to: end.toISOString(), mine: "1" })}`);
+    const sessions = await rows(`${E.MY_CALENDAR}?${new URLSearchParams({ from: start.toISOString(), to: end.toISOString() })}`);
     for (const s of sessions) {
       const begins = new Date(s.starts_at);
       const day = grid.children[(begins.getDay() + 6) % 7];
@@ -106,8 +103,9 @@ async function loadCalendar() {
       const time = (iso) => new Date(iso).toTimeString().slice(0, 5);
       day.append(el("div", { class: "session" },
         el("strong", {}, `${time(s.starts_at)}–${time(s.ends_at)}`),
-        el("div", {}, s.specialty_name || s.specialty || ""),
-        el("div", { class: "muted" }, t("{booked}/{capacity} booked", { booked: s.booked ?? 0, capacity: s.capacity ?? 0 }))));
+        el("div", {}, specialtyName(s.specialty)),
+        el("div", { class: "muted" }, t("{booked}/{capacity} booked", {
+          booked: (s.slots || []).reduce((n, slot) => n + (slot.bookings || []).length, 0), capacity: (s.slots || []).length }))));
     }
   } catch (error) {
     say($("#calendar-status"), `${t("Sessions are not available")}: ${error.message}`, { error: true });
@@ -117,16 +115,16 @@ async function loadCalendar() {
 function onEvent(event) {
   const type = event.type || "";
   if (type === "hello") return;
-  if (type.startsWith("assignment.") || type.startsWith("offer.")) { loadOffers(); loadWorklist(); }
-  if (type.startsWith("consultation.")) loadWorklist();
+  if (type.startsWith("assignment.") || type.startsWith("consultation.")) loadWork();
   if (type.startsWith("session.") || type.startsWith("booking.")) loadCalendar();
 }
 
 async function main() {
   startNotifications($("#socket-state"), onEvent, { open: t("Live"), waiting: t("Reconnecting…"), closed: t("Offline") });
   setInterval(tick, 1000);
-  setInterval(loadWorklist, 60000); // due times turn overdue as the clock moves
-  await Promise.all([loadOffers(), loadWorklist(), loadCalendar()]);
+  setInterval(loadWork, 60000); // due times turn overdue as the clock moves
+  specialties = Object.fromEntries((await rows(E.SPECIALTIES)).map((s) => [s.code, s]));
+  await Promise.all([loadWork(), loadCalendar()]);
   document.body.dataset.ready = "true";
 }
 
