@@ -123,7 +123,7 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
     # then the paper is calibrated: 25 mm/s and 10 mm/mV at zoom 1 make a 4 x 62.5 mm wide grid plus margins
     size = page.evaluate("""() => { const c = document.querySelector('.ecg-paper');
         return {w: c.getBoundingClientRect().width, h: c.getBoundingClientRect().height}; }""")
-    assert size["w"] == pytest.approx((12 + 4 * 62.5 + 4) * CSS_PX_PER_MM, abs=1)
+    assert size["w"] == pytest.approx((10 + 4 * 62.5 + 2) * CSS_PX_PER_MM, abs=1)
     # and each of the 12 cells of the 3x4 layout and the rhythm strip holds a trace (dark pixels)
     ink = page.evaluate(INK_PER_CELL)
     assert len(ink) == 13 and min(ink) > 200, ink
@@ -157,7 +157,7 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
     # and 50 mm/s doubles the paper's length
     page.click("[data-switch=Speed] button[data-value='50']")
     wide = page.evaluate("() => document.querySelector('.ecg-paper').getBoundingClientRect().width")
-    assert wide == pytest.approx((12 + 4 * 125 + 4) * CSS_PX_PER_MM, abs=1)
+    assert wide == pytest.approx((10 + 4 * 125 + 2) * CSS_PX_PER_MM, abs=1)
     page.click("[data-switch=Speed] button[data-value='25']")
     page.click("[data-switch=Gain] button[data-value='10']")
 
@@ -180,7 +180,7 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
 INK_PER_CELL = """() => {
   const c = document.querySelector('.ecg-paper'), ctx = c.getContext('2d');
   const k = c.width / c.getBoundingClientRect().width * (96 / 25.4);   // device px per mm
-  const colMm = 62.5, rowMm = 30, left = 12, top = 4, cells = [];
+  const colMm = 62.5, rowMm = 30, left = 10, top = 4, cells = [];
   const ink = (x, y, w, h) => { const d = ctx.getImageData(Math.round(x * k), Math.round(y * k), Math.round(w * k), Math.round(h * k)).data;
     let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 90 && d[i + 1] < 90 && d[i + 2] < 90) n++; return n; };
   for (let row = 0; row < 3; row++) for (let col = 0; col < 4; col++)
@@ -194,7 +194,7 @@ GRID_CONTRAST = """() => {
   const k = c.width / c.getBoundingClientRect().width * (96 / 25.4);
   const column = (xMm) => { const d = ctx.getImageData(Math.round(xMm * k), 0, 1, Math.round(3 * k)).data;
     let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i + 1]; return s / (d.length / 4); };
-  return column(2.5) - column(5);   // green channel: the pink major line at 5 mm is darker than paper at 2.5 mm
+  return column(7.5) - column(10);   // green channel: the pink major line at 10 mm is darker than paper at 7.5 mm
 }"""
 
 

@@ -172,7 +172,7 @@ function reportRow(d) {
   const pdf = d.pdf || null;
   return el("li", { class: `report ${acknowledged ? "acknowledged" : openedReports().has(key) ? "read" : "unread"}${d.critical ? " critical" : ""}`,
     dataset: { delivery: deliveryId(d) } },
-    el("div", {}, el("strong", {}, `${consultation ? consultation.patient_name : `#${d.consultation}`} · ${t(`kind:${d.kind}`)} ${t("Report")}`),
+    el("div", {}, el("strong", {}, `${consultation ? consultation.patient_name : `#${d.consultation}`} · ${t("{kind} report", { kind: t(`kind:${d.kind}`) })}`),
       d.amended ? el("span", { class: "badge" }, t("amended")) : null,
       d.critical ? el("span", { class: "badge urgency-stat" }, t("Critical value")) : null),
     el("div", { class: "muted" }, `${t("Consultation")} #${d.consultation} · ${formatDateTime(d.signed_at)} · `, el("span", { class: "ack-state" }, status)),

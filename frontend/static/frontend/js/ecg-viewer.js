@@ -17,8 +17,8 @@ export const GAINS = [5, 10, 20];        // mm/mV
 export const SPEEDS = [25, 50];          // mm/s
 export const ZOOMS = [0.75, 1, 1.5, 2, 3];
 const COLUMN_SECONDS = 2.5;              // each of the 4 columns shows the next 2.5 s
-const LEFT_MM = 12;                      // room for the 1 mV calibration pulse
-const RIGHT_MM = 4;
+const LEFT_MM = 10;                      // room for the 1 mV calibration pulse
+const RIGHT_MM = 2;
 const TOP_MM = 4;
 const PAPER = { background: "#fff9f7", minor: "#f5cfcf", major: "#e39a9a", trace: "#111", label: "#333" };
 const MEASUREMENTS = [
@@ -175,7 +175,7 @@ export class EcgViewer {
 
   drawCalibration(ctx, row) {
     // A 1 mV, 0.2 s square pulse: its height is the gain, its width 0.2 s at the paper speed.
-    const base = this.baselineMm(row), x = 3, w = 0.2 * this.speed;
+    const base = this.baselineMm(row), x = 2.5, w = 0.2 * this.speed;
     ctx.beginPath();
     ctx.moveTo(x - 2, base); ctx.lineTo(x, base); ctx.lineTo(x, base - this.gain);
     ctx.lineTo(x + w, base - this.gain); ctx.lineTo(x + w, base); ctx.lineTo(x + w + 2, base);

@@ -51,7 +51,7 @@ export class ReportEditor {
     const values = this.editable ? (r.draft || {}) : (this.latest?.content || {});
     this.fields = el("div", { class: "report-fields" }, (this.templates[r.kind] || []).map((f) => this.field(f, values[f.name])));
     this.container.replaceChildren(...[
-      el("h3", {}, `${t(`kind:${r.kind}`)} ${t("Report")} · ${t(`report:${r.state}`)}`),
+      el("h3", {}, `${t("{kind} report", { kind: t(`kind:${r.kind}`) })} · ${t(`report:${r.state}`)}`),
       r.state === "amending" && r.draft_reason ? el("p", { class: "muted" }, `${t("Reason for the amendment")}: ${r.draft_reason}`) : null,
       this.fields, this.actions(), this.status, this.versions()].filter(Boolean));
     this.container.dataset.state = r.state;
