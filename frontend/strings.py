@@ -49,6 +49,7 @@ PLAIN = [
     _("lead"),
     _("Link dropped, resuming…"),
     _("Live"),
+    _("Live room"),
     _("Lung"),
     _("Major discrepancy"),
     _("Mediastinum"),

@@ -6,6 +6,6 @@ from . import views
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("read/<int:consultation_id>/", views.reading, name="reading"),
     path("", views.home, name="home"),
+    path("read/<int:consultation_id>/", views.reading, name="reading"),
 ]

@@ -99,6 +99,15 @@ def test_village_doctor_registers_a_patient_and_starts_a_consultation(people, co
     assert "每周测血压" in page.inner_text("#referrals") and "县人民医院" in page.inner_text("#referrals")
     screenshot(page, "console")
 
+    # when they open the live consultation's room, the live app's room page opens (a stand-in here)
+    serve_json(page, "/api/live/rooms/", lambda m, b: {"id": 5, "consultation": b["consultation"], "page": "/live/rooms/5/"},
+               recorder=calls)
+    page.route(re.compile(r".*/live/rooms/5/$"), lambda route: route.fulfill(
+        status=200, content_type="text/html", body="<!doctype html><title>room</title><p>live room</p>"))
+    with page.expect_navigation(url=re.compile(r".*/live/rooms/5/$")):
+        page.click(f"#consultations tr[data-id='{consultation.id}'] button[data-room]")
+    assert calls.of("POST", "/api/live/rooms/") == [{"consultation": consultation.id}]
+
 
 def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(people, consultation_factory,
                                                                           patient_factory, open_page):

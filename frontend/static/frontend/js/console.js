@@ -7,6 +7,7 @@ import { el, formatDateTime, isToday, say } from "./dom.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
 import { startUpload } from "./uploader.js";
+import { liveRoomButton } from "./rooms.js";
 
 const $ = (sel) => document.querySelector(sel);
 const state = { patient: null, consultations: [], specialties: [] };
@@ -86,8 +87,10 @@ async function loadConsultations() {
     el("td", {}, el("span", { class: `badge urgency-${c.urgency}` }, label("urgency", c.urgency))),
     el("td", {}, label("mode", c.mode)),
     el("td", {}, el("span", { class: `badge state-${c.state}` }, label("state", c.state))),
-    el("td", {}, formatDateTime(c.created_at)))));
-  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("No consultations yet."))));
+    el("td", {}, formatDateTime(c.created_at)),
+    el("td", {}, c.mode === "live" && !["closed", "cancelled"].includes(c.state)
+      ? liveRoomButton(c.id, (error) => say($("#consult-status"), error.message, { error: true })) : null))));
+  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "muted" }, t("No consultations yet."))));
   const open = state.consultations.filter((c) => !["closed", "cancelled", "reported"].includes(c.state));
   const keep = $("#booking-consultation").value;
   $("#booking-consultation").replaceChildren(el("option", { value: "" }, "—"), ...open.filter((c) => c.mode === "live")

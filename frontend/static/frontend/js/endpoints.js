@@ -56,3 +56,7 @@ export const REPORT_AMEND = (id) => `/api/reports/${id}/amend/`;   // POST {reas
 // guess: turnaround and QC figures (the reports issue asks for them; not in the branch yet)
 export const TURNAROUND = "/api/reports/turnaround/";
 export const QC = "/api/reports/qc/";
+
+// branch live: open (or find) the consultation's room; the reply's "page" is the room page
+export const LIVE_ROOMS = "/api/live/rooms/";                 // POST {consultation} -> {id, page, ...}
+export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;

@@ -6,6 +6,7 @@ import * as E from "./endpoints.js";
 import { el, formatDateTime, say } from "./dom.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
+import { liveRoomButton } from "./rooms.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -67,7 +68,8 @@ function renderWorklist(items) {
       el("td", {}, w.patient_name), el("td", {}, specialtyName(w.specialty)),
       el("td", {}, t(`mode:${w.mode}`)), el("td", {}, t(`state:${w.state}`)),
       el("td", { class: "due" }, formatDateTime(w.slot_starts_at || w.due_at), overdue ? el("strong", {}, ` ${t("overdue")}`) : null),
-      el("td", {}, el("a", { href: `/read/${w.consultation}/`, class: "button" }, t("Read"))));
+      el("td", { class: "actions" }, el("a", { href: `/read/${w.consultation}/`, class: "button" }, t("Read")),
+        w.mode === "live" ? liveRoomButton(w.consultation, (error) => say($("#offers-status"), error.message, { error: true })) : null));
   }));
   if (!items.length) $("#worklist").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("Nothing to read."))));
 }
