@@ -169,6 +169,11 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
     assert wide == pytest.approx((10 + 4 * 125 + 2) * CSS_PX_PER_MM, abs=1)
     page.click("[data-switch=Speed] button[data-value='25']")
     page.click("[data-switch=Gain] button[data-value='10']")
+    # and zoom 2x draws the same paper twice as large
+    page.click("[data-switch=Zoom] button[data-value='2']")
+    zoomed = page.evaluate("() => document.querySelector('.ecg-paper').getBoundingClientRect().width")
+    assert zoomed == pytest.approx(2 * (10 + 4 * 62.5 + 2) * CSS_PX_PER_MM, abs=2)
+    page.click("[data-switch=Zoom] button[data-value='1']")
 
     # when they start the ECG report, it is prefilled from the measurements (the device's first)
     page.click("#report button[data-start=ecg]")
@@ -389,3 +394,26 @@ def test_image_viewer_scrolls_frames_and_sets_the_window(people, consultation_fa
     page.wait_for_selector(".iv-info:has-text('-540 / 1600')")
     assert frames[-1][2:] == (-540.0, 1600.0)
     screenshot(page, "image-viewer")
+
+
+RECORD_SOCKETS = """(() => { const Native = window.WebSocket; window.__sockets = [];
+  window.WebSocket = class extends Native { constructor(...args) { super(...args); window.__sockets.push(this); } }; })()"""
+
+
+def test_notification_socket_reconnects_by_itself_after_a_drop(people, open_page):
+    # given a village doctor's console with its live socket open
+    doctor = people["village_doctor"]
+    page = open_page("village-doctor-socket")
+    page.add_init_script(RECORD_SOCKETS)
+    serve_json(page, "/api/reports/deliveries/pending/", [])
+    serve_json(page, "/api/scheduling/referrals/", [])
+    login(page, doctor.username)
+    page.wait_for_selector("#socket-state[data-state=open]")
+    # when the connection drops
+    page.evaluate("() => window.__sockets.at(-1).close()")
+    # then the page says so, connects again by itself, and live events arrive on the new socket
+    page.wait_for_selector("#socket-state[data-state=waiting]")
+    page.wait_for_selector("#socket-state[data-state=open]", timeout=10000)
+    assert page.evaluate("() => window.__sockets.length") == 2
+    notify(user_ids=[doctor.id], payload={"type": "study.ready", "kind": "ecg", "ecg": 3})
+    page.wait_for_selector("#events li:has-text('有新的检查可阅片')")
