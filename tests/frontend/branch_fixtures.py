@@ -110,6 +110,7 @@ class FakeReports:
         serve_json(page, rf"/api/consultations/{consultation_id}/reports/", self.reports)
         serve_json(page, r"/api/reports/\d+/draft/", self.draft)
         serve_json(page, r"/api/reports/\d+/sign/", self.sign)
+        serve_json(page, r"/api/reports/\d+/amend/", self.amend)
         serve_json(page, r"/api/reports/\d+/", lambda method, body: self.report)
 
     def reports(self, method, body):
@@ -130,10 +131,15 @@ class FakeReports:
         self.report["draft"] = {**self.report["draft"], **body["content"]}
         return self.report
 
+    def amend(self, method, body):
+        self.report.update(state="amending", draft=dict(self.report["versions"][-1]["content"]),
+                           draft_reason=body["reason"])
+        return self.report
+
     def sign(self, method, body):
         number = len(self.report["versions"]) + 1
         version = {"number": number, "content": dict(self.report["draft"]), "signed_at": iso(dt.datetime.now(dt.timezone.utc)),
-                   "amendment_reason": "", "pdf_ready": False}
+                   "amendment_reason": self.report.get("draft_reason", ""), "pdf_ready": number == 1}
         self.report.update(state="signed", latest_version=number, versions=[*self.report["versions"], version])
         return version
 

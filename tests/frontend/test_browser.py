@@ -187,7 +187,16 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
     page.click("#report button:has-text('签发')")
     page.wait_for_selector("#report[data-state=signed]")
     assert page.is_disabled("#report textarea[name=conclusion]")
-    assert page.locator("#report button:has-text('修订')").count() == 1
+    # when they amend it with a reason, change the conclusion and sign again, there are two versions
+    page.click("#report button:has-text('修订')")
+    page.fill("#report textarea[name=amend_reason]", "补充ST段描述")
+    page.click("#report button:has-text('开始修订')")
+    page.wait_for_selector("#report[data-state=amending]")
+    page.fill("#report textarea[name=conclusion]", "窦性心律，ST段未见异常。")
+    page.click("#report button:has-text('签发修订')")
+    page.wait_for_selector("#report[data-state=signed] .versions li:nth-child(2)")
+    assert "补充ST段描述" in page.inner_text("#report .versions")
+    assert reports.report["versions"][1]["content"]["conclusion"] == "窦性心律，ST段未见异常。"
     screenshot(page, "reading")
 
 
@@ -324,7 +333,7 @@ def test_upload_resumes_by_itself_after_the_link_drops(people, consultation_fact
     doctor = people["village_doctor"]
     patient = patient_factory(name="李桂兰", home_clinic=doctor.organisation)
     consultation = consultation_factory(patient=patient, requested_by=doctor)
-    page = open_page("village-doctor-upload")
+    page = open_page("village-doctor-upload", viewport={"width": 800, "height": 1280})  # a tablet
     page.console_errors.allow(r"ERR_CONNECTION_RESET|net::ERR_FAILED")  # the dropped link, on purpose
     serve_json(page, "/api/reports/deliveries/pending/", [])
     serve_json(page, "/api/scheduling/referrals/", [])

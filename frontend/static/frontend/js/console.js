@@ -249,11 +249,11 @@ async function loadSlots() {
   if (!consultation) { list.replaceChildren(); return; }
   const from = new Date();
   const to = new Date(from.getTime() + 14 * 86400000);
-  const window = { from: from.toISOString(), to: to.toISOString() };
+  const range = { from: from.toISOString(), to: to.toISOString() };
   try {
     const [slots, sessions] = await Promise.all([
-      rows(`${E.SLOTS}?${new URLSearchParams({ ...window, specialty: consultation.specialty, free: "1", limit: "200" })}`),
-      rows(`${E.SESSIONS}?${new URLSearchParams({ ...window, specialty: consultation.specialty, limit: "200" })}`)]);
+      rows(`${E.SLOTS}?${new URLSearchParams({ ...range, specialty: consultation.specialty, free: "1", limit: "200" })}`),
+      rows(`${E.SESSIONS}?${new URLSearchParams({ ...range, specialty: consultation.specialty, limit: "200" })}`)]);
     const experts = Object.fromEntries(sessions.map((s) => [s.id, s.expert_name]));
     list.replaceChildren(...slots.map((slot) => el("li", {},
       el("button", { type: "button", class: `slot${slot.reserved ? " reserved" : ""}`, dataset: { slot: slot.id },

@@ -12,10 +12,10 @@ const $ = (sel) => document.querySelector(sel);
 async function loadRosters() {
   const from = new Date(); from.setHours(0, 0, 0, 0);
   const to = new Date(from); to.setDate(to.getDate() + 14);
-  const window = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), limit: "500" });
+  const range = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), limit: "500" });
   try {
     const [sessions, slots, rosters] = await Promise.all([
-      rows(`${E.SESSIONS}?${window}`), rows(`${E.SLOTS}?${window}`), rows(`${E.ROSTERS}?limit=200`)]);
+      rows(`${E.SESSIONS}?${range}`), rows(`${E.SLOTS}?${range}`), rows(`${E.ROSTERS}?limit=200`)]);
     renderRosters(rosters, sessions);
     // per session: capacity = its slots, booked = taken ones, reserved = free ones still held for grassroots clinics
     const bySession = new Map(sessions.map((s) => [s.id, { ...s, capacity: 0, booked: 0, reserved: 0, release: null }]));

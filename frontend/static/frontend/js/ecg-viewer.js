@@ -2,7 +2,7 @@
 // gain/speed/zoom switches, time and amplitude calipers, device and computed measurements.
 //
 // Usage:  const viewer = new EcgViewer(containerElement);
-//         viewer.load(samplesJson, { device: {...}, computed: {...}, statements: [...] });
+//         viewer.load(samplesJson, { device: {...}, computed: {...}, statements: [...], critical: [{code, message}] });
 // samplesJson is the shape served by studies/formats/ecg/serve.py:
 //   {sampling_rate, n_samples, units: "uV", encoding: "int16-le-base64" | "int-list", leads: {name: data}}
 // Paper is drawn in millimetres and converted with the browser's CSS px per mm (1 in = 96 px = 25.4 mm),
@@ -109,9 +109,9 @@ export class EcgViewer {
     }
   }
 
-  load(samplesJson, { device = {}, computed = {}, statements = [] } = {}) {
+  load(samplesJson, { device = {}, computed = {}, statements = [], critical = [] } = {}) {
     this.ecg = decodeSamples(samplesJson);
-    this.renderMeasurements(device, computed, statements);
+    this.renderMeasurements(device, computed, statements, critical);
     this.draw();
   }
 
@@ -304,7 +304,7 @@ export class EcgViewer {
   }
 
   // --- measurements -------------------------------------------------------------
-  renderMeasurements(device, computed, statements) {
+  renderMeasurements(device, computed, statements, critical = []) {
     const table = (title, values, computedLabel) => {
       const rows = MEASUREMENTS.filter(([key]) => values?.[key] !== null && values?.[key] !== undefined)
         .map(([key, label, unit]) => el("tr", { dataset: { key } },
@@ -315,11 +315,13 @@ export class EcgViewer {
         rows.length ? el("table", {}, el("tbody", {}, rows)) : el("p", { class: "muted" }, t("None")));
     };
     const lead = computed?.lead ? ` (${t("lead")} ${computed.lead})` : "";
-    this.measurements.replaceChildren(
+    this.measurements.replaceChildren(...[
+      critical.length ? el("section", { class: "ecg-critical", role: "alert" }, el("h3", {}, t("Critical value")),
+        el("ul", {}, critical.map((f) => el("li", {}, f.message || f.code)))) : null,
       table(t("Device measurements"), device, false),
       table(`${t("Computed measurements")}${lead}`, computed, true),
       statements?.length ? el("section", {}, el("h3", {}, t("Device statements")),
         el("ul", {}, statements.map((s) => el("li", {}, s)))) : null,
-    );
+    ].filter(Boolean));
   }
 }

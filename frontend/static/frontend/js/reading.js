@@ -47,7 +47,8 @@ async function openStudy(study) {
     const [record, samples] = await Promise.all([api(E.ECG(study.id)), api(E.ECG_SAMPLES(study.id))]);
     const device = record.device_measurements || {};
     const computed = record.computed_measurements || {};
-    ecgViewer.load(samples, { device: device.values || {}, computed: computed.values || {}, statements: device.statements || [] });
+    ecgViewer.load(samples, { device: device.values || {}, computed: computed.values || {}, statements: device.statements || [],
+      critical: record.critical_findings || [] });
     // the report starts prefilled from the device's values where it has them, else the computed ones
     editor.setStudy({ kind: "ecg", ref: `ecg:${study.id}`, measurements: numbersOnly({ ...computed.values, ...device.values }) });
   } else if (study.type === "imaging") {
