@@ -89,7 +89,8 @@ def test_village_doctor_registers_a_patient_and_starts_a_consultation(people, co
                                                 "consultation": consultation.id}]
 
     # when a report event arrives on their socket, the page shows it without a reload
-    notify(user_ids=[doctor.id], payload={"type": "report.delivered", "delivery": 31, "report": 5})
+    notify(user_ids=[doctor.id], payload={"type": "report.arrived", "delivery": 31, "report": 5,
+                                         "consultation": earlier.id})
     page.wait_for_selector("#events li:has-text('收到一份报告')")
     # and the waiting report is listed as unread; they acknowledge it
     assert page.locator("#reports li.unread:has-text('赵桂芝')").count() == 1
@@ -414,7 +415,8 @@ def test_notification_socket_reconnects_by_itself_after_a_drop(people, open_page
     doctor = people["village_doctor"]
     page = open_page("village-doctor-socket")
     page.add_init_script(RECORD_SOCKETS)
-    serve_json(page, "/api/reports/deliveries/pending/", [])
+    pending = Recorder()
+    serve_json(page, "/api/reports/deliveries/pending/", [], recorder=pending)
     serve_json(page, "/api/scheduling/referrals/", [])
     login(page, doctor.username)
     page.wait_for_selector("#socket-state[data-state=open]")
@@ -426,3 +428,13 @@ def test_notification_socket_reconnects_by_itself_after_a_drop(people, open_page
     assert page.evaluate("() => window.__sockets.length") == 2
     notify(user_ids=[doctor.id], payload={"type": "study.ready", "kind": "ecg", "ecg": 3})
     page.wait_for_selector("#events li:has-text('有新的检查可阅片')")
+    # and a burst of replayed pending reports (as sent on reconnect) reloads the list once, not per frame
+    before = len(pending.calls)
+    for delivery in range(20):
+        notify(user_ids=[doctor.id], payload={"type": "report.pending", "delivery": delivery})
+    for _ in range(30):  # route handlers run while Playwright waits
+        page.wait_for_timeout(100)
+        if len(pending.calls) > before:
+            break
+    page.wait_for_timeout(600)
+    assert 1 <= len(pending.calls) - before <= 2

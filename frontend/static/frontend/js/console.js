@@ -3,7 +3,7 @@
 
 import { api, rows } from "./api.js";
 import * as E from "./endpoints.js";
-import { el, formatDateTime, isToday, say } from "./dom.js";
+import { debounce, el, formatDateTime, isToday, say } from "./dom.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
 import { startUpload } from "./uploader.js";
@@ -276,22 +276,34 @@ async function book(slot, consultation) {
 }
 
 // --- live events --------------------------------------------------------------------
+// Reloads coalesce: a reconnect replays every pending report as its own 'report.pending' frame.
+const EVENT_RELOAD_MS = 300;
+const reload = {
+  reports: debounce(() => loadReports(), EVENT_RELOAD_MS),
+  consultations: debounce(() => loadConsultations(), EVENT_RELOAD_MS),
+  referrals: debounce(() => loadReferrals(), EVENT_RELOAD_MS),
+  slots: debounce(() => loadSlots(), EVENT_RELOAD_MS),
+};
+const QUIET_EVENTS = new Set(["hello", "report.pending"]); // not worth a line in the feed
+
 function onEvent(event) {
   const type = event.type || "";
-  if (type === "hello") return;
+  if (type.startsWith("report.")) reload.reports();
+  if (type.startsWith("consultation.") || type.startsWith("assignment.") || type.startsWith("report.")) reload.consultations();
+  if (type.startsWith("referral.")) reload.referrals();
+  if (type.startsWith("booking.")) reload.slots();
+  if (type.startsWith("upload.") && event.upload) showUploadState(event);
+  if (QUIET_EVENTS.has(type)) return;
   $("#events .muted")?.remove();
-  $("#events").prepend(el("li", {}, `${new Date().toLocaleTimeString()} ${t(type)}${event.message ? ` · ${event.message}` : ""}`));
-  if (type.startsWith("report.")) loadReports();
-  if (type.startsWith("consultation.") || type.startsWith("assignment.")) loadConsultations();
-  if (type.startsWith("referral.")) loadReferrals();
-  if (type.startsWith("booking.")) loadSlots();
-  if (type.startsWith("upload.") && event.upload) {
-    const row = document.querySelector(`.upload[data-upload-id="${event.upload}"]`);
-    if (row && event.state) {
-      row.querySelector(".upload-state").textContent = event.error ? `${t(`upload:${event.state}`)}: ${event.error.detail}` : t(`upload:${event.state}`);
-      row.dataset.state = event.state === "failed" ? "failed" : row.dataset.state;
-    }
-  }
+  $("#events").prepend(el("li", { class: event.critical ? "critical" : "" },
+    `${new Date().toLocaleTimeString()} ${t(type)}${event.consultation ? ` · ${t("Consultation")} #${event.consultation}` : ""}`));
+}
+
+function showUploadState(event) {
+  const row = document.querySelector(`.upload[data-upload-id="${event.upload}"]`);
+  if (!row || !event.state) return;
+  row.querySelector(".upload-state").textContent = event.error ? `${t(`upload:${event.state}`)}: ${event.error.detail}` : t(`upload:${event.state}`);
+  if (event.state === "failed") row.dataset.state = "failed";
 }
 
 async function main() {

@@ -3,7 +3,7 @@
 
 import { api, rows } from "./api.js";
 import * as E from "./endpoints.js";
-import { el, formatDateTime, say } from "./dom.js";
+import { debounce, el, formatDateTime, say } from "./dom.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
 import { liveRoomButton } from "./rooms.js";
@@ -114,11 +114,13 @@ async function loadCalendar() {
   }
 }
 
+const reloadWork = debounce(() => loadWork(), 300);
+const reloadCalendar = debounce(() => loadCalendar(), 300);
+
 function onEvent(event) {
   const type = event.type || "";
-  if (type === "hello") return;
-  if (type.startsWith("assignment.") || type.startsWith("consultation.")) loadWork();
-  if (type.startsWith("session.") || type.startsWith("booking.")) loadCalendar();
+  if (type.startsWith("assignment.") || type.startsWith("consultation.") || type.startsWith("study.")) reloadWork();
+  if (type.startsWith("session.") || type.startsWith("booking.")) reloadCalendar();
 }
 
 async function main() {
