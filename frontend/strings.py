@@ -205,6 +205,9 @@ VALUES = {
     "consultation.updated": _("A consultation changed"),
     "referral.updated": _("A referral changed"),
     "upload.progress": _("Upload progress"),
+    "upload.received": _("An upload was received"),
+    "upload.ingested": _("An upload was processed"),
+    "upload.failed": _("An upload could not be processed"),
 }
 
 

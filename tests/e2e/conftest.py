@@ -67,8 +67,9 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
         database_url = _database_url()
     port = _free_port()
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings",
-               TELECLINIC_VAR_DIR=str(tmp_path_factory.mktemp("var")))
+    # the same environment as celery_worker_process (tests/conftest.py): same database, Redis and
+    # MEDIA_ROOT, so that a file uploaded here is found by the worker that ingests it
+    env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings")
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "teleclinic.asgi:application"]
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

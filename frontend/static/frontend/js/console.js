@@ -96,9 +96,11 @@ async function loadConsultations() {
   $("#booking-consultation").replaceChildren(el("option", { value: "" }, "—"), ...open.filter((c) => c.mode === "live")
     .map((c) => el("option", { value: c.id }, `#${c.id} ${c.patient_name} · ${specialtyName(c.specialty)}`)));
   $("#booking-consultation").value = keep;
+  const chosen = $("#upload-consultation").value;
   $("#upload-consultation").replaceChildren(el("option", { value: "" }, "—"), ...state.consultations
     .filter((c) => !["closed", "cancelled"].includes(c.state))
     .map((c) => el("option", { value: c.id }, `#${c.id} ${c.patient_name} · ${specialtyName(c.specialty)}`)));
+  $("#upload-consultation").value = chosen;
 }
 
 async function loadTodayPatients() {
@@ -295,7 +297,8 @@ function onEvent(event) {
   if (type.startsWith("upload.") && event.upload) showUploadState(event);
   if (QUIET_EVENTS.has(type)) return;
   $("#events .muted")?.remove();
-  $("#events").prepend(el("li", { class: event.critical ? "critical" : "" },
+  const critical = Array.isArray(event.critical) ? event.critical.length > 0 : Boolean(event.critical);
+  $("#events").prepend(el("li", { class: critical ? "critical" : "" },
     `${new Date().toLocaleTimeString()} ${t(type)}${event.consultation ? ` · ${t("Consultation")} #${event.consultation}` : ""}`));
 }
 
