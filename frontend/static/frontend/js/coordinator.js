@@ -66,6 +66,7 @@ function quotaBar(capacity, reserved, booked) {
 }
 
 async function loadTurnaround() {
+  if (!E.TURNAROUND) { say($("#turnaround-status"), t("Turnaround figures are not available"), { error: true }); return; }
   try {
     const data = await api(E.TURNAROUND);
     const byUrgency = data.by_urgency || [];
@@ -86,6 +87,7 @@ async function loadTurnaround() {
 }
 
 async function loadQc() {
+  if (!E.QC) { say($("#qc-status"), t("QC figures are not available"), { error: true }); return; }
   try {
     const qc = await api(E.QC);
     barChart($("#qc-chart"), {

@@ -53,7 +53,8 @@ export const REPORT = (id) => `/api/reports/${id}/`;
 export const REPORT_DRAFT = (id) => `/api/reports/${id}/draft/`;   // PUT {content}
 export const REPORT_SIGN = (id) => `/api/reports/${id}/sign/`;     // POST
 export const REPORT_AMEND = (id) => `/api/reports/${id}/amend/`;   // POST {reason}: opens an amendment draft
-// guess: turnaround and QC figures (the reports issue asks for them; not in the branch yet)
+// guess: turnaround and QC figures (the reports issue asks for them; not in the branch yet).
+// Set to null to show "not available" without a request (and without a 404 in the console).
 export const TURNAROUND = "/api/reports/turnaround/";
 export const QC = "/api/reports/qc/";
 
