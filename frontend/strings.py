@@ -5,6 +5,13 @@ A key is its English text, or "kind:value" for a value the API sends (urgency, s
 from django.utils.translation import gettext, gettext_noop as _
 
 PLAIN = [
+    _("Second read recorded."),
+    _("No second reads waiting."),
+    _("Comment (optional)"),
+    _("{n} signed reports sampled for a second read."),
+    _("No second reads sampled yet."),
+    _("{n} reports in the last {days} days"),
+    _("to first opening (median)"),
     _("(none today; the latest)"),
     _("12-lead ECG"),
     _("Abdomen"),

@@ -262,6 +262,11 @@ def test_expert_workstation_shows_offers_counting_down_and_the_worklist_with_ove
         item(3, "丙", "stat", due=now + dt.timedelta(minutes=10)),
         item(2, "乙", "urgent", due=now - dt.timedelta(minutes=30), overdue=True),
         item(1, "甲", "routine", due=now + dt.timedelta(hours=20))])
+    serve_json(page, "/api/reports/quality/reads/", [{"id": 8, "report": 3, "version": 1, "second_reader": 1,
+                                                      "sampled_at": now.isoformat(), "agreement": "", "comment": "",
+                                                      "read_at": None, "kind": "ecg", "study_ref": "ecg:2",
+                                                      "content": {"conclusion": "窦性心律，正常心电图。"}}])
+    serve_json(page, r"/api/reports/quality/samples/\d+/", {"id": 8, "agreement": "agree"}, recorder=calls)
     serve_json(page, r"/api/scheduling/assignments/\d+/accept/",
                lambda m, b: accepted.update(done=True) or {"id": 9, "status": "accepted"}, recorder=calls)
     monday = (now - dt.timedelta(days=now.weekday())).replace(hour=1, minute=0, second=0, microsecond=0)
@@ -283,7 +288,13 @@ def test_expert_workstation_shows_offers_counting_down_and_the_worklist_with_ove
     page.wait_for_function("first => document.querySelector('.offer .countdown').textContent !== first", arg=first,
                            timeout=5000)
     assert page.locator("#calendar .session").count() == 3 and "已约 2/6" in page.inner_text("#calendar")
+    assert "窦性心律，正常心电图。" in page.inner_text("#qc-reads")
     screenshot(page, "workstation")
+    # when they record their second read as a minor discrepancy
+    page.fill(".qc-read input[name=comment]", "QT 略长")
+    page.click(".qc-read button[data-agreement=minor]")
+    page.wait_for_selector("#qc-status:has-text('复核结果已记录')")
+    assert calls.of("POST", "/quality/samples/8/") == [{"agreement": "minor", "comment": "QT 略长"}]
     # when they accept the offer, it leaves the offers
     page.click(".offer button:has-text('接诊')")
     page.wait_for_selector("#offers li.muted")
@@ -309,17 +320,32 @@ def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_t
          "ends_at": (starts + dt.timedelta(minutes=15 * i + 15)).isoformat(),
          "reserved": 6 <= i < 10, "release_at": (starts - dt.timedelta(hours=24)).isoformat(), "taken": i < 6}
         for i in range(12)])
-    serve_json(page, "/api/reports/turnaround/", {
-        "by_urgency": [{"urgency": u, "to_assignment_p50_min": a, "to_signature_p50_min": s, "to_acknowledgement_p50_min": k}
-                       for u, a, s, k in (("stat", 3, 14, 25), ("urgent", 12, 55, 90), ("routine", 40, 300, 620))],
-        "by_expert": [{"expert_name": "李主任", "to_signature_p50_min": 42}, {"expert_name": "王主任", "to_signature_p50_min": 75}]})
-    serve_json(page, "/api/reports/qc/", {"sampled": 40, "reviewed": 32, "agreed": 28, "minor": 3, "major": 1})
+    def steps(*medians):
+        return {step: {"n": 5, "median": m, "p90": m * 2}
+                for step, m in zip(("assignment", "first_open", "signature", "acknowledgement"), medians)}
+
+    serve_json(page, "/api/reports/turnaround/", {  # reports/statistics.py turnaround()
+        "days": 30, "unit": "minutes from request",
+        "by_urgency": {"routine": steps(40, 120, 300, 620), "stat": steps(3, 6, 14, 25), "urgent": steps(12, 30, 55, 90)},
+        "by_expert": {"李主任": steps(10, 20, 42, 80), "王主任": steps(15, 30, 75, 120)}})
+    qc = Recorder()
+    serve_json(page, "/api/reports/quality/figures/", [  # reports/statistics.py quality_figures()
+        {"expert_id": 1, "expert": "李主任", "sampled": 20, "read": 16, "agree": 14, "minor": 1, "major": 1, "agreement_rate": 0.875},
+        {"expert_id": 2, "expert": "王主任", "sampled": 20, "read": 16, "agree": 15, "minor": 1, "major": 0, "agreement_rate": 0.938}])
+    serve_json(page, "/api/reports/quality/samples/", lambda m, b: [{"id": i} for i in range(3)], recorder=qc)
     # when the administrator opens their home page
     login(page, people["admin"].username)
     page.wait_for_selector("body[data-ready=true]")
     # then the charts are drawn and the session's quota shows 6 booked and 4 reserved of 12
-    assert page.locator("#turnaround-chart svg rect.bar").count() == 9
-    assert page.locator("#qc-chart svg rect.bar").count() == 5
+    assert page.locator("#turnaround-chart svg rect.bar").count() == 12  # 3 urgencies x 4 steps
+    assert page.locator("#turnaround-chart svg text").evaluate_all("ts => ts.map(t => t.textContent)")[4:7] == [
+        "危急", "3 min", "6 min"]
+    assert page.locator("#qc-chart svg rect.bar").count() == 10
+    # and the coordinator draws a 10 % second-read sample
+    page.fill("#qc-share", "10")
+    page.click("#qc-sample-form button[type=submit]")
+    page.wait_for_selector("#qc-status:has-text('3')")
+    assert qc.of("POST", "/quality/samples/") == [{"share": 0.1}]
     assert "6/12" in page.inner_text("#sessions") and "30%" in page.inner_text("#rosters")
     assert page.locator("#sessions .quota .reserved").get_attribute("style") == "width:33.333333333333336%"
     # and the audit log search answers

@@ -88,3 +88,48 @@ def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_bac
     village.click("#reports li.unread button:has-text('确认收到')")
     village.wait_for_selector("#reports li.acknowledged")
     screenshot(village, "acknowledged")
+
+
+def test_roster_quotas_calendar_and_booking_on_the_real_scheduling_back_end(people, cardiology, api,
+                                                                             patient_factory, open_page):
+    # given a roster of the expert's every day, 30 % of its slots reserved for grassroots clinics
+    from scheduling.services.rosters import roster_create
+
+    doctor, expert = people["village_doctor"], people["expert"]
+    roster_create(by=people["coordinator"], expert_id=expert.expert.pk, specialty_code="cardiology",
+                  weekdays=[1, 2, 3, 4, 5, 6, 7], start_time=dt.time(9), end_time=dt.time(11), slot_minutes=20,
+                  capacity=6, valid_from=timezone.localdate(), reserved_share=30, release_hours=2)
+    patient = patient_factory(name="孙立新", home_clinic=doctor.organisation)
+    created = api(doctor).post("/api/consultations/", {"patient": patient.id, "specialty": "cardiology",
+                                                       "mode": "live", "reason": "心悸一周"}, format="json")
+    assert created.status_code == 201, created.content
+
+    # when the coordinator (an admin here) opens their page, the roster and its sessions' quotas show
+    admin = open_page("admin")
+    login(admin, people["admin"].username)
+    admin.wait_for_selector("body[data-ready=true]")
+    assert "30%" in admin.inner_text("#rosters")
+    assert admin.locator("#sessions .quota .reserved").count() >= 7
+    admin.wait_for_selector("#turnaround-status:has-text('近 30 天')")
+    screenshot(admin, "coordinator")
+
+    # when the expert opens the workstation, this week's sessions are on the calendar
+    reader = open_page("expert")
+    login(reader, expert.username)
+    reader.wait_for_selector("body[data-ready=true]")
+    assert reader.locator("#calendar .session").count() >= 1
+    screenshot(reader, "workstation")
+
+    # when the village doctor books a reserved slot for the live consultation
+    village = open_page("village-doctor")
+    login(village, doctor.username)
+    village.wait_for_selector("body[data-ready=true]")
+    village.select_option("#booking-consultation", str(created.data["id"]))
+    village.click("#slots button.slot.reserved >> nth=0")
+    village.wait_for_selector("#booking-status:has-text('已预约')")
+    # then the booking is stored for the patient and the consultation
+    from scheduling.models import Booking
+
+    booking = Booking.objects.get(consultation_id=created.data["id"])
+    assert booking.patient_id == patient.id and booking.slot.is_reserved
+    screenshot(village, "booked")

@@ -29,7 +29,7 @@ export async function api(url, { method = "GET", body, headers = {} } = {}) {
   const response = await fetch(url, init);
   const text = await response.text();
   let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text.slice(0, 200) }; }
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; } // an HTML error page says nothing useful
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }

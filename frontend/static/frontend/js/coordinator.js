@@ -65,22 +65,26 @@ function quotaBar(capacity, reserved, booked) {
   return bar;
 }
 
+const STEPS = [["assignment", "to assignment (median)"], ["first_open", "to first opening (median)"],
+  ["signature", "to signature (median)"], ["acknowledgement", "to acknowledgement (median)"]];
+const URGENCIES = ["stat", "urgent", "routine"];
+
 async function loadTurnaround() {
   if (!E.TURNAROUND) { say($("#turnaround-status"), t("Turnaround figures are not available"), { error: true }); return; }
   try {
-    const data = await api(E.TURNAROUND);
-    const byUrgency = data.by_urgency || [];
+    const data = await api(`${E.TURNAROUND}?days=30`);
+    const median = (group, step) => group?.[step]?.median ?? null;
     barChart($("#turnaround-chart"), {
-      title: t("Turnaround"), unit: " min",
-      series: [t("to assignment (median)"), t("to signature (median)"), t("to acknowledgement (median)")],
-      rows: byUrgency.map((r) => ({ label: t(`urgency:${r.urgency}`),
-        values: [r.to_assignment_p50_min, r.to_signature_p50_min, r.to_acknowledgement_p50_min] })),
+      title: t("Turnaround"), unit: " min", series: STEPS.map(([, label]) => t(label)),
+      rows: URGENCIES.filter((u) => data.by_urgency?.[u]).map((u) => ({
+        label: t(`urgency:${u}`), values: STEPS.map(([step]) => median(data.by_urgency[u], step)) })),
     });
-    const byExpert = data.by_expert || [];
     barChart($("#turnaround-expert-chart"), {
       title: t("By expert"), unit: " min", series: [t("to signature (median)")],
-      rows: byExpert.map((r) => ({ label: r.expert_name, values: [r.to_signature_p50_min] })),
+      rows: Object.entries(data.by_expert || {}).map(([name, group]) => ({ label: name, values: [median(group, "signature")] })),
     });
+    const n = Object.values(data.by_urgency || {}).reduce((sum, g) => sum + (g.first_open?.n ?? 0), 0);
+    say($("#turnaround-status"), t("{n} reports in the last {days} days", { n, days: data.days }));
   } catch (error) {
     say($("#turnaround-status"), `${t("Turnaround figures are not available")}: ${error.message}`, { error: true });
   }
@@ -89,14 +93,26 @@ async function loadTurnaround() {
 async function loadQc() {
   if (!E.QC) { say($("#qc-status"), t("QC figures are not available"), { error: true }); return; }
   try {
-    const qc = await api(E.QC);
+    const figures = await api(E.QC);
     barChart($("#qc-chart"), {
-      title: t("Quality control"), series: [t("Number of reports")],
-      rows: [["sampled", "Sampled"], ["reviewed", "Second read"], ["agreed", "Agreed"], ["minor", "Minor discrepancy"], ["major", "Major discrepancy"]]
-        .map(([key, label]) => ({ label: t(label), values: [qc[key] ?? 0] })),
+      title: t("Quality control"), series: [t("Sampled"), t("Second read"), t("Agreed"), t("Minor discrepancy"), t("Major discrepancy")],
+      rows: figures.map((f) => ({ label: f.expert, values: [f.sampled, f.read, f.agree, f.minor, f.major] })),
     });
+    if (!figures.length) say($("#qc-status"), t("No second reads sampled yet."));
   } catch (error) {
     say($("#qc-status"), `${t("QC figures are not available")}: ${error.message}`, { error: true });
+  }
+}
+
+async function drawSample(event) {
+  event.preventDefault();
+  const share = Number($("#qc-share").value) / 100;
+  try {
+    const samples = await api(E.QC_SAMPLE, { method: "POST", body: { share } });
+    say($("#qc-status"), t("{n} signed reports sampled for a second read.", { n: samples.length }));
+    await loadQc();
+  } catch (error) {
+    say($("#qc-status"), error.message, { error: true });
   }
 }
 
@@ -132,6 +148,7 @@ async function searchAudit(event) {
 async function main() {
   startNotifications($("#socket-state"), (e) => { if ((e.type || "").includes("escalat")) loadEscalations(); },
     { open: t("Live"), waiting: t("Reconnecting…"), closed: t("Offline") });
+  $("#qc-sample-form")?.addEventListener("submit", drawSample);
   const audit = $("#audit-form");
   if (audit) audit.addEventListener("submit", searchAudit);
   specialties = Object.fromEntries((await rows(E.SPECIALTIES)).map((s) => [s.code, s]));

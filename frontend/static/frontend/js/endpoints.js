@@ -53,10 +53,13 @@ export const REPORT = (id) => `/api/reports/${id}/`;
 export const REPORT_DRAFT = (id) => `/api/reports/${id}/draft/`;   // PUT {content}
 export const REPORT_SIGN = (id) => `/api/reports/${id}/sign/`;     // POST
 export const REPORT_AMEND = (id) => `/api/reports/${id}/amend/`;   // POST {reason}: opens an amendment draft
-// guess: turnaround and QC figures (the reports issue asks for them; not in the branch yet).
-// Set to null to show "not available" without a request (and without a 404 in the console).
-export const TURNAROUND = "/api/reports/turnaround/";
-export const QC = "/api/reports/qc/";
+// {days, by_urgency: {urgency: {step: {n, median, p90}}}, by_expert: {name: {...}}}, steps below; minutes
+export const TURNAROUND = "/api/reports/turnaround/";         // ?days=
+export const QC = "/api/reports/quality/figures/";            // [{expert, sampled, read, agree, minor, major, agreement_rate}]
+export const QC_SAMPLE = "/api/reports/quality/samples/";     // POST {share}: coordinators draw a second-read sample
+export const QC_READS = "/api/reports/quality/reads/";        // the second reader's queue [{id, report, version, kind, content, read_at}]
+export const QC_RECORD = (id) => `/api/reports/quality/samples/${id}/`; // POST {agreement: agree|minor|major, comment}
+// (a constant set to null shows "not available" without a request)
 
 // branch live: open (or find) the consultation's room; the reply's "page" is the room page
 export const LIVE_ROOMS = "/api/live/rooms/";                 // POST {consultation} -> {id, page, ...}

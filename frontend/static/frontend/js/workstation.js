@@ -80,6 +80,39 @@ function specialtyName(code) {
   return document.documentElement.lang.startsWith("en") && s.name_en ? s.name_en : s.name;
 }
 
+// --- second reads (quality control) -------------------------------------------------------
+async function loadQcReads() {
+  if (!E.QC_READS) return;
+  const list = $("#qc-reads");
+  try {
+    const reads = (await rows(E.QC_READS)).filter((r) => !r.read_at);
+    list.replaceChildren(...reads.map((r) => {
+      const comment = el("input", { type: "text", name: "comment", placeholder: t("Comment (optional)") });
+      const summary = r.content?.conclusion || r.content?.impression || r.content?.assessment || "";
+      return el("li", { class: "qc-read", dataset: { sample: r.id } },
+        el("div", {}, el("strong", {}, `${t("{kind} report", { kind: t(`kind:${r.kind}`) })} #${r.report} · ${t("version")} ${r.version}`),
+          el("p", { class: "muted" }, summary)),
+        comment,
+        ...[["agree", "Agreed"], ["minor", "Minor discrepancy"], ["major", "Major discrepancy"]].map(([agreement, label]) =>
+          el("button", { type: "button", class: "small", dataset: { agreement },
+            onclick: () => recordQc(r.id, agreement, comment.value) }, t(label))));
+    }));
+    if (!reads.length) list.replaceChildren(el("li", { class: "muted" }, t("No second reads waiting.")));
+  } catch (error) {
+    list.replaceChildren(el("li", { class: "error" }, `${t("QC figures are not available")}: ${error.message}`));
+  }
+}
+
+async function recordQc(sampleId, agreement, comment) {
+  try {
+    await api(E.QC_RECORD(sampleId), { method: "POST", body: { agreement, comment } });
+    say($("#qc-status"), t("Second read recorded."));
+    await loadQcReads();
+  } catch (error) {
+    say($("#qc-status"), error.message, { error: true });
+  }
+}
+
 // --- calendar -----------------------------------------------------------------------
 function weekStart(date) {
   const d = new Date(date);
@@ -128,7 +161,7 @@ async function main() {
   setInterval(tick, 1000);
   setInterval(loadWork, 60000); // due times turn overdue as the clock moves
   specialties = Object.fromEntries((await rows(E.SPECIALTIES)).map((s) => [s.code, s]));
-  await Promise.all([loadWork(), loadCalendar()]);
+  await Promise.all([loadWork(), loadCalendar(), loadQcReads()]);
   document.body.dataset.ready = "true";
 }
 
