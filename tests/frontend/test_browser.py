@@ -338,8 +338,8 @@ def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_t
     page.wait_for_selector("body[data-ready=true]")
     # then the charts are drawn and the session's quota shows 6 booked and 4 reserved of 12
     assert page.locator("#turnaround-chart svg rect.bar").count() == 12  # 3 urgencies x 4 steps
-    assert page.locator("#turnaround-chart svg text").evaluate_all("ts => ts.map(t => t.textContent)")[4:7] == [
-        "危急", "3 min", "6 min"]
+    texts = page.locator("#turnaround-chart svg text").evaluate_all("ts => ts.map(t => t.textContent)")
+    assert texts[4:7] == ["危急", "3 min", "6 min"]
     assert page.locator("#qc-chart svg rect.bar").count() == 10
     # and the coordinator draws a 10 % second-read sample
     page.fill("#qc-share", "10")

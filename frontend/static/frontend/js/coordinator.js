@@ -75,12 +75,12 @@ async function loadTurnaround() {
     const data = await api(`${E.TURNAROUND}?days=30`);
     const median = (group, step) => group?.[step]?.median ?? null;
     barChart($("#turnaround-chart"), {
-      title: t("Turnaround"), unit: " min", series: STEPS.map(([, label]) => t(label)),
+      title: t("Turnaround"), unit: " min", series: STEPS.map(([, label]) => t(label)), empty: t("No reports yet."),
       rows: URGENCIES.filter((u) => data.by_urgency?.[u]).map((u) => ({
         label: t(`urgency:${u}`), values: STEPS.map(([step]) => median(data.by_urgency[u], step)) })),
     });
     barChart($("#turnaround-expert-chart"), {
-      title: t("By expert"), unit: " min", series: [t("to signature (median)")],
+      title: t("By expert"), unit: " min", series: [t("to signature (median)")], empty: t("No reports yet."),
       rows: Object.entries(data.by_expert || {}).map(([name, group]) => ({ label: name, values: [median(group, "signature")] })),
     });
     const n = Object.values(data.by_urgency || {}).reduce((sum, g) => sum + (g.first_open?.n ?? 0), 0);
@@ -95,10 +95,10 @@ async function loadQc() {
   try {
     const figures = await api(E.QC);
     barChart($("#qc-chart"), {
-      title: t("Quality control"), series: [t("Sampled"), t("Second read"), t("Agreed"), t("Minor discrepancy"), t("Major discrepancy")],
+      title: t("Quality control"), empty: t("No second reads sampled yet."),
+      series: [t("Sampled"), t("Second read"), t("Agreed"), t("Minor discrepancy"), t("Major discrepancy")],
       rows: figures.map((f) => ({ label: f.expert, values: [f.sampled, f.read, f.agree, f.minor, f.major] })),
     });
-    if (!figures.length) say($("#qc-status"), t("No second reads sampled yet."));
   } catch (error) {
     say($("#qc-status"), `${t("QC figures are not available")}: ${error.message}`, { error: true });
   }
