@@ -133,3 +133,37 @@ def test_roster_quotas_calendar_and_booking_on_the_real_scheduling_back_end(peop
     booking = Booking.objects.get(consultation_id=created.data["id"])
     assert booking.patient_id == patient.id and booking.slot.is_reserved
     screenshot(village, "booked")
+
+
+def test_image_viewer_on_real_rendered_frames(people, cardiology, patient_factory, consultation_factory,
+                                              celery_worker_process, open_page):
+    from pydicom.data import get_testdata_file
+    from studies.models import ImagingStudy
+
+    # given a CT image uploaded by the village doctor for a consultation assigned to the expert
+    doctor, expert = people["village_doctor"], people["expert"]
+    patient = patient_factory(name="钱明", home_clinic=doctor.organisation)
+    consultation = consultation_factory(patient=patient, requested_by=doctor, specialty=cardiology,
+                                        assigned_expert=expert.expert, state="assigned")
+    village = open_page("village-doctor")
+    login(village, doctor.username)
+    village.wait_for_selector("body[data-ready=true]")
+    village.select_option("#upload-consultation", str(consultation.id))
+    village.select_option("#upload-kind", "dicom")
+    village.set_input_files("#upload-files", get_testdata_file("CT_small.dcm"))
+    village.click("#upload-form button[type=submit]")
+    village.wait_for_selector(".upload .upload-state:has-text('已处理')", timeout=60000)
+    study = ImagingStudy.objects.get(consultation=consultation)
+
+    # when the expert opens it, the server renders the frame; a preset re-renders it with that window
+    reader = open_page("expert")
+    serve_json(reader, rf"/api/consultations/{consultation.id}/studies/",
+               [{"type": "imaging", "id": study.id, "created_at": study.created_at.isoformat()}])
+    login(reader, expert.username, next=f"/read/{consultation.id}/")
+    reader.wait_for_selector("body[data-ready=true]")
+    reader.wait_for_selector(".iv-info:has-text('1/1')")
+    with reader.expect_response(lambda r: "/rendered/" in r.url and "window_center=-600" in r.url) as rendered:
+        reader.click("button[data-preset=lung]")
+    assert rendered.value.status == 200 and rendered.value.headers["content-type"] == "image/png"
+    reader.wait_for_selector(".iv-info:has-text('-600 / 1500')")
+    screenshot(reader, "ct")
