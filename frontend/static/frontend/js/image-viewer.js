@@ -87,6 +87,10 @@ export class ImageViewer {
 
   setWindow(center, width) {
     this.window = { center: Math.round(center), width: Math.max(1, Math.round(width)) };
+    for (const button of this.toolbar.querySelectorAll("[data-preset]")) {
+      const p = PRESETS[button.dataset.preset];
+      button.setAttribute("aria-pressed", String(p.center === this.window.center && p.width === this.window.width));
+    }
     this.request();
   }
 
