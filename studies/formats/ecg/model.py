@@ -108,9 +108,9 @@ def _derive_limb_leads(ecg: Ecg) -> None:
     """Many aECG/WFDB exports store only I, II, V1-V6: derive III, aVR, aVL, aVF (Einthoven, Goldberger)."""
     if "I" not in ecg.leads or "II" not in ecg.leads:
         return
-    one, two = ecg.leads["I"].astype(np.int64), ecg.leads["II"].astype(np.int64)
-    derived = {"III": two - one, "aVR": -(one + two) // 2, "aVL": one - two // 2, "aVF": two - one // 2}
-    missing = {k: v.astype(np.int32) for k, v in derived.items() if k not in ecg.leads}
+    one, two = ecg.leads["I"].astype(np.float64), ecg.leads["II"].astype(np.float64)
+    derived = {"III": two - one, "aVR": -(one + two) / 2, "aVL": one - two / 2, "aVF": two - one / 2}
+    missing = {k: np.rint(v).astype(np.int32) for k, v in derived.items() if k not in ecg.leads}
     if missing:
         ecg.leads = _standard_order({**ecg.leads, **missing})
         ecg.derived_leads = list(missing)
