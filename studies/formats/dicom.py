@@ -105,11 +105,12 @@ def read_dicom(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> FileDataset:
     try:
         meta = _read_file_meta_info(fp)
         body_start = fp.tell()
+        _convert_all(meta)
+        ts = meta.get("TransferSyntaxUID")
     except FormatError:
         raise
     except Exception as exc:  # the meta group itself is corrupt
         raise InvalidDicom(f"The DICOM file meta header is damaged ({_short(exc)}).") from exc
-    ts = meta.get("TransferSyntaxUID")
     if not ts:
         raise InvalidDicom(
             "The DICOM file meta header has no Transfer Syntax UID, so the file cannot be "
@@ -121,11 +122,7 @@ def read_dicom(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> FileDataset:
         ds = _parse(lambda: _dataset_from_body(body, data[:128], meta))
     else:
         ds = _parse(lambda: pydicom.dcmread(io.BytesIO(data), force=False))
-    _check_not_truncated(ds)
-    _parse(lambda: _convert_all(ds))
-    _validate_strictly(ds)
-    _check_pixel_length(ds)
-    _check_pixel_budget(ds, limits)
+    _parse(lambda: _check_dataset(ds, limits))
     return ds
 
 
@@ -236,6 +233,14 @@ def _parse(read):
         raise InvalidDicom(f"The DICOM file could not be read ({_short(exc)}).") from exc
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise InvalidDicom(f"The DICOM file is damaged and could not be read ({_short(exc)}).") from exc
+
+
+def _check_dataset(ds: Dataset, limits: Limits) -> None:
+    _check_not_truncated(ds)  # first: it needs the raw, unconverted elements
+    _convert_all(ds)
+    _validate_strictly(ds)
+    _check_pixel_length(ds)
+    _check_pixel_budget(ds, limits)
 
 
 def _convert_all(ds: Dataset) -> Dataset:
