@@ -27,6 +27,19 @@ def test_dicom_waveform_gives_twelve_standard_leads_in_microvolts(ecg_dicom_byte
     assert ecg.source_format == "dicom"
 
 
+def test_dicom_channel_sensitivity_in_millivolts_is_converted(ecg_dicom_bytes, reference_ecg):
+    # given the same file declaring its channel sensitivity as 0.00125 mV instead of 1.25 uV
+    ds = pydicom.dcmread(io.BytesIO(ecg_dicom_bytes))
+    for channel in ds.WaveformSequence[0].ChannelDefinitionSequence:
+        channel.ChannelSensitivity = "0.00125"
+        channel.ChannelSensitivityUnitsSequence[0].CodeValue = "mV"
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    # then the microvolt values are unchanged
+    ecg = read_ecg(buf.getvalue())
+    assert np.abs(ecg.leads["II"] - reference_ecg.leads["II"]).max() <= 1
+
+
 def test_dicom_device_measurements_and_statements_are_kept(ecg_dicom_bytes):
     ecg = read_ecg(ecg_dicom_bytes)
     raw = pydicom.dcmread(io.BytesIO(ecg_dicom_bytes))
