@@ -6,6 +6,7 @@ written. The device measures globally over all leads, we measure one lead, so
 the tolerances below are those of single-lead versus global measurement.
 """
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -39,6 +40,8 @@ def test_device_values_are_kept_apart_and_a_normal_ecg_has_no_critical_finding(a
     assert analysis.computed.source.startswith("computed")
     assert analysis.critical == []
     assert analysis.computed.rr_nrmssd < 0.1  # sinus rhythm (device: "RITMO SINUSALE")
+    stored = json.loads(json.dumps(analysis.as_dict()))
+    assert stored["computed"]["qtc_formula"] == "Bazett" and stored["device"]["qt_ms"] == 368
 
 
 @pytest.mark.parametrize("fixture", ["aecg_bytes", "wfdb_zip_bytes", "csv_bytes"])
