@@ -7,7 +7,7 @@ import pytest
 # The repository root, so that `studies` imports without an installed package.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
-from formats_samples import data_bytes, make_aecg, make_csv, make_wfdb_zip  # noqa: E402
+from tests.formats.formats_samples import data_bytes, make_aecg, make_csv, make_wfdb_zip  # noqa: E402
 from studies.formats.ecg import read_dicom_ecg  # noqa: E402
 
 

@@ -8,7 +8,7 @@ from studies.formats import Format, detect
 from studies.formats.errors import FileTooLarge, UnsafeXml, UnsupportedFormat
 from studies.formats.limits import Limits
 
-from formats_samples import data_bytes
+from tests.formats.formats_samples import data_bytes
 
 
 def _png() -> bytes:
@@ -53,7 +53,7 @@ def test_dicom_without_part10_header_is_not_taken_for_dicom():
 
 
 def test_xml_with_entity_declarations_is_refused_as_unsafe(reference_ecg):
-    from formats_samples import make_aecg
+    from tests.formats.formats_samples import make_aecg
 
     xxe = make_aecg(reference_ecg, leads=["I"], doctype='<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>')
     with pytest.raises(UnsafeXml):

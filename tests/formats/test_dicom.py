@@ -14,7 +14,7 @@ from studies.formats import index_dicom, read_dicom, sanitized_bytes
 from studies.formats.errors import DecompressionBomb, FileTooLarge, FormatError, InvalidDicom, TruncatedFile
 from studies.formats.limits import Limits
 
-from formats_samples import PYDICOM_FILES, data_bytes
+from tests.formats.formats_samples import PYDICOM_FILES, data_bytes
 
 
 @pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "waveform_ecg.dcm", "US1_UNCR.dcm",

@@ -10,7 +10,7 @@ from studies.formats.ecg import STANDARD_LEADS, read_aecg, read_csv_ecg, read_ec
 from studies.formats.errors import DecompressionBomb, FormatError, InvalidEcg, UnsafeXml
 from studies.formats.limits import Limits
 
-from formats_samples import make_aecg, make_csv, make_wfdb_zip
+from tests.formats.formats_samples import make_aecg, make_csv, make_wfdb_zip
 
 
 def test_dicom_waveform_gives_twelve_standard_leads_in_microvolts(ecg_dicom_bytes):
@@ -139,7 +139,7 @@ def test_bad_csv_is_refused_with_a_reason(reference_ecg, mutate, code):
 
 
 def test_a_dicom_image_is_not_an_ecg():
-    from formats_samples import data_bytes
+    from tests.formats.formats_samples import data_bytes
 
     with pytest.raises(InvalidEcg) as caught:
         read_ecg(data_bytes("CT_small.dcm"))

@@ -16,7 +16,7 @@ from studies.formats.ecg import read_aecg, read_csv_ecg, read_ecg, read_wfdb_zip
 from studies.formats.errors import FormatError
 from studies.formats.limits import Limits
 
-from formats_samples import data_bytes, make_aecg, make_csv, make_wfdb_zip
+from tests.formats.formats_samples import data_bytes, make_aecg, make_csv, make_wfdb_zip
 
 FUZZ = settings(max_examples=int(os.environ.get("FORMATS_FUZZ_EXAMPLES", "300")), deadline=3000, derandomize=os.environ.get("FORMATS_FUZZ_RANDOM") is None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -11,7 +11,7 @@ from studies.formats import read_dicom, render_frame
 from studies.formats.errors import RenderError
 from studies.formats.render import frame_to_uint8
 
-from formats_samples import data_bytes
+from tests.formats.formats_samples import data_bytes
 
 
 def _pixels(rendered) -> np.ndarray:
