@@ -13,6 +13,8 @@ Pinned: aiortc==1.16.0 (aioice as it depends on). What is reached into, and why:
 - ``RTCRtpSender._send_keyframe`` is replaced per sender instance, so a PLI/FIR that a
   subscriber sends reaches the relay instead of setting a "force keyframe" flag that only
   an encoder would read.
+- ``RTCRtpTransceiver._codecs`` is narrowed after setRemoteDescription so that an answer
+  names only the room's codec.
 - ``aioice.ice.get_host_addresses`` is wrapped so that 127.0.0.1 can be gathered as a host
   candidate, only inside ``loopback_candidates()``.
 
@@ -110,24 +112,73 @@ class EncodedFrame:
     keyframe: bool
 
 
+def h264_nal_units(data: bytes) -> list[bytes]:
+    """Split an Annex B byte stream (what aiortc's depayloader yields) into NAL units."""
+    units, start = [], None
+    pos = data.find(b"\x00\x00\x01")
+    while pos >= 0:
+        if start is not None:
+            end = pos - 1 if pos > 0 and data[pos - 1] == 0 else pos
+            units.append(data[start:end])
+        start = pos + 3
+        pos = data.find(b"\x00\x00\x01", start)
+    if start is not None and start < len(data):
+        units.append(data[start:])
+    return [u for u in units if u]
+
+
+def _h264_slice_type(nal: bytes) -> Optional[int]:
+    """slice_type of a coded slice NAL unit (H.264 7.3.3), from its first two ue(v)."""
+    rbsp = nal[1:16].replace(b"\x00\x00\x03", b"\x00\x00")
+    bits = "".join(f"{byte:08b}" for byte in rbsp)
+    values, pos = [], 0
+    for _ in range(2):
+        zeros = 0
+        while pos < len(bits) and bits[pos] == "0":
+            zeros, pos = zeros + 1, pos + 1
+        if pos + zeros >= len(bits):
+            return None
+        values.append(int(bits[pos:pos + zeros + 1], 2) - 1)
+        pos += zeros + 1
+    return values[1] % 5
+
+
+def h264_is_intra(data: bytes) -> bool:
+    """True if the access unit is an IDR or made only of I slices. aiortc's own encoder
+    answers a PLI with a non-IDR I picture, so both must count as a picture to start on."""
+    slices = [n for n in h264_nal_units(data) if n[0] & 0x1F in (1, 5)]
+    if any(n[0] & 0x1F == 5 for n in slices):
+        return True
+    return bool(slices) and all(_h264_slice_type(n) in (2, 4) for n in slices)
+
+
 def is_keyframe(codec_name: str, data: bytes) -> bool:
-    """True if the encoded frame can be decoded without any earlier frame."""
+    """True if the encoded frame can be decoded without any earlier frame (for H264,
+    given the parameter sets, which Publication adds when the frame lacks them)."""
     if not data:
         return False
     if codec_name == "VP8":
         # RFC 6386 section 9.1: bit 0 of the frame tag is 0 for a key frame.
         return data[0] & 0x01 == 0
     if codec_name == "H264":
-        # aiortc's depayloader yields Annex B; an IDR slice (5) or SPS (7) starts a GOP.
-        start = 0
-        while True:
-            pos = data.find(b"\x00\x00\x01", start)
-            if pos < 0 or pos + 3 >= len(data):
-                return False
-            if data[pos + 3] & 0x1F in (5, 7):
-                return True
-            start = pos + 3
+        return h264_is_intra(data)
     return True  # audio: every frame stands alone
+
+
+def starts_frame(codec_name: str, payload: bytes) -> bool:
+    """True if this RTP payload is the first packet of a video frame."""
+    if len(payload) < 2:
+        return False
+    if codec_name == "VP8":
+        # RFC 7741 section 4.2: S bit set and partition index 0
+        return bool(payload[0] & 0x10) and payload[0] & 0x07 == 0
+    if codec_name == "H264":
+        nal_type = payload[0] & 0x1F
+        if nal_type == 28:  # FU-A: its start bit
+            return bool(payload[1] & 0x80)
+        # a single NAL unit or STAP-A: a frame start unless it is a second slice
+        return nal_type in (24, 5, 6, 7, 8, 9) or (nal_type == 1 and payload[1] & 0x80 != 0)
+    return True
 
 
 class _TimestampUnwrapper:
@@ -188,8 +239,8 @@ class VideoForwardingBuffer(_ForwardingBuffer):
     """Reassembles video frames and releases each as soon as it is complete.
 
     A frame is complete when its packets run without a gap from the packet after the
-    previous frame's marker packet up to a packet carrying the marker bit. The first frame
-    of a stream is dropped unless its start is known (we joined mid-frame).
+    previous frame's marker packet up to a packet carrying the marker bit. The first
+    frame is kept only if its first packet says it starts a frame (``starts_frame``).
     Returns ``pli_flag=True`` to the receiver when a frame had to be given up, which makes
     aiortc send a PLI to the publisher.
     """
@@ -203,16 +254,24 @@ class VideoForwardingBuffer(_ForwardingBuffer):
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
         seq = packet.sequence_number
         if self._next_seq is None:
-            if packet.marker:
+            if starts_frame(self._codec_name, packet.payload):
+                self._next_seq = seq
+            elif packet.marker:
                 self._next_seq = uint16_add(seq, 1)  # the next frame starts after this one
-            return False, None
+                return False, None
+            else:
+                return False, None
         if uint16_gt(self._next_seq, seq):
             return False, None  # already released or given up: a late duplicate
         self._packets[seq] = packet
         if self._newest_seq is None or uint16_gt(seq, self._newest_seq):
             self._newest_seq = seq
         pli = self._release_complete_frames()
-        if uint16_add(self._newest_seq, -self._next_seq) > MAX_VIDEO_GAP_PACKETS:
+        if (
+            self._next_seq is not None
+            and uint16_gt(self._newest_seq, self._next_seq)
+            and uint16_add(self._newest_seq, -self._next_seq) > MAX_VIDEO_GAP_PACKETS
+        ):
             self._give_up_until_newest_marker()
             pli = True
         return pli, None
@@ -281,6 +340,19 @@ def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
     """Call ``callback`` whenever the remote side of ``sender`` sends a PLI or FIR."""
     sender._send_keyframe = callback  # instance attribute shadows the method
+
+
+def restrict_answer_codecs(transceiver, codec_name: str) -> None:
+    """Answer only ``codec_name`` (and its RTX) on a transceiver created by
+    setRemoteDescription. aiortc applies setCodecPreferences to an answer only if they
+    were set before the offer arrived, which cannot be done for a remote offer."""
+    codecs = transceiver._codecs
+    kept = [c for c in codecs if c.name.lower() == codec_name.lower()]
+    kept_types = {c.payloadType for c in kept}
+    kept += [c for c in codecs if c.name.lower() == "rtx" and c.parameters.get("apt") in kept_types]
+    if not kept:
+        raise ValueError(f"the offer has no {codec_name}")
+    transceiver._codecs = kept
 
 
 def sender_opened_encoder(sender: RTCRtpSender) -> bool:
@@ -383,6 +455,7 @@ class Publication:
         self.bytes_in = 0
         self.keyframe_requests_sent = 0
         self.on_frame_in: Optional[Callable[[EncodedFrame], None]] = None  # instrumentation
+        self._h264_parameter_sets: dict[int, bytes] = {}  # NAL type 7 (SPS), 8 (PPS)
 
     def attach_receiver(self, receiver: RTCRtpReceiver) -> None:
         """Take frames from ``receiver`` from now on (a new or reconnected publisher)."""
@@ -393,8 +466,11 @@ class Publication:
             track._needs_keyframe = self.kind == "video"
 
     def subscribe(self) -> ForwardingTrack:
+        """A new track for one subscriber. Video asks the publisher for a keyframe at once,
+        so the picture is ready by the time the subscriber's connection is up."""
         track = ForwardingTrack(self, self._queue_frames)
         self._tracks.add(track)
+        self.request_keyframe()
         return track
 
     def detach(self, track: ForwardingTrack) -> None:
@@ -419,6 +495,20 @@ class Publication:
         self.keyframe_requests_sent += 1
         send_pli(self._receiver, self._ssrc)
 
+    def _with_h264_parameter_sets(self, data: bytes, keyframe: bool) -> bytes:
+        """Remember the publisher's SPS/PPS; put them in front of an intra frame that has
+        none, so a subscriber that starts there can decode it."""
+        types = set()
+        for nal in h264_nal_units(data):
+            nal_type = nal[0] & 0x1F
+            types.add(nal_type)
+            if nal_type in (7, 8):
+                self._h264_parameter_sets[nal_type] = nal
+        if keyframe and not types & {7, 8} and len(self._h264_parameter_sets) == 2:
+            prefix = b"".join(b"\x00\x00\x00\x01" + self._h264_parameter_sets[t] for t in (7, 8))
+            return prefix + data
+        return data
+
     def _on_frame(self, frame: EncodedFrame) -> None:
         self.frames_in += 1
         self.bytes_in += len(frame.data)
@@ -429,7 +519,10 @@ class Publication:
                 self.request_keyframe()
         if self.on_frame_in is not None:
             self.on_frame_in(frame)
-        packet = av.Packet(frame.data)
+        data = frame.data
+        if self.codec_name == "H264" and self.kind == "video":
+            data = self._with_h264_parameter_sets(data, frame.keyframe)
+        packet = av.Packet(data)
         packet.pts = frame.timestamp
         packet.time_base = self._time_base
         for track in list(self._tracks):

@@ -195,7 +195,8 @@ class RelayRoom:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             for transceiver in pc.getTransceivers():
-                _prefer_codec(transceiver, video_codec if transceiver.kind == "video" else "opus")
+                codec = video_codec if transceiver.kind == "video" else "opus"
+                passthrough.restrict_answer_codecs(transceiver, codec)
             answer = await pc.createAnswer()
             with loopback_candidates(self.config.loopback):
                 await pc.setLocalDescription(answer)
