@@ -1,2 +1,47 @@
 """REST API routes of the scheduling app (mounted under /api/)."""
-urlpatterns: list = []
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("scheduling/rosters", api.RosterListView.as_view(), name="scheduling-rosters"),
+    path("scheduling/rosters/<int:roster_id>/exceptions", api.RosterExceptionView.as_view(),
+         name="scheduling-roster-exceptions"),
+    path("scheduling/sessions", api.SessionListView.as_view(), name="scheduling-sessions"),
+    path("scheduling/slots", api.SlotListView.as_view(), name="scheduling-slots"),
+    path("scheduling/me/calendar", api.MyCalendarView.as_view(), name="scheduling-my-calendar"),
+    path("scheduling/me/calendar-feed", api.CalendarFeedTokenView.as_view(), name="scheduling-calendar-feed"),
+    path("scheduling/calendar/<str:token>.ics", api.CalendarFeedView.as_view(), name="scheduling-ical"),
+    path("scheduling/bookings", api.BookingListView.as_view(), name="scheduling-bookings"),
+    path("scheduling/bookings/<int:booking_id>/cancel", api.BookingCancelView.as_view(),
+         name="scheduling-booking-cancel"),
+    path("scheduling/bookings/<int:booking_id>/reschedule", api.BookingRescheduleView.as_view(),
+         name="scheduling-booking-reschedule"),
+    path("scheduling/consultations/<int:consultation_id>/assignment", api.ConsultationAssignmentView.as_view(),
+         name="scheduling-consultation-assignment"),
+    path("scheduling/consultations/<int:consultation_id>/assign", api.ConsultationAssignView.as_view(),
+         name="scheduling-consultation-assign"),
+    path("scheduling/consultations/<int:consultation_id>/escalate", api.ConsultationEscalateView.as_view(),
+         name="scheduling-consultation-escalate"),
+    path("scheduling/assignments", api.AssignmentListView.as_view(), name="scheduling-assignments"),
+    path("scheduling/assignments/<int:assignment_id>/accept", api.AssignmentAcceptView.as_view(),
+         name="scheduling-assignment-accept"),
+    path("scheduling/assignments/<int:assignment_id>/decline", api.AssignmentDeclineView.as_view(),
+         name="scheduling-assignment-decline"),
+    path("scheduling/worklist", api.WorklistView.as_view(), name="scheduling-worklist"),
+    path("scheduling/referrals", api.ReferralListView.as_view(), name="scheduling-referrals"),
+    path("scheduling/referrals/down", api.ReferralDownView.as_view(), name="scheduling-referral-down"),
+    path("scheduling/referrals/<int:referral_id>", api.ReferralDetailView.as_view(), name="scheduling-referral"),
+    path("scheduling/referrals/<int:referral_id>/accept", api.ReferralAcceptView.as_view(),
+         name="scheduling-referral-accept"),
+    path("scheduling/referrals/<int:referral_id>/arrive", api.ReferralArriveView.as_view(),
+         name="scheduling-referral-arrive"),
+    path("scheduling/referrals/<int:referral_id>/acknowledge", api.ReferralAcknowledgeView.as_view(),
+         name="scheduling-referral-acknowledge"),
+    path("scheduling/follow-ups", api.FollowUpListView.as_view(), name="scheduling-follow-ups"),
+    path("scheduling/follow-ups/<int:task_id>/complete", api.FollowUpCompleteView.as_view(),
+         name="scheduling-follow-up-complete"),
+    path("fhir/Schedule/<int:pk>", api.FhirScheduleView.as_view(), name="fhir-schedule"),
+    path("fhir/Slot/<int:pk>", api.FhirSlotView.as_view(), name="fhir-slot"),
+    path("fhir/Appointment/<int:pk>", api.FhirAppointmentView.as_view(), name="fhir-appointment"),
+]
