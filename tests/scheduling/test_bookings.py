@@ -10,7 +10,7 @@ from scheduling.models import Booking
 from scheduling.selectors import worklist_for
 from scheduling.services import booking_cancel, booking_create, booking_reschedule
 
-URL = "/api/scheduling/bookings"
+URL = "/api/scheduling/bookings/"
 
 
 @pytest.fixture
@@ -117,19 +117,19 @@ def test_cancelled_booking_frees_the_slot_for_another_clinic(api, people, commun
     # given a booking of the open slot
     booking = booking_create(slot_id=clinic["open"].pk, patient_id=clinic["patient"].pk, by=people["village_doctor"])
     # when its clinic cancels it
-    response = api(people["village_doctor"]).post(f"{URL}/{booking.pk}/cancel", {}, format="json")
+    response = api(people["village_doctor"]).post(f"{URL}{booking.pk}/cancel/", {}, format="json")
     # then it is cancelled and another village can book the slot
     assert response.status_code == 200 and response.data["status"] == "cancelled"
     other = patient_factory(home_clinic=community.village_a2)
     again = booking_create(slot_id=clinic["open"].pk, patient_id=other.pk, by=people["other_village_doctor"])
     assert again.status == "booked"
     # and cancelling twice is a conflict
-    assert api(people["village_doctor"]).post(f"{URL}/{booking.pk}/cancel", {}, format="json").status_code == 409
+    assert api(people["village_doctor"]).post(f"{URL}{booking.pk}/cancel/", {}, format="json").status_code == 409
 
 
 def test_another_clinic_cannot_cancel_a_booking(api, people, clinic):
     booking = booking_create(slot_id=clinic["open"].pk, patient_id=clinic["patient"].pk, by=people["village_doctor"])
-    response = api(people["other_village_doctor"]).post(f"{URL}/{booking.pk}/cancel", {}, format="json")
+    response = api(people["other_village_doctor"]).post(f"{URL}{booking.pk}/cancel/", {}, format="json")
     assert response.status_code == 404
     assert Booking.objects.get(pk=booking.pk).status == "booked"
 
@@ -139,7 +139,7 @@ def test_reschedule_moves_the_booking_and_frees_the_old_slot(api, people, clinic
     booking = booking_create(slot_id=clinic["reserved"].pk, patient_id=clinic["patient"].pk,
                              consultation_id=clinic["consultation"].pk, by=people["village_doctor"])
     # when the doctor moves it to the second reserved slot
-    response = api(people["village_doctor"]).post(f"{URL}/{booking.pk}/reschedule",
+    response = api(people["village_doctor"]).post(f"{URL}{booking.pk}/reschedule/",
                                                   {"slot": clinic["reserved2"].pk}, format="json")
     # then the new booking holds, points back at the old one, and the old slot is free
     assert response.status_code == 201
