@@ -61,7 +61,7 @@ TABLE = [
     ("other_expert",         "consult_offered",  T, F),   # on offer to them: they may read it to decide
     ("expert",               "consult_offered",  F, F),
     ("expert",               "consult_declined", F, F),   # declined: out of reach again
-    ("village_doctor",       "consult_offered",  T, T),
+    ("coordinator",          "consult_offered",  T, T),
     ("coordinator",          "patient_a1",       T, F),
     ("coordinator",          "patient_b1",       T, F),
     ("coordinator",          "patient_foreign",  F, F),
