@@ -5,6 +5,7 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.utils import timezone
 
 from scheduling.models import Assignment, Booking, OnCallShift, Slot
@@ -56,6 +57,7 @@ async def test_stat_offer_lapses_in_the_worker_and_the_next_expert_is_notified_l
     statuses = await sync_to_async(lambda: dict(Assignment.objects.filter(consultation=consultation)
                                                 .values_list("pk", "status")))()
     assert statuses == {offer.pk: "expired", event["assignment"]: "offered"}
+    await sync_to_async(connections.close_all)()  # the worker thread's connection, before the DB is dropped
 
 
 def test_sweeper_in_the_worker_expires_an_offer_whose_timer_was_lost(
