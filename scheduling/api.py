@@ -1,4 +1,5 @@
 """REST API of scheduling: rosters, slots, bookings, assignments, worklist, referrals, calendar and FHIR views."""
+from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -7,7 +8,6 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from django.http import HttpResponse
 
 from teleclinic.api import StrictSerializer, validated
 from teleclinic.errors import InvalidInput

@@ -122,7 +122,8 @@ def worklist_for(expert_user: User, *, request=None, interface: str = "api") -> 
     offers = {a.consultation_id: a for a in Assignment.objects.filter(expert__user=expert_user, status="offered")}
     assigned = Q(assigned_expert__user=expert_user, state__in=("assigned", "in_progress"))
     rows = list(
-        Consultation.objects.filter(assigned | Q(pk__in=list(offers))).select_related("patient", "specialty", "requesting_org")
+        Consultation.objects.filter(assigned | Q(pk__in=list(offers)))
+        .select_related("patient", "specialty", "requesting_org")
         .annotate(rank=URGENCY_ORDER).order_by("rank", F("due_at").asc(nulls_last=True), "created_at", "id"))
     slot_times = dict(Booking.objects.filter(consultation__in=rows, status__in=LIVE)
                       .values_list("consultation_id", "slot__starts_at"))

@@ -168,7 +168,8 @@ def referral_acknowledge(*, referral_id: int, by: User, request=None) -> Referra
 def followup_complete(*, task_id: int, by: User, note: str = "", request=None) -> FollowUpTask:
     with transaction.atomic():
         task = FollowUpTask.objects.select_for_update().filter(pk=task_id).first()
-        if task is None or not (is_admin(by) or (by.role in CLINIC_ROLES and by.organisation_id == task.organisation_id)):
+        own_clinic = task is not None and by.role in CLINIC_ROLES and by.organisation_id == task.organisation_id
+        if task is None or not (is_admin(by) or own_clinic):
             raise NotFound("No such follow-up task for your clinic.")
         if task.state != FollowUpTask.State.OPEN:
             raise Conflict("This follow-up is already done.", code="followup_done")

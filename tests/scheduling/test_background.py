@@ -1,5 +1,4 @@
 """Background work in a real Celery worker: offer timers, the sweeper, reserved-slot release; live notifications."""
-import asyncio
 import datetime as dt
 import time
 
