@@ -96,7 +96,9 @@ def _notify_offer(assignment: Assignment, consultation: Consultation) -> None:
         "urgency": consultation.urgency, "specialty": consultation.specialty_id,
         "expires_at": assignment.expires_at.isoformat()})
     # The timer: a task due when the offer lapses. The sweeper in schedules.py is the safety net
-    # if this message is lost with a worker; the status guard makes the second run a no-op.
+    # if this message is lost with a worker; the status guard makes any second run a no-op. (On the
+    # Redis broker an eta beyond the visibility timeout, e.g. a 4 h routine offer, may be delivered
+    # twice; in the eager embedded default it runs at once and does nothing, and beat's sweeper acts.)
     enqueue_on_commit(expire_assignment.si(assignment.pk).set(eta=assignment.expires_at))
 
 

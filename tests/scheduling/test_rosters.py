@@ -106,3 +106,22 @@ def test_slot_listing_shows_free_slots_of_a_specialty(api, people, cardiology, s
     response = api(people["village_doctor"]).get("/api/scheduling/slots/?specialty=cardiology&free=1")
     assert response.status_code == 200 and response.data["count"] == 3
     assert api(people["foreign_coordinator"]).get("/api/scheduling/slots/").data["count"] == 0
+
+
+def test_leave_exception_through_the_api_cancels_the_session(api, people, cardiology):
+    # given a daily roster
+    roster = roster_create(by=people["coordinator"], expert_id=people["expert"].expert.pk, specialty_code="cardiology",
+                           weekdays=list(range(1, 8)), start_time=dt.time(8), end_time=dt.time(9), slot_minutes=30,
+                           capacity=2, valid_from=timezone.localdate())
+    day = timezone.localdate() + dt.timedelta(days=2)
+    # when the coordinator records the expert's leave
+    response = api(people["coordinator"]).post(f"{URL}{roster.pk}/exceptions/", {"date": str(day), "kind": "leave"},
+                                               format="json")
+    # then that day's session is cancelled; an extra session without times is refused
+    assert response.status_code == 201
+    states = {s.state for s in CloudClinicSession.objects.filter(roster=roster)
+              if timezone.localtime(s.starts_at).date() == day}
+    assert states == {"cancelled"}
+    bad = api(people["coordinator"]).post(f"{URL}{roster.pk}/exceptions/", {"date": str(day), "kind": "extra"},
+                                          format="json")
+    assert bad.status_code == 400 and bad.data["code"] == "bad_pattern"
