@@ -78,7 +78,8 @@ def _book(*, slot_id, patient, consultation, by, request, via_referral=False, re
     except IntegrityError:
         raise SlotTaken("This slot was just taken; please choose another.")
     if consultation is not None:
-        _assign_to_session_expert(consultation, slot)
+        moving_from = rescheduled_from.slot.session.expert_id if rescheduled_from is not None else None
+        _assign_to_session_expert(consultation, slot, moving_from=moving_from)
     audit_record(actor=by, action="create", obj=booking, interface="api", request=request)
     send_event_on_commit(user_ids=[slot.session.expert.user_id], payload={
         "type": "booking.created", "booking": booking.pk, "slot": slot.pk,
@@ -86,11 +87,26 @@ def _book(*, slot_id, patient, consultation, by, request, via_referral=False, re
     return booking
 
 
-def _assign_to_session_expert(consultation: Consultation, slot: Slot) -> None:
-    """A booked cloud-clinic consultation is the session expert's: it lands in their worklist."""
+def _assign_to_session_expert(consultation: Consultation, slot: Slot, *, moving_from: int | None = None) -> None:
+    """A booked cloud-clinic consultation is the session expert's: it lands in their worklist.
+
+    Call holding the slot's lock. A case held by another expert (other than the one of the booking
+    being moved) is refused; an open on-demand offer is withdrawn.
+    """
+    from ..models import Assignment
+
+    consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
+    expert_id = slot.session.expert_id
+    if consultation.state not in ("requested", "offered", "escalated", "assigned"):
+        raise Conflict(f"The consultation is {consultation.state}.", code="consultation_closed")
+    if consultation.assigned_expert_id not in (None, expert_id, moving_from):
+        raise Conflict("Another expert already holds this consultation.", code="assigned_elsewhere")
+    now = timezone.now()
+    Assignment.objects.filter(consultation=consultation, status="offered").update(
+        status=Assignment.Status.WITHDRAWN, decided_at=now, reason="booked_in_cloud_clinic")
     Consultation.objects.filter(pk=consultation.pk).update(
-        assigned_expert_id=slot.session.expert_id, assigned_at=timezone.now(), due_at=slot.ends_at,
-        state=Consultation.State.ASSIGNED, updated_at=timezone.now())
+        assigned_expert_id=expert_id, assigned_at=now, due_at=slot.ends_at, state=Consultation.State.ASSIGNED,
+        updated_at=now)
 
 
 def _booking_for_change(booking_id: int, by: User) -> Booking:

@@ -179,3 +179,27 @@ def test_booking_cancel_service_refuses_a_stranger(people, clinic):
     booking = booking_create(slot_id=clinic["open"].pk, patient_id=clinic["patient"].pk, by=people["village_doctor"])
     with pytest.raises(NotFound):
         booking_cancel(booking_id=booking.pk, by=people["foreign_coordinator"])
+
+
+def test_a_consultation_held_by_another_expert_cannot_be_booked_into_a_clinic(people, clinic):
+    # given the consultation already assigned to the other expert
+    Consultation.objects.filter(pk=clinic["consultation"].pk).update(
+        assigned_expert=people["other_expert"].expert, state="assigned")
+    # when it is booked into the first expert's session
+    from teleclinic.errors import Conflict
+    with pytest.raises(Conflict):
+        booking_create(slot_id=clinic["open"].pk, patient_id=clinic["patient"].pk,
+                       consultation_id=clinic["consultation"].pk, by=people["village_doctor"])
+    # then nothing was booked
+    assert not Booking.objects.exists()
+
+
+def test_booking_a_consultation_withdraws_its_open_offer(people, clinic):
+    from scheduling.models import Assignment
+
+    offer = Assignment.objects.create(consultation=clinic["consultation"], expert=people["other_expert"].expert,
+                                      expires_at=timezone.now() + dt.timedelta(minutes=5))
+    booking_create(slot_id=clinic["open"].pk, patient_id=clinic["patient"].pk,
+                   consultation_id=clinic["consultation"].pk, by=people["village_doctor"])
+    offer.refresh_from_db()
+    assert offer.status == "withdrawn"
