@@ -1,13 +1,27 @@
 """No double booking, ever: 50 threads, each on its own PostgreSQL connection, race for one slot."""
 import threading
+import time
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 
 from scheduling.models import Booking
 from scheduling.services import SlotTaken, booking_create
 
 RACERS = 50
+
+
+def connect(patience: float = 30.0) -> None:
+    """Open this thread's connection, waiting while the shared server is at max_connections."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            connection.ensure_connection()
+            return
+        except OperationalError as exc:
+            if "too many clients" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -18,11 +32,12 @@ def test_exactly_one_of_fifty_concurrent_bookings_of_a_slot_wins(people, communi
     slot = session_factory(people["expert"], cardiology, starts_at=tomorrow, slots=1).slots.get()
     patients = [patient_factory(home_clinic=community.village_a1).pk for _ in range(RACERS)]
     doctor = people["village_doctor"]
-    start = threading.Barrier(RACERS, timeout=30)
+    start = threading.Barrier(RACERS, timeout=60)
     won, lost, failed = [], [], []
 
     def race(patient_id):
         try:
+            connect()  # every racer holds its own connection before the start, so the race is on the row lock
             start.wait()
             won.append(booking_create(slot_id=slot.pk, patient_id=patient_id, by=doctor).pk)
         except SlotTaken:
