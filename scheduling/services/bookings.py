@@ -57,11 +57,15 @@ def _check_booker(by: User, patient_id: int, consultation_id: int | None) -> tup
 
 
 def booking_create(*, slot_id: int, patient_id: int, consultation_id: int | None = None, by: User,
-                   request=None, via_referral: bool = False) -> Booking:
+                   request=None) -> Booking:
+    """Book a slot for a patient (and optionally their consultation, which then goes to the session's expert).
+
+    SlotTaken (409), NotPermitted (403: reserved/green-channel/other community), InvalidInput (400: past).
+    Green-channel slots are booked only through referral_up_create.
+    """
     patient, consultation = _check_booker(by, patient_id, consultation_id)
     with transaction.atomic():
-        return _book(slot_id=slot_id, patient=patient, consultation=consultation, by=by, request=request,
-                     via_referral=via_referral)
+        return _book(slot_id=slot_id, patient=patient, consultation=consultation, by=by, request=request)
 
 
 def _book(*, slot_id, patient, consultation, by, request, via_referral=False, rescheduled_from=None) -> Booking:
