@@ -135,6 +135,12 @@ def bench_booking(lead, villages, specialty, expert) -> dict:
     def client(i: int) -> None:
         rng = random.Random(i)
         try:
+            for _ in range(100):  # the server is shared: wait for a free connection before the start
+                try:
+                    connection.ensure_connection()
+                    break
+                except Exception:  # noqa: BLE001 - "too many clients"; retried
+                    time.sleep(0.2)
             start.wait()
             while True:
                 with lock:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("scheduling/rosters/", api.RosterListView.as_view(), name="scheduling-rosters"),
     path("scheduling/rosters/<int:roster_id>/exceptions/", api.RosterExceptionView.as_view(),
          name="scheduling-roster-exceptions"),
+    path("scheduling/on-call/", api.OnCallShiftView.as_view(), name="scheduling-on-call"),
     path("scheduling/sessions/", api.SessionListView.as_view(), name="scheduling-sessions"),
     path("scheduling/slots/", api.SlotListView.as_view(), name="scheduling-slots"),
     path("scheduling/me/calendar/", api.MyCalendarView.as_view(), name="scheduling-my-calendar"),

@@ -10,7 +10,8 @@ from rest_framework.views import APIView
 from teleclinic.api import validated
 
 from .. import ical, selectors, services
-from .serializers import (WINDOW, BookingOut, EmptyIn, RosterExceptionIn, RosterIn, RosterOut, SessionOut, SlotOut,
+from .serializers import (WINDOW, BookingOut, EmptyIn, OnCallShiftIn, OnCallShiftOut, RosterExceptionIn, RosterIn,
+                          RosterOut, SessionOut, SlotOut,
                           page_of, when_param)
 
 
@@ -97,3 +98,14 @@ class CalendarFeedView(APIView):
         expert, sessions = selectors.calendar_feed_sessions(token=token)
         body = ical.sessions_calendar(expert=expert, sessions=sessions, host=request.get_host())
         return HttpResponse(body, content_type="text/calendar; charset=utf-8")
+
+
+class OnCallShiftView(APIView):
+    """A coordinator puts an expert on the on-call roster (on duty for on-demand offers)."""
+
+    @extend_schema(request=OnCallShiftIn, responses={201: OnCallShiftOut})
+    def post(self, request):
+        d = validated(OnCallShiftIn, request.data)
+        shift = services.oncall_shift_add(by=request.user, expert_id=d["expert"], specialty_code=d["specialty"],
+                                          starts_at=d["starts_at"], ends_at=d["ends_at"])
+        return Response(OnCallShiftOut(shift).data, status=status.HTTP_201_CREATED)

@@ -8,7 +8,8 @@ from teleclinic.api import StrictSerializer
 from teleclinic.errors import InvalidInput
 
 from .. import selectors
-from ..models import Assignment, Booking, CloudClinicSession, FollowUpTask, Referral, Roster, RosterException, Slot
+from ..models import (Assignment, Booking, CloudClinicSession, FollowUpTask, OnCallShift, Referral, Roster,
+                      RosterException, Slot)
 
 
 class RosterOut(serializers.ModelSerializer):
@@ -111,6 +112,21 @@ class RosterExceptionIn(StrictSerializer):
     start_time = serializers.TimeField(required=False, allow_null=True, default=None)
     end_time = serializers.TimeField(required=False, allow_null=True, default=None)
     note = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class OnCallShiftIn(StrictSerializer):
+    expert = serializers.IntegerField()
+    specialty = serializers.SlugField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class OnCallShiftOut(serializers.ModelSerializer):
+    specialty = serializers.CharField(source="specialty.code")
+
+    class Meta:
+        model = OnCallShift
+        fields = ["id", "expert", "specialty", "starts_at", "ends_at"]
 
 
 class BookingIn(StrictSerializer):

@@ -10,7 +10,7 @@ from directory.models import Expert, Organisation, Specialty, User
 from teleclinic.errors import InvalidInput, NotFound, NotPermitted
 from teleclinic.events import send_event_on_commit
 
-from ..models import Booking, CloudClinicSession, Roster, RosterException, Slot, session_bounds
+from ..models import Booking, CloudClinicSession, OnCallShift, Roster, RosterException, Slot, session_bounds
 
 
 def _check_coordinator(by: User, organisation: Organisation) -> None:
@@ -157,3 +157,18 @@ def reserved_slots_release(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     return Slot.objects.filter(kind=Slot.Kind.GRASSROOTS, released_at__isnull=True, release_at__lte=now) \
         .update(released_at=now)
+
+
+def oncall_shift_add(*, by: User, expert_id: int, specialty_code: str, starts_at: dt.datetime,
+                     ends_at: dt.datetime) -> OnCallShift:
+    """Put an expert on the on-call roster: on duty for on-demand offers outside cloud-clinic sessions."""
+    expert = Expert.objects.select_related("user__organisation").filter(pk=expert_id).first()
+    if expert is None or expert.user.organisation is None:
+        raise NotFound("No such expert.")
+    _check_coordinator(by, expert.user.organisation)
+    specialty = expert.specialties.filter(code=specialty_code).first()
+    if specialty is None:
+        raise InvalidInput(f"The expert does not practise '{specialty_code}'.", code="unknown_specialty")
+    if ends_at <= starts_at or ends_at <= timezone.now():
+        raise InvalidInput("The shift must end after it starts, and in the future.", code="bad_pattern")
+    return OnCallShift.objects.create(expert=expert, specialty=specialty, starts_at=starts_at, ends_at=ends_at)

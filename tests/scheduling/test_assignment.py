@@ -205,3 +205,17 @@ def test_expert_may_view_a_consultation_offered_to_them_but_not_after_declining(
     # and after declining it is out of their reach
     assignment_decline(assignment_id=offer.pk, by=expert_user)
     assert not can(expert_user, VIEW, consultation)
+
+
+def test_coordinator_puts_an_expert_on_call_and_the_next_case_is_offered_to_them(api, people, case):
+    # given nobody on duty
+    now = timezone.now()
+    body = {"expert": people["other_expert"].expert.pk, "specialty": "cardiology",
+            "starts_at": (now - dt.timedelta(minutes=5)).isoformat(),
+            "ends_at": (now + dt.timedelta(hours=12)).isoformat()}
+    # when a village doctor tries, it is refused; when the coordinator puts the expert on call, it stands
+    assert api(people["village_doctor"]).post("/api/scheduling/on-call/", body, format="json").status_code == 403
+    response = api(people["coordinator"]).post("/api/scheduling/on-call/", body, format="json")
+    assert response.status_code == 201, response.data
+    # then the next case is offered to that expert
+    assert assignment_request(consultation_id=case().pk).expert == people["other_expert"].expert
