@@ -200,3 +200,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
+
+# --- scheduling (issue 3): offers, turnaround targets, rolling roster window ----
+# How long an on-demand offer waits for the expert before it goes to the next one, by urgency
+# (seconds). A stat case (critical ECG) cannot wait for a busy expert longer than two minutes.
+SCHEDULING_OFFER_TIMEOUTS = {
+    "stat": env.int("SCHEDULING_OFFER_STAT_SECONDS", default=120),
+    "urgent": env.int("SCHEDULING_OFFER_URGENT_SECONDS", default=15 * 60),
+    "routine": env.int("SCHEDULING_OFFER_ROUTINE_SECONDS", default=4 * 3600),
+}
+# Turnaround targets (seconds from the request) that set a consultation's due_at when an
+# expert takes it, unless the consultation already carries one. The worklist flags overdue.
+SCHEDULING_TURNAROUND = {"stat": 30 * 60, "urgent": 4 * 3600, "routine": 72 * 3600}
+# Sessions are generated from rosters this many days ahead (re-run hourly by beat).
+SCHEDULING_ROLLING_DAYS = env.int("SCHEDULING_ROLLING_DAYS", default=28)
