@@ -4,8 +4,9 @@ import uuid
 
 from django.db import transaction
 
-from audit.services import audit_record
+from audit.services import audit_record, client_ip
 from teleclinic.errors import Conflict, NotPermitted
+from teleclinic.ratelimit import login_failure_record, login_throttle_check, login_throttle_reset
 
 from .access import CHANGE, VIEW, orgs_in_reach, scoped
 from .models import Organisation, Patient, User
@@ -53,11 +54,16 @@ def patient_update(*, by: User, patient_id: int, changes: dict, request=None) ->
 
 
 def api_token_issue(*, username: str, password: str, request=None) -> str:
+    """A token for a right username and password; LoginThrottled (429) after too many failures."""
     from django.contrib.auth import authenticate
     from rest_framework.authtoken.models import Token
 
+    ip = client_ip(request)
+    login_throttle_check(username=username, ip=ip)
     user = authenticate(request=request, username=username, password=password)
     if user is None or not user.is_active:
+        login_failure_record(username=username, ip=ip)
         raise NotPermitted("Wrong username or password.", code="bad_credentials")
+    login_throttle_reset(username=username, ip=ip)
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
