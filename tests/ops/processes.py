@@ -67,3 +67,52 @@ def daphne(tmp_path: Path, name: str = "daphne", **env):
         yield proc
     finally:
         stop(proc)
+
+
+class Stack:
+    """scripts/scaled.sh running on the test database: nginx at `url`, Daphne at `daphne_ports`."""
+
+    def __init__(self, proc: subprocess.Popen, run_dir: Path, port: int, daphne_ports: list[int], queue: str):
+        self.proc, self.run_dir, self.port, self.daphne_ports, self.queue = proc, run_dir, port, daphne_ports, queue
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+
+    @property
+    def output(self) -> str:
+        return (self.run_dir / "scaled.out").read_text()
+
+    def pids(self) -> dict[str, int]:
+        rows = (self.run_dir / "pids").read_text().split("\n")
+        return {name: int(pid) for pid, name in (row.split() for row in rows if row.strip())}
+
+    def access_log(self) -> str:
+        return (self.run_dir / "logs" / "nginx-access.log").read_text()
+
+
+@contextmanager
+def scaled_stack(tmp_path: Path, *, workers: int = 2, **env):
+    """Start scripts/scaled.sh (its own Celery queue so only its workers take its tasks); stop it after."""
+    import uuid
+
+    from django.conf import settings
+
+    run_dir = tmp_path / "scaled"
+    run_dir.mkdir()
+    port, daphne_ports = free_port(), [free_port(), free_port()]
+    queue = f"scaled-test-{uuid.uuid4().hex[:8]}"
+    env = server_env(PORT=str(port), DAPHNE_PORTS=" ".join(map(str, daphne_ports)), SCALED_DIR=str(run_dir),
+                     PYTHON=sys.executable, CELERY_WORKERS=str(workers), CELERY_CONCURRENCY="1",
+                     CELERY_QUEUE=queue, SECRET_KEY=settings.SECRET_KEY, **env)
+    with open(run_dir / "scaled.out", "w") as out:
+        proc = subprocess.Popen(["bash", "scripts/scaled.sh"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    stack = Stack(proc, run_dir, port, daphne_ports, queue)
+    try:
+        deadline = time.monotonic() + 120
+        while "scaled stack is running" not in stack.output:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"scaled.sh did not start:\n{stack.output[-3000:]}")
+            time.sleep(0.3)
+        yield stack
+    finally:
+        stop(proc, timeout=40)
