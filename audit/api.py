@@ -29,7 +29,7 @@ FILTERS = {"actor": "actor_username", "patient": "patient_id", "consultation": "
 class AuditSearchView(APIView):
     @extend_schema(parameters=[OpenApiParameter(name, str) for name in FILTERS] + [
         OpenApiParameter("since", str), OpenApiParameter("until", str), *PAGE_PARAMETERS],
-        responses=paginated(AuditEventOut))
+        responses=paginated(AuditEventOut), operation_id="audit_list")
     def get(self, request):
         if not is_admin(request.user):
             raise NotPermitted("Only administrators search the audit log.")

@@ -30,7 +30,8 @@ class ConsultationIn(StrictSerializer):
 
 
 class ConsultationListView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("state", str), *PAGE_PARAMETERS], responses=paginated(ConsultationOut))
+    @extend_schema(parameters=[OpenApiParameter("state", str), *PAGE_PARAMETERS], responses=paginated(ConsultationOut),
+                   operation_id="consultations_list")
     def get(self, request):
         rows = selectors.consultation_list(user=request.user, state=request.query_params.get("state", ""))
         paginator = LimitOffsetPagination()

@@ -42,7 +42,7 @@ class PatientPatch(PatientIn):
 
 class PatientListView(APIView):
     @extend_schema(parameters=[OpenApiParameter("q", str, description="name, record number or phone"),
-                               *PAGE_PARAMETERS], responses=paginated(PatientOut))
+                               *PAGE_PARAMETERS], responses=paginated(PatientOut), operation_id="patients_list")
     def get(self, request):
         patients = selectors.patient_list(user=request.user, query=request.query_params.get("q", "").strip())
         paginator = LimitOffsetPagination()

@@ -200,3 +200,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
+
+# --- operations and security (issue 8; docs/security.md) ----------------------
+# Login throttling (teleclinic/ratelimit.py): failures per username + client IP, counted in the
+# cache (Redis when REDIS_URL is set, so every Daphne process shares the count).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)  # seconds
+# Rotating SECRET_KEY: put the old key here (comma-separated) for as long as the sessions and
+# password-reset links signed with it should stay valid; see docs/security.md.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
