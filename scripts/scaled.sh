@@ -39,13 +39,24 @@ mkdir -p "$SCALED_DIR/logs" "$SCALED_DIR/tmp"
 : > "$SCALED_DIR/pids"
 pids=()
 names=()
+commands=()
+restarts=()
 
 start() {  # start NAME COMMAND...: in the background, output to logs/NAME.log
     local name="$1"; shift
     "$@" >> "$SCALED_DIR/logs/$name.log" 2>&1 &
-    pids+=("$!"); names+=("$name")
+    pids+=("$!"); names+=("$name"); commands+=("$(printf '%q ' "$@")"); restarts+=(0)
     echo "$! $name" >> "$SCALED_DIR/pids"
     echo "  started $name (pid $!, log $SCALED_DIR/logs/$name.log)"
+}
+
+restart() {  # restart INDEX: run the same command again, like a process supervisor would
+    local i="$1"
+    restarts[$i]=$((restarts[$i] + 1))
+    eval "${commands[$i]}" >> "$SCALED_DIR/logs/${names[$i]}.log" 2>&1 &
+    pids[$i]=$!
+    echo "$! ${names[$i]}" >> "$SCALED_DIR/pids"
+    echo "  restarted ${names[$i]} (pid $!, restart ${restarts[$i]})"
 }
 
 stopping=0
@@ -152,14 +163,21 @@ done
 curl -fsS -o /dev/null "$url/healthz" || { echo "the stack did not become healthy; see $SCALED_DIR/logs" >&2; exit 1; }
 echo "Teleclinic scaled stack is running: open $url/  (Ctrl-C stops it)"
 
-# Run until a signal, or until one process dies (then stop the rest and say which).
+# Run until a signal. A process that dies is restarted (its clients reconnect through nginx to
+# the others meanwhile); one that keeps dying (MAX_RESTARTS, default 5) stops the whole stack.
+MAX_RESTARTS="${MAX_RESTARTS:-5}"
 while true; do
     if ! wait -n; then :; fi
     [ "$stopping" = 1 ] && break
     for i in "${!pids[@]}"; do
         if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-            echo "${names[$i]} exited; see $SCALED_DIR/logs/${names[$i]}.log" >&2
-            exit 1
+            echo "${names[$i]} (pid ${pids[$i]}) exited; see $SCALED_DIR/logs/${names[$i]}.log" >&2
+            if [ "${restarts[$i]}" -ge "$MAX_RESTARTS" ]; then
+                echo "${names[$i]} keeps exiting: stopping the stack" >&2
+                exit 1
+            fi
+            sleep 1
+            restart "$i"
         fi
     done
 done
