@@ -1,9 +1,12 @@
 """The scaled-out stack (scripts/scaled.sh): two Daphne behind nginx share one Redis channel layer."""
 import asyncio
+import http.cookiejar
 import json
 import os
 import re
 import subprocess
+import urllib.parse
+import urllib.request
 
 import pytest
 from django.test import Client
@@ -59,6 +62,8 @@ def test_events_from_a_worker_and_another_process_reach_sockets_on_both_daphnes(
                 await second.close()
 
         asyncio.run(scenario())
+        # and a login through nginx passes CSRF (Host and Origin survive the proxy) and lands home
+        assert _login_through_proxy(stack.url, "scaled-user", "pw-123456") == f"{stack.url}/"
         # then nginx's access log shows the two sockets were served by the two Daphne processes
         await_log = [line for line in stack.access_log().splitlines() if "/ws/notifications/" in line]
         upstreams = {re.search(r"upstream=(\S+)", line).group(1) for line in await_log}
@@ -71,6 +76,19 @@ def test_events_from_a_worker_and_another_process_reach_sockets_on_both_daphnes(
     # then every process it started is gone
     for name, pid in pids.items():
         assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), f"{name} (pid {pid}) still running"
+
+
+def _login_through_proxy(base: str, username: str, password: str) -> str:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(f"{base}/login/", timeout=10).read()
+    token = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+    form = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
+    request = urllib.request.Request(f"{base}/login/", data=form.encode(), headers={"Origin": base,
+                                     "Referer": f"{base}/login/"})
+    with opener.open(request, timeout=10) as response:
+        assert response.status == 200
+        return response.url
 
 
 def _is_zombie(pid: int) -> bool:
