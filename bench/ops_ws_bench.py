@@ -71,9 +71,18 @@ async def publish(user_ids: list[int], rounds: int) -> dict:
 class Client:
     def __init__(self, user_id: int, cookie: str):
         self.user_id, self.cookie = user_id, cookie
-        self.latencies, self.seqs, self.socket, self.task = [], set(), None, None
+        self.latencies, self.sent_at, self.seqs, self.socket, self.task = [], [], set(), None, None
 
     async def open(self, port: int) -> None:
+        for attempt in range(10):  # Redis restarted by another user of the machine: try again
+            try:
+                return await self._open(port)
+            except Exception:
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(1)
+
+    async def _open(self, port: int) -> None:
         from websockets.asyncio.client import connect
 
         self.socket = await connect(f"ws://127.0.0.1:{port}/ws/notifications/", origin=f"http://127.0.0.1:{port}",
@@ -87,17 +96,21 @@ class Client:
             message = json.loads(raw)
             if message.get("type") == "bench":
                 self.latencies.append((now - message["t"]) * 1000)
+                self.sent_at.append(message["t"])
                 self.seqs.add(message["seq"])
 
 
 async def run_level(port: int, users: list[tuple[int, str]], env: dict, daphne_pid: int) -> dict:
     clients = [Client(*user) for user in users]
+    redis_ids = {_redis_run_id()}
+    watcher = asyncio.create_task(_watch_redis(redis_ids))
     began = time.monotonic()
     for batch in range(0, len(clients), 50):
         await asyncio.gather(*(client.open(port) for client in clients[batch:batch + 50]))
     connect_s = time.monotonic() - began
     rounds = int(SECONDS * RATE)
     cpu_before, own_before, wall_before = _cpu_s(daphne_pid), time.process_time(), time.monotonic()
+    wait_before, own_wait_before = _runqueue_wait_s(daphne_pid), _runqueue_wait_s(os.getpid())
     publisher = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--publish", str(rounds), *(str(c.user_id) for c in clients),
         env=env, stdout=subprocess.PIPE)
@@ -106,15 +119,55 @@ async def run_level(port: int, users: list[tuple[int, str]], env: dict, daphne_p
     rss_mb = _rss_mb(daphne_pid)
     wall = time.monotonic() - wall_before
     cpu = {"daphne_cpu_percent": round(100 * (_cpu_s(daphne_pid) - cpu_before) / wall, 1),
-           "bench_clients_cpu_percent": round(100 * (time.process_time() - own_before) / wall, 1)}
+           "bench_clients_cpu_percent": round(100 * (time.process_time() - own_before) / wall, 1),
+           # time spent runnable but waiting for a CPU (another user's load): starvation, not our code
+           "daphne_waiting_for_cpu_percent": round(100 * (_runqueue_wait_s(daphne_pid) - wait_before) / wall, 1),
+           "bench_clients_waiting_for_cpu_percent":
+               round(100 * (_runqueue_wait_s(os.getpid()) - own_wait_before) / wall, 1)}
     for client in clients:
         await client.socket.close()
         client.task.cancel()
     latencies = [ms for client in clients for ms in client.latencies]
     received = sum(len(client.seqs) for client in clients)
-    return {"clients": len(clients), "connect_all_s": round(connect_s, 2), **json.loads(out),
+    # The machine is shared: another user restarting Redis mid-level invalidates the level's figures.
+    watcher.cancel()
+    redis_ids.add(_redis_run_id())
+    return {"clients": len(clients), "redis_restarts_seen": len(redis_ids - {"unreachable"}) - 1,
+            "worst_seconds": _worst_seconds(clients),
+            "connect_all_s": round(connect_s, 2), **json.loads(out),
             "received": received, "lost": rounds * len(clients) - received,
             "latency": ops_common.percentiles(latencies), "daphne_rss_mb": rss_mb, **cpu}
+
+
+async def _watch_redis(seen: set) -> None:
+    while True:
+        await asyncio.sleep(0.5)
+        seen.add(await asyncio.to_thread(_redis_run_id))
+
+
+def _worst_seconds(clients) -> list:
+    """The three seconds (since the first send) with the highest p95: a stall shows up here."""
+    buckets: dict[int, list] = {}
+    first = min((t for c in clients for t in c.sent_at), default=0)
+    for client in clients:
+        for sent, ms in zip(client.sent_at, client.latencies):
+            buckets.setdefault(int(sent - first), []).append(ms)
+    p95 = {second: sorted(v)[int(0.95 * (len(v) - 1))] for second, v in buckets.items()}
+    return [{"second": k, "p95_ms": round(v, 1)} for k, v in sorted(p95.items(), key=lambda kv: -kv[1])[:3]]
+
+
+def _redis_run_id() -> str:
+    import redis
+
+    try:
+        return redis.Redis.from_url(ops_common.REDIS_URL).info("server")["run_id"]
+    except redis.RedisError:
+        return "unreachable"
+
+
+def _runqueue_wait_s(pid: int) -> float:
+    """Seconds the process's main thread has waited on a run queue (/proc/<pid>/schedstat, field 2)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
 
 
 def _cpu_s(pid: int) -> float:
