@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 from django.test import Client
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from teleclinic.events import send_to_users_now
 from teleclinic.tasks import notify_users
@@ -57,6 +58,11 @@ def test_events_from_a_worker_and_another_process_reach_sockets_on_both_daphnes(
                 await asyncio.to_thread(send_to_users_now, user_ids=[user.id], payload={"type": "offer", "id": 3})
                 assert await _next(first) == {"type": "offer", "id": 3}
                 assert await _next(second) == {"type": "offer", "id": 3}
+                # and through nginx too, a page of another origin cannot open the user's socket
+                with pytest.raises(InvalidStatus) as refused:
+                    await connect(f"{stack.ws_url}/ws/notifications/", additional_headers={"Cookie": cookie},
+                                  origin="http://evil.example", open_timeout=10)
+                assert refused.value.response.status_code == 403
             finally:
                 await first.close()
                 await second.close()
