@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "teleclinic.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -214,3 +215,12 @@ SCHEDULING_OFFER_TIMEOUTS = {
 SCHEDULING_TURNAROUND = {"stat": 30 * 60, "urgent": 4 * 3600, "routine": 72 * 3600}
 # Sessions are generated from rosters this many days ahead (re-run hourly by beat).
 SCHEDULING_ROLLING_DAYS = env.int("SCHEDULING_ROLLING_DAYS", default=28)
+
+# --- operations and security (issue 8; docs/security.md) ----------------------
+# Login throttling (teleclinic/ratelimit.py): failures per username + client IP, counted in the
+# cache (Redis when REDIS_URL is set, so every Daphne process shares the count).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)  # seconds
+# Rotating SECRET_KEY: put the old key here (comma-separated) for as long as the sessions and
+# password-reset links signed with it should stay valid; see docs/security.md.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
