@@ -2,6 +2,8 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from reports.selectors import pending_report_events
+
 from .events import user_group
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -18,8 +20,6 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self.send_json({"type": "hello", "user": user.username})
         # Live events are at most once: on every (re)connect the clinic gets its pending reports.
-        from reports.selectors import pending_report_events
-
         for payload in await database_sync_to_async(pending_report_events)(user=user):
             await self.send_json(payload)
 

@@ -38,7 +38,9 @@ def version_render_pdf(*, version_id: int) -> bool:
 
     version = ReportVersion.objects.select_related(
         "report__consultation__patient", "report__consultation__requesting_org", "report__consultation__requested_by",
-        "report__consultation__assigned_expert__user__organisation", "signed_by").get(pk=version_id)
+        "report__consultation__assigned_expert__user__organisation", "signed_by").filter(pk=version_id).first()
+    if version is None:
+        return False
     if version.pdf:
         tasks.enqueue_deliver(version.delivery.pk)
         return False
