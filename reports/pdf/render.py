@@ -268,7 +268,8 @@ def _lead(canvas: Canvas, font: str, ecg: EcgTrace, name: str, x: float, baselin
     rate = float(ecg.sampling_rate)
     first_i, last_i = int(start_s * rate), min(len(samples), int((start_s + duration_s) * rate))
     step = max(1, int(rate // MAX_PLOT_RATE_HZ))
-    segment = np.asarray(samples[first_i:last_i:step], dtype=float)
+    # Electrographs are AC-coupled: draw around the lead's median so a DC offset does not shift it.
+    segment = np.asarray(samples[first_i:last_i:step], dtype=float) - float(np.median(samples))
     if segment.size < 2:
         return
     xs = x_start + np.arange(segment.size) * step / rate * PAPER_SPEED_MM_PER_S * mm
