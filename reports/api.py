@@ -4,18 +4,20 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consult.selectors import consultation_get
 from teleclinic.api import StrictSerializer, validated
-from teleclinic.errors import NotFound
+from teleclinic.errors import InvalidInput, NotFound
 
 from . import fhir, selectors
+from . import statistics as report_statistics
 from .kinds import templates_description
-from .models import Delivery, Report, ReportVersion
+from .models import Delivery, QualitySample, Report, ReportVersion
 from .services import delivery as delivery_services
-from .services import drafting, sharing
+from .services import drafting, quality, sharing
 
 
 class DeliveryOut(serializers.ModelSerializer):
@@ -230,3 +232,78 @@ def _pdf_response(version: ReportVersion) -> FileResponse:
     return FileResponse(version.pdf.open("rb"), content_type="application/pdf",
                         filename=f"report-{version.report_id}-v{version.number}.pdf")
 
+
+
+class QualitySampleIn(StrictSerializer):
+    share = serializers.FloatField(min_value=0.001, max_value=1)
+    seed = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class QualityRecordIn(StrictSerializer):
+    agreement = serializers.ChoiceField(choices=QualitySample.Agreement.choices)
+    comment = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+
+
+class QualitySampleOut(serializers.ModelSerializer):
+    report = serializers.IntegerField(source="version.report_id", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    second_reader = serializers.IntegerField(source="second_reader.user_id", read_only=True)
+
+    class Meta:
+        model = QualitySample
+        fields = ["id", "report", "version", "second_reader", "sampled_at", "agreement", "comment", "read_at"]
+
+
+class QualitySamplesView(APIView):
+    @extend_schema(request=QualitySampleIn, responses={201: QualitySampleOut(many=True)})
+    def post(self, request):
+        data = validated(QualitySampleIn, request.data)
+        samples = quality.quality_sample(by=request.user, share=data["share"], seed=data["seed"])
+        return Response(QualitySampleOut(samples, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class QualityReadsView(APIView):
+    """The second reader's list: each sampled version with the original reading to compare against."""
+
+    def get(self, request):
+        rows = selectors.quality_reads(user=request.user, request=request)
+        return Response([dict(QualitySampleOut(s).data, kind=s.version.report.kind,
+                              study_ref=s.version.report.study_ref, content=s.version.content) for s in rows])
+
+
+class QualityRecordView(APIView):
+    @extend_schema(request=QualityRecordIn, responses=QualitySampleOut)
+    def post(self, request, sample_id: int):
+        data = validated(QualityRecordIn, request.data)
+        sample = quality.quality_record(sample_id=sample_id, by=request.user, agreement=data["agreement"],
+                                        comment=data["comment"], request=request)
+        return Response(QualitySampleOut(sample).data)
+
+
+class QualityFiguresView(APIView):
+    def get(self, request):
+        return Response(report_statistics.quality_figures(user=request.user))
+
+
+class TurnaroundView(APIView):
+    def get(self, request):
+        return Response(report_statistics.turnaround(user=request.user, days=_days(request)))
+
+
+class TurnaroundPageView(APIView):
+    """The coordinators' page: the same figures as the API, as HTML tables."""
+
+    renderer_classes = [TemplateHTMLRenderer]
+
+    def get(self, request):
+        figures = report_statistics.turnaround(user=request.user, days=_days(request))
+        return Response({"figures": figures, "steps": report_statistics.STEPS,
+                         "quality": report_statistics.quality_figures(user=request.user)},
+                        template_name="reports/turnaround.html")
+
+
+def _days(request) -> int:
+    value = request.query_params.get("days", "30")
+    if not value.isdigit():
+        raise InvalidInput("'days' must be a whole number.")
+    return int(value)

@@ -79,6 +79,10 @@ class ReportVersion(models.Model):
     def patient_id(self) -> int:  # for the audit log's patient column
         return self.report.consultation.patient_id
 
+    @property
+    def consultation_id(self) -> int:  # for the audit log's consultation column
+        return self.report.consultation_id
+
     def save(self, *args, update_fields=None, **kwargs):
         if self.pk is not None and (update_fields is None or not set(update_fields) <= self.PDF_FIELDS):
             raise ImmutableVersion("A signed report version is never edited; amend it instead.")
@@ -126,3 +130,24 @@ class PatientLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class QualitySample(models.Model):
+    """Quality control (质控同标): a signed version sampled for a second read by another expert."""
+
+    class Agreement(models.TextChoices):
+        AGREE = "agree", "一致 agree"
+        MINOR = "minor", "轻微差异 minor discrepancy"
+        MAJOR = "major", "重大差异 major discrepancy"
+
+    version = models.OneToOneField(ReportVersion, on_delete=models.PROTECT, related_name="quality_sample")
+    sampled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    sampled_at = models.DateTimeField(auto_now_add=True)
+    second_reader = models.ForeignKey("directory.Expert", on_delete=models.PROTECT, related_name="quality_reads")
+    agreement = models.CharField(max_length=10, choices=Agreement.choices, blank=True)
+    comment = models.TextField(blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sampled_at", "id"]
+        indexes = [models.Index(fields=["second_reader", "read_at"])]

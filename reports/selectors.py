@@ -93,3 +93,14 @@ def patient_link_open(*, token: str, request=None) -> ReportVersion:
     audit_record(actor=None, action="read", obj=version, interface="link", request=request,
                  consultation_id=version.report.consultation_id, detail={"patient_link": link.pk})
     return version
+
+
+def quality_reads(*, user: User, request=None) -> list:
+    """The second reads assigned to this expert and not yet recorded, each with the version read."""
+    from .models import QualitySample
+
+    rows = list(QualitySample.objects.filter(second_reader__user=user, read_at__isnull=True)
+                .select_related("version__report__consultation"))
+    audit_record_many(actor=user, action="read", objs=[sample.version for sample in rows], interface="api",
+                      request=request)
+    return rows
