@@ -220,3 +220,7 @@ REPORTS_PUBLIC_BASE_URL = env.str("REPORTS_PUBLIC_BASE_URL", default="http://loc
 # function (study_ref) -> (EcgTrace | None, [png bytes]). The studies app plugs in here at merge.
 REPORTS_STUDY_LOADER = env.str("REPORTS_STUDY_LOADER", default="reports.study_inputs.no_study_inputs")
 REPORTS_PATIENT_LINK_MAX_HOURS = env.int("REPORTS_PATIENT_LINK_MAX_HOURS", default=24 * 30)
+# SMTP, when EMAIL_BACKEND is django.core.mail.backends.smtp.EmailBackend.
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # a hung mail server must not hold a delivery forever

@@ -1,9 +1,14 @@
 """Render, deliver, acknowledge, escalate: the report's way back to the village clinic.
 
 Exactly once: the outbox row is written with the signature; the deliver step runs under that
-row's lock (skipped by a concurrent run), sends, and marks the row delivered in the same
-transaction, so a run killed before its commit leaves the row pending for the sweeper and
-a second run finds it delivered. The live event goes out only after that commit.
+row's lock (skipped by a concurrent run), writes its marks first and sends last, just before
+its commit: a run killed before the sends leaves the row pending for the sweeper (nothing
+went out), and a second run finds a committed row delivered. The live event is sent inside
+that transaction, not on commit, because what it announces (the signed version and its PDF)
+is already committed; an event after the commit could be lost to a kill. What remains is the
+commit round trip itself: a process killed after sending and before the database confirms
+the commit sends again (at least once; e-mails carry a stable Message-ID and events the
+delivery id, so receivers can drop the repeat).
 """
 import datetime as dt
 import hashlib
@@ -20,7 +25,7 @@ from consult.models import Consultation
 from directory.access import CHANGE, scoped
 from directory.models import User
 from teleclinic.errors import NotFound, NotPermitted
-from teleclinic.events import send_event_on_commit
+from teleclinic.events import send_event_on_commit, send_to_users_now
 
 from ..documents import build_document, verify_url
 from ..models import Delivery, ReportVersion
@@ -69,12 +74,13 @@ def delivery_deliver(*, delivery_id: int) -> bool:
         if not version.pdf:
             return False  # the render task starts the delivery when the PDF is attached
         doctors = clinic_doctors(delivery.organisation_id, also=version.report.consultation.requested_by_id)
-        send_message(_arrival_message(delivery, version, doctors))
         delivery.state, delivery.delivered_at, delivery.attempts = Delivery.State.DELIVERED, timezone.now(), delivery.attempts + 1
         delivery.save(update_fields=["state", "delivered_at", "attempts"])
         audit_record(actor=None, action="update", obj=version, interface="task",
                      consultation_id=version.report.consultation_id, detail={"delivered": delivery.pk})
-        send_event_on_commit(user_ids=[u.pk for u in doctors], payload=report_event(delivery, version, "report.arrived"))
+        # Sends last, then the commit (see the module docstring).
+        send_message(_arrival_message(delivery, version, doctors))
+        send_to_users_now(user_ids=[u.pk for u in doctors], payload=report_event(delivery, version, "report.arrived"))
     return True
 
 
@@ -137,16 +143,17 @@ def _escalate_one(delivery_id: int, now: dt.datetime) -> bool:
                                                 organisation__community_id=community).order_by("id"))
         delivery.escalated_at = now
         delivery.save(update_fields=["escalated_at"])
+        audit_record(actor=None, action="update", obj=version, interface="task",
+                     consultation_id=version.report.consultation_id, detail={"escalated": delivery.pk})
         minutes = settings.REPORTS_CRITICAL_ACK_MINUTES
+        # Sends last, then the commit, as in delivery_deliver.
         send_message(Message(key=f"escalation-{delivery.pk}", subject="【危急值未确认】Critical report not acknowledged",
                              text=f"危急值报告 #{version.report_id} v{version.number} 已签发 {minutes:g} 分钟仍未被"
                                   f"{delivery.organisation.name}确认，请电话联系。",
                              emails=[u.email for u in coordinators if u.email],
                              phones=[u.phone for u in coordinators if u.phone]))
-        audit_record(actor=None, action="update", obj=version, interface="task",
-                     consultation_id=version.report.consultation_id, detail={"escalated": delivery.pk})
-        send_event_on_commit(user_ids=[u.pk for u in coordinators],
-                             payload=report_event(delivery, version, "report.critical_unacknowledged"))
+        send_to_users_now(user_ids=[u.pk for u in coordinators],
+                          payload=report_event(delivery, version, "report.critical_unacknowledged"))
     return True
 
 
