@@ -1,5 +1,6 @@
 """REST API of reports: drafting and signing, versions and PDFs, delivery and acknowledgement, FHIR views."""
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
@@ -73,6 +74,7 @@ class PatientLinkIn(StrictSerializer):
 
 
 class TemplatesView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(templates_description())
 
@@ -130,7 +132,7 @@ class VersionView(APIView):
 
 
 class VersionPdfView(APIView):
-    @extend_schema(responses={(200, "application/pdf"): bytes})
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request, report_id: int, number: int):
         version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request)
         return _pdf_response(version)
@@ -152,6 +154,7 @@ class SharedReportView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request, token: str):
         return _pdf_response(selectors.patient_link_open(token=token, request=request))
 
@@ -181,6 +184,7 @@ class VerifyView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, code: str):
         version = selectors.version_verify(code=code)
         report = version.report
@@ -191,6 +195,7 @@ class VerifyView(APIView):
 
 
 class FhirDiagnosticReportView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, report_id: int, number: int):
         version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request,
                                         interface="fhir")
@@ -200,6 +205,7 @@ class FhirDiagnosticReportView(APIView):
 
 
 class FhirObservationView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, report_id: int, number: int):
         version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request,
                                         interface="fhir")
@@ -209,6 +215,7 @@ class FhirObservationView(APIView):
 
 
 class FhirServiceRequestView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, consultation_id: int):
         consultation = consultation_get(user=request.user, consultation_id=consultation_id, request=request,
                                         interface="fhir")
@@ -265,6 +272,7 @@ class QualitySamplesView(APIView):
 class QualityReadsView(APIView):
     """The second reader's list: each sampled version with the original reading to compare against."""
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         rows = selectors.quality_reads(user=request.user, request=request)
         return Response([dict(QualitySampleOut(s).data, kind=s.version.report.kind,
@@ -272,7 +280,7 @@ class QualityReadsView(APIView):
 
 
 class QualityRecordView(APIView):
-    @extend_schema(request=QualityRecordIn, responses=QualitySampleOut)
+    @extend_schema(request=QualityRecordIn, responses=QualitySampleOut, operation_id="reports_quality_record")
     def post(self, request, sample_id: int):
         data = validated(QualityRecordIn, request.data)
         sample = quality.quality_record(sample_id=sample_id, by=request.user, agreement=data["agreement"],
@@ -281,11 +289,13 @@ class QualityRecordView(APIView):
 
 
 class QualityFiguresView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(report_statistics.quality_figures(user=request.user))
 
 
 class TurnaroundView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(report_statistics.turnaround(user=request.user, days=_days(request)))
 
@@ -295,6 +305,7 @@ class TurnaroundPageView(APIView):
 
     renderer_classes = [TemplateHTMLRenderer]
 
+    @extend_schema(exclude=True)
     def get(self, request):
         figures = report_statistics.turnaround(user=request.user, days=_days(request))
         return Response({"figures": figures, "steps": report_statistics.STEPS,

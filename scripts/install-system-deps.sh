@@ -14,6 +14,7 @@ command -v msgfmt >/dev/null || need+=(gettext)
 # checks and rasterises them in the tests.
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
+command -v zbarimg >/dev/null || need+=(zbar-tools)  # decodes the report PDF's QR code in a test
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "missing Debian packages: ${need[*]} (run as root, or install them)" >&2

@@ -50,7 +50,11 @@ def version_render_pdf(*, version_id: int) -> bool:
         tasks.enqueue_deliver(version.delivery.pk)
         return False
     ecg, images = load_study_inputs(version.report.study_ref)
-    pdf = render_report_pdf(build_document(version), ecg=ecg if version.report.kind == "ecg" else None,
+    document = build_document(version)
+    if version.report.kind == "ecg" and ecg is None:
+        document.sections.append(("波形 Trace", "心电波形未能附入，请扫码查看在线版本。The trace could not be attached; "
+                                                "see the online version."))
+    pdf = render_report_pdf(document, ecg=ecg if version.report.kind == "ecg" else None,
                             key_images=images if version.report.kind == "imaging" else [])
     with transaction.atomic():
         locked = lock_version(version_id)

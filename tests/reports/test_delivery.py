@@ -157,3 +157,26 @@ def test_the_ecg_pdf_of_a_signed_version_is_attached_once(signed_report):
     data = version.pdf.read()
     assert data.startswith(b"%PDF") and len(version.pdf_sha256) == 64
     assert Report.objects.get(pk=version.report_id).state == Report.State.SIGNED
+
+
+def test_the_sweeper_and_the_escalation_are_on_the_beat_schedule():
+    from teleclinic.celery import app, beat_schedule
+
+    schedule = beat_schedule()
+    assert schedule["reports-sweep-outbox"]["task"] == "reports.sweep_outbox"
+    assert schedule["reports-escalate-critical"]["task"] == "reports.escalate_critical"
+    assert {"reports.sweep_outbox", "reports.escalate_critical"} <= set(app.tasks)
+
+
+@pytest.mark.django_db
+def test_an_ecg_report_without_a_trace_says_so_on_the_pdf(signed_report, settings):
+    import subprocess
+
+    # given no study loader wired in (the default until the studies app is merged)
+    settings.REPORTS_STUDY_LOADER = "reports.study_inputs.no_study_inputs"
+    version = signed_report("ecg")
+    # when the PDF is rendered, then it has one page and says the trace is missing
+    svc.version_render_pdf(version_id=version.pk)
+    version.refresh_from_db()
+    text = subprocess.run(["pdftotext", version.pdf.path, "-"], capture_output=True, text=True, timeout=60).stdout
+    assert "心电波形未能附入" in text and "\f" not in text.rstrip("\f")

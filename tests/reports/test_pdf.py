@@ -49,6 +49,14 @@ def test_the_cjk_font_is_embedded_and_the_chinese_text_extracts(ecg_pdf):
     assert "K7Q2M9XAPB" in text and "/api/reports/verify/K7Q2M9XAPB/" in text
 
 
+def test_the_qr_code_decodes_to_the_online_version(ecg_pdf, tmp_path):
+    # given page 1 rasterised; when zbar reads its QR code, then it is the verification URL
+    _run("pdftoppm", "-f", "1", "-l", "1", "-r", "150", "-png", str(ecg_pdf), str(tmp_path / "p"))
+    decoded = subprocess.run(["zbarimg", "-q", "--raw", str(next(tmp_path.glob("p*.png")))], capture_output=True,
+                             text=True, timeout=60).stdout.strip()
+    assert decoded == "http://localhost:8000/api/reports/verify/K7Q2M9XAPB/"
+
+
 def test_the_ecg_page_is_landscape_with_standard_grid_and_calibration(ecg_pdf, tmp_path):
     # given the ECG page rasterised at 10 pixels per millimetre
     info = _run("pdfinfo", "-f", "2", "-l", "2", str(ecg_pdf))
