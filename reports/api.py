@@ -14,6 +14,7 @@ from teleclinic.api import StrictSerializer, validated
 from teleclinic.errors import InvalidInput, NotFound
 
 from . import fhir, selectors
+from .events import report_event
 from . import statistics as report_statistics
 from .kinds import templates_description
 from .models import Delivery, QualitySample, Report, ReportVersion
@@ -166,7 +167,7 @@ class PendingDeliveriesView(APIView):
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         selectors.audit_deliveries_listed(user=request.user, deliveries=page, request=request)
-        body = [dict(DeliveryOut(d).data, **delivery_services.report_event(d, d.version, "report.pending"))
+        body = [dict(DeliveryOut(d).data, **report_event(d, d.version, "report.pending"))
                 for d in page]
         return paginator.get_paginated_response(body)
 

@@ -8,7 +8,7 @@ from directory.models import User
 from teleclinic.errors import Gone, NotFound
 
 from .models import Delivery, PatientLink, Report, ReportVersion
-from .services.delivery import CLINIC_ROLES, report_event
+from .events import CLINIC_ROLES, report_event
 
 VERSION_RELATED = ("report__consultation__patient", "report__consultation__requesting_org",
                    "report__consultation__requested_by", "report__consultation__specialty",

@@ -17,7 +17,6 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -28,14 +27,12 @@ from teleclinic.errors import NotFound, NotPermitted
 from teleclinic.events import send_event_on_commit, send_to_users_now
 
 from ..documents import build_document, verify_url
+from ..events import CLINIC_ROLES, report_event
 from ..models import Delivery, ReportVersion
 from ..outbound import Message, send_message
 from ..pdf import render_report_pdf
 from ..study_inputs import load_study_inputs
 from .locks import lock_delivery_or_skip, lock_version
-
-CLINIC_ROLES = (User.Role.VILLAGE_DOCTOR, User.Role.TOWNSHIP_DOCTOR)
-
 
 def version_render_pdf(*, version_id: int) -> bool:
     """Render and attach the PDF of a signed version once; then start its delivery. False if done already."""
@@ -167,16 +164,6 @@ def clinic_doctors(organisation_id: int, also: int | None = None) -> list[User]:
     if also:
         rows = rows | User.objects.filter(pk=also, is_active=True)
     return list(rows.distinct().order_by("id"))
-
-
-def report_event(delivery: Delivery, version: ReportVersion, kind: str) -> dict:
-    """The socket payload: ids and flags only, no patient data (the client fetches the report)."""
-    report_id = version.report_id
-    return {"type": kind, "delivery": delivery.pk, "report": report_id, "version": version.number,
-            "consultation": version.report.consultation_id, "kind": version.report.kind, "critical": version.critical,
-            "amended": version.number > 1, "amendment_reason": version.amendment_reason,
-            "pdf": reverse("api-report-version-pdf", args=[report_id, version.number]) if version.pdf else None,
-            "signed_at": version.signed_at.isoformat()}
 
 
 def _arrival_message(delivery: Delivery, version: ReportVersion, doctors: list[User]) -> Message:
