@@ -1,5 +1,6 @@
 """Templates, autosave, signing by the assigned expert only, and amendments as new versions."""
 import pytest
+from django.db import DatabaseError, transaction
 
 from reports.kinds import ecg_template_prefill
 from reports.models import Delivery, ImmutableVersion, Report, ReportVersion
@@ -74,6 +75,21 @@ def test_signing_freezes_the_content(people, signed_report):
     with pytest.raises(ImmutableVersion):
         version.delete()
     assert ReportVersion.objects.get(pk=version.pk).content["conclusion"] == "急性下壁心肌梗死可能"
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_to_edit_or_delete_a_signed_version(signed_report):
+    # given a signed version; when any client updates its content or deletes it, bypassing the model
+    version = signed_report("ecg")
+    for attempt in (lambda: ReportVersion.objects.filter(pk=version.pk).update(content={"conclusion": "改"}),
+                    lambda: ReportVersion.objects.filter(pk=version.pk).update(signed_at=version.signed_at.replace(year=2020)),
+                    lambda: ReportVersion.objects.filter(pk=version.pk)._raw_delete(ReportVersion.objects.db)):
+        with pytest.raises(DatabaseError, match="never"):
+            with transaction.atomic():
+                attempt()
+    # then the version is unchanged, and attaching the PDF is still allowed
+    assert ReportVersion.objects.filter(pk=version.pk, content__conclusion="急性下壁心肌梗死可能").exists()
+    assert ReportVersion.objects.filter(pk=version.pk).update(pdf="reports/x.pdf") == 1
 
 
 @pytest.mark.django_db
