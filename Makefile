@@ -33,3 +33,9 @@ test: install-test
 bench: install-test
 	bash scripts/ensure-services.sh
 	bash bench/run_all.sh
+
+## The scaled-out stack on this machine: 2 Daphne behind nginx, 2 Celery workers, beat (relay workers
+## when present), on the machine's PostgreSQL and Redis. Prints the address; Ctrl-C stops it all.
+scaled: install
+	bash scripts/ensure-services.sh
+	PYTHON=$(PY) bash scripts/scaled.sh

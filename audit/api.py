@@ -9,6 +9,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.views import APIView
 
 from directory.access import is_admin
+from teleclinic.api import PAGE_PARAMETERS, paginated
 from teleclinic.errors import InvalidInput, NotPermitted
 
 from .models import AuditEvent
@@ -27,7 +28,8 @@ FILTERS = {"actor": "actor_username", "patient": "patient_id", "consultation": "
 
 class AuditSearchView(APIView):
     @extend_schema(parameters=[OpenApiParameter(name, str) for name in FILTERS] + [
-        OpenApiParameter("since", str), OpenApiParameter("until", str)], responses=AuditEventOut(many=True))
+        OpenApiParameter("since", str), OpenApiParameter("until", str), *PAGE_PARAMETERS],
+        responses=paginated(AuditEventOut), operation_id="audit_list")
     def get(self, request):
         if not is_admin(request.user):
             raise NotPermitted("Only administrators search the audit log.")

@@ -5,7 +5,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teleclinic.api import StrictSerializer, validated
+from teleclinic.api import PAGE_PARAMETERS, StrictSerializer, paginated, validated
 
 from . import selectors, services
 from .models import Consultation, Urgency
@@ -30,7 +30,8 @@ class ConsultationIn(StrictSerializer):
 
 
 class ConsultationListView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("state", str)], responses=ConsultationOut(many=True))
+    @extend_schema(parameters=[OpenApiParameter("state", str), *PAGE_PARAMETERS], responses=paginated(ConsultationOut),
+                   operation_id="consultations_list")
     def get(self, request):
         rows = selectors.consultation_list(user=request.user, state=request.query_params.get("state", ""))
         paginator = LimitOffsetPagination()

@@ -5,7 +5,7 @@ Each kind of object registers a *scope*: a function (user, action) -> Q over its
 disagree. Rules (DESIGN.md):
 - village doctor: their clinic's patients and consultations;
 - township doctor: their centre and the village clinics under it;
-- expert: what is assigned to them (and, to read, those patients);
+- expert: what is assigned to them (and, to read, those patients, and consultations offered to them);
 - coordinator: their whole community; admin: everything.
 """
 from typing import Callable
@@ -55,7 +55,12 @@ def consultation_q(user: User, action: str, prefix: str = "") -> Q:
     if orgs is None:
         return Q()
     if user.role == User.Role.EXPERT:
-        return Q(**{f"{prefix}assigned_expert__user_id": user.id})
+        mine = Q(**{f"{prefix}assigned_expert__user_id": user.id})
+        if action != VIEW:
+            return mine
+        # An expert may read a consultation offered to them (a pending scheduling.Assignment) to decide.
+        offered = Q(**{f"{prefix}assignments__expert__user_id": user.id, f"{prefix}assignments__status": "offered"})
+        return mine | offered
     return Q(**{f"{prefix}requesting_org_id__in": orgs})
 
 

@@ -5,7 +5,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teleclinic.api import StrictSerializer, validated
+from teleclinic.api import PAGE_PARAMETERS, StrictSerializer, paginated, validated
 
 from . import selectors, services
 from .models import Organisation, Patient, Specialty
@@ -41,8 +41,8 @@ class PatientPatch(PatientIn):
 
 
 class PatientListView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("q", str, description="name, record number or phone")],
-                   responses=PatientOut(many=True))
+    @extend_schema(parameters=[OpenApiParameter("q", str, description="name, record number or phone"),
+                               *PAGE_PARAMETERS], responses=paginated(PatientOut), operation_id="patients_list")
     def get(self, request):
         patients = selectors.patient_list(user=request.user, query=request.query_params.get("q", "").strip())
         paginator = LimitOffsetPagination()

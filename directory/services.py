@@ -4,8 +4,9 @@ import uuid
 
 from django.db import transaction
 
-from audit.services import audit_record
-from teleclinic.errors import Conflict, NotPermitted
+from audit.services import audit_record, client_ip
+from teleclinic.errors import Conflict, InvalidInput, NotPermitted
+from teleclinic.ratelimit import login_failure_record, login_throttle_check, login_throttle_reset
 
 from .access import CHANGE, VIEW, orgs_in_reach, scoped
 from .models import Organisation, Patient, User
@@ -22,13 +23,15 @@ def patient_register(*, by: User, name: str, sex: str, birth_date: dt.date, home
                      phone: str = "", id_number: str = "", health_record_no: str = "", request=None) -> Patient:
     home_clinic_id = home_clinic_id or by.organisation_id
     _check_clinic_reach(by=by, home_clinic_id=home_clinic_id)
-    clinic = Organisation.objects.get(pk=home_clinic_id)
+    clinic = Organisation.objects.filter(pk=home_clinic_id).first() if home_clinic_id else None
+    if clinic is None:
+        raise InvalidInput("Unknown home clinic.", code="unknown_clinic")
     with transaction.atomic():
         if health_record_no and Patient.objects.filter(health_record_no=health_record_no).exists():
             raise Conflict("A patient with this health-record number exists already.", code="duplicate_record")
         patient = Patient.objects.create(
             name=name, sex=sex, birth_date=birth_date, phone=phone, id_number=id_number,
-            home_clinic=clinic, health_record_no=health_record_no or f"TMP-{uuid.uuid4().hex}",
+            home_clinic=clinic, health_record_no=health_record_no or f"TMP-{uuid.uuid4().hex[:28]}",  # within max_length 32
         )
         if not health_record_no:
             patient.health_record_no = f"{clinic.code.upper()}-{patient.pk:06d}"
@@ -53,11 +56,16 @@ def patient_update(*, by: User, patient_id: int, changes: dict, request=None) ->
 
 
 def api_token_issue(*, username: str, password: str, request=None) -> str:
+    """A token for a right username and password; LoginThrottled (429) after too many failures."""
     from django.contrib.auth import authenticate
     from rest_framework.authtoken.models import Token
 
+    ip = client_ip(request)
+    login_throttle_check(username=username, ip=ip)
     user = authenticate(request=request, username=username, password=password)
     if user is None or not user.is_active:
+        login_failure_record(username=username, ip=ip)
         raise NotPermitted("Wrong username or password.", code="bad_credentials")
+    login_throttle_reset(username=username, ip=ip)
     token, _ = Token.objects.get_or_create(user=user)
     return token.key

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ReportsConfig(AppConfig):
     name = "reports"
     verbose_name = "Reports and delivery"
+
+    def ready(self):
+        from . import scopes
+
+        scopes.register()

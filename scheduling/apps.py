@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class SchedulingConfig(AppConfig):
     name = "scheduling"
     verbose_name = "Cloud-clinic scheduling"
+
+    def ready(self):
+        from . import scopes
+
+        scopes.register()

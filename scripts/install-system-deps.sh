@@ -10,6 +10,11 @@ command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 |
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v msgfmt >/dev/null || need+=(gettext)
 [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
+# Report PDFs embed a TrueType CJK font (reportlab cannot embed Noto's CFF outlines); poppler
+# checks and rasterises them in the tests.
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+command -v zbarimg >/dev/null || need+=(zbar-tools)  # decodes the report PDF's QR code in a test
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "missing Debian packages: ${need[*]} (run as root, or install them)" >&2

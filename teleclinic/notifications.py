@@ -1,5 +1,8 @@
 """Per-user notification socket (/ws/notifications/): live offers, report arrivals, progress."""
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from reports.selectors import pending_report_events
 
 from .events import user_group
 
@@ -16,6 +19,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "user": user.username})
+        # Live events are at most once: on every (re)connect the clinic gets its pending reports.
+        for payload in await database_sync_to_async(pending_report_events)(user=user):
+            await self.send_json(payload)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

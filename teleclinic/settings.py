@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "teleclinic.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -200,3 +201,50 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
+
+# --- scheduling (issue 3): offers, turnaround targets, rolling roster window ----
+# How long an on-demand offer waits for the expert before it goes to the next one, by urgency
+# (seconds). A stat case (critical ECG) cannot wait for a busy expert longer than two minutes.
+SCHEDULING_OFFER_TIMEOUTS = {
+    "stat": env.int("SCHEDULING_OFFER_STAT_SECONDS", default=120),
+    "urgent": env.int("SCHEDULING_OFFER_URGENT_SECONDS", default=15 * 60),
+    "routine": env.int("SCHEDULING_OFFER_ROUTINE_SECONDS", default=4 * 3600),
+}
+# Turnaround targets (seconds from the request) that set a consultation's due_at when an
+# expert takes it, unless the consultation already carries one. The worklist flags overdue.
+SCHEDULING_TURNAROUND = {"stat": 30 * 60, "urgent": 4 * 3600, "routine": 72 * 3600}
+# Sessions are generated from rosters this many days ahead (re-run hourly by beat).
+SCHEDULING_ROLLING_DAYS = env.int("SCHEDULING_ROLLING_DAYS", default=28)
+
+# --- operations and security (issue 8; docs/security.md) ----------------------
+# Login throttling (teleclinic/ratelimit.py): failures per username + client IP, counted in the
+# cache (Redis when REDIS_URL is set, so every Daphne process shares the count).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)  # seconds
+# Rotating SECRET_KEY: put the old key here (comma-separated) for as long as the sessions and
+# password-reset links signed with it should stay valid; see docs/security.md.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
+# --- reports (issue 6): delivery of signed reports back to the village clinic --------
+# Outbound messages besides the live socket: "email" (Django's e-mail backend) and/or "sms".
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # for the file backend
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="teleclinic@localhost")
+REPORTS_OUTBOUND_CHANNELS = env.list("REPORTS_OUTBOUND_CHANNELS", default=["email"])
+# The SMS gateway: any class with send(*, phone, text); the console one prints to stdout.
+REPORTS_SMS_BACKEND = env.str("REPORTS_SMS_BACKEND", default="reports.outbound.ConsoleSmsBackend")
+# 危急值 closed loop: a critical report unacknowledged this long is escalated to the coordinators.
+REPORTS_CRITICAL_ACK_MINUTES = env.float("REPORTS_CRITICAL_ACK_MINUTES", default=15)
+# The sweeper re-enqueues an outbox row still pending this long after signing (a lost task,
+# a killed worker: Redis only hands an unacknowledged task back after the visibility timeout).
+REPORTS_DELIVERY_STALE_SECONDS = env.float("REPORTS_DELIVERY_STALE_SECONDS", default=30)
+# Absolute base of the verification link printed as a QR code on every PDF.
+REPORTS_PUBLIC_BASE_URL = env.str("REPORTS_PUBLIC_BASE_URL", default="http://localhost:8000")
+# Where the PDF renderer gets the ECG trace / key images of a study_ref: a dotted path to a
+# function (study_ref) -> (EcgTrace | None, [png bytes]). The studies app plugs in here at merge.
+REPORTS_STUDY_LOADER = env.str("REPORTS_STUDY_LOADER", default="reports.study_inputs.no_study_inputs")
+REPORTS_PATIENT_LINK_MAX_HOURS = env.int("REPORTS_PATIENT_LINK_MAX_HOURS", default=24 * 30)
+# SMTP, when EMAIL_BACKEND is django.core.mail.backends.smtp.EmailBackend.
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # a hung mail server must not hold a delivery forever

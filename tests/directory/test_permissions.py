@@ -1,9 +1,13 @@
 """The permission rules as a table: role x object x action -> allowed."""
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from consult.models import Consultation
 from directory.access import CHANGE, VIEW, can, scoped
 from directory.models import Patient
+from scheduling.models import Assignment
 
 
 @pytest.fixture
@@ -11,7 +15,16 @@ def objects(community, people, patient_factory, consultation_factory, cardiology
     expert = people["expert"].expert
     p_a1 = patient_factory(home_clinic=community.village_a1)
     p_b1 = patient_factory(home_clinic=community.village_b1)
+    consult_offered = consultation_factory(patient=p_b1, requested_by=people["village_doctor"], specialty=cardiology)
+    consult_declined = consultation_factory(patient=p_b1, requested_by=people["village_doctor"], specialty=cardiology)
+    # a consultation on offer to the other expert, and one the expert declined (scheduling.Assignment)
+    Assignment.objects.create(consultation=consult_offered, expert=people["other_expert"].expert,
+                              expires_at=timezone.now() + dt.timedelta(minutes=15))
+    Assignment.objects.create(consultation=consult_declined, expert=expert, status="declined",
+                              expires_at=timezone.now())
     return {
+        "consult_offered": consult_offered,
+        "consult_declined": consult_declined,
         "patient_a1": p_a1,
         "patient_a2": patient_factory(home_clinic=community.village_a2),
         "patient_b1": p_b1,
@@ -45,6 +58,10 @@ TABLE = [
     ("expert",               "consult_b1",       F, F),
     ("other_expert",         "patient_a1",       F, F),
     ("other_expert",         "consult_a1",       F, F),
+    ("other_expert",         "consult_offered",  T, F),   # on offer to them: they may read it to decide
+    ("expert",               "consult_offered",  F, F),
+    ("expert",               "consult_declined", F, F),   # declined: out of reach again
+    ("coordinator",          "consult_offered",  T, T),
     ("coordinator",          "patient_a1",       T, F),
     ("coordinator",          "patient_b1",       T, F),
     ("coordinator",          "patient_foreign",  F, F),

@@ -24,9 +24,12 @@ def test_seed_demo_builds_the_community_and_is_idempotent(db):
     assert Patient.objects.count() == 40
     assert set(Expert.objects.values_list("specialties__code", flat=True)) == {"cardiology", "radiology", "general"}
     assert "vdoc01" in out.getvalue() and "coord" in out.getvalue()
-    first = _snapshot()
+    from scheduling.models import OnCallShift, Roster
+
+    assert Roster.objects.count() == 8 and OnCallShift.objects.filter(expert__specialties__code="cardiology").exists()
+    first = _snapshot() + (Roster.objects.count(), OnCallShift.objects.count())
     call_command("seed_demo", stdout=StringIO())
-    assert _snapshot() == first
+    assert _snapshot() + (Roster.objects.count(), OnCallShift.objects.count()) == first
 
 
 def test_demo_resident_ids_carry_a_valid_check_character(db):

@@ -110,3 +110,8 @@ def test_openapi_schema_and_docs_are_served(people, client):
     schema = client.get("/api/schema/?format=json")
     assert schema.status_code == 200 and "/api/patients/" in schema.json()["paths"]
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_nul_byte_in_a_query_parameter_is_a_400(doctor, api):
+    response = api(doctor).get("/api/patients/?q=a%00b")
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]

@@ -9,6 +9,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         logins = demo.seed()
+        from scheduling.demo import seed_rosters
+
+        seed_rosters()
         self.stdout.write(self.style.SUCCESS("Demo community ready. Password for every demo login: "
                                              f"{demo.DEMO_PASSWORD}"))
         for role, names in logins.items():

@@ -1,0 +1,321 @@
+"""REST API of reports: drafting and signing, versions and PDFs, delivery and acknowledgement, FHIR views."""
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consult.selectors import consultation_get
+from teleclinic.api import StrictSerializer, validated
+from teleclinic.errors import InvalidInput, NotFound
+
+from . import fhir, selectors
+from .events import report_event
+from . import statistics as report_statistics
+from .kinds import templates_description
+from .models import Delivery, QualitySample, Report, ReportVersion
+from .services import delivery as delivery_services
+from .services import drafting, quality, sharing
+
+
+class DeliveryOut(serializers.ModelSerializer):
+    class Meta:
+        model = Delivery
+        fields = ["id", "state", "critical", "created_at", "delivered_at", "acknowledged_at", "acknowledged_by",
+                  "escalated_at"]
+
+
+class VersionOut(serializers.ModelSerializer):
+    delivery = DeliveryOut(read_only=True)
+    pdf_ready = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReportVersion
+        fields = ["number", "content", "critical", "amendment_reason", "signed_by", "signed_at",
+                  "verification_code", "pdf_ready", "pdf_sha256", "delivery"]
+
+    def get_pdf_ready(self, version) -> bool:
+        return bool(version.pdf)
+
+
+class ReportOut(serializers.ModelSerializer):
+    class Meta:
+        model = Report
+        fields = ["id", "consultation", "kind", "study_ref", "state", "latest_version", "author", "created_at"]
+
+
+def report_body(report: Report, user) -> dict:
+    body = ReportOut(report).data
+    body["versions"] = VersionOut(selectors.report_versions(report=report), many=True).data
+    if selectors.report_draft_visible(user=user, report=report):
+        body.update(draft=report.draft, draft_reason=report.draft_reason, draft_saved_at=report.draft_saved_at)
+    return body
+
+
+class ReportStartIn(StrictSerializer):
+    kind = serializers.ChoiceField(choices=Report.Kind.choices)
+    study_ref = serializers.CharField(max_length=100, required=False, allow_null=True, default=None)
+    measurements = serializers.DictField(child=serializers.FloatField(allow_null=True), required=False, default=dict)
+
+
+class DraftIn(StrictSerializer):
+    content = serializers.DictField()
+
+
+class AmendIn(StrictSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class PatientLinkIn(StrictSerializer):
+    hours = serializers.IntegerField(default=72)
+
+
+class TemplatesView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(templates_description())
+
+
+class ConsultationReportsView(APIView):
+    @extend_schema(responses=ReportOut(many=True))
+    def get(self, request, consultation_id: int):
+        consultation_get(user=request.user, consultation_id=consultation_id, request=request)
+        rows = list(selectors.report_list(user=request.user, consultation_id=consultation_id))
+        return Response([report_body(report, request.user) for report in rows])
+
+    @extend_schema(request=ReportStartIn, responses={201: ReportOut})
+    def post(self, request, consultation_id: int):
+        data = validated(ReportStartIn, request.data)
+        report = drafting.report_start(consultation_id=consultation_id, kind=data["kind"], by=request.user,
+                                       study_ref=data["study_ref"], measurements=data["measurements"], request=request)
+        return Response(report_body(report, request.user), status=status.HTTP_201_CREATED)
+
+
+class ReportDetailView(APIView):
+    @extend_schema(responses=ReportOut)
+    def get(self, request, report_id: int):
+        report = selectors.report_get(user=request.user, report_id=report_id, request=request)
+        return Response(report_body(report, request.user))
+
+
+class DraftView(APIView):
+    @extend_schema(request=DraftIn, responses=ReportOut)
+    def put(self, request, report_id: int):
+        data = validated(DraftIn, request.data)
+        report = drafting.draft_save(report_id=report_id, by=request.user, content=data["content"], request=request)
+        return Response(report_body(report, request.user))
+
+
+class SignView(APIView):
+    @extend_schema(request=None, responses={201: VersionOut})
+    def post(self, request, report_id: int):
+        version = drafting.report_sign(report_id=report_id, by=request.user, request=request)
+        return Response(VersionOut(version).data, status=status.HTTP_201_CREATED)
+
+
+class AmendView(APIView):
+    @extend_schema(request=AmendIn, responses=ReportOut)
+    def post(self, request, report_id: int):
+        data = validated(AmendIn, request.data)
+        report = drafting.amendment_start(report_id=report_id, by=request.user, reason=data["reason"], request=request)
+        return Response(report_body(report, request.user))
+
+
+class VersionView(APIView):
+    @extend_schema(responses=VersionOut)
+    def get(self, request, report_id: int, number: int):
+        version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request)
+        return Response(VersionOut(version).data)
+
+
+class VersionPdfView(APIView):
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request, report_id: int, number: int):
+        version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request)
+        return _pdf_response(version)
+
+
+class PatientLinkView(APIView):
+    @extend_schema(request=PatientLinkIn, responses={201: dict})
+    def post(self, request, report_id: int, number: int):
+        data = validated(PatientLinkIn, request.data)
+        link = sharing.patient_link_create(report_id=report_id, number=number, by=request.user, hours=data["hours"],
+                                           request=request)
+        url = request.build_absolute_uri(f"/api/reports/shared/{link.token}/")
+        return Response({"url": url, "expires_at": link.expires_at}, status=status.HTTP_201_CREATED)
+
+
+class SharedReportView(APIView):
+    """The patient's link: no account; the token is the permission, checked and audited."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request, token: str):
+        return _pdf_response(selectors.patient_link_open(token=token, request=request))
+
+
+class PendingDeliveriesView(APIView):
+    @extend_schema(responses=DeliveryOut(many=True))
+    def get(self, request):
+        rows = selectors.deliveries_pending(user=request.user)
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        selectors.audit_deliveries_listed(user=request.user, deliveries=page, request=request)
+        body = [dict(DeliveryOut(d).data, **report_event(d, d.version, "report.pending"))
+                for d in page]
+        return paginator.get_paginated_response(body)
+
+
+class AcknowledgeView(APIView):
+    @extend_schema(request=None, responses=DeliveryOut)
+    def post(self, request, delivery_id: int):
+        delivery = delivery_services.delivery_acknowledge(delivery_id=delivery_id, by=request.user, request=request)
+        return Response(DeliveryOut(delivery).data)
+
+
+class VerifyView(APIView):
+    """Public: what the QR code opens. Says whether a printed report is genuine and current, no patient data."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, code: str):
+        version = selectors.version_verify(code=code)
+        report = version.report
+        return Response({"genuine": True, "report": report.pk, "kind": report.kind, "version": version.number,
+                         "current": version.number == report.latest_version, "signed_by": str(version.signed_by),
+                         "signed_at": version.signed_at, "pdf_sha256": version.pdf_sha256,
+                         "online": f"/api/reports/{report.pk}/versions/{version.number}/"})
+
+
+class FhirDiagnosticReportView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, report_id: int, number: int):
+        version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request,
+                                        interface="fhir")
+        pdf_bytes = _read_pdf(version)
+        url = request.build_absolute_uri(f"/api/reports/{report_id}/versions/{number}/pdf/")
+        return _fhir(fhir.diagnostic_report(version, pdf_url=url, pdf_bytes=pdf_bytes))
+
+
+class FhirObservationView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, report_id: int, number: int):
+        version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request,
+                                        interface="fhir")
+        if version.report.kind != Report.Kind.ECG:
+            raise NotFound("Only ECG reports have measurement observations.")
+        return _fhir(fhir.ecg_observation(version))
+
+
+class FhirServiceRequestView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, consultation_id: int):
+        consultation = consultation_get(user=request.user, consultation_id=consultation_id, request=request,
+                                        interface="fhir")
+        return _fhir(fhir.service_request(consultation))
+
+
+def _fhir(resource: dict) -> Response:
+    return Response(resource, content_type="application/fhir+json")
+
+
+def _read_pdf(version: ReportVersion) -> bytes | None:
+    if not version.pdf:
+        return None
+    with version.pdf.open("rb") as handle:
+        return handle.read()
+
+
+def _pdf_response(version: ReportVersion) -> FileResponse:
+    if not version.pdf:
+        raise NotFound("The PDF of this version is still being rendered; try again in a moment.", code="pdf_pending")
+    return FileResponse(version.pdf.open("rb"), content_type="application/pdf",
+                        filename=f"report-{version.report_id}-v{version.number}.pdf")
+
+
+
+class QualitySampleIn(StrictSerializer):
+    share = serializers.FloatField(min_value=0.001, max_value=1)
+    seed = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class QualityRecordIn(StrictSerializer):
+    agreement = serializers.ChoiceField(choices=QualitySample.Agreement.choices)
+    comment = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+
+
+class QualitySampleOut(serializers.ModelSerializer):
+    report = serializers.IntegerField(source="version.report_id", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    second_reader = serializers.IntegerField(source="second_reader.user_id", read_only=True)
+
+    class Meta:
+        model = QualitySample
+        fields = ["id", "report", "version", "second_reader", "sampled_at", "agreement", "comment", "read_at"]
+
+
+class QualitySamplesView(APIView):
+    @extend_schema(request=QualitySampleIn, responses={201: QualitySampleOut(many=True)})
+    def post(self, request):
+        data = validated(QualitySampleIn, request.data)
+        samples = quality.quality_sample(by=request.user, share=data["share"], seed=data["seed"])
+        return Response(QualitySampleOut(samples, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class QualityReadsView(APIView):
+    """The second reader's list: each sampled version with the original reading to compare against."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        rows = selectors.quality_reads(user=request.user, request=request)
+        return Response([dict(QualitySampleOut(s).data, kind=s.version.report.kind,
+                              study_ref=s.version.report.study_ref, content=s.version.content) for s in rows])
+
+
+class QualityRecordView(APIView):
+    @extend_schema(request=QualityRecordIn, responses=QualitySampleOut, operation_id="reports_quality_record")
+    def post(self, request, sample_id: int):
+        data = validated(QualityRecordIn, request.data)
+        sample = quality.quality_record(sample_id=sample_id, by=request.user, agreement=data["agreement"],
+                                        comment=data["comment"], request=request)
+        return Response(QualitySampleOut(sample).data)
+
+
+class QualityFiguresView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(report_statistics.quality_figures(user=request.user))
+
+
+class TurnaroundView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(report_statistics.turnaround(user=request.user, days=_days(request)))
+
+
+class TurnaroundPageView(APIView):
+    """The coordinators' page: the same figures as the API, as HTML tables."""
+
+    renderer_classes = [TemplateHTMLRenderer]
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        figures = report_statistics.turnaround(user=request.user, days=_days(request))
+        return Response({"figures": figures, "steps": report_statistics.STEPS,
+                         "quality": report_statistics.quality_figures(user=request.user)},
+                        template_name="reports/turnaround.html")
+
+
+def _days(request) -> int:
+    value = request.query_params.get("days", "30")
+    if not value.isdigit():
+        raise InvalidInput("'days' must be a whole number.")
+    return int(value)

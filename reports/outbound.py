@@ -1,0 +1,57 @@
+"""The outbound channel besides the live socket: e-mail (Django's backend) and SMS (pluggable).
+
+An SMS gateway is any class with `send(*, phone, text)`, named by REPORTS_SMS_BACKEND; the
+console backend prints one line per message (the gateway of development and tests).
+"""
+import sys
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.utils.module_loading import import_string
+
+
+class SmsBackend(Protocol):
+    def send(self, *, phone: str, text: str) -> None: ...
+
+
+class ConsoleSmsBackend:
+    """Writes each SMS as one line to stdout, flushed, so that a worker's log shows it."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+
+    def send(self, *, phone: str, text: str) -> None:
+        self.stream.write(f"SMS to {phone}: {text}\n")
+        self.stream.flush()
+
+
+@dataclass
+class Message:
+    key: str  # stable per delivery, e.g. "delivery-12": the e-mail Message-ID, for de-duplication downstream
+    subject: str
+    text: str
+    emails: list[str]
+    phones: list[str]
+
+
+def sms_backend() -> SmsBackend:
+    return import_string(settings.REPORTS_SMS_BACKEND)()
+
+
+def send_message(message: Message) -> int:
+    """Send over every configured channel; the number of messages handed to backends."""
+    sent = 0
+    channels = set(settings.REPORTS_OUTBOUND_CHANNELS)
+    if "email" in channels and message.emails:
+        domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+        email = EmailMessage(subject=message.subject, body=message.text, to=sorted(set(message.emails)),
+                             headers={"Message-ID": f"<{message.key}@{domain}>"})
+        sent += email.send(fail_silently=False)
+    if "sms" in channels:
+        backend = sms_backend()
+        for phone in sorted(set(message.phones)):
+            backend.send(phone=phone, text=f"{message.subject} {message.text}"[:300])
+            sent += 1
+    return sent

@@ -1,0 +1,1 @@
+"""Writes of the reports app: drafting and signing, rendering and delivery, sharing."""

@@ -1,0 +1,18 @@
+"""REST API of scheduling: rosters, slots, bookings, assignments, worklist, referrals, calendar and FHIR views."""
+from .assignments import (AssignmentAcceptView, AssignmentDeclineView, AssignmentListView, ConsultationAssignmentView,
+                          ConsultationAssignView, ConsultationEscalateView, WorklistView)
+from .bookings import BookingCancelView, BookingListView, BookingRescheduleView
+from .fhir import FhirAppointmentView, FhirScheduleView, FhirSlotView
+from .referrals import (FollowUpCompleteView, FollowUpListView, ReferralAcceptView, ReferralAcknowledgeView,
+                        ReferralArriveView, ReferralDetailView, ReferralDownView, ReferralListView)
+from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, OnCallShiftView,
+                      RosterExceptionView, RosterListView, SessionListView, SlotListView)
+
+__all__ = [
+    "AssignmentAcceptView", "AssignmentDeclineView", "AssignmentListView", "ConsultationAssignmentView",
+    "ConsultationAssignView", "ConsultationEscalateView", "WorklistView", "BookingCancelView", "BookingListView",
+    "BookingRescheduleView", "FhirAppointmentView", "FhirScheduleView", "FhirSlotView", "FollowUpCompleteView",
+    "FollowUpListView", "ReferralAcceptView", "ReferralAcknowledgeView", "ReferralArriveView", "ReferralDetailView",
+    "ReferralDownView", "ReferralListView", "CalendarFeedTokenView", "CalendarFeedView", "MyCalendarView",
+    "OnCallShiftView", "RosterExceptionView", "RosterListView", "SessionListView", "SlotListView",
+]

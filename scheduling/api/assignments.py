@@ -1,0 +1,69 @@
+"""On-demand assignment (offers, accept/decline, escalation) and the expert's worklist."""
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from teleclinic.api import validated
+
+from .. import selectors, services
+from .serializers import AssignIn, AssignmentOut, DeclineIn, EmptyIn, EscalateIn, WorklistItemOut, page_of
+
+
+class ConsultationAssignmentView(APIView):
+    """Ask for an on-duty expert now (requesting doctor or coordinator)."""
+
+    @extend_schema(request=EmptyIn, responses={201: AssignmentOut, 202: None})
+    def post(self, request, consultation_id: int):
+        validated(EmptyIn, request.data or {})
+        offer = services.assignment_request(consultation_id=consultation_id, by=request.user)
+        if offer is None:
+            return Response({"state": "escalated", "detail": "No expert on duty: the coordinators were told."},
+                            status=202)
+        return Response(AssignmentOut(offer).data, status=201)
+
+
+class ConsultationAssignView(APIView):
+    @extend_schema(request=AssignIn, responses={201: AssignmentOut})
+    def post(self, request, consultation_id: int):
+        d = validated(AssignIn, request.data)
+        assignment = services.consultation_assign(consultation_id=consultation_id, expert_id=d["expert"],
+                                                  by=request.user, request=request)
+        return Response(AssignmentOut(assignment).data, status=201)
+
+
+class ConsultationEscalateView(APIView):
+    @extend_schema(request=EscalateIn, responses=None)
+    def post(self, request, consultation_id: int):
+        d = validated(EscalateIn, request.data or {})
+        consultation = services.consultation_escalate(consultation_id=consultation_id, reason=d["reason"],
+                                                      by=request.user)
+        return Response({"consultation": consultation.pk, "state": consultation.state})
+
+
+class AssignmentListView(APIView):
+    @extend_schema(parameters=[OpenApiParameter("status", str)], responses=AssignmentOut(many=True))
+    def get(self, request):
+        rows = selectors.assignment_list(user=request.user, status=request.query_params.get("status", ""))
+        return page_of(self, request, rows, AssignmentOut)
+
+
+class AssignmentAcceptView(APIView):
+    @extend_schema(request=EmptyIn, responses=AssignmentOut)
+    def post(self, request, assignment_id: int):
+        validated(EmptyIn, request.data or {})
+        return Response(AssignmentOut(services.assignment_accept(assignment_id=assignment_id, by=request.user,
+                                                                 request=request)).data)
+
+
+class AssignmentDeclineView(APIView):
+    @extend_schema(request=DeclineIn, responses=AssignmentOut)
+    def post(self, request, assignment_id: int):
+        d = validated(DeclineIn, request.data or {})
+        return Response(AssignmentOut(services.assignment_decline(
+            assignment_id=assignment_id, by=request.user, reason=d["reason"], request=request)).data)
+
+
+class WorklistView(APIView):
+    @extend_schema(responses=WorklistItemOut(many=True))
+    def get(self, request):
+        return Response(WorklistItemOut(selectors.worklist_for(request.user, request=request), many=True).data)

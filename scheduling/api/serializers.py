@@ -1,0 +1,202 @@
+"""Input (strict) and output serializers of the scheduling API, and the small helpers its views share."""
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+
+from teleclinic.api import StrictSerializer
+from teleclinic.errors import InvalidInput
+
+from .. import selectors
+from ..models import (Assignment, Booking, CloudClinicSession, FollowUpTask, OnCallShift, Referral, Roster,
+                      RosterException, Slot)
+
+
+class RosterOut(serializers.ModelSerializer):
+    specialty = serializers.CharField(source="specialty.code")
+
+    class Meta:
+        model = Roster
+        fields = ["id", "expert", "specialty", "organisation", "weekdays", "start_time", "end_time", "slot_minutes",
+                  "capacity", "reserved_share", "reserved_for", "release_hours", "green_channel_slots", "valid_from",
+                  "valid_until", "active"]
+
+
+class SessionOut(serializers.ModelSerializer):
+    specialty = serializers.CharField(source="specialty.code")
+    expert_name = serializers.CharField(source="expert.user.__str__")
+
+    class Meta:
+        model = CloudClinicSession
+        fields = ["id", "roster", "expert", "expert_name", "specialty", "organisation", "starts_at", "ends_at", "state"]
+
+
+class SlotOut(serializers.ModelSerializer):
+    specialty = serializers.CharField(source="session.specialty.code")
+    expert = serializers.IntegerField(source="session.expert_id")
+    reserved = serializers.BooleanField(source="is_reserved")
+    taken = serializers.BooleanField()
+
+    class Meta:
+        model = Slot
+        fields = ["id", "session", "expert", "specialty", "starts_at", "ends_at", "kind", "reserved", "release_at",
+                  "taken"]
+
+
+class BookingOut(serializers.ModelSerializer):
+    starts_at = serializers.DateTimeField(source="slot.starts_at")
+    patient_name = serializers.CharField(source="patient.name")
+
+    class Meta:
+        model = Booking
+        fields = ["id", "slot", "starts_at", "patient", "patient_name", "consultation", "booked_by", "booked_org",
+                  "status", "rescheduled_from", "created_at", "cancelled_at"]
+
+
+class AssignmentOut(serializers.ModelSerializer):
+    class Meta:
+        model = Assignment
+        fields = ["id", "consultation", "expert", "status", "offered_at", "expires_at", "decided_at", "reason"]
+
+
+class FollowUpOut(serializers.ModelSerializer):
+    class Meta:
+        model = FollowUpTask
+        fields = ["id", "referral", "patient", "organisation", "title", "due_on", "state", "done_at", "note"]
+
+
+class ReferralOut(serializers.ModelSerializer):
+    slot_starts_at = serializers.DateTimeField(source="booking.slot.starts_at", default=None)
+    follow_ups = FollowUpOut(many=True, read_only=True)
+
+    class Meta:
+        model = Referral
+        fields = ["id", "direction", "state", "patient", "consultation", "from_org", "to_org", "created_by",
+                  "booking", "slot_starts_at", "reason", "summary", "created_at", "follow_ups"]
+
+
+class WorklistItemOut(serializers.Serializer):
+    consultation = serializers.IntegerField(source="consultation.pk")
+    patient_name = serializers.CharField(source="consultation.patient.name")
+    specialty = serializers.CharField(source="consultation.specialty.code")
+    urgency = serializers.CharField(source="consultation.urgency")
+    mode = serializers.CharField(source="consultation.mode")
+    state = serializers.CharField(source="consultation.state")
+    due_at = serializers.DateTimeField(source="consultation.due_at")
+    status = serializers.CharField()
+    assignment = serializers.IntegerField(source="assignment.pk", default=None)
+    offer_expires_at = serializers.DateTimeField(source="assignment.expires_at", default=None)
+    overdue = serializers.BooleanField()
+    slot_starts_at = serializers.DateTimeField()
+
+
+class RosterIn(StrictSerializer):
+    expert = serializers.IntegerField()
+    specialty = serializers.SlugField()
+    weekdays = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=7), min_length=1)
+    start_time = serializers.TimeField()
+    end_time = serializers.TimeField()
+    slot_minutes = serializers.IntegerField(min_value=5, max_value=480)
+    capacity = serializers.IntegerField(min_value=1, max_value=200)
+    valid_from = serializers.DateField()
+    valid_until = serializers.DateField(required=False, allow_null=True, default=None)
+    reserved_share = serializers.IntegerField(min_value=0, max_value=100, default=0)
+    reserved_for = serializers.ListField(child=serializers.IntegerField(), default=list)
+    release_hours = serializers.IntegerField(min_value=0, max_value=24 * 14, default=24)
+    green_channel_slots = serializers.IntegerField(min_value=0, default=0)
+
+
+class RosterExceptionIn(StrictSerializer):
+    date = serializers.DateField()
+    kind = serializers.ChoiceField(choices=RosterException.Kind.choices)
+    start_time = serializers.TimeField(required=False, allow_null=True, default=None)
+    end_time = serializers.TimeField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class OnCallShiftIn(StrictSerializer):
+    expert = serializers.IntegerField()
+    specialty = serializers.SlugField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class OnCallShiftOut(serializers.ModelSerializer):
+    specialty = serializers.CharField(source="specialty.code")
+
+    class Meta:
+        model = OnCallShift
+        fields = ["id", "expert", "specialty", "starts_at", "ends_at"]
+
+
+class BookingIn(StrictSerializer):
+    slot = serializers.IntegerField()
+    patient = serializers.IntegerField()
+    consultation = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class RescheduleIn(StrictSerializer):
+    slot = serializers.IntegerField()
+
+
+class DeclineIn(StrictSerializer):
+    reason = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class AssignIn(StrictSerializer):
+    expert = serializers.IntegerField()
+
+
+class EscalateIn(StrictSerializer):
+    reason = serializers.CharField(max_length=200, required=False, default="requested")
+
+
+class ReferralUpIn(StrictSerializer):
+    patient = serializers.IntegerField(required=False, allow_null=True, default=None)
+    consultation = serializers.IntegerField(required=False, allow_null=True, default=None)
+    slot = serializers.IntegerField(required=False, allow_null=True, default=None)
+    specialty = serializers.SlugField(required=False, default="")
+    reason = serializers.CharField(max_length=4000, required=False, default="", allow_blank=True)
+
+
+class PlanItemIn(StrictSerializer):
+    title = serializers.CharField(max_length=200)
+    due_in_days = serializers.IntegerField(min_value=0, max_value=3650)
+
+
+class ReferralDownIn(StrictSerializer):
+    patient = serializers.IntegerField(required=False, allow_null=True, default=None)
+    consultation = serializers.IntegerField(required=False, allow_null=True, default=None)
+    summary = serializers.CharField(max_length=8000)
+    plan = PlanItemIn(many=True)
+
+
+class NoteIn(StrictSerializer):
+    note = serializers.CharField(max_length=4000, required=False, default="", allow_blank=True)
+
+
+class EmptyIn(StrictSerializer):
+    pass
+
+
+def when_param(request, name: str):
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    value = parse_datetime(raw)
+    if value is None and parse_date(raw) is not None:
+        value = parse_datetime(raw + "T00:00:00+08:00")
+    if value is None:
+        raise InvalidInput(f"{name}: an ISO 8601 date or date-time.", code="bad_date")
+    return value
+
+
+def page_of(view, request, rows, out, audit: bool = False):
+    paginator = LimitOffsetPagination()
+    page = paginator.paginate_queryset(rows, request, view=view)
+    if audit:
+        selectors.audit_listed(user=request.user, rows=page, request=request)
+    return paginator.get_paginated_response(out(page, many=True).data)
+
+
+WINDOW = [OpenApiParameter("from", str), OpenApiParameter("to", str)]

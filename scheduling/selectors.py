@@ -1,0 +1,155 @@
+"""Reads of scheduling data that apply the access scopes and audit every read of patient data."""
+import datetime as dt
+
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from audit.services import audit_record, audit_record_many
+from consult.models import Consultation, Urgency
+from directory.access import VIEW, scoped
+from directory.models import Expert, User
+from teleclinic.errors import NotFound
+
+from .models import Assignment, Booking, CalendarFeed, CloudClinicSession, FollowUpTask, Referral, Roster, Slot
+from .services.calendar import token_hash
+
+LIVE = ("booked", "arrived")
+
+
+def _get(user: User, queryset: QuerySet, pk, what: str):
+    try:
+        return scoped(user, queryset, VIEW).get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"No such {what} in your reach.")
+
+
+def roster_list(*, user: User) -> QuerySet[Roster]:
+    return scoped(user, Roster.objects.select_related("expert__user", "specialty"), VIEW).order_by("id")
+
+
+def session_list(*, user: User, expert_id=None, specialty: str = "", start=None, end=None) -> QuerySet:
+    rows = scoped(user, CloudClinicSession.objects.select_related("expert__user", "specialty"), VIEW)
+    if expert_id:
+        rows = rows.filter(expert_id=expert_id)
+    if specialty:
+        rows = rows.filter(specialty__code=specialty)
+    return _window(rows, start, end).order_by("starts_at", "id")
+
+
+def _window(rows, start, end):
+    start = start or timezone.now()
+    rows = rows.filter(ends_at__gt=start)
+    return rows.filter(starts_at__lt=end) if end else rows
+
+
+def slot_list(*, user: User, specialty: str = "", expert_id=None, start=None, end=None,
+              free_only: bool = False) -> QuerySet[Slot]:
+    taken = Booking.objects.filter(slot=OuterRef("pk"), status__in=LIVE)
+    rows = scoped(user, Slot.objects.select_related("session__expert__user", "session__specialty"), VIEW) \
+        .filter(session__state="scheduled").annotate(taken=Exists(taken))
+    if specialty:
+        rows = rows.filter(session__specialty__code=specialty)
+    if expert_id:
+        rows = rows.filter(session__expert_id=expert_id)
+    if free_only:
+        rows = rows.filter(taken=False)
+    return _window(rows, start, end).order_by("starts_at", "id")
+
+
+def slot_get(*, user: User, slot_id) -> Slot:
+    taken = Booking.objects.filter(slot=OuterRef("pk"), status__in=LIVE)
+    return _get(user, Slot.objects.select_related("session__expert__user", "session__specialty")
+                .annotate(taken=Exists(taken)), slot_id, "slot")
+
+
+def session_get(*, user: User, session_id) -> CloudClinicSession:
+    return _get(user, CloudClinicSession.objects.select_related("expert__user", "specialty", "organisation"),
+                session_id, "schedule")
+
+
+def booking_list(*, user: User, status: str = "") -> QuerySet[Booking]:
+    rows = scoped(user, Booking.objects.select_related("slot__session__expert__user", "patient"), VIEW)
+    return (rows.filter(status=status) if status else rows).order_by("slot__starts_at", "id")
+
+
+def booking_get(*, user: User, booking_id, request=None, interface: str = "api") -> Booking:
+    booking = _get(user, Booking.objects.select_related("slot__session__expert__user", "slot__session__specialty",
+                                                        "patient"), booking_id, "appointment")
+    audit_record(actor=user, action="read", obj=booking, interface=interface, request=request)
+    return booking
+
+
+def audit_listed(*, user: User, rows, request, interface: str = "api") -> None:
+    audit_record_many(actor=user, action="read", objs=rows, interface=interface, request=request)
+
+
+def expert_calendar(*, user: User, start=None, end=None) -> list[CloudClinicSession]:
+    """The caller's own sessions with their live bookings (each booking read is audited by the caller)."""
+    expert = Expert.objects.filter(user=user).first()
+    if expert is None:
+        return []
+    live = Booking.objects.filter(status__in=LIVE).select_related("patient")
+    slots = Slot.objects.prefetch_related(Prefetch("bookings", queryset=live, to_attr="live_bookings"))
+    rows = _window(CloudClinicSession.objects.filter(expert=expert).select_related("specialty"), start, end)
+    return list(rows.prefetch_related(Prefetch("slots", queryset=slots)).order_by("starts_at"))
+
+
+def calendar_feed_sessions(*, token: str, days_back: int = 7) -> tuple[Expert, list[CloudClinicSession]]:
+    """The sessions behind an iCalendar feed token; NotFound for an unknown (or rotated) token."""
+    feed = CalendarFeed.objects.select_related("expert__user").filter(token_sha256=token_hash(token)).first()
+    if feed is None:
+        raise NotFound("Unknown calendar feed.")
+    since = timezone.now() - dt.timedelta(days=days_back)
+    live = Exists(Booking.objects.filter(slot=OuterRef("pk"), status__in=LIVE))
+    sessions = CloudClinicSession.objects.filter(expert=feed.expert, ends_at__gt=since).select_related(
+        "specialty", "organisation").prefetch_related(
+        Prefetch("slots", queryset=Slot.objects.annotate(taken=live))).order_by("starts_at")
+    return feed.expert, list(sessions)
+
+
+URGENCY_ORDER = Case(*[When(urgency=u, then=Value(rank)) for u, rank in
+                       ((Urgency.STAT, 0), (Urgency.URGENT, 1), (Urgency.ROUTINE, 2))],
+                     default=Value(3), output_field=IntegerField())
+
+
+def worklist_for(expert_user: User, *, request=None, interface: str = "api") -> list[dict]:
+    """The expert's reading worklist: assigned and offered consultations, by urgency then due time.
+
+    Each item: {"consultation", "status" ("assigned"|"offered"), "assignment" (the open offer or None),
+    "overdue" (past its turnaround target), "slot_starts_at" (booked cloud-clinic time or None)}.
+    """
+    now = timezone.now()
+    offers = {a.consultation_id: a for a in Assignment.objects.filter(expert__user=expert_user, status="offered")}
+    assigned = Q(assigned_expert__user=expert_user, state__in=("assigned", "in_progress"))
+    rows = list(
+        Consultation.objects.filter(assigned | Q(pk__in=list(offers)))
+        .select_related("patient", "specialty", "requesting_org")
+        .annotate(rank=URGENCY_ORDER).order_by("rank", F("due_at").asc(nulls_last=True), "created_at", "id"))
+    slot_times = dict(Booking.objects.filter(consultation__in=rows, status__in=LIVE)
+                      .values_list("consultation_id", "slot__starts_at"))
+    audit_record_many(actor=expert_user, action="read", objs=rows, interface=interface, request=request)
+    return [{"consultation": c, "status": "offered" if c.pk in offers else "assigned",
+             "assignment": offers.get(c.pk), "overdue": bool(c.due_at and c.due_at < now),
+             "slot_starts_at": slot_times.get(c.pk)} for c in rows]
+
+
+def assignment_list(*, user: User, status: str = "") -> QuerySet[Assignment]:
+    rows = scoped(user, Assignment.objects.select_related("consultation", "expert__user"), VIEW)
+    return (rows.filter(status=status) if status else rows).order_by("-offered_at", "-id")
+
+
+def referral_list(*, user: User, direction: str = "") -> QuerySet[Referral]:
+    rows = scoped(user, Referral.objects.select_related("patient", "booking__slot", "from_org", "to_org"), VIEW)
+    return (rows.filter(direction=direction) if direction else rows).order_by("-created_at", "-id")
+
+
+def referral_get(*, user: User, referral_id, request=None) -> Referral:
+    referral = _get(user, Referral.objects.select_related("patient", "booking__slot", "from_org", "to_org")
+                    .prefetch_related("follow_ups"), referral_id, "referral")
+    audit_record(actor=user, action="read", obj=referral, interface="api", request=request)
+    return referral
+
+
+def followup_list(*, user: User, state: str = "open") -> QuerySet[FollowUpTask]:
+    rows = scoped(user, FollowUpTask.objects.select_related("patient", "referral"), VIEW)
+    return (rows.filter(state=state) if state else rows).order_by("due_on", "id")

@@ -1,0 +1,172 @@
+"""Booking cloud-clinic slots: exactly one live booking per slot, enforced by a row lock and a constraint."""
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from consult.models import Consultation
+from directory.access import CHANGE, VIEW, can
+from directory.models import Organisation, Patient, User
+from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from teleclinic.events import send_event_on_commit
+
+from ..models import Booking, Slot
+from .locks import lock_slots
+
+BOOKERS = (User.Role.VILLAGE_DOCTOR, User.Role.TOWNSHIP_DOCTOR, User.Role.COORDINATOR, User.Role.ADMIN)
+
+
+class SlotTaken(Conflict):
+    code = "slot_taken"
+
+
+def check_slot_bookable(*, slot: Slot, org: Organisation | None, via_referral: bool = False) -> None:
+    """Raise the reason a slot cannot be booked by this organisation now. Call holding the slot's row lock."""
+    session = slot.session
+    if slot.starts_at <= timezone.now():
+        raise InvalidInput("This slot is in the past.", code="slot_in_past")
+    if session.state != session.State.SCHEDULED:
+        raise Conflict("The expert is on leave: this session was cancelled.", code="session_cancelled")
+    if org is None or org.community_id != session.organisation.community_id:
+        raise NotPermitted("This clinic belongs to another medical community.", code="not_eligible")
+    if slot.kind == Slot.Kind.GREEN_CHANNEL and not via_referral:
+        raise NotPermitted("Green-channel slots are booked through an upward referral.", code="green_channel_only")
+    if slot.is_reserved:
+        named = set(session.roster.reserved_for.values_list("pk", flat=True))
+        if not org.is_grassroots or (named and org.pk not in named):
+            raise NotPermitted(
+                f"Slot reserved for grassroots clinics until {timezone.localtime(slot.release_at):%Y-%m-%d %H:%M}.",
+                code="not_eligible")
+    if Booking.objects.filter(slot=slot, status__in=("booked", "arrived")).exists():
+        raise SlotTaken("This slot was just taken; please choose another.")
+
+
+def _check_booker(by: User, patient_id: int, consultation_id: int | None) -> tuple[Patient, Consultation | None]:
+    if by.role not in BOOKERS:
+        raise NotPermitted("Only clinic doctors and coordinators book slots.")
+    patient = Patient.objects.filter(pk=patient_id).first()
+    if patient is None or not can(by, VIEW, patient):
+        raise NotFound("No such patient in your reach.")
+    consultation = None
+    if consultation_id is not None:
+        consultation = Consultation.objects.filter(pk=consultation_id).first()
+        if consultation is None or not can(by, CHANGE, consultation):
+            raise NotFound("No such consultation in your reach.")
+        if consultation.patient_id != patient.pk:
+            raise InvalidInput("The consultation is about another patient.", code="patient_mismatch")
+    return patient, consultation
+
+
+def booking_create(*, slot_id: int, patient_id: int, consultation_id: int | None = None, by: User,
+                   request=None) -> Booking:
+    """Book a slot for a patient (and optionally their consultation, which then goes to the session's expert).
+
+    SlotTaken (409), NotPermitted (403: reserved/green-channel/other community), InvalidInput (400: past).
+    Green-channel slots are booked only through referral_up_create.
+    """
+    patient, consultation = _check_booker(by, patient_id, consultation_id)
+    with transaction.atomic():
+        return _book(slot_id=slot_id, patient=patient, consultation=consultation, by=by, request=request)
+
+
+def _book(*, slot_id, patient, consultation, by, request, via_referral=False, rescheduled_from=None) -> Booking:
+    """Call inside atomic. The slot lock serialises racers; the constraint is the last word."""
+    slot = lock_slots(slot_id).get(slot_id)
+    if slot is None:
+        raise NotFound("No such slot.")
+    slot = Slot.objects.select_related("session__organisation", "session__roster", "session__expert").get(pk=slot.pk)
+    check_slot_bookable(slot=slot, org=by.organisation, via_referral=via_referral)
+    try:
+        with transaction.atomic():  # a savepoint: the outer transaction survives a lost race
+            booking = Booking.objects.create(slot=slot, patient=patient, consultation=consultation, booked_by=by,
+                                             booked_org=by.organisation, rescheduled_from=rescheduled_from)
+    except IntegrityError:
+        raise SlotTaken("This slot was just taken; please choose another.")
+    if consultation is not None:
+        moving_from = rescheduled_from.slot.session.expert_id if rescheduled_from is not None else None
+        _assign_to_session_expert(consultation, slot, moving_from=moving_from)
+    audit_record(actor=by, action="create", obj=booking, interface="api", request=request)
+    send_event_on_commit(user_ids=[slot.session.expert.user_id], payload={
+        "type": "booking.created", "booking": booking.pk, "slot": slot.pk,
+        "starts_at": slot.starts_at.isoformat()})
+    return booking
+
+
+def _assign_to_session_expert(consultation: Consultation, slot: Slot, *, moving_from: int | None = None) -> None:
+    """A booked cloud-clinic consultation is the session expert's: it lands in their worklist.
+
+    Call holding the slot's lock. A case held by another expert (other than the one of the booking
+    being moved) is refused; an open on-demand offer is withdrawn.
+    """
+    from ..models import Assignment
+
+    consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
+    expert_id = slot.session.expert_id
+    if consultation.state not in ("requested", "offered", "escalated", "assigned"):
+        raise Conflict(f"The consultation is {consultation.state}.", code="consultation_closed")
+    if consultation.assigned_expert_id not in (None, expert_id, moving_from):
+        raise Conflict("Another expert already holds this consultation.", code="assigned_elsewhere")
+    now = timezone.now()
+    Assignment.objects.filter(consultation=consultation, status="offered").update(
+        status=Assignment.Status.WITHDRAWN, decided_at=now, reason="booked_in_cloud_clinic")
+    Consultation.objects.filter(pk=consultation.pk).update(
+        assigned_expert_id=expert_id, assigned_at=now, due_at=slot.ends_at, state=Consultation.State.ASSIGNED,
+        updated_at=now)
+
+
+def _booking_for_change(booking_id: int, by: User) -> Booking:
+    booking = Booking.objects.select_related("patient").filter(pk=booking_id).first()
+    if booking is None or not can(by, CHANGE, booking):
+        raise NotFound("No such booking in your reach.")
+    if booking.status != Booking.Status.BOOKED:
+        raise Conflict(f"The booking is already {booking.status}.", code="booking_closed")
+    return booking
+
+
+def booking_cancel(*, booking_id: int, by: User, request=None) -> Booking:
+    with transaction.atomic():
+        booking = _booking_for_change(booking_id, by)
+        lock_slots(booking.slot_id)
+        booking = Booking.objects.select_related("slot__session__expert").get(pk=booking.pk)
+        if booking.status != Booking.Status.BOOKED:
+            raise Conflict(f"The booking is already {booking.status}.", code="booking_closed")
+        booking.status, booking.cancelled_at = Booking.Status.CANCELLED, timezone.now()
+        booking.save(update_fields=["status", "cancelled_at"])
+        audit_record(actor=by, action="update", obj=booking, interface="api", request=request,
+                     detail={"status": "cancelled"})
+        send_event_on_commit(user_ids=[booking.slot.session.expert.user_id], payload={
+            "type": "booking.cancelled", "booking": booking.pk, "slot": booking.slot_id})
+    return booking
+
+
+def booking_reschedule(*, booking_id: int, slot_id: int, by: User, request=None) -> Booking:
+    """Move a booking to another slot: both slots locked in pk order; the old one frees only if the new holds."""
+    with transaction.atomic():
+        old = _booking_for_change(booking_id, by)
+        lock_slots(old.slot_id, slot_id)
+        old = Booking.objects.select_related("consultation").get(pk=old.pk)
+        if old.status != Booking.Status.BOOKED:
+            raise Conflict(f"The booking is already {old.status}.", code="booking_closed")
+        if old.slot_id == slot_id:
+            raise InvalidInput("That is the slot already booked.", code="same_slot")
+        old.status, old.cancelled_at = Booking.Status.CANCELLED, timezone.now()
+        old.save(update_fields=["status", "cancelled_at"])
+        new = _book(slot_id=slot_id, patient=old.patient, consultation=old.consultation, by=by, request=request,
+                    via_referral=hasattr(old, "referral"), rescheduled_from=old)
+        if hasattr(old, "referral"):
+            type(old.referral).objects.filter(pk=old.referral.pk).update(booking=new)
+    return new
+
+
+def booking_arrive(*, booking_id: int, by: User, request=None) -> Booking:
+    """The lead hospital confirms the patient arrived (used by referrals and by cloud clinics)."""
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
+        if booking is None:
+            raise NotFound("No such booking.")
+        if booking.status != Booking.Status.BOOKED:
+            raise Conflict(f"The booking is already {booking.status}.", code="booking_closed")
+        booking.status = Booking.Status.ARRIVED
+        booking.save(update_fields=["status"])
+        audit_record(actor=by, action="update", obj=booking, interface="api", request=request,
+                     detail={"status": "arrived"})
+    return booking

@@ -1,0 +1,61 @@
+"""A small SMTP server for the reliability tests: the mail relay at the edge of the world.
+
+It counts the messages it accepted (answered 250 after DATA). Told to stall, it reads the
+next message and never answers, as a hung relay does: the sending worker waits inside its
+delivery, where the test can kill it; a message never acknowledged is not accepted.
+"""
+import socket
+import threading
+
+
+class StallingSmtpServer:
+    def __init__(self):
+        self.accepted: list[bytes] = []
+        self.stall_next = threading.Event()
+        self.stalled = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 test-relay ESMTP\r\n")
+            for line in lines:
+                verb = line[:4].upper()
+                if verb == b"DATA":
+                    conn.sendall(b"354 go ahead\r\n")
+                    if not self._message(conn, lines):
+                        return
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:  # EHLO, HELO, MAIL, RCPT, RSET, NOOP
+                    conn.sendall(b"250 ok\r\n")
+
+    def _message(self, conn: socket.socket, lines) -> bool:
+        body = []
+        for line in lines:
+            if line == b".\r\n":
+                break
+            body.append(line)
+        if self.stall_next.is_set():
+            self.stall_next.clear()
+            self.stalled.set()
+            lines.read()  # hang until the sender goes away
+            return False
+        with self._lock:
+            self.accepted.append(b"".join(body))
+        conn.sendall(b"250 accepted\r\n")
+        return True
