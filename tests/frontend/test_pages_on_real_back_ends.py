@@ -15,13 +15,14 @@ from django.utils import timezone
 from tests.e2e.conftest import login, screenshot
 from tests.frontend.branch_fixtures import serve_json
 
-NEEDED = ["/api/scheduling/worklist/", "/api/uploads/", "/api/ecgs/1/", "/api/reports/templates/",
-          "/api/reports/deliveries/pending/"]
+SCHEDULING = ["/api/scheduling/worklist/", "/api/scheduling/slots/"]
+STUDIES = ["/api/uploads/", "/api/ecgs/1/", "/api/imaging-studies/1/"]
+REPORTS = ["/api/reports/templates/", "/api/reports/deliveries/pending/", "/api/reports/turnaround/"]
 
 
-def _missing() -> list[str]:
+def _missing(urls: list[str]) -> list[str]:
     missing = []
-    for url in NEEDED:
+    for url in urls:
         try:
             resolve(url)
         except Resolver404:
@@ -29,12 +30,16 @@ def _missing() -> list[str]:
     return missing
 
 
-pytestmark = [
-    pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(bool(_missing()), reason=f"needs the merged back ends; not routed here: {_missing()}"),
-]
+def needs(*groups):
+    missing = _missing([url for group in groups for url in group])
+    return pytest.mark.skipif(bool(missing), reason=f"needs the merged back ends; not routed here: {missing}")
 
 
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.worker
+@needs(SCHEDULING, STUDIES, REPORTS)
 def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_back(
         people, cardiology, patient_factory, consultation_factory, celery_worker_process, open_page, tmp_path):
     from pydicom.data import get_testdata_file
@@ -90,6 +95,7 @@ def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_bac
     screenshot(village, "acknowledged")
 
 
+@needs(SCHEDULING, REPORTS)
 def test_roster_quotas_calendar_and_booking_on_the_real_scheduling_back_end(people, cardiology, api,
                                                                              patient_factory, open_page):
     # given a roster of the expert's every day, 30 % of its slots reserved for grassroots clinics
@@ -135,6 +141,8 @@ def test_roster_quotas_calendar_and_booking_on_the_real_scheduling_back_end(peop
     screenshot(village, "booked")
 
 
+@pytest.mark.worker
+@needs(SCHEDULING, STUDIES, REPORTS)
 def test_image_viewer_on_real_rendered_frames(people, cardiology, patient_factory, consultation_factory,
                                               celery_worker_process, open_page):
     from pydicom.data import get_testdata_file
