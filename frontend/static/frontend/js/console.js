@@ -256,11 +256,18 @@ async function loadSlots() {
     const [slots, sessions] = await Promise.all([
       rows(`${E.SLOTS}?${new URLSearchParams({ ...range, specialty: consultation.specialty, free: "1", limit: "200" })}`),
       rows(`${E.SESSIONS}?${new URLSearchParams({ ...range, specialty: consultation.specialty, limit: "200" })}`)]);
-    const experts = Object.fromEntries(sessions.map((s) => [s.id, s.expert_name]));
-    list.replaceChildren(...slots.map((slot) => el("li", {},
-      el("button", { type: "button", class: `slot${slot.reserved ? " reserved" : ""}`, dataset: { slot: slot.id },
-        onclick: () => book(slot, consultation) },
-      `${formatDateTime(slot.starts_at)} · ${experts[slot.session] || ""}`, slot.reserved ? el("span", { class: "badge" }, t("reserved for grassroots")) : null))));
+    // one line per session (day, expert), its free times as small buttons; reserved ones marked
+    const bySession = new Map(sessions.map((session) => [session.id, { session, slots: [] }]));
+    for (const slot of slots) bySession.get(slot.session)?.slots.push(slot);
+    const time = (iso) => new Date(iso).toTimeString().slice(0, 5);
+    list.replaceChildren(...[...bySession.values()].filter((g) => g.slots.length).map(({ session, slots: free }) => {
+      const day = new Date(session.starts_at);
+      return el("li", { class: "session-slots" },
+        el("span", { class: "session-label" }, `${day.getMonth() + 1}/${day.getDate()} ${t(`weekday:${day.getDay()}`)} · ${session.expert_name || ""}`),
+        el("span", { class: "times" }, free.map((slot) => el("button", {
+          type: "button", class: `slot${slot.reserved ? " reserved" : ""}`, dataset: { slot: slot.id },
+          title: slot.reserved ? t("reserved for grassroots") : "", onclick: () => book(slot, consultation) }, time(slot.starts_at)))));
+    }));
     if (!slots.length) list.replaceChildren(el("li", { class: "muted" }, t("No free slots in the next two weeks.")));
   } catch (error) {
     list.replaceChildren(el("li", { class: "error" }, `${t("Slots are not available")}: ${error.message}`));
