@@ -164,6 +164,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that several output serializers share (a session and an expert's calendar session) need one
+    # name, or drf-spectacular warns of a collision it cannot resolve by the component's name.
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStateEnum": "scheduling.models.CloudClinicSession.State",
+        "SlotKindEnum": "scheduling.models.Slot.Kind",
+    },
 }
 
 # --- i18n: Chinese first, English second ------------------------------------

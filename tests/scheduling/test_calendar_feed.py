@@ -1,4 +1,6 @@
 """The expert's iCalendar feed: reached by a secret token, not a session; no patient data in it."""
+import datetime as dt
+
 from icalendar import Calendar
 
 from scheduling.services import booking_create
@@ -8,7 +10,7 @@ def test_expert_calendar_feed_works_by_token_alone_and_rotation_revokes_it(
         api, people, community, cardiology, session_factory, tomorrow, patient_factory):
     # given an expert with two sessions, one slot booked
     session = session_factory(people["expert"], cardiology, starts_at=tomorrow, slots=2)
-    session_factory(people["expert"], cardiology, starts_at=tomorrow.replace(hour=(tomorrow.hour + 3) % 24))
+    session_factory(people["expert"], cardiology, starts_at=tomorrow + dt.timedelta(hours=3))
     patient = patient_factory(home_clinic=community.village_a1, name="李大爷")
     booking_create(slot_id=session.slots.first().pk, patient_id=patient.pk, by=people["village_doctor"])
     # when the expert asks for their feed URL and a calendar app fetches it without any session
