@@ -48,7 +48,7 @@ class AssignmentListView(APIView):
     def get(self, request):
         rows = selectors.assignment_list(user=request.user,
                                          status=choice_param(request, "status", Assignment.Status.values))
-        return page_of(self, request, rows, AssignmentOut)
+        return page_of(self, request, rows, AssignmentOut, audit=True)
 
 
 class AssignmentAcceptView(APIView):
