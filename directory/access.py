@@ -8,6 +8,7 @@ disagree. Rules (DESIGN.md):
 - expert: what is assigned to them (and, to read, those patients, and consultations offered to them);
 - coordinator: their whole community; admin: everything.
 """
+from functools import wraps
 from typing import Callable
 
 from django.db.models import Model, Q, QuerySet
@@ -47,13 +48,27 @@ def orgs_in_reach(user: User) -> list[int] | None:
     return []
 
 
-def consultation_q(user: User, action: str, prefix: str = "") -> Q:
+def by_reach(scope: Callable[..., Q]) -> Callable[..., Q]:
+    """The rule every organisation-based scope starts with: the anonymous see nothing, admins everything.
+
+    The decorated scope(user, action, orgs, ...) is called for everyone else, with orgs_in_reach(user).
+    """
+
+    @wraps(scope)
+    def wrapper(user: User, action: str, *args, **kwargs) -> Q:
+        if not user.is_authenticated:
+            return NOTHING
+        orgs = orgs_in_reach(user)
+        if orgs is None:
+            return Q()
+        return scope(user, action, orgs, *args, **kwargs)
+
+    return wrapper
+
+
+@by_reach
+def consultation_q(user: User, action: str, orgs: list[int], prefix: str = "") -> Q:
     """Scope over consultations, or over any model that reaches one through `prefix`."""
-    if not user.is_authenticated:
-        return NOTHING
-    orgs = orgs_in_reach(user)
-    if orgs is None:
-        return Q()
     if user.role == User.Role.EXPERT:
         mine = Q(**{f"{prefix}assigned_expert__user_id": user.id})
         if action != VIEW:
@@ -64,12 +79,8 @@ def consultation_q(user: User, action: str, prefix: str = "") -> Q:
     return Q(**{f"{prefix}requesting_org_id__in": orgs})
 
 
-def patient_q(user: User, action: str, prefix: str = "") -> Q:
-    if not user.is_authenticated:
-        return NOTHING
-    orgs = orgs_in_reach(user)
-    if orgs is None:
-        return Q()
+@by_reach
+def patient_q(user: User, action: str, orgs: list[int], prefix: str = "") -> Q:
     if user.role == User.Role.EXPERT:
         if action != VIEW:
             return NOTHING

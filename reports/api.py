@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consult.selectors import consultation_get
-from teleclinic.api import StrictSerializer, validated
+from teleclinic.api import PAGE_PARAMETERS, StrictSerializer, paginated, validated
 from teleclinic.errors import InvalidInput, NotFound
 
 from . import fhir, selectors
@@ -161,7 +161,8 @@ class SharedReportView(APIView):
 
 
 class PendingDeliveriesView(APIView):
-    @extend_schema(responses=DeliveryOut(many=True))
+    @extend_schema(responses=paginated(DeliveryOut), parameters=PAGE_PARAMETERS,
+                   operation_id="reports_deliveries_pending_list")
     def get(self, request):
         rows = selectors.deliveries_pending(user=request.user)
         paginator = LimitOffsetPagination()
@@ -270,10 +271,30 @@ class QualitySamplesView(APIView):
         return Response(QualitySampleOut(samples, many=True).data, status=status.HTTP_201_CREATED)
 
 
+class QualityReadOut(QualitySampleOut):
+    kind = serializers.CharField()
+    study_ref = serializers.CharField(allow_null=True)
+    content = serializers.JSONField()
+
+    class Meta(QualitySampleOut.Meta):
+        fields = QualitySampleOut.Meta.fields + ["kind", "study_ref", "content"]
+
+
+class QualityFigureOut(serializers.Serializer):
+    expert_id = serializers.IntegerField(allow_null=True)
+    expert = serializers.CharField()
+    sampled = serializers.IntegerField()
+    read = serializers.IntegerField()
+    agree = serializers.IntegerField()
+    minor = serializers.IntegerField()
+    major = serializers.IntegerField()
+    agreement_rate = serializers.FloatField(allow_null=True)
+
+
 class QualityReadsView(APIView):
     """The second reader's list: each sampled version with the original reading to compare against."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=QualityReadOut(many=True))
     def get(self, request):
         rows = selectors.quality_reads(user=request.user, request=request)
         return Response([dict(QualitySampleOut(s).data, kind=s.version.report.kind,
@@ -290,7 +311,7 @@ class QualityRecordView(APIView):
 
 
 class QualityFiguresView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=QualityFigureOut(many=True))
     def get(self, request):
         return Response(report_statistics.quality_figures(user=request.user))
 

@@ -1,7 +1,7 @@
 """Access scopes of the scheduling models (see directory/access.py): who sees which rows."""
 from django.db.models import Q
 
-from directory.access import NOTHING, VIEW, consultation_q, is_admin, orgs_in_reach, register_scope
+from directory.access import NOTHING, VIEW, by_reach, consultation_q, is_admin, register_scope
 from directory.models import User
 
 
@@ -16,12 +16,8 @@ def community_q(user: User, action: str, prefix: str = "") -> Q:
     return Q(**{f"{prefix}organisation__community_id": user.organisation.community_id})
 
 
-def booking_q(user: User, action: str) -> Q:
-    if not user.is_authenticated:
-        return NOTHING
-    orgs = orgs_in_reach(user)
-    if orgs is None:
-        return Q()
+@by_reach
+def booking_q(user: User, action: str, orgs: list[int]) -> Q:
     if user.role == User.Role.EXPERT:
         return Q(slot__session__expert__user_id=user.id) if action == VIEW else NOTHING
     return Q(booked_org_id__in=orgs)
@@ -33,12 +29,8 @@ def assignment_q(user: User, action: str) -> Q:
     return consultation_q(user, action, prefix="consultation__")
 
 
-def referral_q(user: User, action: str) -> Q:
-    if not user.is_authenticated:
-        return NOTHING
-    orgs = orgs_in_reach(user)
-    if orgs is None:
-        return Q()
+@by_reach
+def referral_q(user: User, action: str, orgs: list[int]) -> Q:
     if user.role == User.Role.EXPERT:
         mine = (Q(created_by_id=user.id) | Q(booking__slot__session__expert__user_id=user.id)
                 | Q(consultation__assigned_expert__user_id=user.id))
@@ -46,12 +38,8 @@ def referral_q(user: User, action: str) -> Q:
     return Q(from_org_id__in=orgs) | Q(to_org_id__in=orgs)
 
 
-def followup_q(user: User, action: str) -> Q:
-    if not user.is_authenticated:
-        return NOTHING
-    orgs = orgs_in_reach(user)
-    if orgs is None:
-        return Q()
+@by_reach
+def followup_q(user: User, action: str, orgs: list[int]) -> Q:
     if user.role == User.Role.EXPERT:
         return Q(referral__created_by_id=user.id) if action == VIEW else NOTHING
     return Q(organisation_id__in=orgs)

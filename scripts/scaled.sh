@@ -156,11 +156,15 @@ EOF
 start nginx "$NGINX" -p "$SCALED_DIR" -e "$SCALED_DIR/logs/nginx-error.log" -c "$SCALED_DIR/nginx.conf"
 
 url="http://$BIND:$PORT"
-for _ in $(seq 1 120); do
-    curl -fsS -o /dev/null "$url/healthz" 2>/dev/null && break
-    sleep 0.5
+# Healthy means every Daphne answers on its own port (nginx alone would hide a slow starter,
+# and a stack with one Daphne up is not the stack this script promises) and nginx answers.
+for target in $(for p in $DAPHNE_PORTS; do echo "http://$BIND:$p"; done) "$url"; do
+    for _ in $(seq 1 120); do
+        curl -fsS -o /dev/null "$target/healthz" 2>/dev/null && break
+        sleep 0.5
+    done
+    curl -fsS -o /dev/null "$target/healthz" || { echo "$target did not become healthy; see $SCALED_DIR/logs" >&2; exit 1; }
 done
-curl -fsS -o /dev/null "$url/healthz" || { echo "the stack did not become healthy; see $SCALED_DIR/logs" >&2; exit 1; }
 echo "Teleclinic scaled stack is running: open $url/  (Ctrl-C stops it)"
 
 # Run until a signal. A process that dies is restarted (its clients reconnect through nginx to

@@ -164,8 +164,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Several models have a `kind` field; name the enums so the schema stays warning-free.
-    "ENUM_NAME_OVERRIDES": {"ReportKindEnum": "reports.models.Report.Kind"},
+    # Choice sets that several output serializers share (a session and an expert's calendar session),
+    # and fields named alike in several models (`kind`), need one name each, or drf-spectacular warns
+    # of a collision it cannot resolve by the component's name.
+    "ENUM_NAME_OVERRIDES": {
+        "ReportKindEnum": "reports.models.Report.Kind",
+        "SessionStateEnum": "scheduling.models.CloudClinicSession.State",
+        "SlotKindEnum": "scheduling.models.Slot.Kind",
+    },
 }
 
 # --- i18n: Chinese first, English second ------------------------------------

@@ -1,18 +1,20 @@
 """On-demand assignment (offers, accept/decline, escalation) and the expert's worklist."""
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teleclinic.api import validated
+from teleclinic.api import PAGE_PARAMETERS, paginated, validated
 
 from .. import selectors, services
-from .serializers import AssignIn, AssignmentOut, DeclineIn, EmptyIn, EscalateIn, WorklistItemOut, page_of
+from ..models import Assignment
+from .serializers import (AssignIn, AssignmentOut, DeclineIn, EmptyIn, EscalatedOut, EscalateIn, NoExpertOnDutyOut,
+                          WorklistItemOut, choice_param, filter_param, page_of)
 
 
 class ConsultationAssignmentView(APIView):
     """Ask for an on-duty expert now (requesting doctor or coordinator)."""
 
-    @extend_schema(request=EmptyIn, responses={201: AssignmentOut, 202: None})
+    @extend_schema(request=EmptyIn, responses={201: AssignmentOut, 202: NoExpertOnDutyOut})
     def post(self, request, consultation_id: int):
         validated(EmptyIn, request.data or {})
         offer = services.assignment_request(consultation_id=consultation_id, by=request.user)
@@ -32,7 +34,7 @@ class ConsultationAssignView(APIView):
 
 
 class ConsultationEscalateView(APIView):
-    @extend_schema(request=EscalateIn, responses=None)
+    @extend_schema(request=EscalateIn, responses=EscalatedOut)
     def post(self, request, consultation_id: int):
         d = validated(EscalateIn, request.data or {})
         consultation = services.consultation_escalate(consultation_id=consultation_id, reason=d["reason"],
@@ -41,10 +43,12 @@ class ConsultationEscalateView(APIView):
 
 
 class AssignmentListView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("status", str)], responses=AssignmentOut(many=True))
+    @extend_schema(parameters=[filter_param("status", Assignment.Status.values), *PAGE_PARAMETERS],
+                   responses=paginated(AssignmentOut), operation_id="scheduling_assignments_list")
     def get(self, request):
-        rows = selectors.assignment_list(user=request.user, status=request.query_params.get("status", ""))
-        return page_of(self, request, rows, AssignmentOut)
+        rows = selectors.assignment_list(user=request.user,
+                                         status=choice_param(request, "status", Assignment.Status.values))
+        return page_of(self, request, rows, AssignmentOut, audit=True)
 
 
 class AssignmentAcceptView(APIView):

@@ -1,19 +1,21 @@
 """Bookings of cloud-clinic slots: create, cancel, reschedule."""
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teleclinic.api import validated
+from teleclinic.api import PAGE_PARAMETERS, paginated, validated
 
 from .. import selectors, services
-from .serializers import BookingIn, BookingOut, EmptyIn, RescheduleIn, page_of
+from ..models import Booking
+from .serializers import BookingIn, BookingOut, EmptyIn, RescheduleIn, choice_param, filter_param, page_of
 
 
 class BookingListView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("status", str)], responses=BookingOut(many=True))
+    @extend_schema(parameters=[filter_param("status", Booking.Status.values), *PAGE_PARAMETERS],
+                   responses=paginated(BookingOut), operation_id="scheduling_bookings_list")
     def get(self, request):
-        rows = selectors.booking_list(user=request.user, status=request.query_params.get("status", ""))
+        rows = selectors.booking_list(user=request.user, status=choice_param(request, "status", Booking.Status.values))
         return page_of(self, request, rows, BookingOut, audit=True)
 
     @extend_schema(request=BookingIn, responses={201: BookingOut})

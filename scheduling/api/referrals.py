@@ -3,16 +3,20 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teleclinic.api import validated
+from teleclinic.api import PAGE_PARAMETERS, paginated, validated
 
 from .. import selectors, services
-from .serializers import EmptyIn, FollowUpOut, NoteIn, ReferralDownIn, ReferralOut, ReferralUpIn, page_of
+from ..models import FollowUpTask, Referral
+from .serializers import (EmptyIn, FollowUpOut, NoteIn, ReferralDownIn, ReferralOut, ReferralUpIn, choice_param,
+                          filter_param, page_of)
 
 
 class ReferralListView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("direction", str)], responses=ReferralOut(many=True))
+    @extend_schema(parameters=[filter_param("direction", Referral.Direction.values), *PAGE_PARAMETERS],
+                   responses=paginated(ReferralOut), operation_id="scheduling_referrals_list")
     def get(self, request):
-        rows = selectors.referral_list(user=request.user, direction=request.query_params.get("direction", ""))
+        rows = selectors.referral_list(user=request.user,
+                                       direction=choice_param(request, "direction", Referral.Direction.values))
         return page_of(self, request, rows, ReferralOut, audit=True)
 
     @extend_schema(request=ReferralUpIn, responses={201: ReferralOut})
@@ -58,9 +62,13 @@ ReferralAcknowledgeView = _referral_step(services.referral_acknowledge)
 
 
 class FollowUpListView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("state", str)], responses=FollowUpOut(many=True))
+    @extend_schema(parameters=[OpenApiParameter("state", str, enum=FollowUpTask.State.values,
+                                               description="default open; empty for every state"),
+                               *PAGE_PARAMETERS], responses=paginated(FollowUpOut),
+                   operation_id="scheduling_follow_ups_list")
     def get(self, request):
-        rows = selectors.followup_list(user=request.user, state=request.query_params.get("state", "open"))
+        rows = selectors.followup_list(user=request.user,
+                                       state=choice_param(request, "state", FollowUpTask.State.values, default="open"))
         return page_of(self, request, rows, FollowUpOut, audit=True)
 
 

@@ -7,16 +7,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teleclinic.api import validated
+from teleclinic.api import PAGE_PARAMETERS, paginated, validated
 
 from .. import ical, selectors, services
-from .serializers import (WINDOW, BookingOut, EmptyIn, OnCallShiftIn, OnCallShiftOut, RosterExceptionIn, RosterIn,
-                          RosterOut, SessionOut, SlotOut,
+from .serializers import (WINDOW, CalendarFeedUrlOut, CalendarSessionOut, EmptyIn, OnCallShiftIn, OnCallShiftOut,
+                          RosterExceptionIn, RosterExceptionOut, RosterIn, RosterOut, SessionOut, SlotOut, id_param,
                           page_of, when_param)
 
 
 class RosterListView(APIView):
-    @extend_schema(responses=RosterOut(many=True))
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=paginated(RosterOut), operation_id="scheduling_rosters_list")
     def get(self, request):
         return page_of(self, request, selectors.roster_list(user=request.user), RosterOut)
 
@@ -33,7 +33,7 @@ class RosterListView(APIView):
 
 
 class RosterExceptionView(APIView):
-    @extend_schema(request=RosterExceptionIn, responses={201: None})
+    @extend_schema(request=RosterExceptionIn, responses={201: RosterExceptionOut})
     def post(self, request, roster_id: int):
         d = validated(RosterExceptionIn, request.data)
         exc = services.roster_exception_add(by=request.user, roster_id=roster_id, **d)
@@ -41,10 +41,11 @@ class RosterExceptionView(APIView):
 
 
 class SessionListView(APIView):
-    @extend_schema(parameters=[*WINDOW, OpenApiParameter("expert", int), OpenApiParameter("specialty", str)],
-                   responses=SessionOut(many=True))
+    @extend_schema(parameters=[*WINDOW, OpenApiParameter("expert", int), OpenApiParameter("specialty", str),
+                               *PAGE_PARAMETERS], responses=paginated(SessionOut),
+                   operation_id="scheduling_sessions_list")
     def get(self, request):
-        rows = selectors.session_list(user=request.user, expert_id=request.query_params.get("expert"),
+        rows = selectors.session_list(user=request.user, expert_id=id_param(request, "expert"),
                                       specialty=request.query_params.get("specialty", ""),
                                       start=when_param(request, "from"), end=when_param(request, "to"))
         return page_of(self, request, rows, SessionOut)
@@ -52,10 +53,12 @@ class SessionListView(APIView):
 
 class SlotListView(APIView):
     @extend_schema(parameters=[*WINDOW, OpenApiParameter("specialty", str), OpenApiParameter("expert", int),
-                               OpenApiParameter("free", bool)], responses=SlotOut(many=True))
+                               OpenApiParameter("free", bool), *PAGE_PARAMETERS], responses=paginated(SlotOut),
+                   operation_id="scheduling_slots_list")
     def get(self, request):
         q = request.query_params
-        rows = selectors.slot_list(user=request.user, specialty=q.get("specialty", ""), expert_id=q.get("expert"),
+        rows = selectors.slot_list(user=request.user, specialty=q.get("specialty", ""),
+                                   expert_id=id_param(request, "expert"),
                                    start=when_param(request, "from"), end=when_param(request, "to"),
                                    free_only=q.get("free") in ("1", "true"))
         return page_of(self, request, rows, SlotOut)
@@ -64,22 +67,19 @@ class SlotListView(APIView):
 class MyCalendarView(APIView):
     """The calling expert's own sessions, with the patients booked in each slot."""
 
-    @extend_schema(parameters=WINDOW, responses=None)
+    @extend_schema(parameters=WINDOW, responses=CalendarSessionOut(many=True))
     def get(self, request):
         sessions = selectors.expert_calendar(user=request.user, start=when_param(request, "from"),
                                              end=when_param(request, "to"))
         bookings = [b for s in sessions for slot in s.slots.all() for b in slot.live_bookings]
         selectors.audit_listed(user=request.user, rows=bookings, request=request)
-        return Response([{**SessionOut(s).data, "slots": [
-            {"id": slot.id, "starts_at": slot.starts_at, "ends_at": slot.ends_at, "kind": slot.kind,
-             "bookings": BookingOut(slot.live_bookings, many=True).data} for slot in s.slots.all()]}
-            for s in sessions])
+        return Response(CalendarSessionOut(sessions, many=True).data)
 
 
 class CalendarFeedTokenView(APIView):
     """Issue a new secret iCalendar URL for the calling expert (the previous one stops working)."""
 
-    @extend_schema(request=EmptyIn, responses={201: None})
+    @extend_schema(request=EmptyIn, responses={201: CalendarFeedUrlOut})
     def post(self, request):
         validated(EmptyIn, request.data or {})
         token = services.calendar_feed_rotate(by=request.user)

@@ -66,7 +66,7 @@ class FollowUpOut(serializers.ModelSerializer):
 
 
 class ReferralOut(serializers.ModelSerializer):
-    slot_starts_at = serializers.DateTimeField(source="booking.slot.starts_at", default=None)
+    slot_starts_at = serializers.DateTimeField(source="booking.slot.starts_at", default=None, allow_null=True)
     follow_ups = FollowUpOut(many=True, read_only=True)
 
     class Meta:
@@ -82,12 +82,50 @@ class WorklistItemOut(serializers.Serializer):
     urgency = serializers.CharField(source="consultation.urgency")
     mode = serializers.CharField(source="consultation.mode")
     state = serializers.CharField(source="consultation.state")
-    due_at = serializers.DateTimeField(source="consultation.due_at")
-    status = serializers.CharField()
-    assignment = serializers.IntegerField(source="assignment.pk", default=None)
-    offer_expires_at = serializers.DateTimeField(source="assignment.expires_at", default=None)
+    due_at = serializers.DateTimeField(source="consultation.due_at", allow_null=True)
+    status = serializers.ChoiceField(choices=["assigned", "offered"])
+    assignment = serializers.IntegerField(source="assignment.pk", default=None, allow_null=True)
+    offer_expires_at = serializers.DateTimeField(source="assignment.expires_at", default=None, allow_null=True)
     overdue = serializers.BooleanField()
-    slot_starts_at = serializers.DateTimeField()
+    slot_starts_at = serializers.DateTimeField(allow_null=True)
+
+
+class CalendarSlotOut(serializers.ModelSerializer):
+    bookings = BookingOut(source="live_bookings", many=True)
+
+    class Meta:
+        model = Slot
+        fields = ["id", "starts_at", "ends_at", "kind", "bookings"]
+
+
+class CalendarSessionOut(SessionOut):
+    """A session of the expert's own calendar (selectors.expert_calendar) with its slots' live bookings."""
+
+    slots = CalendarSlotOut(many=True)
+
+    class Meta(SessionOut.Meta):
+        fields = [*SessionOut.Meta.fields, "slots"]
+
+
+class RosterExceptionOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    roster = serializers.IntegerField()
+    date = serializers.DateField()
+    kind = serializers.CharField()
+
+
+class CalendarFeedUrlOut(serializers.Serializer):
+    url = serializers.URLField()
+
+
+class EscalatedOut(serializers.Serializer):
+    consultation = serializers.IntegerField()
+    state = serializers.CharField()
+
+
+class NoExpertOnDutyOut(serializers.Serializer):
+    state = serializers.CharField(help_text="escalated")
+    detail = serializers.CharField()
 
 
 class RosterIn(StrictSerializer):
@@ -183,12 +221,37 @@ def when_param(request, name: str):
     raw = request.query_params.get(name)
     if not raw:
         return None
-    value = parse_datetime(raw)
-    if value is None and parse_date(raw) is not None:
-        value = parse_datetime(raw + "T00:00:00+08:00")
+    try:  # parse_* raise ValueError for a well-formed but impossible value ("2026-02-30")
+        value = parse_datetime(raw)
+        if value is None and parse_date(raw) is not None:
+            value = parse_datetime(raw + "T00:00:00+08:00")
+    except ValueError:
+        value = None
     if value is None:
         raise InvalidInput(f"{name}: an ISO 8601 date or date-time.", code="bad_date")
     return value
+
+
+def id_param(request, name: str) -> int | None:
+    """An optional id filter; a 400 with the reason for anything but a positive integer."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_ID:
+        raise InvalidInput(f"{name}: an id (a positive integer).", code="bad_filter")
+    return int(raw)
+
+
+def choice_param(request, name: str, choices, default: str = "") -> str:
+    """An optional filter among `choices` ("" means no filter); a 400 naming the choices otherwise."""
+    value = request.query_params.get(name, default)
+    if value and value not in choices:
+        raise InvalidInput(f"{name}: one of {', '.join(choices)}.", code="bad_filter")
+    return value
+
+
+def filter_param(name: str, choices) -> OpenApiParameter:
+    return OpenApiParameter(name, str, enum=list(choices))
 
 
 def page_of(view, request, rows, out, audit: bool = False):
@@ -199,4 +262,6 @@ def page_of(view, request, rows, out, audit: bool = False):
     return paginator.get_paginated_response(out(page, many=True).data)
 
 
-WINDOW = [OpenApiParameter("from", str), OpenApiParameter("to", str)]
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+WINDOW = [OpenApiParameter("from", str, description="ISO 8601 date or date-time"),
+          OpenApiParameter("to", str, description="ISO 8601 date or date-time")]

@@ -92,7 +92,7 @@ def test_clients_of_a_killed_daphne_are_back_through_the_other_within_10_s(trans
                 await asyncio.gather(*tasks, return_exceptions=True)
 
         result = asyncio.run(scenario())
-        print({k: v for k, v in result.items() if k != "back_after"}, "slowest back:", max(result["back_after"]))
+        print({k: v for k, v in result.items() if k != "back_after"}, "slowest back:", max(result["back_after"], default=None))
         # then about half the clients (the killed process's) were dropped, and >= 95% were back within 10 s
         assert 0.3 * CLIENTS <= result["dropped"] <= 0.7 * CLIENTS, result["dropped"]
         assert len(result["back_after"]) >= 0.95 * result["dropped"]

@@ -6,17 +6,23 @@ exactly one audit row naming it.
 
 To cover a new endpoint, add ONE row to ENDPOINTS: its URL (with `{id}` for a detail URL) and a
 function (org, expert) -> the record it returns, held by `org` and in `expert`'s worklist.
+An endpoint that only some roles have (the expert's own worklist) names them in `for_roles`: to
+everyone else it shows nothing.
 """
+import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
 import pytest
 from django.db.models import Model
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from consult.models import Consultation
 from directory.models import Expert, Organisation, User
+from scheduling.models import Assignment, Booking, FollowUpTask, Referral
 from tests.factories import ConsultationFactory, PatientFactory, UserFactory
+from tests.scheduling.conftest import make_session
 
 
 def a_patient(org: Organisation, expert: Expert) -> Model:
@@ -31,8 +37,56 @@ def a_consultation(org: Organisation, expert: Expert) -> Model:
                                state=Consultation.State.ASSIGNED)
 
 
+def _staff(org: Organisation) -> User:
+    return UserFactory(role=User.Role.VILLAGE_DOCTOR, organisation=org)
+
+
+def _lead(org: Organisation) -> Organisation:
+    return Organisation.objects.get(pk=org.community_id)
+
+
+def a_booking(org: Organisation, expert: Expert) -> Model:
+    """A booking made by `org` in a slot of `expert`'s session tomorrow."""
+    consultation = a_consultation(org, expert)
+    session = make_session(expert.user, consultation.specialty, slots=1,
+                           starts_at=timezone.now() + dt.timedelta(days=1))
+    return Booking.objects.create(slot=session.slots.get(), patient=consultation.patient, consultation=consultation,
+                                  booked_by=_staff(org), booked_org=org)
+
+
+def an_assignment(org: Organisation, expert: Expert) -> Model:
+    return Assignment.objects.create(consultation=a_consultation(org, expert), expert=expert, status="accepted",
+                                     expires_at=timezone.now(), decided_at=timezone.now())
+
+
+def a_referral(org: Organisation, expert: Expert) -> Model:
+    """An upward referral from `org` to its lead hospital, of a consultation assigned to `expert`."""
+    consultation = a_consultation(org, expert)
+    return Referral.objects.create(direction=Referral.Direction.UP, state=Referral.State.REQUESTED,
+                                   patient=consultation.patient, consultation=consultation, from_org=org,
+                                   to_org=_lead(org), created_by=_staff(org), reason="胸痛待查")
+
+
+def a_follow_up(org: Organisation, expert: Expert) -> Model:
+    """A follow-up task of `org`, from a downward referral that `expert` wrote."""
+    consultation = a_consultation(org, expert)
+    referral = Referral.objects.create(direction=Referral.Direction.DOWN, state=Referral.State.SENT,
+                                       patient=consultation.patient, consultation=consultation, from_org=_lead(org),
+                                       to_org=org, created_by=expert.user, summary="出院小结")
+    return FollowUpTask.objects.create(referral=referral, patient=consultation.patient, organisation=org,
+                                       title="复查心电图", due_on=timezone.localdate() + dt.timedelta(days=7))
+
+
 def paginated_ids(body) -> list:
     return [row["id"] for row in body["results"]]
+
+
+def worklist_ids(body) -> list:
+    return [row["consultation"] for row in body]
+
+
+def calendar_booking_ids(body) -> list:
+    return [booking["id"] for session in body for slot in session["slots"] for booking in slot["bookings"]]
 
 
 @dataclass(frozen=True)
@@ -40,6 +94,8 @@ class Endpoint:
     url: str  # "/api/things/{id}/" for a detail, no {id} for a list
     make: Callable[[Organisation, Expert], Model]
     listed_ids: Callable = paginated_ids  # how to read the ids out of a list response
+    returned_id: Callable = lambda body: body["id"]  # how to read the id out of a detail response
+    for_roles: tuple = ()  # the roles that have this endpoint; empty: every role
 
     @property
     def is_list(self) -> bool:
@@ -55,6 +111,14 @@ ENDPOINTS = [
     Endpoint("/api/patients/{id}/", a_patient),
     Endpoint("/api/consultations/", a_consultation),
     Endpoint("/api/consultations/{id}/", a_consultation),
+    Endpoint("/api/scheduling/bookings/", a_booking),
+    Endpoint("/api/fhir/Appointment/{id}", a_booking, returned_id=lambda body: int(body["id"])),
+    Endpoint("/api/scheduling/me/calendar/", a_booking, listed_ids=calendar_booking_ids, for_roles=("expert",)),
+    Endpoint("/api/scheduling/assignments/", an_assignment),
+    Endpoint("/api/scheduling/worklist/", a_consultation, listed_ids=worklist_ids, for_roles=("expert",)),
+    Endpoint("/api/scheduling/referrals/", a_referral),
+    Endpoint("/api/scheduling/referrals/{id}/", a_referral),
+    Endpoint("/api/scheduling/follow-ups/", a_follow_up),
 ]
 
 
@@ -125,10 +189,14 @@ def test_record_in_reach_is_returned_and_each_read_is_audited_once(endpoint, rea
     assert response.status_code == 200, response.content
     body = response.json()
     written = AuditEvent.objects.filter(actor=reader).count() - before
+    if endpoint.for_roles and reader_role not in endpoint.for_roles:
+        # (a list of the reader's own work, which this role does not have: empty, nothing audited)
+        assert endpoint.listed_ids(body) == [] and written == 0
+        return
     if endpoint.is_list:
         assert record.pk in endpoint.listed_ids(body)
         assert written == len(endpoint.listed_ids(body))
     else:
-        assert body["id"] == record.pk
+        assert endpoint.returned_id(body) == record.pk
         assert written == 1
     assert _audit_rows(reader, record) == 1
