@@ -3,9 +3,13 @@
 Channels delivers at most once: anything that must not be lost is stored first (an outbox
 or a pending list) and the event is only a nudge.
 """
+import logging
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+log = logging.getLogger(__name__)
 
 
 def user_group(user_id: int) -> str:
@@ -20,9 +24,21 @@ def send_to_users_now(*, user_ids, payload: dict) -> None:
 
 
 def send_event_on_commit(*, user_ids, payload: dict) -> None:
-    """The one way services push live events: after commit, never for a rolled-back change."""
+    """The one way services push live events: after commit, never for a rolled-back change.
+
+    Best effort: the change is committed already, so a channel layer that is down (Redis
+    restarting) is logged, not raised into the request that made the change. Whatever must
+    reach the user is read back from the database when their socket reconnects.
+    """
     ids = list(user_ids)
-    transaction.on_commit(lambda: send_to_users_now(user_ids=ids, payload=payload))
+
+    def send() -> None:
+        try:
+            send_to_users_now(user_ids=ids, payload=payload)
+        except Exception:
+            log.warning("live event %s not sent to users %s", payload.get("type"), ids, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 def enqueue_on_commit(task, *args, **kwargs) -> None:
