@@ -1,0 +1,25 @@
+"""ECG: one model, four readers (DICOM waveform, HL7 aECG, WFDB zip, CSV), measurement and serving."""
+from ..detect import Format, detect
+from ..errors import UnsupportedFormat
+from ..limits import DEFAULT_LIMITS, Limits
+from .aecg import read_aecg
+from .csv import read_csv_ecg
+from .dicom_waveform import read_dicom_ecg
+from .model import STANDARD_LEADS, Ecg
+from .wfdb import read_wfdb_zip
+
+_READERS = {Format.DICOM: read_dicom_ecg, Format.AECG: read_aecg, Format.WFDB: read_wfdb_zip,
+            Format.CSV: read_csv_ecg}
+
+
+def read_ecg(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Ecg:
+    """Detect the format by content and read the ECG; raises a FormatError subclass."""
+    fmt = detect(data, limits=limits)
+    reader = _READERS.get(fmt)
+    if reader is None:
+        raise UnsupportedFormat(f"A {fmt.value} file is not an ECG. Send DICOM, HL7 aECG, WFDB (zip) or CSV.",
+                                code="not_an_ecg")
+    return reader(data, limits=limits)
+
+
+__all__ = ["Ecg", "STANDARD_LEADS", "read_ecg", "read_dicom_ecg", "read_aecg", "read_wfdb_zip", "read_csv_ecg"]

@@ -1,0 +1,99 @@
+"""Test data helpers: real files from the installed pydicom and pydicom-data packages
+(never copied into this repository), and writers that turn the real 12-lead ECG of
+pydicom's waveform_ecg.dcm into HL7 aECG, WFDB and CSV, so that all four ECG
+readers are tested on one real signal."""
+import importlib.util
+import io
+import os
+import pathlib
+import tempfile
+import zipfile
+
+import numpy as np
+import pydicom
+
+
+PYDICOM_FILES = pathlib.Path(pydicom.__file__).parent / "data" / "test_files"
+_spec = importlib.util.find_spec("data_store")  # the pydicom-data package
+DATA_STORE = pathlib.Path(_spec.origin).parent / "data" if _spec else None
+
+
+def data_path(name: str) -> pathlib.Path:
+    for folder in (PYDICOM_FILES, DATA_STORE):
+        if folder is not None and (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(f"{name} is in neither pydicom's test files nor pydicom-data")
+
+
+def data_bytes(name: str) -> bytes:
+    return data_path(name).read_bytes()
+
+
+def make_aecg(ecg, *, leads=None, doctype: str = "") -> bytes:
+    """A minimal HL7 aECG document in the FDA layout, scale 1 uV."""
+    leads = leads or ecg.lead_names
+    seqs = [
+        '<component><sequence><code code="TIME_ABSOLUTE" codeSystem="2.16.840.1.113883.5.4"/>'
+        '<value xsi:type="GLIST_TS"><head value="20130125105919.000"/>'
+        f'<increment value="{1.0 / ecg.sampling_rate:.6f}" unit="s"/></value></sequence></component>'
+    ]
+    for name in leads:
+        code = "MDC_ECG_LEAD_" + (name.upper() if not name.startswith("a") else "a" + name[1:].upper())
+        digits = " ".join(map(str, ecg.leads[name].tolist()))
+        seqs.append(
+            f'<component><sequence><code code="{code}" codeSystem="2.16.840.1.113883.6.24"/>'
+            '<value xsi:type="SLIST_PQ"><origin value="0" unit="uV"/><scale value="1" unit="uV"/>'
+            f"<digits>{digits}</digits></value></sequence></component>"
+        )
+    annotations = "".join(
+        f'<component><annotation><code code="{code}" codeSystem="2.16.840.1.113883.6.24"/>'
+        f'<value xsi:type="PQ" value="{ecg.device_measurements[key]:g}" unit="ms"/></annotation></component>'
+        for code, key in (("MDC_ECG_TIME_PD_QT", "qt_ms"), ("MDC_ECG_TIME_PD_QRS", "qrs_ms"),
+                          ("MDC_ECG_TIME_PD_PR", "pr_ms"), ("MDC_ECG_TIME_PD_RR", "rr_ms"))
+    )
+    statements = "".join(
+        f'<component><annotation><code code="MDC_ECG_INTERPRETATION_STATEMENT" codeSystem="2.16.840.1.113883.6.24"/>'
+        f'<value xsi:type="ST">{text}</value></annotation></component>'
+        for text in ecg.device_statements
+    )
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?>{doctype}'
+        '<AnnotatedECG xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        '<id root="1.2.3"/><code code="93000" codeSystem="2.16.840.1.113883.6.12"/>'
+        "<component><series><code code=\"RHYTHM\" codeSystem=\"2.16.840.1.113883.5.4\"/>"
+        f"<component><sequenceSet>{''.join(seqs)}</sequenceSet></component>"
+        f"<subjectOf><annotationSet>{annotations}{statements}</annotationSet></subjectOf>"
+        "</series></component></AnnotatedECG>"
+    )
+    return xml.encode("utf-8")
+
+
+def make_wfdb_zip(ecg, *, fmt: str = "16", units: str = "uV", gain: float = 1.0) -> bytes:
+    """Write the ECG with the wfdb package itself, then zip .hea + .dat."""
+    import wfdb
+
+    names = ecg.lead_names
+    microvolts = np.column_stack([ecg.leads[n] for n in names]).astype(np.float64)
+    per_unit = 1.0 if units == "uV" else 1000.0
+    digital = np.rint(microvolts / per_unit * gain).astype(np.int32)
+    with tempfile.TemporaryDirectory() as folder:
+        wfdb.wrsamp("rec1", fs=ecg.sampling_rate, units=[units] * len(names), sig_name=names,
+                    d_signal=digital, fmt=[fmt] * len(names), adc_gain=[gain] * len(names),
+                    baseline=[0] * len(names), write_dir=folder)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(os.listdir(folder)):
+                zf.write(os.path.join(folder, name), arcname=name)
+        return buf.getvalue()
+
+
+def make_csv(ecg, *, units: str = "uV", header_line: str | None = None) -> bytes:
+    names = ecg.lead_names
+    table = np.column_stack([ecg.leads[n] for n in names])
+    lines = [header_line if header_line is not None else f"# sampling_rate={ecg.sampling_rate:g}; units={units}",
+             ",".join(names)]
+    if units == "mV":
+        lines += [",".join(f"{v / 1000:.3f}" for v in row) for row in table]
+    else:
+        lines += [",".join(map(str, row)) for row in table.tolist()]
+    return ("\n".join(lines) + "\n").encode("utf-8")
