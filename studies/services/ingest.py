@@ -90,7 +90,7 @@ def upload_fail(*, upload_id, code: str, message: str) -> None:
 
 def _store_upload(*, upload_id, parsed: ParsedDicom | ParsedOther) -> None:
     with files_or_nothing() as files, transaction.atomic():
-        upload = Upload.objects.select_for_update().select_related("owner", "consultation", "patient").get(pk=upload_id)
+        upload = (Upload.objects.select_for_update(of=("self",)).select_related("owner__organisation", "consultation__patient", "patient").get(pk=upload_id))
         if upload.state != Upload.State.RECEIVED:
             return
         source = Source(by=upload.owner, organisation=upload.owner.organisation, consultation=upload.consultation,
