@@ -62,3 +62,56 @@ def wait_for_upload(upload_id: str, states=("ingested", "failed"), timeout: floa
             return upload
         assert time.monotonic() < deadline, f"upload still {upload.state}"
         time.sleep(0.1)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Daphne serving teleclinic.asgi in a subprocess on the test database (live_server is WSGI-only)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, _database_url
+
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    port = _free_port()
+    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings")
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                 "teleclinic.asgi:application"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"Daphne did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+    proc.url = f"http://127.0.0.1:{port}"
+    proc.log_path = log
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def token_for():
+    from rest_framework.authtoken.models import Token
+
+    return lambda user: Token.objects.get_or_create(user=user)[0].key
