@@ -12,7 +12,7 @@ from email.utils import format_datetime
 
 VERSION = "1.0.0"
 EXTENSIONS = "creation,expiration,termination,checksum"
-CHECKSUM_ALGORITHMS = "sha256"
+CHECKSUM_ALGORITHMS = "sha256,sha1"  # sha1 too: tuspy's upload_checksum=True sends sha1
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 # Response headers a browser client (tus-js-client) must be allowed to read, and may send.
 EXPOSE_HEADERS = ("Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Location, Tus-Resumable, "
@@ -62,20 +62,21 @@ def encode_metadata(metadata: dict[str, str]) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" if v else k for k, v in metadata.items())
 
 
-def parse_checksum(value: str | None) -> bytes | None:
-    """Upload-Checksum: `sha256 <base64 digest>`; None when absent."""
+def parse_checksum(value: str | None) -> tuple[str, bytes] | None:
+    """Upload-Checksum: `sha256 <base64 digest>` (or sha1) -> (algorithm, digest); None when absent."""
     if value is None:
         return None
     algorithm, _, digest = value.strip().partition(" ")
-    if algorithm.lower() != "sha256":
-        raise TusError(400, "bad_checksum_algorithm", "Only sha256 is supported in Upload-Checksum.")
+    algorithm = algorithm.lower()
+    if algorithm not in CHECKSUM_ALGORITHMS.split(","):
+        raise TusError(400, "bad_checksum_algorithm", f"Upload-Checksum supports {CHECKSUM_ALGORITHMS} only.")
     try:
         raw = base64.b64decode(digest.strip(), validate=True)
     except binascii.Error:
         raise TusError(400, "bad_checksum", "Upload-Checksum digest is not base64.")
-    if len(raw) != hashlib.sha256().digest_size:
-        raise TusError(400, "bad_checksum", "Upload-Checksum digest is not a sha256 digest.")
-    return raw
+    if len(raw) != hashlib.new(algorithm).digest_size:
+        raise TusError(400, "bad_checksum", f"Upload-Checksum digest is not a {algorithm} digest.")
+    return algorithm, raw
 
 
 def safe_filename(name: str) -> str:

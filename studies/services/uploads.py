@@ -92,7 +92,7 @@ def check_open(upload: Upload) -> None:
         raise UploadGone("This upload has expired or was terminated; start a new one.")
 
 
-def upload_append(*, upload_id, by: User, offset: int, body: BinaryIO, checksum: bytes | None) -> Upload:
+def upload_append(*, upload_id, by: User, offset: int, body: BinaryIO, checksum: tuple[str, bytes] | None) -> Upload:
     """Core PATCH: write the body at `offset` under the row lock, so two PATCHes at one offset cannot both write.
 
     A checksum mismatch (460) or any error truncates the file back: the offset stays unchanged.
@@ -111,9 +111,9 @@ def upload_append(*, upload_id, by: User, offset: int, body: BinaryIO, checksum:
     return upload
 
 
-def _write_chunk(upload: Upload, body: BinaryIO, checksum: bytes | None) -> int:
+def _write_chunk(upload: Upload, body: BinaryIO, checksum: tuple[str, bytes] | None) -> int:
     path = partial_path(upload.pk)
-    digest = hashlib.sha256()
+    digest = hashlib.new(checksum[0] if checksum else "sha256")
     written = 0
     with open(path, "r+b") as out:
         out.seek(upload.offset)
@@ -124,8 +124,8 @@ def _write_chunk(upload: Upload, body: BinaryIO, checksum: bytes | None) -> int:
                     raise InvalidInput("The chunk goes past the declared Upload-Length.", code="past_length")
                 digest.update(chunk)
                 out.write(chunk)
-            if checksum is not None and digest.digest() != checksum:
-                raise ChecksumMismatch("The chunk's sha256 does not match Upload-Checksum; send it again.")
+            if checksum is not None and digest.digest() != checksum[1]:
+                raise ChecksumMismatch(f"The chunk's {checksum[0]} does not match Upload-Checksum; send it again.")
         except BaseException:
             out.truncate(upload.offset)
             raise
