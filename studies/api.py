@@ -70,7 +70,7 @@ class ImagingStudyView(APIView):
 class RenderQuery(serializers.Serializer):
     window_center = serializers.FloatField(required=False)
     window_width = serializers.FloatField(required=False)
-    format = serializers.ChoiceField(choices=["png", "jpeg"], default="png")
+    image_format = serializers.ChoiceField(choices=["png", "jpeg"], default="png")  # not "format": DRF owns it
 
 
 class FrameRenderedView(APIView):
@@ -87,12 +87,12 @@ class FrameRenderedView(APIView):
                                                  f"{rendered.window_source}"})
 
 
-def render_instance_frame(instance, *, frame: int, window_center=None, window_width=None, format="png"):
+def render_instance_frame(instance, *, frame: int, window_center=None, window_width=None, image_format="png"):
     if frame < 1 or (instance.number_of_frames and frame > instance.number_of_frames):
         raise InvalidInput(f"Frame {frame} is outside 1-{max(instance.number_of_frames, 1)}.", code="bad_frame")
     try:
         return render_frame(instance_bytes(instance), frame=frame - 1, window_center=window_center,
-                            window_width=window_width, image_format=format)
+                            window_width=window_width, image_format=image_format)
     except FormatError as exc:
         raise InvalidStudy(exc.message, code=exc.code)
 

@@ -176,6 +176,6 @@ class RenderedView(DicomWebView):
         accept = request.headers.get("Accept", "")
         image_format = "png" if "image/png" in accept and "image/jpeg" not in accept else "jpeg"
         rendered = render_instance_frame(row, frame=number, window_center=center, window_width=width,
-                                         format=image_format)
+                                         image_format=image_format)
         return HttpResponse(rendered.content, content_type=rendered.media_type)
 
