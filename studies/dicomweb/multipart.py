@@ -21,7 +21,10 @@ def parse_related(body: bytes, content_type: str) -> list[tuple[dict[str, str], 
     media_type, params = content_type_params(content_type)
     if media_type != "multipart/related" or not params.get("boundary"):
         raise InvalidInput("STOW-RS bodies must be multipart/related with a boundary.", code="bad_multipart")
-    delimiter = b"--" + params["boundary"].encode("latin-1")
+    try:
+        delimiter = b"--" + params["boundary"].encode("ascii")
+    except UnicodeEncodeError:
+        raise InvalidInput("The multipart boundary must be ASCII (RFC 2046).", code="bad_multipart")
     chunks = body.split(delimiter)
     if len(chunks) < 3:
         raise InvalidInput("The multipart body has no parts.", code="bad_multipart")
