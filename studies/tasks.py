@@ -1,10 +1,14 @@
 """Celery tasks of the studies app: thin, ids in, one service call, safe to run twice."""
+import logging
+
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import OperationalError
 
 from .limits import address_space_budget
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=3, soft_time_limit=settings.STUDIES_INGEST_SOFT_TIME_LIMIT,
@@ -25,6 +29,11 @@ def ingest_upload_task(self, upload_id: str) -> None:
     except SoftTimeLimitExceeded:
         upload_fail(upload_id=upload_id, code="too_slow",
                     message="Reading this file took too long; it is refused. Check that it is a normal export.")
+    except Exception:  # a bug must still leave the uploader a clear state, and the worker carries on
+        log.exception("ingest of upload %s failed", upload_id)
+        upload_fail(upload_id=upload_id, code="ingest_failed",
+                    message="This file could not be processed because of an error on our side; it has been "
+                            "logged. Try again later or send it another way.")
 
 
 @shared_task

@@ -65,8 +65,11 @@ def ingest_upload(*, upload_id) -> Upload:
     if upload.state != Upload.State.RECEIVED:
         return upload
     try:
-        parsed = parse_upload(partial_path(upload.pk).read_bytes(), kind=upload.kind, limits=limits(),
-                              thresholds=thresholds())
+        data = partial_path(upload.pk).read_bytes()
+    except FileNotFoundError:  # a concurrent run of this task finished first and removed the bytes
+        return Upload.objects.get(pk=upload.pk)
+    try:
+        parsed = parse_upload(data, kind=upload.kind, limits=limits(), thresholds=thresholds())
         _store_upload(upload_id=upload.pk, parsed=parsed)
     except FormatError as exc:
         upload_fail(upload_id=upload.pk, code=exc.code, message=exc.message)
