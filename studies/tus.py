@@ -4,7 +4,6 @@ Spec: https://tus.io/protocols/resumable-upload (core, creation, expiration, ter
 checksum). Only sha256 is offered for the checksum extension.
 """
 import base64
-import binascii
 import hashlib
 import re
 import unicodedata
@@ -53,7 +52,7 @@ def parse_metadata(value: str | None) -> dict[str, str]:
             raise TusError(400, "bad_metadata", "Upload-Metadata must be 'key base64', comma-separated, unique keys.")
         try:
             out[parts[0]] = base64.b64decode(parts[1], validate=True).decode("utf-8") if len(parts) == 2 else ""
-        except (binascii.Error, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError; non-ASCII raises ValueError
             raise TusError(400, "bad_metadata", f"Upload-Metadata value of '{parts[0]}' is not base64 of UTF-8 text.")
     return out
 
@@ -72,7 +71,7 @@ def parse_checksum(value: str | None) -> tuple[str, bytes] | None:
         raise TusError(400, "bad_checksum_algorithm", f"Upload-Checksum supports {CHECKSUM_ALGORITHMS} only.")
     try:
         raw = base64.b64decode(digest.strip(), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or non-ASCII text
         raise TusError(400, "bad_checksum", "Upload-Checksum digest is not base64.")
     if len(raw) != hashlib.new(algorithm).digest_size:
         raise TusError(400, "bad_checksum", f"Upload-Checksum digest is not a {algorithm} digest.")
