@@ -15,6 +15,7 @@ Safety rules, in the order they are applied:
 """
 import datetime as dt
 import io
+import struct
 import zlib
 from dataclasses import asdict, dataclass
 
@@ -104,11 +105,12 @@ def read_dicom(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> FileDataset:
     try:
         meta = _read_file_meta_info(fp)
         body_start = fp.tell()
+        _convert_all(meta)
+        ts = meta.get("TransferSyntaxUID")
     except FormatError:
         raise
     except Exception as exc:  # the meta group itself is corrupt
         raise InvalidDicom(f"The DICOM file meta header is damaged ({_short(exc)}).") from exc
-    ts = meta.get("TransferSyntaxUID")
     if not ts:
         raise InvalidDicom(
             "The DICOM file meta header has no Transfer Syntax UID, so the file cannot be "
@@ -120,11 +122,7 @@ def read_dicom(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> FileDataset:
         ds = _parse(lambda: _dataset_from_body(body, data[:128], meta))
     else:
         ds = _parse(lambda: pydicom.dcmread(io.BytesIO(data), force=False))
-    _check_not_truncated(ds)
-    _parse(lambda: _convert_all(ds))
-    _validate_strictly(ds)
-    _check_pixel_length(ds)
-    _check_pixel_budget(ds, limits)
+    _parse(lambda: _check_dataset(ds, limits))
     return ds
 
 
@@ -237,6 +235,14 @@ def _parse(read):
         raise InvalidDicom(f"The DICOM file is damaged and could not be read ({_short(exc)}).") from exc
 
 
+def _check_dataset(ds: Dataset, limits: Limits) -> None:
+    _check_not_truncated(ds)  # first: it needs the raw, unconverted elements
+    _convert_all(ds)
+    _validate_strictly(ds)
+    _check_pixel_length(ds)
+    _check_pixel_budget(ds, limits)
+
+
 def _convert_all(ds: Dataset) -> Dataset:
     ds.walk(lambda _ds, _elem: None)  # converts every raw element now, inside our error mapping
     return ds
@@ -255,7 +261,24 @@ def _check_not_truncated(ds: Dataset) -> None:
 
 
 def _check_pixel_length(ds: Dataset) -> None:
+    if not ds.get("SOPClassUID"):
+        # Type 1 in every IOD; without it the file was cut inside its header
+        raise InvalidDicom("The DICOM file has no SOP Class UID: it is incomplete or not a DICOM "
+                           "object. Send it again or export it again.", code="dicom_incomplete")
+    has_pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+    sop_class = str(getattr(ds.get("SOPClassUID"), "name", ""))
+    image_expected = sop_class.endswith("Image Storage") or ("Rows" in ds and "BitsAllocated" in ds)
+    if "Waveform Storage" in sop_class and "WaveformSequence" not in ds:
+        raise TruncatedFile("The DICOM waveform file has no waveform data. "
+                            "The upload was probably interrupted: send it again.")
+    if image_expected and not has_pixels:
+        raise TruncatedFile(
+            "The DICOM file describes an image but its pixel data is missing. "
+            "The upload was probably interrupted: send it again."
+        )
     pixel = ds.data_element("PixelData") if "PixelData" in ds else None
+    if pixel is not None and pixel.is_undefined_length and isinstance(pixel.value, bytes):
+        _check_fragments(pixel.value)
     if pixel is not None and pixel.value is not None and not pixel.is_undefined_length:
         if 0 < len(pixel.value) < _expected_native_length(ds):
             raise TruncatedFile(
@@ -306,6 +329,19 @@ def _expected_pixel_bytes(ds: Dataset) -> int:
     if bits == 1:
         return (rows * cols * frames * spp + 7) // 8
     return rows * cols * frames * spp * ((bits + 7) // 8)
+
+
+def _check_fragments(value: bytes) -> None:
+    """Encapsulated pixel data: every item must fit; pydicom reads a cut one silently to EOF."""
+    pos = 0
+    while pos + 8 <= len(value):
+        group, element, length = struct.unpack_from("<HHL", value, pos)
+        if (group, element) != (0xFFFE, 0xE000):
+            return
+        pos += 8 + length
+    if pos != len(value):
+        raise TruncatedFile("The compressed image data ends in the middle of a frame. "
+                            "The upload was probably interrupted: send it again.")
 
 
 def _expected_native_length(ds: Dataset) -> int:

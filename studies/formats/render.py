@@ -119,9 +119,9 @@ def _decode(ds: Dataset, frame: int, limits: Limits) -> np.ndarray:
 def _guard(step):
     try:
         return step()
-    except FormatError:
+    except (FormatError, KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
-    except Exception as exc:  # decoders raise many types on corrupt or unsupported data
+    except BaseException as exc:  # decoders raise many types; pylibjpeg-rle's Rust panics are BaseException
         raise RenderError(f"The image could not be decoded ({type(exc).__name__}: {str(exc)[:160]}).") from exc
 
 

@@ -63,6 +63,10 @@ class EcgAnalysis:
     device: dict[str, float]
     critical: list[CriticalFinding] = field(default_factory=list)
 
+    def as_dict(self) -> dict:
+        """JSON-ready: {"computed": {...}, "device": {...}, "critical": [{"code", "message"}]}."""
+        return asdict(self)
+
 
 def analyse_ecg(ecg: Ecg, *, lead: str = "II", thresholds: CriticalThresholds = CriticalThresholds()) -> EcgAnalysis:
     computed = measure_ecg(ecg, lead=lead)

@@ -10,6 +10,7 @@ import os
 import re
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def _copy_bounded(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: str
                 if written > budget:
                     raise DecompressionBomb("The WFDB zip expands beyond the size limit.")
                 dst.write(chunk)
-    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, EOFError, ValueError, RuntimeError) as exc:
         raise InvalidEcg(f"The WFDB zip member {member.filename!r} cannot be read.",
                          code="wfdb_bad_zip") from exc
     return written

@@ -1,0 +1,115 @@
+"""Benchmark of the formats library; prints one JSON object.
+
+    /work/main/.venv/bin/python bench/formats_bench.py [--runs N]
+
+- ecg: milliseconds per 10 s 12-lead record (pydicom's waveform_ecg.dcm) for
+  read_ecg + measure_ecg, with bare pydicom dcmread (+ waveform_array) of the same
+  bytes as the baseline, medians over N runs; also each reader alone.
+- dicom_index: index_dicom per instance versus bare pydicom dcmread over the same
+  files (pydicom's and pydicom-data's test files that index cleanly), same run.
+- render: render_frame (PNG) per frame for a few sizes.
+Everything runs from memory (files read once before timing).
+"""
+import argparse
+import io
+import json
+import pathlib
+import statistics
+import sys
+import time
+import warnings
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "formats"))  # the real-signal aECG/WFDB/CSV writers
+
+import pydicom  # noqa: E402
+
+from formats_samples import DATA_STORE, PYDICOM_FILES, data_bytes, make_aecg, make_csv, make_wfdb_zip  # noqa: E402
+from studies.formats import index_dicom, read_dicom, render_frame  # noqa: E402
+from studies.formats.ecg import read_aecg, read_csv_ecg, read_dicom_ecg, read_ecg, read_wfdb_zip  # noqa: E402
+from studies.formats.ecg.measure import measure_ecg  # noqa: E402
+from studies.formats.errors import FormatError  # noqa: E402
+
+
+def median_ms(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 3)
+
+
+def bench_ecg(runs: int) -> dict:
+    data = data_bytes("waveform_ecg.dcm")
+    ecg = read_dicom_ecg(data)
+    others = {"aecg": (read_aecg, make_aecg(ecg)), "wfdb": (read_wfdb_zip, make_wfdb_zip(ecg)),
+              "csv": (read_csv_ecg, make_csv(ecg))}
+    measure_ecg(ecg)  # warm-up: imports neurokit2 (about 2 s, once per process)
+    baseline = median_ms(lambda: pydicom.dcmread(io.BytesIO(data)).waveform_array(0), runs)
+    return {
+        "record": "waveform_ecg.dcm: 12 leads x 10 s at 1000 Hz",
+        "runs": runs,
+        "read_and_measure_ms": median_ms(lambda: measure_ecg(read_ecg(data)), runs),
+        "read_only_ms": {"dicom": median_ms(lambda: read_ecg(data), runs),
+                         **{k: median_ms(lambda f=f, d=d: f(d), runs) for k, (f, d) in others.items()}},
+        "measure_only_ms": median_ms(lambda: measure_ecg(ecg), runs),
+        "baseline_pydicom_dcmread_plus_waveform_array_ms": baseline,
+    }
+
+
+def bench_index(max_files: int) -> dict:
+    paths = sorted(PYDICOM_FILES.glob("*.dcm")) + (sorted(DATA_STORE.glob("*.dcm")) if DATA_STORE else [])
+    files = []
+    for path in paths:
+        data = path.read_bytes()
+        try:
+            index_dicom(data)
+        except FormatError:
+            continue
+        files.append(data)
+        if len(files) >= max_files:
+            break
+    ours, bare = [], []
+    for data in files:
+        ours.append(median_ms(lambda: index_dicom(data), 3))
+        bare.append(median_ms(lambda: pydicom.dcmread(io.BytesIO(data)), 3))
+    return {
+        "instances": len(files),
+        "total_mb": round(sum(map(len, files)) / 1e6, 1),
+        "index_dicom_median_ms": round(statistics.median(ours), 3),
+        "bare_dcmread_median_ms": round(statistics.median(bare), 3),
+        "index_dicom_total_ms": round(sum(ours), 1),
+        "bare_dcmread_total_ms": round(sum(bare), 1),
+        "note": "index_dicom = dcmread + every element converted + truncation/VR/size checks + index",
+    }
+
+
+def bench_render(runs: int) -> dict:
+    out = {}
+    for name in ("MR_small.dcm", "CT_small.dcm", "MR_small_jp2klossless.dcm", "US1_J2KR.dcm", "RG3_UNCI.dcm"):
+        ds = read_dicom(data_bytes(name))
+        out[f"{name} ({ds.Rows}x{ds.Columns}, {ds.file_meta.TransferSyntaxUID.name})"] = median_ms(
+            lambda ds=ds: render_frame(ds), runs)
+    return {"render_frame_png_ms": out}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--max-files", type=int, default=150)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    import logging
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
+    started = time.perf_counter()
+    result = {"python": sys.version.split()[0], "pydicom": pydicom.__version__,
+              "ecg": bench_ecg(args.runs), "dicom_index": bench_index(args.max_files),
+              "render": bench_render(max(3, args.runs // 3))}
+    result["bench_seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
