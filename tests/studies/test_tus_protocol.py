@@ -221,3 +221,15 @@ def test_two_patches_at_the_same_offset_cannot_both_write(tus_client, doctor):
     assert sorted(results) == [204, 409]
     data = partial_path(upload_id_of(url)).read_bytes()
     assert len(data) == 64 * 1024 and len(set(data)) == 1
+
+
+def test_progress_is_pushed_about_every_5_percent_not_per_chunk(tus_client, doctor, django_capture_on_commit_callbacks):
+    # given an upload of 100 bytes sent in 99 one-byte chunks within a few seconds
+    client = tus_client(doctor)
+    url = client.create(100)["Location"]
+    with django_capture_on_commit_callbacks() as callbacks:
+        for offset in range(99):
+            assert client.patch(url, offset, b"x").status_code == 204
+    # then about one progress event per 5 % went out (plus one per elapsed second), not 99
+    assert 19 <= len(callbacks) <= 30
+    assert Upload.objects.get(pk=upload_id_of(url)).progress_percent >= 95
