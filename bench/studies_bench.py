@@ -257,7 +257,7 @@ def bench_ecg_latency(port: int, ctx) -> dict:
                     "group_send (Redis pub/sub layer) -> Daphne consumer -> expert's WebSocket"}
 
 
-def dicom_blobs(n: int) -> list[bytes]:
+def dicom_blobs(n: int, patient_id: str = "B-0001") -> list[bytes]:
     import pydicom
     from pydicom.data import get_testdata_file
     from pydicom.uid import generate_uid
@@ -269,6 +269,7 @@ def dicom_blobs(n: int) -> list[bytes]:
     for i in range(n):
         ds = sources[i % len(sources)]
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.PatientID = patient_id  # the seeded patient, so that C-STORE (no consultation) matches it
         out = io.BytesIO()
         ds.save_as(out, enforce_file_format=True)
         blobs.append(out.getvalue())
@@ -308,6 +309,36 @@ def bench_dicom_ingest(ctx, n: int = 300) -> dict:
                     "every element, then each instance costs a transaction (5-7 queries) and an fsynced file",
             "ingest_path": "formats.read_dicom (strict, all elements converted) + index + preamble zeroed + "
                            "Study/Series/Instance rows + file written atomically with fsync, one transaction each"}
+
+
+def bench_c_store(ctx, n: int = 150) -> dict:
+    """The same kind of instances sent by C-STORE over loopback, TCP_NODELAY on both ends."""
+    import pydicom
+    from pynetdicom import AE, evt
+
+    from studies import dicom_scp
+
+    village = ctx["doctor"].organisation
+    village.dicom_ae_title = "BENCH_CT"
+    village.save(update_fields=["dicom_ae_title"])
+    blobs, _ = dicom_blobs(n)
+    datasets = [pydicom.dcmread(io.BytesIO(b)) for b in blobs]
+    port = free_port()
+    server = dicom_scp.start(host="127.0.0.1", port=port, block=False)
+    ae = AE(ae_title="BENCH_CT")
+    for pair in sorted({(str(d.SOPClassUID), str(d.file_meta.TransferSyntaxUID)) for d in datasets}):
+        ae.add_requested_context(*pair)
+    try:
+        assoc = ae.associate("127.0.0.1", port, ae_title="TELECLINIC",
+                             evt_handlers=[(evt.EVT_CONN_OPEN, dicom_scp.set_nodelay)])
+        started = time.perf_counter()
+        statuses = [assoc.send_c_store(d).Status for d in datasets]
+        elapsed = time.perf_counter() - started
+        assoc.release()
+    finally:
+        server.shutdown()
+    return {"instances": n, "succeeded": statuses.count(0), "instances_per_s": round(n / elapsed, 1),
+            "tcp_nodelay": "both ends"}
 
 
 def bench_ecg_measure(repeats: int = 10) -> dict:
@@ -350,6 +381,8 @@ def main() -> dict:
         result["ecg_upload_to_expert_ws"] = bench_ecg_latency(port, ctx)
         log("DICOM ingest ...")
         result["dicom_ingest"] = bench_dicom_ingest(ctx)
+        log("C-STORE ...")
+        result["dicom_c_store"] = bench_c_store(ctx)
         log("ECG measure ...")
         result["ecg_parse_measure"] = bench_ecg_measure()
     finally:

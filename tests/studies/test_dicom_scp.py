@@ -22,8 +22,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def receiver():
     port = _free_port()
     server = dicom_scp.start(host="127.0.0.1", port=port, block=False)
-    yield port
+    port_server = PortServer(port, server)
+    yield port_server
     server.shutdown()
+
+
+class PortServer(int):
+    def __new__(cls, port, server):
+        obj = super().__new__(cls, port)
+        obj.server = server
+        return obj
 
 
 def send(port: int, names: list[str], calling: str) -> list[int]:
@@ -88,3 +96,18 @@ def test_management_command_starts_and_answers_c_echo(django_db_setup):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_both_ends_of_an_association_set_tcp_nodelay(receiver):
+    ae = AE(ae_title="ANY")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC",
+                         evt_handlers=[(evt.EVT_CONN_OPEN, dicom_scp.set_nodelay)])
+    try:
+        assert assoc.is_established
+        sender = assoc.dul.socket.socket
+        server_side = receiver.server.active_associations[0].dul.socket.socket
+        for sock in (sender, server_side):
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        assoc.release()
