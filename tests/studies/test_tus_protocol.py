@@ -14,6 +14,11 @@ from tests.studies.conftest import upload_id_of
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
 @pytest.fixture
 def doctor(people):
     return people["village_doctor"]
