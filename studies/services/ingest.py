@@ -70,7 +70,7 @@ def ingest_upload(*, upload_id) -> Upload:
         return Upload.objects.get(pk=upload.pk)
     try:
         parsed = parse_upload(data, kind=upload.kind, limits=limits(), thresholds=thresholds())
-        _store_upload(upload_id=upload.pk, parsed=parsed)
+        once_more_on_race(lambda: _store_upload(upload_id=upload.pk, parsed=parsed))
     except FormatError as exc:
         upload_fail(upload_id=upload.pk, code=exc.code, message=exc.message)
     except InvalidStudy as exc:
@@ -129,12 +129,24 @@ def _store_upload(*, upload_id, parsed: ParsedDicom | ParsedOther) -> None:
 def ingest_dicom_bytes(*, data: bytes, source: Source) -> Stored:
     """STOW-RS and C-STORE: parse, then store one instance in its own transaction. Raises FormatError/InvalidStudy."""
     parsed = parse_dicom(data, limits=limits(), thresholds=thresholds())
+    return once_more_on_race(lambda: _store_dicom_bytes(parsed, source))
+
+
+def _store_dicom_bytes(parsed: ParsedDicom, source: Source) -> Stored:
     with files_or_nothing() as files, transaction.atomic():
         stored = store_dicom(parsed=parsed, source=source, files=files)
         ecg = getattr(stored.instance, "ecg", None) if stored.created else None
         if ecg is not None or stored.study_created:
             notify.study_ready(ecg or stored.instance.series.study)
     return stored
+
+
+def once_more_on_race(store):
+    """Run a storing transaction; if a concurrent one took a unique key first, run it again (it then finds it)."""
+    try:
+        return store()
+    except IntegrityError:
+        return store()
 
 
 def store_dicom(*, parsed: ParsedDicom, source: Source, files: FileBatch) -> Stored:
@@ -156,15 +168,14 @@ def store_dicom(*, parsed: ParsedDicom, source: Source, files: FileBatch) -> Sto
     if series.study_id != study.pk:
         raise InvalidStudy("The series UID belongs to another study.", code="series_study_mismatch")
     name = new_name("dicom", "dcm")
-    try:
-        with transaction.atomic():
-            instance = Instance.objects.create(
-                sop_instance_uid=index.sop_instance_uid, series=series, sop_class_uid=index.sop_class_uid[:64],
-                instance_number=index.instance_number, number_of_frames=index.number_of_frames, rows=index.rows,
-                columns=index.columns, transfer_syntax_uid=index.transfer_syntax_uid[:64], file=name,
-                size=len(parsed.stored_bytes), sha256=_sha256(parsed.stored_bytes))
-    except IntegrityError:  # the same instance arrived concurrently: the other copy wins
-        return Stored(Instance.objects.select_related("series__study").get(sop_instance_uid=index.sop_instance_uid), False)
+    # No savepoint here (two round trips per instance): a concurrent copy of the same SOP Instance
+    # UID fails the unique constraint, the caller's transaction rolls back and once_more_on_race
+    # runs it again, which then finds the instance stored.
+    instance = Instance.objects.create(
+        sop_instance_uid=index.sop_instance_uid, series=series, sop_class_uid=index.sop_class_uid[:64],
+        instance_number=index.instance_number, number_of_frames=index.number_of_frames, rows=index.rows,
+        columns=index.columns, transfer_syntax_uid=index.transfer_syntax_uid[:64], file=name,
+        size=len(parsed.stored_bytes), sha256=_sha256(parsed.stored_bytes))
     if parsed.ecg is not None:
         store_ecg(parsed=parsed.ecg, original=None, source=Source(
             by=source.by, organisation=source.organisation, consultation=source.consultation or study.consultation,
@@ -269,4 +280,4 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-__all__ = ["Source", "Stored", "ingest_dicom_bytes", "ingest_upload", "store_dicom", "upload_fail"]
+__all__ = ["Source", "Stored", "ingest_dicom_bytes", "ingest_upload", "once_more_on_race", "store_dicom", "upload_fail"]

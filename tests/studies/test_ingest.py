@@ -238,3 +238,33 @@ def test_compressed_and_multiframe_dicom_are_ingested(tus_client, doctor, consul
         upload = upload_and_ingest(tus_client, doctor, sample_bytes(name), consultation=consultation.pk)
         assert upload.state == "ingested", (name, upload.error_message)
         assert Instance.objects.filter(sop_instance_uid=ds.SOPInstanceUID).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_instance_ingested_concurrently_is_stored_once(people, consultation, media):
+    import threading
+
+    from django.db import connection
+
+    from studies.services.ingest import Source, ingest_dicom_bytes
+
+    # given four senders of the same CT instance at once (separate connections)
+    source = Source(by=people["village_doctor"], organisation=people["village_doctor"].organisation,
+                    consultation=consultation)
+    barrier, results = threading.Barrier(4), []
+
+    def send():
+        try:
+            barrier.wait()
+            results.append(ingest_dicom_bytes(data=sample_bytes("CT_small.dcm"), source=source).created)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # then exactly one stored it, the others were told it was already there, and one file exists
+    assert sorted(results) == [False, False, False, True]
+    assert Instance.objects.count() == 1 and len(stored_files(media)) == 1
