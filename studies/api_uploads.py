@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
 from . import tus
-from .selectors import upload_get
+from .selectors import upload_get, upload_list
 from .services.uploads import check_open, max_upload_bytes, upload_append, upload_create, upload_terminate
 
 
@@ -53,7 +53,22 @@ class _Precondition(Exception):
     pass
 
 
+def upload_json(upload) -> dict:
+    return {
+        "id": str(upload.pk), "filename": upload.filename, "kind": upload.kind, "state": upload.state,
+        "offset": upload.offset, "length": upload.length, "sha256": upload.sha256,
+        "consultation": upload.consultation_id, "patient": upload.patient_id,
+        "error": {"code": upload.error_code, "detail": upload.error_message} if upload.error_code else None,
+        "result": upload.result or None, "created_at": upload.created_at.isoformat(),
+        "expires_at": upload.expires_at.isoformat()}
+
+
 class UploadCreateView(TusView):
+    def get(self, request):
+        """Not tus: the caller's recent uploads with their states and errors (?state=failed to filter)."""
+        rows = upload_list(user=request.user, state=request.query_params.get("state", ""))[:100]
+        return JsonResponse({"results": [upload_json(u) for u in rows]})
+
     def post(self, request):
         if request.headers.get("Upload-Defer-Length"):
             raise tus.TusError(400, "defer_length_unsupported", "Declare Upload-Length at creation.")
@@ -76,13 +91,7 @@ class UploadView(TusView):
 
     def get(self, request, upload_id):
         """Not tus: the upload's status for the uploader, with the ingest's error or result."""
-        upload = upload_get(user=request.user, upload_id=upload_id)
-        return JsonResponse({
-            "id": str(upload.pk), "filename": upload.filename, "kind": upload.kind, "state": upload.state,
-            "offset": upload.offset, "length": upload.length, "sha256": upload.sha256,
-            "consultation": upload.consultation_id, "patient": upload.patient_id,
-            "error": {"code": upload.error_code, "detail": upload.error_message} if upload.error_code else None,
-            "result": upload.result or None, "expires_at": upload.expires_at.isoformat()})
+        return JsonResponse(upload_json(upload_get(user=request.user, upload_id=upload_id)))
 
     def patch(self, request, upload_id):
         if request.content_type != tus.OFFSET_CONTENT_TYPE:

@@ -34,6 +34,14 @@ def upload_get(*, user: User, upload_id) -> Upload:
     return upload
 
 
+def upload_list(*, user: User, state: str = "") -> QuerySet[Upload]:
+    """The caller's own uploads, newest first (uploads are never shown to anyone else)."""
+    rows = Upload.objects.filter(owner=user)
+    if state:
+        rows = rows.filter(state=state)
+    return rows.order_by("-created_at")
+
+
 def _is_uuid(value) -> bool:
     import uuid
 

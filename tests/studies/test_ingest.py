@@ -268,3 +268,11 @@ def test_the_same_instance_ingested_concurrently_is_stored_once(people, consulta
     # then exactly one stored it, the others were told it was already there, and one file exists
     assert sorted(results) == [False, False, False, True]
     assert Instance.objects.count() == 1 and len(stored_files(media)) == 1
+
+
+def test_uploader_sees_their_failed_uploads_with_reasons_and_nobody_elses(tus_client, api, people, consultation):
+    upload_and_ingest(tus_client, people["village_doctor"], badfiles.truncated_dicom(), consultation=consultation.pk)
+    upload_and_ingest(tus_client, people["village_doctor"], sample_bytes("CT_small.dcm"), consultation=consultation.pk)
+    mine = api(people["village_doctor"]).get("/api/uploads/?state=failed").json()["results"]
+    assert [u["error"]["code"] for u in mine] == ["truncated_file"]
+    assert api(people["other_village_doctor"]).get("/api/uploads/").json()["results"] == []
