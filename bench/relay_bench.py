@@ -1,0 +1,390 @@
+"""Benchmark of the media relay: relay CPU per 3-person room and delivered fps, added
+latency, and time to first picture, against aiortc's MediaRelay and a direct connection.
+
+The relay runs in its own process (its CPU time is what is measured); the simulated
+participants run in another. Publishers send a VP8 clip encoded once beforehand, so the
+clients do not need to encode; subscribers count encoded frames without decoding them.
+
+    /work/main/.venv/bin/python bench/relay_bench.py                 # about 2-3 minutes
+    /work/main/.venv/bin/python bench/relay_bench.py --rooms 1 2 --baseline-rooms 1 --seconds 3
+
+Prints one JSON object.
+"""
+
+import argparse
+import asyncio
+import itertools
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
+from aiortc.contrib.media import MediaRelay  # noqa: E402
+from aiortc.mediastreams import AudioStreamTrack  # noqa: E402
+
+from relay import Relay, RelayConfig  # noqa: E402
+from relay.passthrough import loopback_candidates, on_keyframe_request  # noqa: E402
+from relay.sim import (  # noqa: E402
+    NO_ICE_SERVERS,
+    ClipTrack,
+    Received,
+    SimParticipant,
+    encode_clip,
+    frame_digest,
+    wait_for,
+)
+
+WIDTH, HEIGHT, FPS = 640, 480, 30
+PEOPLE_PER_ROOM = 3
+
+
+# --- the relay process ---------------------------------------------------------------
+
+
+class MediaRelayRoom:
+    """Baseline: aiortc's documented way to fan out, MediaRelay. Every upstream is decoded
+    and every subscriber gets its own encoder. Same signalling methods as RelayRoom."""
+
+    def __init__(self, send) -> None:
+        self._send = send
+        self._media_relay = MediaRelay()
+        self._tracks: dict[str, dict[str, Any]] = {}
+        self._pcs: dict[str, RTCPeerConnection] = {}
+        self._counter = itertools.count()
+
+    async def publish(self, participant_id: str, offer_sdp: str) -> str:
+        pc = RTCPeerConnection(NO_ICE_SERVERS)
+        self._pcs[f"up-{participant_id}"] = pc
+        tracks = self._tracks[participant_id] = {}
+        pc.on("track", lambda track: tracks.__setitem__(track.kind, track))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        with loopback_candidates():
+            await pc.setLocalDescription(await pc.createAnswer())
+        for other in list(self._tracks):
+            if other != participant_id:
+                await self._offer(participant_id, other)
+                await self._offer(other, participant_id)
+        return pc.localDescription.sdp
+
+    async def _offer(self, publisher: str, subscriber: str) -> None:
+        pc = RTCPeerConnection(NO_ICE_SERVERS)
+        pc_id = f"pc{next(self._counter)}"
+        self._pcs[pc_id] = pc
+        for kind in ("audio", "video"):
+            track = self._tracks[publisher].get(kind)
+            if track is not None:
+                pc.addTrack(self._media_relay.subscribe(track))
+        with loopback_candidates():
+            await pc.setLocalDescription(await pc.createOffer())
+        self._send(subscriber, {"type": "subscribe_offer", "pc_id": pc_id,
+                                "publisher": publisher, "sdp": pc.localDescription.sdp})
+
+    async def subscribe_answer(self, participant_id: str, pc_id: str, answer_sdp: str) -> None:
+        await self._pcs[pc_id].setRemoteDescription(
+            RTCSessionDescription(sdp=answer_sdp, type="answer"))
+
+    async def close(self) -> None:
+        for pc in self._pcs.values():
+            await pc.close()
+
+
+async def _serve_relay(mode: str, port_queue) -> None:
+    relay = Relay(RelayConfig(loopback=True, video_codecs=("VP8",)))
+    rooms: dict[str, Any] = {}
+    writers: list[asyncio.StreamWriter] = []
+    done = asyncio.Event()
+
+    def write(writer, payload) -> None:
+        writer.write((json.dumps(payload) + "\n").encode())
+
+    def room_for(room_id: str):
+        if room_id not in rooms:
+            def send(pid, message, room_id=room_id):
+                for writer in writers:
+                    write(writer, {"event": {"room": room_id, "pid": pid, "message": message}})
+            rooms[room_id] = (relay.room(room_id, send) if mode == "passthrough"
+                              else MediaRelayRoom(send))
+        return rooms[room_id]
+
+    async def handle(request: dict) -> Any:
+        op = request["op"]
+        if op == "publish":
+            return await room_for(request["room"]).publish(request["pid"], request["sdp"])
+        if op == "answer":
+            return await room_for(request["room"]).subscribe_answer(
+                request["pid"], request["pc_id"], request["sdp"])
+        if op == "cpu":
+            return {"cpu": time.process_time(), "wall": time.monotonic()}
+        if op == "stop":
+            done.set()
+            return None
+        raise ValueError(op)
+
+    async def client(reader, writer) -> None:
+        writers.append(writer)
+        while not reader.at_eof():
+            try:
+                line = await reader.readline()
+            except (asyncio.CancelledError, ConnectionError):
+                break
+            if not line:
+                break
+            request = json.loads(line)
+
+            async def answer(request=request):
+                try:
+                    write(writer, {"id": request["id"], "result": await handle(request)})
+                except Exception as exc:
+                    write(writer, {"id": request["id"], "error": repr(exc)})
+            asyncio.ensure_future(answer())
+
+    server = await asyncio.start_server(client, "127.0.0.1", 0)
+    port_queue.put(server.sockets[0].getsockname()[1])
+    await done.wait()
+    server.close()
+
+
+def relay_process(mode: str, port_queue) -> None:
+    asyncio.run(_serve_relay(mode, port_queue))
+
+
+# --- the client process --------------------------------------------------------------
+
+
+class RemoteRelay:
+    """Talks to the relay process; one signalling object per room for SimParticipant."""
+
+    def __init__(self, reader, writer) -> None:
+        self._reader, self._writer = reader, writer
+        self._ids = itertools.count()
+        self._pending: dict[int, asyncio.Future] = {}
+        self.people: dict[tuple[str, str], SimParticipant] = {}
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            line = await self._reader.readline()
+            if not line:
+                return
+            payload = json.loads(line)
+            if "event" in payload:
+                event = payload["event"]
+                person = self.people.get((event["room"], event["pid"]))
+                if person is not None:
+                    person.deliver(event["message"])
+            else:
+                future = self._pending.pop(payload["id"])
+                if "error" in payload:
+                    future.set_exception(RuntimeError(payload["error"]))
+                else:
+                    future.set_result(payload["result"])
+
+    async def call(self, **request) -> Any:
+        request["id"] = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[request["id"]] = future
+        self._writer.write((json.dumps(request) + "\n").encode())
+        return await future
+
+    def room(self, room_id: str) -> "RoomSignalling":
+        return RoomSignalling(self, room_id)
+
+
+class RoomSignalling:
+    def __init__(self, remote: RemoteRelay, room_id: str) -> None:
+        self._remote, self._room_id = remote, room_id
+
+    async def publish(self, participant_id: str, offer_sdp: str) -> str:
+        return await self._remote.call(op="publish", room=self._room_id, pid=participant_id, sdp=offer_sdp)
+
+    async def subscribe_answer(self, participant_id: str, pc_id: str, answer_sdp: str) -> None:
+        await self._remote.call(op="answer", room=self._room_id, pid=participant_id,
+                                pc_id=pc_id, sdp=answer_sdp)
+
+
+def _pairs(people: list[SimParticipant]):
+    for subscriber in people:
+        for publisher, received in subscriber.received.items():
+            yield subscriber, publisher, received
+
+
+def _latencies(people: dict[tuple[str, str], SimParticipant], since: float) -> list[float]:
+    """Publisher hand-over to subscriber frame completion, in ms, for frames after ``since``."""
+    out = []
+    for (room, _), subscriber in people.items():
+        for publisher, received in subscriber.received.items():
+            sent_at = people[(room, publisher)].video.sent_at
+            for digest, arrived in received.arrivals:
+                sent = sent_at.get(digest)
+                if arrived >= since and sent is not None and 0 <= arrived - sent < 2:
+                    out.append(1000 * (arrived - sent))
+    return out
+
+
+async def _run_rooms(port: int, rooms: int, seconds: float, clip, late_joiner: bool) -> dict:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+    remote = RemoteRelay(reader, writer)
+    for r, i in itertools.product(range(rooms), range(PEOPLE_PER_ROOM)):
+        person = SimParticipant(f"p{i}", remote.room(f"room{r}"), video=ClipTrack(clip, FPS),
+                                audio=AudioStreamTrack(), decode=False)
+        remote.people[(f"room{r}", f"p{i}")] = person
+        await person.publish()
+    everyone = list(remote.people.values())
+    flowing = await wait_for(lambda: all(
+        len(p.received) == PEOPLE_PER_ROOM - 1 and all(r.video_frames > 0 for r in p.received.values())
+        for p in everyone), timeout=20)
+    await asyncio.sleep(1.0)  # warm-up
+    before = {id(r): r.video_frames for _, _, r in _pairs(everyone)}
+    cpu0 = await remote.call(op="cpu")
+    start = time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu1 = await remote.call(op="cpu")
+    elapsed = time.monotonic() - start
+    fps = [(r.video_frames - before.get(id(r), 0)) / elapsed for _, _, r in _pairs(everyone)]
+    result = {
+        "rooms": rooms,
+        "all_streams_flowing": flowing,
+        "relay_cpu_cores": round((cpu1["cpu"] - cpu0["cpu"]) / (cpu1["wall"] - cpu0["wall"]), 3),
+        "relay_cpu_cores_per_room": round(
+            (cpu1["cpu"] - cpu0["cpu"]) / (cpu1["wall"] - cpu0["wall"]) / rooms, 3),
+        "delivered_fps_mean": round(statistics.mean(fps), 1) if fps else 0.0,
+        "delivered_fps_min": round(min(fps), 1) if fps else 0.0,
+        "streams": len(fps),
+    }
+    lat = _latencies(remote.people, since=start)
+    if lat:
+        result["latency_ms_p50"] = round(statistics.median(lat), 1)
+    if late_joiner:
+        result["time_to_first_picture_ms"] = await _late_joiner(remote, clip)
+    await remote.call(op="stop")
+    for person in everyone:
+        await person.close()
+    writer.close()
+    return result
+
+
+async def _late_joiner(remote: RemoteRelay, clip) -> Optional[float]:
+    """A 4th participant joins running room0; ms until it has a complete keyframe from
+    every publisher (what a decoder needs to show a first picture)."""
+    person = SimParticipant("late", remote.room("room0"), video=ClipTrack(clip, FPS),
+                            audio=AudioStreamTrack(), decode=False)
+    remote.people[("room0", "late")] = person
+    await person.publish()
+    got_all = await wait_for(lambda: len(person.received) == PEOPLE_PER_ROOM and all(
+        r.first_video_at is not None for r in person.received.values()), timeout=10)
+    if not got_all:
+        return None
+    return round(1000 * (max(r.first_video_at for r in person.received.values()) - person.joined_at), 1)
+
+
+async def _direct(seconds: float, clip) -> dict:
+    """Baseline for latency: the same publisher and subscriber, connected directly."""
+    track = ClipTrack(clip, FPS)
+    publisher, subscriber = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
+    sender = publisher.addTrack(track)
+    on_keyframe_request(sender, track.request_keyframe)
+    received = Received()
+    from relay.sim import _count_encoded
+    from relay.passthrough import tap_receiver
+    with loopback_candidates():
+        await publisher.setLocalDescription(await publisher.createOffer())
+        await subscriber.setRemoteDescription(publisher.localDescription)
+        for transceiver in subscriber.getTransceivers():
+            tap_receiver(transceiver.receiver, "video", "VP8", lambda f: _count_encoded(f, received))
+        await subscriber.setLocalDescription(await subscriber.createAnswer())
+    await publisher.setRemoteDescription(subscriber.localDescription)
+    await wait_for(lambda: received.video_frames > 0, timeout=10)
+    await asyncio.sleep(1.0)
+    start = time.monotonic()
+    await asyncio.sleep(seconds)
+    lat = [1000 * (t - track.sent_at[d]) for d, t in received.arrivals
+           if t >= start and d in track.sent_at and 0 <= t - track.sent_at[d] < 2]
+    await publisher.close()
+    await subscriber.close()
+    return {"latency_ms_p50": round(statistics.median(lat), 1) if lat else None}
+
+
+def client_process(port: int, rooms: int, seconds: float, clip, late_joiner: bool, results) -> None:
+    try:
+        results.put(asyncio.run(_run_rooms(port, rooms, seconds, clip, late_joiner)))
+    except Exception:
+        results.put({"rooms": rooms, "error": traceback.format_exc(limit=3)})
+
+
+def direct_process(seconds: float, clip, results) -> None:
+    results.put(asyncio.run(_direct(seconds, clip)))
+
+
+# --- orchestration -------------------------------------------------------------------
+
+
+def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool) -> dict:
+    ctx = multiprocessing.get_context("spawn")
+    ports, results = ctx.Queue(), ctx.Queue()
+    relay = ctx.Process(target=relay_process, args=(mode, ports), daemon=True)
+    relay.start()
+    port = ports.get(timeout=30)
+    client = ctx.Process(target=client_process,
+                         args=(port, rooms, seconds, clip, late_joiner, results), daemon=True)
+    client.start()
+    try:
+        result = results.get(timeout=seconds + 60 + 5 * rooms)
+    except Exception:
+        result = {"rooms": rooms, "error": "timed out"}
+    for process in (client, relay):
+        process.join(timeout=10)
+        if process.is_alive():
+            process.terminate()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rooms", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--baseline-rooms", type=int, nargs="*", default=[1, 2, 4, 8],
+                        help="room counts for the MediaRelay baseline")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measurement window per run")
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    clip = encode_clip((40, 120, 200), width=WIDTH, height=HEIGHT, fps=FPS, frames=150, gop=150)
+    report: dict[str, Any] = {
+        "setup": {"resolution": f"{WIDTH}x{HEIGHT}", "fps": FPS, "codec": "VP8",
+                  "people_per_room": PEOPLE_PER_ROOM, "window_s": args.seconds,
+                  "clip_keyframe_interval_s": 150 / FPS, "cpu_count": multiprocessing.cpu_count()},
+        "passthrough": [], "mediarelay_baseline": [],
+    }
+    for rooms in args.rooms:
+        report["passthrough"].append(run_once("passthrough", rooms, args.seconds, clip, rooms == 1))
+    for rooms in args.baseline_rooms:
+        report["mediarelay_baseline"].append(run_once("mediarelay", rooms, args.seconds, clip, rooms == 1))
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    direct = ctx.Process(target=direct_process, args=(args.seconds, clip, results), daemon=True)
+    direct.start()
+    report["direct_baseline"] = results.get(timeout=args.seconds + 60)
+    direct.join(timeout=10)
+
+    one_room = next((r for r in report["passthrough"] if r.get("rooms") == 1), {})
+    one_base = next((r for r in report["mediarelay_baseline"] if r.get("rooms") == 1), {})
+    report["summary"] = {
+        "relay_cpu_cores_per_room": one_room.get("relay_cpu_cores_per_room"),
+        "relay_cpu_cores_per_room_baseline_mediarelay": one_base.get("relay_cpu_cores_per_room"),
+        "latency_ms_p50_through_relay": one_room.get("latency_ms_p50"),
+        "latency_ms_p50_baseline_direct": report["direct_baseline"].get("latency_ms_p50"),
+        "time_to_first_picture_ms": one_room.get("time_to_first_picture_ms"),
+        "time_to_first_picture_ms_baseline_mediarelay": one_base.get("time_to_first_picture_ms"),
+    }
+    report["wall_seconds"] = round(time.monotonic() - started, 1)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

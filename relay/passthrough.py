@@ -1,0 +1,529 @@
+"""Forward encoded media through aiortc without decoding it: the one module that
+reaches into aiortc's private internals.
+
+Pinned: aiortc==1.16.0 (aioice as it depends on). What is reached into, and why:
+
+- ``RTCRtpReceiver._RTCRtpReceiver__jitter_buffer`` is replaced by a buffer that hands
+  every complete encoded frame to the relay and never returns one to the receiver, so the
+  receiver's decoder thread never gets work and no decoder is ever created. The
+  replacement releases a video frame as soon as its packet with the RTP marker bit is in
+  and the packets before it are contiguous; aiortc's own buffer waits for the first packet
+  of the *next* frame, one frame late.
+- ``RTCRtpReceiver._send_rtcp_pli`` sends a keyframe request (PLI) to a publisher.
+- ``RTCRtpSender._send_keyframe`` is replaced per sender instance, so a PLI/FIR that a
+  subscriber sends reaches the relay instead of setting a "force keyframe" flag that only
+  an encoder would read.
+- ``RTCRtpTransceiver._codecs`` is narrowed after setRemoteDescription so that an answer
+  names only the room's codec.
+- ``aioice.ice.get_host_addresses`` is wrapped so that 127.0.0.1 can be gathered as a host
+  candidate, only inside ``loopback_candidates()``.
+
+The sending side uses aiortc's public behaviour: an ``RTCRtpSender`` whose track returns
+``av.Packet`` objects packetizes them (``Encoder.pack``) without encoding.
+
+``check_aiortc_internals()`` fails loudly if an aiortc upgrade moved any of this;
+tests/relay/test_passthrough.py exercises each piece.
+"""
+
+import asyncio
+import contextlib
+import fractions
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Optional
+
+import aioice.ice
+import aiortc
+import av
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_add, uint16_gt
+
+logger = logging.getLogger(__name__)
+
+PINNED_AIORTC_VERSION = "1.16.0"
+
+_JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+_ENCODER_ATTR = "_RTCRtpSender__encoder"
+
+# How far (in packets) a video frame may stay incomplete before the relay gives it up
+# and asks the publisher for a keyframe. NACK retransmissions normally fill a gap within
+# one round trip; 256 packets is several frames at 640x480.
+MAX_VIDEO_GAP_PACKETS = 256
+
+
+def check_aiortc_internals() -> None:
+    """Raise RuntimeError if the installed aiortc is not the one this module was written for."""
+    if aiortc.__version__ != PINNED_AIORTC_VERSION:
+        raise RuntimeError(
+            f"relay.passthrough reaches into aiortc internals and is pinned to "
+            f"aiortc=={PINNED_AIORTC_VERSION}; found {aiortc.__version__}"
+        )
+    for cls, name in (
+        (RTCRtpReceiver, "_send_rtcp_pli"),
+        (RTCRtpSender, "_send_keyframe"),
+    ):
+        if not hasattr(cls, name):
+            raise RuntimeError(f"aiortc {cls.__name__}.{name} is gone; see relay/passthrough.py")
+
+
+# --- loopback candidates -----------------------------------------------------------
+
+_loopback_wanted: ContextVar[bool] = ContextVar("relay_loopback_wanted", default=False)
+_original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    addresses = _original_get_host_addresses(use_ipv4, use_ipv6)
+    if _loopback_wanted.get() and use_ipv4 and "127.0.0.1" not in addresses:
+        addresses.insert(0, "127.0.0.1")
+    return addresses
+
+
+aioice.ice.get_host_addresses = _get_host_addresses
+
+
+@contextlib.contextmanager
+def loopback_candidates(enabled: bool = True) -> Iterator[None]:
+    """Gather a 127.0.0.1 host candidate for ICE gathering started inside this block.
+
+    aiortc gathers inside ``setLocalDescription``, so wrap that call. The setting is a
+    context variable: other peer connections of the process are not affected.
+    """
+    token = _loopback_wanted.set(enabled)
+    try:
+        yield
+    finally:
+        _loopback_wanted.reset(token)
+
+
+# --- receive side: complete encoded frames out of the receiver ------------------------
+
+
+@dataclass
+class EncodedFrame:
+    data: bytes
+    timestamp: int  # RTP timestamp, unwrapped, counted from the stream's first frame
+    ssrc: int
+    keyframe: bool
+
+
+def h264_nal_units(data: bytes) -> list[bytes]:
+    """Split an Annex B byte stream (what aiortc's depayloader yields) into NAL units."""
+    units, start = [], None
+    pos = data.find(b"\x00\x00\x01")
+    while pos >= 0:
+        if start is not None:
+            end = pos - 1 if pos > 0 and data[pos - 1] == 0 else pos
+            units.append(data[start:end])
+        start = pos + 3
+        pos = data.find(b"\x00\x00\x01", start)
+    if start is not None and start < len(data):
+        units.append(data[start:])
+    return [u for u in units if u]
+
+
+def _h264_slice_type(nal: bytes) -> Optional[int]:
+    """slice_type of a coded slice NAL unit (H.264 7.3.3), from its first two ue(v)."""
+    rbsp = nal[1:16].replace(b"\x00\x00\x03", b"\x00\x00")
+    bits = "".join(f"{byte:08b}" for byte in rbsp)
+    values, pos = [], 0
+    for _ in range(2):
+        zeros = 0
+        while pos < len(bits) and bits[pos] == "0":
+            zeros, pos = zeros + 1, pos + 1
+        if pos + zeros >= len(bits):
+            return None
+        values.append(int(bits[pos:pos + zeros + 1], 2) - 1)
+        pos += zeros + 1
+    return values[1] % 5
+
+
+def h264_is_intra(data: bytes) -> bool:
+    """True if the access unit is an IDR or made only of I slices. aiortc's own encoder
+    answers a PLI with a non-IDR I picture, so both must count as a picture to start on."""
+    slices = [n for n in h264_nal_units(data) if n[0] & 0x1F in (1, 5)]
+    if any(n[0] & 0x1F == 5 for n in slices):
+        return True
+    return bool(slices) and all(_h264_slice_type(n) in (2, 4) for n in slices)
+
+
+def is_keyframe(codec_name: str, data: bytes) -> bool:
+    """True if the encoded frame can be decoded without any earlier frame (for H264,
+    given the parameter sets, which Publication adds when the frame lacks them)."""
+    if not data:
+        return False
+    if codec_name == "VP8":
+        # RFC 6386 section 9.1: bit 0 of the frame tag is 0 for a key frame.
+        return data[0] & 0x01 == 0
+    if codec_name == "H264":
+        return h264_is_intra(data)
+    return True  # audio: every frame stands alone
+
+
+def starts_frame(codec_name: str, payload: bytes) -> bool:
+    """True if this RTP payload is the first packet of a video frame."""
+    if len(payload) < 2:
+        return False
+    if codec_name == "VP8":
+        # RFC 7741 section 4.2: S bit set and partition index 0
+        return bool(payload[0] & 0x10) and payload[0] & 0x07 == 0
+    if codec_name == "H264":
+        nal_type = payload[0] & 0x1F
+        if nal_type == 28:  # FU-A: its start bit
+            return bool(payload[1] & 0x80)
+        # a single NAL unit or STAP-A: a frame start unless it is a second slice
+        return nal_type in (24, 5, 6, 7, 8, 9) or (nal_type == 1 and payload[1] & 0x80 != 0)
+    return True
+
+
+class _TimestampUnwrapper:
+    def __init__(self) -> None:
+        self._origin: Optional[int] = None
+        self._last = 0
+
+    def unwrap(self, timestamp: int) -> int:
+        if self._origin is None:
+            self._origin = timestamp
+        elif timestamp < self._last and self._last - timestamp > (1 << 31):
+            self._origin -= 1 << 32
+        self._last = timestamp
+        return timestamp - self._origin
+
+
+class _ForwardingBuffer:
+    """Takes the place of aiortc's JitterBuffer: ``add`` never returns a frame (so the
+    receiver never decodes); complete frames go to ``on_frame`` instead."""
+
+    def __init__(self, codec_name: str, on_frame: Callable[[EncodedFrame], None]) -> None:
+        self._codec_name = codec_name
+        self._on_frame = on_frame
+        self._unwrapper = _TimestampUnwrapper()
+
+    @property
+    def capacity(self) -> int:  # read by nothing in 1.16.0; kept for interface parity
+        return 1 << 16
+
+    def _emit(self, data: bytes, timestamp: int, ssrc: int) -> None:
+        self._on_frame(
+            EncodedFrame(
+                data=data,
+                timestamp=self._unwrapper.unwrap(timestamp),
+                ssrc=ssrc,
+                keyframe=is_keyframe(self._codec_name, data),
+            )
+        )
+
+
+class AudioForwardingBuffer(_ForwardingBuffer):
+    """Opus: one RTP packet is one frame; forward it at once, drop duplicates and late ones."""
+
+    def __init__(self, codec_name: str, on_frame: Callable[[EncodedFrame], None]) -> None:
+        super().__init__(codec_name, on_frame)
+        self._last_seq: Optional[int] = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        seq = packet.sequence_number
+        if self._last_seq is not None and not uint16_gt(seq, self._last_seq):
+            return False, None
+        self._last_seq = seq
+        self._emit(packet._data, packet.timestamp, packet.ssrc)
+        return False, None
+
+
+class VideoForwardingBuffer(_ForwardingBuffer):
+    """Reassembles video frames and releases each as soon as it is complete.
+
+    A frame is complete when its packets run without a gap from the packet after the
+    previous frame's marker packet up to a packet carrying the marker bit. The first
+    frame is kept only if its first packet says it starts a frame (``starts_frame``).
+    Returns ``pli_flag=True`` to the receiver when a frame had to be given up, which makes
+    aiortc send a PLI to the publisher.
+    """
+
+    def __init__(self, codec_name: str, on_frame: Callable[[EncodedFrame], None]) -> None:
+        super().__init__(codec_name, on_frame)
+        self._packets: dict[int, RtpPacket] = {}
+        self._next_seq: Optional[int] = None  # first packet of the next frame to release
+        self._newest_seq: Optional[int] = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        seq = packet.sequence_number
+        if self._next_seq is None:
+            if starts_frame(self._codec_name, packet.payload):
+                self._next_seq = seq
+            elif packet.marker:
+                self._next_seq = uint16_add(seq, 1)  # the next frame starts after this one
+                return False, None
+            else:
+                return False, None
+        if uint16_gt(self._next_seq, seq):
+            return False, None  # already released or given up: a late duplicate
+        self._packets[seq] = packet
+        if self._newest_seq is None or uint16_gt(seq, self._newest_seq):
+            self._newest_seq = seq
+        pli = self._release_complete_frames()
+        if (
+            self._next_seq is not None
+            and uint16_gt(self._newest_seq, self._next_seq)
+            and uint16_add(self._newest_seq, -self._next_seq) > MAX_VIDEO_GAP_PACKETS
+        ):
+            self._give_up_until_newest_marker()
+            pli = True
+        return pli, None
+
+    def _release_complete_frames(self) -> bool:
+        pli = False
+        while True:
+            first = self._packets.get(self._next_seq)
+            if first is None:
+                return pli
+            seq, frame = self._next_seq, []
+            while True:
+                packet = self._packets.get(seq)
+                if packet is None:
+                    return pli  # wait for the gap to be filled (NACK/RTX)
+                if packet.timestamp != first.timestamp:
+                    # the frame's marker packet never came: drop the frame, ask for a keyframe
+                    self._drop_until(seq)
+                    pli = True
+                    break
+                frame.append(packet)
+                if packet.marker:
+                    self._drop_until(uint16_add(seq, 1))
+                    data = b"".join(p._data for p in frame)
+                    self._emit(data, first.timestamp, first.ssrc)
+                    break
+                seq = uint16_add(seq, 1)
+
+    def _drop_until(self, seq: int) -> None:
+        while self._next_seq != seq:
+            self._packets.pop(self._next_seq, None)
+            self._next_seq = uint16_add(self._next_seq, 1)
+
+    def _give_up_until_newest_marker(self) -> None:
+        markers = [s for s, p in self._packets.items() if p.marker]
+        if not markers:
+            self._packets.clear()
+            self._next_seq = None
+            return
+        newest_marker = markers[0]
+        for s in markers[1:]:
+            if uint16_gt(s, newest_marker):
+                newest_marker = s
+        self._drop_until(uint16_add(newest_marker, 1))
+
+
+def tap_receiver(
+    receiver: RTCRtpReceiver, kind: str, codec_name: str, on_frame: Callable[[EncodedFrame], None]
+) -> None:
+    """Make ``receiver`` hand complete encoded frames to ``on_frame`` instead of decoding.
+
+    Call before the connection starts (after setRemoteDescription). ``on_frame`` runs on
+    the event loop, inside the receiver's packet handler: keep it short.
+    """
+    if not hasattr(receiver, _JITTER_ATTR):
+        raise RuntimeError("aiortc RTCRtpReceiver has no jitter buffer attribute; see passthrough.py")
+    buffer_cls = VideoForwardingBuffer if kind == "video" else AudioForwardingBuffer
+    setattr(receiver, _JITTER_ATTR, buffer_cls(codec_name, on_frame))
+
+
+def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Ask the publisher behind ``receiver`` for a keyframe (RTCP PLI, RFC 4585 6.3.1)."""
+    asyncio.ensure_future(receiver._send_rtcp_pli(media_ssrc))
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever the remote side of ``sender`` sends a PLI or FIR."""
+    sender._send_keyframe = callback  # instance attribute shadows the method
+
+
+def restrict_answer_codecs(transceiver, codec_name: str) -> None:
+    """Answer only ``codec_name`` (and its RTX) on a transceiver created by
+    setRemoteDescription. aiortc applies setCodecPreferences to an answer only if they
+    were set before the offer arrived, which cannot be done for a remote offer."""
+    codecs = transceiver._codecs
+    kept = [c for c in codecs if c.name.lower() == codec_name.lower()]
+    kept_types = {c.payloadType for c in kept}
+    kept += [c for c in codecs if c.name.lower() == "rtx" and c.parameters.get("apt") in kept_types]
+    if not kept:
+        raise ValueError(f"the offer has no {codec_name}")
+    transceiver._codecs = kept
+
+
+def sender_opened_encoder(sender: RTCRtpSender) -> bool:
+    """True if ``sender`` ever opened a video encoder (libvpx/libx264) context."""
+    encoder = getattr(sender, _ENCODER_ATTR, None)
+    return getattr(encoder, "codec", None) is not None
+
+
+# --- fan-out -----------------------------------------------------------------------
+
+VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
+AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
+
+
+class ForwardingTrack(MediaStreamTrack):
+    """What one subscriber's RTCRtpSender reads: the publisher's encoded frames as
+    ``av.Packet``. Video starts (and restarts after a pause or an overflow) at a keyframe.
+    """
+
+    def __init__(self, publication: "Publication", queue_frames: int) -> None:
+        super().__init__()
+        self.kind = publication.kind
+        self._publication = publication
+        self._queue: asyncio.Queue[Optional[av.Packet]] = asyncio.Queue(maxsize=queue_frames)
+        self._needs_keyframe = publication.kind == "video"
+        self._started = False
+        self.paused = False
+        self.frames_sent = 0
+        self.on_packet: Optional[Callable[[av.Packet], None]] = None  # instrumentation
+
+    def set_paused(self, paused: bool) -> None:
+        """Stop (True) or resume (False) forwarding; resuming video waits for a keyframe."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if not paused and self.kind == "video":
+            self._needs_keyframe = True
+            self._publication.request_keyframe()
+
+    def push(self, packet: av.Packet, keyframe: bool) -> None:
+        if self.paused or self.readyState != "live":
+            return
+        if self._needs_keyframe:
+            if not keyframe:
+                if self._started:
+                    self._publication.request_keyframe()
+                return
+            self._needs_keyframe = False
+        if self._queue.full():
+            # the subscriber's sender is not keeping up: drop what is queued and restart
+            # at a keyframe rather than send a picture the decoder cannot use
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            if self.kind == "video":
+                self._needs_keyframe = True
+                self._publication.request_keyframe()
+                return
+        self._queue.put_nowait(packet)
+
+    async def recv(self) -> av.Packet:
+        if not self._started:
+            self._started = True
+            if self._needs_keyframe:
+                self._publication.request_keyframe()
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet = await self._queue.get()
+        if packet is None:
+            raise MediaStreamError
+        self.frames_sent += 1
+        if self.on_packet is not None:
+            self.on_packet(packet)
+        return packet
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            super().stop()
+            self._publication.detach(self)
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)
+
+
+class Publication:
+    """One publisher's audio or video: frames in from a tapped receiver, out to every
+    subscriber's ForwardingTrack. Survives the publisher reconnecting (``attach_receiver``).
+    """
+
+    def __init__(self, kind: str, codec_name: str, *, keyframe_interval: float, queue_frames: int):
+        self.kind = kind
+        self.codec_name = codec_name
+        self._time_base = VIDEO_TIME_BASE if kind == "video" else AUDIO_TIME_BASE
+        self._keyframe_interval = keyframe_interval
+        self._queue_frames = queue_frames
+        self._tracks: set[ForwardingTrack] = set()
+        self._receiver: Optional[RTCRtpReceiver] = None
+        self._ssrc: Optional[int] = None
+        self._last_pli = 0.0
+        self._pli_pending = False
+        self.frames_in = 0
+        self.bytes_in = 0
+        self.keyframe_requests_sent = 0
+        self.on_frame_in: Optional[Callable[[EncodedFrame], None]] = None  # instrumentation
+        self._h264_parameter_sets: dict[int, bytes] = {}  # NAL type 7 (SPS), 8 (PPS)
+
+    def attach_receiver(self, receiver: RTCRtpReceiver) -> None:
+        """Take frames from ``receiver`` from now on (a new or reconnected publisher)."""
+        self._receiver = receiver
+        self._ssrc = None
+        tap_receiver(receiver, self.kind, self.codec_name, self._on_frame)
+        for track in self._tracks:
+            track._needs_keyframe = self.kind == "video"
+
+    def subscribe(self) -> ForwardingTrack:
+        """A new track for one subscriber. Video asks the publisher for a keyframe at once,
+        so the picture is ready by the time the subscriber's connection is up."""
+        track = ForwardingTrack(self, self._queue_frames)
+        self._tracks.add(track)
+        self.request_keyframe()
+        return track
+
+    def detach(self, track: ForwardingTrack) -> None:
+        self._tracks.discard(track)
+
+    def close(self) -> None:
+        for track in list(self._tracks):
+            track.stop()
+        self._receiver = None
+
+    def request_keyframe(self) -> None:
+        """Send a PLI to the publisher, at most once per keyframe_interval."""
+        if self.kind != "video":
+            return
+        if self._receiver is None or self._ssrc is None:
+            self._pli_pending = True  # send once the first packet tells us the SSRC
+            return
+        now = time.monotonic()
+        if now - self._last_pli < self._keyframe_interval:
+            return
+        self._last_pli = now
+        self.keyframe_requests_sent += 1
+        send_pli(self._receiver, self._ssrc)
+
+    def _with_h264_parameter_sets(self, data: bytes, keyframe: bool) -> bytes:
+        """Remember the publisher's SPS/PPS; put them in front of an intra frame that has
+        none, so a subscriber that starts there can decode it."""
+        types = set()
+        for nal in h264_nal_units(data):
+            nal_type = nal[0] & 0x1F
+            types.add(nal_type)
+            if nal_type in (7, 8):
+                self._h264_parameter_sets[nal_type] = nal
+        if keyframe and not types & {7, 8} and len(self._h264_parameter_sets) == 2:
+            prefix = b"".join(b"\x00\x00\x00\x01" + self._h264_parameter_sets[t] for t in (7, 8))
+            return prefix + data
+        return data
+
+    def _on_frame(self, frame: EncodedFrame) -> None:
+        self.frames_in += 1
+        self.bytes_in += len(frame.data)
+        if self._ssrc != frame.ssrc:
+            self._ssrc = frame.ssrc
+            if self._pli_pending:
+                self._pli_pending = False
+                self.request_keyframe()
+        if self.on_frame_in is not None:
+            self.on_frame_in(frame)
+        data = frame.data
+        if self.codec_name == "H264" and self.kind == "video":
+            data = self._with_h264_parameter_sets(data, frame.keyframe)
+        packet = av.Packet(data)
+        packet.pts = frame.timestamp
+        packet.time_base = self._time_base
+        for track in list(self._tracks):
+            track.push(packet, frame.keyframe)

@@ -1,0 +1,268 @@
+"""Simulated participants: aiortc peers that speak the relay protocol (relay/README.md).
+Used by tests/relay and bench/relay_bench.py; also a reference for client authors."""
+
+import asyncio
+import fractions
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional, Protocol
+
+import av
+import numpy
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
+
+from . import passthrough
+from .passthrough import EncodedFrame, loopback_candidates
+
+VIDEO_CLOCK = 90000
+NO_ICE_SERVERS = RTCConfiguration(iceServers=[])
+
+
+class Signalling(Protocol):
+    """What a participant calls on the relay; RelayRoom has exactly these methods."""
+
+    async def publish(self, participant_id: str, offer_sdp: str) -> str: ...
+
+    async def subscribe_answer(self, participant_id: str, pc_id: str, answer_sdp: str) -> None: ...
+
+
+def frame_digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=8).digest()
+
+
+class ColourTrack(VideoStreamTrack):
+    """Live video: a solid colour, encoded by aiortc's sender like a camera would be."""
+
+    def __init__(self, rgb: tuple[int, int, int], width: int = 160, height: int = 120) -> None:
+        super().__init__()
+        image = numpy.zeros((height, width, 3), numpy.uint8)
+        image[:, :] = rgb
+        self._frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = self._frame.reformat()  # a copy: the encoder owns what it is given
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+def encode_clip(
+    rgb: tuple[int, int, int], *, width: int, height: int, fps: int, frames: int,
+    gop: int, codec: str = "libvpx", bitrate: int = 500_000,
+) -> list[tuple[bytes, bool]]:
+    """Encode a moving-bar clip once, so publishers can send it without encoding again.
+    Returns (frame bytes, is_keyframe) per frame; frame 0 is a keyframe."""
+    context = av.CodecContext.create(codec, "w")
+    context.width, context.height, context.pix_fmt = width, height, "yuv420p"
+    context.time_base = fractions.Fraction(1, fps)
+    context.framerate = fractions.Fraction(fps, 1)
+    context.bit_rate = bitrate
+    context.gop_size = gop
+    context.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    clip = []
+    for index in range(frames):
+        image = numpy.zeros((height, width, 3), numpy.uint8)
+        image[:, :] = rgb
+        bar = (index * 4) % width
+        image[:, bar:bar + 8] = 255 - numpy.array(rgb, numpy.uint8)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        frame.pts = index
+        for packet in context.encode(frame):
+            clip.append((bytes(packet), packet.is_keyframe))
+    for packet in context.encode(None):
+        clip.append((bytes(packet), packet.is_keyframe))
+    return clip
+
+
+class ClipTrack(MediaStreamTrack):
+    """Pre-encoded video, paced in real time; jumps to a keyframe when one is requested
+    (the way a real encoder answers a PLI). Records when each frame was handed over."""
+
+    kind = "video"
+
+    def __init__(self, clip: list[tuple[bytes, bool]], fps: int) -> None:
+        super().__init__()
+        self._clip, self._fps = clip, fps
+        self._index = 0
+        self._count = 0
+        self._start: Optional[float] = None
+        self.sent_at: dict[bytes, float] = {}
+        self.keyframe_requests = 0
+
+    def request_keyframe(self) -> None:
+        self.keyframe_requests += 1
+        self._index = 0  # frame 0 of the clip is a keyframe
+
+    async def recv(self) -> av.Packet:
+        if self._start is None:
+            self._start = time.monotonic()
+        wait = self._start + self._count / self._fps - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        data, _ = self._clip[self._index]
+        self._index = (self._index + 1) % len(self._clip)
+        packet = av.Packet(data)
+        packet.pts = self._count * VIDEO_CLOCK // self._fps
+        packet.time_base = passthrough.VIDEO_TIME_BASE
+        self._count += 1
+        self.sent_at[frame_digest(data)] = time.monotonic()
+        return packet
+
+
+@dataclass
+class Received:
+    """What a participant got from one publisher."""
+
+    video_frames: int = 0
+    audio_frames: int = 0
+    first_video_at: Optional[float] = None
+    last_rgb: Optional[tuple[float, float, float]] = None
+    keyframes: int = 0
+    digests: list[bytes] = field(default_factory=list)
+    arrivals: list[tuple[bytes, float]] = field(default_factory=list)
+
+
+class SimParticipant:
+    """A client of the relay: publishes its tracks, answers every subscribe_offer.
+
+    decode=True decodes received video (to check colours); decode=False taps the
+    encoded frames instead (cheap: for the benchmark, and to compare bytes).
+    """
+
+    def __init__(
+        self, participant_id: str, signalling: Signalling, *, video: Optional[MediaStreamTrack],
+        audio: Optional[MediaStreamTrack] = None, decode: bool = True, loopback: bool = True,
+    ) -> None:
+        self.participant_id = participant_id
+        self.signalling = signalling
+        self.video, self.audio = video, audio
+        self.decode, self.loopback = decode, loopback
+        self.upstream: Optional[RTCPeerConnection] = None
+        self.subscriptions: dict[str, RTCPeerConnection] = {}
+        self.publisher_of: dict[str, str] = {}
+        self.received: dict[str, Received] = {}
+        self.messages: list[dict[str, Any]] = []
+        self._tasks: set[asyncio.Task] = set()
+        self.joined_at: Optional[float] = None
+
+    async def publish(self) -> None:
+        self.joined_at = time.monotonic()
+        pc = self.upstream = RTCPeerConnection(NO_ICE_SERVERS)
+        for track in (self.audio, self.video):
+            if track is not None:
+                sender = pc.addTrack(track)
+                pc.getTransceivers()[-1].direction = "sendonly"
+                if isinstance(track, ClipTrack):
+                    passthrough.on_keyframe_request(sender, track.request_keyframe)
+        with loopback_candidates(self.loopback):
+            await pc.setLocalDescription(await pc.createOffer())
+        answer = await self.signalling.publish(self.participant_id, pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """The relay's send callback for this participant."""
+        self.messages.append(message)
+        task = asyncio.ensure_future(self._handle(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        if message["type"] == "subscribe_offer":
+            await self._subscribe(message["pc_id"], message["publisher"], message["sdp"])
+        elif message["type"] == "unsubscribe":
+            pc = self.subscriptions.pop(message["pc_id"], None)
+            if pc is not None:
+                await pc.close()
+
+    async def _subscribe(self, pc_id: str, publisher: str, offer: str) -> None:
+        pc = RTCPeerConnection(NO_ICE_SERVERS)
+        self.subscriptions[pc_id] = pc
+        self.publisher_of[pc_id] = publisher
+        received = self.received.setdefault(publisher, Received())
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "video" and self.decode:
+                self._spawn(self._consume_video(track, received))
+            elif track.kind == "audio":
+                self._spawn(self._consume_audio(track, received))
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        if not self.decode:
+            for transceiver in pc.getTransceivers():
+                if transceiver.kind == "video":
+                    codec = _offered_video_codec(offer)
+                    passthrough.tap_receiver(transceiver.receiver, "video", codec,
+                                             lambda f, r=received: _count_encoded(f, r))
+        with loopback_candidates(self.loopback):
+            await pc.setLocalDescription(await pc.createAnswer())
+        await self.signalling.subscribe_answer(self.participant_id, pc_id, pc.localDescription.sdp)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _consume_video(track: MediaStreamTrack, received: Received) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except Exception:
+                return
+            received.video_frames += 1
+            if received.first_video_at is None:
+                received.first_video_at = time.monotonic()
+            rgb = frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
+            received.last_rgb = tuple(float(v) for v in rgb)
+
+    @staticmethod
+    async def _consume_audio(track: MediaStreamTrack, received: Received) -> None:
+        while True:
+            try:
+                await track.recv()
+            except Exception:
+                return
+            received.audio_frames += 1
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for pc in list(self.subscriptions.values()):
+            await pc.close()
+        if self.upstream is not None:
+            await self.upstream.close()
+
+
+def _count_encoded(frame: EncodedFrame, received: Received) -> None:
+    now = time.monotonic()
+    received.video_frames += 1
+    if frame.keyframe:
+        received.keyframes += 1
+    if received.first_video_at is None and frame.keyframe:
+        received.first_video_at = now
+    digest = frame_digest(frame.data)
+    received.digests.append(digest)
+    received.arrivals.append((digest, now))
+
+
+def _offered_video_codec(sdp: str) -> str:
+    for line in sdp.splitlines():
+        if line.startswith("a=rtpmap:") and "/90000" in line:
+            name = line.split(" ", 1)[1].split("/")[0]
+            if name.upper() in ("VP8", "H264"):
+                return name.upper()
+    return "VP8"
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(interval)
+    return predicate()

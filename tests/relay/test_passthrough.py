@@ -1,0 +1,124 @@
+"""The module that reaches into aiortc internals (pinned aiortc==1.16.0), piece by piece."""
+
+import asyncio
+
+import aiortc
+import pytest
+from aiortc import RTCPeerConnection
+from aiortc.mediastreams import VideoStreamTrack
+from aiortc.rtp import RtpPacket
+
+from relay import passthrough
+from relay.passthrough import (
+    AudioForwardingBuffer,
+    VideoForwardingBuffer,
+    h264_is_intra,
+    is_keyframe,
+    loopback_candidates,
+)
+from relay.sim import encode_clip
+
+VP8_START = bytes([0x10])  # payload descriptor: S=1, partition 0
+VP8_MIDDLE = bytes([0x00])
+
+
+def vp8_packet(seq: int, timestamp: int, body: bytes, *, start: bool, marker: bool) -> RtpPacket:
+    packet = RtpPacket(payload_type=96, sequence_number=seq % 65536, timestamp=timestamp, marker=int(marker))
+    packet.ssrc = 1234
+    packet.payload = (VP8_START if start else VP8_MIDDLE) + body
+    packet._data = body
+    return packet
+
+
+def frame_packets(first_seq: int, timestamp: int, parts: list[bytes]) -> list[RtpPacket]:
+    return [vp8_packet(first_seq + i, timestamp, part, start=i == 0, marker=i == len(parts) - 1)
+            for i, part in enumerate(parts)]
+
+
+def collecting_buffer():
+    frames = []
+    return VideoForwardingBuffer("VP8", frames.append), frames
+
+
+def test_installed_aiortc_is_the_pinned_one():
+    assert aiortc.__version__ == passthrough.PINNED_AIORTC_VERSION
+    passthrough.check_aiortc_internals()
+
+
+def test_video_frame_is_released_on_its_marker_packet_not_one_frame_late():
+    # given a buffer and the three packets of one frame
+    buffer, frames = collecting_buffer()
+    packets = frame_packets(100, 3000, [b"\x10aa", b"bb", b"cc"])
+
+    # when the packets arrive, with no packet of the next frame yet
+    results = [buffer.add(p) for p in packets]
+
+    # then the frame is out right after its marker packet, whole, and never handed to aiortc
+    assert [len(frames)] == [1]
+    assert frames[0].data == b"\x10aabbcc" and frames[0].timestamp == 0
+    assert all(r == (False, None) for r in results)
+
+
+def test_reordered_packets_are_released_once_the_frame_is_complete():
+    buffer, frames = collecting_buffer()
+    first, middle, last = frame_packets(65534, 3000, [b"\x10a", b"b", b"c"])  # wraps 65535 -> 0
+    buffer.add(first)
+    buffer.add(last)
+    assert frames == []
+    buffer.add(middle)
+    assert [f.data for f in frames] == [b"\x10abc"]
+
+
+def test_frame_without_its_marker_packet_is_dropped_and_a_keyframe_requested():
+    buffer, frames = collecting_buffer()
+    broken = frame_packets(10, 3000, [b"\x10a", b"b", b"c"])[:2]  # marker packet lost
+    following = frame_packets(13, 6000, [b"\x11x", b"y"])
+    for p in broken:
+        buffer.add(p)
+    # the lost packet's sequence number (12) never arrives; NACK gives up
+    buffer.add(vp8_packet(12, 3000, b"c", start=False, marker=False))  # arrives, but no marker
+    results = [buffer.add(p) for p in following]
+    assert [f.data for f in frames] == [b"\x11xy"]
+    assert any(pli for pli, _ in results)
+
+
+def test_stream_joined_mid_frame_starts_at_the_next_frame():
+    buffer, frames = collecting_buffer()
+    tail = vp8_packet(50, 3000, b"tail", start=False, marker=True)
+    buffer.add(tail)
+    for p in frame_packets(51, 6000, [b"\x10n", b"ext"]):
+        buffer.add(p)
+    assert [f.data for f in frames] == [b"\x10next"]
+
+
+def test_audio_packets_are_forwarded_at_once_and_duplicates_dropped():
+    frames = []
+    buffer = AudioForwardingBuffer("opus", frames.append)
+    for seq in (7, 8, 8, 6, 9):
+        packet = RtpPacket(sequence_number=seq, timestamp=seq * 960, marker=0)
+        packet._data = bytes([seq])
+        buffer.add(packet)
+    assert [f.data for f in frames] == [b"\x07", b"\x08", b"\x09"]
+
+
+def test_keyframes_are_recognised_in_real_vp8_and_h264_streams():
+    for codec, name in (("libvpx", "VP8"), ("libx264", "H264")):
+        clip = encode_clip((10, 200, 30), width=64, height=48, fps=10, frames=12, gop=6, codec=codec)
+        assert [is_keyframe(name, data) for data, _ in clip] == [key for _, key in clip], codec
+    assert h264_is_intra(b"\x00\x00\x00\x01\x65\x88") is True  # IDR slice
+    assert h264_is_intra(b"\x00\x00\x00\x01\x41\x9a") is False  # P slice
+
+
+@pytest.mark.asyncio
+async def test_loopback_candidate_only_inside_the_context():
+    async def candidates(loopback: bool) -> list[str]:
+        pc = RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
+        pc.addTrack(VideoStreamTrack())
+        with loopback_candidates(loopback):
+            await pc.setLocalDescription(await pc.createOffer())
+        await pc.close()
+        return [line for line in pc.localDescription.sdp.splitlines() if line.startswith("a=candidate")]
+
+    with_loopback, without = await asyncio.gather(candidates(True), candidates(False))
+    assert any(" 127.0.0.1 " in c for c in with_loopback)
+    assert not any(" 127.0.0.1 " in c for c in without)
