@@ -1,0 +1,57 @@
+"""The room's numbered event log: append under the room's row lock, fan out after commit."""
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from ..models import Participant, Room, RoomEvent
+
+
+def room_group(room_id: int) -> str:
+    return f"live.room.{room_id}"
+
+
+def participant_group(participant_id: int) -> str:
+    return f"live.participant.{participant_id}"
+
+
+def lock_room(room_id: int) -> Room:
+    """The room row, locked until the transaction ends (serialises sequence numbers)."""
+    return Room.objects.select_for_update().get(pk=room_id)
+
+
+def event_payload(event: RoomEvent) -> dict:
+    return {"type": "event", "seq": event.seq, "kind": event.kind, "participant": event.participant_id,
+            "data": event.data, "at": event.at.isoformat()}
+
+
+def participant_payload(participant: Participant) -> dict:
+    return {"id": participant.pk, "role": participant.role, "state": participant.state,
+            "name": participant.display_name, "audio_muted": participant.audio_muted,
+            "video_muted": participant.video_muted, "audio_only": participant.audio_only,
+            "connected": participant.connected}
+
+
+def event_append(*, room: Room, kind: str, participant: Participant | None = None, data: dict | None = None) -> RoomEvent:
+    """Store the room's next event; fan it out once the transaction commits.
+
+    Precondition: inside transaction.atomic, holding `room`'s row lock (lock_room)."""
+    room.last_seq += 1
+    Room.objects.filter(pk=room.pk).update(last_seq=room.last_seq)
+    event = RoomEvent.objects.create(room=room, seq=room.last_seq, kind=kind, participant=participant,
+                                     data=data or {})
+    payload = event_payload(event)
+    transaction.on_commit(lambda: _fan_out(room.pk, payload))
+    return event
+
+
+def _fan_out(room_id: int, payload: dict) -> None:
+    # At most once: a consumer that misses it notices the gap in seq and reads the database.
+    async_to_sync(get_channel_layer().group_send)(room_group(room_id), {"type": "room.event", "event": payload})
+
+
+def events_since(*, room_id: int, after_seq: int, up_to: int | None = None, limit: int = 500) -> list[dict]:
+    """Stored events with seq > after_seq (and <= up_to), oldest first."""
+    rows = RoomEvent.objects.filter(room_id=room_id, seq__gt=after_seq)
+    if up_to is not None:
+        rows = rows.filter(seq__lte=up_to)
+    return [event_payload(event) for event in rows.order_by("seq")[:limit]]
