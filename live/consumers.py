@@ -17,7 +17,7 @@ from teleclinic.errors import DomainError
 from . import selectors
 from .errors import RelayUnavailable
 from .models import Participant
-from .protocol import ProtocolError, TokenBucket, error_frame, parse_frame
+from .protocol import MAX_MESSAGE_BYTES, ProtocolError, TokenBucket, error_frame, parse_frame
 from .services import placement, rooms, tokens
 from .services.events import events_since, participant_group, room_group
 
@@ -88,7 +88,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if self.participant_id is None or self.closing:
             return
         size = len(text_data or bytes_data or "")
-        if not self.bucket.take(1 + size // 16384):  # big frames cost more
+        if not self.bucket.take(1 + min(size, MAX_MESSAGE_BYTES) // 16384):  # big frames cost more
             await self._rate_limited()
             return
         try:
