@@ -16,6 +16,7 @@ import asyncio
 import itertools
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -228,10 +229,11 @@ def _latencies(people: dict[tuple[str, str], SimParticipant], since: float) -> l
     return out
 
 
-async def _run_rooms(port: int, rooms: int, seconds: float, clip, late_joiner: bool) -> dict:
+async def _run_rooms(port: int, room_ids: list[int], seconds: float, clip, late_joiner: bool,
+                     ready, go) -> dict:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
     remote = RemoteRelay(reader, writer)
-    for r, i in itertools.product(range(rooms), range(PEOPLE_PER_ROOM)):
+    for r, i in itertools.product(room_ids, range(PEOPLE_PER_ROOM)):
         person = SimParticipant(f"p{i}", remote.room(f"room{r}"), video=ClipTrack(clip, FPS),
                                 audio=AudioStreamTrack(), decode=False)
         remote.people[(f"room{r}", f"p{i}")] = person
@@ -240,31 +242,21 @@ async def _run_rooms(port: int, rooms: int, seconds: float, clip, late_joiner: b
     flowing = await wait_for(lambda: all(
         len(p.received) == PEOPLE_PER_ROOM - 1 and all(r.video_frames > 0 for r in p.received.values())
         for p in everyone), timeout=20)
-    await asyncio.sleep(1.0)  # warm-up
+    ready.put(flowing)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, go.wait)  # every client process starts the window together
     before = {id(r): r.video_frames for _, _, r in _pairs(everyone)}
-    cpu0 = await remote.call(op="cpu")
     start = time.monotonic()
     await asyncio.sleep(seconds)
-    cpu1 = await remote.call(op="cpu")
     elapsed = time.monotonic() - start
-    fps = [(r.video_frames - before.get(id(r), 0)) / elapsed for _, _, r in _pairs(everyone)]
     result = {
-        "rooms": rooms,
-        "all_streams_flowing": flowing,
-        "relay_cpu_cores": round((cpu1["cpu"] - cpu0["cpu"]) / (cpu1["wall"] - cpu0["wall"]), 3),
-        "relay_cpu_cores_per_room": round(
-            (cpu1["cpu"] - cpu0["cpu"]) / (cpu1["wall"] - cpu0["wall"]) / rooms, 3),
-        "delivered_fps_mean": round(statistics.mean(fps), 1) if fps else 0.0,
-        "delivered_fps_min": round(min(fps), 1) if fps else 0.0,
-        "streams": len(fps),
+        "flowing": flowing,
+        "fps": [(r.video_frames - before.get(id(r), 0)) / elapsed for _, _, r in _pairs(everyone)],
+        "latencies": _latencies(remote.people, since=start),
     }
-    lat = _latencies(remote.people, since=start)
-    if lat:
-        result["latency_ms_p50"] = round(statistics.median(lat), 1)
     if late_joiner:
         result["time_to_first_picture_ms"] = await _late_joiner(remote, clip)
-    await remote.call(op="stop")
-    for person in everyone:
+    for person in list(remote.people.values()):
         await person.close()
     writer.close()
     return result
@@ -311,11 +303,13 @@ async def _direct(seconds: float, clip) -> dict:
     return {"latency_ms_p50": round(statistics.median(lat), 1) if lat else None}
 
 
-def client_process(port: int, rooms: int, seconds: float, clip, late_joiner: bool, results) -> None:
+def client_process(port: int, room_ids: list[int], seconds: float, clip, late_joiner: bool,
+                   ready, go, results) -> None:
     try:
-        results.put(asyncio.run(_run_rooms(port, rooms, seconds, clip, late_joiner)))
+        results.put(asyncio.run(_run_rooms(port, room_ids, seconds, clip, late_joiner, ready, go)))
     except Exception:
-        results.put({"rooms": rooms, "error": traceback.format_exc(limit=3)})
+        ready.put(False)
+        results.put({"error": traceback.format_exc(limit=3)})
 
 
 def direct_process(seconds: float, clip, results) -> None:
@@ -325,23 +319,62 @@ def direct_process(seconds: float, clip, results) -> None:
 # --- orchestration -------------------------------------------------------------------
 
 
-def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, read from outside it (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, client_procs: int) -> dict:
     ctx = multiprocessing.get_context("spawn")
-    ports, results = ctx.Queue(), ctx.Queue()
+    ports, ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
     relay = ctx.Process(target=relay_process, args=(mode, ports), daemon=True)
     relay.start()
     port = ports.get(timeout=30)
-    client = ctx.Process(target=client_process,
-                         args=(port, rooms, seconds, clip, late_joiner, results), daemon=True)
-    client.start()
+    shares = [list(range(rooms))[k::client_procs] for k in range(min(client_procs, rooms))]
+    clients = [ctx.Process(target=client_process, daemon=True, args=(
+        port, share, seconds, clip, late_joiner and 0 in share, ready, go, results))
+        for share in shares]
+    for client in clients:
+        client.start()
+    result: dict[str, Any] = {"rooms": rooms, "client_processes": len(clients)}
     try:
-        result = results.get(timeout=seconds + 60 + 5 * rooms)
+        flowing = [ready.get(timeout=60 + 5 * rooms) for _ in clients]
+        time.sleep(1.0)  # warm-up
+        pids = [relay.pid] + [c.pid for c in clients]
+        cpu0, wall0 = [cpu_seconds(pid) for pid in pids], time.monotonic()
+        go.set()
+        time.sleep(seconds)
+        cpu1, wall1 = [cpu_seconds(pid) for pid in pids], time.monotonic()
+        parts = [results.get(timeout=60) for _ in clients]
     except Exception:
-        result = {"rooms": rooms, "error": "timed out"}
-    for process in (client, relay):
-        process.join(timeout=10)
+        result["error"] = traceback.format_exc(limit=2)
+        parts, flowing = [], [False]
+    for process in clients + [relay]:
+        process.join(timeout=5)
         if process.is_alive():
             process.terminate()
+    errors = [p["error"] for p in parts if "error" in p]
+    if errors or not parts:
+        result["error"] = result.get("error") or errors[0]
+        return result
+    cores = [(b - a) / (wall1 - wall0) for a, b in zip(cpu0, cpu1)]
+    fps = [f for p in parts for f in p["fps"]]
+    latencies = [x for p in parts for x in p["latencies"]]
+    result.update({
+        "all_streams_flowing": all(flowing),
+        "relay_cpu_cores": round(cores[0], 3),
+        "relay_cpu_cores_per_room": round(cores[0] / rooms, 3),
+        "client_cpu_cores": [round(c, 2) for c in cores[1:]],
+        "delivered_fps_mean": round(statistics.mean(fps), 1) if fps else 0.0,
+        "delivered_fps_min": round(min(fps), 1) if fps else 0.0,
+        "streams": len(fps),
+    })
+    if latencies:
+        result["latency_ms_p50"] = round(statistics.median(latencies), 1)
+    ttfp = [p["time_to_first_picture_ms"] for p in parts if "time_to_first_picture_ms" in p]
+    if ttfp:
+        result["time_to_first_picture_ms"] = ttfp[0]
     return result
 
 
@@ -350,7 +383,9 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--baseline-rooms", type=int, nargs="*", default=[1, 2, 4, 8],
                         help="room counts for the MediaRelay baseline")
-    parser.add_argument("--seconds", type=float, default=5.0, help="measurement window per run")
+    parser.add_argument("--seconds", type=float, default=4.0, help="measurement window per run")
+    parser.add_argument("--client-procs", type=int, default=2,
+                        help="processes the simulated participants are spread over")
     args = parser.parse_args()
 
     started = time.monotonic()
@@ -358,13 +393,23 @@ def main() -> None:
     report: dict[str, Any] = {
         "setup": {"resolution": f"{WIDTH}x{HEIGHT}", "fps": FPS, "codec": "VP8",
                   "people_per_room": PEOPLE_PER_ROOM, "window_s": args.seconds,
-                  "clip_keyframe_interval_s": 150 / FPS, "cpu_count": multiprocessing.cpu_count()},
+                  "clip_keyframe_interval_s": 150 / FPS, "cpu_count": multiprocessing.cpu_count(),
+                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
         "passthrough": [], "mediarelay_baseline": [],
     }
     for rooms in args.rooms:
-        report["passthrough"].append(run_once("passthrough", rooms, args.seconds, clip, rooms == 1))
+        report["passthrough"].append(run_once("passthrough", rooms, args.seconds, clip, rooms == 1, args.client_procs))
+    saturated_at = None
     for rooms in args.baseline_rooms:
-        report["mediarelay_baseline"].append(run_once("mediarelay", rooms, args.seconds, clip, rooms == 1))
+        if saturated_at is not None:
+            # more rooms cannot do better once the relay delivers under half the frame rate
+            report["mediarelay_baseline"].append(
+                {"rooms": rooms, "skipped": f"saturated at {saturated_at} rooms (fps < {FPS / 2})"})
+            continue
+        result = run_once("mediarelay", rooms, args.seconds, clip, rooms == 1, args.client_procs)
+        report["mediarelay_baseline"].append(result)
+        if result.get("delivered_fps_mean", 0) < FPS / 2:
+            saturated_at = rooms
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     direct = ctx.Process(target=direct_process, args=(args.seconds, clip, results), daemon=True)
@@ -383,6 +428,7 @@ def main() -> None:
         "time_to_first_picture_ms_baseline_mediarelay": one_base.get("time_to_first_picture_ms"),
     }
     report["wall_seconds"] = round(time.monotonic() - started, 1)
+    report["setup"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
 
 

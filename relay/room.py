@@ -7,6 +7,7 @@ See relay/README.md for the message protocol a client implements.
 import asyncio
 import inspect
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ class Participant:
     upstream: Optional[RTCPeerConnection] = None
     publications: dict[str, Publication] = field(default_factory=dict)
     audio_only: bool = False
+    # (monotonic time, packets received, packets lost) on the upstream, for windowed loss
+    upstream_counts: list[tuple[float, int, int]] = field(default_factory=list)
 
 
 class RelayRoom:
@@ -143,9 +146,11 @@ class RelayRoom:
                 await participant.upstream.close()
 
     async def quality(self) -> dict[str, dict[str, Any]]:
-        """Network quality per participant, from RTCP: loss on its upstream (what the relay
-        received from it), loss and round-trip time on its downstreams (what it reported
-        back to the relay). A value is None until RTCP has reported it (about 1 s)."""
+        """Network quality per participant: ``upstream_loss``, the fraction of its packets
+        the relay did not get since the previous call; ``downstream_loss``, the worst
+        fraction lost its RTCP receiver reports give for what the relay sends it;
+        ``rtt_ms``, round-trip time relay <-> participant from those reports. A value is
+        None until there is something to measure (RTCP reports come about once a second)."""
         report = {}
         for participant_id, participant in list(self._participants.items()):
             report[participant_id] = await self._participant_quality(participant)
@@ -298,8 +303,9 @@ class RelayRoom:
                         if stat.roundTripTime is not None:
                             rtts.append(stat.roundTripTime)
                         fractions.append(stat.fractionLost / 256)
+        window_lost, window_total = _windowed_loss(participant, received, lost)
         return {
-            "upstream_loss": lost / (received + lost) if received + lost else None,
+            "upstream_loss": round(window_lost / window_total, 4) if window_total else None,
             "downstream_loss": max(fractions) if fractions else None,
             "rtt_ms": round(1000 * sum(rtts) / len(rtts), 1) if rtts else None,
             "upstream_state": participant.upstream.connectionState if participant.upstream else None,
@@ -346,6 +352,24 @@ class RelayRoom:
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
             task.add_done_callback(_log_send_failure)
+
+
+LOSS_WINDOW_SECONDS = 5.0
+
+
+def _windowed_loss(participant: Participant, received: int, lost: int) -> tuple[int, int]:
+    """(lost, expected) over about the last LOSS_WINDOW_SECONDS, so that a link that just
+    got worse shows at once instead of being averaged over the whole call."""
+    now = time.monotonic()
+    counts = participant.upstream_counts
+    if counts and received < counts[-1][1]:
+        counts.clear()  # a new upstream after a reconnect: its counters start again
+    counts.append((now, received, lost))
+    while len(counts) > 2 and now - counts[1][0] >= LOSS_WINDOW_SECONDS:
+        counts.pop(0)
+    _, first_received, first_lost = counts[0] if len(counts) > 1 else (0, 0, 0)
+    window_lost = max(lost - first_lost, 0)
+    return window_lost, (received - first_received) + window_lost
 
 
 def _log_send_failure(task: asyncio.Future) -> None:
