@@ -1,0 +1,204 @@
+"""A real browser in a live room: Daphne and a relay_worker as subprocesses on the Redis layer,
+Debian's chromium with a fake camera, and an aiortc peer joining through the same socket protocol."""
+import asyncio
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+from playwright.async_api import async_playwright
+
+from live.models import RelayWorker
+from live.services import tokens
+from tests.conftest import ARTIFACTS, _database_url
+from tests.live.conftest import session_cookie
+from tests.live.peers import colour_peer, websocket_signalling
+from tests.live.servers import server_env, start_daphne, start_relay_worker, stop
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                 "--allow-loopback-in-peer-connection", "--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking"]
+RED, GREEN = (255, 0, 0), (0, 255, 0)
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup, django_db_blocker, tmp_path_factory):
+    with django_db_blocker.unblock():
+        env = server_env(_database_url())
+    logs = tmp_path_factory.mktemp("live-e2e")
+    relay = start_relay_worker(env, logs / "relay.log", name="e2e-relay")
+    daphne, port = start_daphne(env, logs / "daphne.log")
+    yield SimpleNamespace(port=port, base=f"http://127.0.0.1:{port}", ws=f"ws://127.0.0.1:{port}", logs=logs)
+    stop(daphne)
+    stop(relay)
+
+
+async def _relay_registered(timeout: float = 10) -> None:
+    """The test database is flushed between tests; the worker's next heartbeat re-registers it."""
+    deadline = time.monotonic() + timeout
+    while not await sync_to_async(RelayWorker.objects.filter(name="e2e-relay").exists)():
+        assert time.monotonic() < deadline, "relay worker not registered"
+        await asyncio.sleep(0.3)
+
+
+class SocketPeer:
+    """An aiortc participant over a real WebSocket to Daphne."""
+
+    def __init__(self, ws, me: dict, rgb):
+        self.ws, self.me = ws, me
+        self.signalling = websocket_signalling(ws)
+        self.peer = colour_peer(me["id"], self.signalling, rgb)
+
+    @classmethod
+    async def join(cls, stack, room_id: int, cookie: bytes, rgb) -> "SocketPeer":
+        ws = await websockets.connect(f"{stack.ws}/ws/rooms/{room_id}/", origin=stack.base,
+                                      additional_headers={"Cookie": cookie.decode()}, max_size=2**20)
+        await ws.send(json.dumps({"type": "join"}))
+        welcome = json.loads(await ws.recv())
+        assert welcome["type"] == "welcome", welcome
+        return cls(ws, welcome["me"], rgb)
+
+    def events(self, kind: str) -> list[dict]:
+        return [f for f in self.signalling.frames if f.get("type") == "event" and f["kind"] == kind]
+
+    async def close(self):
+        await self.peer.close()
+        await self.signalling.stop()
+        await self.ws.close()
+
+
+def _watch_console(page) -> list[str]:
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+async def _until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.25)
+
+
+# Decoding checks that run in the page: size, frames advancing (requestVideoFrameCallback), colour.
+FRAMES_JS = """(selector) => new Promise((resolve) => {
+  const video = document.querySelector(selector);
+  if (!video || !video.videoWidth) { resolve(null); return; }
+  let frames = 0;
+  const count = () => { frames += 1; video.requestVideoFrameCallback(count); };
+  video.requestVideoFrameCallback(count);
+  setTimeout(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 16; canvas.height = 12;
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(video, 0, 0, 16, 12);
+    const px = ctx.getImageData(0, 0, 16, 12).data;
+    const rgb = [0, 0, 0];
+    for (let i = 0; i < px.length; i += 4) { rgb[0] += px[i]; rgb[1] += px[i + 1]; rgb[2] += px[i + 2]; }
+    resolve({ width: video.videoWidth, frames, rgb: rgb.map((v) => v / (px.length / 4)) });
+  }, 1500);
+})"""
+
+
+def _dominant(rgb, channel: int) -> bool:
+    return rgb[channel] > 150 and all(rgb[channel] > rgb[i] + 80 for i in range(3) if i != channel)
+
+
+async def test_browser_host_and_aiortc_expert_see_each_other_through_the_relay(stack, room, people):
+    await _relay_registered()
+    ARTIFACTS.mkdir(exist_ok=True)
+    # given the expert as an aiortc peer sending green
+    expert = await SocketPeer.join(stack, room.pk, await sync_to_async(session_cookie)(people["expert"]), GREEN)
+    try:
+        await expert.peer.publish()
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            try:
+                context = await browser.new_context(viewport={"width": 1280, "height": 860})
+                sid = (await sync_to_async(session_cookie)(people["village_doctor"])).decode().split("=", 1)[1]
+                await context.add_cookies([{"name": "sessionid", "value": sid, "domain": "127.0.0.1", "path": "/"}])
+                page = await context.new_page()
+                errors = _watch_console(page)
+                # when the village doctor opens the room page in chromium (fake camera)
+                await page.goto(f"{stack.base}/live/rooms/{room.pk}/")
+                remote = f'#tiles figure.tile[data-participant="{expert.me["id"]}"] video'
+                # then the page decodes the expert's video: a size, frames advancing, green
+                seen = await _until(lambda: page.evaluate(FRAMES_JS, remote), 30, "the expert's video in the page")
+                assert seen["width"] > 0 and seen["frames"] >= 5 and _dominant(seen["rgb"], 1), seen
+                decoded = await page.evaluate("""async () => {
+                    let n = 0;
+                    for (const {pc} of window.liveRoom.media.downstreams.values())
+                      (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded; });
+                    return n; }""")
+                assert decoded > 0
+                # and the aiortc expert decodes the browser's camera
+                host_id = str(await page.evaluate("window.liveRoom.state.me.id"))
+                await _until(lambda: _async(expert.peer.received.get(host_id) is not None
+                                            and expert.peer.received[host_id].video_frames >= 5), 30,
+                             "the browser's video at the aiortc peer")
+                # and a chat line from the expert shows on the page
+                await expert.ws.send(json.dumps({"type": "chat", "text": "心电图已收到"}))
+                await page.wait_for_selector("#chat-log li:has-text('心电图已收到')", timeout=10000)
+                await page.screenshot(path=str(ARTIFACTS / "live-room-host.png"))
+                assert errors == []
+            finally:
+                await browser.close()
+    finally:
+        await expert.close()
+
+
+async def _async(value):
+    return value
+
+
+async def test_patient_joins_from_the_link_on_a_phone_waits_and_is_admitted(stack, room, people):
+    await _relay_registered()
+    ARTIFACTS.mkdir(exist_ok=True)
+    _, token = await sync_to_async(tokens.invite_create)(by=people["village_doctor"], room_id=room.pk)
+    link = f"{stack.base}/live/rooms/{room.pk}/join/#{token}"
+    # given the village doctor as an aiortc peer sending red
+    host = await SocketPeer.join(stack, room.pk, await sync_to_async(session_cookie)(people["village_doctor"]), RED)
+    try:
+        await host.peer.publish()
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            try:
+                context = await browser.new_context(**p.devices["Pixel 7"])
+                page = await context.new_page()
+                errors = _watch_console(page)
+                # when the patient opens the link, checks the camera and enters
+                await page.goto(link)
+                await page.click("#btn-check")
+                await page.wait_for_selector("#btn-enter", state="visible", timeout=10000)
+                await page.screenshot(path=str(ARTIFACTS / "live-phone-check.png"))
+                await page.click("#btn-enter")
+                # then they wait in the waiting room until the host admits them
+                await page.wait_for_selector("#step-wait", state="visible", timeout=10000)
+                joined = await _until(lambda: _async([e for e in host.events("participant.joined")
+                                                      if e["data"]["participant"]["role"] == "patient"]),
+                                      15, "the patient in the waiting room")
+                await page.screenshot(path=str(ARTIFACTS / "live-phone-waiting.png"))
+                await host.ws.send(json.dumps({"type": "admit", "participant": joined[0]["participant"]}))
+                await page.wait_for_selector("#step-call", state="visible", timeout=10000)
+                # and once admitted they see the doctor's (red) video, and the doctor receives theirs
+                remote = f'#remote video[data-participant="{host.me["id"]}"]'
+                seen = await _until(lambda: page.evaluate(FRAMES_JS, remote), 30, "the doctor's video on the phone")
+                assert seen["width"] > 0 and seen["frames"] >= 5 and _dominant(seen["rgb"], 0), seen
+                patient_id = str(joined[0]["participant"])
+                await _until(lambda: _async(host.peer.received.get(patient_id) is not None
+                                            and host.peer.received[patient_id].video_frames >= 5), 30,
+                             "the phone's video at the doctor")
+                await page.screenshot(path=str(ARTIFACTS / "live-phone-call.png"))
+                assert errors == []
+            finally:
+                await browser.close()
+    finally:
+        await host.close()
