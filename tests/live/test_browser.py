@@ -148,6 +148,17 @@ async def test_browser_host_and_aiortc_expert_see_each_other_through_the_relay(s
                 await expert.ws.send(json.dumps({"type": "chat", "text": "心电图已收到"}))
                 await page.wait_for_selector("#chat-log li:has-text('心电图已收到')", timeout=10000)
                 await page.screenshot(path=str(ARTIFACTS / "live-room-host.png"))
+                # when the page's socket drops and a chat line is posted meanwhile
+                last_seq = await page.evaluate("window.liveRoom.client.lastSeq")
+                await page.evaluate("window.liveRoom.client.drop()")
+                await expert.ws.send(json.dumps({"type": "chat", "text": "断线期间的消息"}))
+                # then the page reconnects by itself, shows the missed line once, and the video returns
+                await page.wait_for_selector("#chat-log li:has-text('断线期间的消息')", timeout=15000)
+                assert await page.locator("#chat-log li:has-text('断线期间的消息')").count() == 1
+                assert await page.locator("#chat-log li:has-text('心电图已收到')").count() == 1
+                assert await page.evaluate("window.liveRoom.client.lastSeq") > last_seq
+                seen = await _until(lambda: page.evaluate(FRAMES_JS, remote), 30, "the expert's video after reconnect")
+                assert seen["frames"] >= 5 and _dominant(seen["rgb"], 1), seen
                 assert errors == []
             finally:
                 await browser.close()
@@ -202,3 +213,25 @@ async def test_patient_joins_from_the_link_on_a_phone_waits_and_is_admitted(stac
                 await browser.close()
     finally:
         await host.close()
+
+
+async def test_room_page_says_clearly_when_the_camera_is_denied(stack, room, people):
+    async with async_playwright() as p:
+        # no fake-UI flag and no permission granted: getUserMedia is refused, as when a user clicks "Block"
+        args = [a for a in CHROMIUM_ARGS if a != "--use-fake-ui-for-media-stream"]
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        try:
+            context = await browser.new_context(permissions=[])
+            sid = (await sync_to_async(session_cookie)(people["village_doctor"])).decode().split("=", 1)[1]
+            await context.add_cookies([{"name": "sessionid", "value": sid, "domain": "127.0.0.1", "path": "/"}])
+            page = await context.new_page()
+            errors = _watch_console(page)
+            await page.goto(f"{stack.base}/live/rooms/{room.pk}/")
+            banner = page.locator("#camera-error")
+            await banner.wait_for(state="visible", timeout=15000)
+            assert "拒绝" in await banner.inner_text() and "denied" in await banner.inner_text()
+            await page.wait_for_selector("#conn-status.ok", timeout=10000)  # still in the room (chat works)
+            await page.screenshot(path=str(ARTIFACTS / "live-room-camera-denied.png"))
+            assert errors == []
+        finally:
+            await browser.close()

@@ -44,7 +44,8 @@ export class RoomClient extends EventTarget {
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      if (this.stopped || FINAL_CLOSE_CODES.has(event.code)) {
+      const dropped = ws.dropped;  // our own simulated drop: the server's echo may say 1000
+      if (this.stopped || (!dropped && FINAL_CLOSE_CODES.has(event.code))) {
         this.stopped = true;
         this.emit("closed", { code: event.code, reason: this.lastError });
       } else {
@@ -84,7 +85,11 @@ export class RoomClient extends EventTarget {
   }
 
   // Simulate a dropped link (tests, and the "reconnect" button): the socket closes, the client reopens it.
-  drop() { if (this.ws) this.ws.close(4000); }
+  drop() {
+    if (!this.ws) return;
+    this.ws.dropped = true;
+    this.ws.close(4000);
+  }
 
   stop() {
     this.stopped = true;
