@@ -82,6 +82,24 @@ async def test_three_peers_each_receive_the_other_two_through_the_relay(room, in
                 assert peer.participant_id not in peer.received
             room_row = await sync_to_async(Room.objects.select_related("relay_worker").get)(pk=room.pk)
             assert room_row.relay_worker.name == relay_host.name
+
+            # when the patient's link weakens and they switch to audio only
+            patient_peer = dict(peers)["patient"]
+            host_id = dict(peers)["host"].participant_id
+            await phone.send_json_to({"type": "audio_only", "enabled": True})
+            await asyncio.sleep(1.0)
+            got = patient_peer.received[host_id]
+            video_before, audio_before = got.video_frames, got.audio_frames
+            await asyncio.sleep(1.5)
+            # then video to them stops while audio goes on, and the switch is a stored room event
+            assert got.video_frames - video_before <= 2, (video_before, got.video_frames)
+            assert got.audio_frames - audio_before > 20
+            kinds = [f.get("kind") for f in signallings[0].frames if f.get("type") == "event"]
+            assert "audio_only" in kinds
+            # and when they switch back, the picture returns
+            await phone.send_json_to({"type": "audio_only", "enabled": False})
+            resumed_from = got.video_frames
+            assert await wait_for(lambda: got.video_frames > resumed_from + 10, timeout=10)
         finally:
             for _, peer in peers:
                 await peer.close()
@@ -100,3 +118,38 @@ async def test_a_waiting_patient_cannot_publish_and_a_refused_offer_leaves_the_r
             frames.append(await phone.receive_json_from(timeout=5))
         assert frames[-1]["code"] == "not_admitted"
     assert await sync_to_async(RelayWorker.objects.filter(name=relay_host.name).exists)()
+
+
+async def test_embedded_default_starts_the_relay_in_the_web_process_on_first_use(room, cookies, settings):
+    # given no relay worker and the in-memory layer of the embedded default
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.LIVE_RELAY_MODE, settings.RTC_LOOPBACK = "embedded", True
+    from live import relay_host
+
+    peers, signallings = [], []
+    try:
+        async with socket(f"/ws/rooms/{room.pk}/", cookies["village_doctor"]) as host, \
+                socket(f"/ws/rooms/{room.pk}/", cookies["expert"]) as expert:
+            ids = [(await joined(host))["me"]["id"], (await joined(expert))["me"]["id"]]
+            # when both publish
+            for communicator, pid, rgb in ((host, ids[0], RED), (expert, ids[1], GREEN)):
+                signalling = communicator_signalling(communicator)
+                peer = colour_peer(pid, signalling, rgb)
+                peers.append(peer)
+                signallings.append(signalling)
+                await peer.publish()
+            # then an in-process relay host was started and each sees the other
+            assert relay_host._embedded["host"].name.startswith("embedded-")
+            assert await wait_for(lambda: all(
+                any(r.video_frames >= 5 for r in peer.received.values()) for peer in peers), timeout=30)
+            assert _close(peers[0].received[str(ids[1])].last_rgb, GREEN)
+            assert _close(peers[1].received[str(ids[0])].last_rgb, RED)
+    finally:
+        for peer in peers:
+            await peer.close()
+        for signalling in signallings:
+            await signalling.stop()
+        task = relay_host._embedded.pop("task", None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -172,3 +172,22 @@ async def test_staff_outside_the_consultations_reach_cannot_enter(room, cookies)
 async def test_foreign_origin_is_refused_at_the_handshake(room, cookies):
     async with socket(f"/ws/rooms/{room.pk}/", cookies["village_doctor"], origin=(b"origin", b"http://evil.example")) as s:
         assert s.connected is False
+
+
+async def test_mute_is_stored_and_shown_and_quality_reports_pass_through_unstored(room, cookies):
+    async with socket(f"/ws/rooms/{room.pk}/", cookies["village_doctor"]) as host, \
+            socket(f"/ws/rooms/{room.pk}/", cookies["expert"]) as expert:
+        me = (await joined(host))["me"]
+        await joined(expert)
+        # when the host mutes the microphone
+        await host.send_json_to({"type": "mute", "audio": True, "video": False})
+        event = (await receive_until(expert, lambda f: f.get("kind") == "mute"))[-1]
+        # then the others see it and the participant row keeps it
+        assert event["participant"] == me["id"] and event["data"] == {"audio_muted": True, "video_muted": False}
+        assert (await sync_to_async(Participant.objects.get)(pk=me["id"])).audio_muted is True
+        # when the host reports its network quality, the others get it, and no event is stored
+        before = await sync_to_async(_last_seq)(room.pk)
+        await host.send_json_to({"type": "quality", "loss": 0.12, "rtt_ms": 340})
+        report = (await receive_until(expert, lambda f: f["type"] == "client_quality"))[-1]
+        assert report == {"type": "client_quality", "participant": me["id"], "loss": 0.12, "rtt_ms": 340}
+        assert await sync_to_async(_last_seq)(room.pk) == before
