@@ -46,13 +46,20 @@ def room_open(*, by: User, consultation_id: int, request=None) -> tuple[Room, bo
 
 def room_for_staff(*, user: User, room_id: int) -> Room:
     """The open room, if the user may take part: host, or the consultation in their reach."""
-    room = Room.objects.select_related("consultation__assigned_expert").filter(pk=room_id).first()
-    if room is None or not (room.host_id == user.pk or
+    room = Room.objects.select_related("consultation__assigned_expert", "consultation__requesting_org").filter(
+        pk=room_id).first()
+    if room is None or not (room.host_id == user.pk or _second_expert(user, room) or
                             scoped(user, Consultation.objects.filter(pk=room.consultation_id), VIEW).exists()):
         raise NotFound("No such live room in your reach.")
     if room.state != Room.State.OPEN:
         raise NotFound("This live room has ended.", code="room_closed")
     return room
+
+
+def _second_expert(user: User, room: Room) -> bool:
+    """An expert of the same 医共体 may knock: they wait until the host admits them."""
+    return (user.role == User.Role.EXPERT and user.organisation_id is not None
+            and user.organisation.community_id == room.consultation.requesting_org.community_id)
 
 
 def _staff_role(user: User, room: Room) -> tuple[str, str]:

@@ -191,3 +191,20 @@ async def test_mute_is_stored_and_shown_and_quality_reports_pass_through_unstore
         report = (await receive_until(expert, lambda f: f["type"] == "client_quality"))[-1]
         assert report == {"type": "client_quality", "participant": me["id"], "loss": 0.12, "rtt_ms": 340}
         assert await sync_to_async(_last_seq)(room.pk) == before
+
+
+async def test_another_expert_of_the_community_waits_for_the_host(room, cookies, people):
+    async with socket(f"/ws/rooms/{room.pk}/", cookies["other_expert"]) as second:
+        me = (await joined(second))["me"]
+        assert me["role"] == "second_expert" and me["state"] == "waiting"
+
+
+async def test_an_expert_of_another_community_cannot_enter(room, community):
+    from directory.models import User
+    from tests.factories import UserFactory
+    from tests.live.conftest import session_cookie
+
+    outsider = await sync_to_async(UserFactory)(username="expert-x", role=User.Role.EXPERT,
+                                                organisation=community.foreign_lead)
+    async with socket(f"/ws/rooms/{room.pk}/", await sync_to_async(session_cookie)(outsider)) as s:
+        assert (await s.receive_json_from(timeout=5))["code"] == "not_found"
