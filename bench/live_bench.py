@@ -134,17 +134,22 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 # --- load --------------------------------------------------------------------------------------
-async def _client(url, cookie, origin, make_frame, is_reply, seconds, interval, samples, errors, ready, go):
+async def _client(url, cookie, origin, make_frame, is_reply, seconds, interval, samples, errors, ready, go, gate):
     import websockets
 
     headers = {"Cookie": cookie} if cookie else {}
+    held = False
     try:
+        await gate.acquire()
+        held = True  # a few handshakes at a time, as clinics join over minutes, not in one instant
         async with websockets.connect(url, origin=origin, additional_headers=headers, max_size=2**20,
                                       open_timeout=60) as ws:
             if cookie:  # the room socket: join and skip the history
                 await ws.send(json.dumps({"type": "join"}))
                 welcome = json.loads(await ws.recv())
                 assert welcome["type"] == "welcome", welcome
+            gate.release()
+            held = False
             ready()
             await go.wait()
             await asyncio.sleep(random.random() * interval)
@@ -167,13 +172,15 @@ async def _client(url, cookie, origin, make_frame, is_reply, seconds, interval, 
             read.cancel()
             errors["lost"] += len(pending)
     except Exception as exc:  # noqa: BLE001 - a benchmark counts failures instead of stopping
+        if held:
+            gate.release()
         errors["failed"] += 1
         errors.setdefault("examples", []).append(repr(exc)[:200])
 
 
 async def _run_load(targets, origin, make_frame, is_reply, seconds, interval) -> dict:
     samples, errors = [], {"failed": 0, "lost": 0}
-    go, connected = asyncio.Event(), [0]
+    go, connected, gate = asyncio.Event(), [0], asyncio.Semaphore(8)
 
     def ready():
         connected[0] += 1
@@ -182,8 +189,7 @@ async def _run_load(targets, origin, make_frame, is_reply, seconds, interval) ->
     tasks = []
     for url, cookie in targets:
         tasks.append(asyncio.ensure_future(_client(url, cookie, origin, make_frame, is_reply, seconds, interval,
-                                                   samples, errors, ready, go)))
-        await asyncio.sleep(0.01)  # do not stampede the handshake
+                                                   samples, errors, ready, go, gate)))
     while connected[0] + errors["failed"] < len(targets) and time.monotonic() - started < 120:
         await asyncio.sleep(0.1)
     connect_seconds = time.monotonic() - started
@@ -213,7 +219,9 @@ def main() -> None:
     database_url = f"{_server_url(server)[0]}/live_bench_{os.getpid()}"
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="teleclinic.settings",
-               CHANNEL_PREFIX=f"bench{os.getpid()}", LOG_LEVEL="WARNING", SECRET_KEY="live-bench-" + uuid.uuid4().hex)
+               CHANNEL_PREFIX=f"bench{os.getpid()}", LOG_LEVEL="WARNING", SECRET_KEY="live-bench-" + uuid.uuid4().hex,
+               # persistent connections, as in production: Daphne runs all ORM calls on one thread
+               CONN_MAX_AGE=os.environ.get("CONN_MAX_AGE", "60"))
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "CHANNEL_PREFIX",
                                            "SECRET_KEY", "LOG_LEVEL")})
     rooms = (args.clients + 2) // 3

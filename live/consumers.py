@@ -32,7 +32,10 @@ def close_code(exc: DomainError) -> int:
 
 
 def _db(fn):
-    return database_sync_to_async(fn)
+    # Not thread-sensitive: Channels would run every socket's ORM calls on one shared thread,
+    # one after the other. Each service owns its transaction and its connection, and rows are
+    # locked per room, so sockets of different rooms may hit the database side by side.
+    return database_sync_to_async(fn, thread_sensitive=False)
 
 
 class RoomConsumer(AsyncJsonWebsocketConsumer):

@@ -1,6 +1,8 @@
 """Writes to rooms and participants: open, join, admit, remove, leave, mute, chat, close.
 
 Every change is stored with a room event (events.event_append) in the same transaction."""
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -214,4 +216,13 @@ def room_close(*, by: User, room_id: int) -> Room:
         room.state, room.closed_at = Room.State.CLOSED, timezone.now()
         room.save(update_fields=["state", "closed_at"])
         event_append(room=room, kind="room.closed", data={"by": by.pk})
+        channel = room.relay_worker.channel if room.relay_worker_id else None
+        if channel:
+            transaction.on_commit(lambda: _relay_close(channel, room.pk))
     return room
+
+
+def _relay_close(channel: str, room_id: int) -> None:
+    """Tell the room's relay worker to close its peer connections (at most once; a worker
+    that misses it frees them when the peers' ICE consent expires)."""
+    async_to_sync(get_channel_layer().send)(channel, {"type": "relay.close", "room": room_id})

@@ -83,6 +83,20 @@ async def test_three_peers_each_receive_the_other_two_through_the_relay(room, in
             room_row = await sync_to_async(Room.objects.select_related("relay_worker").get)(pk=room.pk)
             assert room_row.relay_worker.name == relay_host.name
 
+            # and the relay reports everyone's network quality to the room
+            assert await wait_for(lambda: any(
+                f["type"] == "quality" and len(f["participants"]) == 3 for f in signallings[2].frames), timeout=10)
+
+            # when a client sends an answer the relay cannot use (an unknown subscription)
+            some_answer = next(iter(dict(peers)["expert"].subscriptions.values())).localDescription.sdp
+            await host.send_json_to({"type": "subscribe_answer", "pc_id": "0123abcd", "sdp": some_answer})
+            # then it gets an error frame from the relay, and the media keeps flowing
+            assert await wait_for(lambda: any(f.get("code") == "unknown_peer_connection"
+                                              for f in signallings[0].frames), timeout=10)
+            expert_got = dict(peers)["expert"].received[dict(peers)["host"].participant_id]
+            frames_then = expert_got.video_frames
+            assert await wait_for(lambda: expert_got.video_frames > frames_then + 10, timeout=10)
+
             # when the patient's link weakens and they switch to audio only
             patient_peer = dict(peers)["patient"]
             host_id = dict(peers)["host"].participant_id
