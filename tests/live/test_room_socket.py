@@ -208,3 +208,27 @@ async def test_an_expert_of_another_community_cannot_enter(room, community):
                                                 organisation=community.foreign_lead)
     async with socket(f"/ws/rooms/{room.pk}/", await sync_to_async(session_cookie)(outsider)) as s:
         assert (await s.receive_json_from(timeout=5))["code"] == "not_found"
+
+
+async def test_a_ticket_opens_one_socket_only(room, invite):
+    ticket = await sync_to_async(patient_ticket)(room.pk, invite[1])
+    async with socket(f"/ws/rooms/{room.pk}/?ticket={ticket}") as first:
+        await joined(first)
+        async with socket(f"/ws/rooms/{room.pk}/?ticket={ticket}") as second:
+            assert (await second.receive_json_from(timeout=5))["code"] == "ticket_reused"
+            assert (await second.receive_output(timeout=5))["code"] == 4403
+        async with socket(f"/ws/rooms/{room.pk + 1}/?ticket={ticket}") as elsewhere:
+            assert (await elsewhere.receive_json_from(timeout=5))["code"] == "ticket_other_room"
+
+
+async def test_closing_the_room_ends_every_socket_and_refuses_new_ones(room, cookies, people):
+    async with socket(f"/ws/rooms/{room.pk}/", cookies["expert"]) as expert:
+        await joined(expert)
+        # when the host ends the room
+        await sync_to_async(rooms.room_close)(by=people["village_doctor"], room_id=room.pk)
+        # then the expert gets the event and the socket closes with 4410
+        await receive_until(expert, lambda f: f.get("kind") == "room.closed")
+        assert (await expert.receive_output(timeout=5))["code"] == 4410
+    async with socket(f"/ws/rooms/{room.pk}/", cookies["expert"]) as late:
+        assert (await late.receive_json_from(timeout=5))["code"] == "room_closed"
+        assert (await late.receive_output(timeout=5))["code"] == 4404
