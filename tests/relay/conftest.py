@@ -13,8 +13,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from relay import Relay, RelayConfig  # noqa: E402
 from relay.sim import ColourTrack, SimParticipant  # noqa: E402
 
-RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
-
 
 class RoomHarness:
     """A relay room plus the simulated participants that talk to it."""

@@ -9,11 +9,10 @@ from aiortc.mediastreams import VideoStreamTrack
 from aiortc.rtp import RtpPacket
 
 from relay import passthrough
+from relay.bitstream import h264_is_intra, is_keyframe
 from relay.passthrough import (
     AudioForwardingBuffer,
     VideoForwardingBuffer,
-    h264_is_intra,
-    is_keyframe,
     loopback_candidates,
 )
 from relay.sim import encode_clip
@@ -122,3 +121,14 @@ async def test_loopback_candidate_only_inside_the_context():
     with_loopback, without = await asyncio.gather(candidates(True), candidates(False))
     assert any(" 127.0.0.1 " in c for c in with_loopback)
     assert not any(" 127.0.0.1 " in c for c in without)
+
+
+def test_padding_between_frames_is_skipped_without_a_keyframe_request():
+    buffer, frames = collecting_buffer()
+    for p in frame_packets(20, 3000, [b"\x10a", b"b"]):
+        buffer.add(p)
+    padding = vp8_packet(22, 3000, b"", start=False, marker=False)
+    padding.payload = b""
+    results = [buffer.add(padding)] + [buffer.add(p) for p in frame_packets(23, 6000, [b"\x11c"])]
+    assert [f.data for f in frames] == [b"\x10ab", b"\x11c"]
+    assert not any(pli for pli, _ in results)

@@ -5,13 +5,14 @@ import time
 
 import pytest
 from aiortc import RTCPeerConnection
-from conftest import BLUE, GREEN, RED, YELLOW
 
 from relay import InvalidSdp, NoCommonCodec, UnsupportedEncryption
 from relay.passthrough import loopback_candidates, sender_opened_encoder
 from relay.sim import ClipTrack, SimParticipant, encode_clip, frame_digest, wait_for
 
 pytestmark = pytest.mark.asyncio
+
+RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
 
 COLOURS = {"doctor": RED, "expert": GREEN, "patient": BLUE}
 
