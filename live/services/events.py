@@ -40,7 +40,9 @@ def event_append(*, room: Room, kind: str, participant: Participant | None = Non
     event = RoomEvent.objects.create(room=room, seq=room.last_seq, kind=kind, participant=participant,
                                      data=data or {})
     payload = event_payload(event)
-    transaction.on_commit(lambda: _fan_out(room.pk, payload))
+    # robust: the event is committed; if Redis blinks, sockets still get it from the database
+    # when the next event shows them the gap, or when they resume.
+    transaction.on_commit(lambda: _fan_out(room.pk, payload), robust=True)
     return event
 
 

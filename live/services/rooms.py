@@ -113,7 +113,9 @@ def participant_connect(*, participant_id: int, connection: str) -> Participant:
 def participant_disconnected(*, participant_id: int, connection: str) -> None:
     """A socket closed. Ignored if a newer socket of the same participant took over."""
     with transaction.atomic():
-        participant = P.objects.get(pk=participant_id)
+        participant = P.objects.filter(pk=participant_id).first()
+        if participant is None:  # its room was deleted meanwhile
+            return
         room = lock_room(participant.room_id)
         participant.refresh_from_db()
         if participant.connection == connection and participant.connected:
@@ -218,7 +220,7 @@ def room_close(*, by: User, room_id: int) -> Room:
         event_append(room=room, kind="room.closed", data={"by": by.pk})
         channel = room.relay_worker.channel if room.relay_worker_id else None
         if channel:
-            transaction.on_commit(lambda: _relay_close(channel, room.pk))
+            transaction.on_commit(lambda: _relay_close(channel, room.pk), robust=True)
     return room
 
 
