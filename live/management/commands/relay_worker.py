@@ -20,6 +20,7 @@ class Command(BaseCommand):
             raise CommandError("relay_worker needs a shared channel layer: set REDIS_URL. "
                                "Without it, the web process hosts the relay itself.")
         logging.basicConfig(level=logging.INFO)
+        logging.getLogger("aioice").setLevel(logging.WARNING)  # one line per ICE check otherwise
         asyncio.run(self._run(name or default_worker_name()))
 
     async def _run(self, name: str) -> None:
