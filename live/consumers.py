@@ -180,7 +180,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             "loss": message["loss"], "rtt_ms": message["rtt_ms"]})
 
     async def _require_admitted(self) -> None:
-        state = await _db(lambda: P.objects.values_list("state", flat=True).get(pk=self.participant_id))()
+        state = await _db(selectors.participant_state)(participant_id=self.participant_id)
         if state != P.State.ADMITTED:
             raise ProtocolError("not_admitted", "Wait until the host admits you.")
 
@@ -191,8 +191,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             from .relay_host import ensure_embedded_host
 
             await ensure_embedded_host()
-        channel = await _db(placement.room_place)(room_id=self.room_id) if place else \
-            await _db(_placed_channel)(self.room_id)
+        channel = await _db(placement.room_place if place else placement.room_channel)(room_id=self.room_id)
         if channel is None:
             if place:
                 raise RelayUnavailable("No media relay is running; try again in a moment.")
@@ -245,9 +244,3 @@ def _check_sdp(sdp: str, kind: str) -> None:
     except InvalidSdp as exc:
         code = "unsupported_encryption" if type(exc).__name__ == "UnsupportedEncryption" else "invalid_sdp"
         raise ProtocolError(code, str(exc)[:500]) from None
-
-
-def _placed_channel(room_id: int) -> str | None:
-    from .models import Room
-
-    return Room.objects.filter(pk=room_id).values_list("relay_worker__channel", flat=True).first()

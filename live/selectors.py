@@ -26,3 +26,7 @@ def room_snapshot(*, participant_id: int) -> dict:
 
 def participant_room_id(*, participant_id: int) -> int:
     return Participant.objects.values_list("room_id", flat=True).get(pk=participant_id)
+
+
+def participant_state(*, participant_id: int) -> str:
+    return Participant.objects.values_list("state", flat=True).get(pk=participant_id)

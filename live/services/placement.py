@@ -46,3 +46,8 @@ def room_place(*, room_id: int) -> str | None:
         room.relay_worker = worker
         room.save(update_fields=["relay_worker"])
         return worker.channel
+
+
+def room_channel(*, room_id: int) -> str | None:
+    """The channel of the worker the room is placed on, if any (no placement is made)."""
+    return Room.objects.filter(pk=room_id).values_list("relay_worker__channel", flat=True).first()

@@ -10,7 +10,7 @@ import websockets
 from asgiref.sync import sync_to_async
 from playwright.async_api import async_playwright
 
-from live.models import RelayWorker
+from live.models import Participant, RelayWorker
 from live.services import tokens
 from tests.conftest import ARTIFACTS, _database_url
 from tests.live.conftest import session_cookie
@@ -35,6 +35,19 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
     yield SimpleNamespace(port=port, base=f"http://127.0.0.1:{port}", ws=f"ws://127.0.0.1:{port}", logs=logs)
     stop(daphne)
     stop(relay)
+
+
+@pytest.fixture(autouse=True)
+async def settle(room):
+    """After a test: wait until Daphne has recorded every socket's disconnect, so that no request
+    of the server process holds row locks while the test database is flushed (a deadlock)."""
+    yield
+    deadline = time.monotonic() + 15
+    while await sync_to_async(Participant.objects.filter(connected=True).exists)():
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(0.5)
 
 
 async def _relay_registered(timeout: float = 10) -> None:

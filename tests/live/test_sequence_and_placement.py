@@ -1,5 +1,8 @@
 """Sequence numbers under concurrency, relay placement across workers, TURN credentials."""
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import threading
 
 import pytest
@@ -7,10 +10,9 @@ from django.db import connection
 from django.utils import timezone
 
 from live.ice import client_ice_servers, turn_credentials, turn_credentials_valid
-from live.models import RelayWorker, Room, RoomEvent
+from live.models import Participant, RelayWorker, Room, RoomEvent
 from live.selectors import room_snapshot
 from live.services import placement, rooms
-from live.models import Participant
 
 
 @pytest.mark.django_db(transaction=True)
@@ -70,7 +72,6 @@ def test_turn_credentials_follow_coturns_scheme_and_expire():
     username, credential = turn_credentials(secret="s3cret", user="p7", ttl=600, now=1_700_000_000)
     assert username == "1700000600:p7"
     # the value coturn computes: base64(HMAC-SHA1(secret, username))
-    import base64, hashlib, hmac
     assert credential == base64.b64encode(hmac.new(b"s3cret", username.encode(), hashlib.sha1).digest()).decode()
     assert turn_credentials_valid(secret="s3cret", username=username, credential=credential, now=1_700_000_599)
     assert not turn_credentials_valid(secret="s3cret", username=username, credential=credential, now=1_700_000_600)
