@@ -160,6 +160,11 @@ async def test_browser_host_and_aiortc_expert_see_each_other_through_the_relay(s
                 # and a chat line from the expert shows on the page
                 await expert.ws.send(json.dumps({"type": "chat", "text": "心电图已收到"}))
                 await page.wait_for_selector("#chat-log li:has-text('心电图已收到')", timeout=10000)
+                # and the host makes the patient's link and QR code from the page
+                await page.click("#btn-invite")
+                await page.wait_for_selector("#invite-qr svg", timeout=10000)
+                link = await page.input_value("#invite-url")
+                assert link.startswith(f"{stack.base}/live/rooms/{room.pk}/join/#")
                 await page.screenshot(path=str(ARTIFACTS / "live-room-host.png"))
                 # when the page's socket drops and a chat line is posted meanwhile
                 last_seq = await page.evaluate("window.liveRoom.client.lastSeq")
@@ -172,6 +177,9 @@ async def test_browser_host_and_aiortc_expert_see_each_other_through_the_relay(s
                 assert await page.evaluate("window.liveRoom.client.lastSeq") > last_seq
                 seen = await _until(lambda: page.evaluate(FRAMES_JS, remote), 30, "the expert's video after reconnect")
                 assert seen["frames"] >= 5 and _dominant(seen["rgb"], 1), seen
+                # and the page shows its own network quality (loss, round trip to the relay) from RTCP
+                await page.wait_for_function("document.getElementById('my-quality').textContent.includes('ms')",
+                                             timeout=15000)
                 assert errors == []
             finally:
                 await browser.close()
