@@ -191,49 +191,61 @@ async def _async(value):
     return value
 
 
-async def test_patient_joins_from_the_link_on_a_phone_waits_and_is_admitted(stack, room, people):
+async def test_patient_joins_from_the_link_on_a_phone_waits_and_the_host_admits_them_from_the_page(
+        stack, room, people):
     await _relay_registered()
     ARTIFACTS.mkdir(exist_ok=True)
     _, token = await sync_to_async(tokens.invite_create)(by=people["village_doctor"], room_id=room.pk)
     link = f"{stack.base}/live/rooms/{room.pk}/join/#{token}"
-    # given the village doctor as an aiortc peer sending red
-    host = await SocketPeer.join(stack, room.pk, await sync_to_async(session_cookie)(people["village_doctor"]), RED)
+    # given the expert as an aiortc peer sending green, and the village doctor on the room page
+    expert = await SocketPeer.join(stack, room.pk, await sync_to_async(session_cookie)(people["expert"]), GREEN)
     try:
-        await host.peer.publish()
+        await expert.peer.publish()
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             try:
-                context = await browser.new_context(**p.devices["Pixel 7"])
-                page = await context.new_page()
-                errors = _watch_console(page)
-                # when the patient opens the link, checks the camera and enters
-                await page.goto(link)
-                await page.click("#btn-check")
-                await page.wait_for_selector("#btn-enter", state="visible", timeout=10000)
-                await page.screenshot(path=str(ARTIFACTS / "live-phone-check.png"))
-                await page.click("#btn-enter")
-                # then they wait in the waiting room until the host admits them
-                await page.wait_for_selector("#step-wait", state="visible", timeout=10000)
-                joined = await _until(lambda: _async([e for e in host.events("participant.joined")
-                                                      if e["data"]["participant"]["role"] == "patient"]),
-                                      15, "the patient in the waiting room")
-                await page.screenshot(path=str(ARTIFACTS / "live-phone-waiting.png"))
-                await host.ws.send(json.dumps({"type": "admit", "participant": joined[0]["participant"]}))
-                await page.wait_for_selector("#step-call", state="visible", timeout=10000)
-                # and once admitted they see the doctor's (red) video, and the doctor receives theirs
-                remote = f'#remote video[data-participant="{host.me["id"]}"]'
-                seen = await _until(lambda: page.evaluate(FRAMES_JS, remote), 30, "the doctor's video on the phone")
-                assert seen["width"] > 0 and seen["frames"] >= 5 and _dominant(seen["rgb"], 0), seen
-                patient_id = str(joined[0]["participant"])
-                await _until(lambda: _async(host.peer.received.get(patient_id) is not None
-                                            and host.peer.received[patient_id].video_frames >= 5), 30,
-                             "the phone's video at the doctor")
-                await page.screenshot(path=str(ARTIFACTS / "live-phone-call.png"))
+                desk = await browser.new_context(viewport={"width": 1280, "height": 860})
+                sid = (await sync_to_async(session_cookie)(people["village_doctor"])).decode().split("=", 1)[1]
+                await desk.add_cookies([{"name": "sessionid", "value": sid, "domain": "127.0.0.1", "path": "/"}])
+                host_page = await desk.new_page()
+                errors = _watch_console(host_page)
+                await host_page.goto(f"{stack.base}/live/rooms/{room.pk}/")
+                await host_page.wait_for_selector("#conn-status.ok", timeout=15000)
+                phone = await (await browser.new_context(**p.devices["Pixel 7"])).new_page()
+                errors += _watch_console(phone)
+                # when the patient opens the link on the phone, checks the camera and enters
+                await phone.goto(link)
+                await phone.click("#btn-check")
+                await phone.wait_for_selector("#btn-enter", state="visible", timeout=10000)
+                await phone.screenshot(path=str(ARTIFACTS / "live-phone-check.png"))
+                await phone.click("#btn-enter")
+                # then they wait, and the host's page lists them as waiting with an admit button
+                await phone.wait_for_selector("#step-wait", state="visible", timeout=10000)
+                await phone.screenshot(path=str(ARTIFACTS / "live-phone-waiting.png"))
+                admit = host_page.locator("#participants li.waiting button[data-action=admit]")
+                await admit.wait_for(timeout=15000)
+                patient_id = await host_page.locator("#participants li.waiting").get_attribute("data-participant")
+                await host_page.screenshot(path=str(ARTIFACTS / "live-room-waiting-patient.png"))
+                # when the host clicks admit
+                await admit.click()
+                await phone.wait_for_selector("#step-call", state="visible", timeout=10000)
+                # then the phone decodes the expert's (green) video, and the expert and the host get the phone's
+                remote = f'#remote video[data-participant="{expert.me["id"]}"]'
+                seen = await _until(lambda: phone.evaluate(FRAMES_JS, remote), 30, "the expert's video on the phone")
+                assert seen["width"] > 0 and seen["frames"] >= 5 and _dominant(seen["rgb"], 1), seen
+                await _until(lambda: _async(expert.peer.received.get(patient_id) is not None
+                                            and expert.peer.received[patient_id].video_frames >= 5), 30,
+                             "the phone's video at the expert")
+                on_host = f'#tiles figure.tile[data-participant="{patient_id}"] video'
+                seen = await _until(lambda: host_page.evaluate(FRAMES_JS, on_host), 30, "the phone's video on the host")
+                assert seen["width"] > 0 and seen["frames"] >= 5
+                await phone.screenshot(path=str(ARTIFACTS / "live-phone-call.png"))
+                await host_page.screenshot(path=str(ARTIFACTS / "live-room-three.png"))
                 assert errors == []
             finally:
                 await browser.close()
     finally:
-        await host.close()
+        await expert.close()
 
 
 async def test_room_page_says_clearly_when_the_camera_is_denied(stack, room, people):
