@@ -1,7 +1,8 @@
 """The room's numbered event log: append under the room's row lock, fan out after commit."""
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 
 from ..models import Participant, Room, RoomEvent
 
@@ -15,7 +16,12 @@ def participant_group(participant_id: int) -> str:
 
 
 def lock_room(room_id: int) -> Room:
-    """The room row, locked until the transaction ends (serialises sequence numbers)."""
+    """The room row, locked until the transaction ends (serialises sequence numbers).
+
+    Call it first in the transaction. SQLite (the embedded default) has no row locks: a write
+    takes its database-wide write lock, so a no-op update stands in for FOR UPDATE there."""
+    if connection.vendor == "sqlite":
+        Room.objects.filter(pk=room_id).update(last_seq=F("last_seq"))
     return Room.objects.select_for_update().get(pk=room_id)
 
 

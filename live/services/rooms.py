@@ -98,10 +98,10 @@ def staff_connect(*, user: User, room_id: int, connection: str) -> Participant:
 
 def participant_connect(*, participant_id: int, connection: str) -> Participant:
     """A ticket holder's socket opens (the ticket was consumed: tokens.ticket_consume)."""
+    room_id = _room_id_of(participant_id)
     with transaction.atomic():
-        participant = P.objects.select_related("room").get(pk=participant_id)
-        room = lock_room(participant.room_id)
-        participant.refresh_from_db()
+        room = lock_room(room_id)
+        participant = P.objects.get(pk=participant_id)
         if participant.state == P.State.REMOVED:
             raise NotPermitted("The host removed you from this room.", code="removed")
         if participant.state == P.State.LEFT:
@@ -112,12 +112,12 @@ def participant_connect(*, participant_id: int, connection: str) -> Participant:
 
 def participant_disconnected(*, participant_id: int, connection: str) -> None:
     """A socket closed. Ignored if a newer socket of the same participant took over."""
+    room_id = P.objects.filter(pk=participant_id).values_list("room_id", flat=True).first()
+    if room_id is None:  # its room was deleted meanwhile
+        return
     with transaction.atomic():
-        participant = P.objects.filter(pk=participant_id).first()
-        if participant is None:  # its room was deleted meanwhile
-            return
-        room = lock_room(participant.room_id)
-        participant.refresh_from_db()
+        room = lock_room(room_id)
+        participant = P.objects.get(pk=participant_id)
         if participant.connection == connection and participant.connected:
             _set_connected(room, participant, connection, False)
 
@@ -141,11 +141,16 @@ def _acting(participant_id: int, room: Room) -> Participant:
     return participant
 
 
-def _host_and_target(by_participant_id: int, participant_id: int) -> tuple[Room, Participant, Participant]:
+def _room_id_of(participant_id: int) -> int:
+    """Read before the transaction: a participant never changes room, and the room's lock must be
+    the transaction's first statement (SQLite cannot turn a reading transaction into a writing one)."""
+    return P.objects.values_list("room_id", flat=True).get(pk=participant_id)
+
+
+def _host_and_target(room_id: int, by_participant_id: int, participant_id: int) -> tuple[Room, Participant, Participant]:
     """Locks the room. Precondition: inside transaction.atomic."""
-    by = P.objects.get(pk=by_participant_id)
-    room = lock_room(by.room_id)
-    by = _acting(by.pk, room)
+    room = lock_room(room_id)
+    by = _acting(by_participant_id, room)
     if by.role != P.Role.HOST:
         raise NotPermitted("Only the host admits or removes participants.", code="not_host")
     target = P.objects.filter(pk=participant_id, room=room).first()
@@ -155,8 +160,9 @@ def _host_and_target(by_participant_id: int, participant_id: int) -> tuple[Room,
 
 
 def participant_admit(*, by_participant_id: int, participant_id: int) -> Participant:
+    room_id = _room_id_of(by_participant_id)
     with transaction.atomic():
-        room, by, target = _host_and_target(by_participant_id, participant_id)
+        room, by, target = _host_and_target(room_id, by_participant_id, participant_id)
         if target.state != P.State.WAITING:
             raise Conflict(f"Only a waiting participant can be admitted; this one is {target.state}.",
                            code="not_waiting")
@@ -166,8 +172,9 @@ def participant_admit(*, by_participant_id: int, participant_id: int) -> Partici
 
 def participant_remove(*, by_participant_id: int, participant_id: int) -> Participant:
     """The host removes someone: they cannot come back with their ticket or link."""
+    room_id = _room_id_of(by_participant_id)
     with transaction.atomic():
-        room, by, target = _host_and_target(by_participant_id, participant_id)
+        room, by, target = _host_and_target(room_id, by_participant_id, participant_id)
         if target.pk == by.pk:
             raise InvalidInput("The host cannot remove themself; leave instead.", code="cannot_remove_host")
         if target.state == P.State.REMOVED:
@@ -181,10 +188,10 @@ def participant_remove(*, by_participant_id: int, participant_id: int) -> Partic
 
 
 def participant_leave(*, participant_id: int) -> Participant:
+    room_id = _room_id_of(participant_id)
     with transaction.atomic():
+        room = lock_room(room_id)
         participant = P.objects.get(pk=participant_id)
-        room = lock_room(participant.room_id)
-        participant.refresh_from_db()
         if participant.state in (P.State.WAITING, P.State.ADMITTED):
             _set_state(room, participant, P.State.LEFT, "participant.left")
     return participant
@@ -192,8 +199,9 @@ def participant_leave(*, participant_id: int) -> Participant:
 
 def participant_update(*, participant_id: int, kind: str, **values) -> Participant:
     """mute (audio_muted, video_muted) or audio_only (audio_only): stored, then an event."""
+    room_id = _room_id_of(participant_id)
     with transaction.atomic():
-        room = lock_room(P.objects.values_list("room_id", flat=True).get(pk=participant_id))
+        room = lock_room(room_id)
         participant = _acting(participant_id, room)
         for name, value in values.items():
             setattr(participant, name, value)
@@ -203,8 +211,9 @@ def participant_update(*, participant_id: int, kind: str, **values) -> Participa
 
 
 def chat_post(*, participant_id: int, text: str) -> None:
+    room_id = _room_id_of(participant_id)
     with transaction.atomic():
-        room = lock_room(P.objects.values_list("room_id", flat=True).get(pk=participant_id))
+        room = lock_room(room_id)
         participant = _acting(participant_id, room)
         event_append(room=room, kind="chat", participant=participant, data={"text": text.strip()})
 
