@@ -32,7 +32,6 @@ from studies.models import EcgRecord, Instance, Upload
 from studies.services.ingest import uploads_ingest_stalled
 from studies.services.uploads import upload_append, upload_create
 from tests.conftest import _database_url
-from consult.models import Consultation
 from tests.reports.conftest import MEASUREMENTS, fill
 from tests.reports.test_reliability import _wait_for_other_sessions_to_end
 from tests.reports.workers import kill_group, reports_tasks_routed_to, start_worker, stop_worker
@@ -64,19 +63,6 @@ def _complete_uploads(doctor, consultation, count: int, first: int = 0) -> list[
         upload_append(upload_id=upload.pk, by=doctor, offset=0, body=io.BytesIO(blob), checksum=None)
         ids.append(str(upload.pk))
     return ids
-
-
-@pytest.fixture
-def assigned(people, community, patient_factory, consultation_factory):
-    """A consultation from village A1's doctor, assigned to the cardiology expert (as in tests/reports)."""
-
-    def make():
-        patient = patient_factory(home_clinic=community.village_a1)
-        return consultation_factory(patient=patient, requested_by=people["village_doctor"],
-                                    assigned_expert=people["expert"].expert, state=Consultation.State.ASSIGNED,
-                                    specialty__code="cardiology")
-
-    return make
 
 
 def _sign_reports(expert, assigned, count: int) -> list[int]:
