@@ -145,7 +145,7 @@ def test_after_a_redis_restart_no_signed_report_is_lost_and_room_sockets_resume_
             stop_worker(worker)
             if not _redis_ping():  # never leave the machine's Redis down
                 _redis_up()
-            _wait_for_other_sessions_to_end()
+    _wait_for_other_sessions_to_end()
     print(json.dumps({k: v for k, v in result.items() if k not in ("doctor_room", "expert_room")}))
     # then the signatures made while Redis was down were committed, and every report was delivered once
     assert result["signed_during_outage"] == report_ids[1:3]
@@ -210,7 +210,9 @@ async def _scenario(server, cookies: dict, report_ids: list[int], expert, room_i
             "pending_pdfs": sum(1 for f in reconnected.frames if f.get("type") == "report.pending" and f["pdf"]),
             "doctor_room": {"seqs": doctor_room.seqs() + resumed.seqs(),
                             "chats": doctor_room.chats() + resumed.chats()},
-            "doctor_seqs_before_resume": doctor_room.seqs(), "doctor_seqs_on_resume": resumed.seqs(),
+            "doctor_frames_before_resume": [(f["seq"], f["kind"], f["data"].get("text")) for f in doctor_room.frames
+                                            if f.get("type") == "event"],
+            "doctor_seqs_on_resume": resumed.seqs(),
             "expert_room": {"seqs": expert_room.seqs(), "chats": expert_room.chats()},
             "expert_room_socket_closed_by_restart": expert_room.closed,
         }
