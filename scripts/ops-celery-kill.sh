@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 8's fault run at full size: kill -9 a Celery worker with 1,000 ingest/render/deliver tasks
 # in flight, restart it, and assert every effect happened exactly once (tests/ops/test_celery_kill.py,
-# which runs 300 in the suite). Prints the run's JSON line; exits non-zero if an assertion failed.
+# which runs 200 in the suite). Prints the run's JSON line; exits non-zero if an assertion failed.
 # Uses the suite's environment: DATABASE_URL (a test database is created from it), REDIS_URL, CHANNEL_PREFIX.
 set -euo pipefail
 cd "$(dirname "$0")/.."

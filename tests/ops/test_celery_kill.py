@@ -8,7 +8,7 @@ stay in Redis's unacknowledged set until the visibility timeout (an hour), so wh
 them back is what beat runs: the outbox sweep (reports) and the stalled-ingest sweep (studies),
 called here whenever progress stalls. Every duplicate run that causes must be a no-op.
 
-OPS_CELERY_KILL_TASKS sets the number of tasks (300 here, so the suite stays fast);
+OPS_CELERY_KILL_TASKS sets the number of tasks (200 here, so the suite stays fast);
 scripts/ops-celery-kill.sh runs the issue's 1,000 and prints the figures as JSON.
 """
 import io
@@ -39,7 +39,7 @@ from tests.studies.ecgfiles import ecg_csv
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-TASKS = int(os.environ.get("OPS_CELERY_KILL_TASKS", "300"))
+TASKS = int(os.environ.get("OPS_CELERY_KILL_TASKS", "200"))
 DEADLINE_S = float(os.environ.get("OPS_CELERY_KILL_DEADLINE_S", "240"))
 STALL_S = 3.0  # no progress this long: run the sweeps, as beat would (every 15 s / 60 s in production)
 
