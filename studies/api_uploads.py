@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from . import tus
 from .errors import InvalidInput
 from .models import Upload
-from .selectors import upload_get, upload_list
+from .selectors import upload_get, upload_read, uploads_read
 from .serializers import UPLOAD_STATE_PARAMETER, UploadListOut, UploadOut, upload_out
 from .services.uploads import check_open, max_upload_bytes, upload_append, upload_create, upload_terminate
 
@@ -69,7 +69,7 @@ class UploadCreateView(TusView):
         state = request.query_params.get("state", "")
         if state and state not in Upload.State.values:
             raise InvalidInput(f"state: one of {', '.join(Upload.State.values)}.", code="bad_filter")
-        rows = upload_list(user=request.user, state=state)[:100]
+        rows = uploads_read(user=request.user, state=state, request=request)
         return JsonResponse({"results": [upload_out(u) for u in rows]})
 
     @extend_schema(exclude=True)  # tus creation: see the module docstring
@@ -97,7 +97,7 @@ class UploadView(TusView):
     @extend_schema(operation_id="uploads_retrieve", responses=UploadOut)
     def get(self, request, upload_id):
         """Not tus: the upload's status for the uploader, with the ingest's error or result."""
-        return JsonResponse(upload_out(upload_get(user=request.user, upload_id=upload_id)))
+        return JsonResponse(upload_out(upload_read(user=request.user, upload_id=upload_id, request=request)))
 
     @extend_schema(exclude=True)  # tus: see the module docstring
     def patch(self, request, upload_id):
