@@ -1,4 +1,6 @@
 """Serving studies to the viewers: ECG samples and measurements, DICOM frames, photos. Thin views."""
+import math
+
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
@@ -61,6 +63,9 @@ class FrameRenderedView(APIView):
 
 
 def render_instance_frame(instance, *, frame: int, window_center=None, window_width=None, image_format="png"):
+    """The frame as an image; a window the caller asked for is checked here, so that the renderer's
+    refusals (422) are about the stored file only, never about the request."""
+    _check_window(window_center, window_width)
     if frame < 1 or (instance.number_of_frames and frame > instance.number_of_frames):
         raise InvalidInput(f"Frame {frame} is outside 1-{max(instance.number_of_frames, 1)}.", code="bad_frame")
     try:
@@ -68,6 +73,13 @@ def render_instance_frame(instance, *, frame: int, window_center=None, window_wi
                             window_width=window_width, image_format=image_format)
     except FormatError as exc:
         raise InvalidStudy(exc.message, code=exc.code)
+
+
+def _check_window(center: float | None, width: float | None) -> None:
+    if (center is None) != (width is None):
+        raise InvalidInput("Give both window centre and width, or neither.", code="bad_window")
+    if width is not None and not (math.isfinite(center) and math.isfinite(width) and width > 0):
+        raise InvalidInput("The window centre must be a number and its width a positive number.", code="bad_window")
 
 
 class PhotoView(APIView):

@@ -30,7 +30,9 @@ class TusView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if request.method not in ("OPTIONS", "GET") and request.headers.get("Tus-Resumable") != tus.VERSION:
+        unsupported = not hasattr(self, request.method.lower())  # DRF answers 405 for those, not tus
+        if request.method not in ("OPTIONS", "GET") and not unsupported \
+                and request.headers.get("Tus-Resumable") != tus.VERSION:
             raise _Precondition()
 
     def handle_exception(self, exc):
