@@ -28,6 +28,8 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from consult.models import Consultation
 from directory.models import Expert, Organisation, User
+from live.models import JoinToken, Room
+from live.services.rooms import room_open
 from scheduling.models import Assignment, Booking, FollowUpTask, Referral
 from studies.models import EcgRecord, ImagingStudy, Instance, Photo, Upload
 from studies.services.ingest import ingest_upload
@@ -123,6 +125,15 @@ def an_upload(org: Organisation, expert: Expert, owner: User | None = None) -> M
     return upload_create(by=owner or _staff(org), length=1024, metadata={"filename": "心电图.xml"})
 
 
+def a_live_room(org: Organisation, expert: Expert) -> Model:
+    """The open live room of a live consultation of `org` assigned to `expert`, opened by a village doctor of `org`."""
+    doctor = _staff(org)
+    consultation = ConsultationFactory(patient=PatientFactory(home_clinic=org), requested_by=doctor,
+                                       assigned_expert=expert, state=Consultation.State.ASSIGNED,
+                                       mode=Consultation.Mode.LIVE)
+    return room_open(by=doctor, consultation_id=consultation.pk)[0]
+
+
 def study_uid(study: ImagingStudy) -> str:
     return study.study_instance_uid
 
@@ -192,6 +203,7 @@ ENDPOINTS = [
     Endpoint("/api/uploads/{id}/", an_upload, owner_only=True, key=lambda record: str(record.pk)),
     Endpoint("/dicomweb/studies", an_imaging_study, listed_ids=dicom_json_values("0020000D"), key=study_uid),
     Endpoint("/dicomweb/studies/{id}/metadata", an_imaging_study, returned_id=the_one_study_uid, key=study_uid),
+    Endpoint("/api/live/rooms/{id}/", a_live_room),
 ]
 
 
@@ -310,3 +322,24 @@ def test_record_in_reach_is_returned_and_each_read_is_audited_once(endpoint, rea
         assert endpoint.returned_id(body) == endpoint.key(record)
         assert written == 1
     assert _audit_rows(reader, record) == 1
+
+
+# live.services.rooms.room_for_staff: another expert of the consultation's community may knock
+# (and waits until the host admits them); the room's details stay out of their reach until then.
+MAY_KNOCK = {("expert", Holder("village_a1", "other_expert"))}
+
+
+@pytest.mark.parametrize("action", ["invites", "close"])
+@pytest.mark.parametrize("reader_role, holder", DENIED, ids=lambda v: getattr(v, "org", v))
+def test_live_room_out_of_reach_cannot_be_acted_on_and_answers_as_if_it_did_not_exist(action, reader_role, holder,
+                                                                                         community, readers, api):
+    # given an open live room of a consultation out of the reader's reach
+    room = a_live_room(getattr(community, holder.org), readers[holder.expert].expert)
+    # when the reader asks for a patient link to it, or closes it
+    response = api(readers[reader_role]).post(f"/api/live/rooms/{room.pk}/{action}/", {}, format="json")
+    # then the room does not exist for them (an expert of the same community may knock on it, so
+    # for them it exists, but only its host acts on it), and nothing changed
+    expected = (403, "not_host") if (reader_role, holder) in MAY_KNOCK else (404, "not_found")
+    assert (response.status_code, response.json()["code"]) == expected, response.content
+    room.refresh_from_db()
+    assert room.state == Room.State.OPEN and not JoinToken.objects.filter(room=room).exists()
