@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from teleclinic.api import StrictSerializer, validated
 
-from . import links
+from . import links, selectors
 from .models import JoinToken, Participant, Room
 from .services import rooms, tokens
 
@@ -73,7 +73,7 @@ class RoomListView(APIView):
 class RoomDetailView(APIView):
     @extend_schema(responses=RoomOut)
     def get(self, request, room_id: int):
-        return Response(RoomOut(rooms.room_for_staff(user=request.user, room_id=room_id)).data)
+        return Response(RoomOut(selectors.room_get(user=request.user, room_id=room_id, request=request)).data)
 
 
 class RoomCloseView(APIView):

@@ -1,9 +1,27 @@
-"""Reads of live rooms: what a socket is told when it joins."""
+"""Reads of live rooms: a room's details for the API, what a socket is told when it joins."""
 from django.conf import settings
+
+from audit.services import audit_record
+from consult.models import Consultation
+from directory.access import VIEW, scoped
+from directory.models import User
+from teleclinic.errors import NotFound
 
 from .ice import client_ice_servers
 from .models import Participant, Room
 from .services.events import participant_payload
+from .services.rooms import room_for_staff
+
+
+def room_get(*, user: User, room_id: int, request=None) -> Room:
+    """An open room's details (who is in it, by name) for its host or a reader whose reach holds
+    the consultation (directory.access); the read is audited. A second expert of the community
+    may knock (rooms.room_for_staff) but learns who is in the room only once the host admits them."""
+    room = room_for_staff(user=user, room_id=room_id)
+    if room.host_id != user.pk and not scoped(user, Consultation.objects.filter(pk=room.consultation_id), VIEW).exists():
+        raise NotFound("No such live room in your reach.")
+    audit_record(actor=user, action="read", obj=room, interface="api", request=request)
+    return room
 
 
 def room_snapshot(*, participant_id: int) -> dict:

@@ -34,6 +34,23 @@ def upload_get(*, user: User, upload_id) -> Upload:
     return upload
 
 
+def upload_read(*, user: User, upload_id, request) -> Upload:
+    """upload_get for showing the upload's status (its patient, consultation, file name): the read is audited.
+
+    The tus methods call upload_get instead: a chunk of the uploader's own bytes is not a read.
+    """
+    upload = upload_get(user=user, upload_id=upload_id)
+    audit_record(actor=user, action="read", obj=upload, interface="api", request=request)
+    return upload
+
+
+def uploads_read(*, user: User, state: str = "", request, limit: int = 100) -> list[Upload]:
+    """The caller's `limit` most recent uploads (upload_list), each read audited."""
+    rows = list(upload_list(user=user, state=state)[:limit])
+    audit_record_many(actor=user, action="read", objs=rows, interface="api", request=request)
+    return rows
+
+
 def upload_list(*, user: User, state: str = "") -> QuerySet[Upload]:
     """The caller's own uploads, newest first (uploads are never shown to anyone else)."""
     rows = Upload.objects.filter(owner=user)

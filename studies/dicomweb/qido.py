@@ -11,6 +11,7 @@ TAG_KEYWORDS = {
     "00080016": "SOPClassUID",
 }
 MAX_LIMIT = 1000
+MAX_OFFSET = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
 
 
 def params(query) -> dict[str, str]:
@@ -27,6 +28,8 @@ def page(rows, query):
         limit = min(int(p.get("limit", 100)), MAX_LIMIT)
     except ValueError:
         raise InvalidInput("limit and offset must be integers.", code="bad_query")
+    if offset > MAX_OFFSET:
+        raise InvalidInput(f"offset must be at most {MAX_OFFSET}.", code="bad_query")
     return list(rows[max(offset, 0):max(offset, 0) + max(limit, 0)])
 
 

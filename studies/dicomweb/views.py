@@ -18,8 +18,8 @@ from ..selectors import audit_listed, instance_bytes, instance_list, series_list
 from ..services.ingest import Source, ingest_dicom_bytes
 from . import qido, wado
 from .multipart import build_related, parse_related
-
-DICOM_JSON = "application/dicom+json"
+from .schema import (DICOM_JSON, DICOM_JSON_LIST, INSTANCE_KEYS, PAGE, RENDERED, SERIES_KEYS, STUDY_KEYS, WINDOW,
+                     DicomWebSchema, multipart_related)
 
 
 class BearerAuthentication(TokenAuthentication):
@@ -34,11 +34,9 @@ def dicom_json(payload, status: int = 200) -> HttpResponse:
     return response
 
 
-# DICOMweb is specified by DICOM PS3.18 (multipart/related, application/dicom+json), not by our
-# OpenAPI schema: left out of it, so its Bearer keyword does not collide with the API's tokenAuth.
-@extend_schema(exclude=True)
 class DicomWebView(APIView):
     authentication_classes = [BearerAuthentication, TokenAuthentication, SessionAuthentication]  # the in-browser viewer reads with its session
+    schema = DicomWebSchema()
 
     def perform_content_negotiation(self, request, force=False):
         # Replies are built here per the DICOMweb Accept rules; DRF's renderers only write error bodies.
@@ -49,6 +47,7 @@ class DicomWebView(APIView):
 
 
 class StudiesView(DicomWebView):
+    @extend_schema(parameters=[*STUDY_KEYS, *PAGE], responses=DICOM_JSON_LIST)
     def get(self, request):
         rows = qido.filter_studies(study_list(user=request.user), request.query_params)
         page = qido.page(rows.annotate(n_series=Count("series", distinct=True),
@@ -57,6 +56,7 @@ class StudiesView(DicomWebView):
         audit_listed(user=request.user, rows=page, request=request, interface="dicomweb")
         return dicom_json([qido.study_json(s, self.base_url(request)) for s in page])
 
+    @extend_schema(exclude=True)  # a multipart/related request: see .schema
     def post(self, request):
         """STOW-RS: each part an application/dicom instance, ingested like an upload, one by one."""
         body = request._request.read(settings.STUDIES_MAX_UPLOAD_BYTES + 1)
@@ -94,6 +94,7 @@ def _uids(content: bytes) -> dict:
 
 
 class SeriesSearchView(DicomWebView):
+    @extend_schema(parameters=[*SERIES_KEYS, *PAGE], responses=DICOM_JSON_LIST)
     def get(self, request, study=None):
         rows = series_list(user=request.user)
         if study:
@@ -105,6 +106,7 @@ class SeriesSearchView(DicomWebView):
 
 
 class InstancesSearchView(DicomWebView):
+    @extend_schema(parameters=[*INSTANCE_KEYS, *PAGE], responses=DICOM_JSON_LIST)
     def get(self, request, study=None, series=None):
         rows = instance_list(user=request.user)
         if study:
@@ -132,6 +134,7 @@ def _instances(request, study, series=None, instance=None):
 class RetrieveView(DicomWebView):
     """WADO-RS: the stored instances (preamble zeroed) as multipart/related; type="application/dicom"."""
 
+    @extend_schema(responses=multipart_related('application/dicom parts: the stored instances, preamble zeroed'))
     def get(self, request, study, series=None, instance=None):
         rows = _instances(request, study, series, instance)
         body, content_type = build_related([("application/dicom", instance_bytes(i)) for i in rows],
@@ -140,12 +143,14 @@ class RetrieveView(DicomWebView):
 
 
 class MetadataView(DicomWebView):
+    @extend_schema(responses=DICOM_JSON_LIST)
     def get(self, request, study, series=None, instance=None):
         rows = _instances(request, study, series, instance)
         return dicom_json([wado.metadata_json(i, self.base_url(request)) for i in rows])
 
 
 class FramesView(DicomWebView):
+    @extend_schema(responses=multipart_related("application/octet-stream parts: the frames, uncompressed"))
     def get(self, request, study, series, instance, frames):
         row = _instances(request, study, series, instance)[0]
         numbers = wado.frame_numbers(frames, row.number_of_frames)
@@ -156,6 +161,7 @@ class FramesView(DicomWebView):
 
 
 class BulkdataView(DicomWebView):
+    @extend_schema(responses=multipart_related("one application/octet-stream part: the value"))
     def get(self, request, study, series, instance, tag):
         row = _instances(request, study, series, instance)[0]
         body, content_type = build_related([("application/octet-stream", wado.bulk_value(row, tag))],
@@ -166,6 +172,7 @@ class BulkdataView(DicomWebView):
 class RenderedView(DicomWebView):
     """Rendered (PS3.18 9.5): ?window=center,width[,function]; Accept image/png or image/jpeg (default)."""
 
+    @extend_schema(parameters=WINDOW, responses=RENDERED)
     def get(self, request, study, series, instance, frames="1"):
         from ..api import render_instance_frame
 
