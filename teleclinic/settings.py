@@ -256,3 +256,23 @@ REPORTS_PATIENT_LINK_MAX_HOURS = env.int("REPORTS_PATIENT_LINK_MAX_HOURS", defau
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # a hung mail server must not hold a delivery forever
+# --- studies (uploads, ingest, ECG critical values) --------------------------
+# tus uploads: a declared Upload-Length above this is refused with 413 at creation.
+STUDIES_MAX_UPLOAD_BYTES = env.int("STUDIES_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024)
+# An unfinished upload expires (410) this long after creation; beat purges its bytes.
+STUDIES_UPLOAD_EXPIRY_SECONDS = env.int("STUDIES_UPLOAD_EXPIRY_SECONDS", default=24 * 3600)
+# Ingest runs in a Celery pool process under an address-space budget (RLIMIT_AS, see
+# studies/limits.py) and a soft time limit (hard limit 30 s later), so a hostile file
+# can neither exhaust memory nor hang a worker.
+STUDIES_INGEST_MEMORY_MB = env.int("STUDIES_INGEST_MEMORY_MB", default=1536)
+STUDIES_INGEST_SOFT_TIME_LIMIT = env.int("STUDIES_INGEST_SOFT_TIME_LIMIT", default=120)
+# ECG critical values (issue 4): rate < 40 or > 150 bpm, QTc > 500 ms, irregular + rapid.
+STUDIES_ECG_CRITICAL = {
+    "min_rate_bpm": env.float("ECG_CRITICAL_MIN_RATE", default=40.0),
+    "max_rate_bpm": env.float("ECG_CRITICAL_MAX_RATE", default=150.0),
+    "max_qtc_ms": env.float("ECG_CRITICAL_MAX_QTC", default=500.0),
+    "irregular_nrmssd": env.float("ECG_CRITICAL_IRREGULAR_NRMSSD", default=0.10),
+    "irregular_rapid_rate_bpm": env.float("ECG_CRITICAL_IRREGULAR_RATE", default=110.0),
+}
+# Browser origins other than our own allowed to run tus uploads (tus-js-client on another host).
+STUDIES_CORS_ORIGINS = env.list("STUDIES_CORS_ORIGINS", default=[])

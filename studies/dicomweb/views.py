@@ -1,0 +1,181 @@
+"""DICOMweb endpoints: STOW-RS, QIDO-RS, WADO-RS. Token auth; every read permission-checked and audited.
+
+Replies that carry DICOM JSON have exactly `application/dicom+json` as Content-Type: the
+dicomweb-client ignores a STOW reply whose type carries parameters such as a charset.
+"""
+import json
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import HttpResponse
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.views import APIView
+
+from ..errors import DomainError, InvalidInput, NotFound, TooLarge
+from ..formats.errors import FormatError
+from ..selectors import audit_listed, instance_bytes, instance_list, series_list, study_list
+from ..services.ingest import Source, ingest_dicom_bytes
+from . import qido, wado
+from .multipart import build_related, parse_related
+
+DICOM_JSON = "application/dicom+json"
+
+
+class BearerAuthentication(TokenAuthentication):
+    """`Authorization: Bearer <token>` as OHIF and dicomweb-client send it; `Token <token>` works too."""
+
+    keyword = "Bearer"
+
+
+def dicom_json(payload, status: int = 200) -> HttpResponse:
+    response = HttpResponse(json.dumps(payload), status=status)
+    response["Content-Type"] = DICOM_JSON
+    return response
+
+
+class DicomWebView(APIView):
+    authentication_classes = [BearerAuthentication, TokenAuthentication, SessionAuthentication]  # the in-browser viewer reads with its session
+
+    def perform_content_negotiation(self, request, force=False):
+        # Replies are built here per the DICOMweb Accept rules; DRF's renderers only write error bodies.
+        return super().perform_content_negotiation(request, force=True)
+
+    def base_url(self, request) -> str:
+        return request.build_absolute_uri("/dicomweb")
+
+
+class StudiesView(DicomWebView):
+    def get(self, request):
+        rows = qido.filter_studies(study_list(user=request.user), request.query_params)
+        page = qido.page(rows.annotate(n_series=Count("series", distinct=True),
+                                       n_instances=Count("series__instances", distinct=True))
+                         .prefetch_related("series", "patient"), request.query_params)
+        audit_listed(user=request.user, rows=page, request=request, interface="dicomweb")
+        return dicom_json([qido.study_json(s, self.base_url(request)) for s in page])
+
+    def post(self, request):
+        """STOW-RS: each part an application/dicom instance, ingested like an upload, one by one."""
+        body = request._request.read(settings.STUDIES_MAX_UPLOAD_BYTES + 1)
+        if len(body) > settings.STUDIES_MAX_UPLOAD_BYTES:
+            raise TooLarge("The STOW-RS request is larger than the upload limit; send fewer instances per request.")
+        source = Source(by=request.user, organisation=request.user.organisation, interface="dicomweb")
+        stored, failed = [], []
+        for headers, content in parse_related(body, request.META.get("CONTENT_TYPE", "")):
+            part_type = headers.get("content-type", "application/dicom").split(";")[0].strip().lower()
+            if part_type != "application/dicom":
+                failed.append(({}, 0xC000, f"part type {part_type} is not application/dicom"))
+                continue
+            try:
+                stored.append(ingest_dicom_bytes(data=content, source=source).instance)
+            except (FormatError, DomainError) as exc:  # one bad part must not lose the others
+                failed.append((_uids(content), 0xC000, exc.message))
+        status = 200 if not failed else (202 if stored else 409)
+        return dicom_json(wado.stow_reply(stored, failed, self.base_url(request)), status=status)
+
+
+def _uids(content: bytes) -> dict:
+    """Best effort for the failure list: the SOP class and instance UIDs from the file meta."""
+    try:
+        import io
+
+        from pydicom.filereader import read_preamble, _read_file_meta_info
+
+        fp = io.BytesIO(content)
+        read_preamble(fp, False)
+        meta = _read_file_meta_info(fp)
+        return {"class": str(meta.get("MediaStorageSOPClassUID", "")),
+                "instance": str(meta.get("MediaStorageSOPInstanceUID", ""))}
+    except Exception:  # noqa: BLE001 - the part is broken; we report what we can
+        return {}
+
+
+class SeriesSearchView(DicomWebView):
+    def get(self, request, study=None):
+        rows = series_list(user=request.user)
+        if study:
+            rows = rows.filter(study__study_instance_uid=study)
+        rows = qido.filter_series(rows, request.query_params)
+        page = qido.page(rows.annotate(n_instances=Count("instances", distinct=True)), request.query_params)
+        audit_listed(user=request.user, rows={s.study for s in page}, request=request, interface="dicomweb")
+        return dicom_json([qido.series_json(s, self.base_url(request)) for s in page])
+
+
+class InstancesSearchView(DicomWebView):
+    def get(self, request, study=None, series=None):
+        rows = instance_list(user=request.user)
+        if study:
+            rows = rows.filter(series__study__study_instance_uid=study)
+        if series:
+            rows = rows.filter(series__series_instance_uid=series)
+        page = qido.page(qido.filter_instances(rows, request.query_params), request.query_params)
+        audit_listed(user=request.user, rows={i.series.study for i in page}, request=request, interface="dicomweb")
+        return dicom_json([qido.instance_json(i, self.base_url(request)) for i in page])
+
+
+def _instances(request, study, series=None, instance=None):
+    rows = instance_list(user=request.user).filter(series__study__study_instance_uid=study)
+    if series:
+        rows = rows.filter(series__series_instance_uid=series)
+    if instance:
+        rows = rows.filter(sop_instance_uid=instance)
+    rows = list(rows.order_by("series__series_number", "instance_number", "id"))
+    if not rows:
+        raise NotFound("No such study, series or instance in your reach.")
+    audit_listed(user=request.user, rows={i.series.study for i in rows}, request=request, interface="dicomweb")
+    return rows
+
+
+class RetrieveView(DicomWebView):
+    """WADO-RS: the stored instances (preamble zeroed) as multipart/related; type="application/dicom"."""
+
+    def get(self, request, study, series=None, instance=None):
+        rows = _instances(request, study, series, instance)
+        body, content_type = build_related([("application/dicom", instance_bytes(i)) for i in rows],
+                                           "application/dicom")
+        return HttpResponse(body, content_type=content_type)
+
+
+class MetadataView(DicomWebView):
+    def get(self, request, study, series=None, instance=None):
+        rows = _instances(request, study, series, instance)
+        return dicom_json([wado.metadata_json(i, self.base_url(request)) for i in rows])
+
+
+class FramesView(DicomWebView):
+    def get(self, request, study, series, instance, frames):
+        row = _instances(request, study, series, instance)[0]
+        numbers = wado.frame_numbers(frames, row.number_of_frames)
+        body, content_type = build_related(
+            [("application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1", wado.native_frame(row, n))
+             for n in numbers], "application/octet-stream")
+        return HttpResponse(body, content_type=content_type)
+
+
+class BulkdataView(DicomWebView):
+    def get(self, request, study, series, instance, tag):
+        row = _instances(request, study, series, instance)[0]
+        body, content_type = build_related([("application/octet-stream", wado.bulk_value(row, tag))],
+                                           "application/octet-stream")
+        return HttpResponse(body, content_type=content_type)
+
+
+class RenderedView(DicomWebView):
+    """Rendered (PS3.18 9.5): ?window=center,width[,function]; Accept image/png or image/jpeg (default)."""
+
+    def get(self, request, study, series, instance, frames="1"):
+        from ..api import render_instance_frame
+
+        row = _instances(request, study, series, instance)[0]
+        number = wado.frame_numbers(frames, row.number_of_frames)[0]
+        center = width = None
+        if request.query_params.get("window"):
+            try:
+                center, width = [float(v) for v in request.query_params["window"].split(",")[:2]]
+            except ValueError:
+                raise InvalidInput("window must be center,width[,function].", code="bad_window")
+        accept = request.headers.get("Accept", "")
+        image_format = "png" if "image/png" in accept and "image/jpeg" not in accept else "jpeg"
+        rendered = render_instance_frame(row, frame=number, window_center=center, window_width=width,
+                                         image_format=image_format)
+        return HttpResponse(rendered.content, content_type=rendered.media_type)
+

@@ -1,0 +1,89 @@
+"""WADO-RS payloads: metadata as DICOM JSON with BulkDataURI, native frames, bulk data; STOW-RS replies."""
+from pydicom.pixels import pixel_array
+from pydicom.tag import Tag
+
+from ..errors import InvalidInput, InvalidStudy, NotFound
+from ..formats import read_dicom
+from ..formats.errors import FormatError
+from ..selectors import instance_bytes
+from .dicomjson import attr, sequence
+
+BULK_THRESHOLD = 1024  # values larger than this are served by BulkDataURI, not inline
+
+
+def instance_url(instance, base: str) -> str:
+    series, study = instance.series, instance.series.study
+    return (f"{base}/studies/{study.study_instance_uid}/series/{series.series_instance_uid}"
+            f"/instances/{instance.sop_instance_uid}")
+
+
+def _dataset(instance):
+    try:
+        return read_dicom(instance_bytes(instance))
+    except FormatError as exc:
+        raise InvalidStudy(exc.message, code=exc.code)
+
+
+def metadata_json(instance, base: str) -> dict:
+    ds = _dataset(instance)
+    url = instance_url(instance, base)
+
+    def bulk(element) -> str:
+        return f"{url}/bulkdata/{int(element.tag):08X}"
+
+    out = ds.to_json_dict(bulk_data_threshold=BULK_THRESHOLD, bulk_data_element_handler=bulk)
+    out["00083002"] = attr("UI", str(ds.file_meta.TransferSyntaxUID))  # Available Transfer Syntax UID
+    out["00020010"] = attr("UI", str(ds.file_meta.TransferSyntaxUID))
+    return out
+
+
+def frame_numbers(text: str, frames: int) -> list[int]:
+    try:
+        numbers = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise InvalidInput("Frame numbers are a comma-separated list of integers from 1.", code="bad_frame")
+    last = max(frames, 1)
+    if not numbers or any(n < 1 or n > last for n in numbers):
+        raise NotFound(f"This instance has frames 1 to {last}.")
+    return numbers
+
+
+def native_frame(instance, number: int) -> bytes:
+    """One frame, uncompressed (Explicit VR Little Endian pixel layout)."""
+    ds = _dataset(instance)
+    if "PixelData" not in ds:
+        raise NotFound("This instance has no pixel data.")
+    try:
+        if not ds.file_meta.TransferSyntaxUID.is_compressed and int(ds.BitsAllocated) >= 8:
+            size = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * (int(ds.BitsAllocated) // 8)
+            return bytes(ds.PixelData[(number - 1) * size: number * size])
+        return pixel_array(ds, index=number - 1).tobytes()
+    except Exception as exc:  # noqa: BLE001 - codecs raise many types on damaged data
+        raise InvalidStudy(f"The frame could not be decoded ({type(exc).__name__}).", code="cannot_decode")
+
+
+def bulk_value(instance, tag_hex: str) -> bytes:
+    try:
+        tag = Tag(int(tag_hex, 16))
+    except ValueError:
+        raise NotFound("No such bulk data.")
+    ds = _dataset(instance)
+    if tag not in ds or not isinstance(ds[tag].value, (bytes, bytearray)):
+        raise NotFound("No such bulk data.")
+    return bytes(ds[tag].value)
+
+
+def stow_reply(stored, failed, base: str) -> dict:
+    out = {}
+    if stored:
+        study = stored[0].series.study
+        out["00081190"] = attr("UR", f"{base}/studies/{study.study_instance_uid}")
+        out["00081199"] = sequence([{
+            "00081150": attr("UI", i.sop_class_uid), "00081155": attr("UI", i.sop_instance_uid),
+            "00081190": attr("UR", instance_url(i, base))} for i in stored])
+    if failed:
+        out["00081198"] = sequence([{
+            "00081150": attr("UI", uids.get("class")), "00081155": attr("UI", uids.get("instance")),
+            "00081197": attr("US", reason), "00090010": attr("LO", "TELECLINIC"),
+            "00091001": attr("LT", message[:1000])} for uids, reason, message in failed])
+    return out

@@ -1,0 +1,95 @@
+"""Reads of studies that apply permissions (directory.access) and write the audit log."""
+from django.db.models import QuerySet
+
+from audit.services import audit_record, audit_record_many
+from directory.access import VIEW, scoped
+from directory.models import User
+
+from .errors import NotFound
+from .models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
+from .parsing import ecg_from_npz
+from .services.storage import media_path
+
+
+def _get(user: User, queryset: QuerySet, pk, what: str, request, interface: str):
+    try:
+        row = scoped(user, queryset, VIEW).get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"No such {what} in your reach.")
+    audit_record(actor=user, action="read", obj=row, interface=interface, request=request,
+                 consultation_id=getattr(row, "consultation_id", None) or _consultation_of(row))
+    return row
+
+
+def _consultation_of(row) -> int | None:
+    study = getattr(row, "study", None) or getattr(getattr(row, "series", None), "study", None)
+    return getattr(study, "consultation_id", None)
+
+
+def upload_get(*, user: User, upload_id) -> Upload:
+    """The caller's own upload (status, error, result); 404 for anyone else's."""
+    upload = Upload.objects.filter(pk=upload_id, owner=user).first() if _is_uuid(upload_id) else None
+    if upload is None:
+        raise NotFound("No such upload.")
+    return upload
+
+
+def upload_list(*, user: User, state: str = "") -> QuerySet[Upload]:
+    """The caller's own uploads, newest first (uploads are never shown to anyone else)."""
+    rows = Upload.objects.filter(owner=user)
+    if state:
+        rows = rows.filter(state=state)
+    return rows.order_by("-created_at")
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def ecg_get(*, user: User, ecg_id, request=None, interface: str = "api") -> EcgRecord:
+    return _get(user, EcgRecord.objects.select_related("patient"), ecg_id, "ECG", request, interface)
+
+
+def ecg_signal(record: EcgRecord):
+    """The normalised ECG of a record the caller already got through ecg_get."""
+    return ecg_from_npz(media_path(record.samples_file).read_bytes(), lead_names=record.lead_names,
+                        source_format=record.source_format, device_measurements=record.device_measurements,
+                        device_statements=record.device_statements)
+
+
+def photo_get(*, user: User, photo_id, request=None) -> Photo:
+    return _get(user, Photo.objects.all(), photo_id, "photo", request, "api")
+
+
+def imaging_study_get(*, user: User, study_id, request=None) -> ImagingStudy:
+    return _get(user, ImagingStudy.objects.select_related("patient"), study_id, "study", request, "api")
+
+
+def instance_get(*, user: User, instance_id, request=None, interface: str = "api") -> Instance:
+    return _get(user, Instance.objects.select_related("series__study"), instance_id, "instance", request, interface)
+
+
+def study_list(*, user: User) -> QuerySet[ImagingStudy]:
+    return scoped(user, ImagingStudy.objects.select_related("patient"), VIEW)
+
+
+def series_list(*, user: User) -> QuerySet[Series]:
+    return scoped(user, Series.objects.select_related("study__patient"), VIEW)
+
+
+def instance_list(*, user: User) -> QuerySet[Instance]:
+    return scoped(user, Instance.objects.select_related("series__study__patient"), VIEW)
+
+
+def audit_listed(*, user: User, rows, request, interface: str) -> None:
+    audit_record_many(actor=user, action="read", objs=rows, interface=interface, request=request)
+
+
+def instance_bytes(instance: Instance) -> bytes:
+    return media_path(instance.file).read_bytes()

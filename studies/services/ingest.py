@@ -1,0 +1,283 @@
+"""Ingest: parse an upload (or a STOW-RS / C-STORE instance), store the original and index it.
+
+Order of work, so that nothing is ever half-stored:
+1. parse in memory (formats library, no database);
+2. one transaction under the upload's row lock: rows are created and files written last
+   (each renamed into place); any error rolls the rows back and deletes the files;
+3. on failure, a separate transaction records the error on the upload for the uploader.
+Safe to run twice: the upload's state is the guard, SOP Instance UID the unique key.
+"""
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from consult.models import Consultation, Urgency
+from directory.access import CHANGE, org_subtree_ids, scoped
+from directory.models import Organisation, Patient, User
+from teleclinic.events import send_event_on_commit
+
+from ..errors import InvalidStudy
+from ..formats.ecg.measure import CriticalThresholds
+from ..formats.errors import FormatError
+from ..formats.limits import Limits
+from ..models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
+from ..parsing import ParsedDicom, ParsedEcg, ParsedOther, ecg_to_npz, parse_dicom, parse_upload
+from . import notify
+from .storage import FileBatch, files_or_nothing, new_name, partial_path, remove_quietly
+from .uploads import upload_event
+
+SYSTEM = SimpleNamespace(username="system:studies-ingest", is_authenticated=False)
+
+
+def limits() -> Limits:
+    return Limits(max_file_bytes=settings.STUDIES_MAX_UPLOAD_BYTES)
+
+
+def thresholds() -> CriticalThresholds:
+    return CriticalThresholds(**settings.STUDIES_ECG_CRITICAL)
+
+
+@dataclass
+class Stored:
+    instance: Instance
+    created: bool  # False: this SOP Instance UID was already stored
+    study_created: bool = False
+
+
+@dataclass
+class Source:
+    """Who sent a file and to what it belongs; `organisation` bounds patient matching."""
+
+    by: User | None
+    organisation: Organisation | None
+    consultation: Consultation | None = None
+    patient: Patient | None = None
+    interface: str = "api"
+
+
+def ingest_upload(*, upload_id) -> Upload:
+    """Ingest a completed upload (state RECEIVED); anything else is left alone (safe to run twice)."""
+    upload = Upload.objects.select_related("owner", "consultation", "patient").get(pk=upload_id)
+    if upload.state != Upload.State.RECEIVED:
+        return upload
+    try:
+        data = partial_path(upload.pk).read_bytes()
+    except FileNotFoundError:  # a concurrent run of this task finished first and removed the bytes
+        return Upload.objects.get(pk=upload.pk)
+    try:
+        parsed = parse_upload(data, kind=upload.kind, limits=limits(), thresholds=thresholds())
+        once_more_on_race(lambda: _store_upload(upload_id=upload.pk, parsed=parsed))
+    except FormatError as exc:
+        upload_fail(upload_id=upload.pk, code=exc.code, message=exc.message)
+    except InvalidStudy as exc:
+        upload_fail(upload_id=upload.pk, code=exc.code, message=exc.message)
+    return Upload.objects.get(pk=upload.pk)
+
+
+def upload_fail(*, upload_id, code: str, message: str) -> None:
+    """Record a clear error on the upload for its owner; its bytes are deleted, nothing else was stored."""
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().get(pk=upload_id)
+        if upload.state in (Upload.State.INGESTED, Upload.State.FAILED):
+            return
+        upload.state, upload.error_code, upload.error_message = Upload.State.FAILED, code[:40], message
+        upload.ingested_at = timezone.now()
+        upload.save(update_fields=["state", "error_code", "error_message", "ingested_at"])
+        send_event_on_commit(user_ids=[upload.owner_id], payload=upload_event(upload))
+        transaction.on_commit(lambda: remove_quietly(partial_path(upload_id)))
+
+
+def _store_upload(*, upload_id, parsed: ParsedDicom | ParsedOther) -> None:
+    with files_or_nothing() as files, transaction.atomic():
+        upload = (Upload.objects.select_for_update(of=("self",)).select_related("owner__organisation", "consultation__patient", "patient").get(pk=upload_id))
+        if upload.state != Upload.State.RECEIVED:
+            return
+        source = Source(by=upload.owner, organisation=upload.owner.organisation, consultation=upload.consultation,
+                        patient=upload.patient)
+        ready = None
+        if isinstance(parsed, ParsedDicom):
+            stored = store_dicom(parsed=parsed, source=source, files=files)
+            instance, created = stored.instance, stored.created
+            study = instance.series.study
+            upload.result = {"type": "dicom", "study": study.study_instance_uid, "study_id": study.pk,
+                             "series": instance.series.series_instance_uid, "instance": instance.sop_instance_uid,
+                             "duplicate": not created}
+            ecg = getattr(instance, "ecg", None)
+            if ecg is not None:
+                upload.result.update(type="ecg", id=ecg.pk)
+            ready = (ecg or (study if stored.study_created else None)) if created else None
+        elif parsed.ecg is not None:
+            ecg = store_ecg(parsed=parsed.ecg, original=parsed.stored_bytes, source=source, files=files, upload=upload)
+            upload.result, ready = {"type": "ecg", "id": ecg.pk}, ecg
+        else:
+            photo = _store_photo(parsed=parsed, source=source, files=files, upload=upload)
+            upload.result, ready = {"type": "photo", "id": photo.pk}, photo
+        upload.state, upload.ingested_at = Upload.State.INGESTED, timezone.now()
+        upload.save(update_fields=["state", "result", "ingested_at"])
+        audit_record(actor=upload.owner, action="create", obj=upload, interface="api", detail=upload.result,
+                     consultation_id=upload.consultation_id)
+        send_event_on_commit(user_ids=[upload.owner_id], payload=upload_event(upload))
+        if ready is not None and not isinstance(ready, Photo):
+            notify.study_ready(ready)
+        transaction.on_commit(lambda: remove_quietly(partial_path(upload_id)))
+
+
+def ingest_dicom_bytes(*, data: bytes, source: Source) -> Stored:
+    """STOW-RS and C-STORE: parse, then store one instance in its own transaction. Raises FormatError/InvalidStudy."""
+    parsed = parse_dicom(data, limits=limits(), thresholds=thresholds())
+    return once_more_on_race(lambda: _store_dicom_bytes(parsed, source))
+
+
+def _store_dicom_bytes(parsed: ParsedDicom, source: Source) -> Stored:
+    with files_or_nothing() as files, transaction.atomic():
+        stored = store_dicom(parsed=parsed, source=source, files=files)
+        ecg = getattr(stored.instance, "ecg", None) if stored.created else None
+        if ecg is not None or stored.study_created:
+            notify.study_ready(ecg or stored.instance.series.study)
+    return stored
+
+
+def once_more_on_race(store):
+    """Run a storing transaction; if a concurrent one took a unique key first, run it again (it then finds it)."""
+    try:
+        return store()
+    except IntegrityError:
+        return store()
+
+
+def store_dicom(*, parsed: ParsedDicom, source: Source, files: FileBatch) -> Stored:
+    """One instance into Study/Series/Instance; an already-stored SOP Instance UID is not stored again."""
+    index = parsed.index
+    existing = Instance.objects.select_related("series__study").filter(sop_instance_uid=index.sop_instance_uid).first()
+    if existing is not None:
+        return Stored(existing, False)
+    study = ImagingStudy.objects.filter(study_instance_uid=index.study_instance_uid).first()
+    study_is_new = study is None
+    if study is None:
+        study = _create_study(parsed, source)
+    elif source.consultation is not None and study.patient_id != source.consultation.patient_id:
+        raise InvalidStudy("This study is already filed under another patient.", code="study_patient_mismatch")
+    series, _ = Series.objects.get_or_create(
+        series_instance_uid=index.series_instance_uid,
+        defaults=dict(study=study, modality=index.modality[:16], series_number=index.series_number,
+                      description=index.series_description[:128]))
+    if series.study_id != study.pk:
+        raise InvalidStudy("The series UID belongs to another study.", code="series_study_mismatch")
+    name = new_name("dicom", "dcm")
+    # No savepoint here (two round trips per instance): a concurrent copy of the same SOP Instance
+    # UID fails the unique constraint, the caller's transaction rolls back and once_more_on_race
+    # runs it again, which then finds the instance stored.
+    instance = Instance.objects.create(
+        sop_instance_uid=index.sop_instance_uid, series=series, sop_class_uid=index.sop_class_uid[:64],
+        instance_number=index.instance_number, number_of_frames=index.number_of_frames, rows=index.rows,
+        columns=index.columns, transfer_syntax_uid=index.transfer_syntax_uid[:64], file=name,
+        size=len(parsed.stored_bytes), sha256=_sha256(parsed.stored_bytes))
+    if parsed.ecg is not None:
+        store_ecg(parsed=parsed.ecg, original=None, source=Source(
+            by=source.by, organisation=source.organisation, consultation=source.consultation or study.consultation,
+            patient=study.patient, interface=source.interface), files=files, instance=instance)
+    files.write(name, parsed.stored_bytes)  # last: the rows above roll back with it
+    return Stored(instance, True, study_is_new)
+
+
+def _create_study(parsed: ParsedDicom, source: Source) -> ImagingStudy:
+    index = parsed.index
+    patient = source.patient or (source.consultation.patient if source.consultation else None) or _match_patient(
+        index, source)
+    study, _ = ImagingStudy.objects.get_or_create(
+        study_instance_uid=index.study_instance_uid,
+        defaults=dict(patient=patient, consultation=source.consultation, organisation=source.organisation,
+                      dicom_patient_id=index.patient_id[:64], dicom_patient_name=index.patient_name[:128],
+                      accession_number=index.accession_number[:16], study_date=index.study_date,
+                      study_time=index.study_time[:16], description=index.study_description[:128]))
+    return study
+
+
+def _match_patient(index, source: Source) -> Patient:
+    """DICOM PatientID against the health-record number of patients within the sender's reach; else register one."""
+    if not index.patient_id:
+        raise InvalidStudy("The DICOM file has no Patient ID; upload it within a consultation so we know the patient.",
+                           code="patient_unknown")
+    if source.by is not None:
+        reach = scoped(source.by, Patient.objects.all(), CHANGE)
+    elif source.organisation is not None:
+        reach = Patient.objects.filter(home_clinic_id__in=org_subtree_ids(source.organisation.pk))
+    else:
+        reach = Patient.objects.none()
+    patient = reach.filter(health_record_no=index.patient_id).first()
+    if patient is not None:
+        return patient
+    if Patient.objects.filter(health_record_no=index.patient_id).exists():
+        raise InvalidStudy(f"Patient ID {index.patient_id} belongs to a patient outside your organisation; "
+                           "upload it within their consultation.", code="patient_out_of_reach")
+    if source.organisation is None or index.patient_birth_date is None:
+        raise InvalidStudy(f"No patient has the health-record number {index.patient_id}, and the file lacks the "
+                           "birth date needed to register one; upload it within a consultation.",
+                           code="patient_unknown")
+    patient = Patient.objects.create(
+        name=(index.patient_name.replace("^", " ").strip() or index.patient_id)[:60],
+        sex=index.patient_sex if index.patient_sex in ("M", "F") else Patient.Sex.OTHER,
+        birth_date=index.patient_birth_date, home_clinic=source.organisation, health_record_no=index.patient_id[:32])
+    audit_record(actor=source.by or SYSTEM, action="create", obj=patient, interface=source.interface,
+                 detail={"from": "dicom"})
+    return patient
+
+
+def store_ecg(*, parsed: ParsedEcg, original: bytes | None, source: Source, files: FileBatch,
+              upload: Upload | None = None, instance: Instance | None = None) -> EcgRecord:
+    patient = source.patient or (source.consultation.patient if source.consultation else None)
+    if patient is None:
+        raise InvalidStudy("An ECG must be uploaded for a patient or within a consultation.", code="patient_unknown")
+    ecg = parsed.ecg
+    samples_name = new_name("ecg", "npz")
+    original_name = new_name("ecg-original", ecg.source_format) if original is not None else ""
+    record = EcgRecord.objects.create(
+        patient=patient, consultation=source.consultation, upload=upload, instance=instance,
+        source_format=ecg.source_format, sampling_rate=ecg.sampling_rate, lead_names=ecg.lead_names,
+        derived_leads=list(ecg.derived_leads), n_samples=ecg.n_samples, samples_file=samples_name,
+        original_file=original_name, device_measurements=ecg.device_measurements,
+        device_statements=ecg.device_statements, computed_measurements=parsed.computed,
+        measurement_error=parsed.measurement_error[:255], critical_findings=parsed.critical)
+    if parsed.critical and source.consultation is not None:
+        _raise_to_stat(source.consultation.pk, record)
+    files.write(samples_name, ecg_to_npz(ecg))
+    if original is not None:
+        files.write(original_name, original)
+    return record
+
+
+def _raise_to_stat(consultation_id: int, record: EcgRecord) -> None:
+    """Critical findings make the consultation stat, audited, so the worklist puts it first."""
+    consultation = Consultation.objects.select_for_update().get(pk=consultation_id)
+    if consultation.urgency == Urgency.STAT:
+        return
+    before = consultation.urgency
+    consultation.urgency = Urgency.STAT
+    consultation.save(update_fields=["urgency", "updated_at"])
+    audit_record(actor=SYSTEM, action="update", obj=consultation, interface="worker",
+                 detail={"urgency": [before, Urgency.STAT], "reason": "critical ECG findings", "ecg": record.pk,
+                         "findings": [f["code"] for f in record.critical_findings]})
+
+
+def _store_photo(*, parsed: ParsedOther, source: Source, files: FileBatch, upload: Upload) -> Photo:
+    patient = source.patient or (source.consultation.patient if source.consultation else None)
+    if patient is None:
+        raise InvalidStudy("A photo must be uploaded for a patient or within a consultation.", code="patient_unknown")
+    name = new_name("photo", "jpg" if parsed.media_type == "image/jpeg" else "png")
+    photo = Photo.objects.create(patient=patient, consultation=source.consultation, upload=upload, file=name,
+                                 media_type=parsed.media_type, size=len(parsed.stored_bytes))
+    files.write(name, parsed.stored_bytes)
+    return photo
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+__all__ = ["Source", "Stored", "ingest_dicom_bytes", "ingest_upload", "once_more_on_race", "store_dicom", "upload_fail"]

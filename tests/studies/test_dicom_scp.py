@@ -1,0 +1,113 @@
+"""The C-STORE receiver: real files sent by pynetdicom's store client (storescu-style)."""
+import io
+import socket
+import subprocess
+import sys
+import time
+
+import pydicom
+import pytest
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import (CTImageStorage, MRImageStorage, NuclearMedicineImageStorage,
+                                  SecondaryCaptureImageStorage)
+
+from studies import dicom_scp
+from studies.models import ImagingStudy, Instance
+from tests.studies.conftest import _free_port, sample_bytes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def receiver():
+    port = _free_port()
+    server = dicom_scp.start(host="127.0.0.1", port=port, block=False)
+    port_server = PortServer(port, server)
+    yield port_server
+    server.shutdown()
+
+
+class PortServer(int):
+    def __new__(cls, port, server):
+        obj = super().__new__(cls, port)
+        obj.server = server
+        return obj
+
+
+def send(port: int, names: list[str], calling: str) -> list[int]:
+    ae = AE(ae_title=calling)
+    for sop in (CTImageStorage, MRImageStorage, NuclearMedicineImageStorage, SecondaryCaptureImageStorage):
+        for syntax in ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"):
+            ae.add_requested_context(sop, syntax)  # one context per syntax, as storescu does
+    assoc = ae.associate("127.0.0.1", port, ae_title="TELECLINIC",
+                         evt_handlers=[(evt.EVT_CONN_OPEN, dicom_scp.set_nodelay)])
+    assert assoc.is_established
+    try:
+        return [assoc.send_c_store(pydicom.dcmread(io.BytesIO(sample_bytes(n)))).Status for n in names]
+    finally:
+        assoc.release()
+
+
+def test_modality_of_a_known_organisation_stores_studies_by_c_store(receiver, community, patient_factory):
+    # given a township centre whose CT has AE title TOWNA_CT and the patients of the files
+    community.township_a.dicom_ae_title = "TOWNA_CT"
+    community.township_a.save()
+    for hr in ("1CT1", "4MR1", "8NM1"):
+        patient_factory(home_clinic=community.township_a, health_record_no=hr)
+    # when the CT sends three instances, one twice
+    statuses = send(receiver, ["CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "CT_small.dcm"], "TOWNA_CT")
+    # then all succeed and three instances are stored, de-duplicated, under the matching patients
+    assert statuses == [0, 0, 0, 0]
+    assert Instance.objects.count() == 3
+    assert ImagingStudy.objects.get(dicom_patient_id="1CT1").organisation == community.township_a
+
+
+def test_unknown_ae_title_is_refused_and_nothing_stored(receiver, community):
+    statuses = send(receiver, ["CT_small.dcm"], "STRANGER")
+    assert statuses == [dicom_scp.NOT_AUTHORISED] and not Instance.objects.exists()
+
+
+def test_patient_outside_the_organisation_is_refused_per_instance(receiver, community, patient_factory):
+    community.township_a.dicom_ae_title = "TOWNA_CT"
+    community.township_a.save()
+    patient_factory(home_clinic=community.township_b, health_record_no="1CT1")
+    assert send(receiver, ["CT_small.dcm"], "TOWNA_CT") == [dicom_scp.CANNOT_UNDERSTAND]
+    assert not Instance.objects.exists()
+
+
+def test_management_command_starts_and_answers_c_echo(django_db_setup):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "manage.py", "dicom_scp", "--port", str(port), "--host", "127.0.0.1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        ae = AE(ae_title="ECHO")
+        ae.add_requested_context("1.2.840.10008.1.1")
+        assoc = ae.associate("127.0.0.1", port, ae_title="TELECLINIC")
+        assert assoc.is_established and assoc.send_c_echo().Status == 0
+        assoc.release()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_both_ends_of_an_association_set_tcp_nodelay(receiver):
+    ae = AE(ae_title="ANY")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC",
+                         evt_handlers=[(evt.EVT_CONN_OPEN, dicom_scp.set_nodelay)])
+    try:
+        assert assoc.is_established
+        sender = assoc.dul.socket.socket
+        server_side = receiver.server.active_associations[0].dul.socket.socket
+        for sock in (sender, server_side):
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        assoc.release()

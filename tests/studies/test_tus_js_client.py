@@ -1,0 +1,44 @@
+"""tus-js-client (unmodified, in Node) against a live Daphne. Skipped unless TUS_JS_CLIENT_DIR points at a folder
+where `npm install tus-js-client` was run (the suite does not download packages)."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from studies.models import Upload
+from tests.studies.conftest import upload_id_of
+
+MODULES = Path(os.environ.get("TUS_JS_CLIENT_DIR", "/nonexistent")) / "node_modules"
+pytestmark = [pytest.mark.django_db(transaction=True),
+              pytest.mark.skipif(not (MODULES / "tus-js-client").exists() or not shutil.which("node"),
+                                 reason="set TUS_JS_CLIENT_DIR to a folder with tus-js-client installed")]
+
+SCRIPT = """
+const tus = require("tus-js-client");
+const data = Buffer.alloc(300 * 1024, 7);
+const upload = new tus.Upload(data, {
+  endpoint: process.argv[2], chunkSize: 64 * 1024, retryDelays: [0, 100],
+  headers: {Authorization: "Token " + process.argv[3]},
+  metadata: {filename: "../../paper-ecg.jpg", kind: "auto"},
+  onSuccess: () => console.log(JSON.stringify({url: upload.url})),
+  onError: (e) => { console.log(JSON.stringify({error: String(e)})); process.exit(1); },
+});
+upload.start();
+"""
+
+
+def test_tus_js_client_uploads_in_chunks(daphne_server, people, token_for, tmp_path):
+    script = tmp_path / "upload.js"
+    script.write_text(SCRIPT)
+    result = subprocess.run(["node", str(script), f"{daphne_server.url}/api/uploads/",
+                             token_for(people["village_doctor"])], capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, NODE_PATH=str(MODULES)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    upload = Upload.objects.get(pk=upload_id_of(json.loads(result.stdout)["url"]))
+    assert upload.offset == upload.length == 300 * 1024
+    assert upload.sha256 == hashlib.sha256(bytes([7]) * 300 * 1024).hexdigest()
+    assert upload.filename == "paper-ecg.jpg"
