@@ -1,11 +1,12 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("live/", include("live.page_urls")),  # the live room and the patient's phone page
     path("", views.home, name="home"),
     path("read/<int:consultation_id>/", views.reading, name="reading"),
 ]

@@ -1,2 +1,8 @@
 """WebSocket routes of the live app."""
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import RoomConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/rooms/<int:room_id>/", RoomConsumer.as_asgi()),
+]

@@ -276,3 +276,23 @@ STUDIES_ECG_CRITICAL = {
 }
 # Browser origins other than our own allowed to run tus uploads (tus-js-client on another host).
 STUDIES_CORS_ORIGINS = env.list("STUDIES_CORS_ORIGINS", default=[])
+# --- live rooms (live/): ICE, TURN, relay placement, links ----------------------
+# ICE servers handed to the relay and to browsers, as RTCIceServer dicts, e.g.
+# '[{"urls": ["stun:stun.example.cn:3478"]}]'. Empty means host candidates only: aiortc
+# would otherwise ask a public STUN server, which a hospital network cannot reach.
+RTC_ICE_SERVERS = env.json("RTC_ICE_SERVERS", default=[])
+# Offer a 127.0.0.1 candidate from the relay (tests; Chromium needs
+# --allow-loopback-in-peer-connection). Never in production.
+RTC_LOOPBACK = env.bool("RTC_LOOPBACK", default=False)
+# coturn with --use-auth-secret: browsers get "<expiry>:<user>" / base64(HMAC-SHA1) credentials
+# valid for TURN_TTL seconds (coturn's TURN REST API scheme); nothing is stored.
+TURN_SECRET = env.str("TURN_SECRET", default="")
+TURN_URLS = env.list("TURN_URLS", default=[])
+TURN_TTL = env.int("TURN_TTL", default=3600)
+# "embedded": the web process hosts the relay (started on first use; the in-memory layer
+# reaches nothing else). "workers": `manage.py relay_worker` processes over the Redis layer.
+LIVE_RELAY_MODE = env.str("LIVE_RELAY_MODE", default="workers" if REDIS_URL else "embedded")
+LIVE_RELAY_WORKER_TIMEOUT = 15  # seconds without a heartbeat (every 5 s) before rooms move
+LIVE_QUALITY_INTERVAL = env.float("LIVE_QUALITY_INTERVAL", default=2.0)  # relay quality reports, seconds
+LIVE_JOIN_TOKEN_TTL = env.int("LIVE_JOIN_TOKEN_TTL", default=4 * 3600)  # a patient link: one clinic afternoon
+LIVE_TICKET_TTL = 60  # a socket ticket: seconds between the page fetching it and the socket opening

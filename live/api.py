@@ -1,0 +1,112 @@
+"""REST API of live rooms: open, read, invite the patient, exchange a link for a ticket, close."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from teleclinic.api import StrictSerializer, validated
+
+from . import links
+from .models import JoinToken, Participant, Room
+from .services import rooms, tokens
+
+
+class ParticipantOut(serializers.ModelSerializer):
+    class Meta:
+        model = Participant
+        fields = ["id", "role", "state", "display_name", "audio_muted", "video_muted", "audio_only", "connected"]
+
+
+class RoomOut(serializers.ModelSerializer):
+    participants = ParticipantOut(many=True, read_only=True)
+    ws_path = serializers.SerializerMethodField()
+    page = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Room
+        fields = ["id", "consultation", "host", "state", "last_seq", "created_at", "closed_at", "participants",
+                  "ws_path", "page"]
+
+    def get_ws_path(self, room) -> str:
+        return f"/ws/rooms/{room.pk}/"
+
+    def get_page(self, room) -> str:
+        return f"/live/rooms/{room.pk}/"
+
+
+class RoomIn(StrictSerializer):
+    consultation = serializers.IntegerField()
+
+
+class InviteIn(StrictSerializer):
+    role = serializers.ChoiceField(choices=JoinToken.Role.choices, default=JoinToken.Role.PATIENT)
+    display_name = serializers.CharField(max_length=60, required=False, default="")
+
+
+class InviteOut(serializers.Serializer):
+    url = serializers.CharField()
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    qr_svg = serializers.CharField()
+
+
+class JoinIn(StrictSerializer):
+    token = serializers.CharField(max_length=2000)
+
+
+class JoinOut(serializers.Serializer):
+    ticket = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    participant = ParticipantOut()
+    ws_path = serializers.CharField()
+
+
+class RoomListView(APIView):
+    @extend_schema(request=RoomIn, responses={201: RoomOut, 200: RoomOut})
+    def post(self, request):
+        data = validated(RoomIn, request.data)
+        room, created = rooms.room_open(by=request.user, consultation_id=data["consultation"], request=request)
+        return Response(RoomOut(room).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class RoomDetailView(APIView):
+    @extend_schema(responses=RoomOut)
+    def get(self, request, room_id: int):
+        return Response(RoomOut(rooms.room_for_staff(user=request.user, room_id=room_id)).data)
+
+
+class RoomCloseView(APIView):
+    @extend_schema(request=None, responses=RoomOut)
+    def post(self, request, room_id: int):
+        return Response(RoomOut(rooms.room_close(by=request.user, room_id=room_id)).data)
+
+
+class InviteView(APIView):
+    @extend_schema(request=InviteIn, responses={201: InviteOut})
+    def post(self, request, room_id: int):
+        data = validated(InviteIn, request.data)
+        invite, token = tokens.invite_create(by=request.user, room_id=room_id, role=data["role"],
+                                             display_name=data["display_name"], request=request)
+        url = links.patient_link(request, room_id=room_id, token=token)
+        body = {"url": url, "token": token, "expires_at": invite.expires_at, "qr_svg": links.qr_svg(url)}
+        return Response(InviteOut(body).data, status=status.HTTP_201_CREATED)
+
+
+class JoinView(APIView):
+    """The patient's phone, no account: the link's token -> a ticket for one socket.
+    The browser's session holds a random device id; the first device claims the link."""
+
+    authentication_classes: list = []  # anonymous by design; no CSRF token on a phone's first visit
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=JoinIn, responses={200: JoinOut})
+    def post(self, request, room_id: int):
+        data = validated(JoinIn, request.data)
+        device = request.session.get("live_device")
+        if not device:
+            device = request.session["live_device"] = tokens.new_device_id()
+        participant, ticket, expires_at = tokens.token_exchange(room_id=room_id, token=data["token"], device=device)
+        body = {"ticket": ticket, "expires_at": expires_at, "participant": participant,
+                "ws_path": f"/ws/rooms/{room_id}/?ticket={ticket}"}
+        return Response(JoinOut(body).data)

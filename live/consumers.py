@@ -1,0 +1,246 @@
+"""The room socket (/ws/rooms/<id>/): signalling, chat and room events. Protocol: docs/signalling.md.
+
+Thin: authenticate, parse, call one service (database_sync_to_async), send. Room events are
+stored first and fanned out after commit; this socket fills any gap in seq from the database.
+"""
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from relay.errors import InvalidSdp
+from relay.sdp import parse_client_description
+from teleclinic.errors import DomainError
+
+from . import selectors
+from .errors import RelayUnavailable
+from .models import Participant
+from .protocol import MAX_MESSAGE_BYTES, ProtocolError, TokenBucket, error_frame, parse_frame
+from .services import placement, rooms, tokens
+from .services.events import events_since, participant_group, room_group
+
+logger = logging.getLogger(__name__)
+
+CLOSE_RATE_LIMITED = 4429
+P = Participant
+
+
+def close_code(exc: DomainError) -> int:
+    return 4000 + exc.status  # 4401, 4403, 4404, 4410...
+
+
+def _db(fn):
+    # Not thread-sensitive: Channels would run every socket's ORM calls on one shared thread,
+    # one after the other. Each service owns its transaction and its connection, and rows are
+    # locked per room, so sockets of different rooms may hit the database side by side.
+    return database_sync_to_async(fn, thread_sensitive=False)
+
+
+class RoomConsumer(AsyncJsonWebsocketConsumer):
+    participant_id: int | None = None
+    delivered: int | None = None  # last seq sent to this client; None until it sent "join"
+    closing = False
+
+    async def connect(self):
+        self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
+        self.bucket = TokenBucket()
+        try:
+            self.participant_id = await self._authenticate()
+        except DomainError as exc:
+            await self._refuse(exc.code, exc.message, close_code(exc))
+            return
+        await self.channel_layer.group_add(room_group(self.room_id), self.channel_name)
+        await self.channel_layer.group_add(participant_group(self.participant_id), self.channel_name)
+        await self.accept()
+
+    async def _authenticate(self) -> int:
+        ticket = parse_qs(self.scope.get("query_string", b"").decode()).get("ticket", [""])[0]
+        if ticket:
+            participant_id = await _db(tokens.ticket_consume)(room_id=self.room_id, secret=ticket)
+            return (await _db(rooms.participant_connect)(participant_id=participant_id,
+                                                         connection=self.channel_name)).pk
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            raise _Unauthenticated()
+        participant = await _db(rooms.staff_connect)(user=user, room_id=self.room_id, connection=self.channel_name)
+        return participant.pk
+
+    async def _refuse(self, code: str, detail: str, close: int) -> None:
+        """Accept only to say why, then close: a browser sees no reason on a refused handshake."""
+        await self.accept()
+        await self.send_json(error_frame(code, detail))
+        await self.close(code=close)
+
+    async def disconnect(self, code):
+        if self.participant_id is None:
+            return
+        await self.channel_layer.group_discard(room_group(self.room_id), self.channel_name)
+        await self.channel_layer.group_discard(participant_group(self.participant_id), self.channel_name)
+        await self._to_relay({"type": "relay.leave", "conn": self.channel_name}, place=False)
+        try:
+            await _db(rooms.participant_disconnected)(participant_id=self.participant_id,
+                                                      connection=self.channel_name)
+        except Exception:  # the socket is gone either way; the next connect sets presence again
+            logger.exception("room %s: could not record disconnect of %s", self.room_id, self.participant_id)
+
+    # --- frames from the client --------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if self.participant_id is None or self.closing:
+            return
+        size = len(text_data or bytes_data or "")
+        if not self.bucket.take(1 + min(size, MAX_MESSAGE_BYTES) // 16384):  # big frames cost more
+            await self._rate_limited()
+            return
+        try:
+            message = parse_frame(text_data, bytes_data)
+            await self._handle(message)
+        except ProtocolError as exc:
+            await self.send_json(error_frame(exc.code, exc.detail))
+        except DomainError as exc:
+            await self.send_json(error_frame(exc.code, exc.message))
+
+    async def _rate_limited(self) -> None:
+        if self.bucket.strikes == 1:
+            await self.send_json(error_frame("rate_limited", "Too many messages; slow down."))
+        if self.bucket.abusive:
+            await self.send_json(error_frame("rate_limited", "Too many messages; the connection is closed."))
+            await self.close(code=CLOSE_RATE_LIMITED)
+            self.closing = True
+
+    async def _handle(self, message: dict) -> None:
+        kind = message["type"]
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif kind == "join":
+            await self._join(message.get("last_seq"))
+        elif self.delivered is None:
+            raise ProtocolError("join_first", "Send 'join' first.")
+        else:
+            await getattr(self, f"_on_{kind}")(message)
+
+    async def _join(self, last_seq: int | None) -> None:
+        snapshot = await _db(selectors.room_snapshot)(participant_id=self.participant_id)
+        await self.send_json(snapshot)
+        # Without last_seq the client gets the room's whole history (chat included).
+        self.delivered = 0 if last_seq is None else min(last_seq, snapshot["last_seq"])
+        await self._catch_up(None)
+
+    async def _catch_up(self, up_to: int | None) -> None:
+        """Send stored events after `delivered` (up to `up_to`), in order, without gaps."""
+        while True:
+            batch = await _db(events_since)(room_id=self.room_id, after_seq=self.delivered, up_to=up_to)
+            for event in batch:
+                await self._deliver(event)
+            if len(batch) < 500:
+                return
+
+    async def _on_leave(self, message):
+        await _db(rooms.participant_leave)(participant_id=self.participant_id)
+        await self._to_relay({"type": "relay.leave", "conn": None}, place=False)
+        await self.close(code=1000)
+
+    async def _on_publish(self, message):
+        await self._require_admitted()
+        _check_sdp(message["sdp"], "offer")
+        await self._to_relay({"type": "relay.publish", "conn": self.channel_name, "sdp": message["sdp"]})
+
+    async def _on_subscribe_answer(self, message):
+        await self._require_admitted()
+        _check_sdp(message["sdp"], "answer")
+        await self._to_relay({"type": "relay.subscribe_answer", "pc_id": message["pc_id"], "sdp": message["sdp"]})
+
+    async def _on_mute(self, message):
+        await _db(rooms.participant_update)(participant_id=self.participant_id, kind="mute",
+                                            audio_muted=message["audio"], video_muted=message["video"])
+
+    async def _on_audio_only(self, message):
+        await _db(rooms.participant_update)(participant_id=self.participant_id, kind="audio_only",
+                                            audio_only=message["enabled"])
+        await self._to_relay({"type": "relay.audio_only", "enabled": message["enabled"]}, place=False)
+
+    async def _on_chat(self, message):
+        await _db(rooms.chat_post)(participant_id=self.participant_id, text=message["text"])
+
+    async def _on_admit(self, message):
+        await _db(rooms.participant_admit)(by_participant_id=self.participant_id,
+                                           participant_id=message["participant"])
+
+    async def _on_remove(self, message):
+        removed = await _db(rooms.participant_remove)(by_participant_id=self.participant_id,
+                                                      participant_id=message["participant"])
+        await self._to_relay({"type": "relay.leave", "conn": None, "participant": removed.pk}, place=False)
+
+    async def _on_quality(self, message):
+        # A client's own view of its link: passed on, not stored (the next report supersedes it).
+        await self.channel_layer.group_send(room_group(self.room_id), {
+            "type": "room.quality", "participant": self.participant_id,
+            "loss": message["loss"], "rtt_ms": message["rtt_ms"]})
+
+    async def _require_admitted(self) -> None:
+        state = await _db(selectors.participant_state)(participant_id=self.participant_id)
+        if state != P.State.ADMITTED:
+            raise ProtocolError("not_admitted", "Wait until the host admits you.")
+
+    async def _to_relay(self, message: dict, place: bool = True) -> None:
+        """Send to the worker hosting this room (placing the room there first if need be)."""
+        message = {"room": self.room_id, "participant": self.participant_id, **message}
+        if settings.LIVE_RELAY_MODE == "embedded":
+            from .relay_host import ensure_embedded_host
+
+            await ensure_embedded_host()
+        channel = await _db(placement.room_place if place else placement.room_channel)(room_id=self.room_id)
+        if channel is None:
+            if place:
+                raise RelayUnavailable("No media relay is running; try again in a moment.")
+            return
+        await self.channel_layer.send(channel, message)
+
+    # --- messages from the channel layer ----------------------------------------
+
+    async def room_event(self, message):
+        event = message["event"]
+        if self.delivered is None or event["seq"] <= self.delivered:
+            return
+        if event["seq"] > self.delivered + 1:  # the layer dropped some: read them back
+            await self._catch_up(event["seq"] - 1)
+        await self._deliver(event)
+
+    async def _deliver(self, event: dict) -> None:
+        if event["seq"] <= self.delivered:
+            return
+        await self.send_json(event)
+        self.delivered = event["seq"]
+        if event["kind"] == "participant.removed" and event["participant"] == self.participant_id:
+            await self.close(code=4403)
+        elif event["kind"] == "room.closed":
+            await self.close(code=4410)
+
+    async def room_quality(self, message):
+        if self.delivered is not None:
+            await self.send_json({"type": "client_quality", "participant": message["participant"],
+                                  "loss": message["loss"], "rtt_ms": message["rtt_ms"]})
+
+    async def relay_message(self, message):
+        payload = message["message"]
+        if payload.get("type") == "audio_only":
+            return  # the room event "audio_only" (stored, numbered) already says it
+        await self.send_json(payload)
+
+
+class _Unauthenticated(DomainError):
+    status, code = 401, "unauthenticated"
+
+    def __init__(self):
+        super().__init__("Log in, or open the link you were sent.")
+
+
+def _check_sdp(sdp: str, kind: str) -> None:
+    """The relay's own checks, at the edge: a refused SDP never reaches a worker."""
+    try:
+        parse_client_description(sdp, kind=kind)
+    except InvalidSdp as exc:
+        code = "unsupported_encryption" if type(exc).__name__ == "UnsupportedEncryption" else "invalid_sdp"
+        raise ProtocolError(code, str(exc)[:500]) from None

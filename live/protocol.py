@@ -1,0 +1,140 @@
+"""The room socket's wire protocol (docs/signalling.md): strict parsing of client frames, the
+per-connection rate limit, error frames. Speaks JSON, not the domain: imports no ORM."""
+import json
+import time
+from dataclasses import dataclass
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_CHAT_CHARS = 2000
+MAX_SDP_CHARS = 60 * 1024
+MAX_ID = 2**53  # ids travel as JSON numbers; anything larger is not one of ours
+
+
+class ProtocolError(Exception):
+    """A frame the server refuses; nothing was changed. `code` is machine-readable."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
+def _bool(value) -> bool:
+    return isinstance(value, bool)
+
+
+def _id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_ID
+
+
+def _seq(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_ID
+
+
+def _sdp(value) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_SDP_CHARS
+
+
+def _pc_id(value) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64 and value.isalnum()
+
+
+def _chat(value) -> bool:
+    return isinstance(value, str) and 0 < len(value.strip()) and len(value) <= MAX_CHAT_CHARS
+
+
+def _fraction(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def _rtt(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 60_000
+
+
+# type -> {field: (check, required, what the field must be)}
+SCHEMA: dict[str, dict[str, tuple]] = {
+    "join": {"last_seq": (_seq, False, "a whole number >= 0, the last seq you received")},
+    "leave": {},
+    "ping": {},
+    "publish": {"sdp": (_sdp, True, f"the offer's SDP text (at most {MAX_SDP_CHARS} characters)")},
+    "subscribe_answer": {"pc_id": (_pc_id, True, "the pc_id of the subscribe_offer"),
+                         "sdp": (_sdp, True, f"the answer's SDP text (at most {MAX_SDP_CHARS} characters)")},
+    "mute": {"audio": (_bool, True, "true or false"), "video": (_bool, True, "true or false")},
+    "audio_only": {"enabled": (_bool, True, "true or false")},
+    "chat": {"text": (_chat, True, f"1 to {MAX_CHAT_CHARS} characters of text")},
+    "admit": {"participant": (_id, True, "a participant id")},
+    "remove": {"participant": (_id, True, "a participant id")},
+    "quality": {"loss": (_fraction, True, "a fraction between 0 and 1"),
+                "rtt_ms": (_rtt, True, "milliseconds between 0 and 60000")},
+}
+
+
+def parse_frame(text: str | None, binary: bytes | None) -> dict:
+    """One client frame -> a validated message dict. Raises ProtocolError with the reason."""
+    if binary is not None:
+        raise ProtocolError("binary_unsupported", "Send JSON text frames; binary frames are not accepted.")
+    if text is None:
+        raise ProtocolError("malformed", "Empty frame.")
+    if len(text) > MAX_MESSAGE_BYTES or len(text.encode()) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", f"A message may be at most {MAX_MESSAGE_BYTES} bytes.")
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise ProtocolError("malformed", "The frame is not valid JSON.") from None
+    return validate(message)
+
+
+def validate(message) -> dict:
+    if not isinstance(message, dict):
+        raise ProtocolError("malformed", "A message is a JSON object with a 'type'.")
+    kind = message.get("type")
+    if not isinstance(kind, str) or kind not in SCHEMA:
+        raise ProtocolError("unknown_type", f"Unknown message type {str(kind)[:40]!r}; see docs/signalling.md.")
+    fields = SCHEMA[kind]
+    unknown = sorted(set(message) - set(fields) - {"type"})
+    if unknown:
+        raise ProtocolError("invalid", f"'{kind}' does not take field(s): {', '.join(unknown)[:200]}.")
+    for name, (check, required, what) in fields.items():
+        if name not in message:
+            if required:
+                raise ProtocolError("invalid", f"'{kind}' needs '{name}': {what}.")
+            continue
+        if not check(message[name]):
+            raise ProtocolError("invalid", f"'{kind}.{name}' must be {what}.")
+    return message
+
+
+def error_frame(code: str, detail: str, **extra) -> dict:
+    return {"type": "error", "code": code, "detail": detail, **extra}
+
+
+@dataclass
+class TokenBucket:
+    """Per-connection rate limit: `capacity` messages at once, `rate` per second sustained.
+
+    A message that finds the bucket empty is refused (a strike); `max_strikes` refusals
+    before the bucket has refilled mark the connection as abusive (the consumer closes it)."""
+
+    capacity: float = 40
+    rate: float = 20
+    max_strikes: int = 20
+
+    def __post_init__(self):
+        self.tokens = self.capacity
+        self.strikes = 0
+        self.updated = time.monotonic()
+
+    def take(self, cost: float = 1) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            if self.tokens >= self.capacity / 2:
+                self.strikes = 0
+            return True
+        self.strikes += 1
+        return False
+
+    @property
+    def abusive(self) -> bool:
+        return self.strikes >= self.max_strikes

@@ -1,0 +1,53 @@
+"""Relay workers and which one hosts each room (least-loaded among those alive)."""
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from ..models import RelayWorker, Room
+from .events import lock_room
+
+
+def _alive_since() -> dt.datetime:
+    return timezone.now() - dt.timedelta(seconds=settings.LIVE_RELAY_WORKER_TIMEOUT)
+
+
+def worker_heartbeat(*, name: str, channel: str) -> None:
+    """A worker says it is alive (and where it listens)."""
+    RelayWorker.objects.update_or_create(name=name, defaults={"channel": channel, "last_seen": timezone.now()})
+
+
+def worker_forget(*, name: str) -> None:
+    """A worker stops: its rooms are placed again on their next media message."""
+    with transaction.atomic():
+        Room.objects.filter(relay_worker__name=name).update(relay_worker=None)
+        RelayWorker.objects.filter(name=name).delete()
+
+
+def room_place(*, room_id: int) -> str | None:
+    """The channel of the worker hosting the room; places the room if its worker is gone.
+    None when no worker is alive."""
+    room = Room.objects.select_related("relay_worker").get(pk=room_id)
+    if room.relay_worker is not None and room.relay_worker.last_seen >= _alive_since():
+        return room.relay_worker.channel
+    with transaction.atomic():
+        room = lock_room(room_id)
+        if room.relay_worker_id is not None:
+            worker = RelayWorker.objects.get(pk=room.relay_worker_id)
+            if worker.last_seen >= _alive_since():
+                return worker.channel  # placed concurrently by another socket
+        worker = (RelayWorker.objects.filter(last_seen__gte=_alive_since())
+                  .annotate(load=Count("rooms", filter=Q(rooms__state=Room.State.OPEN)))
+                  .order_by("load", "name").first())
+        if worker is None:
+            return None
+        room.relay_worker = worker
+        room.save(update_fields=["relay_worker"])
+        return worker.channel
+
+
+def room_channel(*, room_id: int) -> str | None:
+    """The channel of the worker the room is placed on, if any (no placement is made)."""
+    return Room.objects.filter(pk=room_id).values_list("relay_worker__channel", flat=True).first()

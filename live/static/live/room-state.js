@@ -1,0 +1,70 @@
+// Room state kept from the welcome frame and the numbered events: who is here, chat, quality.
+// Shared by the staff room page and the patient's phone page.
+
+export const ROLE_TEXT = {
+  host: "村医 Village doctor", expert: "专家 Expert", second_expert: "专家 Expert",
+  family: "家属 Family", patient: "患者 Patient",
+};
+export const STATE_TEXT = { waiting: "等候中", admitted: "已入会", removed: "已移出", left: "已离开" };
+
+export class RoomState extends EventTarget {
+  constructor() {
+    super();
+    this.me = null;
+    this.participants = new Map();
+    this.chat = [];
+  }
+
+  emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
+
+  welcome(frame) {
+    this.me = frame.me;
+    this.participants = new Map(frame.participants.map((p) => [p.id, p]));
+    this.emit("changed", {});
+  }
+
+  upsert(id, values) {
+    const current = this.participants.get(id) || { id };
+    const updated = { ...current, ...values };
+    this.participants.set(id, updated);
+    if (this.me && id === this.me.id) this.me = updated;
+    return updated;
+  }
+
+  apply(event) {
+    const data = event.data || {};
+    switch (event.kind) {
+      case "room.opened":
+      case "participant.joined":
+      case "participant.admitted":
+      case "participant.removed":
+      case "participant.left":
+        if (data.participant) this.upsert(data.participant.id, data.participant);
+        break;
+      case "participant.presence":
+        this.upsert(event.participant, { connected: data.connected });
+        break;
+      case "mute":
+        this.upsert(event.participant, { audio_muted: data.audio_muted, video_muted: data.video_muted });
+        break;
+      case "audio_only":
+        this.upsert(event.participant, { audio_only: data.audio_only });
+        break;
+      case "chat":
+        this.chat.push({ seq: event.seq, participant: event.participant, text: data.text, at: event.at });
+        this.emit("chat", this.chat[this.chat.length - 1]);
+        break;
+      case "room.closed":
+        this.emit("room-closed", {});
+        break;
+      default:
+        break;
+    }
+    this.emit("changed", { event });
+  }
+
+  name(id) {
+    const p = this.participants.get(id);
+    return p ? p.name : `#${id}`;
+  }
+}
