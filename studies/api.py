@@ -8,8 +8,15 @@ from .errors import InvalidInput, InvalidStudy
 from .formats import render_frame
 from .formats.ecg.serve import ecg_samples_json
 from .formats.errors import FormatError
-from .selectors import ecg_get, ecg_signal, imaging_study_get, instance_bytes, instance_get, photo_get
+from .selectors import consultation_studies, ecg_get, ecg_signal, imaging_study_get, instance_bytes, instance_get, photo_get
 from .services.storage import media_path
+
+
+class ConsultationStudiesView(APIView):
+    """The ECGs and imaging studies of one consultation, newest first (the reading page's tabs)."""
+
+    def get(self, request, consultation_id):
+        return Response(consultation_studies(user=request.user, consultation_id=consultation_id, request=request))
 
 
 class EcgView(APIView):
