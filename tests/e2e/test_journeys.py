@@ -5,11 +5,15 @@ coordinator would have made them) goes through the pages and the real back ends:
 test database, a real Celery worker for ingest and report delivery, the notification socket.
 """
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 from django.utils import timezone
 
+from tests.conftest import ROOT, _database_url
 from tests.e2e.conftest import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -130,3 +134,197 @@ def test_journey_1_async_ecg_reaches_an_on_call_expert_and_the_signed_report_com
     assert Delivery.objects.filter(version__report__consultation=consultation, acknowledged_at__isnull=False).exists()
     screenshot(village, "acknowledged")
     print(f"journey 1: {time.monotonic() - started:.1f} s")
+
+
+# --- journey 2: live cloud clinic -------------------------------------------------------------------
+
+RELAY_START_S = 60
+
+
+@pytest.fixture
+def relay_worker(django_db_blocker, live_daphne, tmp_path):
+    """A `manage.py relay_worker` process on live_daphne's database and Redis layer, offering 127.0.0.1
+    host candidates (chromium runs with --allow-loopback-in-peer-connection). Started after the
+    database was flushed, so that it registers itself at once; killed at the end. Its teardown runs
+    after open_page's (it is requested first): it waits for Daphne to record every socket's
+    disconnect, so that no server request holds row locks while the test database is flushed."""
+    from live.models import Participant, RelayWorker
+
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    log = tmp_path / "relay.log"
+    name = f"journeys-relay-{os.getpid()}"
+    env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings",
+               RTC_LOOPBACK="1", LIVE_RELAY_MODE="workers")
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "manage.py", "relay_worker", "--name", name], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + RELAY_START_S
+    while not RelayWorker.objects.filter(name=name).exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"relay_worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield proc
+    deadline = time.monotonic() + 15
+    while Participant.objects.filter(connected=True).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+@pytest.fixture
+def cloud_clinic_now(people, cardiology):
+    """The expert's cloud-clinic session starting in ten minutes, its first slots reserved for grassroots clinics."""
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+
+    from scheduling.services.rosters import roster_create
+
+    local = timezone.now().astimezone(ZoneInfo(settings.TIME_ZONE)) + dt.timedelta(minutes=10)
+    start = local.replace(second=0, microsecond=0) + dt.timedelta(minutes=5 - local.minute % 5)
+    if start.hour == 23:  # keep the session within one day
+        start = (start + dt.timedelta(days=1)).replace(hour=0, minute=10)
+    end = start + dt.timedelta(minutes=60)
+    return roster_create(by=people["coordinator"], expert_id=people["expert"].expert.pk, specialty_code="cardiology",
+                         weekdays=[1, 2, 3, 4, 5, 6, 7], start_time=start.time(), end_time=end.time(), slot_minutes=20,
+                         capacity=3, valid_from=start.date(), valid_until=start.date(), reserved_share=67,
+                         release_hours=2)
+
+
+# In the page: the video's size, and frames presented while watching it for a second (requestVideoFrameCallback).
+FRAMES_JS = """(selector) => new Promise((resolve) => {
+  const video = document.querySelector(selector);
+  if (!video || !video.videoWidth) { resolve(null); return; }
+  let frames = 0;
+  const count = () => { frames += 1; video.requestVideoFrameCallback(count); };
+  video.requestVideoFrameCallback(count);
+  setTimeout(() => resolve({ width: video.videoWidth, height: video.videoHeight, frames }), 1000);
+})"""
+
+
+def _video_decoding(page, selector: str, timeout_s: float = 30) -> dict:
+    """Wait until the video at `selector` has a size and presents at least 5 frames a second."""
+    deadline = time.monotonic() + timeout_s
+    seen = None
+    while time.monotonic() < deadline:
+        seen = page.evaluate(FRAMES_JS, selector)
+        if seen and seen["width"] > 0 and seen["frames"] >= 5:
+            return seen
+        time.sleep(0.3)
+    raise AssertionError(f"no frames decoding in {selector}: {seen}")
+
+
+def test_journey_2_live_cloud_clinic_booked_slot_patient_phone_three_way_video_and_report(
+        relay_worker, people, cloud_clinic_now, patient_factory, celery_worker_process, open_page, browser_devices):
+    from consult.models import Consultation
+    from live.models import Participant
+    from scheduling.models import Booking
+
+    started = time.monotonic()
+    doctor, expert = people["village_doctor"], people["expert"]
+    patient_factory(name="孙立新", home_clinic=doctor.organisation, health_record_no="HR-LIVE-0002")
+    # given the village console open (it stays open: the report arrives there)
+    village = open_page("village-console")
+    login(village, doctor.username)
+    _ready(village)
+    _no_reload_marker(village)
+
+    # when the village doctor requests a live cardiology consultation and books a reserved slot
+    village.fill("#patient-q", "孙立新")
+    village.click("#patient-search button[type=submit]")
+    village.click("#patient-results button:has-text('孙立新')")
+    village.select_option("#consult-specialty", "cardiology")
+    village.check("#consult-form input[name=mode][value=live]")
+    village.fill("#consult-form textarea[name=reason]", "心悸一周，夜间明显")
+    village.click("#consult-form button[type=submit]")
+    consultation_id = int(village.wait_for_selector("#consultations tr[data-id]").get_attribute("data-id"))
+    assert village.input_value("#booking-consultation") == str(consultation_id)
+    village.click("#slots button.slot.reserved >> nth=0")
+    village.wait_for_selector("#booking-status:has-text('已预约')")
+    booking = Booking.objects.select_related("slot").get(consultation_id=consultation_id)
+    assert booking.slot.is_reserved and booking.slot.session.expert_id == expert.expert.pk
+    assert Consultation.objects.get(pk=consultation_id).assigned_expert_id == expert.expert.pk
+
+    # when, at the time, the doctor starts the room (a second window) and makes the patient's link
+    room_page = open_page("village-room")
+    login(room_page, doctor.username)
+    room_page.wait_for_selector(f"#consultations tr[data-id='{consultation_id}'] button[data-room]")
+    with room_page.expect_navigation(url="**/live/rooms/*/"):
+        room_page.click(f"#consultations tr[data-id='{consultation_id}'] button[data-room]")
+    room_page.wait_for_selector("#conn-status.ok")
+    room_page.click("#btn-invite")
+    room_page.wait_for_selector("#invite-qr svg")
+    link = room_page.input_value("#invite-url")
+    assert "/join/#" in link
+    host_id = str(room_page.evaluate("window.liveRoom.state.me.id"))
+
+    # and the expert joins from the worklist
+    expert_page = open_page("expert-room")
+    login(expert_page, expert.username)
+    expert_page.wait_for_selector("body[data-ready=true]")
+    with expert_page.expect_navigation(url="**/live/rooms/*/"):
+        expert_page.click(f"#worklist tr[data-id='{consultation_id}'] button[data-room]")
+    expert_page.wait_for_selector("#conn-status.ok")
+
+    # when the patient opens the link on their phone, passes the camera check and waits
+    phone = open_page("patient-phone", **browser_devices["Pixel 7"])
+    phone.goto(link)
+    phone.click("#btn-check")
+    phone.wait_for_selector("#btn-enter", state="visible")
+    _video_decoding(phone, "#preview")
+    phone.click("#btn-enter")
+    phone.wait_for_selector("#step-wait", state="visible")
+    screenshot(phone, "waiting")
+    # then the host sees them waiting, and admits them
+    admit = room_page.locator("#participants li.waiting button[data-action=admit]")
+    admit.wait_for()
+    patient_id = room_page.locator("#participants li.waiting").get_attribute("data-participant")
+    admit.click()
+    phone.wait_for_selector("#step-call", state="visible")
+
+    # then video flows through the relay between all three: each page decodes the others' cameras
+    expert_id = str(Participant.objects.get(room__consultation_id=consultation_id, user=expert).pk)
+    on_phone = {who: _video_decoding(phone, f'#remote video[data-participant="{pid}"]')
+                for who, pid in (("doctor", host_id), ("expert", expert_id))}
+    on_expert = {who: _video_decoding(expert_page, f'#tiles figure.tile[data-participant="{pid}"] video')
+                 for who, pid in (("doctor", host_id), ("patient", patient_id))}
+    on_host = {who: _video_decoding(room_page, f'#tiles figure.tile[data-participant="{pid}"] video')
+               for who, pid in (("expert", expert_id), ("patient", patient_id))}
+    decoded = expert_page.evaluate("""async () => {
+        let n = 0;
+        for (const {pc} of window.liveRoom.media.downstreams.values())
+          (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded; });
+        return n; }""")
+    assert decoded > 0, (on_phone, on_expert, on_host)
+    screenshot(phone, "call")
+    screenshot(room_page, "call-host")
+    screenshot(expert_page, "call-expert")
+
+    # when the expert writes and signs the consultation report after the call
+    expert_page.click("#btn-leave")
+    expert_page.goto(f"/read/{consultation_id}/")
+    expert_page.wait_for_selector("body[data-ready=true]")
+    expert_page.click("#report button[data-start=consultation]")
+    expert_page.wait_for_selector("#report[data-state=draft]")
+    expert_page.fill("#report textarea[name=assessment]", "阵发性室上性心动过速可能，血流动力学稳定。")
+    expert_page.fill("#report textarea[name=plan]", "完善24小时动态心电图，避免浓茶咖啡。")
+    expert_page.wait_for_selector("#report .status:has-text('已于')")
+    expert_page.click("#report button:has-text('签发')")
+    expert_page.wait_for_selector("#report[data-state=signed]")
+    screenshot(expert_page, "signed")
+
+    # then it reaches the village console live, with a working PDF
+    report = village.wait_for_selector(f"#reports li.unread:has-text('#{consultation_id}')", timeout=WORKER_S)
+    assert "孙立新" in report.inner_text()
+    pdf = village.wait_for_selector(f"#reports li.unread:has-text('#{consultation_id}') a:has-text('打开PDF')",
+                                    timeout=WORKER_S)
+    _assert_pdf(village, pdf.get_attribute("href"))
+    _still_same_page(village)
+    screenshot(village, "report-arrived")
+    print(f"journey 2: {time.monotonic() - started:.1f} s")

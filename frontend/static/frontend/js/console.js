@@ -96,6 +96,7 @@ async function loadConsultations() {
   $("#booking-consultation").replaceChildren(el("option", { value: "" }, "—"), ...open.filter((c) => c.mode === "live")
     .map((c) => el("option", { value: c.id }, `#${c.id} ${c.patient_name} · ${specialtyName(c.specialty)}`)));
   $("#booking-consultation").value = keep;
+  if ($("#booking-consultation").value !== keep) loadSlots(); // booked, reported or closed: its slots go
   const chosen = $("#upload-consultation").value;
   $("#upload-consultation").replaceChildren(el("option", { value: "" }, "—"), ...state.consultations
     .filter((c) => !["closed", "cancelled"].includes(c.state))

@@ -63,4 +63,5 @@ export const QC_RECORD = (id) => `/api/reports/quality/samples/${id}/`; // POST 
 
 // branch live: open (or find) the consultation's room; the reply's "page" is the room page
 export const LIVE_ROOMS = "/api/live/rooms/";                 // POST {consultation} -> {id, page, ...}
+export const LIVE_ROOM_OF = (consultationId) => `/api/live/rooms/?consultation=${consultationId}`; // GET: the open room (experts join)
 export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;
