@@ -328,3 +328,114 @@ def test_journey_2_live_cloud_clinic_booked_slot_patient_phone_three_way_video_a
     _still_same_page(village)
     screenshot(village, "report-arrived")
     print(f"journey 2: {time.monotonic() - started:.1f} s")
+
+
+# --- journey 3: imaging -------------------------------------------------------------------------------
+
+CANVAS_JS = """() => {
+  const canvas = document.querySelector('#images canvas.iv-canvas');
+  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const levels = new Set();
+  let sum = 0;
+  for (let i = 0; i < px.length; i += 4) { sum += px[i]; levels.add(px[i]); }
+  return { mean: sum / (px.length / 4), levels: levels.size };
+}"""
+
+
+@pytest.fixture
+def on_call_radiologist(community):
+    from directory.models import User
+    from scheduling.models import OnCallShift
+    from tests.factories import ExpertFactory, SpecialtyFactory, UserFactory
+
+    radiology = SpecialtyFactory(code="radiology", name="放射科")
+    expert = ExpertFactory(user=UserFactory(username="radiologist", role=User.Role.EXPERT,
+                                            organisation=community.lead), specialties=[radiology])
+    now = timezone.now()
+    OnCallShift.objects.create(expert=expert, specialty=radiology, starts_at=now - dt.timedelta(hours=1),
+                               ends_at=now + dt.timedelta(hours=3))
+    return expert.user
+
+
+@pytest.mark.worker
+def test_journey_3_township_ct_is_read_in_the_browser_by_the_radiologist_and_the_report_returns(
+        people, on_call_radiologist, patient_factory, celery_worker_process, open_page):
+    from pydicom.data import get_testdata_file
+
+    from consult.models import Consultation
+    from studies.models import ImagingStudy
+
+    started = time.monotonic()
+    doctor, radiologist = people["township_doctor"], on_call_radiologist
+    patient_factory(name="钱明", home_clinic=doctor.organisation, health_record_no="HR-CT-0003")
+    workstation = open_page("radiologist")
+    login(workstation, radiologist.username)
+    _ready(workstation)
+    _no_reload_marker(workstation)
+
+    # when the township doctor requests a radiology consultation and uploads the CT through the console
+    township = open_page("township-console")
+    login(township, doctor.username)
+    _ready(township)
+    township.fill("#patient-q", "钱明")
+    township.click("#patient-search button[type=submit]")
+    township.click("#patient-results button:has-text('钱明')")
+    township.select_option("#consult-specialty", "radiology")
+    township.check("#consult-form input[name=urgency][value=urgent]")
+    township.fill("#consult-form textarea[name=reason]", "咳嗽一月，胸部CT请上级医院阅片")
+    township.click("#consult-form button[type=submit]")
+    township.wait_for_selector("#consult-status:has-text('已申请')")
+    consultation = Consultation.objects.get(patient__name="钱明")
+    township.select_option("#upload-kind", "dicom")
+    township.set_input_files("#upload-files", get_testdata_file("CT_small.dcm"))
+    township.click("#upload-form button[type=submit]")
+    township.wait_for_selector(".upload .upload-state:has-text('已处理')", timeout=WORKER_S)
+    study = ImagingStudy.objects.get(consultation=consultation)
+
+    # then the radiologist's workstation offers it live; accepted, it is on the worklist as urgent
+    offer = f"#offers li.offer[data-consultation='{consultation.id}']"
+    workstation.wait_for_selector(offer, timeout=WORKER_S)
+    workstation.click(f"{offer} button.primary")
+    row = workstation.wait_for_selector(f"#worklist tr[data-id='{consultation.id}'][data-urgency=urgent]")
+    assert "钱明" in row.inner_text()
+    _still_same_page(workstation)
+    screenshot(workstation, "worklist")
+
+    # when the radiologist opens the reading page, the CT frame is rendered on the viewer's canvas
+    with workstation.expect_navigation():
+        workstation.click(f"#worklist tr[data-id='{consultation.id}'] a:has-text('阅片')")
+    reader = workstation
+    reader.wait_for_selector("body[data-ready=true]")
+    reader.wait_for_selector("#image-panel:not([hidden]) .iv-info:has-text('1/1')")
+    reader.wait_for_function(f"({CANVAS_JS})().levels > 16")
+    default_window = reader.evaluate(CANVAS_JS)
+    # and the lung preset re-renders it with that window: a different picture
+    with reader.expect_response(lambda r: "/rendered/" in r.url and "window_center=-600" in r.url) as rendered:
+        reader.click("button[data-preset=lung]")
+    assert rendered.value.status == 200 and rendered.value.headers["content-type"] == "image/png"
+    reader.wait_for_selector(".iv-info:has-text('-600 / 1500')")
+    reader.wait_for_function(f"({CANVAS_JS})().mean !== {default_window['mean']}")
+    lung_window = reader.evaluate(CANVAS_JS)
+    assert lung_window["levels"] > 16, lung_window
+    screenshot(reader, "ct-lung-window")
+
+    # when the radiologist writes and signs the imaging report
+    reader.click("#report button[data-start=imaging]")
+    reader.wait_for_selector("#report[data-state=draft]")
+    reader.fill("#report textarea[name=findings]", "双肺纹理清晰，未见明确实质性病变。")
+    reader.fill("#report textarea[name=impression]", "胸部CT未见明显异常。")
+    reader.wait_for_selector("#report .status:has-text('已于')")
+    reader.click("#report button:has-text('签发')")
+    reader.wait_for_selector("#report[data-state=signed]")
+    screenshot(reader, "signed")
+
+    # then the report reaches the township console live, with a working PDF, and is acknowledged
+    item = f"#reports li.unread:has-text('#{consultation.id}')"
+    township.wait_for_selector(item, timeout=WORKER_S)
+    pdf = township.wait_for_selector(f"{item} a:has-text('打开PDF')", timeout=WORKER_S)
+    _assert_pdf(township, pdf.get_attribute("href"))
+    township.click(f"{item} button:has-text('确认收到')")
+    township.wait_for_selector("#reports li.acknowledged")
+    assert study.consultation_id == consultation.id
+    screenshot(township, "acknowledged")
+    print(f"journey 3: {time.monotonic() - started:.1f} s")
