@@ -385,6 +385,7 @@ def test_journey_3_township_ct_is_read_in_the_browser_by_the_radiologist_and_the
     township.fill("#consult-form textarea[name=reason]", "咳嗽一月，胸部CT请上级医院阅片")
     township.click("#consult-form button[type=submit]")
     township.wait_for_selector("#consult-status:has-text('已申请')")
+    assert township.inner_text("h1") == "乡镇医生工作台"
     consultation = Consultation.objects.get(patient__name="钱明")
     township.select_option("#upload-kind", "dicom")
     township.set_input_files("#upload-files", get_testdata_file("CT_small.dcm"))
@@ -439,3 +440,78 @@ def test_journey_3_township_ct_is_read_in_the_browser_by_the_radiologist_and_the
     assert study.consultation_id == consultation.id
     screenshot(township, "acknowledged")
     print(f"journey 3: {time.monotonic() - started:.1f} s")
+
+
+# --- journey 4: referral ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def green_channel_tomorrow(people, cardiology):
+    """The expert's cardiology clinic tomorrow morning at the lead hospital, its last slot a green channel."""
+    from scheduling.services.rosters import roster_create
+
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    return roster_create(by=people["coordinator"], expert_id=people["expert"].expert.pk, specialty_code="cardiology",
+                         weekdays=[tomorrow.isoweekday()], start_time=dt.time(9), end_time=dt.time(10),
+                         slot_minutes=20, capacity=3, valid_from=tomorrow, valid_until=tomorrow,
+                         green_channel_slots=1)
+
+
+def test_journey_4_referral_up_through_a_green_channel_and_back_down_with_follow_up_tasks(
+        people, cardiology, green_channel_tomorrow, patient_factory, consultation_factory, open_page):
+    from scheduling.models import Booking, FollowUpTask, Referral
+
+    started = time.monotonic()
+    doctor, expert = people["village_doctor"], people["expert"]
+    # given a cardiology consultation of the village doctor's that the expert has taken
+    patient = patient_factory(name="赵桂兰", home_clinic=doctor.organisation, health_record_no="HR-REF-0004")
+    consultation = consultation_factory(patient=patient, requested_by=doctor, requesting_org=doctor.organisation,
+                                        specialty=cardiology, urgency="urgent", reason="反复胸痛，心电图ST段压低",
+                                        assigned_expert=expert.expert, state="assigned", assigned_at=timezone.now())
+    village = open_page("village-console")
+    login(village, doctor.username)
+    _ready(village)
+    village.wait_for_selector("#referrals li.muted")  # no referrals yet
+    _no_reload_marker(village)
+
+    # when the expert, on the reading page, recommends an upward referral
+    reader = open_page("expert-reading")
+    login(reader, expert.username, next=f"/read/{consultation.id}/")
+    reader.wait_for_selector("body[data-ready=true]")
+    reader.fill("#refer-up textarea[name=reason]", "疑似不稳定型心绞痛，建议上级医院冠脉造影")
+    reader.click("#refer-up button[type=submit]")
+    # then the lead hospital's green-channel slot is booked for the patient
+    reader.wait_for_selector("#referral .status:has-text('已预约绿色通道号源')")
+    referral = Referral.objects.select_related("booking__slot").get(consultation=consultation, direction="up")
+    assert referral.booking.slot.kind == "green_channel" and referral.booking.patient_id == patient.id
+    assert Booking.objects.get(pk=referral.booking_id).status == "booked"
+    slot_time = timezone.localtime(referral.booking.slot.starts_at).strftime("%H:%M")
+    # and the village console shows the upward referral live, with the hospital and the slot's time
+    up = village.wait_for_selector(f"#referrals li.referral.up[data-id='{referral.id}']")
+    assert "上转" in up.inner_text() and "赵桂兰" in up.inner_text() and "冠脉造影" in up.inner_text()
+    assert people["expert"].organisation.name in up.inner_text() and slot_time in up.inner_text()
+    village.wait_for_selector("#events li:has-text('患者已上转')")
+
+    # when the expert later sends the patient back down with a follow-up plan
+    reader.fill("#refer-down textarea[name=summary]", "冠脉造影示单支病变，已植入支架，病情稳定。")
+    titles = reader.locator("#refer-down input[name=title]")
+    titles.nth(0).fill("一周后复查心电图")
+    titles.nth(1).fill("每日监测血压并记录")
+    reader.click("#refer-down button[type=submit]")
+    reader.wait_for_selector("#referral .status:has-text('已下转')")
+    down = Referral.objects.get(consultation=consultation, direction="down")
+    assert FollowUpTask.objects.filter(referral=down).count() == 2
+    screenshot(reader, "referrals")
+
+    # then the village console shows it with the follow-up tasks, live; the doctor receives it and completes one
+    item = f"#referrals li.referral.down[data-id='{down.id}']"
+    village.wait_for_selector(f"{item} .tasks li:has-text('一周后复查心电图')")
+    village.click(f"{item} button:has-text('确认接收')")
+    village.wait_for_selector(f"#referrals li.referral.down[data-id='{down.id}'][data-state=acknowledged]")
+    village.click(f"{item} .tasks li:has-text('一周后复查心电图') button:has-text('完成')")
+    village.wait_for_selector(f"{item} .tasks li.done:has-text('一周后复查心电图')")
+    assert village.locator(f"{item} .tasks li:not(.done):has-text('每日监测血压')").count() == 1
+    _still_same_page(village)
+    assert set(FollowUpTask.objects.filter(referral=down).values_list("title", "state")) == {
+        ("一周后复查心电图", "done"), ("每日监测血压并记录", "open")}
+    screenshot(village, "follow-up-done")
+    print(f"journey 4: {time.monotonic() - started:.1f} s")

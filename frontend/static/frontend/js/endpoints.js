@@ -40,6 +40,7 @@ export const SESSIONS = "/api/scheduling/sessions/";          // ?from=&to= (pag
 export const SLOTS = "/api/scheduling/slots/";                // ?from=&to=&specialty=&free=1 (paginated)
 export const BOOKINGS = "/api/scheduling/bookings/";          // POST {slot, patient, consultation}
 export const REFERRALS = "/api/scheduling/referrals/";        // paginated, each with follow_ups
+export const REFERRAL_DOWN = "/api/scheduling/referrals/down/"; // POST {consultation, summary, plan: [{title, due_in_days}]}
 export const REFERRAL_ACK = (id) => `/api/scheduling/referrals/${id}/acknowledge/`;
 export const FOLLOW_UP_COMPLETE = (id) => `/api/scheduling/follow-ups/${id}/complete/`; // {note}
 
