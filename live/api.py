@@ -67,7 +67,7 @@ class RoomQuery(serializers.Serializer):
 
 
 class RoomListView(APIView):
-    @extend_schema(parameters=[RoomQuery], responses=RoomOut)
+    @extend_schema(parameters=[RoomQuery], responses=RoomOut, operation_id="live_rooms_of_consultation")
     def get(self, request):
         """The open room of ?consultation=<id>, for the host or an expert who may join it (404 if none)."""
         query = RoomQuery(data=request.query_params)

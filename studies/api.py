@@ -1,5 +1,7 @@
 """Serving studies to the viewers: ECG samples and measurements, DICOM frames, photos. Thin views."""
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,14 +14,26 @@ from .selectors import consultation_studies, ecg_get, ecg_signal, imaging_study_
 from .services.storage import media_path
 
 
+IMAGES = {(200, "image/png"): OpenApiTypes.BINARY, (200, "image/jpeg"): OpenApiTypes.BINARY}
+
+
+class ConsultationStudyOut(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["ecg", "imaging"])
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    study_instance_uid = serializers.CharField(required=False)
+
+
 class ConsultationStudiesView(APIView):
     """The ECGs and imaging studies of one consultation, newest first (the reading page's tabs)."""
 
+    @extend_schema(responses=ConsultationStudyOut(many=True))
     def get(self, request, consultation_id):
         return Response(consultation_studies(user=request.user, consultation_id=consultation_id, request=request))
 
 
 class EcgView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT, description="Device and computed measurements, critical findings.")
     def get(self, request, ecg_id):
         ecg = ecg_get(user=request.user, ecg_id=ecg_id, request=request)
         return Response({
@@ -45,6 +59,7 @@ class EcgSamplesQuery(serializers.Serializer):
 class EcgSamplesView(APIView):
     """?overview=1 for the whole record downsampled; else full resolution for ?leads=&start=&end= (seconds)."""
 
+    @extend_schema(parameters=[EcgSamplesQuery], responses=OpenApiTypes.OBJECT)
     def get(self, request, ecg_id):
         query = EcgSamplesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -60,6 +75,7 @@ class EcgSamplesView(APIView):
 
 
 class ImagingStudyView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT, description="The study's series and their instances.")
     def get(self, request, study_id):
         study = imaging_study_get(user=request.user, study_id=study_id, request=request)
         series = study.series.prefetch_related("instances")
@@ -83,6 +99,7 @@ class RenderQuery(serializers.Serializer):
 class FrameRenderedView(APIView):
     """One frame (1-based, as in DICOMweb) rendered with window/level to PNG or JPEG."""
 
+    @extend_schema(parameters=[RenderQuery], responses=IMAGES)
     def get(self, request, instance_id, frame):
         query = RenderQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -105,6 +122,7 @@ def render_instance_frame(instance, *, frame: int, window_center=None, window_wi
 
 
 class PhotoView(APIView):
+    @extend_schema(responses=IMAGES)
     def get(self, request, photo_id):
         photo = photo_get(user=request.user, photo_id=photo_id, request=request)
         return HttpResponse(media_path(photo.file).read_bytes(), content_type=photo.media_type,

@@ -5,6 +5,8 @@ included, so unmodified tus clients (tuspy, tus-js-client) read them.
 """
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
@@ -63,12 +65,17 @@ def upload_json(upload) -> dict:
         "expires_at": upload.expires_at.isoformat()}
 
 
+TUS = "tus 1.0.0 (https://tus.io/protocols/resumable-upload): the headers carry the protocol."
+
+
 class UploadCreateView(TusView):
+    @extend_schema(operation_id="uploads_list", responses=OpenApiTypes.OBJECT)
     def get(self, request):
         """Not tus: the caller's recent uploads with their states and errors (?state=failed to filter)."""
         rows = upload_list(user=request.user, state=request.query_params.get("state", ""))[:100]
         return JsonResponse({"results": [upload_json(u) for u in rows]})
 
+    @extend_schema(operation_id="uploads_create", request=None, responses={201: None}, description=TUS)
     def post(self, request):
         if request.headers.get("Upload-Defer-Length"):
             raise tus.TusError(400, "defer_length_unsupported", "Declare Upload-Length at creation.")
@@ -89,10 +96,13 @@ class UploadView(TusView):
             "Upload-Expires": tus.http_date(upload.expires_at),
             "Upload-Metadata": tus.encode_metadata({"filename": upload.filename, "kind": upload.kind})})
 
+    @extend_schema(operation_id="uploads_retrieve", responses=OpenApiTypes.OBJECT)
     def get(self, request, upload_id):
         """Not tus: the upload's status for the uploader, with the ingest's error or result."""
         return JsonResponse(upload_json(upload_get(user=request.user, upload_id=upload_id)))
 
+    # request=None: the body is application/offset+octet-stream bytes at Upload-Offset (tus), not a document
+    @extend_schema(operation_id="uploads_append", request=None, responses={204: None}, description=TUS)
     def patch(self, request, upload_id):
         if request.content_type != tus.OFFSET_CONTENT_TYPE:
             raise tus.TusError(415, "bad_content_type", f"PATCH bodies must be {tus.OFFSET_CONTENT_TYPE}.")
@@ -103,10 +113,12 @@ class UploadView(TusView):
         return HttpResponse(status=204, headers={"Upload-Offset": str(upload.offset),
                                                  "Upload-Expires": tus.http_date(upload.expires_at)})
 
+    @extend_schema(operation_id="uploads_terminate", responses={204: None}, description=TUS)
     def delete(self, request, upload_id):
         upload_terminate(upload_id=upload_get(user=request.user, upload_id=upload_id).pk, by=request.user)
         return HttpResponse(status=204)
 
+    @extend_schema(operation_id="uploads_method_override", request=None, responses={204: None}, description=TUS)
     def post(self, request, upload_id):
         """X-HTTP-Method-Override (tus-js-client's overridePatchMethod) for proxies that drop PATCH."""
         override = request.headers.get("X-HTTP-Method-Override", "").upper()

@@ -162,6 +162,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["teleclinic.api.schema_without_dicomweb"],
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Choice sets that several output serializers share (a session and an expert's calendar session),
