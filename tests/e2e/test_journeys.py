@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 
 from tests.conftest import ROOT, _database_url
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import SCREENSHOTS, login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,10 +36,13 @@ def _still_same_page(page) -> None:
 
 
 def _assert_pdf(page, href: str) -> None:
+    """The PDF link works for the page's user; the PDF is kept next to the screenshots to be looked at."""
     response = page.request.get(href)
     assert response.status == 200, response.text()[:300]
     assert response.headers["content-type"].startswith("application/pdf")
     assert response.body()[:5] == b"%PDF-"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / f"{page.test_slug}-report.pdf").write_bytes(response.body())
 
 
 @pytest.fixture
