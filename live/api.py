@@ -62,7 +62,20 @@ class JoinOut(serializers.Serializer):
     ws_path = serializers.CharField()
 
 
+class RoomQuery(serializers.Serializer):
+    consultation = serializers.IntegerField(min_value=1)
+
+
 class RoomListView(APIView):
+    @extend_schema(parameters=[RoomQuery], responses=RoomOut, operation_id="live_rooms_of_consultation")
+    def get(self, request):
+        """The open room of ?consultation=<id>, for the host or an expert who may join it (404 if none)."""
+        query = RoomQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        room = rooms.room_of_consultation(user=request.user, consultation_id=query.validated_data["consultation"],
+                                          request=request)
+        return Response(RoomOut(room).data)
+
     @extend_schema(request=RoomIn, responses={201: RoomOut, 200: RoomOut})
     def post(self, request):
         data = validated(RoomIn, request.data)

@@ -3,6 +3,7 @@ import math
 
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,10 +11,25 @@ from .errors import InvalidInput, InvalidStudy
 from .formats import render_frame
 from .formats.ecg.serve import ecg_samples_json
 from .formats.errors import FormatError
-from .selectors import ecg_get, ecg_signal, imaging_study_get, instance_bytes, instance_get, photo_get
+from .selectors import consultation_studies, ecg_get, ecg_signal, imaging_study_get, instance_bytes, instance_get, photo_get
 from .serializers import (EcgOut, EcgSamplesOut, EcgSamplesQuery, ImagingStudyOut, RenderQuery, ecg_out, images,
                           imaging_study_out)
 from .services.storage import media_path
+
+
+class ConsultationStudyOut(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["ecg", "imaging"])
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    study_instance_uid = serializers.CharField(required=False)
+
+
+class ConsultationStudiesView(APIView):
+    """The ECGs and imaging studies of one consultation, newest first (the reading page's tabs)."""
+
+    @extend_schema(responses=ConsultationStudyOut(many=True))
+    def get(self, request, consultation_id):
+        return Response(consultation_studies(user=request.user, consultation_id=consultation_id, request=request))
 
 
 class EcgView(APIView):

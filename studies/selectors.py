@@ -2,6 +2,7 @@
 from django.db.models import QuerySet
 
 from audit.services import audit_record, audit_record_many
+from consult.models import Consultation
 from directory.access import VIEW, scoped
 from directory.models import User
 
@@ -110,3 +111,23 @@ def audit_listed(*, user: User, rows, request, interface: str) -> None:
 
 def instance_bytes(instance: Instance) -> bytes:
     return media_path(instance.file).read_bytes()
+
+
+def consultation_studies(*, user: User, consultation_id, request=None) -> list[dict]:
+    """What was uploaded for reading in one consultation, newest first: its ECGs and imaging studies.
+
+    An imaging study that holds only ECG waveforms is listed once, as its ECG. 404 unless the caller
+    may see the consultation; every listed row is written to the audit log.
+    """
+    try:
+        consultation = scoped(user, Consultation.objects.all(), VIEW).get(pk=consultation_id)
+    except (Consultation.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such consultation in your reach.")
+    ecgs = list(scoped(user, EcgRecord.objects.filter(consultation=consultation), VIEW))
+    studies = list(scoped(user, ImagingStudy.objects.filter(consultation=consultation), VIEW)
+                   .filter(series__instances__ecg__isnull=True).distinct())
+    audit_record_many(actor=user, action="read", objs=[*ecgs, *studies], interface="api", request=request)
+    rows = [{"type": "ecg", "id": e.pk, "created_at": e.created_at} for e in ecgs]
+    rows += [{"type": "imaging", "id": s.pk, "created_at": s.created_at,
+              "study_instance_uid": s.study_instance_uid} for s in studies]
+    return sorted(rows, key=lambda row: row["created_at"], reverse=True)

@@ -6,6 +6,8 @@ from . import api, api_uploads
 urlpatterns = [
     path("uploads/", api_uploads.UploadCreateView.as_view(), name="upload-create"),
     path("uploads/<str:upload_id>/", api_uploads.UploadView.as_view(), name="upload"),
+    path("consultations/<int:consultation_id>/studies/", api.ConsultationStudiesView.as_view(),
+         name="consultation-studies"),
     path("ecgs/<int:ecg_id>/", api.EcgView.as_view(), name="ecg"),
     path("ecgs/<int:ecg_id>/samples/", api.EcgSamplesView.as_view(), name="ecg-samples"),
     path("imaging-studies/<int:study_id>/", api.ImagingStudyView.as_view(), name="imaging-study"),

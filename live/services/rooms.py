@@ -58,6 +58,19 @@ def room_for_staff(*, user: User, room_id: int) -> Room:
     return room
 
 
+def room_of_consultation(*, user: User, consultation_id: int, request=None) -> Room:
+    """The open room of a consultation, for a staff member who may take part (the expert's way in:
+    only the requesting doctor opens a room). Audited as a read of the consultation."""
+    room_id = Room.objects.filter(consultation_id=consultation_id, state=Room.State.OPEN).values_list(
+        "pk", flat=True).first()
+    if room_id is None:
+        raise NotFound("This consultation has no open live room yet.", code="no_room")
+    room = room_for_staff(user=user, room_id=room_id)
+    audit_record(actor=user, action="read", obj=room.consultation, interface="api", request=request,
+                 detail={"live_room": room.pk})
+    return room
+
+
 def _second_expert(user: User, room: Room) -> bool:
     """An expert of the same 医共体 may knock: they wait until the host admits them."""
     return (user.role == User.Role.EXPERT and user.organisation_id is not None

@@ -1,12 +1,19 @@
-"""Tell people a study is ready to read: the consultation's assigned expert (if any) and the uploader.
+"""Tell people a study is ready to read, and route the consultation to an expert.
 
-`study_ready` is the one hook the scheduling app's assignment service connects to at merge
-time (assign the consultation to an on-duty expert, then notify); it is called inside the
-ingest transaction, so every event goes out only on commit.
+`study_ready` is called inside the ingest transaction, so every event (and every offer the
+scheduling app makes) goes out only on commit. Routing: critical ECG findings raise the
+consultation to stat through scheduling (which re-sends an open offer, tells the assigned expert,
+or offers it now); otherwise a requested async consultation that nobody holds and nobody has been
+offered is offered to an on-duty expert of its specialty (an escalated one stays with the
+coordinators).
 """
+from consult.models import Consultation
+from scheduling.models import Assignment
+from scheduling.services import assignment_request, consultation_raise_to_stat
 from teleclinic.events import send_event_on_commit
 
 from ..models import EcgRecord, ImagingStudy
+
 
 
 def study_ready(study_or_ecg: ImagingStudy | EcgRecord) -> None:
@@ -19,9 +26,23 @@ def study_ready(study_or_ecg: ImagingStudy | EcgRecord) -> None:
         recipients.add(upload.owner_id)
     elif consultation is not None:
         recipients.add(consultation.requested_by_id)
-    if not recipients:
+    if recipients:
+        send_event_on_commit(user_ids=sorted(recipients), payload=_payload(study_or_ecg))
+    if consultation is not None:
+        _route_to_expert(consultation, critical=isinstance(study_or_ecg, EcgRecord)
+                         and bool(study_or_ecg.critical_findings))
+
+
+def _route_to_expert(consultation: Consultation, *, critical: bool) -> None:
+    """Call inside the ingest transaction. A live consultation is routed by its booking, not here."""
+    if critical:
+        consultation_raise_to_stat(consultation_id=consultation.pk, reason="critical_ecg")
         return
-    send_event_on_commit(user_ids=sorted(recipients), payload=_payload(study_or_ecg))
+    if (consultation.mode != Consultation.Mode.ASYNC or consultation.assigned_expert_id is not None
+            or consultation.state != Consultation.State.REQUESTED):
+        return
+    if not Assignment.objects.filter(consultation_id=consultation.pk, status=Assignment.Status.OFFERED).exists():
+        assignment_request(consultation_id=consultation.pk)
 
 
 def _payload(item) -> dict:

@@ -10,7 +10,7 @@ def script_strings(page: str) -> dict:
 
 HOME_FOR_ROLE = {
     "village_doctor": ("村医工作台", "frontend/js/console.js"),
-    "township_doctor": ("村医工作台", "frontend/js/console.js"),
+    "township_doctor": ("乡镇医生工作台", "frontend/js/console.js"),
     "expert": ("专家工作站", "frontend/js/workstation.js"),
     "coordinator": ("协调中心", "frontend/js/coordinator.js"),
     "admin": ("协调中心", "frontend/js/coordinator.js"),

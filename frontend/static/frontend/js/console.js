@@ -96,6 +96,7 @@ async function loadConsultations() {
   $("#booking-consultation").replaceChildren(el("option", { value: "" }, "—"), ...open.filter((c) => c.mode === "live")
     .map((c) => el("option", { value: c.id }, `#${c.id} ${c.patient_name} · ${specialtyName(c.specialty)}`)));
   $("#booking-consultation").value = keep;
+  if ($("#booking-consultation").value !== keep) loadSlots(); // booked, reported or closed: its slots go
   const chosen = $("#upload-consultation").value;
   $("#upload-consultation").replaceChildren(el("option", { value: "" }, "—"), ...state.consultations
     .filter((c) => !["closed", "cancelled"].includes(c.state))
@@ -226,7 +227,7 @@ function referralRow(r) {
   return el("li", { class: `referral ${r.direction}`, dataset: { id: r.id, state: r.state } },
     el("strong", {}, `${t(`direction:${r.direction}`)} · ${patient}`),
     el("span", { class: "muted" }, ` ${where || ""} ${r.slot_starts_at ? formatDateTime(r.slot_starts_at) : ""} · ${t(`referral:${r.state}`)}`),
-    r.summary ? el("p", {}, r.summary) : null,
+    r.summary || r.reason ? el("p", {}, r.summary || r.reason) : null,
     r.direction === "down" && r.state === "sent"
       ? el("button", { type: "button", class: "small", onclick: () => referralAcknowledge(r.id) }, t("Confirm receipt")) : null,
     (r.follow_ups || []).length ? el("ul", { class: "tasks" }, r.follow_ups.map((task) =>

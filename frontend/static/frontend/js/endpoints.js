@@ -40,6 +40,7 @@ export const SESSIONS = "/api/scheduling/sessions/";          // ?from=&to= (pag
 export const SLOTS = "/api/scheduling/slots/";                // ?from=&to=&specialty=&free=1 (paginated)
 export const BOOKINGS = "/api/scheduling/bookings/";          // POST {slot, patient, consultation}
 export const REFERRALS = "/api/scheduling/referrals/";        // paginated, each with follow_ups
+export const REFERRAL_DOWN = "/api/scheduling/referrals/down/"; // POST {consultation, summary, plan: [{title, due_in_days}]}
 export const REFERRAL_ACK = (id) => `/api/scheduling/referrals/${id}/acknowledge/`;
 export const FOLLOW_UP_COMPLETE = (id) => `/api/scheduling/follow-ups/${id}/complete/`; // {note}
 
@@ -63,4 +64,5 @@ export const QC_RECORD = (id) => `/api/reports/quality/samples/${id}/`; // POST 
 
 // branch live: open (or find) the consultation's room; the reply's "page" is the room page
 export const LIVE_ROOMS = "/api/live/rooms/";                 // POST {consultation} -> {id, page, ...}
+export const LIVE_ROOM_OF = (consultationId) => `/api/live/rooms/?consultation=${consultationId}`; // GET: the open room (experts join)
 export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;

@@ -5,12 +5,14 @@ import * as E from "./endpoints.js";
 import { el, formatDateTime } from "./dom.js";
 import { EcgViewer } from "./ecg-viewer.js";
 import { ImageViewer } from "./image-viewer.js";
+import { ReferralPanel } from "./referral-panel.js";
 import { ReportEditor } from "./report-editor.js";
 import { t } from "./strings.js";
 
 const $ = (sel) => document.querySelector(sel);
 const consultationId = Number(document.body.dataset.consultation);
 const editor = new ReportEditor($("#report"), consultationId);
+const referrals = new ReferralPanel($("#referral"), consultationId);
 let ecgViewer = null;
 let imageViewer = null;
 
@@ -64,7 +66,7 @@ function numbersOnly(values) {
 }
 
 async function main() {
-  const results = await Promise.allSettled([loadHeader(), loadStudies().then(() => editor.load())]);
+  const results = await Promise.allSettled([loadHeader(), loadStudies().then(() => editor.load()), referrals.load()]);
   for (const r of results) if (r.status === "rejected") $("#page-status").textContent = r.reason.message;
   document.body.dataset.ready = "true";
 }
