@@ -2,7 +2,7 @@
 
 Resources are plain dicts built from rows the selectors already checked; tests validate them
 with fhir.resources (its R4B models: R4B only adds to R4 in areas not used here).
-ImagingStudy needs the studies app's models and is left for the merge.
+ImagingStudy is served by the studies app (studies/fhir.py).
 """
 import base64
 import hashlib

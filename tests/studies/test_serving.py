@@ -108,3 +108,24 @@ def test_admin_change_page_of_an_ecg_is_audited(client, people, ecg):
     response = client.get(f"/admin/studies/ecgrecord/{ecg.pk}/change/")
     assert response.status_code == 200
     assert AuditEvent.objects.filter(object_type="EcgRecord", interface="admin").exists()
+
+
+def test_fhir_imaging_study_is_valid_r4_and_only_for_readers_in_reach(api, tus_client, people, consultation):
+    from fhir.resources.R4B.imagingstudy import ImagingStudy as FhirImagingStudy
+
+    # given a CT study ingested for the consultation
+    ingest(tus_client, people["village_doctor"], sample_bytes("CT_small.dcm"), consultation=consultation.pk)
+    instance = Instance.objects.select_related("series__study").get()
+    study = instance.series.study
+    # when the assigned expert reads it as FHIR
+    response = api(people["expert"]).get(f"/api/fhir/ImagingStudy/{study.pk}")
+    # then it is a valid R4 ImagingStudy naming the study, series and instance UIDs, and the read is audited
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/fhir+json")
+    resource = FhirImagingStudy.model_validate(response.json())
+    assert resource.identifier[0].value == f"urn:oid:{study.study_instance_uid}"
+    assert resource.series[0].uid == instance.series.series_instance_uid and resource.series[0].modality.code == "CT"
+    assert resource.series[0].instance[0].uid == instance.sop_instance_uid
+    assert resource.basedOn[0].reference == f"ServiceRequest/{consultation.pk}"
+    assert AuditEvent.objects.filter(object_type="ImagingStudy", object_id=str(study.pk), action="read").count() == 1
+    # and a doctor of another village gets 404
+    assert api(people["other_village_doctor"]).get(f"/api/fhir/ImagingStudy/{study.pk}").status_code == 404
