@@ -196,6 +196,7 @@ ENDPOINTS = [
     Endpoint("/api/ecgs/{id}/", an_ecg),
     Endpoint("/api/ecgs/{id}/samples/", an_ecg, returned_id=None),
     Endpoint("/api/imaging-studies/{id}/", an_imaging_study),
+    Endpoint("/api/fhir/ImagingStudy/{id}", an_imaging_study, returned_id=lambda body: int(body["id"])),
     Endpoint("/api/instances/{id}/frames/1/rendered/", an_instance, returned_id=None),
     Endpoint("/api/photos/{id}/", a_photo, returned_id=None),
     Endpoint("/api/uploads/", an_upload, listed_ids=lambda body: [row["id"] for row in body["results"]],
