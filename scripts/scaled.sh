@@ -53,7 +53,7 @@ start() {  # start NAME COMMAND...: in the background, output to logs/NAME.log
 restart() {  # restart INDEX: run the same command again, like a process supervisor would
     local i="$1"
     restarts[$i]=$((restarts[$i] + 1))
-    eval "${commands[$i]}" >> "$SCALED_DIR/logs/${names[$i]}.log" 2>&1 &
+    eval "exec ${commands[$i]}" >> "$SCALED_DIR/logs/${names[$i]}.log" 2>&1 &
     pids[$i]=$!
     echo "$! ${names[$i]}" >> "$SCALED_DIR/pids"
     echo "  restarted ${names[$i]} (pid $!, restart ${restarts[$i]})"
