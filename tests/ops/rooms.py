@@ -4,12 +4,14 @@ import datetime as dt
 import json
 import time
 
+from aiortc.mediastreams import AudioStreamTrack
 from django.utils import timezone
 from websockets.asyncio.client import connect
 
 from consult.models import Consultation
 from live.models import RelayWorker
 from live.services import rooms
+from relay.sim import SimParticipant
 from tests.factories import PatientFactory
 from tests.live.peers import colour_peer, websocket_signalling
 
@@ -62,6 +64,16 @@ async def media_peer(stack, room_id: int, cookie: str, rgb):
     ws, welcome = await room_socket(stack, room_id, cookie)
     signalling = websocket_signalling(ws)
     peer = colour_peer(welcome["me"]["id"], signalling, rgb)
+    await peer.publish()
+    return peer, signalling, ws
+
+
+async def audio_peer(stack, room_id: int, cookie: str):
+    """A client peer that publishes audio only (cheap: no encoder): (peer, signalling, socket)."""
+    ws, welcome = await room_socket(stack, room_id, cookie)
+    signalling = websocket_signalling(ws)
+    peer = SimParticipant(str(welcome["me"]["id"]), signalling, video=None, audio=AudioStreamTrack(), loopback=True)
+    signalling.start(peer)
     await peer.publish()
     return peer, signalling, ws
 
