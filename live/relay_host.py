@@ -81,7 +81,10 @@ class RelayHost:
         while True:
             await asyncio.sleep(settings.LIVE_RELAY_HEARTBEAT)
             try:
-                await database_sync_to_async(placement.worker_beat)(name=self.name)
+                if not await database_sync_to_async(placement.worker_beat)(name=self.name):
+                    # our row is gone (a flushed or restored database): register again. Decided
+                    # here, not in the thread, so a beat cancelled by our own stop cannot do it.
+                    await database_sync_to_async(placement.worker_heartbeat)(name=self.name, channel=self.channel)
                 released = await database_sync_to_async(placement.rooms_release_dead)(by=self.name)
                 if released:
                     logger.warning("relay worker %s: rooms %s lost their worker; clients told to publish again",

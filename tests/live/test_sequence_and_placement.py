@@ -99,8 +99,8 @@ def test_without_turn_settings_only_the_configured_servers_are_handed_out():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rooms_of_a_silent_worker_are_released_once_and_a_stopped_worker_stays_gone(room, people, live_consultation,
-                                                                          consultation_factory):
+def test_rooms_of_a_silent_worker_are_released_once_and_a_stopped_worker_stays_gone(
+        room, people, live_consultation, consultation_factory):
     # given a room on a worker that went silent, and another on a live one
     dead, live = _worker("killed"), _worker("alive")
     other = rooms.room_open(by=people["village_doctor"], consultation_id=consultation_factory(
