@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = os.environ.get("BENCH_DB", "tc_bench_ops")  # one per suite running side by side
+BENCH_DB = os.environ.get("BENCH_OPS_DB", "tc_bench_ops")  # ops_uploads_bench sets its own
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DATABASE_URL = f"{SERVER}/{BENCH_DB}"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")

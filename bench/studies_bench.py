@@ -23,12 +23,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from cutting_proxy import CuttingProxy  # noqa: E402
 DB_NAME = "tc_bench_studies"
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 MEDIA = tempfile.mkdtemp(prefix="tc-bench-studies-")
@@ -118,61 +119,13 @@ def seed():
             "token": Token.objects.create(user=doctor).key}
 
 
-class CuttingProxy(threading.Thread):
-    """Forwards TCP to the server and cuts every connection after each CUT_EVERY bytes client->server."""
-
-    def __init__(self, upstream_port: int):
-        super().__init__(daemon=True)
-        self.upstream_port, self.port = upstream_port, free_port()
-        self.sent_total = self.since_cut = self.cuts = 0
-        self.lock = threading.Lock()
-        self.listener = socket.create_server(("127.0.0.1", self.port))
-
-    def run(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
-
-    def _pump(self, source, target, counted: bool):
-        try:
-            while data := source.recv(65536):
-                if counted:
-                    with self.lock:
-                        room = CUT_EVERY - self.since_cut
-                        data = data[:room]
-                        self.sent_total += len(data)
-                        self.since_cut += len(data)
-                        cut = self.since_cut >= CUT_EVERY
-                        if cut:
-                            self.since_cut, self.cuts = 0, self.cuts + 1
-                    target.sendall(data)
-                    if cut:
-                        raise ConnectionAbortedError
-                else:
-                    target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, target):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
-
-
 def bench_dropping_link(port: int, ctx) -> dict:
     from tusclient import client as tus
 
     from studies.models import Upload
 
     data = os.urandom(UPLOAD_BYTES)
-    proxy = CuttingProxy(port)
+    proxy = CuttingProxy(port, cut_every=CUT_EVERY)
     proxy.start()
     uploader = tus.TusClient(f"http://127.0.0.1:{proxy.port}/api/uploads/",
                              headers={"Authorization": f"Token {ctx['token']}"}).uploader(

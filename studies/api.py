@@ -1,5 +1,6 @@
 """Serving studies to the viewers: ECG samples and measurements, DICOM frames, photos. Thin views."""
 from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +13,12 @@ from .selectors import ecg_get, ecg_signal, imaging_study_get, instance_bytes, i
 from .services.storage import media_path
 
 
+# These views build their replies by hand (no serializer), so drf-spectacular could only guess
+# them; they stay out of the OpenAPI schema until they are described (they were skipped already).
+NOT_IN_SCHEMA = extend_schema(exclude=True)
+
+
+@NOT_IN_SCHEMA
 class EcgView(APIView):
     def get(self, request, ecg_id):
         ecg = ecg_get(user=request.user, ecg_id=ecg_id, request=request)
@@ -35,6 +42,7 @@ class EcgSamplesQuery(serializers.Serializer):
     encoding = serializers.ChoiceField(choices=["int-list", "int16-le-base64"], default="int16-le-base64")
 
 
+@NOT_IN_SCHEMA
 class EcgSamplesView(APIView):
     """?overview=1 for the whole record downsampled; else full resolution for ?leads=&start=&end= (seconds)."""
 
@@ -52,6 +60,7 @@ class EcgSamplesView(APIView):
         return Response(body)
 
 
+@NOT_IN_SCHEMA
 class ImagingStudyView(APIView):
     def get(self, request, study_id):
         study = imaging_study_get(user=request.user, study_id=study_id, request=request)
@@ -73,6 +82,7 @@ class RenderQuery(serializers.Serializer):
     image_format = serializers.ChoiceField(choices=["png", "jpeg"], default="png")  # not "format": DRF owns it
 
 
+@NOT_IN_SCHEMA
 class FrameRenderedView(APIView):
     """One frame (1-based, as in DICOMweb) rendered with window/level to PNG or JPEG."""
 
@@ -97,6 +107,7 @@ def render_instance_frame(instance, *, frame: int, window_center=None, window_wi
         raise InvalidStudy(exc.message, code=exc.code)
 
 
+@NOT_IN_SCHEMA
 class PhotoView(APIView):
     def get(self, request, photo_id):
         photo = photo_get(user=request.user, photo_id=photo_id, request=request)

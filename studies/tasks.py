@@ -37,6 +37,13 @@ def ingest_upload_task(self, upload_id: str) -> None:
 
 
 @shared_task
+def sweep_stalled_ingests() -> int:
+    from .services.ingest import uploads_ingest_stalled
+
+    return uploads_ingest_stalled()
+
+
+@shared_task
 def purge_expired_uploads() -> int:
     from .services.uploads import uploads_purge_expired
 

@@ -42,5 +42,19 @@ def send_event_on_commit(*, user_ids, payload: dict) -> None:
 
 
 def enqueue_on_commit(task, *args, **kwargs) -> None:
-    """The one way services start Celery tasks: after commit, with ids only."""
-    transaction.on_commit(lambda: task.delay(*args, **kwargs))
+    """The one way services start Celery tasks: after commit, with ids only.
+
+    Best effort, like the live events: the change is committed, so a broker that is down
+    (Redis restarting) must not turn the request that made it into an error. Every task
+    started here has a sweep in beat that finds its work undone and starts it again
+    (reports' outbox, studies' stalled ingests, scheduling's expired offers).
+    """
+
+    def enqueue() -> None:
+        try:
+            task.delay(*args, **kwargs)
+        except Exception:
+            log.warning("task %s%r not queued; beat's sweep will start it", getattr(task, "name", task), args,
+                        exc_info=True)
+
+    transaction.on_commit(enqueue)

@@ -1,5 +1,8 @@
 """Request guards that hold for every view."""
+from django.conf import settings
 from django.http import JsonResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 
 class RejectNulBytesMiddleware:
@@ -13,3 +16,18 @@ class RejectNulBytesMiddleware:
                                          for key, values in request.GET.lists()):
             return JsonResponse({"code": "invalid", "detail": "NUL bytes are not allowed in the URL."}, status=400)
         return self.get_response(request)
+
+
+class ChineseFirstLocaleMiddleware(LocaleMiddleware):
+    """Chinese unless the user chose another language with the switch (the language cookie).
+
+    The browser's Accept-Language is not consulted: clinic machines are often set up in English
+    while their users read Chinese, and DESIGN.md asks for Chinese first.
+    """
+
+    def process_request(self, request):
+        code = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if code not in dict(settings.LANGUAGES):
+            code = settings.LANGUAGE_CODE
+        translation.activate(code)
+        request.LANGUAGE_CODE = translation.get_language()

@@ -65,7 +65,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "teleclinic.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "teleclinic.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -267,6 +267,9 @@ STUDIES_UPLOAD_EXPIRY_SECONDS = env.int("STUDIES_UPLOAD_EXPIRY_SECONDS", default
 # can neither exhaust memory nor hang a worker.
 STUDIES_INGEST_MEMORY_MB = env.int("STUDIES_INGEST_MEMORY_MB", default=1536)
 STUDIES_INGEST_SOFT_TIME_LIMIT = env.int("STUDIES_INGEST_SOFT_TIME_LIMIT", default=120)
+# A received upload not ingested this long is re-enqueued by beat's sweep (studies/schedules.py);
+# above the soft time limit, so a slow but running ingest is rarely started twice (harmless if it is).
+STUDIES_INGEST_STALE_SECONDS = env.int("STUDIES_INGEST_STALE_SECONDS", default=150)
 # ECG critical values (issue 4): rate < 40 or > 150 bpm, QTc > 500 ms, irregular + rapid.
 STUDIES_ECG_CRITICAL = {
     "min_rate_bpm": env.float("ECG_CRITICAL_MIN_RATE", default=40.0),

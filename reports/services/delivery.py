@@ -5,13 +5,16 @@ row's lock (skipped by a concurrent run), writes its marks first and sends last,
 its commit: a run killed before the sends leaves the row pending for the sweeper (nothing
 went out), and a second run finds a committed row delivered. The live event is sent inside
 that transaction, not on commit, because what it announces (the signed version and its PDF)
-is already committed; an event after the commit could be lost to a kill. What remains is the
+is already committed; an event after the commit could be lost to a kill. The event is best
+effort (a channel layer that is down must not roll back a delivery whose message went out:
+the clinic's socket reads its pending list on reconnect). What remains is the
 commit round trip itself: a process killed after sending and before the database confirms
 the commit sends again (at least once; e-mails carry a stable Message-ID and events the
 delivery id, so receivers can drop the repeat).
 """
 import datetime as dt
 import hashlib
+import logging
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -33,6 +36,8 @@ from ..outbound import Message, send_message
 from ..pdf import render_report_pdf
 from ..study_inputs import load_study_inputs
 from .locks import lock_delivery_or_skip, lock_version
+
+log = logging.getLogger(__name__)
 
 def version_render_pdf(*, version_id: int) -> bool:
     """Render and attach the PDF of a signed version once; then start its delivery. False if done already."""
@@ -81,8 +86,18 @@ def delivery_deliver(*, delivery_id: int) -> bool:
                      consultation_id=version.report.consultation_id, detail={"delivered": delivery.pk})
         # Sends last, then the commit (see the module docstring).
         send_message(_arrival_message(delivery, version, doctors))
-        send_to_users_now(user_ids=[u.pk for u in doctors], payload=report_event(delivery, version, "report.arrived"))
+        _send_live(user_ids=[u.pk for u in doctors], payload=report_event(delivery, version, "report.arrived"))
     return True
+
+
+def _send_live(*, user_ids, payload: dict) -> None:
+    """The live nudge, best effort: the message went out already, so a channel layer that is down
+    (Redis restarting) must not roll the delivery back and send it again on the retry; the
+    clinic's socket gets the report from its pending list when it reconnects."""
+    try:
+        send_to_users_now(user_ids=user_ids, payload=payload)
+    except Exception:
+        log.warning("live event %s not sent to users %s", payload.get("type"), user_ids, exc_info=True)
 
 
 def deliveries_sweep(*, stale_after_s: float | None = None, limit: int = 500) -> int:
@@ -153,8 +168,8 @@ def _escalate_one(delivery_id: int, now: dt.datetime) -> bool:
                                   f"{delivery.organisation.name}确认，请电话联系。",
                              emails=[u.email for u in coordinators if u.email],
                              phones=[u.phone for u in coordinators if u.phone]))
-        send_to_users_now(user_ids=[u.pk for u in coordinators],
-                          payload=report_event(delivery, version, "report.critical_unacknowledged"))
+        _send_live(user_ids=[u.pk for u in coordinators],
+                   payload=report_event(delivery, version, "report.critical_unacknowledged"))
     return True
 
 

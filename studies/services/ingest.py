@@ -7,6 +7,7 @@ Order of work, so that nothing is ever half-stored:
 3. on failure, a separate transaction records the error on the upload for the uploader.
 Safe to run twice: the upload's state is the guard, SOP Instance UID the unique key.
 """
+import datetime as dt
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -76,6 +77,25 @@ def ingest_upload(*, upload_id) -> Upload:
     except InvalidStudy as exc:
         upload_fail(upload_id=upload.pk, code=exc.code, message=exc.message)
     return Upload.objects.get(pk=upload.pk)
+
+
+def uploads_ingest_stalled(*, stale_after_s: float | None = None, limit: int = 500) -> int:
+    """Re-start the ingest of uploads received but not ingested after a while; safe any time.
+
+    A worker killed mid-ingest leaves its task in Redis's unacknowledged set until the broker's
+    visibility timeout (an hour), and a task lost with the broker is never run: without this
+    sweep an acknowledged upload would wait that long, or forever. A duplicate run is a no-op
+    (the upload's state is the guard).
+    """
+    from ..tasks import ingest_upload_task
+
+    stale = settings.STUDIES_INGEST_STALE_SECONDS if stale_after_s is None else stale_after_s
+    cutoff = timezone.now() - dt.timedelta(seconds=stale)
+    ids = list(Upload.objects.filter(state=Upload.State.RECEIVED, completed_at__lte=cutoff)
+               .order_by("completed_at").values_list("pk", flat=True)[:limit])
+    for upload_id in ids:
+        ingest_upload_task.delay(str(upload_id))
+    return len(ids)
 
 
 def upload_fail(*, upload_id, code: str, message: str) -> None:

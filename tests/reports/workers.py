@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def reports_tasks_routed_to(queue: str):
-    """Route the reports tasks this process sends to `queue` (Celery caches its router: reset it)."""
+def reports_tasks_routed_to(queue: str, patterns: tuple[str, ...] = ("reports.*",)):
+    """Route the tasks (by name pattern) this process sends to `queue` (Celery caches its router: reset it)."""
     previous = app.conf.task_routes
-    app.conf.task_routes = {"reports.*": {"queue": queue}}
+    app.conf.task_routes = {pattern: {"queue": queue} for pattern in patterns}
     app.amqp.flush_routes()
     app.amqp.__dict__.pop("router", None)
     try:
@@ -32,11 +32,12 @@ def reports_tasks_routed_to(queue: str):
         app.amqp.__dict__.pop("router", None)
 
 
-def start_worker(*, database_url: str, queue: str, log: Path, env: dict | None = None) -> subprocess.Popen:
-    """A prefork worker with one child, in its own process group, logging to its own file; returns when ready."""
+def start_worker(*, database_url: str, queue: str, log: Path, env: dict | None = None,
+                 concurrency: int = 1) -> subprocess.Popen:
+    """A prefork worker with `concurrency` children, in its own process group, logging to its own file; returns when ready."""
     environment = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings",
                        PYTHONUNBUFFERED="1", CELERY_QUEUE=queue, **(env or {}))
-    command = [sys.executable, "-m", "celery", "-A", "teleclinic", "worker", "-l", "info", "-c", "1", "-Q", queue,
+    command = [sys.executable, "-m", "celery", "-A", "teleclinic", "worker", "-l", "info", "-c", str(concurrency), "-Q", queue,
                "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"rep-{uuid.uuid4().hex[:6]}@%h"]
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT,

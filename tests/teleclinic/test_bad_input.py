@@ -115,3 +115,4 @@ def test_openapi_schema_and_docs_are_served(people, client):
 def test_nul_byte_in_a_query_parameter_is_a_400(doctor, api):
     response = api(doctor).get("/api/patients/?q=a%00b")
     assert response.status_code == 400 and "NUL" in response.json()["detail"]
+
