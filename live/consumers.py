@@ -223,6 +223,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "client_quality", "participant": message["participant"],
                                   "loss": message["loss"], "rtt_ms": message["rtt_ms"]})
 
+    async def relay_moved(self, message):
+        # The room's relay worker died: the client publishes again (and so lands on a live one).
+        if self.delivered is not None:
+            await self.send_json({"type": "relay_moved"})
+
     async def relay_message(self, message):
         payload = message["message"]
         if payload.get("type") == "audio_only":

@@ -26,7 +26,6 @@ from .services import placement
 from .services.events import participant_group
 
 logger = logging.getLogger(__name__)
-HEARTBEAT_SECONDS = 5  # three missed beats (LIVE_RELAY_WORKER_TIMEOUT=15 s) and rooms move elsewhere
 
 
 def relay_config() -> RelayConfig:
@@ -77,10 +76,19 @@ class RelayHost:
             await database_sync_to_async(placement.worker_forget)(name=self.name)
 
     async def _heartbeat(self) -> None:
+        """Beat (settings.LIVE_RELAY_HEARTBEAT) and watch the other workers: the rooms of one that
+        went silent are released and their clients told to publish again (docs/signalling.md)."""
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(settings.LIVE_RELAY_HEARTBEAT)
             try:
-                await database_sync_to_async(placement.worker_heartbeat)(name=self.name, channel=self.channel)
+                if not await database_sync_to_async(placement.worker_beat)(name=self.name):
+                    # our row is gone (a flushed or restored database): register again. Decided
+                    # here, not in the thread, so a beat cancelled by our own stop cannot do it.
+                    await database_sync_to_async(placement.worker_heartbeat)(name=self.name, channel=self.channel)
+                released = await database_sync_to_async(placement.rooms_release_dead)(by=self.name)
+                if released:
+                    logger.warning("relay worker %s: rooms %s lost their worker; clients told to publish again",
+                                   self.name, released)
             except Exception:  # the database blinked: beat again next time
                 logger.exception("relay worker %s: heartbeat failed", self.name)
 

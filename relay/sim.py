@@ -38,6 +38,7 @@ class ColourTrack(VideoStreamTrack):
 
     def __init__(self, rgb: tuple[int, int, int], width: int = 160, height: int = 120) -> None:
         super().__init__()
+        self.rgb, self.size = rgb, (width, height)
         image = numpy.zeros((height, width, 3), numpy.uint8)
         image[:, :] = rgb
         self._frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
@@ -162,6 +163,18 @@ class SimParticipant:
         answer = await self.signalling.publish(self.participant_id, pc.localDescription.sdp)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
+    async def republish(self) -> None:
+        """What a client does when its relay went away (`relay_moved`) or ICE failed: close every
+        peer connection and publish again. `received` starts afresh (it counts since this publish)."""
+        for task in list(self._tasks):
+            task.cancel()
+        for pc in [*self.subscriptions.values(), *([self.upstream] if self.upstream else [])]:
+            await pc.close()
+        self.subscriptions.clear()
+        self.received.clear()
+        self.video, self.audio = _revive(self.video), _revive(self.audio)
+        await self.publish()
+
     def deliver(self, message: dict[str, Any]) -> None:
         """The relay's send callback for this participant."""
         self.messages.append(message)
@@ -235,6 +248,18 @@ class SimParticipant:
             await pc.close()
         if self.upstream is not None:
             await self.upstream.close()
+
+
+def _revive(track: Optional[MediaStreamTrack]) -> Optional[MediaStreamTrack]:
+    """aiortc's sender stops its track when its peer connection closes (a browser's camera
+    track lives on): the same source again, as a fresh track."""
+    if track is None or track.readyState == "live":
+        return track
+    if isinstance(track, ColourTrack):
+        return ColourTrack(track.rgb, *track.size)
+    if isinstance(track, ClipTrack):
+        return ClipTrack(track._clip, track._fps)
+    return type(track)()
 
 
 def _count_encoded(frame: EncodedFrame, received: Received) -> None:

@@ -53,7 +53,7 @@ start() {  # start NAME COMMAND...: in the background, output to logs/NAME.log
 restart() {  # restart INDEX: run the same command again, like a process supervisor would
     local i="$1"
     restarts[$i]=$((restarts[$i] + 1))
-    eval "${commands[$i]}" >> "$SCALED_DIR/logs/${names[$i]}.log" 2>&1 &
+    eval "exec ${commands[$i]}" >> "$SCALED_DIR/logs/${names[$i]}.log" 2>&1 &
     pids[$i]=$!
     echo "$! ${names[$i]}" >> "$SCALED_DIR/pids"
     echo "  restarted ${names[$i]} (pid $!, restart ${restarts[$i]})"
@@ -96,8 +96,14 @@ for port in $DAPHNE_PORTS; do
     n=$((n + 1))
     # --proxy-headers: the client address is nginx's X-Forwarded-For (the login throttle and
     # the audit log record it); nginx sets that header itself, so a client cannot forge it.
-    start "daphne-$n" "$BIN/daphne" -b 127.0.0.1 -p "$port" --proxy-headers teleclinic.asgi:application
-    upstreams+="        server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"$'\n'
+    # --websocket_connect_timeout: after a Daphne dies its clients all reconnect to the others at
+    # once; a handshake waiting its turn for the database must not be reset at Daphne's default 5 s
+    # (nginx would count the reset against the survivor and take it out of rotation too).
+    start "daphne-$n" "$BIN/daphne" -b 127.0.0.1 -p "$port" --proxy-headers --websocket_connect_timeout 30 \
+        teleclinic.asgi:application
+    # max_fails=3: one refused or reset connection does not take a process out (a dead one refuses
+    # every connect, so it is out after three, for fail_timeout).
+    upstreams+="        server 127.0.0.1:$port max_fails=3 fail_timeout=3s;"$'\n'
 done
 for n in $(seq 1 "$CELERY_WORKERS"); do
     start "worker-$n" "$PYTHON" -m celery -A teleclinic worker -l info -c "$CELERY_CONCURRENCY" \

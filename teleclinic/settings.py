@@ -297,7 +297,12 @@ TURN_TTL = env.int("TURN_TTL", default=3600)
 # "embedded": the web process hosts the relay (started on first use; the in-memory layer
 # reaches nothing else). "workers": `manage.py relay_worker` processes over the Redis layer.
 LIVE_RELAY_MODE = env.str("LIVE_RELAY_MODE", default="workers" if REDIS_URL else "embedded")
-LIVE_RELAY_WORKER_TIMEOUT = 15  # seconds without a heartbeat (every 5 s) before rooms move
+# A relay worker beats every LIVE_RELAY_HEARTBEAT s; one silent for LIVE_RELAY_WORKER_TIMEOUT s
+# (a kill -9, a crashed host) is dead: the live workers release its rooms and tell their clients
+# to publish again, which places each room on a live worker. Short, because the call is frozen
+# until then; a beat is one UPDATE, so beating every second costs nothing.
+LIVE_RELAY_HEARTBEAT = env.float("LIVE_RELAY_HEARTBEAT", default=1.0)
+LIVE_RELAY_WORKER_TIMEOUT = env.float("LIVE_RELAY_WORKER_TIMEOUT", default=4.0)
 LIVE_QUALITY_INTERVAL = env.float("LIVE_QUALITY_INTERVAL", default=2.0)  # relay quality reports, seconds
 LIVE_JOIN_TOKEN_TTL = env.int("LIVE_JOIN_TOKEN_TTL", default=4 * 3600)  # a patient link: one clinic afternoon
 LIVE_TICKET_TTL = 60  # a socket ticket: seconds between the page fetching it and the socket opening

@@ -57,6 +57,14 @@ def _fan_out(room_id: int, payload: dict) -> None:
     async_to_sync(get_channel_layer().group_send)(room_group(room_id), {"type": "room.event", "event": payload})
 
 
+def relay_moved_on_commit(room_id: int) -> None:
+    """After commit, tell the room's sockets that its relay worker is gone: publish again.
+    Not a stored event: it concerns the media of the sockets open now; one that reconnects later
+    publishes anyway."""
+    transaction.on_commit(lambda: async_to_sync(get_channel_layer().group_send)(
+        room_group(room_id), {"type": "relay.moved"}), robust=True)
+
+
 def events_since(*, room_id: int, after_seq: int, up_to: int | None = None, limit: int = 500) -> list[dict]:
     """Stored events with seq > after_seq (and <= up_to), oldest first."""
     rows = RoomEvent.objects.filter(room_id=room_id, seq__gt=after_seq)

@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..models import RelayWorker, Room
-from .events import lock_room
+from .events import lock_room, relay_moved_on_commit
 
 
 def _alive_since() -> dt.datetime:
@@ -19,11 +19,40 @@ def worker_heartbeat(*, name: str, channel: str) -> None:
     RelayWorker.objects.update_or_create(name=name, defaults={"channel": channel, "last_seen": timezone.now()})
 
 
+def worker_beat(*, name: str) -> bool:
+    """A registered worker is still alive. Never creates the row: a beat that was already on its
+    way when the worker stopped must not bring it back after worker_forget. False if unknown."""
+    return RelayWorker.objects.filter(name=name).update(last_seen=timezone.now()) == 1
+
+
 def worker_forget(*, name: str) -> None:
-    """A worker stops: its rooms are placed again on their next media message."""
+    """A worker stops: its rooms' clients are told to publish again, which places each room anew."""
     with transaction.atomic():
-        Room.objects.filter(relay_worker__name=name).update(relay_worker=None)
+        hosted = list(Room.objects.filter(relay_worker__name=name).order_by("pk").values_list("pk", flat=True))
+        Room.objects.filter(pk__in=hosted).update(relay_worker=None)
         RelayWorker.objects.filter(name=name).delete()
+        for room_id in hosted:
+            relay_moved_on_commit(room_id)
+
+
+def rooms_release_dead(*, by: str) -> list[int]:
+    """Rooms on workers that stopped beating lose their placement, and their sockets are told
+    (`relay_moved`) to publish again: the first publish places the room on a live worker.
+    Live workers call this on every beat (`by` is the caller, never released). Returns the rooms."""
+    stale = (Room.objects.filter(state=Room.State.OPEN, relay_worker__last_seen__lt=_alive_since())
+             .exclude(relay_worker__name=by).order_by("pk").values_list("pk", flat=True))
+    released = []
+    for room_id in stale:
+        with transaction.atomic():
+            room = lock_room(room_id)  # another worker may have released (or re-placed) it meanwhile
+            if room.relay_worker_id is None or RelayWorker.objects.filter(
+                    pk=room.relay_worker_id, last_seen__gte=_alive_since()).exists():
+                continue
+            room.relay_worker = None
+            room.save(update_fields=["relay_worker"])
+            relay_moved_on_commit(room_id)
+            released.append(room_id)
+    return released
 
 
 def room_place(*, room_id: int) -> str | None:

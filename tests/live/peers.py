@@ -20,6 +20,7 @@ class SocketSignalling:
         self.frames: list[dict] = []
         self._answer: asyncio.Future | None = None
         self._reader: asyncio.Task | None = None
+        self.republished: list[asyncio.Task] = []
 
     def start(self, participant: SimParticipant) -> None:
         self.participant = participant
@@ -36,6 +37,13 @@ class SocketSignalling:
                 self._answer.set_exception(RuntimeError(f"relay refused: {frame}"))
             elif kind in ("subscribe_offer", "unsubscribe"):
                 self.participant.deliver(frame)
+            elif kind == "relay_moved":  # as client.js does: publish again, to the room's new worker
+                self.republished.append(asyncio.ensure_future(self.participant.republish()))
+
+    @property
+    def published_again(self) -> bool:
+        """The client heard `relay_moved` and its new publish was answered."""
+        return bool(self.republished) and all(task.done() for task in self.republished)
 
     async def publish(self, participant_id: str, offer_sdp: str) -> str:
         self._answer = asyncio.get_running_loop().create_future()
@@ -46,6 +54,8 @@ class SocketSignalling:
         await self.send({"type": "subscribe_answer", "pc_id": pc_id, "sdp": answer_sdp})
 
     async def stop(self) -> None:
+        for task in self.republished:
+            task.cancel()
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)

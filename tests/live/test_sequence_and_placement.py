@@ -96,3 +96,25 @@ def test_welcome_hands_out_configured_ice_servers_and_fresh_turn_credentials(roo
 
 def test_without_turn_settings_only_the_configured_servers_are_handed_out():
     assert client_ice_servers(stun_and_turn=[], turn_urls=[], turn_secret="", user="u", ttl=60) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rooms_of_a_silent_worker_are_released_once_and_a_stopped_worker_stays_gone(
+        room, people, live_consultation, consultation_factory):
+    # given a room on a worker that went silent, and another on a live one
+    dead, live = _worker("killed"), _worker("alive")
+    other = rooms.room_open(by=people["village_doctor"], consultation_id=consultation_factory(
+        patient=live_consultation.patient, mode="live", requested_by=people["village_doctor"]).pk)[0]
+    Room.objects.filter(pk=room.pk).update(relay_worker=dead)
+    Room.objects.filter(pk=other.pk).update(relay_worker=live)
+    RelayWorker.objects.filter(pk=dead.pk).update(last_seen=timezone.now() - dt.timedelta(seconds=60))
+    # when the live worker beats and looks around (twice: a second look finds nothing more)
+    first, second = placement.rooms_release_dead(by="alive"), placement.rooms_release_dead(by="alive")
+    # then only the silent worker's room lost its placement, once
+    assert (first, second) == ([room.pk], [])
+    assert Room.objects.get(pk=room.pk).relay_worker_id is None
+    assert Room.objects.get(pk=other.pk).relay_worker_id == live.pk
+    # and a beat never brings back a worker that stopped
+    placement.worker_forget(name="killed")
+    assert placement.worker_beat(name="killed") is False
+    assert not RelayWorker.objects.filter(name="killed").exists()

@@ -1,59 +1,19 @@
 """kill -9 one of the two Daphne processes behind nginx: its clients reconnect through nginx to the
 other, by themselves, at least 95% within 10 s; the stack restarts the killed process."""
 import asyncio
-import json
 import os
-import random
 import signal
 import time
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-
+from live.models import Room
 from teleclinic.events import send_to_users_now
 from tests.factories import UserFactory
 from tests.ops.processes import scaled_stack
+from tests.ops.reconnecting import ReconnectingClient, room_failover
+from tests.ops.rooms import rooms_open
 from tests.ops.test_scaled_stack import session_cookie
 
 CLIENTS = 200
-
-
-class ReconnectingClient:
-    """What a page's notification socket does: on close, reconnect after a short random delay."""
-
-    def __init__(self, url: str, cookie: str):
-        self.url, self.cookie = url, cookie
-        self.hellos: list[float] = []  # when each connection was (re)established
-        self.drops: list[float] = []  # when each connection was lost
-        self.messages: list[dict] = []
-        self.connected = asyncio.Event()
-
-    @property
-    def is_up(self) -> bool:
-        return bool(self.hellos) and (not self.drops or self.hellos[-1] > self.drops[-1])
-
-    async def run(self) -> None:
-        origin = self.url.replace("ws://", "http://").split("/ws/")[0]
-        delay = 0.1
-        while True:
-            try:
-                async with connect(self.url, origin=origin, additional_headers={"Cookie": self.cookie},
-                                   open_timeout=5, compression=None) as socket:
-                    delay = 0.1
-                    try:
-                        async for raw in socket:
-                            message = json.loads(raw)
-                            if message["type"] == "hello":
-                                self.hellos.append(time.monotonic())
-                                self.connected.set()
-                            else:
-                                self.messages.append(message)
-                    finally:
-                        self.drops.append(time.monotonic())
-            except (OSError, ConnectionClosed, InvalidStatus, asyncio.TimeoutError):
-                pass
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 2.0)
 
 
 def test_clients_of_a_killed_daphne_are_back_through_the_other_within_10_s(transactional_db, tmp_path):
@@ -103,3 +63,32 @@ def test_clients_of_a_killed_daphne_are_back_through_the_other_within_10_s(trans
         # and the stack restarted the killed Daphne
         assert stack.pids()["daphne-1"] != result["victim"]
         assert "restarted daphne-1" in stack.output
+
+
+ROOM_CLIENTS = 150  # 50 rooms of 3; bench/ops_room_failover_bench.py runs 500
+
+
+def test_room_sockets_of_a_killed_daphne_resume_through_the_other_without_a_gap(transactional_db, tmp_path, people,
+                                                                                 community, consultation_factory):
+    # given the scaled stack and 50 rooms of 3 sockets (the doctor, the expert, a second expert)
+    room_ids = rooms_open(people, community, consultation_factory, ROOM_CLIENTS // 3)
+    cookies = [session_cookie(people[name]) for name in ("village_doctor", "expert", "other_expert")]
+    with scaled_stack(tmp_path, workers=0) as stack:
+        def kill() -> int:
+            victim = stack.pids()["daphne-1"]
+            os.kill(victim, signal.SIGKILL)
+            return victim
+
+        # when one Daphne is killed while the doctors keep chatting
+        result = asyncio.run(room_failover(stack.ws_url, {room: cookies for room in room_ids}, kill,
+                                           lambda: dict(Room.objects.filter(pk__in=room_ids)
+                                                        .values_list("pk", "last_seq"))))
+        print("room failover:", result)
+    # then about half the sockets dropped and >= 95% of them were back within 10 s
+    assert 0.3 * ROOM_CLIENTS <= result["dropped"] <= 0.7 * ROOM_CLIENTS, result
+    assert result["back_within_10s"] >= 0.95 * result["dropped"], result
+    # and chat kept flowing while they came back
+    assert result["chats_sent"]["during"] > 0 and result["chats_sent"]["after"] > 0, result
+    # and every client saw its room's events 1..last exactly once, in order: no gap, no repeat
+    assert result["clients_with_contiguous_seqs"] == ROOM_CLIENTS, result["broken"]
+    assert result["gaps"] == 0 and result["repeats"] == 0

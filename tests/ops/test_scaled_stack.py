@@ -17,7 +17,12 @@ from teleclinic.events import send_to_users_now
 from teleclinic.tasks import notify_users
 from tests.conftest import ROOT
 from tests.factories import UserFactory
+from live.models import Room
+from relay.sim import wait_for
 from tests.ops.processes import scaled_stack
+from tests.ops.rooms import audio_peer, close_peers, media_peer, rooms_open, sees, wait_for_workers
+
+GREEN = (0, 255, 0)
 
 
 def session_cookie(user) -> str:
@@ -82,6 +87,49 @@ def test_events_from_a_worker_and_another_process_reach_sockets_on_both_daphnes(
     # then every process it started is gone
     for name, pid in pids.items():
         assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), f"{name} (pid {pid}) still running"
+
+
+def test_the_rooms_of_a_busy_hour_spread_over_both_relay_workers_and_media_flows_on_each(
+        transactional_db, tmp_path, people, community, consultation_factory):
+    # given the scaled stack with its two relay workers, and 10 rooms opened in the same hour
+    room_ids = rooms_open(people, community, consultation_factory, 10)
+    host_cookie, expert_cookie = session_cookie(people["village_doctor"]), session_cookie(people["expert"])
+    with scaled_stack(tmp_path, workers=0, RTC_LOOPBACK="1", LIVE_RELAY_MODE="workers") as stack:
+        workers = wait_for_workers(2)
+
+        async def scenario() -> dict:
+            peers = []
+            try:
+                # when the village doctor of each room starts its call (audio, through the socket)
+                for room_id in room_ids:
+                    peers.append(await audio_peer(stack, room_id, host_cookie))
+                placed = await asyncio.to_thread(_placements, room_ids)
+                # and in one room on each worker the expert joins with video
+                experts = {}
+                for worker in workers:
+                    room_id = next(r for r in room_ids if placed[r] == worker)
+                    experts[worker] = (room_ids.index(room_id), await media_peer(stack, room_id, expert_cookie, GREEN))
+                    peers.append(experts[worker][1])
+                # then on each worker the doctor sees the expert's picture and the expert hears the doctor
+                def flowing(index, expert):
+                    doctor = peers[index][0]
+                    got = expert[0].received.get(doctor.participant_id)
+                    return sees(doctor, expert[0], GREEN) and got is not None and got.audio_frames > 20
+                flows = {w: await wait_for(lambda i=i, e=e: flowing(i, e), 30) for w, (i, e) in experts.items()}
+                return {"placed": placed, "flows": flows}
+            finally:
+                await close_peers(peers)
+
+        result = asyncio.run(scenario())
+    # then the rooms were placed half on each worker (least loaded first), through the sockets
+    per_worker = {w: sum(1 for name in result["placed"].values() if name == w) for w in workers}
+    print("rooms per relay worker:", per_worker)
+    assert per_worker == {w: 5 for w in workers}, result["placed"]
+    assert result["flows"] == {w: True for w in workers}
+
+
+def _placements(room_ids: list[int]) -> dict[int, str]:
+    return dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "relay_worker__name"))
 
 
 def _login_through_proxy(base: str, username: str, password: str) -> str:

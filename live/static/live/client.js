@@ -119,6 +119,10 @@ export class MediaSession extends EventTarget {
     client.addEventListener("publish_answer", (e) => this.answerWaiter && this.answerWaiter.resolve(e.detail.sdp));
     client.addEventListener("subscribe_offer", (e) => this.subscribe(e.detail).catch((err) => this.fail(err)));
     client.addEventListener("unsubscribe", (e) => this.unsubscribe(e.detail.pc_id));
+    // The room's relay worker died: publish again (the server places the room on a live one).
+    client.addEventListener("relay_moved", () => {
+      if (this.upstream) this.publish().catch((err) => this.fail(err));
+    });
     client.addEventListener("error", (e) => {
       if (this.answerWaiter && /sdp|encryption|codec|relay/.test(e.detail.code)) this.answerWaiter.reject(e.detail);
     });

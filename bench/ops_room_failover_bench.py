@@ -1,0 +1,83 @@
+"""kill -9 one of the scaled stack's two Daphne processes with 500 room sockets connected (rooms of
+3, the host of each chatting every 2 s): how many are back within 10 s through the other process
+(goal: >= 95%), and whether every client's event sequence stays contiguous (goal: no gap, no
+repeat). Issue 8, faults. The scenario is tests/ops/reconnecting.py's room_failover, the same
+one tests/ops/test_daphne_failover.py runs with 150 clients.
+
+Prints one JSON object. Creates and drops its own database tc_bench_ops. Env: BENCH_CLIENTS (500).
+"""
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ops_common  # noqa: E402
+
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "500"))
+
+
+def seed(rooms: int) -> tuple[list[int], list[str]]:
+    """`rooms` open live rooms of one village doctor with the expert assigned; the session cookies
+    of the doctor, the expert and a second expert."""
+    from consult.models import Consultation
+    from directory.models import Organisation, User
+    from live.services import rooms as room_services
+    from tests.factories import (ConsultationFactory, ExpertFactory, OrganisationFactory, PatientFactory,
+                                 SpecialtyFactory, UserFactory)
+    from tests.ops.test_scaled_stack import session_cookie
+
+    lead = OrganisationFactory(code="lead", kind=Organisation.Kind.LEAD_HOSPITAL)
+    township = OrganisationFactory(code="town", kind=Organisation.Kind.TOWNSHIP_CENTRE, parent=lead)
+    village = OrganisationFactory(code="vil", parent=township)
+    cardiology = SpecialtyFactory(code="cardiology")
+    doctor = UserFactory(username="vdoc", role=User.Role.VILLAGE_DOCTOR, organisation=village)
+    experts = [ExpertFactory(user=UserFactory(username=f"expert{n}", role=User.Role.EXPERT, organisation=lead),
+                             specialties=[cardiology]) for n in (1, 2)]
+    room_ids = []
+    for n in range(rooms):
+        consultation = ConsultationFactory(patient=PatientFactory(home_clinic=village), requested_by=doctor,
+                                           mode=Consultation.Mode.LIVE, assigned_expert=experts[0],
+                                           state=Consultation.State.ASSIGNED)
+        room_ids.append(room_services.room_open(by=doctor, consultation_id=consultation.pk)[0].pk)
+    return room_ids, [session_cookie(user) for user in (doctor, experts[0].user, experts[1].user)]
+
+
+def main() -> None:
+    ops_common.setup_django()
+    from live.models import Room
+    from tests.ops.processes import scaled_stack
+    from tests.ops.reconnecting import room_failover
+
+    room_ids, cookies = seed(-(-CLIENTS // 3))
+    clients = {room: [] for room in room_ids}
+    for n in range(CLIENTS):  # rooms of 3 (the last one may be smaller)
+        clients[room_ids[n // 3]].append(cookies[n % 3])
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, scaled_stack(Path(tmp), workers=0) as stack:
+            def kill() -> int:
+                victim = stack.pids()["daphne-1"]
+                os.kill(victim, signal.SIGKILL)
+                return victim
+
+            result = asyncio.run(room_failover(stack.ws_url, clients, kill, lambda: dict(
+                Room.objects.filter(pk__in=room_ids).values_list("pk", "last_seq"))))
+    finally:
+        ops_common.drop_database()
+    result.pop("victim_pid")
+    print(json.dumps({
+        "bench": "ops_room_failover", "machine": ops_common.machine(), "layer": "RedisPubSubChannelLayer",
+        "stack": "scripts/scaled.sh: nginx + 2 Daphne (+ beat)", **result,
+        "goal": {"back_within_10s_pct": ">= 95", "gaps": 0, "repeats": 0},
+        "met": result["back_within_10s_pct"] >= 95 and result["gaps"] == 0 and result["repeats"] == 0
+        and result["clients_with_contiguous_seqs"] == result["clients"],
+        "wall_s": round(time.monotonic() - started, 1)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
