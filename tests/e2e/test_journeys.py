@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+from playwright.sync_api import expect
+
 import pytest
 from django.utils import timezone
 
@@ -86,7 +88,8 @@ def test_journey_1_async_ecg_reaches_an_on_call_expert_and_the_signed_report_com
     village.click("#consult-form button[type=submit]")
     village.wait_for_selector("#consult-status:has-text('已申请'), #consult-status:has-text('requested')")
     consultation = Consultation.objects.get(patient__name="刘淑珍")
-    assert village.input_value("#upload-consultation") == str(consultation.id)
+    # the console fills the upload form's consultation just after the status line: wait for it
+    expect(village.locator("#upload-consultation")).to_have_value(str(consultation.id), timeout=10_000)
     # and uploads pydicom's 12-lead ECG through the console's upload panel
     village.select_option("#upload-kind", "ecg")
     village.set_input_files("#upload-files", get_testdata_file("waveform_ecg.dcm"))
