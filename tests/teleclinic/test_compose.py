@@ -20,12 +20,18 @@ def _compose_command() -> list[str]:
 
 
 def test_compose_file_passes_compose_config():
-    env = dict(os.environ, SECRET_KEY="x" * 50, TURN_SECRET="turn-secret")
+    env = dict(os.environ, SECRET_KEY="x" * 50, TURN_SECRET="turn-secret", APP_DB_PASSWORD="app-password")
     result = subprocess.run(_compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     assert SERVICES <= set(config["services"])
+    # migrations run as the schema's owner, which then creates the application's role; the rest use that role
+    services = config["services"]
+    assert "grant_app_role teleclinic_app" in " ".join(services["migrate"]["command"])
+    assert services["migrate"]["environment"]["DATABASE_URL"].startswith("postgres://teleclinic:")
+    for name in ("web", "worker", "beat", "relay", "dicom-scp"):
+        assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://teleclinic_app:"), name
 
 
 def test_coturn_denies_private_and_loopback_peers():
