@@ -103,31 +103,62 @@ def _database_url() -> str:
     return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+class _SharedWorker:
+    """The session's Celery worker, supervised: a worker that died since the last test (kombu's Redis
+    transport crashes the worker when Redis restarts while it holds unacknowledged ETA tasks, as
+    tests/ops/test_redis_restart.py does) is started again, as compose's restart policy and
+    scripts/scaled.sh do in production."""
+
+    def __init__(self, database_url: str, directory: Path):
+        self.database_url, self.directory, self.proc, self.starts = database_url, directory, None, 0
+
+    def ensure(self) -> subprocess.Popen:
+        if self.proc is not None and self.proc.poll() is None:
+            return self.proc
+        if self.proc is not None:
+            print(f"the shared Celery worker had exited ({self.proc.returncode}); its log: {self.proc.log_path}; "
+                  f"starting it again")
+        self.starts += 1
+        log = self.directory / f"worker-{self.starts}.log"
+        env = dict(os.environ, DATABASE_URL=self.database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings")
+        name = f"test-{uuid.uuid4().hex[:8]}@%h"
+        command = [sys.executable, "-m", "celery", "-A", "teleclinic", "worker", "-l", "info", "-c", "2",
+                   "--without-gossip", "--without-mingle", "-n", name]
+        with open(log, "w") as out:
+            proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while "ready." not in log.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        proc.log_path = log
+        self.proc = proc
+        return proc
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real Celery worker in its own process, on the test database and the test Redis."""
+def _shared_celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     from teleclinic.celery import app
 
     with django_db_blocker.unblock():
         database_url = _database_url()
     app.control.purge()
-    log = tmp_path_factory.mktemp("celery") / "worker.log"
-    env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings")
-    name = f"test-{uuid.uuid4().hex[:8]}@%h"
-    command = [sys.executable, "-m", "celery", "-A", "teleclinic", "worker", "-l", "info", "-c", "2",
-               "--without-gossip", "--without-mingle", "-n", name]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while "ready." not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    proc.log_path = log
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    worker = _SharedWorker(database_url, tmp_path_factory.mktemp("celery"))
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def celery_worker_process(_shared_celery_worker):
+    """A real Celery worker in its own process, on the test database and the test Redis (alive for this test)."""
+    return _shared_celery_worker.ensure()

@@ -32,6 +32,9 @@ def test_compose_file_passes_compose_config():
     assert services["migrate"]["environment"]["DATABASE_URL"].startswith("postgres://teleclinic:")
     for name in ("web", "worker", "beat", "relay", "dicom-scp"):
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://teleclinic_app:"), name
+        # and a process that dies (a worker crashed by a lost broker connection) is started again
+        assert services[name]["restart"] == "unless-stopped", name
+    assert services["migrate"]["restart"] == "no"
 
 
 def test_coturn_denies_private_and_loopback_peers():
