@@ -14,6 +14,7 @@ from directory.models import User
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
 
 from ..models import JoinToken, Participant, Room, Ticket
+from .ecg import ecg_streams_stop
 from .events import event_append, lock_room, participant_payload as _public
 
 P = Participant
@@ -206,6 +207,7 @@ def participant_leave(*, participant_id: int) -> Participant:
         room = lock_room(room_id)
         participant = P.objects.get(pk=participant_id)
         if participant.state in (P.State.WAITING, P.State.ADMITTED):
+            ecg_streams_stop(room=room, reason="left", started_by=participant)
             _set_state(room, participant, P.State.LEFT, "participant.left")
     return participant
 
@@ -239,6 +241,7 @@ def room_close(*, by: User, room_id: int) -> Room:
         room = lock_room(room.pk)
         room.state, room.closed_at = Room.State.CLOSED, timezone.now()
         room.save(update_fields=["state", "closed_at"])
+        ecg_streams_stop(room=room, reason="room_closed")  # saved as a study all the same
         event_append(room=room, kind="room.closed", data={"by": by.pk})
         channel = room.relay_worker.channel if room.relay_worker_id else None
         if channel:
