@@ -55,7 +55,7 @@ export class EcgPanel {
     if (this.stream && this.stream.stream === info.stream) return;
     const rate = Number(info.sampling_rate);
     const capacity = Math.ceil(rate * KEEP_SECONDS);
-    this.stream = { stream: info.stream, rate, leads: info.leads, capacity, total: null, ended: false,
+    this.stream = { stream: info.stream, rate, leads: info.leads, capacity, total: null, ended: false, lastSeq: -1,
                     buffers: Object.fromEntries(info.leads.map((n) => [n, new Float32Array(capacity).fill(NaN)])) };
     this.received = 0;
     this.select.replaceChildren(...info.leads.map((n) => new Option(n, n)));
@@ -71,7 +71,8 @@ export class EcgPanel {
   // An ecg_chunk frame: {stream, seq, start, n, leads: {name: base64 int16}}.
   push(chunk) {
     const s = this.stream;
-    if (!s || chunk.stream !== s.stream) return;
+    if (!s || chunk.stream !== s.stream || chunk.seq <= s.lastSeq) return;  // another stream's, or had it
+    s.lastSeq = chunk.seq;
     const decoded = decodeSamples({ encoding: "int16-le-base64", units: "uV", n_samples: chunk.n,
                                     sampling_rate: s.rate, leads: chunk.leads });
     if (s.total !== null && chunk.start > s.total) this.blank(s.total, chunk.start);  // skipped while away
@@ -239,6 +240,7 @@ export class EcgSender extends EventTarget {
     this.rate = samplingRate;
     this.pending = Object.fromEntries(leads.map((n) => [n, []]));
     this.seq = 0;
+    this.total = 0;
     return new Promise((resolve, reject) => {
       const onEvent = (e) => {
         const { kind, data } = e.detail;
@@ -275,7 +277,9 @@ export class EcgSender extends EventTarget {
     const keep = Math.ceil((this.keepSeconds * this.rate) / n);
     if (this.sent.length > keep) this.sent.splice(0, this.sent.length - keep);
     if (!this.blocked && !this.client.send(message)) this.blocked = true;
-    this.dispatchEvent(new CustomEvent("chunk", { detail: { seq: message.seq, n } }));
+    // The server does not echo a chunk to its sender: the page draws it from here (an ecg_chunk frame).
+    this.dispatchEvent(new CustomEvent("chunk", { detail: { ...message, start: this.total, n } }));
+    this.total += n;
   }
 
   resume(live) {
@@ -287,7 +291,7 @@ export class EcgSender extends EventTarget {
 
   stop() {
     if (!this.stream) return;
-    this.flush();
+    while (this.pending[this.leads[0]].length) this.flush();
     this.client.send({ type: "ecg_stop", stream: this.stream });
     this.end();
   }

@@ -21,6 +21,7 @@ const quality = new Map();       // participant id -> {loss, rtt_ms}
 const ecgPanel = new EcgPanel($("ecg-panel"), { studyLink: () => (isHost ? null : `/read/${consultationId}/`) });
 connectPanel(client, ecgPanel);
 const ecgSender = isHost ? new EcgSender(client) : null;   // a device on the village side feeds it
+if (ecgSender) ecgSender.addEventListener("chunk", (e) => ecgPanel.push(e.detail));
 let liveEcg = null;                                         // the room's live stream id, or null
 window.liveRoom = { client, state, ecgPanel, ecgSender, get media() { return media; } };   // tests and debugging
 
