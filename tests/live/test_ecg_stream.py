@@ -466,3 +466,11 @@ def test_a_silent_stream_is_ended_and_saved_by_the_sweep(room, people, celery_wo
     stream.refresh_from_db()
     assert stream.stop_reason == "idle" and stream.study.n_samples == 3000
     assert ecg_service.ecg_streams_sweep(idle_s=0) == 0  # and a second run finds nothing to do
+
+
+def test_the_ecg_sweep_is_on_the_beat_schedule():
+    import live.tasks  # noqa: F401  (the worker finds it by autodiscovery: the save test runs it there)
+    from teleclinic.celery import app, beat_schedule
+
+    assert beat_schedule()["live-sweep-ecg-streams"]["task"] == "live.tasks.sweep_ecg_streams"
+    assert {"live.tasks.sweep_ecg_streams", "live.tasks.ecg_stream_save_task"} <= set(app.tasks)
