@@ -13,7 +13,7 @@
 Prints one JSON object. Needs PostgreSQL and Redis; works in a throwaway database it creates and
 drops, with a throwaway MEDIA_ROOT.
 
-    .venv/bin/python bench/live_ecg_bench.py [--rooms 20] [--seconds 20]
+    .venv/bin/python bench/live_ecg_bench.py [--rooms 10] [--seconds 20]
 """
 import argparse
 import asyncio
@@ -108,7 +108,7 @@ def _chunk_leads(seq: int) -> dict[str, str]:
     return {name: base64.b64encode((wave + i).astype("<i2").tobytes()).decode() for i, name in enumerate(LEADS)}
 
 
-async def _device_phase(rooms: list[Room], seconds: float, chat: bool) -> dict:
+async def _device_phase(rooms: list[Room], seconds: float, chat: bool, daphne_pid: int) -> dict:
     """Every host sends a chunk (or a chat line) every 250 ms; the viewers time what arrives."""
     samples, got = [], {}
     order_errors = [0]
@@ -160,8 +160,10 @@ async def _device_phase(rooms: list[Room], seconds: float, chat: bool) -> dict:
             await asyncio.sleep(max(0.0, started + (seq + 1) * INTERVAL - time.perf_counter()))
         return n
 
+    cpu0 = _cpu_seconds(daphne_pid)
     sent = sum(await asyncio.gather(*(host(room) for room in rooms)))
     await asyncio.sleep(3)
+    cpu = _cpu_seconds(daphne_pid) - cpu0
     for room in rooms if not chat else []:  # (its save is queued to nowhere: no worker here)
         await room.sockets[0].send(json.dumps({"type": "ecg_stop", "stream": streams[room.room_id]}))
     await asyncio.sleep(1)
@@ -169,23 +171,33 @@ async def _device_phase(rooms: list[Room], seconds: float, chat: bool) -> dict:
     await asyncio.gather(*readers, *host_readers)
     expected = sent * 2
     return {**_percentiles(samples), "sent": sent, "expected_at_viewers": expected,
-            "lost": expected - len(samples), "out_of_order": order_errors[0]}
+            "lost": expected - len(samples), "out_of_order": order_errors[0],
+            "daphne_cpu_ms_per_message": round(cpu * 1000 / sent, 2)}
 
 
 async def _replay_phase(rooms: list[Room], ecgs: dict[int, int], daphne_pid: int) -> dict:
     stop = asyncio.Event()
     arrivals: dict[int, list[float]] = {}
 
+    replayed: set[int] = set()
+
     def on_frame(room):
         def handle(frame, at):
-            if frame.get("type") == "ecg_chunk":
+            if frame.get("kind") == "ecg.started" and frame["data"]["source"] == "replay":
+                replayed.add(frame["data"]["stream"])
+            elif frame.get("type") == "ecg_chunk" and frame["stream"] in replayed:
                 arrivals.setdefault(room.room_id, []).append(at)
         return handle
 
     readers = [asyncio.ensure_future(_read(room.sockets[1], on_frame(room), stop)) for room in rooms]
     others = [asyncio.ensure_future(_read(ws, lambda f, at: None, stop)) for room in rooms
               for ws in (room.sockets[0], room.sockets[2])]
-    # baseline: the same sockets, idle, for the replay's 10 s
+    # baseline: the same sockets, idle, for the replay's 10 s (once the device phase's backlog is gone)
+    for _ in range(60):
+        cpu0 = _cpu_seconds(daphne_pid)
+        await asyncio.sleep(1)
+        if _cpu_seconds(daphne_pid) - cpu0 < 0.05:
+            break
     cpu0, t0 = _cpu_seconds(daphne_pid), time.perf_counter()
     await asyncio.sleep(10)
     idle_cores = (_cpu_seconds(daphne_pid) - cpu0) / (time.perf_counter() - t0)
@@ -208,7 +220,7 @@ async def _replay_phase(rooms: list[Room], ecgs: dict[int, int], daphne_pid: int
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rooms", type=int, default=20)
+    parser.add_argument("--rooms", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
 
@@ -243,8 +255,8 @@ def main() -> None:
 
         async def run():
             rooms = await _open_rooms(port, clients)
-            chat = await _device_phase(rooms, args.seconds, chat=True)
-            device = await _device_phase(rooms, args.seconds, chat=False)
+            chat = await _device_phase(rooms, args.seconds, chat=True, daphne_pid=daphne.pid)
+            device = await _device_phase(rooms, args.seconds, chat=False, daphne_pid=daphne.pid)
             replay = await _replay_phase(rooms, ecgs, daphne.pid)
             for room in rooms:
                 for ws in room.sockets:
