@@ -33,3 +33,10 @@ def sweep_ecg_streams() -> int:
     from .services.ecg import ecg_streams_sweep
 
     return ecg_streams_sweep()
+
+
+@shared_task
+def open_rooms_of_booked_slots() -> int:
+    from .services.slot_rooms import rooms_open_for_booked_slots
+
+    return len(rooms_open_for_booked_slots())

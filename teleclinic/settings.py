@@ -306,6 +306,9 @@ LIVE_RELAY_WORKER_TIMEOUT = env.float("LIVE_RELAY_WORKER_TIMEOUT", default=4.0)
 LIVE_QUALITY_INTERVAL = env.float("LIVE_QUALITY_INTERVAL", default=2.0)  # relay quality reports, seconds
 LIVE_JOIN_TOKEN_TTL = env.int("LIVE_JOIN_TOKEN_TTL", default=4 * 3600)  # a patient link: one clinic afternoon
 LIVE_TICKET_TTL = 60  # a socket ticket: seconds between the page fetching it and the socket opening
+# The room of a booked live consultation opens this long before its slot (beat, live/schedules.py):
+# time for the village doctor to invite the patient and for the phone to pass its camera check.
+LIVE_ROOM_OPEN_BEFORE_SECONDS = env.int("LIVE_ROOM_OPEN_BEFORE_SECONDS", default=300)
 # Live ECG in a room (docs/signalling.md, "Live ECG"). A replay sends a chunk every
 # LIVE_ECG_CHUNK_SECONDS: 4 a second keeps the trace smooth and is 4 small INSERTs a second.
 LIVE_ECG_CHUNK_SECONDS = env.float("LIVE_ECG_CHUNK_SECONDS", default=0.25)

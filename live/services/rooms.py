@@ -35,16 +35,23 @@ def room_open(*, by: User, consultation_id: int, request=None) -> tuple[Room, bo
         return existing, False
     try:
         with transaction.atomic():
-            room = Room.objects.create(consultation=consultation, host=by)
-            host = P.objects.create(room=room, role=P.Role.HOST, state=P.State.ADMITTED, user=by,
-                                    display_name=str(by))
-            event_append(room=lock_room(room.pk), kind="room.opened", participant=host,
-                         data={"participant": _public(host)})
+            room = room_create(consultation=consultation, host=by)
             audit_record(actor=by, action="create", obj=consultation, interface="api", request=request,
                          detail={"live_room": room.pk})
     except IntegrityError:  # a concurrent open won the unique constraint
         return Room.objects.get(consultation=consultation, state=Room.State.OPEN), False
     return room, True
+
+
+def room_create(*, consultation: Consultation, host: User, **data) -> Room:
+    """A new open room with its host admitted; event room.opened (with `data`). Precondition: inside
+    transaction.atomic, the host allowed to open it. IntegrityError if the consultation has an open room."""
+    room = Room.objects.create(consultation=consultation, host=host)
+    participant = P.objects.create(room=room, role=P.Role.HOST, state=P.State.ADMITTED, user=host,
+                                   display_name=str(host))
+    event_append(room=lock_room(room.pk), kind="room.opened", participant=participant,
+                 data={"participant": _public(participant), **data})
+    return room
 
 
 def room_for_staff(*, user: User, room_id: int) -> Room:
