@@ -20,6 +20,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from audit.services import audit_record
 from directory.access import VIEW, scoped
 from studies.formats.ecg.model import build_ecg
 from studies.formats.errors import FormatError
@@ -60,8 +61,12 @@ def ecg_replay_start(*, participant_id: int, ecg_id: int) -> EcgStream:
         if not ecg_wire.MIN_RATE <= record.sampling_rate <= ecg_wire.MAX_RATE:
             raise InvalidInput(f"This ECG was sampled at {record.sampling_rate:g} Hz; a replay needs "
                                f"{ecg_wire.MIN_RATE}-{ecg_wire.MAX_RATE} Hz.", code="ecg_rate_unsupported")
-        return _start(room, by, source=EcgStream.Source.REPLAY, leads=list(record.lead_names),
-                      rate=record.sampling_rate, replay_of=record)
+        stream = _start(room, by, source=EcgStream.Source.REPLAY, leads=list(record.lead_names),
+                        rate=record.sampling_rate, replay_of=record)
+        # the host shows it to everyone in the room: a read of the ECG, on their account
+        audit_record(actor=by.user, action="read", obj=record, interface="ws",
+                     detail={"live_room": room.pk, "ecg_stream": stream.pk})
+        return stream
 
 
 def _start(room: Room, by: Participant, *, source: str, leads: list[str], rate: float,

@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
+from audit.models import AuditEvent
 from live import ecg_replay
 from live.models import EcgChunk, EcgStream, Room
 from live.services import ecg as ecg_service
@@ -391,6 +392,10 @@ async def test_replaying_an_uploaded_ecg_plays_it_to_everyone_then_names_the_stu
             saved = (await receive_until(viewer, _is_event("ecg.saved"), FRAME_TIMEOUT))[-1]["data"]
             assert saved["study"] == record.pk and saved["replayed"] is True
     assert await sync_to_async(EcgRecord.objects.filter(consultation=room.consultation).count)() == 1
+    # and showing it to the room is audited as the host's read of that ECG
+    assert await sync_to_async(AuditEvent.objects.filter(
+        object_type="EcgRecord", object_id=str(record.pk), action="read", interface="ws",
+        actor=people["village_doctor"]).exists)()
 
 
 async def test_a_replay_stops_when_the_room_closes(room, cookies, people):
