@@ -136,7 +136,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             # The history above started the live stream's cursor at -1, unless the client saw its
             # ecg.started before: then it says where it is (ecg_seq), or it gets the recent part.
             if self.ecg_cursor is None or self.ecg_cursor[0] != live["stream"]:
-                self.ecg_cursor = (live["stream"], -1 if ecg_seq is None else ecg_seq)
+                self.ecg_cursor = (live["stream"], -1 if ecg_seq is None else min(ecg_seq, live["next_seq"] - 1))
             await self._ecg_catch_up(None)
 
     async def _catch_up(self, up_to: int | None) -> None:
