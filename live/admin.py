@@ -1,7 +1,7 @@
 """Admin views of live rooms, read-only: rooms change through the room socket and the API."""
 from django.contrib import admin
 
-from .models import Participant, RelayWorker, Room, RoomEvent
+from .models import EcgStream, Participant, RelayWorker, Room, RoomEvent
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -36,3 +36,10 @@ class RoomEventAdmin(ReadOnly):
 @admin.register(RelayWorker)
 class RelayWorkerAdmin(ReadOnly):
     list_display = ("name", "channel", "last_seen", "started_at")
+
+
+@admin.register(EcgStream)
+class EcgStreamAdmin(ReadOnly):
+    list_display = ("id", "room", "source", "state", "n_chunks", "n_samples", "sampling_rate", "stop_reason",
+                    "study", "started_at", "ended_at")
+    list_filter = ("source", "state")

@@ -14,11 +14,11 @@ from relay.errors import InvalidSdp
 from relay.sdp import parse_client_description
 from teleclinic.errors import DomainError
 
-from . import selectors
+from . import ecg_replay, ecg_wire, selectors
 from .errors import RelayUnavailable
 from .models import Participant
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, TokenBucket, error_frame, parse_frame
-from .services import placement, rooms, tokens
+from .services import ecg, placement, rooms, tokens
 from .services.events import events_since, participant_group, room_group
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     participant_id: int | None = None
     delivered: int | None = None  # last seq sent to this client; None until it sent "join"
     closing = False
+    admitted = False  # only admitted participants see the live ECG (followed from the room events)
+    ecg_cursor: tuple[int, int] | None = None  # (stream, last chunk seq sent to this client)
 
     async def connect(self):
         self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
@@ -115,18 +117,27 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if kind == "ping":
             await self.send_json({"type": "pong"})
         elif kind == "join":
-            await self._join(message.get("last_seq"))
+            await self._join(message.get("last_seq"), message.get("ecg_seq"))
         elif self.delivered is None:
             raise ProtocolError("join_first", "Send 'join' first.")
         else:
             await getattr(self, f"_on_{kind}")(message)
 
-    async def _join(self, last_seq: int | None) -> None:
+    async def _join(self, last_seq: int | None, ecg_seq: int | None) -> None:
         snapshot = await _db(selectors.room_snapshot)(participant_id=self.participant_id)
         await self.send_json(snapshot)
+        self.admitted = snapshot["me"]["state"] == P.State.ADMITTED
         # Without last_seq the client gets the room's whole history (chat included).
         self.delivered = 0 if last_seq is None else min(last_seq, snapshot["last_seq"])
+        self.ecg_cursor = None
         await self._catch_up(None)
+        live = snapshot["ecg"]
+        if live is not None and self.admitted:
+            # The history above started the live stream's cursor at -1, unless the client saw its
+            # ecg.started before: then it says where it is (ecg_seq), or it gets the recent part.
+            if self.ecg_cursor is None or self.ecg_cursor[0] != live["stream"]:
+                self.ecg_cursor = (live["stream"], -1 if ecg_seq is None else min(ecg_seq, live["next_seq"] - 1))
+            await self._ecg_catch_up(None)
 
     async def _catch_up(self, up_to: int | None) -> None:
         """Send stored events after `delivered` (up to `up_to`), in order, without gaps."""
@@ -179,6 +190,23 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             "type": "room.quality", "participant": self.participant_id,
             "loss": message["loss"], "rtt_ms": message["rtt_ms"]})
 
+    async def _on_ecg_start(self, message):
+        await _db(ecg.ecg_stream_start)(participant_id=self.participant_id, leads=message["leads"],
+                                        sampling_rate=message["sampling_rate"])
+
+    async def _on_ecg_chunk(self, message):
+        leads, _ = ecg_wire.decode_leads(message["leads"])  # checked by the protocol already
+        await _db(ecg.ecg_chunk_append)(participant_id=self.participant_id, stream_id=message["stream"],
+                                        seq=message["seq"], leads=leads, connection=self.channel_name)
+
+    async def _on_ecg_stop(self, message):
+        await _db(ecg.ecg_stream_stop)(participant_id=self.participant_id, stream_id=message["stream"])
+        ecg_replay.replay_cancel(message["stream"])
+
+    async def _on_ecg_replay(self, message):
+        stream = await _db(ecg.ecg_replay_start)(participant_id=self.participant_id, ecg_id=message["ecg"])
+        ecg_replay.replay_start(stream.pk)
+
     async def _require_admitted(self) -> None:
         state = await _db(selectors.participant_state)(participant_id=self.participant_id)
         if state != P.State.ADMITTED:
@@ -213,10 +241,42 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.send_json(event)
         self.delivered = event["seq"]
+        about = event["data"].get("participant")
+        if isinstance(about, dict) and about.get("id") == self.participant_id:
+            self.admitted = about.get("state") == P.State.ADMITTED
+        if event["kind"] == "ecg.started" and (self.ecg_cursor is None or self.ecg_cursor[0] != event["data"]["stream"]):
+            self.ecg_cursor = (event["data"]["stream"], -1)
         if event["kind"] == "participant.removed" and event["participant"] == self.participant_id:
             await self.close(code=4403)
         elif event["kind"] == "room.closed":
             await self.close(code=4410)
+
+    async def room_ecg_chunk(self, message):
+        """A chunk of the live ECG (not a room event): in order, a gap filled from the database."""
+        chunk = message["chunk"]
+        if message["exclude"] == self.channel_name or self.delivered is None or not self.admitted:
+            return  # the sender drew it already; the waiting room sees no patient data
+        stream, seq = chunk["stream"], chunk["seq"]
+        if self.ecg_cursor is None or stream > self.ecg_cursor[0]:
+            self.ecg_cursor = (stream, -1)  # a stream this socket has not seen start (admitted since)
+        elif stream < self.ecg_cursor[0] or seq <= self.ecg_cursor[1]:
+            return  # an old stream's, or sent already
+        if seq > self.ecg_cursor[1] + 1:
+            await self._ecg_catch_up(seq - 1)
+        if seq > self.ecg_cursor[1]:
+            await self.send_json(chunk)
+            self.ecg_cursor = (stream, seq)
+
+    async def _ecg_catch_up(self, up_to: int | None) -> None:
+        """Send the stream's stored chunks after the cursor (the recent part only), in order."""
+        stream = self.ecg_cursor[0]
+        while True:
+            batch = await _db(selectors.ecg_chunks_since)(stream_id=stream, after_seq=self.ecg_cursor[1], up_to=up_to)
+            for chunk in batch:
+                await self.send_json(chunk)
+                self.ecg_cursor = (stream, chunk["seq"])
+            if len(batch) < 100:
+                return
 
     async def room_quality(self, message):
         if self.delivered is not None:

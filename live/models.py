@@ -140,3 +140,68 @@ class RelayWorker(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class EcgStream(models.Model):
+    """A live ECG that everyone in a room sees: the village side's device, or an uploaded ECG the
+    server replays at real time. Its start and end are room events; its samples arrive in EcgChunk
+    rows (not room events: four a second would flood the room's numbered log) and, once it ends,
+    become an ECG study of the consultation (studies.EcgRecord, measured like an upload)."""
+
+    class Source(models.TextChoices):
+        DEVICE = "device", "设备 device"
+        REPLAY = "replay", "回放 replay"
+
+    class State(models.TextChoices):
+        LIVE = "live", "直播中 live"
+        ENDED = "ended", "已结束，保存中 ended, being saved"
+        SAVED = "saved", "已保存 saved"
+        DISCARDED = "discarded", "无数据 nothing to save"
+        FAILED = "failed", "保存失败 could not be saved"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="ecg_streams")
+    started_by = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    replay_of = models.ForeignKey("studies.EcgRecord", null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+", help_text="the uploaded ECG a replay plays")
+    lead_names = models.JSONField(default=list)
+    sampling_rate = models.FloatField()
+    # The next chunk's seq and first sample: chunks are numbered 0, 1, 2... under this row's lock.
+    n_chunks = models.IntegerField(default=0)
+    n_samples = models.BigIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.LIVE)
+    stop_reason = models.CharField(max_length=20, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    study = models.ForeignKey("studies.EcgRecord", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", help_text="where its samples are kept once it ended")
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_chunk_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # one stream at a time per room: a second start is refused (the service checks first)
+            models.UniqueConstraint(fields=["room"], condition=models.Q(state="live"),
+                                    name="live_one_ecg_stream_per_room"),
+        ]
+        indexes = [models.Index(fields=["state", "started_at"])]
+
+    def __str__(self):
+        return f"ECG stream {self.pk} ({self.source}, {self.state})"
+
+
+class EcgChunk(models.Model):
+    """A piece of a live ECG as it arrived: `n_samples` int16 little-endian microvolts per lead,
+    lead after lead in the stream's lead order. Deleted once the stream is saved as a study."""
+
+    stream = models.ForeignKey(EcgStream, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.IntegerField()
+    start = models.BigIntegerField(help_text="index of its first sample in the stream")
+    n_samples = models.IntegerField()
+    samples = models.BinaryField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["stream", "seq"]
+        constraints = [models.UniqueConstraint(fields=["stream", "seq"], name="live_ecg_chunk_seq_unique")]

@@ -4,6 +4,8 @@ import json
 import time
 from dataclasses import dataclass
 
+from . import ecg_wire
+
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_CHAT_CHARS = 2000
 MAX_SDP_CHARS = 60 * 1024
@@ -50,9 +52,19 @@ def _rtt(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 60_000
 
 
-# type -> {field: (check, required, what the field must be)}
+def _units(value) -> bool:
+    return value in ecg_wire.UNITS
+
+
+def _ecg_leads(value) -> bool:
+    ecg_wire.decode_leads(value)  # raises ChunkError (a ValueError) saying what is wrong
+    return True
+
+
+# type -> {field: (check, required, what the field must be)}; a check may raise ValueError(what)
 SCHEMA: dict[str, dict[str, tuple]] = {
-    "join": {"last_seq": (_seq, False, "a whole number >= 0, the last seq you received")},
+    "join": {"last_seq": (_seq, False, "a whole number >= 0, the last seq you received"),
+             "ecg_seq": (_seq, False, "a whole number >= 0, the last chunk seq you received of the live ECG")},
     "leave": {},
     "ping": {},
     "publish": {"sdp": (_sdp, True, f"the offer's SDP text (at most {MAX_SDP_CHARS} characters)")},
@@ -65,6 +77,16 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "remove": {"participant": (_id, True, "a participant id")},
     "quality": {"loss": (_fraction, True, "a fraction between 0 and 1"),
                 "rtt_ms": (_rtt, True, "milliseconds between 0 and 60000")},
+    "ecg_start": {"leads": (ecg_wire.check_leads, True, "a list of 1 to 12 distinct lead names among "
+                            "I, II, III, aVR, aVL, aVF, V1-V6"),
+                  "sampling_rate": (ecg_wire.check_rate, True, f"samples per second per lead, "
+                                    f"{ecg_wire.MIN_RATE} to {ecg_wire.MAX_RATE}"),
+                  "units": (_units, True, '"uV" (int16 microvolts)')},
+    "ecg_chunk": {"stream": (_id, True, "the stream id of the ecg.started event"),
+                  "seq": (_seq, True, "the chunk's number in its stream: 0, 1, 2..."),
+                  "leads": (_ecg_leads, True, "an object of lead name -> base64 int16 samples")},
+    "ecg_stop": {"stream": (_id, True, "the stream id of the ecg.started event")},
+    "ecg_replay": {"ecg": (_id, True, "the id of an ECG study of this consultation")},
 }
 
 
@@ -98,7 +120,11 @@ def validate(message) -> dict:
             if required:
                 raise ProtocolError("invalid", f"'{kind}' needs '{name}': {what}.")
             continue
-        if not check(message[name]):
+        try:
+            ok = check(message[name])
+        except ValueError as exc:
+            ok, what = False, str(exc)
+        if not ok:
             raise ProtocolError("invalid", f"'{kind}.{name}' must be {what}.")
     return message
 

@@ -1,5 +1,6 @@
 """Reads of live rooms: a room's details for the API, what a socket is told when it joins."""
 from django.conf import settings
+from django.db.models import F
 
 from audit.services import audit_record
 from consult.models import Consultation
@@ -8,7 +9,8 @@ from directory.models import User
 from teleclinic.errors import NotFound
 
 from .ice import client_ice_servers
-from .models import Participant, Room
+from . import ecg_wire
+from .models import EcgChunk, EcgStream, Participant, Room
 from .services.events import participant_payload
 from .services.rooms import room_for_staff
 
@@ -39,6 +41,7 @@ def room_snapshot(*, participant_id: int) -> dict:
         "ice_servers": client_ice_servers(
             stun_and_turn=settings.RTC_ICE_SERVERS, turn_urls=settings.TURN_URLS,
             turn_secret=settings.TURN_SECRET, user=f"p{me.pk}", ttl=settings.TURN_TTL),
+        "ecg": ecg_stream_live(room_id=room.pk),
     }
 
 
@@ -48,3 +51,31 @@ def participant_room_id(*, participant_id: int) -> int:
 
 def participant_state(*, participant_id: int) -> str:
     return Participant.objects.values_list("state", flat=True).get(pk=participant_id)
+
+
+def ecg_stream_live(*, room_id: int) -> dict | None:
+    """The room's live ECG stream as the welcome frame shows it, or None. `next_seq` is the chunk its
+    sender sends next (a device resumes from there after a reconnect)."""
+    stream = EcgStream.objects.filter(room_id=room_id, state=EcgStream.State.LIVE).first()
+    if stream is None:
+        return None
+    return {"stream": stream.pk, "source": stream.source, "started_by": stream.started_by_id,
+            "leads": stream.lead_names, "sampling_rate": stream.sampling_rate, "units": "uV",
+            "encoding": ecg_wire.ENCODING, "ecg": stream.replay_of_id, "next_seq": stream.n_chunks,
+            "n_samples": stream.n_samples}
+
+
+def ecg_chunks_since(*, stream_id: int, after_seq: int, up_to: int | None = None, limit: int = 100) -> list[dict]:
+    """Chunk frames of a stream with seq > after_seq (and <= up_to), oldest first, but none older than
+    LIVE_ECG_BACKFILL_SECONDS before the newest sample: a socket catching up gets the recent part."""
+    stream = EcgStream.objects.filter(pk=stream_id).values("n_samples", "sampling_rate", "lead_names").first()
+    if stream is None:
+        return []
+    window_start = stream["n_samples"] - int(settings.LIVE_ECG_BACKFILL_SECONDS * stream["sampling_rate"])
+    rows = EcgChunk.objects.filter(stream_id=stream_id, seq__gt=after_seq)
+    rows = rows.exclude(start__lte=window_start - F("n_samples"))  # keep those ending inside the window
+    if up_to is not None:
+        rows = rows.filter(seq__lte=up_to)
+    return [ecg_wire.chunk_frame(stream=stream_id, seq=seq, start=start, raw=bytes(raw),
+                                 lead_names=stream["lead_names"])
+            for seq, start, raw in rows.order_by("seq").values_list("seq", "start", "samples")[:limit]]

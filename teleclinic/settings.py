@@ -306,3 +306,19 @@ LIVE_RELAY_WORKER_TIMEOUT = env.float("LIVE_RELAY_WORKER_TIMEOUT", default=4.0)
 LIVE_QUALITY_INTERVAL = env.float("LIVE_QUALITY_INTERVAL", default=2.0)  # relay quality reports, seconds
 LIVE_JOIN_TOKEN_TTL = env.int("LIVE_JOIN_TOKEN_TTL", default=4 * 3600)  # a patient link: one clinic afternoon
 LIVE_TICKET_TTL = 60  # a socket ticket: seconds between the page fetching it and the socket opening
+# The room of a booked live consultation opens this long before its slot (beat, live/schedules.py):
+# time for the village doctor to invite the patient and for the phone to pass its camera check.
+LIVE_ROOM_OPEN_BEFORE_SECONDS = env.int("LIVE_ROOM_OPEN_BEFORE_SECONDS", default=300)
+# Live ECG in a room (docs/signalling.md, "Live ECG"). A replay sends a chunk every
+# LIVE_ECG_CHUNK_SECONDS: 4 a second keeps the trace smooth and is 4 small INSERTs a second.
+LIVE_ECG_CHUNK_SECONDS = env.float("LIVE_ECG_CHUNK_SECONDS", default=0.25)
+# A stream is cut at LIVE_ECG_MAX_SECONDS (a rhythm strip during a call, not a Holter): it bounds
+# the rows it holds and the measurement of the study it becomes.
+LIVE_ECG_MAX_SECONDS = env.int("LIVE_ECG_MAX_SECONDS", default=600)
+# A device may run ahead of the wall clock by this much (clock drift, a resent backlog); more is refused.
+LIVE_ECG_AHEAD_SECONDS = env.float("LIVE_ECG_AHEAD_SECONDS", default=10.0)
+# A live stream silent this long (the sender's page gone for good, the process replaying it killed)
+# is ended and saved by beat's sweep; a 4G drop shorter than this resumes where it was.
+LIVE_ECG_IDLE_SECONDS = env.int("LIVE_ECG_IDLE_SECONDS", default=60)
+# A socket that (re)joins during a stream first gets at most this much of what it missed.
+LIVE_ECG_BACKFILL_SECONDS = env.float("LIVE_ECG_BACKFILL_SECONDS", default=30.0)

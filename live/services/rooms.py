@@ -14,6 +14,7 @@ from directory.models import User
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
 
 from ..models import JoinToken, Participant, Room, Ticket
+from .ecg import ecg_streams_stop
 from .events import event_append, lock_room, participant_payload as _public
 
 P = Participant
@@ -34,16 +35,23 @@ def room_open(*, by: User, consultation_id: int, request=None) -> tuple[Room, bo
         return existing, False
     try:
         with transaction.atomic():
-            room = Room.objects.create(consultation=consultation, host=by)
-            host = P.objects.create(room=room, role=P.Role.HOST, state=P.State.ADMITTED, user=by,
-                                    display_name=str(by))
-            event_append(room=lock_room(room.pk), kind="room.opened", participant=host,
-                         data={"participant": _public(host)})
+            room = room_create(consultation=consultation, host=by)
             audit_record(actor=by, action="create", obj=consultation, interface="api", request=request,
                          detail={"live_room": room.pk})
     except IntegrityError:  # a concurrent open won the unique constraint
         return Room.objects.get(consultation=consultation, state=Room.State.OPEN), False
     return room, True
+
+
+def room_create(*, consultation: Consultation, host: User, **data) -> Room:
+    """A new open room with its host admitted; event room.opened (with `data`). Precondition: inside
+    transaction.atomic, the host allowed to open it. IntegrityError if the consultation has an open room."""
+    room = Room.objects.create(consultation=consultation, host=host)
+    participant = P.objects.create(room=room, role=P.Role.HOST, state=P.State.ADMITTED, user=host,
+                                   display_name=str(host))
+    event_append(room=lock_room(room.pk), kind="room.opened", participant=participant,
+                 data={"participant": _public(participant), **data})
+    return room
 
 
 def room_for_staff(*, user: User, room_id: int) -> Room:
@@ -206,6 +214,7 @@ def participant_leave(*, participant_id: int) -> Participant:
         room = lock_room(room_id)
         participant = P.objects.get(pk=participant_id)
         if participant.state in (P.State.WAITING, P.State.ADMITTED):
+            ecg_streams_stop(room=room, reason="left", started_by=participant)
             _set_state(room, participant, P.State.LEFT, "participant.left")
     return participant
 
@@ -239,6 +248,7 @@ def room_close(*, by: User, room_id: int) -> Room:
         room = lock_room(room.pk)
         room.state, room.closed_at = Room.State.CLOSED, timezone.now()
         room.save(update_fields=["state", "closed_at"])
+        ecg_streams_stop(room=room, reason="room_closed")  # saved as a study all the same
         event_append(room=room, kind="room.closed", data={"by": by.pk})
         channel = room.relay_worker.channel if room.relay_worker_id else None
         if channel:

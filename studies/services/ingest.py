@@ -26,7 +26,7 @@ from ..formats.ecg.measure import CriticalThresholds
 from ..formats.errors import FormatError
 from ..formats.limits import Limits
 from ..models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
-from ..parsing import ParsedDicom, ParsedEcg, ParsedOther, ecg_to_npz, parse_dicom, parse_upload
+from ..parsing import ParsedDicom, ParsedEcg, ParsedOther, ecg_to_npz, measure, parse_dicom, parse_upload
 from . import notify
 from .storage import FileBatch, files_or_nothing, new_name, partial_path, remove_quietly
 from .uploads import upload_event
@@ -270,6 +270,22 @@ def store_ecg(*, parsed: ParsedEcg, original: bytes | None, source: Source, file
     return record
 
 
+def ecg_measure(ecg) -> ParsedEcg:
+    """Computed measurements and critical findings of an ECG that arrived as samples, not as a file."""
+    return measure(ecg, thresholds())
+
+
+def ecg_signal_store(*, parsed: ParsedEcg, source: Source, files: FileBatch) -> EcgRecord:
+    """Store an ECG that arrived as samples (a live stream in a room) like an uploaded one: the same
+    record, critical findings raising the consultation to stat, the expert told (on commit).
+    Call inside transaction.atomic, with `files` from files_or_nothing around it."""
+    record = store_ecg(parsed=parsed, original=None, source=source, files=files)
+    audit_record(actor=source.by or SYSTEM, action="create", obj=record, interface=source.interface,
+                 detail={"from": parsed.ecg.source_format})
+    notify.study_ready(record)
+    return record
+
+
 def _raise_to_stat(consultation_id: int, record: EcgRecord) -> None:
     """Critical findings make the consultation stat, audited, so the worklist puts it first."""
     consultation = Consultation.objects.select_for_update().get(pk=consultation_id)
@@ -300,4 +316,4 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-__all__ = ["Source", "Stored", "ingest_dicom_bytes", "ingest_upload", "once_more_on_race", "store_dicom", "upload_fail"]
+__all__ = ["Source", "Stored", "ecg_measure", "ecg_signal_store", "ingest_dicom_bytes", "ingest_upload", "once_more_on_race", "store_dicom", "upload_fail"]

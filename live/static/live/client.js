@@ -13,6 +13,7 @@ export class RoomClient extends EventTarget {
     super();
     this.socketUrl = socketUrl;
     this.lastSeq = null;      // last event seq received; null until the first welcome
+    this.ecgSeq = null;       // last chunk seq received of the live ECG (resumed from there)
     this.ws = null;
     this.retry = 0;
     this.stopped = false;
@@ -37,6 +38,7 @@ export class RoomClient extends EventTarget {
       this.retry = 0;
       const join = { type: "join" };
       if (this.lastSeq !== null) join.last_seq = this.lastSeq;
+      if (this.lastSeq !== null && this.ecgSeq !== null) join.ecg_seq = this.ecgSeq;
       ws.send(JSON.stringify(join));
       this.emit("open", {});
     };
@@ -64,9 +66,11 @@ export class RoomClient extends EventTarget {
     if (frame.type === "event") {
       if (this.lastSeq !== null && frame.seq <= this.lastSeq) return;  // seen already
       this.lastSeq = frame.seq;
+      if (frame.kind === "ecg.started") this.ecgSeq = null;
       this.emit("event", frame);
       return;
     }
+    if (frame.type === "ecg_chunk") this.ecgSeq = frame.seq;
     if (frame.type === "welcome") {
       if (this.lastSeq === null) this.lastSeq = 0;
       this.emit("welcome", frame);

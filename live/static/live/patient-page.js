@@ -1,6 +1,7 @@
 // The patient's phone page: opened from the link (token in the URL fragment), no account.
 // Camera/mic check -> waiting room -> the call. Each socket uses a fresh single-use ticket.
 import { MediaSession, REFUSAL_TEXT, RoomClient, cameraErrorText, openCamera, qualityLevel } from "./client.js";
+import { EcgPanel, connectPanel } from "./ecg-panel.js";
 import { RoomState } from "./room-state.js";
 
 const root = document.getElementById("patient");
@@ -83,6 +84,12 @@ function addRemote({ publisher, stream: remoteStream }) {
 function connect() {
   const client = new RoomClient({ socketUrl: fetchTicket });
   window.livePatient.client = client;
+  // The ECG the village doctor shows: visible once one starts (the samples come only once admitted).
+  const ecgPanel = new EcgPanel($("ecg-panel"));
+  window.livePatient.ecgPanel = ecgPanel;
+  connectPanel(client, ecgPanel);
+  client.addEventListener("welcome", (e) => { if (e.detail.ecg) $("ecg-card").hidden = false; });
+  client.addEventListener("event", (e) => { if (e.detail.kind === "ecg.started") $("ecg-card").hidden = false; });
   client.addEventListener("welcome", (e) => {
     state.welcome(e.detail);
     $("conn-status").textContent = "";

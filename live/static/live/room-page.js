@@ -1,10 +1,13 @@
-// The staff live room page: tiles, controls, participants (admit/remove for the host), chat, invite.
+// The staff live room page: tiles, controls, participants (admit/remove for the host), chat, invite,
+// the shared live ECG panel (the host replays an uploaded ECG or streams a device: EcgSender).
 import { MediaSession, REFUSAL_TEXT, RoomClient, cameraErrorText, openCamera, qualityLevel } from "./client.js";
+import { EcgPanel, EcgSender, connectPanel } from "./ecg-panel.js";
 import { ROLE_TEXT, RoomState, STATE_TEXT } from "./room-state.js";
 
 const root = document.getElementById("live-room");
 const roomId = Number(root.dataset.room);
 const isHost = root.dataset.host === "1";
+const consultationId = Number(root.dataset.consultation);
 const $ = (id) => document.getElementById(id);
 const wsBase = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
 
@@ -15,7 +18,12 @@ let muted = { audio: false, video: false };
 let audioOnly = false;
 const remoteTiles = new Map();   // publisher id -> figure
 const quality = new Map();       // participant id -> {loss, rtt_ms}
-window.liveRoom = { client, state, get media() { return media; } };   // for tests and debugging
+const ecgPanel = new EcgPanel($("ecg-panel"), { studyLink: () => (isHost ? null : `/read/${consultationId}/`) });
+connectPanel(client, ecgPanel);
+const ecgSender = isHost ? new EcgSender(client) : null;   // a device on the village side feeds it
+if (ecgSender) ecgSender.addEventListener("chunk", (e) => ecgPanel.push(e.detail));
+let liveEcg = null;                                         // the room's live stream id, or null
+window.liveRoom = { client, state, ecgPanel, ecgSender, get media() { return media; } };   // tests and debugging
 
 function setStatus(text, cls) {
   const el = $("conn-status");
@@ -196,7 +204,45 @@ $("chat-form").addEventListener("submit", (e) => {
   if (text && client.send({ type: "chat", text })) $("chat-text").value = "";
 });
 
+async function loadEcgStudies() {
+  const response = await fetch(`/api/consultations/${consultationId}/studies/`, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const ecgs = (await response.json()).filter((study) => study.type === "ecg");
+  if (!ecgs.length) return;
+  const chosen = $("ecg-study").value;
+  $("ecg-study").replaceChildren(...ecgs.map((study) => new Option(
+    `心电图 ECG #${study.id} · ${new Date(study.created_at).toLocaleString("zh-CN")}`, study.id)));
+  if (chosen && ecgs.some((study) => String(study.id) === chosen)) $("ecg-study").value = chosen;
+  renderEcgControls();
+}
+
+function renderEcgControls() {
+  if (!isHost) return;
+  $("btn-ecg-replay").disabled = liveEcg !== null || !$("ecg-study").value;
+  $("btn-ecg-stop").disabled = liveEcg === null;
+}
+
+client.addEventListener("welcome", (e) => { liveEcg = e.detail.ecg ? e.detail.ecg.stream : null; renderEcgControls(); });
+client.addEventListener("event", (e) => {
+  const { kind, data } = e.detail;
+  if (kind === "ecg.started") liveEcg = data.stream;
+  else if (kind === "ecg.stopped" && liveEcg === data.stream) liveEcg = null;
+  else if (kind === "ecg.saved" && isHost && !data.replayed) loadEcgStudies().catch(() => {});
+  if (kind.startsWith("ecg.")) renderEcgControls();
+});
+
 if (isHost) {
+  $("ecg-study").addEventListener("change", renderEcgControls);
+  $("btn-ecg-replay").addEventListener("click", () => {
+    const ecg = Number($("ecg-study").value);
+    if (ecg) client.send({ type: "ecg_replay", ecg });
+  });
+  $("btn-ecg-stop").addEventListener("click", () => {
+    if (liveEcg === null) return;
+    if (ecgSender && ecgSender.stream === liveEcg) ecgSender.stop();
+    else client.send({ type: "ecg_stop", stream: liveEcg });
+  });
+  loadEcgStudies().catch(() => {});
   $("btn-invite").addEventListener("click", async () => {
     const response = await fetch(`/api/live/rooms/${roomId}/invites/`, {
       method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrf },
