@@ -156,7 +156,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def _on_publish(self, message):
         await self._require_admitted()
         _check_sdp(message["sdp"], "offer")
-        await self._to_relay({"type": "relay.publish", "conn": self.channel_name, "sdp": message["sdp"]})
+        await self._to_relay({"type": "relay.publish", "conn": self.channel_name, "sdp": message["sdp"],
+                              "id": message.get("id")})
 
     async def _on_subscribe_answer(self, message):
         await self._require_admitted()

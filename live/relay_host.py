@@ -3,7 +3,7 @@ the channel layer. `manage.py relay_worker` runs one per process; in the embedde
 (in-memory layer) one runs inside the web process, started on first use.
 
 Messages it receives on its channel (from live.consumers):
-  relay.publish          room, participant, conn, sdp   -> "publish_answer" to the participant
+  relay.publish          room, participant, conn, sdp, id -> "publish_answer" (with the offer's id) to the participant
   relay.subscribe_answer room, participant, pc_id, sdp
   relay.audio_only       room, participant, enabled
   relay.leave            room, participant, conn (None: always; else only if still its socket)
@@ -41,6 +41,13 @@ def default_worker_name() -> str:
 def _error(exc: Exception) -> dict:
     code = "".join(f"_{c.lower()}" if c.isupper() else c for c in type(exc).__name__).lstrip("_")
     return {"type": "error", "code": code, "detail": str(exc)[:500]}
+
+
+def _with_offer_id(reply: dict, message: dict) -> dict:
+    """A reply to a publish repeats the offer's id (if it had one): the client matches answers to offers."""
+    if message.get("type") == "relay.publish" and message.get("id") is not None:
+        return {**reply, "id": message["id"]}
+    return reply
 
 
 class RelayHost:
@@ -110,12 +117,12 @@ class RelayHost:
                 await self._handle(room_id, message)
             except RelayError as exc:
                 if message.get("participant") is not None:
-                    await self._send(message["participant"], _error(exc))
+                    await self._send(message["participant"], _with_offer_id(_error(exc), message))
             except Exception:  # a bug must not take the other rooms down
                 logger.exception("relay worker %s: room %s failed on %s", self.name, room_id, message.get("type"))
                 if message.get("participant") is not None:
-                    await self._send(message["participant"],
-                                     {"type": "error", "code": "relay_failed", "detail": "The relay failed; retry."})
+                    await self._send(message["participant"], _with_offer_id(
+                        {"type": "error", "code": "relay_failed", "detail": "The relay failed; retry."}, message))
             if message.get("type") == "relay.close":
                 self._queues.pop(room_id, None)
                 return
@@ -129,7 +136,7 @@ class RelayHost:
         if kind == "relay.publish":
             answer = await room.publish(participant, message["sdp"])
             self.connections[(room_id, participant)] = message.get("conn")
-            await self._send(participant, {"type": "publish_answer", "sdp": answer})
+            await self._send(participant, _with_offer_id({"type": "publish_answer", "sdp": answer}, message))
         elif kind == "relay.subscribe_answer":
             await room.subscribe_answer(participant, message["pc_id"], message["sdp"])
         elif kind == "relay.audio_only":

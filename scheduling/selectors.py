@@ -68,7 +68,8 @@ def session_get(*, user: User, session_id) -> CloudClinicSession:
 
 
 def booking_list(*, user: User, status: str = "") -> QuerySet[Booking]:
-    rows = scoped(user, Booking.objects.select_related("slot__session__expert__user", "patient"), VIEW)
+    rows = scoped(user, Booking.objects.select_related("slot__session__expert__user", "slot__session__specialty",
+                                                       "patient"), VIEW)
     return (rows.filter(status=status) if status else rows).order_by("slot__starts_at", "id")
 
 

@@ -43,7 +43,9 @@ class SlotOut(serializers.ModelSerializer):
                   "taken"]
 
 
-class BookingOut(serializers.ModelSerializer):
+class SlotBookingOut(serializers.ModelSerializer):
+    """A booking as listed under its slot (the expert's calendar)."""
+
     starts_at = serializers.DateTimeField(source="slot.starts_at")
     patient_name = serializers.CharField(source="patient.name")
 
@@ -51,6 +53,20 @@ class BookingOut(serializers.ModelSerializer):
         model = Booking
         fields = ["id", "slot", "starts_at", "patient", "patient_name", "consultation", "booked_by", "booked_org",
                   "status", "rescheduled_from", "created_at", "cancelled_at"]
+
+
+class BookingOut(SlotBookingOut):
+    """A booking with what a clinic needs to show and move it: its session, expert and specialty."""
+
+    ends_at = serializers.DateTimeField(source="slot.ends_at")
+    kind = serializers.CharField(source="slot.kind")
+    session = serializers.IntegerField(source="slot.session_id")
+    specialty = serializers.CharField(source="slot.session.specialty.code")
+    expert_name = serializers.CharField(source="slot.session.expert.user.__str__")
+
+    class Meta(SlotBookingOut.Meta):
+        fields = [*SlotBookingOut.Meta.fields[:3], "ends_at", "kind", "session", "specialty", "expert_name",
+                  *SlotBookingOut.Meta.fields[3:]]
 
 
 class AssignmentOut(serializers.ModelSerializer):
@@ -91,7 +107,7 @@ class WorklistItemOut(serializers.Serializer):
 
 
 class CalendarSlotOut(serializers.ModelSerializer):
-    bookings = BookingOut(source="live_bookings", many=True)
+    bookings = SlotBookingOut(source="live_bookings", many=True)
 
     class Meta:
         model = Slot

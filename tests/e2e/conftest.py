@@ -24,6 +24,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -36,6 +37,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 PASSWORD = "pw-123456"  # tests.factories.UserFactory's password
 SCREENSHOTS = ARTIFACTS / "screenshots"
 SERVER_START_S = 60
+RELAY_START_S = 60
 ACTION_TIMEOUT_MS = 15000
 
 
@@ -176,6 +178,22 @@ def page(open_page):
     return open_page("page")
 
 
+def outside_the_browser_loop(fn, /, **kwargs):
+    """fn(**kwargs) in another thread. Playwright's sync API runs an event loop in the test's thread, so a
+    service whose live events go out after commit through async_to_sync cannot be called there. The
+    thread's database connection is closed before it ends (the test database is dropped at the end)."""
+    from django.db import connections
+
+    def run():
+        try:
+            return fn(**kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result(timeout=60)
+
+
 def login(page, username: str, password: str = PASSWORD, next: str = "/") -> None:
     """Log in through the login page; leaves the page on `next` (the user's home by default)."""
     page.goto(f"/login/?{urllib.parse.urlencode({'next': next})}")
@@ -185,3 +203,41 @@ def login(page, username: str, password: str = PASSWORD, next: str = "/") -> Non
         page.click("main button[type=submit]")
     if "/login/" in page.url:
         raise AssertionError(f"login as {username} failed: {page.inner_text('main')[:300]}")
+
+
+# --- live rooms ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def relay_worker(django_db_blocker, live_daphne, tmp_path):
+    """A `manage.py relay_worker` process on live_daphne's database and Redis layer, offering 127.0.0.1
+    host candidates (chromium runs with --allow-loopback-in-peer-connection). Started after the
+    database was flushed, so that it registers itself at once; killed at the end. Its teardown runs
+    after open_page's (it is requested first): it waits for Daphne to record every socket's
+    disconnect, so that no server request holds row locks while the test database is flushed."""
+    from live.models import Participant, RelayWorker
+
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    log = tmp_path / "relay.log"
+    name = f"e2e-relay-{os.getpid()}"
+    env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings",
+               RTC_LOOPBACK="1", LIVE_RELAY_MODE="workers")
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "manage.py", "relay_worker", "--name", name], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + RELAY_START_S
+    while not RelayWorker.objects.filter(name=name).exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"relay_worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield proc
+    deadline = time.monotonic() + 15
+    while Participant.objects.filter(connected=True).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)

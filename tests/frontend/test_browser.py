@@ -54,7 +54,8 @@ def test_village_doctor_registers_a_patient_and_starts_a_consultation(people, co
         {"id": 40 + i, "session": 3, "expert": 1, "specialty": "cardiology", "kind": "regular",
          "starts_at": (soon + dt.timedelta(minutes=15 * i)).isoformat(), "ends_at": (soon + dt.timedelta(minutes=15 * i + 15)).isoformat(),
          "reserved": i == 0, "release_at": (soon - dt.timedelta(hours=12)).isoformat(), "taken": False} for i in range(2)])
-    serve_json(page, "/api/scheduling/bookings/", lambda m, b: {"id": 77, **b, "status": "booked"}, recorder=calls)
+    serve_json(page, "/api/scheduling/bookings/", lambda m, b: [] if m == "GET" else {"id": 77, **b, "status": "booked"},
+               recorder=calls)
     login(page, doctor.username)
     page.wait_for_selector("body[data-ready=true]")
     page.wait_for_selector("#socket-state[data-state=open]")

@@ -19,6 +19,7 @@ class SocketSignalling:
         self.participant: SimParticipant | None = None
         self.frames: list[dict] = []
         self._answer: asyncio.Future | None = None
+        self._offer_id = 0  # each publish carries an id; the relay's answer repeats it
         self._reader: asyncio.Task | None = None
         self.republished: list[asyncio.Task] = []
 
@@ -31,7 +32,8 @@ class SocketSignalling:
             frame = await self.recv()
             self.frames.append(frame)
             kind = frame.get("type")
-            if kind == "publish_answer" and self._answer and not self._answer.done():
+            if kind == "publish_answer" and self._answer and not self._answer.done() \
+                    and frame.get("id") == self._offer_id:
                 self._answer.set_result(frame["sdp"])
             elif kind == "error" and self._answer and not self._answer.done():
                 self._answer.set_exception(RuntimeError(f"relay refused: {frame}"))
@@ -47,7 +49,8 @@ class SocketSignalling:
 
     async def publish(self, participant_id: str, offer_sdp: str) -> str:
         self._answer = asyncio.get_running_loop().create_future()
-        await self.send({"type": "publish", "sdp": offer_sdp})
+        self._offer_id += 1
+        await self.send({"type": "publish", "id": self._offer_id, "sdp": offer_sdp})
         return await asyncio.wait_for(self._answer, timeout=20)
 
     async def subscribe_answer(self, participant_id: str, pc_id: str, answer_sdp: str) -> None:

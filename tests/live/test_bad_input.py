@@ -46,6 +46,8 @@ BAD_FRAMES = [
     (json.dumps({"type": "publish", "sdp": "hello"}), "invalid_sdp"),
     (json.dumps({"type": "publish", "sdp": "v=0\r\nm=garbage"}), "invalid_sdp"),
     (json.dumps({"type": "publish", "sdp": SDES_OFFER}), "unsupported_encryption"),
+    (json.dumps({"type": "publish", "sdp": "v=0", "id": "first"}), "invalid"),
+    (json.dumps({"type": "publish", "sdp": "v=0", "id": 0}), "invalid"),
     (json.dumps({"type": "subscribe_answer", "pc_id": "../../x", "sdp": "v=0"}), "invalid"),
     (json.dumps({"type": "chat", "text": "x" * (1024 * 1024)}), "too_large"),
 ]

@@ -152,8 +152,10 @@ async def test_embedded_default_starts_the_relay_in_the_web_process_on_first_use
                 peers.append(peer)
                 signallings.append(signalling)
                 await peer.publish()
-            # then an in-process relay host was started and each sees the other
+            # then an in-process relay host was started, each answer repeated its offer's id, and each sees the other
             assert relay_host._embedded["host"].name.startswith("embedded-")
+            for signalling in signallings:
+                assert [f.get("id") for f in signalling.frames if f["type"] == "publish_answer"] == [1]
             assert await wait_for(lambda: all(
                 any(r.video_frames >= 5 for r in peer.received.values()) for peer in peers), timeout=30)
             assert _close(peers[0].received[str(ids[1])].last_rgb, GREEN)

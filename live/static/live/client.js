@@ -119,8 +119,13 @@ export class MediaSession extends EventTarget {
     this.stream = null;
     this.upstream = null;
     this.downstreams = new Map();   // pc_id -> { pc, publisher }
-    this.answerWaiter = null;
-    client.addEventListener("publish_answer", (e) => this.answerWaiter && this.answerWaiter.resolve(e.detail.sdp));
+    this.answerWaiter = null;       // { id, resolve, reject } of the offer waiting for the relay's answer
+    this.offers = 0;                // ids of our offers; the relay's answer repeats the id
+    this.publishing = null;         // the publish under way
+    this.publishAgain = false;
+    client.addEventListener("publish_answer", (e) => {
+      if (this.answerWaiter && this.isForWaiter(e.detail)) this.answerWaiter.resolve(e.detail.sdp);
+    });
     client.addEventListener("subscribe_offer", (e) => this.subscribe(e.detail).catch((err) => this.fail(err)));
     client.addEventListener("unsubscribe", (e) => this.unsubscribe(e.detail.pc_id));
     // The room's relay worker died: publish again (the server places the room on a live one).
@@ -128,17 +133,47 @@ export class MediaSession extends EventTarget {
       if (this.upstream) this.publish().catch((err) => this.fail(err));
     });
     client.addEventListener("error", (e) => {
-      if (this.answerWaiter && /sdp|encryption|codec|relay/.test(e.detail.code)) this.answerWaiter.reject(e.detail);
+      if (this.answerWaiter && this.isForWaiter(e.detail) && /sdp|encryption|codec|relay/.test(e.detail.code)) {
+        this.answerWaiter.reject(e.detail);
+      }
     });
   }
+
+  // An answer (or a refusal) for the offer we wait on: the same id, or none (a server that sends none).
+  isForWaiter(frame) { return frame.id === undefined || frame.id === null || frame.id === this.answerWaiter.id; }
 
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
   fail(error) { this.emit("failure", { error: String(error && (error.detail || error.message || error)) }); }
   config() { return { iceServers: this.iceServers }; }
 
   // Publish our tracks; call again to reconnect (fresh peer connections, same room and participant).
-  async publish(stream) {
+  // One at a time: a call while a publish is under way makes it run once more when it is done (calls
+  // meanwhile count once). Two offers never wait together, so the relay's answer to one is never applied
+  // to the other's connection (whose ICE would then never connect: no picture for anyone).
+  publish(stream) {
     if (stream) this.stream = stream;
+    if (this.publishing) {
+      this.publishAgain = true;
+      return this.publishing;
+    }
+    this.publishing = (async () => {
+      try {
+        do {
+          this.publishAgain = false;
+          try {
+            await this.publishOnce();
+          } catch (error) {
+            if (!this.publishAgain) throw error;
+          }
+        } while (this.publishAgain);
+      } finally {
+        this.publishing = null;
+      }
+    })();
+    return this.publishing;
+  }
+
+  async publishOnce() {
     if (!this.stream || this.stream.getTracks().length === 0) return;
     this.closeAll();
     const pc = new RTCPeerConnection(this.config());
@@ -149,11 +184,18 @@ export class MediaSession extends EventTarget {
     });
     await pc.setLocalDescription(await pc.createOffer());
     await gatheringComplete(pc);
-    const answer = new Promise((resolve, reject) => { this.answerWaiter = { resolve, reject }; });
-    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("no answer from the relay")), 15000));
-    this.client.send({ type: "publish", sdp: pc.localDescription.sdp });
-    const sdp = await Promise.race([answer, timeout]);
-    this.answerWaiter = null;
+    const id = ++this.offers;
+    const answer = new Promise((resolve, reject) => { this.answerWaiter = { id, resolve, reject }; });
+    let timer = null;
+    const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error("no answer from the relay")), 15000); });
+    this.client.send({ type: "publish", id, sdp: pc.localDescription.sdp });
+    let sdp;
+    try {
+      sdp = await Promise.race([answer, timeout]);
+    } finally {
+      clearTimeout(timer);
+      this.answerWaiter = null;
+    }
     if (pc !== this.upstream) return;
     await pc.setRemoteDescription({ type: "answer", sdp });
   }

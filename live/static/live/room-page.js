@@ -3,6 +3,7 @@
 import { MediaSession, REFUSAL_TEXT, RoomClient, cameraErrorText, openCamera, qualityLevel } from "./client.js";
 import { EcgPanel, EcgSender, connectPanel } from "./ecg-panel.js";
 import { ROLE_TEXT, RoomState, STATE_TEXT } from "./room-state.js";
+import { formatDateTime, formatTime } from "../frontend/js/time.js";
 
 const root = document.getElementById("live-room");
 const roomId = Number(root.dataset.room);
@@ -93,7 +94,7 @@ function actionButton(text, type, participant, cls = "primary") {
 
 function addChatLine({ participant, text, at }) {
   const li = document.createElement("li");
-  const time = new Date(at).toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" });
+  const time = formatTime(at);
   li.innerHTML = `<span class="who"></span> <time></time><p></p>`;
   li.querySelector(".who").textContent = state.name(participant);
   li.querySelector("time").textContent = time;
@@ -253,7 +254,7 @@ if (isHost) {
     $("invite").hidden = false;
     $("invite-qr").innerHTML = body.qr_svg;
     $("invite-url").value = body.url;
-    $("invite-expiry").textContent = new Date(body.expires_at).toLocaleString("zh-CN");
+    $("invite-expiry").textContent = formatDateTime(body.expires_at);
   });
 }
 

@@ -13,6 +13,7 @@ export class RoomState extends EventTarget {
     this.me = null;
     this.participants = new Map();
     this.chat = [];
+    this.snapshotSeq = 0;
   }
 
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
@@ -20,6 +21,11 @@ export class RoomState extends EventTarget {
   welcome(frame) {
     this.me = frame.me;
     this.participants = new Map(frame.participants.map((p) => [p.id, p]));
+    // The snapshot already holds every event up to last_seq; after a first join the server replays the
+    // room's whole history (for the chat). Applied again, an old event would set someone back to how
+    // they were then: a patient admitted before their socket joined would go "waiting" and be admitted
+    // a second time, and publish twice.
+    this.snapshotSeq = frame.last_seq ?? 0;
     this.emit("changed", {});
   }
 
@@ -33,6 +39,10 @@ export class RoomState extends EventTarget {
 
   apply(event) {
     const data = event.data || {};
+    if (event.seq <= this.snapshotSeq && event.kind !== "chat") {
+      this.emit("changed", { event, replayed: true });
+      return;
+    }
     switch (event.kind) {
       case "room.opened":
       case "participant.joined":

@@ -4,6 +4,7 @@
 import { api, rows } from "./api.js";
 import * as E from "./endpoints.js";
 import { debounce, el, formatDateTime, isToday, say } from "./dom.js";
+import { dayKey, formatClock, formatTime, monthDay, weekdayOf } from "./time.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
 import { startUpload } from "./uploader.js";
@@ -245,44 +246,140 @@ async function completeTask(id) {
   await loadReferrals();
 }
 
-// --- booking a reserved slot in an expert's cloud-clinic session --------------------------------
+// --- booking a cloud-clinic slot; the clinic's bookings, cancelled or moved ------------------------
+const SLOT_DAYS = 14;
+
+/** Free slots of a specialty in the next two weeks, by session. Green-channel slots are left out: they
+ * are booked by the expert through an upward referral (the server would answer 403 green_channel_only). */
+async function freeSlotsBySession(specialty) {
+  const from = new Date();
+  const to = new Date(from.getTime() + SLOT_DAYS * 86400000);
+  const range = { from: from.toISOString(), to: to.toISOString() };
+  const [slots, sessions] = await Promise.all([
+    rows(`${E.SLOTS}?${new URLSearchParams({ ...range, specialty, free: "1", limit: "200" })}`),
+    rows(`${E.SESSIONS}?${new URLSearchParams({ ...range, specialty, limit: "200" })}`)]);
+  const bySession = new Map(sessions.map((session) => [session.id, { session, slots: [] }]));
+  for (const slot of slots) if (slot.kind !== "green_channel") bySession.get(slot.session)?.slots.push(slot);
+  return [...bySession.values()].filter((group) => group.slots.length);
+}
+
+/** One line per session (day, expert), its free times as small buttons; reserved ones marked. */
+function slotLines(groups, onPick) {
+  return groups.map(({ session, slots }) => {
+    const day = dayKey(session.starts_at);
+    return el("li", { class: "session-slots", dataset: { session: session.id } },
+      el("span", { class: "session-label" }, `${monthDay(day)} ${t(`weekday:${weekdayOf(day)}`)} · ${session.expert_name || ""}`),
+      el("span", { class: "times" }, slots.map((slot) => el("button", {
+        type: "button", class: `slot${slot.reserved ? " reserved" : ""}`, dataset: { slot: slot.id },
+        title: slot.reserved ? t("reserved for grassroots") : "", onclick: () => onPick(slot) }, formatTime(slot.starts_at)))));
+  });
+}
+
 async function loadSlots() {
   const consultation = state.consultations.find((c) => String(c.id) === $("#booking-consultation").value);
   const list = $("#slots");
   if (!consultation) { list.replaceChildren(); return; }
-  const from = new Date();
-  const to = new Date(from.getTime() + 14 * 86400000);
-  const range = { from: from.toISOString(), to: to.toISOString() };
   try {
-    const [slots, sessions] = await Promise.all([
-      rows(`${E.SLOTS}?${new URLSearchParams({ ...range, specialty: consultation.specialty, free: "1", limit: "200" })}`),
-      rows(`${E.SESSIONS}?${new URLSearchParams({ ...range, specialty: consultation.specialty, limit: "200" })}`)]);
-    // one line per session (day, expert), its free times as small buttons; reserved ones marked
-    const bySession = new Map(sessions.map((session) => [session.id, { session, slots: [] }]));
-    for (const slot of slots) bySession.get(slot.session)?.slots.push(slot);
-    const time = (iso) => new Date(iso).toTimeString().slice(0, 5);
-    list.replaceChildren(...[...bySession.values()].filter((g) => g.slots.length).map(({ session, slots: free }) => {
-      const day = new Date(session.starts_at);
-      return el("li", { class: "session-slots" },
-        el("span", { class: "session-label" }, `${day.getMonth() + 1}/${day.getDate()} ${t(`weekday:${day.getDay()}`)} · ${session.expert_name || ""}`),
-        el("span", { class: "times" }, free.map((slot) => el("button", {
-          type: "button", class: `slot${slot.reserved ? " reserved" : ""}`, dataset: { slot: slot.id },
-          title: slot.reserved ? t("reserved for grassroots") : "", onclick: () => book(slot, consultation) }, time(slot.starts_at)))));
-    }));
-    if (!slots.length) list.replaceChildren(el("li", { class: "muted" }, t("No free slots in the next two weeks.")));
+    const groups = await freeSlotsBySession(consultation.specialty);
+    list.replaceChildren(...slotLines(groups, (slot) => book(slot, consultation)));
+    if (!groups.length) list.replaceChildren(el("li", { class: "muted" }, t("No free slots in the next two weeks.")));
   } catch (error) {
     list.replaceChildren(el("li", { class: "error" }, `${t("Slots are not available")}: ${error.message}`));
   }
+}
+
+/** What a doctor can act on, for the scheduling API's refusals (409 taken/closed, 403 not for this clinic, 400 past). */
+function bookingErrorText(error) {
+  const key = `booking-error:${error.body?.code}`;
+  return error.body?.code && t(key) !== key ? t(key) : error.message;
 }
 
 async function book(slot, consultation) {
   try {
     await api(E.BOOKINGS, { method: "POST", body: { slot: slot.id, patient: consultation.patient, consultation: consultation.id } });
     say($("#booking-status"), t("Booked {time}.", { time: formatDateTime(slot.starts_at) }));
-    await loadSlots();
   } catch (error) {
-    say($("#booking-status"), error.message, { error: true });
+    say($("#booking-status"), bookingErrorText(error), { error: true });
   }
+  await Promise.all([loadSlots(), loadBookings()]);
+}
+
+async function loadBookings() {
+  const list = $("#bookings");
+  try {
+    const now = Date.now();
+    const bookings = (await rows(`${E.BOOKINGS}?${new URLSearchParams({ status: "booked", limit: "100" })}`))
+      .filter((b) => Date.parse(b.ends_at || b.starts_at) > now);
+    list.replaceChildren(...bookings.map(bookingRow));
+    if (!bookings.length) list.replaceChildren(el("li", { class: "muted" }, t("No booked slots.")));
+  } catch (error) {
+    list.replaceChildren(el("li", { class: "error" }, `${t("Bookings are not available")}: ${error.message}`));
+  }
+}
+
+function bookingRow(b) {
+  const day = dayKey(b.starts_at);
+  const panel = el("div", { class: "booking-panel" });
+  return el("li", { class: "booking", dataset: { booking: b.id, slot: b.slot, status: b.status } },
+    el("div", {}, el("strong", { class: "when" }, `${monthDay(day)} ${t(`weekday:${weekdayOf(day)}`)} ${formatTime(b.starts_at)}`),
+      ` · ${b.patient_name} · ${b.expert_name || ""} · ${specialtyName(b.specialty)}`,
+      b.consultation ? ` · ${t("Consultation")} #${b.consultation}` : ""),
+    el("div", { class: "actions" },
+      el("button", { type: "button", class: "small", dataset: { action: "reschedule" }, onclick: () => openReschedule(panel, b) }, t("Reschedule")),
+      el("button", { type: "button", class: "small danger", dataset: { action: "cancel" }, onclick: () => askCancel(panel, b) }, t("Cancel booking"))),
+    panel);
+}
+
+function panelMessage(text) {
+  return text ? el("p", { class: "status error", role: "alert" }, text) : null;
+}
+
+function askCancel(panel, b, message = "") {
+  panel.replaceChildren(panelMessage(message) || "", el("div", { class: "confirm" },
+    el("span", {}, t("Cancel the booking of {name} at {time}?", { name: b.patient_name, time: formatDateTime(b.starts_at) })),
+    el("button", { type: "button", class: "small danger", dataset: { action: "confirm-cancel" }, onclick: () => cancelBooking(panel, b) }, t("Yes, cancel it")),
+    el("button", { type: "button", class: "small", dataset: { action: "keep" }, onclick: () => panel.replaceChildren() }, t("Keep it"))));
+}
+
+async function cancelBooking(panel, b) {
+  try {
+    await api(E.BOOKING_CANCEL(b.id), { method: "POST", body: {} });
+  } catch (error) {
+    askCancel(panel, b, bookingErrorText(error));
+    return;
+  }
+  say($("#booking-status"), t("Booking of {time} cancelled.", { time: formatDateTime(b.starts_at) }));
+  await Promise.all([loadBookings(), loadSlots()]);
+}
+
+/** The free slots of the booking's specialty to move it to (its own slot left out). */
+async function openReschedule(panel, b, message = "") {
+  panel.replaceChildren(el("p", { class: "muted" }, t("Loading free slots…")));
+  let groups;
+  try {
+    groups = (await freeSlotsBySession(b.specialty))
+      .map((group) => ({ ...group, slots: group.slots.filter((slot) => slot.id !== b.slot) }))
+      .filter((group) => group.slots.length);
+  } catch (error) {
+    panel.replaceChildren(panelMessage(`${t("Slots are not available")}: ${error.message}`));
+    return;
+  }
+  panel.replaceChildren(panelMessage(message) || "", el("p", {}, t("Move to another free slot:")),
+    groups.length ? el("ul", { class: "plain slots" }, slotLines(groups, (slot) => reschedule(panel, b, slot)))
+      : el("p", { class: "muted" }, t("No free slots in the next two weeks.")),
+    el("button", { type: "button", class: "small", dataset: { action: "close" }, onclick: () => panel.replaceChildren() }, t("Close")));
+}
+
+async function reschedule(panel, b, slot) {
+  let moved;
+  try {
+    moved = await api(E.BOOKING_RESCHEDULE(b.id), { method: "POST", body: { slot: slot.id } });
+  } catch (error) {
+    await openReschedule(panel, b, bookingErrorText(error)); // the list again: the slot may be gone
+    return;
+  }
+  say($("#booking-status"), t("Moved to {time}.", { time: formatDateTime(moved.starts_at) }));
+  await Promise.all([loadBookings(), loadSlots(), loadConsultations()]);
 }
 
 // --- live events --------------------------------------------------------------------
@@ -293,6 +390,7 @@ const reload = {
   consultations: debounce(() => loadConsultations(), EVENT_RELOAD_MS),
   referrals: debounce(() => loadReferrals(), EVENT_RELOAD_MS),
   slots: debounce(() => loadSlots(), EVENT_RELOAD_MS),
+  bookings: debounce(() => loadBookings(), EVENT_RELOAD_MS),
 };
 const QUIET_EVENTS = new Set(["hello", "report.pending"]); // not worth a line in the feed
 
@@ -301,13 +399,13 @@ function onEvent(event) {
   if (type.startsWith("report.")) reload.reports();
   if (type.startsWith("consultation.") || type.startsWith("assignment.") || type.startsWith("report.")) reload.consultations();
   if (type.startsWith("referral.")) reload.referrals();
-  if (type.startsWith("booking.")) reload.slots();
+  if (type.startsWith("booking.")) { reload.slots(); reload.bookings(); }
   if (type.startsWith("upload.") && event.upload) showUploadState(event);
   if (QUIET_EVENTS.has(type)) return;
   $("#events .muted")?.remove();
   const critical = Array.isArray(event.critical) ? event.critical.length > 0 : Boolean(event.critical);
   $("#events").prepend(el("li", { class: critical ? "critical" : "" },
-    `${new Date().toLocaleTimeString()} ${t(type)}${event.consultation ? ` · ${t("Consultation")} #${event.consultation}` : ""}`));
+    `${formatClock()} ${t(type)}${event.consultation ? ` · ${t("Consultation")} #${event.consultation}` : ""}`));
 }
 
 function showUploadState(event) {
@@ -327,7 +425,7 @@ async function main() {
   organisations = Object.fromEntries((await rows(E.ORGANISATIONS)).map((o) => [o.id, o.name]));
   await loadSpecialties();
   await loadConsultations();
-  await Promise.all([loadTodayPatients(), loadReports(), loadReferrals()]);
+  await Promise.all([loadTodayPatients(), loadReports(), loadReferrals(), loadBookings()]);
   document.body.dataset.ready = "true";
 }
 

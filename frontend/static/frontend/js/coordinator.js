@@ -4,14 +4,16 @@ import { rows, api } from "./api.js";
 import { barChart } from "./charts.js";
 import * as E from "./endpoints.js";
 import { el, formatDateTime, say } from "./dom.js";
+import { addDays, dayKey, startOfDay } from "./time.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
 
 const $ = (sel) => document.querySelector(sel);
 
 async function loadRosters() {
-  const from = new Date(); from.setHours(0, 0, 0, 0);
-  const to = new Date(from); to.setDate(to.getDate() + 14);
+  const today = dayKey();
+  const from = startOfDay(today);
+  const to = startOfDay(addDays(today, 14));
   const range = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), limit: "500" });
   try {
     const [sessions, slots, rosters] = await Promise.all([

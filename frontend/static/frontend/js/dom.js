@@ -16,19 +16,8 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-export function formatDateTime(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-export function isToday(iso) {
-  if (!iso) return false;
-  const d = new Date(iso);
-  const now = new Date();
-  return d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
-}
+// Dates and times are shown in the service's time zone (time.js); these two are used everywhere.
+export { formatDateTime, isToday } from "./time.js";
 
 /** Show a message in a status line (role=status), as an error when asked. */
 export function say(node, text, { error = false } = {}) {

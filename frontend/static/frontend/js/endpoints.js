@@ -38,7 +38,9 @@ export const MY_CALENDAR = "/api/scheduling/me/calendar/";    // ?from=&to= -> [
 export const ROSTERS = "/api/scheduling/rosters/";            // paginated
 export const SESSIONS = "/api/scheduling/sessions/";          // ?from=&to= (paginated)
 export const SLOTS = "/api/scheduling/slots/";                // ?from=&to=&specialty=&free=1 (paginated)
-export const BOOKINGS = "/api/scheduling/bookings/";          // POST {slot, patient, consultation}
+export const BOOKINGS = "/api/scheduling/bookings/";          // GET ?status= (paginated), POST {slot, patient, consultation}
+export const BOOKING_CANCEL = (id) => `/api/scheduling/bookings/${id}/cancel/`;         // POST {}
+export const BOOKING_RESCHEDULE = (id) => `/api/scheduling/bookings/${id}/reschedule/`; // POST {slot} -> the new booking
 export const REFERRALS = "/api/scheduling/referrals/";        // paginated, each with follow_ups
 export const REFERRAL_DOWN = "/api/scheduling/referrals/down/"; // POST {consultation, summary, plan: [{title, due_in_days}]}
 export const REFERRAL_ACK = (id) => `/api/scheduling/referrals/${id}/acknowledge/`;

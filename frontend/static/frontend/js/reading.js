@@ -15,15 +15,44 @@ const editor = new ReportEditor($("#report"), consultationId);
 const referrals = new ReferralPanel($("#referral"), consultationId);
 let ecgViewer = null;
 let imageViewer = null;
+let consultation = null;
 
+// The header: the case, its state and its report's state. It follows what is done on this page
+// (starting, signing, amending the report, referrals) without a reload.
 async function loadHeader() {
-  const c = await api(E.CONSULTATION(consultationId));
-  $("#case").replaceChildren(
+  consultation = await api(E.CONSULTATION(consultationId));
+  renderHeader();
+}
+
+function renderHeader() {
+  const c = consultation;
+  if (!c) return;
+  const report = editor.report;
+  const header = $("#case");
+  header.dataset.state = c.state;
+  header.dataset.reportState = report ? report.state : "none";
+  header.replaceChildren(
     el("strong", {}, `#${c.id} ${c.patient_name}`),
     el("span", { class: `badge urgency-${c.urgency}` }, t(`urgency:${c.urgency}`)),
-    el("span", {}, t(`mode:${c.mode}`)), el("span", {}, t(`state:${c.state}`)),
+    el("span", {}, t(`mode:${c.mode}`)),
+    el("span", { class: `badge state-${c.state}`, dataset: { field: "state" } }, t(`state:${c.state}`)),
+    report ? el("span", { class: "report-state", dataset: { field: "report" } }, reportSummary(report)) : null,
     el("span", { class: "muted" }, `${t("Requested")} ${formatDateTime(c.created_at)}`),
     el("p", { class: "reason" }, c.reason));
+}
+
+function reportSummary(report) {
+  const versions = report.versions || [];
+  const latest = versions.length ? ` · ${t("version")} ${versions[versions.length - 1].number}` : "";
+  return `${t("{kind} report", { kind: t(`kind:${report.kind}`) })}: ${t(`report:${report.state}`)}${latest}`;
+}
+
+async function refreshHeader() {
+  try {
+    await loadHeader();
+  } catch (error) {
+    $("#page-status").textContent = error.message;
+  }
 }
 
 async function loadStudies() {
@@ -66,6 +95,9 @@ function numbersOnly(values) {
 }
 
 async function main() {
+  $("#report").addEventListener("report-loaded", renderHeader);
+  $("#report").addEventListener("report-changed", refreshHeader);
+  $("#referral").addEventListener("referral-changed", refreshHeader);
   const results = await Promise.allSettled([loadHeader(), loadStudies().then(() => editor.load()), referrals.load()]);
   for (const r of results) if (r.status === "rejected") $("#page-status").textContent = r.reason.message;
   document.body.dataset.ready = "true";

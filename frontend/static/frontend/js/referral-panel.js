@@ -62,6 +62,7 @@ export class ReferralPanel {
       const referral = await api(E.REFERRALS, { method: "POST", body: { consultation: this.consultationId, reason } });
       await this.load();
       say(this.status, t("Referred up: green-channel slot {time} booked.", { time: formatDateTime(referral.slot_starts_at) }));
+      this.container.dispatchEvent(new CustomEvent("referral-changed", { detail: referral }));
     } catch (error) {
       say(this.status, error.message, { error: true });
     }
@@ -73,6 +74,7 @@ export class ReferralPanel {
       await api(E.REFERRAL_DOWN, { method: "POST", body: { consultation: this.consultationId, summary, plan } });
       await this.load();
       say(this.status, t("Sent back with {n} follow-up tasks.", { n: plan.length }));
+      this.container.dispatchEvent(new CustomEvent("referral-changed", {}));
     } catch (error) {
       say(this.status, error.message, { error: true });
     }

@@ -4,10 +4,14 @@
 // required_to_sign}]}; GET CONSULTATION_REPORTS(id) -> [{id, kind, state: "draft"|"signed"|"amending",
 // draft, versions: [{number, content, signed_at, amendment_reason, pdf_ready}]}]; PUT REPORT_DRAFT {content};
 // POST REPORT_SIGN; POST REPORT_AMEND {reason} opens an amendment draft, signed like the first version.
+//
+// The container gets a "report-loaded" event once the report is read and a "report-changed" event
+// after each start, signature and amendment (detail: the report), so the page can refresh what depends on it.
 
 import { api } from "./api.js";
 import * as E from "./endpoints.js";
 import { debounce, el, formatDateTime, say } from "./dom.js";
+import { formatClock } from "./time.js";
 import { t } from "./strings.js";
 
 export const AUTOSAVE_MS = 1200;
@@ -35,9 +39,14 @@ export class ReportEditor {
       this.templates = templates;
       this.report = reports.find((r) => r.state !== "signed") || reports[reports.length - 1] || null;
       this.render();
+      this.announce("report-loaded");
     } catch (error) {
       this.container.replaceChildren(el("p", { class: "error" }, `${t("Could not load the report")}: ${error.message}`));
     }
+  }
+
+  announce(type) {
+    this.container.dispatchEvent(new CustomEvent(type, { detail: this.report }));
   }
 
   get editable() { return this.report && this.report.state !== "signed"; }
@@ -74,6 +83,7 @@ export class ReportEditor {
       this.report = await api(E.CONSULTATION_REPORTS(this.consultationId), { method: "POST", body: {
         kind, study_ref: same ? this.study.ref : null, measurements: same ? this.study.measurements : {} } });
       this.render();
+      this.announce("report-changed");
     } catch (error) {
       say(this.status, error.message, { error: true });
     }
@@ -139,7 +149,7 @@ export class ReportEditor {
     say(this.status, t("Saving…"));
     try {
       this.report = await api(E.REPORT_DRAFT(this.report.id), { method: "PUT", body: { content: this.content() } });
-      say(this.status, t("Saved at {time}", { time: new Date().toLocaleTimeString() }));
+      say(this.status, t("Saved at {time}", { time: formatClock() }));
       this.container.dataset.saved = String(Date.now());
       return true;
     } catch (error) {
@@ -156,6 +166,7 @@ export class ReportEditor {
       this.report = await api(E.REPORT(this.report.id));
       this.render();
       say(this.status, t("Signed. The report is on its way to the clinic."));
+      this.announce("report-changed");
     } catch (error) {
       say(this.status, `${t("Not signed")}: ${error.message}`, { error: true });
     }
@@ -169,6 +180,7 @@ export class ReportEditor {
       this.amendingReason = false;
       this.render();
       say(this.status, t("Amendment started: edit and sign it."));
+      this.announce("report-changed");
     } catch (error) {
       say(this.status, `${t("Not amended")}: ${error.message}`, { error: true });
     }

@@ -4,6 +4,7 @@
 import { api, rows } from "./api.js";
 import * as E from "./endpoints.js";
 import { debounce, el, formatDateTime, say } from "./dom.js";
+import { addDays, dayKey, formatTime, monthDay, startOfDay, weekdayOf } from "./time.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
 import { liveRoomButton } from "./rooms.js";
@@ -113,31 +114,23 @@ async function recordQc(sampleId, agreement, comment) {
   }
 }
 
-// --- calendar -----------------------------------------------------------------------
-function weekStart(date) {
-  const d = new Date(date);
-  d.setHours(0, 0, 0, 0);
-  d.setDate(d.getDate() - ((d.getDay() + 6) % 7)); // Monday
-  return d;
-}
-
+// --- calendar: this week, Monday first, days and times in the service's zone ---------------------
 async function loadCalendar() {
-  const start = weekStart(new Date());
-  const end = new Date(start);
-  end.setDate(end.getDate() + 7);
-  const days = [...Array(7)].map((_, i) => { const d = new Date(start); d.setDate(d.getDate() + i); return d; });
+  const today = dayKey();
+  const monday = addDays(today, -((weekdayOf(today) + 6) % 7));
+  const days = [...Array(7)].map((_, i) => addDays(monday, i));
+  const start = startOfDay(monday);
+  const end = startOfDay(addDays(monday, 7));
   const grid = $("#calendar");
-  grid.replaceChildren(...days.map((d) => el("div", { class: `day${d.toDateString() === new Date().toDateString() ? " today" : ""}`, dataset: { date: d.toISOString().slice(0, 10) } },
-    el("h4", {}, `${t(`weekday:${d.getDay()}`)} ${d.getMonth() + 1}/${d.getDate()}`))));
+  grid.replaceChildren(...days.map((d) => el("div", { class: `day${d === today ? " today" : ""}`, dataset: { date: d } },
+    el("h4", {}, `${t(`weekday:${weekdayOf(d)}`)} ${monthDay(d)}`))));
   try {
     const sessions = await rows(`${E.MY_CALENDAR}?${new URLSearchParams({ from: start.toISOString(), to: end.toISOString() })}`);
     for (const s of sessions) {
-      const begins = new Date(s.starts_at);
-      const day = grid.children[(begins.getDay() + 6) % 7];
-      if (!day || begins < start || begins >= end) continue;
-      const time = (iso) => new Date(iso).toTimeString().slice(0, 5);
+      const day = grid.children[days.indexOf(dayKey(s.starts_at))];
+      if (!day) continue;
       day.append(el("div", { class: "session" },
-        el("strong", {}, `${time(s.starts_at)}–${time(s.ends_at)}`),
+        el("strong", {}, `${formatTime(s.starts_at)}–${formatTime(s.ends_at)}`),
         el("div", {}, specialtyName(s.specialty)),
         el("div", { class: "muted" }, t("{booked}/{capacity} booked", {
           booked: (s.slots || []).reduce((n, slot) => n + (slot.bookings || []).length, 0), capacity: (s.slots || []).length }))));
