@@ -127,8 +127,14 @@ def read_dicom(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> FileDataset:
 
 
 def index_dicom(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> DicomIndex:
-    """Read and index one instance. Raises InvalidDicom when an identifying UID is missing."""
-    return index_dataset(read_dicom(data, limits=limits))
+    """Read and index one instance. Raises InvalidDicom when an identifying UID is missing.
+
+    One structural pass (dicom_header) where it vouches for the file, else the full read:
+    the same index and the same refusals either way.
+    """
+    from .dicom_header import index_dicom_header
+
+    return index_dicom_header(data, limits=limits) or index_dataset(read_dicom(data, limits=limits))
 
 
 def index_dataset(ds: Dataset) -> DicomIndex:
