@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from cutting_proxy import CuttingProxy  # noqa: E402
-DB_NAME = "tc_bench_studies"
+DB_NAME = os.environ.get("BENCH_STUDIES_DB", "tc_bench_studies")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 MEDIA = tempfile.mkdtemp(prefix="tc-bench-studies-")
 os.environ.update(
