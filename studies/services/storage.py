@@ -94,11 +94,21 @@ class FileBatch:
         self._folders: set[Path] = set()
 
     def write(self, name: str, data: bytes) -> str:
-        self.stage(name, data)
-        self.durable()
+        """One file, durable (file and folder fsynced) when this returns; no thread needed."""
+        _fsync_and_close([self._create(name, data)])
+        folders, self._folders = self._folders, set()
+        for folder in sorted(folders):
+            _fsync_path(folder)
         return name
 
     def stage(self, name: str, data: bytes) -> str:
+        """Write a file now and start its fsync in the background; durable once durable() returns."""
+        self._unsynced.append(self._create(name, data))
+        if len(self._unsynced) >= self.SYNC_GROUP:
+            self._start_syncs()
+        return name
+
+    def _create(self, name: str, data: bytes) -> int:
         target = media_path(name)
         self._make_folder(target.parent)
         self.names.append(name)  # listed before it exists: a half-written file is removed too
@@ -110,11 +120,8 @@ class FileBatch:
         except BaseException:
             os.close(fd)
             raise
-        self._unsynced.append(fd)
-        if len(self._unsynced) >= self.SYNC_GROUP:
-            self._start_syncs()
         self._folders.add(target.parent)
-        return name
+        return fd
 
     def _start_syncs(self) -> None:
         fds, self._unsynced = self._unsynced, []
@@ -122,8 +129,14 @@ class FileBatch:
             self._pending.append(_sync_pool().submit(_fsync_and_close, fds))
 
     def durable(self) -> None:
-        self._start_syncs()
         folders, self._folders = self._folders, set()
+        if not self._pending:  # fewer files than a sync group (C-STORE: one): fsynced here, no threads
+            fds, self._unsynced = self._unsynced, []
+            _fsync_and_close(fds)
+            for folder in sorted(folders):
+                _fsync_path(folder)
+            return
+        self._start_syncs()
         pending = self._pending + [_sync_pool().submit(_fsync_path, folder) for folder in sorted(folders)]
         self._pending = []
         wait(pending)

@@ -216,3 +216,24 @@ def test_an_instance_whose_series_is_filed_under_another_study_is_refused_and_le
     assert result.code == "series_study_mismatch"
     assert list(ImagingStudy.objects.all()) == [stored.instance.series.study]
     assert Instance.objects.count() == 1 and len(stored_files(media)) == 1
+
+
+def test_the_batch_path_keeps_the_size_limit_and_the_deflate_bomb_guard(source, settings, media):
+    from tests.studies import badfiles
+
+    # given a batch with a deflate bomb, a file over the upload limit and a good instance
+    bomb, good = badfiles.deflate_bomb(), instances("CT_small.dcm", 1)[0]
+    settings.STUDIES_MAX_UPLOAD_BYTES = len(bomb) + 1000
+    too_large = instances("CT_small.dcm", 1)[0] + bytes(len(bomb))
+    # when it is ingested
+    results = ingest_dicom_batch(datas=[bomb, too_large, good], source=source)
+    # then the bomb and the large file are refused as the worker refuses them, and the good one is stored
+    assert [getattr(r, "code", None) for r in results[:2]] == ["decompression_bomb", "file_too_large"]
+    assert results[2].created and Instance.objects.count() == 1 and len(stored_files(media)) == 1
+
+
+def test_one_instance_is_made_durable_without_the_thread_pool(source, monkeypatch):
+    from studies.services import storage
+
+    monkeypatch.setattr(storage, "_sync_pool", lambda: pytest.fail("a single instance needs no fsync threads"))
+    assert ingest_service.ingest_dicom_bytes(data=instances("CT_small.dcm", 1)[0], source=source).created
