@@ -180,7 +180,7 @@ def sanitized_bytes(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """
     check_size(data, limits)
     _require_part10_header(data)
-    return bytes(128) + data[128:]
+    return b"".join((bytes(128), memoryview(data)[128:]))  # one copy of the file, not two
 
 
 def _require_part10_header(data: bytes) -> None:
