@@ -19,6 +19,7 @@ import struct
 
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.datadict import dictionary_VR, private_dictionary_VR, tag_for_keyword
+from pydicom.filewriter import _AMBIGUOUS_US_SS_TAGS as _AMBIGUOUS_US_SS
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -116,6 +117,7 @@ class _Pass:
 
     def __init__(self, data: bytes, implicit: bool):
         self.data, self.implicit = data, implicit
+        self.needs_pixel_representation = False
 
     def top_level(self, start: int) -> dict:
         """The needed top-level elements as {tag: (vr, length, value)} after checking the whole tree."""
@@ -126,6 +128,8 @@ class _Pass:
         self._dataset(start, len(data), self.implicit, 0, needed, len(data))
         if _WAVEFORM_SEQUENCE in needed:
             raise _NotSure("a waveform: the ECG reader needs the full dataset")
+        if self.needs_pixel_representation and _PIXEL_DATA in needed and _TAG["PixelRepresentation"] not in needed:
+            raise _NotSure("US or SS values with pixel data but no Pixel Representation (pydicom refuses)")
         return needed
 
     def _switches(self, pos: int, implicit: bool) -> bool:
@@ -220,8 +224,18 @@ class _Pass:
                 raise _NotSure("binary value of the wrong length")
         elif vr not in converters:
             raise _NotSure("unknown VR")
-        elif "US" in vr and length % 2:  # ambiguous US/SS/OW: pydicom may convert it to numbers
-            raise _NotSure("binary value of the wrong length")
+        elif " or " in vr:
+            self._check_ambiguous(tag, vr, length, implicit, depth)
+
+    def _check_ambiguous(self, tag: int, vr: str, length: int, implicit: bool, depth: int) -> None:
+        """pydicom resolves an ambiguous VR when the element is read (filewriter.correct_ambiguous_vr_element)."""
+        if not implicit or vr == "US or OW":  # a UN made ambiguous, LUT Data: they need other elements
+            raise _NotSure("an ambiguous VR that depends on other elements")
+        if vr == "OB or OW" or tag not in _AMBIGUOUS_US_SS:
+            return  # implicit VR: OW, or left as bytes
+        if depth or length % 2:
+            raise _NotSure("US or SS inside a sequence, or of the wrong length")
+        self.needs_pixel_representation = True  # US or SS: read with the dataset's Pixel Representation
 
     def _undefined_length(self, tag, vr, vpos, limit, implicit, depth, needed) -> int:
         """pydicom: an undefined-length UN is a sequence; implicit VR looks the tag up, else peeks for an item."""

@@ -118,6 +118,18 @@ def test_a_private_number_of_the_wrong_length_is_left_to_the_full_read():
         index_dicom(data)
 
 
+def test_an_ambiguous_us_or_ss_value_without_pixel_representation_is_left_to_the_full_read():
+    # given implicit VR pixels whose Smallest Image Pixel Value (US or SS) cannot be resolved: no Pixel Representation
+    ds = pydicom.dcmread(io.BytesIO(data_bytes("MR_small_implicit.dcm")))
+    assert "SmallestImagePixelValue" in ds
+    del ds.PixelRepresentation
+    data = _save(ds, ImplicitVRLittleEndian)
+    # then the single pass steps aside and the full read refuses, as before
+    assert index_dicom_header(data) is None
+    with pytest.raises(FormatError):
+        index_dicom(data)
+
+
 def test_a_broken_nested_sequence_is_left_to_the_full_read():
     # given an element deep in a sequence that claims 32 KB where its item has a few bytes
     data = nested_explicit()
