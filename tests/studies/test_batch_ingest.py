@@ -1,4 +1,5 @@
-"""DICOM ingest in batches (STOW-RS): per-instance outcomes, de-duplication, files durable before rows, one event per study."""
+"""DICOM ingest in batches (STOW-RS): per-instance outcomes, de-duplication, files durable before
+rows, one event per study."""
 import hashlib
 import io
 
