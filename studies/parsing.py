@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .formats import DicomIndex, Format, detect, index_dataset, read_dicom, sanitize_photo, sanitized_bytes
+from .formats.dicom_header import index_dicom_header
 from .formats.ecg import Ecg, read_aecg, read_csv_ecg, read_dicom_ecg, read_wfdb_zip
 from .formats.ecg.measure import CriticalThresholds, analyse_ecg
 from .formats.errors import FormatError, MeasurementError, UnsupportedFormat
@@ -59,10 +60,14 @@ def parse_upload(data: bytes, *, kind: str, limits: Limits, thresholds: Critical
 
 def parse_dicom(data: bytes, *, limits: Limits, thresholds: CriticalThresholds | None = None,
                 measure_ecg: bool = True) -> ParsedDicom:
-    ds = read_dicom(data, limits=limits)
-    index = index_dataset(ds)
+    index = index_dicom_header(data, limits=limits)  # one pass over the header; None: the full read decides
+    ds = None
+    if index is None:
+        ds = read_dicom(data, limits=limits)
+        index = index_dataset(ds)
     parsed = ParsedDicom(index=index, stored_bytes=sanitized_bytes(data, limits=limits))
     if index.has_waveform and index.sop_class_uid.startswith(ECG_SOP_PREFIX) and measure_ecg:
+        ds = ds if ds is not None else read_dicom(data, limits=limits)
         parsed.ecg = measure(read_dicom_ecg(ds, limits=limits), thresholds or CriticalThresholds())
     return parsed
 

@@ -41,6 +41,34 @@ def send_event_on_commit(*, user_ids, payload: dict) -> None:
     transaction.on_commit(send)
 
 
+def send_events_on_commit(*, events: list[tuple[list[int], dict]]) -> None:
+    """Several events of one action (one per study of a STOW-RS batch): after commit, sent together.
+
+    Same rules as send_event_on_commit; one event loop and one channel-layer connection carry
+    them all, where one helper call per event would open one per event and user.
+    """
+    events = [(sorted(set(user_ids)), payload) for user_ids, payload in events if user_ids]
+
+    def send() -> None:
+        try:
+            async_to_sync(_send_all)(events)
+        except Exception:
+            log.warning("%d live events not sent", len(events), exc_info=True)
+
+    if events:
+        transaction.on_commit(send)
+
+
+async def _send_all(events: list[tuple[list[int], dict]]) -> None:
+    layer = get_channel_layer()
+    for user_ids, payload in events:
+        try:
+            for user_id in user_ids:
+                await layer.group_send(user_group(user_id), {"type": "notify.event", "payload": payload})
+        except Exception:
+            log.warning("live event %s not sent to users %s", payload.get("type"), user_ids, exc_info=True)
+
+
 def enqueue_on_commit(task, *args, **kwargs) -> None:
     """The one way services start Celery tasks: after commit, with ids only.
 

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from ..errors import DomainError, InvalidInput, NotFound, TooLarge
 from ..formats.errors import FormatError
 from ..selectors import audit_listed, instance_bytes, instance_list, series_list, study_list
-from ..services.ingest import Source, ingest_dicom_bytes
+from ..services.ingest import Source, ingest_dicom_batch
 from . import qido, wado
 from .multipart import build_related, parse_related
 from .schema import (DICOM_JSON, DICOM_JSON_LIST, INSTANCE_KEYS, PAGE, RENDERED, SERIES_KEYS, STUDY_KEYS, WINDOW,
@@ -58,21 +58,24 @@ class StudiesView(DicomWebView):
 
     @extend_schema(exclude=True)  # a multipart/related request: see .schema
     def post(self, request):
-        """STOW-RS: each part an application/dicom instance, ingested like an upload, one by one."""
+        """STOW-RS: each part an application/dicom instance, ingested like an upload, the request as one batch."""
         body = request._request.read(settings.STUDIES_MAX_UPLOAD_BYTES + 1)
         if len(body) > settings.STUDIES_MAX_UPLOAD_BYTES:
             raise TooLarge("The STOW-RS request is larger than the upload limit; send fewer instances per request.")
         source = Source(by=request.user, organisation=request.user.organisation, interface="dicomweb")
-        stored, failed = [], []
+        stored, failed, instances = [], [], []
         for headers, content in parse_related(body, request.META.get("CONTENT_TYPE", "")):
             part_type = headers.get("content-type", "application/dicom").split(";")[0].strip().lower()
             if part_type != "application/dicom":
                 failed.append(({}, 0xC000, f"part type {part_type} is not application/dicom"))
                 continue
-            try:
-                stored.append(ingest_dicom_bytes(data=content, source=source).instance)
-            except (FormatError, DomainError) as exc:  # one bad part must not lose the others
-                failed.append((_uids(content), 0xC000, exc.message))
+            instances.append(content)
+        # one batch: files made durable together, one transaction; a bad part gets its error, the others are stored
+        for content, result in zip(instances, ingest_dicom_batch(datas=instances, source=source)):
+            if isinstance(result, (FormatError, DomainError)):
+                failed.append((_uids(content), 0xC000, result.message))
+            else:
+                stored.append(result.instance)
         status = 200 if not failed else (202 if stored else 409)
         return dicom_json(wado.stow_reply(stored, failed, self.base_url(request)), status=status)
 

@@ -127,8 +127,14 @@ def read_dicom(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> FileDataset:
 
 
 def index_dicom(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> DicomIndex:
-    """Read and index one instance. Raises InvalidDicom when an identifying UID is missing."""
-    return index_dataset(read_dicom(data, limits=limits))
+    """Read and index one instance. Raises InvalidDicom when an identifying UID is missing.
+
+    One structural pass (dicom_header) where it vouches for the file, else the full read:
+    the same index and the same refusals either way.
+    """
+    from .dicom_header import index_dicom_header
+
+    return index_dicom_header(data, limits=limits) or index_dataset(read_dicom(data, limits=limits))
 
 
 def index_dataset(ds: Dataset) -> DicomIndex:
@@ -174,7 +180,7 @@ def sanitized_bytes(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """
     check_size(data, limits)
     _require_part10_header(data)
-    return bytes(128) + data[128:]
+    return b"".join((bytes(128), memoryview(data)[128:]))  # one copy of the file, not two
 
 
 def _require_part10_header(data: bytes) -> None:

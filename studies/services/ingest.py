@@ -21,14 +21,14 @@ from directory.access import CHANGE, org_subtree_ids, scoped
 from directory.models import Organisation, Patient, User
 from teleclinic.events import send_event_on_commit
 
-from ..errors import InvalidStudy
+from ..errors import DomainError, InvalidStudy
 from ..formats.ecg.measure import CriticalThresholds
 from ..formats.errors import FormatError
 from ..formats.limits import Limits
 from ..models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
 from ..parsing import ParsedDicom, ParsedEcg, ParsedOther, ecg_to_npz, measure, parse_dicom, parse_upload
 from . import notify
-from .storage import FileBatch, files_or_nothing, new_name, partial_path, remove_quietly
+from .storage import FileBatch, files_or_nothing, new_name, new_names, partial_path, remove_quietly
 from .uploads import upload_event
 
 SYSTEM = SimpleNamespace(username="system:studies-ingest", is_authenticated=False)
@@ -47,6 +47,7 @@ class Stored:
     instance: Instance
     created: bool  # False: this SOP Instance UID was already stored
     study_created: bool = False
+    ecg: EcgRecord | None = None  # a DICOM ECG stored now
 
 
 @dataclass
@@ -126,7 +127,7 @@ def _store_upload(*, upload_id, parsed: ParsedDicom | ParsedOther) -> None:
             upload.result = {"type": "dicom", "study": study.study_instance_uid, "study_id": study.pk,
                              "series": instance.series.series_instance_uid, "instance": instance.sop_instance_uid,
                              "duplicate": not created}
-            ecg = getattr(instance, "ecg", None)
+            ecg = stored.ecg if created else getattr(instance, "ecg", None)
             if ecg is not None:
                 upload.result.update(type="ecg", id=ecg.pk)
             ready = (ecg or (study if stored.study_created else None)) if created else None
@@ -147,17 +148,45 @@ def _store_upload(*, upload_id, parsed: ParsedDicom | ParsedOther) -> None:
 
 
 def ingest_dicom_bytes(*, data: bytes, source: Source) -> Stored:
-    """STOW-RS and C-STORE: parse, then store one instance in its own transaction. Raises FormatError/InvalidStudy."""
-    parsed = parse_dicom(data, limits=limits(), thresholds=thresholds())
-    return once_more_on_race(lambda: _store_dicom_bytes(parsed, source))
+    """C-STORE and other one-instance senders: a batch of one. Raises FormatError/InvalidStudy."""
+    result = ingest_dicom_batch(datas=[data], source=source)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
-def _store_dicom_bytes(parsed: ParsedDicom, source: Source) -> Stored:
+def ingest_dicom_batch(*, datas: list[bytes], source: Source) -> list[Stored | FormatError | DomainError]:
+    """STOW-RS: every instance of a request parsed, their files made durable together, indexed in one transaction.
+
+    Returns, per item of `datas` in order, a Stored or the error that refused it: one bad instance
+    never loses the others. Each file is written, and its fsync started, as soon as its instance
+    is parsed; the rows commit once every file and its folder are durable.
+    """
+    results: list = [None] * len(datas)
+    staged: list[tuple[int, ParsedDicom, str]] = []
+    with files_or_nothing() as files:
+        names = new_names("dicom", "dcm", len(datas))
+        for position, data in enumerate(datas):
+            try:
+                parsed = parse_dicom(data, limits=limits(), thresholds=thresholds())
+            except FormatError as exc:
+                results[position] = exc
+                continue
+            staged.append((position, parsed, files.stage(names[position], parsed.stored_bytes)))
+        files.durable()
+        outcome = once_more_on_race(lambda: _store_dicom_batch([(p, name) for _, p, name in staged], source))
+    for (position, _, name), result in zip(staged, outcome):
+        results[position] = result
+        if not (isinstance(result, Stored) and result.created):
+            remove_quietly(name)  # no row points to it: already stored, or refused
+    return results
+
+
+def _store_dicom_batch(items: list[tuple[ParsedDicom, str]], source: Source) -> list[Stored | DomainError]:
     with files_or_nothing() as files, transaction.atomic():
-        stored = store_dicom(parsed=parsed, source=source, files=files)
-        ecg = getattr(stored.instance, "ecg", None) if stored.created else None
-        if ecg is not None or stored.study_created:
-            notify.study_ready(ecg or stored.instance.series.study)
+        stored = store_dicom_instances(items=items, source=source, files=files)
+        notify.studies_ready([r.ecg or r.instance.series.study for r in stored  # one event per new study
+                              if isinstance(r, Stored) and (r.ecg is not None or r.study_created)])
     return stored
 
 
@@ -170,41 +199,120 @@ def once_more_on_race(store):
 
 
 def store_dicom(*, parsed: ParsedDicom, source: Source, files: FileBatch) -> Stored:
-    """One instance into Study/Series/Instance; an already-stored SOP Instance UID is not stored again."""
-    index = parsed.index
-    existing = Instance.objects.select_related("series__study").filter(sop_instance_uid=index.sop_instance_uid).first()
-    if existing is not None:
-        return Stored(existing, False)
-    study = ImagingStudy.objects.filter(study_instance_uid=index.study_instance_uid).first()
-    study_is_new = study is None
-    if study is None:
-        study = _create_study(parsed, source)
-    elif source.consultation is not None and study.patient_id != source.consultation.patient_id:
-        raise InvalidStudy("This study is already filed under another patient.", code="study_patient_mismatch")
-    series, _ = Series.objects.get_or_create(
-        series_instance_uid=index.series_instance_uid,
-        defaults=dict(study=study, modality=index.modality[:16], series_number=index.series_number,
-                      description=index.series_description[:128]))
-    if series.study_id != study.pk:
-        raise InvalidStudy("The series UID belongs to another study.", code="series_study_mismatch")
+    """One instance into Study/Series/Instance, its file written here; raises InvalidStudy."""
     name = new_name("dicom", "dcm")
-    # No savepoint here (two round trips per instance): a concurrent copy of the same SOP Instance
-    # UID fails the unique constraint, the caller's transaction rolls back and once_more_on_race
-    # runs it again, which then finds the instance stored.
-    instance = Instance.objects.create(
+    result = store_dicom_instances(items=[(parsed, name)], source=source, files=files, write=True)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def store_dicom_instances(*, items: list[tuple[ParsedDicom, str]], source: Source, files: FileBatch,
+                          write: bool = False) -> list[Stored | DomainError]:
+    """Instances into Study/Series/Instance with a few queries per batch; call inside a transaction.
+
+    Each item is (parsed, the name of its file, already durable unless `write`). An already-stored
+    SOP Instance UID is not stored again (created=False); an instance whose study or series cannot
+    take it gets the InvalidStudy in its place and the others are stored.
+    """
+    uids = {parsed.index.sop_instance_uid for parsed, _ in items}
+    known = {i.sop_instance_uid: i for i in Instance.objects.select_related("series__study")
+             .filter(sop_instance_uid__in=uids)}
+    new = [(parsed, name) for parsed, name in items if parsed.index.sop_instance_uid not in known]
+    studies, series, new_studies = _studies_for([parsed for parsed, _ in new], source)
+    results: list = []
+    rows: list[Instance] = []
+    for parsed, name in items:
+        index = parsed.index
+        if index.sop_instance_uid in known:
+            results.append(Stored(known[index.sop_instance_uid], False))
+            continue
+        problem = _refusal(studies.get(index.study_instance_uid), series.get(index.series_instance_uid))
+        if problem is not None:
+            results.append(problem)
+            continue
+        instance = _instance_row(parsed, series[index.series_instance_uid], name)
+        known[index.sop_instance_uid] = instance  # the same UID again later in this batch: already stored
+        rows.append(instance)
+        results.append(Stored(instance, True, new_studies.pop(index.study_instance_uid, None) is not None))
+    # No savepoint: a concurrent copy of one of these SOP Instance UIDs fails the unique constraint,
+    # the transaction rolls back and once_more_on_race runs it again, which then finds it stored.
+    Instance.objects.bulk_create(rows)
+    for (parsed, name), result in zip(items, results):
+        if not (isinstance(result, Stored) and result.created):
+            continue
+        if write:
+            files.write(name, parsed.stored_bytes)
+        if parsed.ecg is not None:
+            study = result.instance.series.study
+            result.ecg = store_ecg(parsed=parsed.ecg, original=None, source=Source(
+                by=source.by, organisation=source.organisation, consultation=source.consultation or study.consultation,
+                patient=study.patient, interface=source.interface), files=files, instance=result.instance)
+    return results
+
+
+def _refusal(study, series) -> DomainError | None:
+    for found in (study, series):
+        if isinstance(found, DomainError):
+            return found
+    return _series_elsewhere() if series.study_id != study.pk else None
+
+
+def _series_elsewhere() -> InvalidStudy:
+    return InvalidStudy("The series UID belongs to another study.", code="series_study_mismatch")
+
+
+def _instance_row(parsed: ParsedDicom, series: Series, name: str) -> Instance:
+    index = parsed.index
+    return Instance(
         sop_instance_uid=index.sop_instance_uid, series=series, sop_class_uid=index.sop_class_uid[:64],
         instance_number=index.instance_number, number_of_frames=index.number_of_frames, rows=index.rows,
         columns=index.columns, transfer_syntax_uid=index.transfer_syntax_uid[:64], file=name,
         size=len(parsed.stored_bytes), sha256=_sha256(parsed.stored_bytes))
-    if parsed.ecg is not None:
-        store_ecg(parsed=parsed.ecg, original=None, source=Source(
-            by=source.by, organisation=source.organisation, consultation=source.consultation or study.consultation,
-            patient=study.patient, interface=source.interface), files=files, instance=instance)
-    files.write(name, parsed.stored_bytes)  # last: the rows above roll back with it
-    return Stored(instance, True, study_is_new)
+
+
+def _studies_for(parsed: list[ParsedDicom], source: Source) -> tuple[dict, dict, dict]:
+    """({study UID: ImagingStudy or the InvalidStudy refusing it}, {series UID: Series}, {UID: study created now}).
+
+    Known series come with their study in one query; only studies of new series are looked up.
+    """
+    first_of_study, first_of_series, series_of_study = {}, {}, {}
+    for item in parsed:
+        first_of_study.setdefault(item.index.study_instance_uid, item)
+        first_of_series.setdefault(item.index.series_instance_uid, item)
+        series_of_study.setdefault(item.index.study_instance_uid, set()).add(item.index.series_instance_uid)
+    series = {s.series_instance_uid: s for s in Series.objects.select_related("study")
+              .filter(series_instance_uid__in=first_of_series)}
+    studies: dict = {s.study.study_instance_uid: s.study for s in series.values()}
+    if set(first_of_study) - set(studies):
+        studies.update((s.study_instance_uid, s) for s in ImagingStudy.objects.filter(
+            study_instance_uid__in=set(first_of_study) - set(studies)))
+    created = {}
+    for uid, item in first_of_study.items():
+        study = studies.get(uid)
+        if study is None and series_of_study[uid] <= series.keys():  # all its series are filed elsewhere
+            studies[uid] = _series_elsewhere()
+        elif study is None:
+            try:
+                studies[uid] = created[uid] = _create_study(item, source)
+            except InvalidStudy as exc:
+                studies[uid] = exc
+        elif source.consultation is not None and study.patient_id != source.consultation.patient_id:
+            studies[uid] = InvalidStudy("This study is already filed under another patient.",
+                                        code="study_patient_mismatch")
+    for uid, item in first_of_series.items():
+        study = studies[item.index.study_instance_uid]
+        if uid not in series and not isinstance(study, DomainError):
+            index = item.index
+            series[uid], _ = Series.objects.select_related("study").get_or_create(
+                series_instance_uid=uid, defaults=dict(study=study, modality=index.modality[:16],
+                                                       series_number=index.series_number,
+                                                       description=index.series_description[:128]))
+    return studies, series, created
 
 
 def _create_study(parsed: ParsedDicom, source: Source) -> ImagingStudy:
+    """Call inside a transaction; a concurrent creator of the same UID wins and its study is returned."""
     index = parsed.index
     patient = source.patient or (source.consultation.patient if source.consultation else None) or _match_patient(
         index, source)
@@ -316,4 +424,5 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-__all__ = ["Source", "Stored", "ecg_measure", "ecg_signal_store", "ingest_dicom_bytes", "ingest_upload", "once_more_on_race", "store_dicom", "upload_fail"]
+__all__ = ["Source", "Stored", "ecg_measure", "ecg_signal_store", "ingest_dicom_batch", "ingest_dicom_bytes",
+           "ingest_upload", "once_more_on_race", "store_dicom", "upload_fail"]

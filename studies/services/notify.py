@@ -10,13 +10,26 @@ coordinators).
 from consult.models import Consultation
 from scheduling.models import Assignment
 from scheduling.services import assignment_request, consultation_raise_to_stat
-from teleclinic.events import send_event_on_commit
+from teleclinic.events import send_event_on_commit, send_events_on_commit
 
 from ..models import EcgRecord, ImagingStudy
 
 
-
 def study_ready(study_or_ecg: ImagingStudy | EcgRecord) -> None:
+    recipients = _recipients(study_or_ecg)
+    if recipients:
+        send_event_on_commit(user_ids=sorted(recipients), payload=_payload(study_or_ecg))
+    _route(study_or_ecg)
+
+
+def studies_ready(items: list[ImagingStudy | EcgRecord]) -> None:
+    """study_ready for every new study (and DICOM ECG) of one batch; their events go out together."""
+    send_events_on_commit(events=[(sorted(_recipients(item)), _payload(item)) for item in items])
+    for item in items:
+        _route(item)
+
+
+def _recipients(study_or_ecg: ImagingStudy | EcgRecord) -> set[int]:
     consultation = study_or_ecg.consultation
     recipients = set()
     if consultation is not None and consultation.assigned_expert_id is not None:
@@ -26,10 +39,12 @@ def study_ready(study_or_ecg: ImagingStudy | EcgRecord) -> None:
         recipients.add(upload.owner_id)
     elif consultation is not None:
         recipients.add(consultation.requested_by_id)
-    if recipients:
-        send_event_on_commit(user_ids=sorted(recipients), payload=_payload(study_or_ecg))
-    if consultation is not None:
-        _route_to_expert(consultation, critical=isinstance(study_or_ecg, EcgRecord)
+    return recipients
+
+
+def _route(study_or_ecg: ImagingStudy | EcgRecord) -> None:
+    if study_or_ecg.consultation is not None:
+        _route_to_expert(study_or_ecg.consultation, critical=isinstance(study_or_ecg, EcgRecord)
                          and bool(study_or_ecg.critical_findings))
 
 
