@@ -168,6 +168,7 @@ SPECTACULAR_SETTINGS = {
     # and fields named alike in several models (`kind`), need one name each, or drf-spectacular warns
     # of a collision it cannot resolve by the component's name.
     "ENUM_NAME_OVERRIDES": {
+        "BookingStatusEnum": "scheduling.models.Booking.Status",
         "ReportKindEnum": "reports.models.Report.Kind",
         "SessionStateEnum": "scheduling.models.CloudClinicSession.State",
         "SlotKindEnum": "scheduling.models.Slot.Kind",
