@@ -6,13 +6,13 @@ stored first and fanned out after commit; this socket fills any gap in seq from 
 import logging
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from relay.errors import InvalidSdp
 from relay.sdp import parse_client_description
 from teleclinic.errors import DomainError
+from teleclinic.socket_db import ENTERING, SocketDbConsumer, socket_db
 
 from . import selectors
 from .errors import RelayUnavailable
@@ -31,14 +31,14 @@ def close_code(exc: DomainError) -> int:
     return 4000 + exc.status  # 4401, 4403, 4404, 4410...
 
 
-def _db(fn):
-    # Not thread-sensitive: Channels would run every socket's ORM calls on one shared thread,
-    # one after the other. Each service owns its transaction and its connection, and rows are
-    # locked per room, so sockets of different rooms may hit the database side by side.
-    return database_sync_to_async(fn, thread_sensitive=False)
+# Not Channels' thread-sensitive default (every socket's ORM calls on one shared thread, one after
+# the other): each service owns its transaction and rows are locked per room, so sockets may hit
+# the database side by side (teleclinic/socket_db.py). Letting a socket in (ENTERING) waits behind
+# the traffic of the sockets that are in.
+_db = socket_db
 
 
-class RoomConsumer(AsyncJsonWebsocketConsumer):
+class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
     participant_id: int | None = None
     delivered: int | None = None  # last seq sent to this client; None until it sent "join"
     closing = False
@@ -58,13 +58,14 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def _authenticate(self) -> int:
         ticket = parse_qs(self.scope.get("query_string", b"").decode()).get("ticket", [""])[0]
         if ticket:
-            participant_id = await _db(tokens.ticket_consume)(room_id=self.room_id, secret=ticket)
-            return (await _db(rooms.participant_connect)(participant_id=participant_id,
-                                                         connection=self.channel_name)).pk
+            participant_id = await _db(tokens.ticket_consume, ENTERING)(room_id=self.room_id, secret=ticket)
+            return (await _db(rooms.participant_connect, ENTERING)(participant_id=participant_id,
+                                                                   connection=self.channel_name)).pk
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             raise _Unauthenticated()
-        participant = await _db(rooms.staff_connect)(user=user, room_id=self.room_id, connection=self.channel_name)
+        participant = await _db(rooms.staff_connect, ENTERING)(user=user, room_id=self.room_id,
+                                                               connection=self.channel_name)
         return participant.pk
 
     async def _refuse(self, code: str, detail: str, close: int) -> None:
@@ -80,8 +81,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(participant_group(self.participant_id), self.channel_name)
         await self._to_relay({"type": "relay.leave", "conn": self.channel_name}, place=False)
         try:
-            await _db(rooms.participant_disconnected)(participant_id=self.participant_id,
-                                                      connection=self.channel_name)
+            await _db(rooms.participant_disconnected, ENTERING)(participant_id=self.participant_id,
+                                                                connection=self.channel_name)
         except Exception:  # the socket is gone either way; the next connect sets presence again
             logger.exception("room %s: could not record disconnect of %s", self.room_id, self.participant_id)
 
@@ -162,7 +163,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self._to_relay({"type": "relay.audio_only", "enabled": message["enabled"]}, place=False)
 
     async def _on_chat(self, message):
-        await _db(rooms.chat_post)(participant_id=self.participant_id, text=message["text"])
+        await _db(rooms.chat_post)(participant_id=self.participant_id, room_id=self.room_id, text=message["text"])
 
     async def _on_admit(self, message):
         await _db(rooms.participant_admit)(by_participant_id=self.participant_id,

@@ -1,10 +1,17 @@
 """The room's numbered event log: append under the room's row lock, fan out after commit."""
+import asyncio
+import logging
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.db.models import F
 
+from teleclinic.socket_db import serving_loop
+
 from ..models import Participant, Room, RoomEvent
+
+logger = logging.getLogger(__name__)
 
 
 def room_group(room_id: int) -> str:
@@ -37,24 +44,67 @@ def participant_payload(participant: Participant) -> dict:
             "connected": participant.connected}
 
 
+def seq_take(room_id: int) -> int:
+    """The room's next sequence number, taken in one statement that also locks the room's row until
+    the transaction ends (what lock_room does, for a writer that needs only the number).
+
+    Call it first in the transaction (SQLite: the UPDATE takes the database's write lock at once).
+    Raises Room.DoesNotExist."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Room._meta.db_table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+                       [room_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Room.DoesNotExist(f"room {room_id}")
+    return row[0]
+
+
 def event_append(*, room: Room, kind: str, participant: Participant | None = None, data: dict | None = None) -> RoomEvent:
     """Store the room's next event; fan it out once the transaction commits.
 
     Precondition: inside transaction.atomic, holding `room`'s row lock (lock_room)."""
     room.last_seq += 1
     Room.objects.filter(pk=room.pk).update(last_seq=room.last_seq)
-    event = RoomEvent.objects.create(room=room, seq=room.last_seq, kind=kind, participant=participant,
-                                     data=data or {})
+    return event_store(room_id=room.pk, seq=room.last_seq, kind=kind, participant=participant, data=data)
+
+
+def event_store(*, room_id: int, seq: int, kind: str, participant: Participant | None = None,
+                data: dict | None = None) -> RoomEvent:
+    """Store event `seq` of the room; fan it out once the transaction commits.
+
+    Precondition: inside transaction.atomic, `seq` taken in it (seq_take, or event_append's lock)."""
+    event = RoomEvent.objects.create(room_id=room_id, seq=seq, kind=kind, participant=participant, data=data or {})
     payload = event_payload(event)
     # robust: the event is committed; if Redis blinks, sockets still get it from the database
     # when the next event shows them the gap, or when they resume.
-    transaction.on_commit(lambda: _fan_out(room.pk, payload), robust=True)
+    transaction.on_commit(lambda: _fan_out(room_id, payload), robust=True)
     return event
+
+
+_sending: set[asyncio.Task] = set()  # fan-outs under way on a socket's event loop (held until done)
 
 
 def _fan_out(room_id: int, payload: dict) -> None:
     # At most once: a consumer that misses it notices the gap in seq and reads the database.
-    async_to_sync(get_channel_layer().group_send)(room_group(room_id), {"type": "room.event", "event": payload})
+    message = {"type": "room.event", "event": payload}
+    loop = serving_loop()
+    if loop is None:  # a request, a task, a command: send it before going on
+        async_to_sync(get_channel_layer().group_send)(room_group(room_id), message)
+    else:  # a socket's call: its event loop sends it, and this database thread is free at once
+        loop.call_soon_threadsafe(_send_from_loop, room_group(room_id), message)
+
+
+def _send_from_loop(group: str, message: dict) -> None:
+    task = asyncio.ensure_future(get_channel_layer().group_send(group, message))
+    _sending.add(task)
+    task.add_done_callback(_sent)
+
+
+def _sent(task: asyncio.Task) -> None:
+    _sending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("room event not fanned out (the sockets read it back from the database)",
+                       exc_info=task.exception())
 
 
 def relay_moved_on_commit(room_id: int) -> None:
