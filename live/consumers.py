@@ -3,6 +3,7 @@
 Thin: authenticate, parse, call one service (database_sync_to_async), send. Room events are
 stored first and fanned out after commit; this socket fills any gap in seq from the database.
 """
+import asyncio
 import logging
 from urllib.parse import parse_qs
 
@@ -19,11 +20,12 @@ from .errors import RelayUnavailable
 from .models import Participant
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, TokenBucket, error_frame, parse_frame
 from .services import placement, rooms, tokens
-from .services.events import events_since, participant_group, room_group
+from .services.events import EVENTS_BATCH, events_since, participant_group, room_group
 
 logger = logging.getLogger(__name__)
 
 CLOSE_RATE_LIMITED = 4429
+COMMANDS_DRAIN_S = 30  # how long a closed socket's pending commands may still take
 P = Participant
 
 
@@ -39,9 +41,16 @@ _db = socket_db
 
 
 class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
+    """One socket. Channels hands it one message at a time, the client's frames and the room's
+    events alike; so the client's commands (chat, mute, publish...) run one after the other on a
+    task of their own (`_commands`, in the order sent), and a command waiting for the database
+    never holds up the room's events on their way to this client."""
+
     participant_id: int | None = None
     delivered: int | None = None  # last seq sent to this client; None until it sent "join"
     closing = False
+    _commands: asyncio.Queue | None = None
+    _commander: asyncio.Task | None = None
 
     async def connect(self):
         self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
@@ -77,6 +86,7 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.participant_id is None:
             return
+        await self._finish_commands()
         await self.channel_layer.group_discard(room_group(self.room_id), self.channel_name)
         await self.channel_layer.group_discard(participant_group(self.participant_id), self.channel_name)
         await self._to_relay({"type": "relay.leave", "conn": self.channel_name}, place=False)
@@ -120,23 +130,54 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
         elif self.delivered is None:
             raise ProtocolError("join_first", "Send 'join' first.")
         else:
-            await getattr(self, f"_on_{kind}")(message)
+            if self._commands is None:
+                self._commands = asyncio.Queue()
+                self._commander = asyncio.ensure_future(self._run_commands())
+            self._commands.put_nowait(message)
+
+    async def _run_commands(self) -> None:
+        while (message := await self._commands.get()) is not None:
+            try:
+                await getattr(self, f"_on_{message['type']}")(message)
+            except ProtocolError as exc:
+                await self.send_json(error_frame(exc.code, exc.detail))
+            except DomainError as exc:
+                await self.send_json(error_frame(exc.code, exc.message))
+            except Exception:  # noqa: BLE001 - one failed command must not end the socket's others
+                logger.exception("room %s: command %s of %s failed", self.room_id, message["type"], self.participant_id)
+                await self.send_json(error_frame("server_error", "That did not work; try again."))
+
+    async def _finish_commands(self) -> None:
+        """The socket closed: the commands it sent before are still carried out (a chat line sent
+        just before a page closes is kept), then the task ends. The client is gone: what they would
+        have been told is dropped."""
+        if self._commander is None:
+            return
+        self._commands.put_nowait(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._commander), COMMANDS_DRAIN_S)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - gone either way; logged by the task
+            self._commander.cancel()
 
     async def _join(self, last_seq: int | None) -> None:
-        snapshot = await _db(selectors.room_snapshot)(participant_id=self.participant_id)
-        await self.send_json(snapshot)
         # Without last_seq the client gets the room's whole history (chat included).
-        self.delivered = 0 if last_seq is None else min(last_seq, snapshot["last_seq"])
-        await self._catch_up(None)
+        snapshot, self.delivered, batch = await _db(selectors.room_join)(participant_id=self.participant_id,
+                                                                        last_seq=last_seq)
+        await self.send_json(snapshot)
+        if await self._send_batch(batch):
+            await self._catch_up(None)
 
     async def _catch_up(self, up_to: int | None) -> None:
         """Send stored events after `delivered` (up to `up_to`), in order, without gaps."""
-        while True:
-            batch = await _db(events_since)(room_id=self.room_id, after_seq=self.delivered, up_to=up_to)
-            for event in batch:
-                await self._deliver(event)
-            if len(batch) < 500:
-                return
+        while await self._send_batch(await _db(events_since)(room_id=self.room_id, after_seq=self.delivered,
+                                                             up_to=up_to)):
+            pass
+
+    async def _send_batch(self, batch: list[dict]) -> bool:
+        """Deliver a batch of stored events; True if it was full (there may be more)."""
+        for event in batch:
+            await self._deliver(event)
+        return len(batch) == EVENTS_BATCH
 
     async def _on_leave(self, message):
         await _db(rooms.participant_leave)(participant_id=self.participant_id)

@@ -23,6 +23,7 @@ left inside a transaction is closed at once.
 """
 import asyncio
 import contextvars
+import functools
 import itertools
 import queue
 import threading
@@ -81,8 +82,9 @@ def _threads() -> _Threads:
         return _executor
 
 
+@functools.cache
 def socket_db(fn, urgency: int = IN):
-    """`fn` as a coroutine function run on the socket threads."""
+    """`fn` as a coroutine function run on the socket threads (made once per function)."""
 
     def run(loop, args, kwargs):
         _close_unusable()
@@ -95,12 +97,15 @@ def socket_db(fn, urgency: int = IN):
             if _threads().queued() == 0:  # nothing waits: give the connection back rather than sit on it
                 connections.close_all()
 
+    in_thread = None
+
     async def call(*args, **kwargs):
-        executor = _threads()
-        token = _urgency.set(urgency)  # read by executor.submit, in this task
+        nonlocal in_thread
+        if in_thread is None:
+            in_thread = SyncToAsync(run, thread_sensitive=False, executor=_threads())
+        token = _urgency.set(urgency)  # read by the executor's submit, in this task
         try:
-            return await SyncToAsync(run, thread_sensitive=False, executor=executor)(
-                asyncio.get_running_loop(), args, kwargs)
+            return await in_thread(asyncio.get_running_loop(), args, kwargs)
         finally:
             _urgency.reset(token)
 

@@ -6,6 +6,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from teleclinic.socket_db import serving_loop
 
@@ -81,6 +82,31 @@ def event_store(*, room_id: int, seq: int, kind: str, participant: Participant |
     return event
 
 
+def event_store_said(*, room_id: int, seq: int, kind: str, participant_id: int, data: dict) -> dict | None:
+    """Store event `seq` of the room, said by an admitted participant of it; fan it out after commit.
+    None, storing nothing, if the participant is not (or no longer) admitted there.
+
+    One statement, the check included: the hot path of a busy room (chat). It runs after the room's
+    lock was taken, so it sees a removal committed before (READ COMMITTED: each statement reads
+    afresh). Precondition: inside transaction.atomic, `seq` taken in it (seq_take)."""
+    at = timezone.now()
+    q, event, people = connection.ops.quote_name, RoomEvent._meta, Participant._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {q(event.db_table)} (room_id, seq, kind, participant_id, data, {q('at')}) "
+            f"SELECT room_id, %s, %s, id, %s, %s FROM {q(people.db_table)} "
+            "WHERE id = %s AND room_id = %s AND state = %s RETURNING id",
+            [seq, kind, event.get_field("data").get_db_prep_save(data, connection),
+             event.get_field("at").get_db_prep_save(at, connection), participant_id, room_id,
+             Participant.State.ADMITTED])
+        if cursor.fetchone() is None:
+            return None
+    payload = {"type": "event", "seq": seq, "kind": kind, "participant": participant_id, "data": data,
+               "at": at.isoformat()}
+    transaction.on_commit(lambda: _fan_out(room_id, payload), robust=True)
+    return payload
+
+
 _sending: set[asyncio.Task] = set()  # fan-outs under way on a socket's event loop (held until done)
 
 
@@ -115,7 +141,10 @@ def relay_moved_on_commit(room_id: int) -> None:
         room_group(room_id), {"type": "relay.moved"}), robust=True)
 
 
-def events_since(*, room_id: int, after_seq: int, up_to: int | None = None, limit: int = 500) -> list[dict]:
+EVENTS_BATCH = 500  # stored events read at once by a socket catching up
+
+
+def events_since(*, room_id: int, after_seq: int, up_to: int | None = None, limit: int = EVENTS_BATCH) -> list[dict]:
     """Stored events with seq > after_seq (and <= up_to), oldest first."""
     rows = RoomEvent.objects.filter(room_id=room_id, seq__gt=after_seq)
     if up_to is not None:
