@@ -124,10 +124,15 @@ if REDIS_URL:
     # The pub/sub layer: RedisChannelLayer drops silently past 100 queued messages per
     # process and its pool caps at 100 connections; the pub/sub layer held twice the
     # clients with no loss when measured here. What must not be lost goes through the DB.
+    # The same Redis listed CHANNEL_LAYER_CONNECTIONS times: the layer keeps one connection per
+    # listed host and sends one message at a time on each (a lock held for the whole round trip),
+    # so one connection caps a process's fan-out; channels and groups are spread over the
+    # connections by name, and all of them reach the same server, so any process finds them.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="tc")},
+            "CONFIG": {"hosts": [REDIS_URL] * env.int("CHANNEL_LAYER_CONNECTIONS", default=4),
+                       "prefix": env.str("CHANNEL_PREFIX", default="tc")},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -14,7 +14,7 @@ from directory.models import User
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
 
 from ..models import JoinToken, Participant, Room, Ticket
-from .events import event_append, event_store_said, lock_room, participant_payload as _public, seq_take
+from .events import event_append, event_append_said, lock_room, participant_payload as _public
 
 P = Participant
 HOSTING_ROLES = (User.Role.VILLAGE_DOCTOR, User.Role.TOWNSHIP_DOCTOR, User.Role.ADMIN)
@@ -236,13 +236,11 @@ def participant_update(*, participant_id: int, kind: str, **values) -> Participa
 
 def chat_post(*, participant_id: int, text: str, room_id: int | None = None) -> None:
     """An admitted participant's chat line, the room's next event. The hot path of a busy room:
-    `room_id` (the socket knows it) spares a read, and the sequence number is taken with the lock."""
+    `room_id` (the socket knows it) spares a read; events.event_append_said stores it."""
     room_id = room_id or _room_id_of(participant_id)
-    with transaction.atomic():
-        seq = seq_take(room_id)  # locks the room: a removal or admission is before or after, wholly
-        if event_store_said(room_id=room_id, seq=seq, kind="chat", participant_id=participant_id,
-                            data={"text": text.strip()}) is None:
-            raise NotPermitted("Wait until the host admits you.", code="not_admitted")  # rolls the seq back
+    if event_append_said(room_id=room_id, kind="chat", participant_id=participant_id,
+                         data={"text": text.strip()}) is None:
+        raise NotPermitted("Wait until the host admits you.", code="not_admitted")
 
 
 def room_close(*, by: User, room_id: int) -> Room:
