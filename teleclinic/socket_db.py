@@ -17,8 +17,8 @@ there keep their latency.
 fan-out after commit) instead of blocking its thread until the loop has done it.
 
 Connections: while calls are queued for these threads, a thread keeps its connection from one
-call to the next (no connect, no pool checkout per call); once nothing waits, it closes it (back
-to the pool with DB_POOL), so an idle process holds none. A connection that saw an error or was
+call to the next (no connect, no pool checkout per call); a thread that finds nothing to do gives
+it back (to the pool with DB_POOL) before it waits, so an idle process holds none. A connection that saw an error or was
 left inside a transaction is closed at once.
 """
 import asyncio
@@ -54,12 +54,13 @@ class _Threads(Executor):
         self._queue.put((_urgency.get(), next(self._order), future, fn, args, kwargs))
         return future
 
-    def queued(self) -> int:
-        return self._queue.qsize()
-
     def _work(self) -> None:
         while True:
-            _, _, future, fn, args, kwargs = self._queue.get()
+            try:
+                _, _, future, fn, args, kwargs = self._queue.get_nowait()
+            except queue.Empty:
+                connections.close_all()  # idle: give the connection back (to the pool) rather than sit on it
+                _, _, future, fn, args, kwargs = self._queue.get()
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -94,8 +95,6 @@ def socket_db(fn, urgency: int = IN):
         finally:
             _local.loop = None
             _close_unusable()
-            if _threads().queued() == 0:  # nothing waits: give the connection back rather than sit on it
-                connections.close_all()
 
     in_thread = None
 
