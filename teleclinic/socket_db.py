@@ -25,6 +25,7 @@ import asyncio
 import contextvars
 import functools
 import itertools
+import logging
 import queue
 import threading
 from concurrent.futures import Executor, Future
@@ -38,6 +39,7 @@ IN, ENTERING, KNOCKING = 0, 1, 2  # urgency: a socket that is in, being let in, 
 
 _urgency: contextvars.ContextVar[int] = contextvars.ContextVar("socket_db_urgency", default=IN)
 _local = threading.local()
+logger = logging.getLogger(__name__)
 
 
 class _Threads(Executor):
@@ -59,7 +61,7 @@ class _Threads(Executor):
             try:
                 _, _, future, fn, args, kwargs = self._queue.get_nowait()
             except queue.Empty:
-                connections.close_all()  # idle: give the connection back (to the pool) rather than sit on it
+                _give_back_connections()
                 _, _, future, fn, args, kwargs = self._queue.get()
             if not future.set_running_or_notify_cancel():
                 continue
@@ -109,6 +111,14 @@ def socket_db(fn, urgency: int = IN):
             _urgency.reset(token)
 
     return call
+
+
+def _give_back_connections() -> None:
+    """Idle: give the connection back (to the pool) rather than sit on it. Never ends the thread."""
+    try:
+        connections.close_all()
+    except Exception:  # noqa: BLE001 - a broken connection is dropped anyway
+        logger.warning("socket thread: closing its database connection failed", exc_info=True)
 
 
 def _close_unusable() -> None:
