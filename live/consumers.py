@@ -126,7 +126,7 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
 
     async def _handle(self, message: dict) -> None:
         kind = message["type"]
-        if kind == "ping":
+        if kind == "ping" and self._commands is None:
             await self.send_json({"type": "pong"})
         elif kind == "join":
             await self._join(message.get("last_seq"), message.get("ecg_seq"))
@@ -137,6 +137,10 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
                 self._commands = asyncio.Queue()
                 self._commander = asyncio.ensure_future(self._run_commands())
             self._commands.put_nowait(message)
+
+    async def _on_ping(self, message):
+        """Queued behind the commands sent before it: `pong` means they have all been carried out."""
+        await self.send_json({"type": "pong"})
 
     async def _run_commands(self) -> None:
         while (message := await self._commands.get()) is not None:
