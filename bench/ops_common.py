@@ -14,11 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = os.environ.get("BENCH_OPS_DB", "tc_bench_ops")  # ops_uploads_bench sets its own
+# Several engineers share the machine: with CHANNEL_PREFIX/REDIS_URL set (as for their tests), the
+# bench takes a database of its own and their Redis db, and leaves that db's other keys alone.
+_OWNER = "".join(ch for ch in os.environ.get("CHANNEL_PREFIX", "") if ch.isalnum()).lower()
+BENCH_DB = os.environ.get("BENCH_OPS_DB", "tc_bench_ops" + (f"_{_OWNER}" if _OWNER else ""))
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DATABASE_URL = f"{SERVER}/{BENCH_DB}"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-PREFIX = "benchops"
+_DEDICATED_REDIS = "BENCH_REDIS_URL" in os.environ or not os.environ.get("REDIS_URL")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/14"
+PREFIX = f"benchops{_OWNER}"
 
 
 def bench_env() -> dict:
@@ -43,7 +47,8 @@ def setup_django() -> None:
     call_command("migrate", interactive=False, verbosity=0)
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    if _DEDICATED_REDIS:  # a db of the bench's own; a borrowed one keeps its keys (own channel prefix)
+        redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 def drop_database() -> None:
@@ -62,13 +67,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def daphne_process(log_path: Path):
-    """One Daphne process on the bench database; yields its port."""
+def daphne_process(log_path: Path, app: str = "teleclinic.asgi:application", **env):
+    """One Daphne process on the bench database (serving `app`, with `env` added); yields it, with
+    its `port`."""
     port = free_port()
-    command = [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-               "teleclinic.asgi:application"]
+    command = [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), app]
     with open(log_path, "w") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env=bench_env(), stdout=out, stderr=subprocess.STDOUT)
+        # DB_POOL: connections from a pool, as scripts/scaled.sh and docker-compose.yml run Daphne
+        proc = subprocess.Popen(command, cwd=ROOT, env={**bench_env(), "DB_POOL": os.environ.get("DB_POOL", "true"),
+                                                        **env}, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -103,3 +110,40 @@ def percentiles(samples_ms: list[float]) -> dict:
 
 def machine() -> dict:
     return {"cpus": os.cpu_count(), "loadavg_1m_at_start": round(os.getloadavg()[0], 2)}
+
+
+class CpuMeter:
+    """CPU use of some processes from now until read(): busy, and waiting for a CPU (runnable but
+    not running: another user's load on the shared machine, not our code), in % of one core."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = pids
+        self.began = time.monotonic()
+        self.before = {name: (_cpu_s(pid), _runqueue_wait_s(pid)) for name, pid in pids.items()}
+
+    def read(self) -> dict:
+        wall = time.monotonic() - self.began
+        out = {}
+        for name, pid in self.pids.items():
+            cpu, wait = self.before[name]
+            out[f"{name}_cpu_s"] = round(_cpu_s(pid) - cpu, 2)
+            out[f"{name}_cpu_percent"] = round(100 * (_cpu_s(pid) - cpu) / wall, 1)
+            out[f"{name}_waiting_for_cpu_percent"] = round(100 * (_runqueue_wait_s(pid) - wait) / wall, 1)
+        return out
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _runqueue_wait_s(pid: int) -> float:
+    """Seconds the process's threads have waited on a run queue (schedstat field 2, summed)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError):
+            pass  # a thread that ended meanwhile
+    return total / 1e9

@@ -53,6 +53,7 @@ def main() -> None:
     from tests.ops.processes import scaled_stack
     from tests.ops.reconnecting import room_failover
 
+    load_before = os.getloadavg()
     room_ids, cookies = seed(-(-CLIENTS // 3))
     clients = {room: [] for room in room_ids}
     for n in range(CLIENTS):  # rooms of 3 (the last one may be smaller)
@@ -71,7 +72,9 @@ def main() -> None:
         ops_common.drop_database()
     result.pop("victim_pid")
     print(json.dumps({
-        "bench": "ops_room_failover", "machine": ops_common.machine(), "layer": "RedisPubSubChannelLayer",
+        "bench": "ops_room_failover", "layer": "RedisPubSubChannelLayer",
+        "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load_before],
+                    "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
         "stack": "scripts/scaled.sh: nginx + 2 Daphne (+ beat)", **result,
         "goal": {"back_within_10s_pct": ">= 95", "gaps": 0, "repeats": 0},
         "met": result["back_within_10s_pct"] >= 95 and result["gaps"] == 0 and result["repeats"] == 0

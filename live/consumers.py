@@ -1,29 +1,32 @@
 """The room socket (/ws/rooms/<id>/): signalling, chat and room events. Protocol: docs/signalling.md.
 
-Thin: authenticate, parse, call one service (database_sync_to_async), send. Room events are
-stored first and fanned out after commit; this socket fills any gap in seq from the database.
+Thin: authenticate, parse, call one service (on the socket threads: teleclinic/socket_db.py),
+send. Room events are stored first and fanned out after commit; this socket fills any gap in seq
+from the database.
 """
+import asyncio
 import logging
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from relay.errors import InvalidSdp
 from relay.sdp import parse_client_description
 from teleclinic.errors import DomainError
+from teleclinic.socket_db import ENTERING, SocketDbConsumer, socket_db
 
 from . import ecg_replay, ecg_wire, selectors
 from .errors import RelayUnavailable
 from .models import Participant
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, TokenBucket, error_frame, parse_frame
 from .services import ecg, placement, rooms, tokens
-from .services.events import events_since, participant_group, room_group
+from .services.events import EVENTS_BATCH, events_since, participant_group, room_group
 
 logger = logging.getLogger(__name__)
 
 CLOSE_RATE_LIMITED = 4429
+COMMANDS_DRAIN_S = 5  # how long a closed socket's pending commands may still take (Daphne gives 10 s)
 P = Participant
 
 
@@ -31,19 +34,26 @@ def close_code(exc: DomainError) -> int:
     return 4000 + exc.status  # 4401, 4403, 4404, 4410...
 
 
-def _db(fn):
-    # Not thread-sensitive: Channels would run every socket's ORM calls on one shared thread,
-    # one after the other. Each service owns its transaction and its connection, and rows are
-    # locked per room, so sockets of different rooms may hit the database side by side.
-    return database_sync_to_async(fn, thread_sensitive=False)
+# Not Channels' thread-sensitive default (every socket's ORM calls on one shared thread, one after
+# the other): each service owns its transaction and rows are locked per room, so sockets may hit
+# the database side by side (teleclinic/socket_db.py). Letting a socket in (ENTERING) waits behind
+# the traffic of the sockets that are in.
+_db = socket_db
 
 
-class RoomConsumer(AsyncJsonWebsocketConsumer):
+class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
+    """One socket. Channels hands it one message at a time, the client's frames and the room's
+    events alike; so the client's commands (chat, mute, publish...) run one after the other on a
+    task of their own (`_commands`, in the order sent), and a command waiting for the database
+    never holds up the room's events on their way to this client."""
+
     participant_id: int | None = None
     delivered: int | None = None  # last seq sent to this client; None until it sent "join"
     closing = False
     admitted = False  # only admitted participants see the live ECG (followed from the room events)
     ecg_cursor: tuple[int, int] | None = None  # (stream, last chunk seq sent to this client)
+    _commands: asyncio.Queue | None = None
+    _commander: asyncio.Task | None = None
 
     async def connect(self):
         self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
@@ -60,13 +70,14 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def _authenticate(self) -> int:
         ticket = parse_qs(self.scope.get("query_string", b"").decode()).get("ticket", [""])[0]
         if ticket:
-            participant_id = await _db(tokens.ticket_consume)(room_id=self.room_id, secret=ticket)
-            return (await _db(rooms.participant_connect)(participant_id=participant_id,
-                                                         connection=self.channel_name)).pk
+            participant_id = await _db(tokens.ticket_consume, ENTERING)(room_id=self.room_id, secret=ticket)
+            return (await _db(rooms.participant_connect, ENTERING)(participant_id=participant_id,
+                                                                   connection=self.channel_name)).pk
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             raise _Unauthenticated()
-        participant = await _db(rooms.staff_connect)(user=user, room_id=self.room_id, connection=self.channel_name)
+        participant = await _db(rooms.staff_connect, ENTERING)(user=user, room_id=self.room_id,
+                                                               connection=self.channel_name)
         return participant.pk
 
     async def _refuse(self, code: str, detail: str, close: int) -> None:
@@ -78,12 +89,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.participant_id is None:
             return
+        await self._finish_commands()
         await self.channel_layer.group_discard(room_group(self.room_id), self.channel_name)
         await self.channel_layer.group_discard(participant_group(self.participant_id), self.channel_name)
         await self._to_relay({"type": "relay.leave", "conn": self.channel_name}, place=False)
         try:
-            await _db(rooms.participant_disconnected)(participant_id=self.participant_id,
-                                                      connection=self.channel_name)
+            await _db(rooms.participant_disconnected, ENTERING)(participant_id=self.participant_id,
+                                                                connection=self.channel_name)
         except Exception:  # the socket is gone either way; the next connect sets presence again
             logger.exception("room %s: could not record disconnect of %s", self.room_id, self.participant_id)
 
@@ -114,23 +126,55 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def _handle(self, message: dict) -> None:
         kind = message["type"]
-        if kind == "ping":
+        if kind == "ping" and self._commands is None:
             await self.send_json({"type": "pong"})
         elif kind == "join":
             await self._join(message.get("last_seq"), message.get("ecg_seq"))
         elif self.delivered is None:
             raise ProtocolError("join_first", "Send 'join' first.")
         else:
-            await getattr(self, f"_on_{kind}")(message)
+            if self._commands is None:
+                self._commands = asyncio.Queue()
+                self._commander = asyncio.ensure_future(self._run_commands())
+            self._commands.put_nowait(message)
+
+    async def _on_ping(self, message):
+        """Queued behind the commands sent before it: `pong` means they have all been carried out."""
+        await self.send_json({"type": "pong"})
+
+    async def _run_commands(self) -> None:
+        while (message := await self._commands.get()) is not None:
+            try:
+                await getattr(self, f"_on_{message['type']}")(message)
+            except ProtocolError as exc:
+                await self.send_json(error_frame(exc.code, exc.detail))
+            except DomainError as exc:
+                await self.send_json(error_frame(exc.code, exc.message))
+            except Exception:  # noqa: BLE001 - one failed command must not end the socket's others
+                logger.exception("room %s: command %s of %s failed", self.room_id, message["type"], self.participant_id)
+                await self.send_json(error_frame("server_error", "That did not work; try again."))
+
+    async def _finish_commands(self) -> None:
+        """The socket closed: the commands it sent before are still carried out (a chat line sent
+        just before a page closes is kept), then the task ends. The client is gone: what they would
+        have been told is dropped."""
+        if self._commander is None:
+            return
+        self._commands.put_nowait(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._commander), COMMANDS_DRAIN_S)
+        except Exception:  # noqa: BLE001 - a timeout, or the task failed (it logged why): gone either way
+            self._commander.cancel()
 
     async def _join(self, last_seq: int | None, ecg_seq: int | None) -> None:
-        snapshot = await _db(selectors.room_snapshot)(participant_id=self.participant_id)
+        # Without last_seq the client gets the room's whole history (chat included).
+        snapshot, self.delivered, batch = await _db(selectors.room_join)(participant_id=self.participant_id,
+                                                                        last_seq=last_seq)
         await self.send_json(snapshot)
         self.admitted = snapshot["me"]["state"] == P.State.ADMITTED
-        # Without last_seq the client gets the room's whole history (chat included).
-        self.delivered = 0 if last_seq is None else min(last_seq, snapshot["last_seq"])
         self.ecg_cursor = None
-        await self._catch_up(None)
+        if await self._send_batch(batch):
+            await self._catch_up(None)
         live = snapshot["ecg"]
         if live is not None and self.admitted:
             # The history above started the live stream's cursor at -1, unless the client saw its
@@ -141,12 +185,15 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def _catch_up(self, up_to: int | None) -> None:
         """Send stored events after `delivered` (up to `up_to`), in order, without gaps."""
-        while True:
-            batch = await _db(events_since)(room_id=self.room_id, after_seq=self.delivered, up_to=up_to)
-            for event in batch:
-                await self._deliver(event)
-            if len(batch) < 500:
-                return
+        while await self._send_batch(await _db(events_since)(room_id=self.room_id, after_seq=self.delivered,
+                                                             up_to=up_to)):
+            pass
+
+    async def _send_batch(self, batch: list[dict]) -> bool:
+        """Deliver a batch of stored events; True if it was full (there may be more)."""
+        for event in batch:
+            await self._deliver(event)
+        return len(batch) == EVENTS_BATCH
 
     async def _on_leave(self, message):
         await _db(rooms.participant_leave)(participant_id=self.participant_id)
@@ -174,7 +221,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self._to_relay({"type": "relay.audio_only", "enabled": message["enabled"]}, place=False)
 
     async def _on_chat(self, message):
-        await _db(rooms.chat_post)(participant_id=self.participant_id, text=message["text"])
+        await _db(rooms.chat_post)(participant_id=self.participant_id, room_id=self.room_id, text=message["text"])
 
     async def _on_admit(self, message):
         await _db(rooms.participant_admit)(by_participant_id=self.participant_id,

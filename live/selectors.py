@@ -11,7 +11,7 @@ from teleclinic.errors import NotFound
 from .ice import client_ice_servers
 from . import ecg_wire
 from .models import EcgChunk, EcgStream, Participant, Room
-from .services.events import participant_payload
+from .services.events import events_since, participant_payload
 from .services.rooms import room_for_staff
 
 
@@ -28,9 +28,14 @@ def room_get(*, user: User, room_id: int, request=None) -> Room:
 
 def room_snapshot(*, participant_id: int) -> dict:
     """The welcome frame: who I am, who is here, the room's last seq, ICE servers."""
-    me = Participant.objects.select_related("room").get(pk=participant_id)
+    # one query: everyone in my room (me included, whatever my state), with the room
+    people = list(Participant.objects.select_related("room").filter(
+        room_id__in=Participant.objects.filter(pk=participant_id).values("room_id")).order_by("id"))
+    me = next((p for p in people if p.pk == participant_id), None)
+    if me is None:
+        raise Participant.DoesNotExist(f"participant {participant_id}")
     room: Room = me.room
-    everyone = Participant.objects.filter(room=room).exclude(state=Participant.State.REMOVED).order_by("id")
+    everyone = [p for p in people if p.state != Participant.State.REMOVED]
     return {
         "type": "welcome",
         "room": room.pk,
@@ -43,6 +48,15 @@ def room_snapshot(*, participant_id: int) -> dict:
             turn_secret=settings.TURN_SECRET, user=f"p{me.pk}", ttl=settings.TURN_TTL),
         "ecg": ecg_stream_live(room_id=room.pk),
     }
+
+
+def room_join(*, participant_id: int, last_seq: int | None) -> tuple[dict, int, list[dict]]:
+    """What a socket sends on `join`, read in one go: the welcome frame, the seq it resumes after
+    (last_seq, or 0 for the whole history) and the first stored events after it (events_since's
+    batch: a full batch means there may be more)."""
+    snapshot = room_snapshot(participant_id=participant_id)
+    after = 0 if last_seq is None else min(last_seq, snapshot["last_seq"])
+    return snapshot, after, events_since(room_id=snapshot["room"], after_seq=after)
 
 
 def participant_room_id(*, participant_id: int) -> int:

@@ -5,11 +5,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from reports.selectors import pending_report_events
 
 from .events import user_group
+from .socket_db import SocketDbConsumer
 
 CLOSE_UNAUTHENTICATED = 4401
 
 
-class NotificationConsumer(AsyncJsonWebsocketConsumer):
+class NotificationConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

@@ -102,6 +102,19 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # DB_POOL=true for the ASGI (Daphne) processes: a pool of open connections (psycopg_pool)
+    # instead of a new connection for every database call. Under ASGI, Django runs each call in a
+    # thread that may not live on, so persistent connections (CONN_MAX_AGE) would leak: Django's
+    # docs recommend the driver's pool there. scripts/scaled.sh and docker-compose.yml set it.
+    # Off by default: Celery workers and the test suite keep one connection per thread as before.
+    if env.bool("DB_POOL", default=False) and DATABASES["default"]["CONN_MAX_AGE"] == 0:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2, "timeout": 20,  # a call waits this long for a free connection, then fails
+            # every socket thread, plus Django's request threads and the authentication of sockets
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=env.int("SOCKET_DB_THREADS", default=8) + 8)}
+# WebSocket consumers' database work (authentication, room events) runs on this many threads per
+# ASGI process (teleclinic/socket_db.py): enough to keep PostgreSQL busy while some wait on it.
+SOCKET_DB_THREADS = env.int("SOCKET_DB_THREADS", default=8)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "directory.User"
 
@@ -111,10 +124,15 @@ if REDIS_URL:
     # The pub/sub layer: RedisChannelLayer drops silently past 100 queued messages per
     # process and its pool caps at 100 connections; the pub/sub layer held twice the
     # clients with no loss when measured here. What must not be lost goes through the DB.
+    # The same Redis listed CHANNEL_LAYER_CONNECTIONS times: the layer keeps one connection per
+    # listed host and sends one message at a time on each (a lock held for the whole round trip),
+    # so one connection caps a process's fan-out; channels and groups are spread over the
+    # connections by name, and all of them reach the same server, so any process finds them.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="tc")},
+            "CONFIG": {"hosts": [REDIS_URL] * env.int("CHANNEL_LAYER_CONNECTIONS", default=4),
+                       "prefix": env.str("CHANNEL_PREFIX", default="tc")},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

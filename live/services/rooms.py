@@ -15,7 +15,7 @@ from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
 
 from ..models import JoinToken, Participant, Room, Ticket
 from .ecg import ecg_streams_stop
-from .events import event_append, lock_room, participant_payload as _public
+from .events import event_append, event_append_said, lock_room, participant_payload as _public
 
 P = Participant
 HOSTING_ROLES = (User.Role.VILLAGE_DOCTOR, User.Role.TOWNSHIP_DOCTOR, User.Role.ADMIN)
@@ -58,7 +58,8 @@ def room_for_staff(*, user: User, room_id: int) -> Room:
     """The open room, if the user may take part: host, or the consultation in their reach."""
     room = Room.objects.select_related("consultation__assigned_expert", "consultation__requesting_org").filter(
         pk=room_id).first()
-    if room is None or not (room.host_id == user.pk or _second_expert(user, room) or
+    # cheapest first: the host and the assigned expert are known from the row already
+    if room is None or not (room.host_id == user.pk or _assigned_expert(user, room) or _second_expert(user, room) or
                             scoped(user, Consultation.objects.filter(pk=room.consultation_id), VIEW).exists()):
         raise NotFound("No such live room in your reach.")
     if room.state != Room.State.OPEN:
@@ -79,6 +80,11 @@ def room_of_consultation(*, user: User, consultation_id: int, request=None) -> R
     return room
 
 
+def _assigned_expert(user: User, room: Room) -> bool:
+    expert = room.consultation.assigned_expert
+    return expert is not None and expert.user_id == user.pk
+
+
 def _second_expert(user: User, room: Room) -> bool:
     """An expert of the same 医共体 may knock: they wait until the host admits them."""
     return (user.role == User.Role.EXPERT and user.organisation_id is not None
@@ -89,8 +95,7 @@ def _staff_role(user: User, room: Room) -> tuple[str, str]:
     """(role, initial state) of a staff member entering the room."""
     if user.pk == room.host_id:
         return P.Role.HOST, P.State.ADMITTED
-    expert = room.consultation.assigned_expert
-    if expert is not None and expert.user_id == user.pk:
+    if _assigned_expert(user, room):
         return P.Role.EXPERT, P.State.ADMITTED  # invited by the assignment itself
     if user.role == User.Role.EXPERT:
         return P.Role.SECOND_EXPERT, P.State.WAITING
@@ -144,9 +149,15 @@ def participant_disconnected(*, participant_id: int, connection: str) -> None:
 
 
 def _set_connected(room: Room, participant: Participant, connection: str, connected: bool) -> None:
+    """The participant's newest socket, and a presence event when their presence changes. A socket
+    taking over from one that never said goodbye (its Daphne process was killed) changes nothing
+    the room sees: no event (after a failover, hundreds of them would flood the rooms)."""
+    changed = participant.connected != connected
     participant.connection, participant.connected = connection, connected
     participant.save(update_fields=["connection", "connected", "updated_at"])
-    event_append(room=room, kind="participant.presence", participant=participant, data={"connected": connected})
+    if changed:
+        event_append(room=room, kind="participant.presence", participant=participant,
+                     data={"connected": connected})
 
 
 def _set_state(room: Room, participant: Participant, state: str, kind: str, **data) -> None:
@@ -155,7 +166,7 @@ def _set_state(room: Room, participant: Participant, state: str, kind: str, **da
     event_append(room=room, kind=kind, participant=participant, data={"participant": _public(participant), **data})
 
 
-def _acting(participant_id: int, room: Room) -> Participant:
+def _acting(participant_id: int, room: Room | int) -> Participant:
     participant = P.objects.get(pk=participant_id, room=room)
     if participant.state != P.State.ADMITTED:
         raise NotPermitted("Wait until the host admits you.", code="not_admitted")
@@ -232,12 +243,13 @@ def participant_update(*, participant_id: int, kind: str, **values) -> Participa
     return participant
 
 
-def chat_post(*, participant_id: int, text: str) -> None:
-    room_id = _room_id_of(participant_id)
-    with transaction.atomic():
-        room = lock_room(room_id)
-        participant = _acting(participant_id, room)
-        event_append(room=room, kind="chat", participant=participant, data={"text": text.strip()})
+def chat_post(*, participant_id: int, text: str, room_id: int | None = None) -> None:
+    """An admitted participant's chat line, the room's next event. The hot path of a busy room:
+    `room_id` (the socket knows it) spares a read; events.event_append_said stores it."""
+    room_id = room_id or _room_id_of(participant_id)
+    if event_append_said(room_id=room_id, kind="chat", participant_id=participant_id,
+                         data={"text": text.strip()}) is None:
+        raise NotPermitted("Wait until the host admits you.", code="not_admitted")
 
 
 def room_close(*, by: User, room_id: int) -> Room:

@@ -13,6 +13,7 @@ from live.ice import client_ice_servers, turn_credentials, turn_credentials_vali
 from live.models import Participant, RelayWorker, Room, RoomEvent
 from live.selectors import room_snapshot
 from live.services import placement, rooms
+from teleclinic.errors import NotPermitted
 
 
 @pytest.mark.django_db(transaction=True)
@@ -39,6 +40,64 @@ def test_concurrent_events_get_unique_gap_free_sequence_numbers(room, people):
     seqs = list(RoomEvent.objects.filter(room=room, seq__gt=start).values_list("seq", flat=True).order_by("seq"))
     assert seqs == list(range(start + 1, start + 61))
     assert Room.objects.get(pk=room.pk).last_seq == start + 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chat_line_refused_to_a_waiting_participant_takes_no_number(room, people):
+    # given a second expert waiting to be admitted, and the room's last seq
+    waiting = Participant.objects.create(room=room, user=people["other_expert"], role="second_expert",
+                                         state="waiting", display_name="王专家")
+    start = Room.objects.get(pk=room.pk).last_seq
+    # when they post a chat line
+    with pytest.raises(NotPermitted):
+        rooms.chat_post(participant_id=waiting.pk, room_id=room.pk, text="我能说话吗")
+    # then nothing was stored and no number was used: the next line takes start + 1
+    host = Participant.objects.get(room=room, role="host")
+    rooms.chat_post(participant_id=host.pk, room_id=room.pk, text="请稍等")
+    assert list(RoomEvent.objects.filter(room=room, seq__gt=start).values_list("seq", "kind")) == [(start + 1, "chat")]
+    assert Room.objects.get(pk=room.pk).last_seq == start + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_chat_line_of_a_removed_participant_is_stored_after_the_removal(room, people):
+    # given an admitted expert posting chat lines from 3 threads while the host removes them
+    expert = Participant.objects.create(room=room, user=people["other_expert"], role="second_expert",
+                                        state="admitted", display_name="王专家")
+    host = Participant.objects.get(room=room, role="host")
+    start = Room.objects.get(pk=room.pk).last_seq
+    barrier = threading.Barrier(4)
+    refused = []
+
+    def chat():
+        barrier.wait()
+        try:
+            for n in range(15):
+                try:
+                    rooms.chat_post(participant_id=expert.pk, room_id=room.pk, text=f"line {n}")
+                except NotPermitted:
+                    refused.append(n)
+        finally:
+            connection.close()
+
+    def remove():
+        barrier.wait()
+        try:
+            rooms.participant_remove(by_participant_id=host.pk, participant_id=expert.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=chat) for _ in range(3)] + [threading.Thread(target=remove)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    # then the numbers run without a gap, every stored line precedes the removal, and the rest were refused
+    events = list(RoomEvent.objects.filter(room=room, seq__gt=start).order_by("seq").values_list("seq", "kind"))
+    assert [seq for seq, _ in events] == list(range(start + 1, start + len(events) + 1))
+    removed_at = next(seq for seq, kind in events if kind == "participant.removed")
+    chats = [seq for seq, kind in events if kind == "chat"]
+    assert all(seq < removed_at for seq in chats)
+    assert len(chats) + len(refused) == 45
 
 
 def _worker(name: str, seconds_ago: float = 0) -> RelayWorker:
