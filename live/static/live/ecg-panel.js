@@ -6,13 +6,12 @@
 // EcgSender: the village side's device path: samples in, numbered chunks out every 250 ms, and
 // after a reconnect the chunks the server did not store are sent again (welcome.ecg.next_seq).
 
-import { cssPxPerMm, decodeSamples } from "../frontend/js/ecg-viewer.js";
+import { PAPER, cssPxPerMm, decodeSamples, drawPaper } from "../frontend/js/ecg-viewer.js";
 
 const KEEP_SECONDS = 12;   // samples kept per lead: a wide screen shows about 10 s at 25 mm/s
 const SPEED = 25;          // mm/s
 const GAIN = 10;           // mm/mV
 const HEIGHT_MM = 32;
-const PAPER = { background: "#fff9f7", minor: "#f5cfcf", major: "#e39a9a", trace: "#111", label: "#333" };
 
 const REASON_TEXT = {
   stopped: "已停止 Stopped", finished: "已播放完 Finished", left: "村医已离开 The host left",
@@ -157,18 +156,7 @@ export class EcgPanel {
   }
 
   drawGrid(ctx, w) {
-    const h = HEIGHT_MM;
-    ctx.fillStyle = PAPER.background;
-    ctx.fillRect(0, 0, w, h);
-    const onePx = 1 / this.pxPerMm;
-    for (const [step, colour, width] of [[1, PAPER.minor, 0.6 * onePx], [5, PAPER.major, 1.2 * onePx]]) {
-      ctx.beginPath();
-      for (let x = 0; x <= w + 1e-6; x += step) { ctx.moveTo(x, 0); ctx.lineTo(x, h); }
-      for (let y = 0; y <= h + 1e-6; y += step) { ctx.moveTo(0, y); ctx.lineTo(w, y); }
-      ctx.strokeStyle = colour;
-      ctx.lineWidth = width;
-      ctx.stroke();
-    }
+    drawPaper(ctx, w, HEIGHT_MM, this.pxPerMm);
   }
 
   drawTrace(ctx, widthMm) {

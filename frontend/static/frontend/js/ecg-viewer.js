@@ -20,7 +20,22 @@ const COLUMN_SECONDS = 2.5;              // each of the 4 columns shows the next
 const LEFT_MM = 10;                      // room for the 1 mV calibration pulse
 const RIGHT_MM = 2;
 const TOP_MM = 4;
-const PAPER = { background: "#fff9f7", minor: "#f5cfcf", major: "#e39a9a", trace: "#111", label: "#333" };
+export const PAPER = { background: "#fff9f7", minor: "#f5cfcf", major: "#e39a9a", trace: "#111", label: "#333" };
+
+/** ECG paper in a context scaled to millimetres: 1 mm minor and 5 mm major lines, each about one CSS pixel wide. */
+export function drawPaper(ctx, w, h, pxPerMm) {
+  ctx.fillStyle = PAPER.background;
+  ctx.fillRect(0, 0, w, h);
+  const minPx = 1 / pxPerMm; // one CSS pixel, in mm
+  for (const [step, colour, width] of [[1, PAPER.minor, 0.6 * minPx], [5, PAPER.major, 1.2 * minPx]]) {
+    ctx.beginPath();
+    for (let x = 0; x <= w + 1e-6; x += step) { ctx.moveTo(x, 0); ctx.lineTo(x, h); }
+    for (let y = 0; y <= h + 1e-6; y += step) { ctx.moveTo(0, y); ctx.lineTo(w, y); }
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = width;
+    ctx.stroke();
+  }
+}
 const MEASUREMENTS = [
   ["heart_rate_bpm", "Heart rate", "/min"], ["rr_ms", "RR", "ms"], ["rr_mean_ms", "RR", "ms"],
   ["pr_ms", "PR", "ms"], ["qrs_ms", "QRS", "ms"], ["qt_ms", "QT", "ms"], ["qtc_ms", "QTc", "ms"],
@@ -160,17 +175,7 @@ export class EcgViewer {
 
   drawGrid(ctx) {
     const w = this.widthMm, h = this.heightMm;
-    ctx.fillStyle = PAPER.background;
-    ctx.fillRect(0, 0, w, h);
-    const minPx = 1 / this.pxPerMm; // one CSS pixel, in mm
-    for (const [step, colour, width] of [[1, PAPER.minor, 0.6 * minPx], [5, PAPER.major, 1.2 * minPx]]) {
-      ctx.beginPath();
-      for (let x = 0; x <= w + 1e-6; x += step) { ctx.moveTo(x, 0); ctx.lineTo(x, h); }
-      for (let y = 0; y <= h + 1e-6; y += step) { ctx.moveTo(0, y); ctx.lineTo(w, y); }
-      ctx.strokeStyle = colour;
-      ctx.lineWidth = width;
-      ctx.stroke();
-    }
+    drawPaper(ctx, w, h, this.pxPerMm);
   }
 
   drawCalibration(ctx, row) {
