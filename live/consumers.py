@@ -21,6 +21,7 @@ from .errors import RelayUnavailable
 from .models import Participant
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, TokenBucket, error_frame, parse_frame
 from .services import ecg, placement, rooms, tokens
+from .resync import room_watch
 from .services.events import EVENTS_BATCH, events_since, participant_group, room_group
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
         self.bucket = TokenBucket()
+        # Held while room events go out (live, read back after a gap, or nudged by live/resync.py):
+        # each is sent once, in order.
+        self._delivering = asyncio.Lock()
         try:
             self.participant_id = await self._authenticate()
         except DomainError as exc:
@@ -89,6 +93,7 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.participant_id is None:
             return
+        room_watch().discard(self)
         await self._finish_commands()
         await self.channel_layer.group_discard(room_group(self.room_id), self.channel_name)
         await self.channel_layer.group_discard(participant_group(self.participant_id), self.channel_name)
@@ -167,6 +172,11 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
             self._commander.cancel()
 
     async def _join(self, last_seq: int | None, ecg_seq: int | None) -> None:
+        async with self._delivering:
+            await self._join_locked(last_seq, ecg_seq)
+        room_watch().add(self)
+
+    async def _join_locked(self, last_seq: int | None, ecg_seq: int | None) -> None:
         # Without last_seq the client gets the room's whole history (chat included).
         snapshot, self.delivered, batch = await _db(selectors.room_join)(participant_id=self.participant_id,
                                                                         last_seq=last_seq)
@@ -278,11 +288,18 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
 
     async def room_event(self, message):
         event = message["event"]
-        if self.delivered is None or event["seq"] <= self.delivered:
-            return
-        if event["seq"] > self.delivered + 1:  # the layer dropped some: read them back
-            await self._catch_up(event["seq"] - 1)
-        await self._deliver(event)
+        async with self._delivering:
+            if self.delivered is None or event["seq"] <= self.delivered:
+                return
+            if event["seq"] > self.delivered + 1:  # the layer dropped some: read them back
+                await self._catch_up(event["seq"] - 1)
+            await self._deliver(event)
+
+    async def resync(self) -> None:
+        """The room is past what this socket was sent and no event came to show it (live/resync.py)."""
+        async with self._delivering:
+            if self.delivered is not None and not self.closing:
+                await self._catch_up(None)
 
     async def _deliver(self, event: dict) -> None:
         if event["seq"] <= self.delivered:

@@ -322,6 +322,9 @@ LIVE_RELAY_MODE = env.str("LIVE_RELAY_MODE", default="workers" if REDIS_URL else
 # until then; a beat is one UPDATE, so beating every second costs nothing.
 LIVE_RELAY_HEARTBEAT = env.float("LIVE_RELAY_HEARTBEAT", default=1.0)
 LIVE_RELAY_WORKER_TIMEOUT = env.float("LIVE_RELAY_WORKER_TIMEOUT", default=4.0)
+# Every this many seconds a serving process reads its rooms' last seq (one query) and sends a
+# socket the events the channel layer lost and no later event revealed (live/resync.py).
+ROOM_RESYNC_SECONDS = env.float("ROOM_RESYNC_SECONDS", default=2.0)
 LIVE_QUALITY_INTERVAL = env.float("LIVE_QUALITY_INTERVAL", default=2.0)  # relay quality reports, seconds
 LIVE_JOIN_TOKEN_TTL = env.int("LIVE_JOIN_TOKEN_TTL", default=4 * 3600)  # a patient link: one clinic afternoon
 LIVE_TICKET_TTL = 60  # a socket ticket: seconds between the page fetching it and the socket opening

@@ -97,6 +97,30 @@ async def test_a_gap_left_by_the_channel_layer_is_filled_from_the_database(room,
         assert seqs == sorted(set(seqs)) and seqs == list(range(seqs[0], seqs[-1] + 1))
 
 
+async def test_the_rooms_last_events_lost_by_the_layer_reach_a_socket_with_no_later_event(room, cookies, settings):
+    # given two joined sockets, every event so far delivered, and the resync running every 0.3 s
+    settings.ROOM_RESYNC_SECONDS = 0.3
+    async with socket(f"/ws/rooms/{room.pk}/", cookies["expert"]) as expert, \
+            socket(f"/ws/rooms/{room.pk}/", cookies["village_doctor"]) as host:
+        host_welcome = await joined(host)
+        await drain_events(host, host_welcome["last_seq"])
+        welcome = await joined(expert)
+        await drain_events(expert, welcome["last_seq"])
+        if welcome["last_seq"] > host_welcome["last_seq"]:
+            await drain_events(host, welcome["last_seq"])
+        # when the room's last two events are stored but their fan-out is lost (Redis restarting),
+        # and nothing else happens in the room
+        await sync_to_async(_append_without_fan_out)(room.pk, 2)
+        last = await sync_to_async(_last_seq)(room.pk)
+        # then both sockets still receive them, once and in order, from the database
+        for communicator in (expert, host):
+            events = await drain_events(communicator, last, timeout=3)
+            assert [e["data"]["text"] for e in events] == ["lost 0", "lost 1"]
+            assert [e["seq"] for e in events] == [last - 1, last]
+            # and nothing is sent twice afterwards
+            assert await communicator.receive_nothing(timeout=1)
+
+
 async def test_patient_waits_until_the_host_admits_them(room, invite, cookies):
     ticket = await sync_to_async(patient_ticket)(room.pk, invite[1])
     async with socket(f"/ws/rooms/{room.pk}/", cookies["village_doctor"]) as host, \

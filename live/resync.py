@@ -1,0 +1,74 @@
+"""The safety net under the channel layer's fan-out for room sockets.
+
+The layer delivers at most once: a Redis restart, or the second it takes the layer to subscribe
+again afterwards, loses the events published meanwhile. A socket notices a lost event when the
+next one arrives with a gap (and reads the missing ones back); but when the lost event was the
+room's last, say the chat line sent just as Redis came back, nothing arrives to show the gap and
+the socket would wait for the room's next event, however long that takes.
+
+So each serving process checks, every ROOM_RESYNC_SECONDS, the last seq of the rooms its joined
+sockets are in (one query for all of them) and has every socket behind read the rest from the
+database. The live path stays the layer's; this only heals what it dropped, a few seconds late.
+"""
+import asyncio
+import logging
+import weakref
+
+from django.conf import settings
+
+from teleclinic.socket_db import socket_db
+
+from .models import Room
+
+logger = logging.getLogger(__name__)
+
+
+def rooms_last_seq(room_ids: list[int]) -> dict[int, int]:
+    return dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "last_seq"))
+
+
+class RoomWatch:
+    """The joined room sockets of one event loop, and the task that checks them."""
+
+    def __init__(self):
+        self.sockets: weakref.WeakSet = weakref.WeakSet()
+        self.task: asyncio.Task | None = None
+
+    def add(self, consumer) -> None:
+        self.sockets.add(consumer)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def discard(self, consumer) -> None:
+        self.sockets.discard(consumer)
+
+    async def _run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(settings.ROOM_RESYNC_SECONDS)
+            try:
+                await self.check()
+            except Exception:  # noqa: BLE001 - the database blinked too: try again next round
+                logger.warning("room resync: checking the rooms' last seq failed", exc_info=True)
+
+    async def check(self) -> int:
+        """Nudge every joined socket that is behind its room; returns how many were."""
+        joined = [s for s in list(self.sockets) if s.delivered is not None]
+        if not joined:
+            return 0
+        last = await socket_db(rooms_last_seq)(sorted({s.room_id for s in joined}))
+        behind = [s for s in joined if s.delivered is not None and last.get(s.room_id, 0) > s.delivered]
+        for socket in behind:
+            asyncio.ensure_future(socket.resync())
+        if behind:
+            logger.info("room resync: %d socket(s) behind their room; reading the rest back", len(behind))
+        return len(behind)
+
+
+_watches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomWatch]" = weakref.WeakKeyDictionary()
+
+
+def room_watch() -> RoomWatch:
+    loop = asyncio.get_running_loop()
+    if loop not in _watches:
+        _watches[loop] = RoomWatch()
+    return _watches[loop]
