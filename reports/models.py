@@ -114,7 +114,8 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["organisation", "state"]), models.Index(fields=["state", "created_at"])]
+        indexes = [models.Index(fields=["organisation", "state"]), models.Index(fields=["state", "created_at"]),
+                   models.Index(fields=["state", "delivered_at"])]
         verbose_name_plural = "deliveries"
 
     def __str__(self):

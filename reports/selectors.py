@@ -104,3 +104,22 @@ def quality_reads(*, user: User, request=None) -> list:
     audit_record_many(actor=user, action="read", objs=[sample.version for sample in rows], interface="api",
                       request=request)
     return rows
+
+
+def arrivals_since(*, user_ids: list[int], since) -> list[tuple[int, dict]]:
+    """Reports delivered (not yet acknowledged) since `since`, as (user id, 'report.arrived' payload)
+    for each of `user_ids` the delivery was sent to: the clinic's doctors and the requesting doctor,
+    as delivery_deliver chose them. What teleclinic/notifications.py resends when the live nudge
+    was lost. Ids and flags only, as pending_report_events."""
+    rows = list(Delivery.objects.filter(state=Delivery.State.DELIVERED, delivered_at__gte=since)
+                .select_related("version__report__consultation").order_by("delivered_at", "id")[:200])
+    if not rows:
+        return []
+    users = list(User.objects.filter(pk__in=user_ids, is_active=True).values_list("pk", "role", "organisation_id"))
+    out = []
+    for delivery in rows:
+        requester = delivery.version.report.consultation.requested_by_id
+        for user_id, role, organisation_id in users:
+            if user_id == requester or (role in CLINIC_ROLES and organisation_id == delivery.organisation_id):
+                out.append((user_id, report_event(delivery, delivery.version, "report.arrived")))
+    return out

@@ -1,13 +1,30 @@
-"""Per-user notification socket (/ws/notifications/): live offers, report arrivals, progress."""
+"""Per-user notification socket (/ws/notifications/): live offers, report arrivals, progress.
+
+Live events are at most once. A report's arrival must not be missed by a clinic whose page stays
+open through a Redis restart: on every (re)connect the socket sends the pending reports, and every
+NOTIFY_RESYNC_SECONDS each serving process asks the database, in one query for all its sockets,
+which reports were delivered since its last look, and sends each socket the arrivals it was not
+sent live (what live/resync.py does for room events). Each arrival reaches a socket once.
+"""
+import asyncio
+import datetime as dt
+import logging
+import weakref
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
 
-from reports.selectors import pending_report_events
+from reports.selectors import arrivals_since, pending_report_events
 
 from .events import user_group
-from .socket_db import SocketDbConsumer
+from .socket_db import SocketDbConsumer, socket_db
 
 CLOSE_UNAUTHENTICATED = 4401
+# A delivery commits a moment after it is stamped: look back this much further than the last look.
+LOOK_BACK = dt.timedelta(seconds=30)
+logger = logging.getLogger(__name__)
 
 
 class NotificationConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
@@ -16,16 +33,21 @@ class NotificationConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.user_id = user.id
+        self.arrived: set[int] = set()  # deliveries this socket was told of (pending or arrived)
         self.group = user_group(user.id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "user": user.username})
+        _watch().add(self)
         # Live events are at most once: on every (re)connect the clinic gets its pending reports.
         for payload in await database_sync_to_async(pending_report_events)(user=user):
+            self.arrived.add(payload["delivery"])
             await self.send_json(payload)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
+            _watch().discard(self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
@@ -35,4 +57,69 @@ class NotificationConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "code": "unknown_type", "detail": "Only 'ping' is accepted here."})
 
     async def notify_event(self, event):
-        await self.send_json(event["payload"])
+        payload = event["payload"]
+        delivery = payload.get("delivery") if payload.get("type") == "report.arrived" else None
+        if delivery is not None:
+            if delivery in self.arrived:
+                return  # sent already by the resync
+            self.arrived.add(delivery)
+        await self.send_json(payload)
+
+
+class _ArrivalsWatch:
+    """The notification sockets of one event loop, and the task that resends lost arrivals."""
+
+    def __init__(self):
+        self.sockets: weakref.WeakSet = weakref.WeakSet()
+        self.task: asyncio.Task | None = None
+        self.last_look: dt.datetime | None = None
+
+    def add(self, consumer) -> None:
+        self.sockets.add(consumer)
+        if self.task is None or self.task.done():
+            self.last_look = timezone.now()
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def discard(self, consumer) -> None:
+        self.sockets.discard(consumer)
+
+    async def _run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(settings.NOTIFY_RESYNC_SECONDS)
+            try:
+                await self.check()
+            except Exception:  # noqa: BLE001 - the database blinked too: try again next round
+                logger.warning("notification resync failed", exc_info=True)
+
+    async def check(self) -> int:
+        """Send every socket the arrivals it missed; returns how many were sent."""
+        sockets = list(self.sockets)
+        if not sockets:
+            return 0
+        look = timezone.now()
+        found = await socket_db(arrivals_since)(user_ids=sorted({s.user_id for s in sockets}),
+                                                since=self.last_look - LOOK_BACK)
+        self.last_look = look
+        sent = 0
+        for user_id, payload in found:
+            for socket in sockets:
+                if socket.user_id == user_id and payload["delivery"] not in socket.arrived:
+                    socket.arrived.add(payload["delivery"])
+                    try:
+                        await socket.send_json(payload)
+                    except Exception:  # noqa: BLE001 - closing as we sent: it gets its pending list when back
+                        continue
+                    sent += 1
+        if sent:
+            logger.info("notification resync: %d report arrival(s) the channel layer lost were sent", sent)
+        return sent
+
+
+_watches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ArrivalsWatch]" = weakref.WeakKeyDictionary()
+
+
+def _watch() -> _ArrivalsWatch:
+    loop = asyncio.get_running_loop()
+    if loop not in _watches:
+        _watches[loop] = _ArrivalsWatch()
+    return _watches[loop]
