@@ -12,11 +12,9 @@ database. The live path stays the layer's; this only heals what it dropped, a fe
 """
 import asyncio
 import logging
-import weakref
-
-from django.conf import settings
 
 from teleclinic.socket_db import socket_db
+from teleclinic.socket_watch import SocketWatch
 
 from .models import Room
 
@@ -27,32 +25,11 @@ def rooms_last_seq(room_ids: list[int]) -> dict[int, int]:
     return dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "last_seq"))
 
 
-class RoomWatch:
-    """The joined room sockets of one event loop, and the task that checks them."""
+class RoomWatch(SocketWatch):
+    interval_setting = "ROOM_RESYNC_SECONDS"
 
-    def __init__(self):
-        self.sockets: weakref.WeakSet = weakref.WeakSet()
-        self.task: asyncio.Task | None = None
-
-    def add(self, consumer) -> None:
-        self.sockets.add(consumer)
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run())
-
-    def discard(self, consumer) -> None:
-        self.sockets.discard(consumer)
-
-    async def _run(self) -> None:
-        while self.sockets:
-            await asyncio.sleep(settings.ROOM_RESYNC_SECONDS)
-            try:
-                await self.check()
-            except Exception:  # noqa: BLE001 - the database blinked too: try again next round
-                logger.warning("room resync: checking the rooms' last seq failed", exc_info=True)
-
-    async def check(self) -> int:
-        """Nudge every joined socket that is behind its room; returns how many were."""
-        joined = [s for s in list(self.sockets) if s.delivered is not None]
+    async def check(self, sockets: list) -> int:
+        joined = [s for s in sockets if s.delivered is not None]
         if not joined:
             return 0
         last = await socket_db(rooms_last_seq)(sorted({s.room_id for s in joined}))
@@ -64,11 +41,5 @@ class RoomWatch:
         return len(behind)
 
 
-_watches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomWatch]" = weakref.WeakKeyDictionary()
-
-
 def room_watch() -> RoomWatch:
-    loop = asyncio.get_running_loop()
-    if loop not in _watches:
-        _watches[loop] = RoomWatch()
-    return _watches[loop]
+    return RoomWatch.of_this_loop()

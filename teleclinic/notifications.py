@@ -6,20 +6,18 @@ NOTIFY_RESYNC_SECONDS each serving process asks the database, in one query for a
 which reports were delivered since its last look, and sends each socket the arrivals it was not
 sent live (what live/resync.py does for room events). Each arrival reaches a socket once.
 """
-import asyncio
 import datetime as dt
 import logging
-import weakref
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.utils import timezone
 
 from reports.selectors import arrivals_since, pending_report_events
 
 from .events import user_group
 from .socket_db import SocketDbConsumer, socket_db
+from .socket_watch import SocketWatch
 
 CLOSE_UNAUTHENTICATED = 4401
 # A delivery commits a moment after it is stamped: look back this much further than the last look.
@@ -66,36 +64,16 @@ class NotificationConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
         await self.send_json(payload)
 
 
-class _ArrivalsWatch:
-    """The notification sockets of one event loop, and the task that resends lost arrivals."""
+class _ArrivalsWatch(SocketWatch):
+    """Resends the report arrivals the channel layer lost to the notification sockets of one loop."""
 
-    def __init__(self):
-        self.sockets: weakref.WeakSet = weakref.WeakSet()
-        self.task: asyncio.Task | None = None
-        self.last_look: dt.datetime | None = None
+    interval_setting = "NOTIFY_RESYNC_SECONDS"
+    last_look: dt.datetime
 
-    def add(self, consumer) -> None:
-        self.sockets.add(consumer)
-        if self.task is None or self.task.done():
-            self.last_look = timezone.now()
-            self.task = asyncio.get_running_loop().create_task(self._run())
+    def started(self) -> None:
+        self.last_look = timezone.now()
 
-    def discard(self, consumer) -> None:
-        self.sockets.discard(consumer)
-
-    async def _run(self) -> None:
-        while self.sockets:
-            await asyncio.sleep(settings.NOTIFY_RESYNC_SECONDS)
-            try:
-                await self.check()
-            except Exception:  # noqa: BLE001 - the database blinked too: try again next round
-                logger.warning("notification resync failed", exc_info=True)
-
-    async def check(self) -> int:
-        """Send every socket the arrivals it missed; returns how many were sent."""
-        sockets = list(self.sockets)
-        if not sockets:
-            return 0
+    async def check(self, sockets: list) -> int:
         look = timezone.now()
         found = await socket_db(arrivals_since)(user_ids=sorted({s.user_id for s in sockets}),
                                                 since=self.last_look - LOOK_BACK)
@@ -115,11 +93,5 @@ class _ArrivalsWatch:
         return sent
 
 
-_watches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ArrivalsWatch]" = weakref.WeakKeyDictionary()
-
-
 def _watch() -> _ArrivalsWatch:
-    loop = asyncio.get_running_loop()
-    if loop not in _watches:
-        _watches[loop] = _ArrivalsWatch()
-    return _watches[loop]
+    return _ArrivalsWatch.of_this_loop()
