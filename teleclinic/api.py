@@ -46,8 +46,3 @@ def paginated(serializer_class: type[serializers.Serializer]) -> type[serializer
     name = f"Paginated{serializer_class.__name__.removesuffix('Out')}List"
     return type(name, (serializers.Serializer,), fields)
 
-
-def schema_without_dicomweb(endpoints, **kwargs):
-    """drf-spectacular preprocessing hook: DICOMweb (/dicomweb/) is specified by DICOM PS3.18, not by
-    this schema (its clients speak the standard); the OpenAPI document covers /api/."""
-    return [endpoint for endpoint in endpoints if not endpoint[0].startswith("/dicomweb/")]

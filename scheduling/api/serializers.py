@@ -91,6 +91,13 @@ class ReferralOut(serializers.ModelSerializer):
                   "booking", "slot_starts_at", "reason", "summary", "created_at", "follow_ups"]
 
 
+class WorklistStudyOut(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["ecg", "imaging"])
+    id = serializers.IntegerField()
+    modalities = serializers.ListField(child=serializers.CharField(), required=False)
+    description = serializers.CharField(required=False)
+
+
 class WorklistItemOut(serializers.Serializer):
     consultation = serializers.IntegerField(source="consultation.pk")
     patient_name = serializers.CharField(source="consultation.patient.name")
@@ -104,6 +111,7 @@ class WorklistItemOut(serializers.Serializer):
     offer_expires_at = serializers.DateTimeField(source="assignment.expires_at", default=None, allow_null=True)
     overdue = serializers.BooleanField()
     slot_starts_at = serializers.DateTimeField(allow_null=True)
+    studies = WorklistStudyOut(many=True, help_text="what there is to read, oldest first")
 
 
 class CalendarSlotOut(serializers.ModelSerializer):

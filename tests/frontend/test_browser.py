@@ -260,7 +260,9 @@ def test_expert_workstation_shows_offers_counting_down_and_the_worklist_with_ove
     serve_json(page, "/api/scheduling/worklist/", lambda m, b: [
         *([] if accepted["done"] else [item(4, "赵四", "stat", status="offered", mode="live", assignment=9,
                                              offer_expires_at=(now + dt.timedelta(seconds=90)).isoformat())]),
-        item(3, "丙", "stat", due=now + dt.timedelta(minutes=10)),
+        item(3, "丙", "stat", due=now + dt.timedelta(minutes=10),
+             studies=[{"type": "ecg", "id": 1}, {"type": "ecg", "id": 2},
+                      {"type": "imaging", "id": 5, "modalities": ["CT"], "description": "胸部平扫"}]),
         item(2, "乙", "urgent", due=now - dt.timedelta(minutes=30), overdue=True),
         item(1, "甲", "routine", due=now + dt.timedelta(hours=20))])
     serve_json(page, "/api/reports/quality/reads/", [{"id": 8, "report": 3, "version": 1, "second_reader": 1,
@@ -283,6 +285,9 @@ def test_expert_workstation_shows_offers_counting_down_and_the_worklist_with_ove
     # then the worklist keeps the server's order, the overdue case in red, and the offer counts down
     assert page.locator("#worklist tr").evaluate_all("rows => rows.map(r => r.dataset.id)") == ["3", "2", "1"]
     assert page.locator("#worklist tr.overdue").count() == 1
+    # and each case says what it holds to read, under the patient's name
+    assert page.inner_text("#worklist tr[data-id='3'] .studies") == "心电图 ×2 · CT"
+    assert page.locator("#worklist tr[data-id='1'] .studies").count() == 0
     colour = page.locator("#worklist tr.overdue td").nth(1).evaluate("td => getComputedStyle(td).color")
     assert colour == "rgb(192, 57, 43)"
     first = page.inner_text(".offer .countdown")

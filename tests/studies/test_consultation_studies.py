@@ -97,3 +97,19 @@ def test_report_pdf_inputs_are_the_stored_ecg_trace_and_the_ct_frame(tus_client,
     assert len(trace.leads) == 12 and trace.sampling_rate == ecg.sampling_rate and no_images == []
     assert no_trace is None and len(images) == 1 and images[0][:8] == b"\x89PNG\r\n\x1a\n"
     assert load_report_inputs("ecg:999999") == (None, []) and load_report_inputs("other") == (None, [])
+
+
+def test_the_experts_worklist_says_what_each_case_holds_to_read(api, tus_client, people, async_consultation, on_call):
+    # given an ECG (a DICOM waveform) and a CT uploaded in a consultation now offered to the on-call expert
+    from studies.models import ImagingStudy
+
+    ingest(tus_client, people["village_doctor"], "waveform_ecg.dcm", consultation=async_consultation.pk)
+    ingest(tus_client, people["village_doctor"], "CT_small.dcm", consultation=async_consultation.pk)
+    # when the expert opens the worklist
+    response = api(people["expert"]).get("/api/scheduling/worklist/")
+    # then the case lists the ECG once (not also as its DICOM study) and the CT study with its modality
+    assert response.status_code == 200
+    [item] = [i for i in response.json() if i["consultation"] == async_consultation.pk]
+    ct = ImagingStudy.objects.get(series__modality="CT")
+    assert item["studies"] == [{"type": "ecg", "id": EcgRecord.objects.get().pk},
+                               {"type": "imaging", "id": ct.pk, "modalities": ["CT"], "description": ct.description}]

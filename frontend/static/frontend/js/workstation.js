@@ -66,13 +66,23 @@ function renderWorklist(items) {
     const overdue = w.overdue || (w.due_at && Date.parse(w.due_at) < now);
     return el("tr", { class: overdue ? "overdue" : "", dataset: { id: w.consultation, urgency: w.urgency } },
       el("td", {}, el("span", { class: `badge urgency-${w.urgency}` }, t(`urgency:${w.urgency}`))),
-      el("td", {}, w.patient_name), el("td", {}, specialtyName(w.specialty)),
+      el("td", {}, w.patient_name, studiesLine(w.studies)), el("td", {}, specialtyName(w.specialty)),
       el("td", {}, t(`mode:${w.mode}`)), el("td", {}, t(`state:${w.state}`)),
       el("td", { class: "due" }, formatDateTime(w.slot_starts_at || w.due_at), overdue ? el("strong", {}, ` ${t("overdue")}`) : null),
       el("td", { class: "actions" }, el("a", { href: `/read/${w.consultation}/`, class: "button" }, t("Read")),
         w.mode === "live" ? liveRoomButton(w.consultation, (error) => say($("#offers-status"), error.message, { error: true }), { join: true }) : null));
   }));
   if (!items.length) $("#worklist").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("Nothing to read."))));
+}
+
+// What there is to read, under the patient's name: "心电图 ×2 · CT · MR/CT".
+function studiesLine(studies = []) {
+  const ecgs = studies.filter((s) => s.type === "ecg").length;
+  const parts = ecgs ? [ecgs > 1 ? `${t("kind:ecg")} ×${ecgs}` : t("kind:ecg")] : [];
+  for (const s of studies) {
+    if (s.type === "imaging") parts.push((s.modalities || []).join("/") || t("kind:imaging"));
+  }
+  return parts.length ? el("div", { class: "studies muted" }, parts.join(" · ")) : null;
 }
 
 function specialtyName(code) {
