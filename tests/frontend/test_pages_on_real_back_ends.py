@@ -6,6 +6,7 @@ and the village doctor acknowledges it. Only the list of a consultation's studie
 fixture: no branch serves it yet (endpoints.js CONSULTATION_STUDIES).
 """
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,37 @@ def test_image_viewer_on_real_rendered_frames(people, cardiology, patient_factor
     assert rendered.value.status == 200 and rendered.value.headers["content-type"] == "image/png"
     reader.wait_for_selector(".iv-info:has-text('-600 / 1500')")
     screenshot(reader, "ct")
+
+
+def test_the_coordinator_sees_a_case_escalated_while_the_page_is_open(people, cardiology, patient_factory,
+                                                                      consultation_factory, open_page):
+    # given the coordinator's page open, its socket live, no escalations
+    page = open_page("coordinator")
+    login(page, people["coordinator"].username)
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_selector("#socket-state[data-state=open]")
+    assert page.inner_text("#escalations") == "暂无上报。"
+    # when a stat case of a village clinic of the community finds no expert on duty and is escalated
+    patient = patient_factory(name="何桂兰", home_clinic=people["village_doctor"].organisation)
+    consultation = consultation_factory(patient=patient, requested_by=people["village_doctor"], specialty=cardiology,
+                                        requesting_org=people["village_doctor"].organisation, urgency="stat",
+                                        state="offered")
+    # (from another thread, as a Celery task or a request would: Playwright's loop runs on this one)
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(_escalate_in_thread, consultation.pk).result(timeout=30)
+    # then it appears in the escalations list without a reload, marked stat, with the patient's name
+    item = page.wait_for_selector(f"#escalations li:has-text('#{consultation.pk} 何桂兰')", timeout=15000)
+    assert "urgency-stat" in item.get_attribute("class")
+    assert "心血管内科" in item.inner_text() and "危急" in item.inner_text()
+    screenshot(page, "coordinator-escalation")
+
+
+def _escalate_in_thread(consultation_id: int) -> None:
+    from django.db import connection
+
+    from scheduling.services.assignments import consultation_escalate
+
+    try:
+        consultation_escalate(consultation_id=consultation_id, reason="no_expert_available")
+    finally:
+        connection.close()
