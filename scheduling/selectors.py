@@ -8,7 +8,7 @@ from audit.services import audit_record, audit_record_many
 from consult.models import Consultation, Urgency
 from directory.access import VIEW, scoped
 from directory.models import Expert, User
-from teleclinic.errors import NotFound
+from teleclinic.errors import NotFound, NotPermitted
 
 from .models import Assignment, Booking, CalendarFeed, CloudClinicSession, FollowUpTask, Referral, Roster, Slot
 from .services.calendar import token_hash
@@ -180,3 +180,27 @@ def referral_get(*, user: User, referral_id, request=None) -> Referral:
 def followup_list(*, user: User, state: str = "open") -> QuerySet[FollowUpTask]:
     rows = scoped(user, FollowUpTask.objects.select_related("patient", "referral"), VIEW)
     return (rows.filter(state=state) if state else rows).order_by("due_on", "id")
+
+
+def experts_to_assign(*, user: User, specialty: str) -> list[Expert]:
+    """The experts of one specialty in the user's community a coordinator may give a case to, each
+    annotated with `load` (cases held plus offers pending) and `on_duty` (in a session or on call
+    now); on duty first, then least loaded. Coordinators and admins only; 404 for an unknown specialty."""
+    from directory.access import is_admin
+    from directory.models import Specialty
+
+    from .services.assignments import expert_load, on_duty_experts
+
+    if not (is_admin(user) or user.role == User.Role.COORDINATOR):
+        raise NotPermitted("Only coordinators assign consultations by hand.")
+    subject = Specialty.objects.filter(code=specialty).first()
+    if subject is None:
+        raise NotFound("No such specialty.")
+    rows = Expert.objects.filter(specialties=subject).select_related("user")
+    if not is_admin(user):
+        rows = rows.filter(user__organisation__community_id=user.organisation.community_id)
+    on_duty = set(on_duty_experts(specialty_id=subject.pk, now=timezone.now()).values_list("pk", flat=True))
+    experts = list(rows.filter(user__is_active=True).annotate(load=expert_load()))
+    for expert in experts:
+        expert.on_duty = expert.pk in on_duty
+    return sorted(experts, key=lambda e: (not e.on_duty, e.load, e.pk))

@@ -25,6 +25,7 @@ urlpatterns = [
     path("scheduling/consultations/<int:consultation_id>/escalate/", api.ConsultationEscalateView.as_view(),
          name="scheduling-consultation-escalate"),
     path("scheduling/assignments/", api.AssignmentListView.as_view(), name="scheduling-assignments"),
+    path("scheduling/experts/", api.ExpertsToAssignView.as_view(), name="scheduling-experts"),
     path("scheduling/assignments/<int:assignment_id>/accept/", api.AssignmentAcceptView.as_view(),
          name="scheduling-assignment-accept"),
     path("scheduling/assignments/<int:assignment_id>/decline/", api.AssignmentDeclineView.as_view(),

@@ -1,6 +1,6 @@
 """REST API of scheduling: rosters, slots, bookings, assignments, worklist, referrals, calendar and FHIR views."""
 from .assignments import (AssignmentAcceptView, AssignmentDeclineView, AssignmentListView, ConsultationAssignmentView,
-                          ConsultationAssignView, ConsultationEscalateView, WorklistView)
+                          ConsultationAssignView, ConsultationEscalateView, ExpertsToAssignView, WorklistView)
 from .bookings import BookingCancelView, BookingListView, BookingRescheduleView
 from .fhir import FhirAppointmentView, FhirScheduleView, FhirSlotView
 from .referrals import (FollowUpCompleteView, FollowUpListView, ReferralAcceptView, ReferralAcknowledgeView,
@@ -10,7 +10,7 @@ from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, O
 
 __all__ = [
     "AssignmentAcceptView", "AssignmentDeclineView", "AssignmentListView", "ConsultationAssignmentView",
-    "ConsultationAssignView", "ConsultationEscalateView", "WorklistView", "BookingCancelView", "BookingListView",
+    "ConsultationAssignView", "ConsultationEscalateView", "ExpertsToAssignView", "WorklistView", "BookingCancelView", "BookingListView",
     "BookingRescheduleView", "FhirAppointmentView", "FhirScheduleView", "FhirSlotView", "FollowUpCompleteView",
     "FollowUpListView", "ReferralAcceptView", "ReferralAcknowledgeView", "ReferralArriveView", "ReferralDetailView",
     "ReferralDownView", "ReferralListView", "CalendarFeedTokenView", "CalendarFeedView", "MyCalendarView",

@@ -1,5 +1,5 @@
 """On-demand assignment (offers, accept/decline, escalation) and the expert's worklist."""
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -7,8 +7,8 @@ from teleclinic.api import PAGE_PARAMETERS, paginated, validated
 
 from .. import selectors, services
 from ..models import Assignment
-from .serializers import (AssignIn, AssignmentOut, DeclineIn, EmptyIn, EscalatedOut, EscalateIn, NoExpertOnDutyOut,
-                          WorklistItemOut, choice_param, filter_param, page_of)
+from .serializers import (AssignIn, AssignmentOut, DeclineIn, EmptyIn, EscalatedOut, EscalateIn, ExpertToAssignOut,
+                          NoExpertOnDutyOut, WorklistItemOut, choice_param, filter_param, page_of)
 
 
 class ConsultationAssignmentView(APIView):
@@ -71,3 +71,13 @@ class WorklistView(APIView):
     @extend_schema(responses=WorklistItemOut(many=True))
     def get(self, request):
         return Response(WorklistItemOut(selectors.worklist_for(request.user, request=request), many=True).data)
+
+
+class ExpertsToAssignView(APIView):
+    """Whom a coordinator may give an escalated case to: the specialty's experts, on duty first, then least loaded."""
+
+    @extend_schema(parameters=[OpenApiParameter("specialty", str, required=True)],
+                   responses=ExpertToAssignOut(many=True))
+    def get(self, request):
+        experts = selectors.experts_to_assign(user=request.user, specialty=request.query_params.get("specialty", ""))
+        return Response(ExpertToAssignOut(experts, many=True).data)

@@ -91,6 +91,15 @@ class ReferralOut(serializers.ModelSerializer):
                   "booking", "slot_starts_at", "reason", "summary", "created_at", "follow_ups"]
 
 
+class ExpertToAssignOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="user")
+    title = serializers.CharField()
+    load = serializers.IntegerField(help_text="cases held plus offers pending")
+    max_open_assignments = serializers.IntegerField()
+    on_duty = serializers.BooleanField(help_text="in a cloud-clinic session or on call now")
+
+
 class WorklistStudyOut(serializers.Serializer):
     type = serializers.ChoiceField(choices=["ecg", "imaging"])
     id = serializers.IntegerField()

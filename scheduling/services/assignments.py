@@ -45,11 +45,16 @@ def on_duty_experts(*, specialty_id: int, now: dt.datetime):
         Q(on_call=True) | Exists(in_session) | Exists(on_shift))
 
 
+def expert_load():
+    """An expert's open work, for annotating Expert rows: cases held plus offers pending."""
+    return (_count(Consultation.objects.filter(assigned_expert=OuterRef("pk"), state__in=OPEN_WORK), "assigned_expert")
+            + _count(Assignment.objects.filter(expert=OuterRef("pk"), status="offered"), "expert"))
+
+
 def candidates(*, consultation: Consultation, now: dt.datetime, exclude=()):
     """On-duty experts not yet tried and under capacity: previous expert of the patient first, then least loaded."""
     tried = Assignment.objects.filter(consultation=consultation).values("expert_id")
-    load = (_count(Consultation.objects.filter(assigned_expert=OuterRef("pk"), state__in=OPEN_WORK), "assigned_expert")
-            + _count(Assignment.objects.filter(expert=OuterRef("pk"), status="offered"), "expert"))
+    load = expert_load()
     previous = Consultation.objects.filter(patient_id=consultation.patient_id, assigned_expert=OuterRef("pk")) \
         .exclude(pk=consultation.pk)
     return (on_duty_experts(specialty_id=consultation.specialty_id, now=now)

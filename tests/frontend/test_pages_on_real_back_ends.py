@@ -198,7 +198,20 @@ def test_the_coordinator_sees_a_case_escalated_while_the_page_is_open(people, ca
     item = page.wait_for_selector(f"#escalations li:has-text('#{consultation.pk} 何桂兰')", timeout=15000)
     assert "urgency-stat" in item.get_attribute("class")
     assert "心血管内科" in item.inner_text() and "危急" in item.inner_text()
+    # and it offers the community's cardiologists to give it to, with their load
+    options = f"#escalations li[data-id='{consultation.pk}'] select option"
+    page.wait_for_selector(options, state="attached")
+    assert page.locator(options).count() == 2 and "不在岗 · 0/" in page.inner_text(options)
     screenshot(page, "coordinator-escalation")
+    # when the coordinator gives it to the second cardiologist
+    chosen = people["other_expert"]
+    page.select_option(f"#escalations li[data-id='{consultation.pk}'] select", str(chosen.expert.pk))
+    page.click(f"#escalations li[data-id='{consultation.pk}'] button:has-text('指派')")
+    # then the page says so, the case leaves the list, and the expert holds it
+    page.wait_for_selector(f"#escalations-status:has-text('已指派给 {chosen}')")
+    page.wait_for_selector("#escalations li:has-text('暂无上报。')")
+    consultation.refresh_from_db()
+    assert consultation.state == "assigned" and consultation.assigned_expert_id == chosen.expert.pk
 
 
 def _escalate_in_thread(consultation_id: int) -> None:

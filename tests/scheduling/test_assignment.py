@@ -219,3 +219,29 @@ def test_coordinator_puts_an_expert_on_call_and_the_next_case_is_offered_to_them
     assert response.status_code == 201, response.data
     # then the next case is offered to that expert
     assert assignment_request(consultation_id=case().pk).expert == people["other_expert"].expert
+
+
+def test_the_coordinator_sees_whom_to_give_a_case_to_on_duty_first_then_least_loaded(
+        api, people, community, cardiology, case):
+    # given the other cardiologist on call and holding one case, the first off duty and idle,
+    # and a cardiologist of another community
+    other = people["other_expert"].expert
+    now = timezone.now()
+    OnCallShift.objects.create(expert=other, specialty=cardiology, starts_at=now - dt.timedelta(hours=1),
+                               ends_at=now + dt.timedelta(hours=1))
+    case(assigned_expert=other, state="assigned")
+    ExpertFactory(user=UserFactory(role="expert", organisation=community.foreign_lead), specialties=[cardiology])
+    # when the coordinator asks for the cardiologists to give an escalated case to
+    response = api(people["coordinator"]).get("/api/scheduling/experts/?specialty=cardiology")
+    # then the one on duty comes first despite its load, then the idle one; none of the other community
+    assert response.status_code == 200
+    rows = [(r["id"], r["on_duty"], r["load"]) for r in response.data]
+    assert rows == [(other.pk, True, 1), (people["expert"].expert.pk, False, 0)]
+    assert response.data[0]["name"] == str(people["other_expert"]) and "max_open_assignments" in response.data[0]
+
+
+def test_only_coordinators_list_experts_to_assign_and_an_unknown_specialty_is_404(api, people, cardiology):
+    assert api(people["village_doctor"]).get("/api/scheduling/experts/?specialty=cardiology").status_code == 403
+    assert api(people["expert"]).get("/api/scheduling/experts/?specialty=cardiology").status_code == 403
+    response = api(people["coordinator"]).get("/api/scheduling/experts/?specialty=astrology")
+    assert response.status_code == 404 and response.data["code"]

@@ -121,13 +121,43 @@ async function drawSample(event) {
 async function loadEscalations() {
   try {
     const items = await rows(E.ESCALATIONS);
-    $("#escalations").replaceChildren(...items.map((c) => el("li", { class: `urgency-${c.urgency}` },
+    $("#escalations").replaceChildren(...items.map((c) => el("li", { class: `urgency-${c.urgency}`, dataset: { id: c.id } },
       el("span", { class: `badge urgency-${c.urgency}` }, t(`urgency:${c.urgency}`)),
-      ` #${c.id} ${c.patient_name} · ${specialtyName(c.specialty)} · ${formatDateTime(c.created_at)}`)));
+      ` #${c.id} ${c.patient_name} · ${specialtyName(c.specialty)} · ${formatDateTime(c.created_at)} `,
+      assignForm(c))));
     if (!items.length) $("#escalations").replaceChildren(el("li", { class: "muted" }, t("No escalations.")));
   } catch (error) {
     $("#escalations").replaceChildren(el("li", { class: "error" }, error.message));
   }
+}
+
+// The experts of a specialty to give a case to, on duty first, then least loaded (asked once per specialty).
+const expertsOf = new Map();
+
+function assignForm(consultation) {
+  const select = el("select", { name: "expert", "aria-label": t("Choose an expert") });
+  const button = el("button", { type: "submit", disabled: true }, t("Assign"));
+  const form = el("form", { class: "assign inline" }, select, button);
+  if (!expertsOf.has(consultation.specialty)) expertsOf.set(consultation.specialty, rows(E.EXPERTS_TO_ASSIGN(consultation.specialty)));
+  expertsOf.get(consultation.specialty).then((experts) => {
+    select.replaceChildren(...experts.map((x) => el("option", { value: x.id },
+      `${x.name}${x.title ? ` ${x.title}` : ""} · ${x.on_duty ? t("on duty") : t("off duty")} · ${x.load}/${x.max_open_assignments}`)));
+    button.disabled = !experts.length;
+  }).catch((error) => say($("#escalations-status"), error.message, { error: true }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    try {
+      await api(E.CONSULTATION_ASSIGN(consultation.id), { method: "POST", body: { expert: Number(select.value) } });
+      expertsOf.delete(consultation.specialty); // the loads changed
+      say($("#escalations-status"), t("Assigned to {name}.", { name: select.selectedOptions[0].textContent.split(" · ")[0] }));
+      await loadEscalations();
+    } catch (error) {
+      button.disabled = false;
+      say($("#escalations-status"), error.message, { error: true });
+    }
+  });
+  return form;
 }
 
 async function searchAudit(event) {

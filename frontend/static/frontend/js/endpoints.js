@@ -44,6 +44,8 @@ export const BOOKING_RESCHEDULE = (id) => `/api/scheduling/bookings/${id}/resche
 export const REFERRALS = "/api/scheduling/referrals/";        // paginated, each with follow_ups
 export const REFERRAL_DOWN = "/api/scheduling/referrals/down/"; // POST {consultation, summary, plan: [{title, due_in_days}]}
 export const REFERRAL_ACK = (id) => `/api/scheduling/referrals/${id}/acknowledge/`;
+export const EXPERTS_TO_ASSIGN = (specialty) => `/api/scheduling/experts/?specialty=${encodeURIComponent(specialty)}`; // coordinators: [{id, name, title, load, max_open_assignments, on_duty}]
+export const CONSULTATION_ASSIGN = (id) => `/api/scheduling/consultations/${id}/assign/`; // POST {expert}
 export const FOLLOW_UP_COMPLETE = (id) => `/api/scheduling/follow-ups/${id}/complete/`; // {note}
 
 // branch reports
