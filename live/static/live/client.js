@@ -58,7 +58,9 @@ export class RoomClient extends EventTarget {
   }
 
   scheduleReconnect() {
-    const delay = Math.min(10000, 500 * 2 ** this.retry++);
+    // Exponential backoff with jitter: when a Daphne process dies, its hundreds of clients spread
+    // their knocks on the survivor instead of arriving in waves.
+    const delay = Math.min(10000, 500 * 2 ** this.retry++) * (0.5 + Math.random() / 2);
     setTimeout(() => this.connect(), delay);
   }
 
