@@ -88,6 +88,13 @@ def _in_flight(log: Path) -> list[str]:
     return [name for name, task_id in received if f"[{task_id}] succeeded" not in text]
 
 
+def _wait_for_running_tasks(log: Path, deadline_s: float = 20) -> None:
+    """Return as soon as the worker's log shows a task received and not finished."""
+    end = time.monotonic() + deadline_s
+    while not _in_flight(log) and time.monotonic() < end:
+        time.sleep(0.005)
+
+
 def _wait_until(total: int, *, sweep: bool, deadline_s: float) -> dict:
     """Wait until `total` effects are done; with `sweep`, run beat's sweeps whenever progress stalls."""
     end, sweeps = time.monotonic() + deadline_s, 0
@@ -139,9 +146,10 @@ def test_a_worker_killed_with_hundreds_of_tasks_in_flight_leaves_every_effect_do
             started = time.monotonic()
             workers.append(start_worker(database_url=database_url, queue=queue, log=logs[0], env=worker_env,
                                         concurrency=2))
-            at_kill = _wait_until(total // 2, sweep=False, deadline_s=DEADLINE_S)["done"]
+            _wait_until(total // 2, sweep=False, deadline_s=DEADLINE_S)
+            _wait_for_running_tasks(logs[0])  # on a loaded machine the worker may be between two tasks
             kill_group(workers[0])
-            in_flight = _in_flight(logs[0])
+            at_kill, in_flight = _effects_done(), _in_flight(logs[0])
             # and a new worker starts, with beat's sweeps running
             workers.append(start_worker(database_url=database_url, queue=queue, log=logs[1], env=worker_env,
                                         concurrency=2))
