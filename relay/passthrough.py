@@ -38,10 +38,12 @@ from typing import Optional
 import aioice.ice
 import aiortc
 import av
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, clock
+from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpsender import RTP_HISTORY_SIZE, random_sequence_number
 from aiortc.rtp import RtpPacket
-from aiortc.utils import uint16_add, uint16_gt
+from aiortc.utils import random32, uint16_add, uint16_gt
 
 from .bitstream import h264_nal_units, is_keyframe, starts_frame
 
@@ -51,6 +53,16 @@ PINNED_AIORTC_VERSION = "1.16.0"
 
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _ENCODER_ATTR = "_RTCRtpSender__encoder"
+# RTCRtpSender state that _RtpWriter keeps up to date, as RTCRtpSender._run_rtp would
+_SENDER_ATTRS = {
+    "history": "_RTCRtpSender__rtp_history",
+    "extensions_map": "_RTCRtpSender__rtp_header_extensions_map",
+    "mid": "_RTCRtpSender__mid",
+    "ntp_timestamp": "_RTCRtpSender__ntp_timestamp",
+    "rtp_timestamp": "_RTCRtpSender__rtp_timestamp",
+    "octet_count": "_RTCRtpSender__octet_count",
+    "packet_count": "_RTCRtpSender__packet_count",
+}
 
 # How far (in packets) a video frame may stay incomplete before the relay gives it up
 # and asks the publisher for a keyframe. NACK retransmissions normally fill a gap within
@@ -68,6 +80,7 @@ def check_aiortc_internals() -> None:
     for cls, name in (
         (RTCRtpReceiver, "_send_rtcp_pli"),
         (RTCRtpSender, "_send_keyframe"),
+        (RTCRtpSender, "_next_encoded_frame"),
     ):
         if not hasattr(cls, name):
             raise RuntimeError(f"aiortc {cls.__name__}.{name} is gone; see relay/passthrough.py")
@@ -304,21 +317,91 @@ VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
 
 
+@dataclass
+class PackedFrame:
+    """One frame cut into RTP payloads once, for every subscriber of a publication."""
+
+    payloads: list[bytes]
+    timestamp: int  # in the codec's RTP clock, counted from the publication's first frame
+    keyframe: bool
+    size: int
+
+
+def _run_to_completion(coroutine) -> None:
+    """Run a coroutine that never suspends, without a round trip through the event loop.
+
+    aiortc's RTP send path (RTCDtlsTransport._send_rtp -> RTCIceTransport._send ->
+    aioice Connection.sendto -> DatagramTransport.sendto) is async in name only in 1.16.0.
+    """
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    coroutine.close()
+    raise RuntimeError("aiortc's RTP send path suspended; relay/passthrough.py assumes it does not")
+
+
+class _RtpWriter:
+    """Writes frames as RTP packets through one RTCRtpSender's transport, in the caller's
+    call stack, the way RTCRtpSender._run_rtp would (sequence numbers, timestamps, abs-send-time
+    and mid extensions, NACK history, sender-report counters) minus its task and queue."""
+
+    def __init__(self, sender: RTCRtpSender, payload_type: int) -> None:
+        self._sender = sender
+        self._payload_type = payload_type
+        self._sequence_number = random_sequence_number()
+        self._timestamp_origin = random32()
+        self._history: dict[int, RtpPacket] = getattr(sender, _SENDER_ATTRS["history"])
+        self._extensions_map = getattr(sender, _SENDER_ATTRS["extensions_map"])
+        self._mid = getattr(sender, _SENDER_ATTRS["mid"])
+
+    def write(self, frame: PackedFrame) -> None:
+        sender = self._sender
+        timestamp = (self._timestamp_origin + frame.timestamp) & 0xFFFFFFFF
+        abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+        last = len(frame.payloads) - 1
+        sent_bytes = 0
+        for index, payload in enumerate(frame.payloads):
+            packet = RtpPacket(payload_type=self._payload_type,
+                               sequence_number=self._sequence_number, timestamp=timestamp)
+            packet.ssrc = sender._ssrc
+            packet.payload = payload
+            packet.marker = 1 if index == last else 0
+            packet.extensions.abs_send_time = abs_send_time
+            packet.extensions.mid = self._mid
+            self._history[self._sequence_number % RTP_HISTORY_SIZE] = packet
+            try:
+                _run_to_completion(sender.transport._send_rtp(packet.serialize(self._extensions_map)))
+            except ConnectionError:
+                return  # the subscriber's connection is closing
+            self._sequence_number = uint16_add(self._sequence_number, 1)
+            sent_bytes += len(payload)
+        # what RTCRtpSender's sender reports and getStats() read
+        setattr(sender, _SENDER_ATTRS["ntp_timestamp"], clock.current_ntp_time())
+        setattr(sender, _SENDER_ATTRS["rtp_timestamp"], timestamp)
+        counts = _SENDER_ATTRS["octet_count"], _SENDER_ATTRS["packet_count"]
+        setattr(sender, counts[0], getattr(sender, counts[0]) + sent_bytes)
+        setattr(sender, counts[1], getattr(sender, counts[1]) + len(frame.payloads))
+
+
 class ForwardingTrack(MediaStreamTrack):
-    """What one subscriber's RTCRtpSender reads: the publisher's encoded frames as
-    ``av.Packet``. Video starts (and restarts after a pause or an overflow) at a keyframe.
+    """One subscriber's copy of a publisher's audio or video. Frames are written straight
+    to the subscriber's RTCRtpSender transport as they arrive (``forward_through``); the
+    sender's own read loop only waits for the track to end. Video starts (and restarts
+    after a pause) at a keyframe.
     """
 
     def __init__(self, publication: "Publication", queue_frames: int) -> None:
         super().__init__()
         self.kind = publication.kind
         self._publication = publication
-        self._queue: asyncio.Queue[Optional[av.Packet]] = asyncio.Queue(maxsize=queue_frames)
+        self._queue_frames = queue_frames
+        self._pending: list[PackedFrame] = []  # until the subscriber's connection is up
+        self._writer: Optional[_RtpWriter] = None
+        self._ended = asyncio.Event()
         self._needs_keyframe = publication.kind == "video"
-        self._started = False
         self.paused = False
         self.frames_sent = 0
-        self.on_packet: Optional[Callable[[av.Packet], None]] = None  # instrumentation
 
     def set_paused(self, paused: bool) -> None:
         """Stop (True) or resume (False) forwarding; resuming video waits for a keyframe."""
@@ -329,47 +412,60 @@ class ForwardingTrack(MediaStreamTrack):
             self._needs_keyframe = True
             self._publication.request_keyframe()
 
-    def push(self, packet: av.Packet, keyframe: bool) -> None:
+    def push(self, frame: PackedFrame) -> None:
         if self.paused or self.readyState != "live":
             return
         if self._needs_keyframe:
-            if not keyframe:
-                if self._started:
+            if not frame.keyframe:
+                if self._writer is not None:
                     self._publication.request_keyframe()
                 return
             self._needs_keyframe = False
-        if self._queue.full():
-            # the subscriber's sender is not keeping up: drop what is queued and restart
-            # at a keyframe rather than send a picture the decoder cannot use
-            while not self._queue.empty():
-                self._queue.get_nowait()
+        if self._writer is not None:
+            self._writer.write(frame)
+            self.frames_sent += 1
+            return
+        if len(self._pending) >= self._queue_frames:
+            # the connection is slow to come up: keep only from the next keyframe on
+            self._pending.clear()
             if self.kind == "video":
                 self._needs_keyframe = True
                 self._publication.request_keyframe()
                 return
-        self._queue.put_nowait(packet)
+        self._pending.append(frame)
 
-    async def recv(self) -> av.Packet:
-        if not self._started:
-            self._started = True
+    async def _sender_started(self, sender: RTCRtpSender, codec) -> None:
+        """Stands in for ``sender._next_encoded_frame``: aiortc calls it once the
+        subscriber's connection is up, with the negotiated codec."""
+        if self._writer is None:
+            self._writer = _RtpWriter(sender, codec.payloadType)
+            pending, self._pending = self._pending, []
+            for frame in pending:
+                self._writer.write(frame)
+                self.frames_sent += 1
             if self._needs_keyframe:
                 self._publication.request_keyframe()
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            raise MediaStreamError
-        self.frames_sent += 1
-        if self.on_packet is not None:
-            self.on_packet(packet)
-        return packet
+        await self._ended.wait()
+        raise MediaStreamError
+
+    async def recv(self) -> av.Packet:
+        """Nothing is read from this track: frames go to the sender's transport directly."""
+        await self._ended.wait()
+        raise MediaStreamError
 
     def stop(self) -> None:
         if self.readyState == "live":
             super().stop()
             self._publication.detach(self)
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
+            self._pending.clear()
+            self._ended.set()
+
+
+def forward_through(sender: RTCRtpSender, track: ForwardingTrack) -> None:
+    """Have ``track``'s frames written to ``sender``'s transport as they arrive, instead of
+    aiortc's sender task reading the track (one task wake-up, queue hand-over and
+    packetization per frame and subscriber)."""
+    sender._next_encoded_frame = lambda codec: track._sender_started(sender, codec)
 
 
 class Publication:
@@ -393,6 +489,9 @@ class Publication:
         self.keyframe_requests_sent = 0
         self.on_frame_in: Optional[Callable[[EncodedFrame], None]] = None  # instrumentation
         self._h264_parameter_sets: dict[int, bytes] = {}  # NAL type 7 (SPS), 8 (PPS)
+        # packetizes each frame once for all subscribers (VP8 picture ids run per publication)
+        self._packetizer = None if kind == "audio" else get_encoder(
+            RTCRtpCodecParameters(mimeType=f"video/{codec_name}", clockRate=90000))
 
     def attach_receiver(self, receiver: RTCRtpReceiver) -> None:
         """Take frames from ``receiver`` from now on (a new or reconnected publisher)."""
@@ -459,8 +558,12 @@ class Publication:
         data = frame.data
         if self.codec_name == "H264" and self.kind == "video":
             data = self._with_h264_parameter_sets(data, frame.keyframe)
-        packet = av.Packet(data)
-        packet.pts = frame.timestamp
-        packet.time_base = self._time_base
+        if self._packetizer is None:
+            payloads = [data]  # Opus: one frame, one packet
+        else:
+            packet = av.Packet(data)
+            packet.pts, packet.time_base = frame.timestamp, self._time_base
+            payloads, _ = self._packetizer.pack(packet)
+        packed = PackedFrame(payloads, frame.timestamp, frame.keyframe, len(data))
         for track in list(self._tracks):
-            track.push(packet, frame.keyframe)
+            track.push(packed)
