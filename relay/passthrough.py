@@ -38,11 +38,13 @@ from typing import Optional
 import aioice.ice
 import aiortc
 import av
-from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, clock
+import pylibsrtp
+from aiortc import RTCDtlsTransport, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpsender import RTP_HISTORY_SIZE, random_sequence_number
-from aiortc.rtp import RtpPacket
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtp import RtpPacket, is_rtcp
 from aiortc.utils import random32, uint16_add, uint16_gt
 
 from .bitstream import h264_nal_units, is_keyframe, starts_frame
@@ -53,6 +55,7 @@ PINNED_AIORTC_VERSION = "1.16.0"
 
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _ENCODER_ATTR = "_RTCRtpSender__encoder"
+_DTLS_RX_ATTRS = ("_RTCDtlsTransport__rx_bytes", "_RTCDtlsTransport__rx_packets")
 # RTCRtpSender state that _RtpWriter keeps up to date, as RTCRtpSender._run_rtp would
 _SENDER_ATTRS = {
     "history": "_RTCRtpSender__rtp_history",
@@ -280,6 +283,49 @@ def tap_receiver(
         raise RuntimeError("aiortc RTCRtpReceiver has no jitter buffer attribute; see passthrough.py")
     buffer_cls = VideoForwardingBuffer if kind == "video" else AudioForwardingBuffer
     setattr(receiver, _JITTER_ATTR, buffer_cls(codec_name, on_frame))
+    receive_inline(receiver.transport)
+
+
+def receive_inline(dtls_transport: RTCDtlsTransport) -> None:
+    """Handle the RTP packets of an upstream connection inside aioice's datagram callback.
+
+    aiortc queues every datagram and wakes the DTLS transport's task to take it off the
+    queue; for a relay that is one task switch per received packet. This does what
+    ``RTCDtlsTransport._recv_next`` does for SRTP (not SRTCP), at once. DTLS, STUN and
+    SRTCP datagrams, and everything before the handshake is done, still take the queue.
+    Idempotent: the audio and video receivers of a bundled connection share one transport.
+    """
+    connection = dtls_transport.transport._connection
+    if getattr(connection, "_relay_inline", False):
+        return
+    queue_datagram = connection.data_received
+
+    def data_received(data: bytes, component: int) -> None:
+        srtp = dtls_transport._rx_srtp
+        if (srtp is None or not data or not 127 < data[0] < 192 or is_rtcp(data)
+                or dtls_transport._state is not DtlsState.CONNECTED):
+            queue_datagram(data, component)
+            return
+        arrival_time_ms = clock.current_ms()
+        _count_received(dtls_transport, len(data))
+        try:
+            plain = srtp.unprotect(data)
+        except pylibsrtp.Error:
+            return  # as aiortc: a packet that does not authenticate is dropped
+        try:
+            _run_to_completion(dtls_transport._handle_rtp_data(plain, arrival_time_ms=arrival_time_ms))
+        except Exception:  # not into aioice's callback: one packet lost, the next one goes on
+            logger.exception("relay: forwarding an RTP packet failed")
+
+    connection.data_received = data_received
+    connection._relay_inline = True
+
+
+def _count_received(dtls_transport: RTCDtlsTransport, size: int) -> None:
+    """RTCDtlsTransport's own receive counters (its getStats "transport" entry)."""
+    bytes_attr, packets_attr = _DTLS_RX_ATTRS
+    setattr(dtls_transport, bytes_attr, getattr(dtls_transport, bytes_attr) + size)
+    setattr(dtls_transport, packets_attr, getattr(dtls_transport, packets_attr) + 1)
 
 
 def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -324,7 +370,7 @@ class PackedFrame:
     payloads: list[bytes]
     timestamp: int  # in the codec's RTP clock, counted from the publication's first frame
     keyframe: bool
-    size: int
+    received_ntp: int  # NTP time the frame was complete, for abs-send-time and SR
 
 
 def _run_to_completion(coroutine) -> None:
@@ -355,10 +401,11 @@ class _RtpWriter:
         self._extensions_map = getattr(sender, _SENDER_ATTRS["extensions_map"])
         self._mid = getattr(sender, _SENDER_ATTRS["mid"])
 
-    def write(self, frame: PackedFrame) -> None:
+    def write(self, frame: PackedFrame, ntp_time: int) -> None:
+        """Send ``frame``; ``ntp_time`` is now (one clock read for all subscribers)."""
         sender = self._sender
         timestamp = (self._timestamp_origin + frame.timestamp) & 0xFFFFFFFF
-        abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+        abs_send_time = (ntp_time >> 14) & 0x00FFFFFF
         last = len(frame.payloads) - 1
         sent_bytes = 0
         for index, payload in enumerate(frame.payloads):
@@ -377,7 +424,7 @@ class _RtpWriter:
             self._sequence_number = uint16_add(self._sequence_number, 1)
             sent_bytes += len(payload)
         # what RTCRtpSender's sender reports and getStats() read
-        setattr(sender, _SENDER_ATTRS["ntp_timestamp"], clock.current_ntp_time())
+        setattr(sender, _SENDER_ATTRS["ntp_timestamp"], ntp_time)
         setattr(sender, _SENDER_ATTRS["rtp_timestamp"], timestamp)
         counts = _SENDER_ATTRS["octet_count"], _SENDER_ATTRS["packet_count"]
         setattr(sender, counts[0], getattr(sender, counts[0]) + sent_bytes)
@@ -422,7 +469,7 @@ class ForwardingTrack(MediaStreamTrack):
                 return
             self._needs_keyframe = False
         if self._writer is not None:
-            self._writer.write(frame)
+            self._writer.write(frame, frame.received_ntp)
             self.frames_sent += 1
             return
         if len(self._pending) >= self._queue_frames:
@@ -440,8 +487,9 @@ class ForwardingTrack(MediaStreamTrack):
         if self._writer is None:
             self._writer = _RtpWriter(sender, codec.payloadType)
             pending, self._pending = self._pending, []
+            now = clock.current_ntp_time()
             for frame in pending:
-                self._writer.write(frame)
+                self._writer.write(frame, now)
                 self.frames_sent += 1
             if self._needs_keyframe:
                 self._publication.request_keyframe()
@@ -564,6 +612,6 @@ class Publication:
             packet = av.Packet(data)
             packet.pts, packet.time_base = frame.timestamp, self._time_base
             payloads, _ = self._packetizer.pack(packet)
-        packed = PackedFrame(payloads, frame.timestamp, frame.keyframe, len(data))
+        packed = PackedFrame(payloads, frame.timestamp, frame.keyframe, clock.current_ntp_time())
         for track in list(self._tracks):
             track.push(packed)
