@@ -13,13 +13,26 @@ Pinned: aiortc==1.16.0 (aioice as it depends on). What is reached into, and why:
 - ``RTCRtpSender._send_keyframe`` is replaced per sender instance, so a PLI/FIR that a
   subscriber sends reaches the relay instead of setting a "force keyframe" flag that only
   an encoder would read.
+- ``RTCRtpSender._next_encoded_frame`` is replaced per sender instance by a wait for the
+  track's end: the sender's own task no longer reads the track. ``_RtpWriter`` writes each
+  frame's RTP packets through ``sender.transport._send_rtp`` at once, the way
+  ``RTCRtpSender._run_rtp`` would, and keeps the sender's private ``__rtp_history`` (NACK
+  answers), ``__ntp_timestamp``/``__rtp_timestamp``/``__octet_count``/``__packet_count``
+  (sender reports, getStats) up to date. ``_run_to_completion`` drives that coroutine
+  without the event loop because nothing on aiortc's send path suspends.
+- ``aioice Connection.data_received`` of an upstream connection is replaced
+  (``receive_inline``) so that its SRTP packets are unprotected and handed to
+  ``RTCDtlsTransport._handle_rtp_data`` inside the datagram callback, as
+  ``RTCDtlsTransport._recv_next`` would, instead of through a queue and a task switch;
+  the transport's private receive counters are kept. DTLS, STUN and SRTCP take aiortc's path.
 - ``RTCRtpTransceiver._codecs`` is narrowed after setRemoteDescription so that an answer
   names only the room's codec.
 - ``aioice.ice.get_host_addresses`` is wrapped so that 127.0.0.1 can be gathered as a host
   candidate, only inside ``loopback_candidates()``.
 
-The sending side uses aiortc's public behaviour: an ``RTCRtpSender`` whose track returns
-``av.Packet`` objects packetizes them (``Encoder.pack``) without encoding.
+Why: per forwarded packet, aiortc's sender task (a queue hand-over, a task wake-up and a
+packetization per subscriber) and its receive task (a queue and a task switch per packet)
+were a good part of the relay's CPU; see relay/README.md "Figures".
 
 ``check_aiortc_internals()`` fails loudly if an aiortc upgrade moved any of this;
 tests/relay/test_passthrough.py exercises each piece.
@@ -42,8 +55,8 @@ import pylibsrtp
 from aiortc import RTCDtlsTransport, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcrtpsender import RTP_HISTORY_SIZE, random_sequence_number
 from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpsender import RTP_HISTORY_SIZE, random_sequence_number
 from aiortc.rtp import RtpPacket, is_rtcp
 from aiortc.utils import random32, uint16_add, uint16_gt
 
@@ -84,6 +97,9 @@ def check_aiortc_internals() -> None:
         (RTCRtpReceiver, "_send_rtcp_pli"),
         (RTCRtpSender, "_send_keyframe"),
         (RTCRtpSender, "_next_encoded_frame"),
+        (RTCRtpSender, "_retransmit"),
+        (RTCDtlsTransport, "_send_rtp"),
+        (RTCDtlsTransport, "_handle_rtp_data"),
     ):
         if not hasattr(cls, name):
             raise RuntimeError(f"aiortc {cls.__name__}.{name} is gone; see relay/passthrough.py")
