@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import fractions
 import logging
+import struct
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -57,7 +58,7 @@ from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpsender import RTP_HISTORY_SIZE, random_sequence_number
-from aiortc.rtp import RtpPacket, is_rtcp
+from aiortc.rtp import HeaderExtensions, RtpPacket, is_rtcp
 from aiortc.utils import random32, uint16_add, uint16_gt
 
 from .bitstream import h264_nal_units, is_keyframe, starts_frame
@@ -421,20 +422,20 @@ class _RtpWriter:
         """Send ``frame``; ``ntp_time`` is now (one clock read for all subscribers)."""
         sender = self._sender
         timestamp = (self._timestamp_origin + frame.timestamp) & 0xFFFFFFFF
-        abs_send_time = (ntp_time >> 14) & 0x00FFFFFF
+        # the frame's packets share their header extensions: encode them once
+        extensions = HeaderExtensions(abs_send_time=(ntp_time >> 14) & 0x00FFFFFF, mid=self._mid)
+        extension_tail = _extension_tail(self._extensions_map, extensions)
         last = len(frame.payloads) - 1
         sent_bytes = 0
         for index, payload in enumerate(frame.payloads):
-            packet = RtpPacket(payload_type=self._payload_type,
+            packet = RtpPacket(payload_type=self._payload_type, marker=int(index == last),
                                sequence_number=self._sequence_number, timestamp=timestamp)
             packet.ssrc = sender._ssrc
             packet.payload = payload
-            packet.marker = 1 if index == last else 0
-            packet.extensions.abs_send_time = abs_send_time
-            packet.extensions.mid = self._mid
+            packet.extensions = extensions
             self._history[self._sequence_number % RTP_HISTORY_SIZE] = packet
             try:
-                _run_to_completion(sender.transport._send_rtp(packet.serialize(self._extensions_map)))
+                _run_to_completion(sender.transport._send_rtp(_serialize(packet, extension_tail)))
             except ConnectionError:
                 return  # the subscriber's connection is closing
             self._sequence_number = uint16_add(self._sequence_number, 1)
@@ -445,6 +446,21 @@ class _RtpWriter:
         counts = _SENDER_ATTRS["octet_count"], _SENDER_ATTRS["packet_count"]
         setattr(sender, counts[0], getattr(sender, counts[0]) + sent_bytes)
         setattr(sender, counts[1], getattr(sender, counts[1]) + len(frame.payloads))
+
+
+def _extension_tail(extensions_map, extensions: HeaderExtensions) -> bytes:
+    """The header-extension block of an RTP packet, encoded by aiortc's own map."""
+    profile, value = extensions_map.set(extensions)
+    return struct.pack("!HH", profile, len(value) >> 2) + value if value else b""
+
+
+def _serialize(packet: RtpPacket, extension_tail: bytes) -> bytes:
+    """``RtpPacket.serialize`` for the packets the relay sends (no CSRC, no padding), with
+    the extension block encoded once per frame instead of once per packet."""
+    first_byte = 0x90 if extension_tail else 0x80  # version 2, X bit if extensions
+    header = struct.pack("!BBHLL", first_byte, (packet.marker << 7) | packet.payload_type,
+                         packet.sequence_number, packet.timestamp, packet.ssrc)
+    return header + extension_tail + packet.payload
 
 
 class ForwardingTrack(MediaStreamTrack):

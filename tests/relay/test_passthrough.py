@@ -160,6 +160,10 @@ async def test_forwarded_packets_are_counted_and_kept_for_retransmission(make_ro
     assert outbound.packetsSent >= 10 and outbound.bytesSent > 0
     assert stats_of(await sender.getStats(), "transport")[0].packetsSent > sent_before
     assert getattr(sender, "_RTCRtpSender__ntp_timestamp") > 0
+    # and the bytes the relay wrote are what aiortc's own serializer makes of the packet
+    extensions_map = getattr(sender, "_RTCRtpSender__rtp_header_extensions_map")
+    tail = passthrough._extension_tail(extensions_map, newest.extensions)
+    assert passthrough._serialize(newest, tail) == newest.serialize(extensions_map)
 
 
 @pytest.mark.asyncio
