@@ -21,8 +21,9 @@ class RelayConfig:
         and keeps it (one codec per room, so frames can be forwarded as they are).
     keyframe_request_interval: seconds; at most one PLI per publisher per interval, so that
         many subscribers asking at once do not make the publisher send a keyframe storm.
-    subscriber_queue_frames: frames buffered per subscriber track before the relay drops
-        them and waits for the next keyframe (a subscriber that cannot keep up).
+    subscriber_queue_frames: frames kept for a subscriber whose connection is not up yet
+        (sent as soon as it is); past that many, the relay drops them and waits for the
+        next keyframe. Once connected, frames are sent as they arrive and never queue.
     quality_interval: seconds between "quality" messages to every participant; 0 = never.
     """
 

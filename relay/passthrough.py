@@ -13,13 +13,26 @@ Pinned: aiortc==1.16.0 (aioice as it depends on). What is reached into, and why:
 - ``RTCRtpSender._send_keyframe`` is replaced per sender instance, so a PLI/FIR that a
   subscriber sends reaches the relay instead of setting a "force keyframe" flag that only
   an encoder would read.
+- ``RTCRtpSender._next_encoded_frame`` is replaced per sender instance by a wait for the
+  track's end: the sender's own task no longer reads the track. ``_RtpWriter`` writes each
+  frame's RTP packets through ``sender.transport._send_rtp`` at once, the way
+  ``RTCRtpSender._run_rtp`` would, and keeps the sender's private ``__rtp_history`` (NACK
+  answers), ``__ntp_timestamp``/``__rtp_timestamp``/``__octet_count``/``__packet_count``
+  (sender reports, getStats) up to date. ``_run_to_completion`` drives that coroutine
+  without the event loop because nothing on aiortc's send path suspends.
+- ``aioice Connection.data_received`` of an upstream connection is replaced
+  (``receive_inline``) so that its SRTP packets are unprotected and handed to
+  ``RTCDtlsTransport._handle_rtp_data`` inside the datagram callback, as
+  ``RTCDtlsTransport._recv_next`` would, instead of through a queue and a task switch;
+  the transport's private receive counters are kept. DTLS, STUN and SRTCP take aiortc's path.
 - ``RTCRtpTransceiver._codecs`` is narrowed after setRemoteDescription so that an answer
   names only the room's codec.
 - ``aioice.ice.get_host_addresses`` is wrapped so that 127.0.0.1 can be gathered as a host
   candidate, only inside ``loopback_candidates()``.
 
-The sending side uses aiortc's public behaviour: an ``RTCRtpSender`` whose track returns
-``av.Packet`` objects packetizes them (``Encoder.pack``) without encoding.
+Why: per forwarded packet, aiortc's sender task (a queue hand-over, a task wake-up and a
+packetization per subscriber) and its receive task (a queue and a task switch per packet)
+were a good part of the relay's CPU; see relay/README.md "Figures".
 
 ``check_aiortc_internals()`` fails loudly if an aiortc upgrade moved any of this;
 tests/relay/test_passthrough.py exercises each piece.
@@ -29,6 +42,7 @@ import asyncio
 import contextlib
 import fractions
 import logging
+import struct
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -38,10 +52,14 @@ from typing import Optional
 import aioice.ice
 import aiortc
 import av
-from aiortc import RTCRtpReceiver, RTCRtpSender
+import pylibsrtp
+from aiortc import RTCDtlsTransport, RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, clock
+from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtp import RtpPacket
-from aiortc.utils import uint16_add, uint16_gt
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpsender import RTP_HISTORY_SIZE, random_sequence_number
+from aiortc.rtp import HeaderExtensions, RtpPacket, is_rtcp
+from aiortc.utils import random32, uint16_add, uint16_gt
 
 from .bitstream import h264_nal_units, is_keyframe, starts_frame
 
@@ -51,6 +69,17 @@ PINNED_AIORTC_VERSION = "1.16.0"
 
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _ENCODER_ATTR = "_RTCRtpSender__encoder"
+_DTLS_RX_ATTRS = ("_RTCDtlsTransport__rx_bytes", "_RTCDtlsTransport__rx_packets")
+# RTCRtpSender state that _RtpWriter keeps up to date, as RTCRtpSender._run_rtp would
+_SENDER_ATTRS = {
+    "history": "_RTCRtpSender__rtp_history",
+    "extensions_map": "_RTCRtpSender__rtp_header_extensions_map",
+    "mid": "_RTCRtpSender__mid",
+    "ntp_timestamp": "_RTCRtpSender__ntp_timestamp",
+    "rtp_timestamp": "_RTCRtpSender__rtp_timestamp",
+    "octet_count": "_RTCRtpSender__octet_count",
+    "packet_count": "_RTCRtpSender__packet_count",
+}
 
 # How far (in packets) a video frame may stay incomplete before the relay gives it up
 # and asks the publisher for a keyframe. NACK retransmissions normally fill a gap within
@@ -68,6 +97,10 @@ def check_aiortc_internals() -> None:
     for cls, name in (
         (RTCRtpReceiver, "_send_rtcp_pli"),
         (RTCRtpSender, "_send_keyframe"),
+        (RTCRtpSender, "_next_encoded_frame"),
+        (RTCRtpSender, "_retransmit"),
+        (RTCDtlsTransport, "_send_rtp"),
+        (RTCDtlsTransport, "_handle_rtp_data"),
     ):
         if not hasattr(cls, name):
             raise RuntimeError(f"aiortc {cls.__name__}.{name} is gone; see relay/passthrough.py")
@@ -267,6 +300,49 @@ def tap_receiver(
         raise RuntimeError("aiortc RTCRtpReceiver has no jitter buffer attribute; see passthrough.py")
     buffer_cls = VideoForwardingBuffer if kind == "video" else AudioForwardingBuffer
     setattr(receiver, _JITTER_ATTR, buffer_cls(codec_name, on_frame))
+    receive_inline(receiver.transport)
+
+
+def receive_inline(dtls_transport: RTCDtlsTransport) -> None:
+    """Handle the RTP packets of an upstream connection inside aioice's datagram callback.
+
+    aiortc queues every datagram and wakes the DTLS transport's task to take it off the
+    queue; for a relay that is one task switch per received packet. This does what
+    ``RTCDtlsTransport._recv_next`` does for SRTP (not SRTCP), at once. DTLS, STUN and
+    SRTCP datagrams, and everything before the handshake is done, still take the queue.
+    Idempotent: the audio and video receivers of a bundled connection share one transport.
+    """
+    connection = dtls_transport.transport._connection
+    if getattr(connection, "_relay_inline", False):
+        return
+    queue_datagram = connection.data_received
+
+    def data_received(data: bytes, component: int) -> None:
+        srtp = dtls_transport._rx_srtp
+        if (srtp is None or not data or not 127 < data[0] < 192 or is_rtcp(data)
+                or dtls_transport._state is not DtlsState.CONNECTED):
+            queue_datagram(data, component)
+            return
+        arrival_time_ms = clock.current_ms()
+        _count_received(dtls_transport, len(data))
+        try:
+            plain = srtp.unprotect(data)
+        except pylibsrtp.Error:
+            return  # as aiortc: a packet that does not authenticate is dropped
+        try:
+            _run_to_completion(dtls_transport._handle_rtp_data(plain, arrival_time_ms=arrival_time_ms))
+        except Exception:  # not into aioice's callback: one packet lost, the next one goes on
+            logger.exception("relay: forwarding an RTP packet failed")
+
+    connection.data_received = data_received
+    connection._relay_inline = True
+
+
+def _count_received(dtls_transport: RTCDtlsTransport, size: int) -> None:
+    """RTCDtlsTransport's own receive counters (its getStats "transport" entry)."""
+    bytes_attr, packets_attr = _DTLS_RX_ATTRS
+    setattr(dtls_transport, bytes_attr, getattr(dtls_transport, bytes_attr) + size)
+    setattr(dtls_transport, packets_attr, getattr(dtls_transport, packets_attr) + 1)
 
 
 def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -304,21 +380,107 @@ VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
 
 
+@dataclass
+class PackedFrame:
+    """One frame cut into RTP payloads once, for every subscriber of a publication."""
+
+    payloads: list[bytes]
+    timestamp: int  # in the codec's RTP clock, counted from the publication's first frame
+    keyframe: bool
+    received_ntp: int  # NTP time the frame was complete, for abs-send-time and SR
+
+
+def _run_to_completion(coroutine) -> None:
+    """Run a coroutine that never suspends, without a round trip through the event loop.
+
+    aiortc's RTP send path (RTCDtlsTransport._send_rtp -> RTCIceTransport._send ->
+    aioice Connection.sendto -> DatagramTransport.sendto) is async in name only in 1.16.0.
+    """
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    coroutine.close()
+    raise RuntimeError("aiortc's RTP send path suspended; relay/passthrough.py assumes it does not")
+
+
+class _RtpWriter:
+    """Writes frames as RTP packets through one RTCRtpSender's transport, in the caller's
+    call stack, the way RTCRtpSender._run_rtp would (sequence numbers, timestamps, abs-send-time
+    and mid extensions, NACK history, sender-report counters) minus its task and queue."""
+
+    def __init__(self, sender: RTCRtpSender, payload_type: int) -> None:
+        self._sender = sender
+        self._payload_type = payload_type
+        self._sequence_number = random_sequence_number()
+        self._timestamp_origin = random32()
+        self._history: dict[int, RtpPacket] = getattr(sender, _SENDER_ATTRS["history"])
+        self._extensions_map = getattr(sender, _SENDER_ATTRS["extensions_map"])
+        self._mid = getattr(sender, _SENDER_ATTRS["mid"])
+
+    def write(self, frame: PackedFrame, ntp_time: int) -> None:
+        """Send ``frame``; ``ntp_time`` is now (one clock read for all subscribers)."""
+        sender = self._sender
+        timestamp = (self._timestamp_origin + frame.timestamp) & 0xFFFFFFFF
+        # the frame's packets share their header extensions: encode them once
+        extensions = HeaderExtensions(abs_send_time=(ntp_time >> 14) & 0x00FFFFFF, mid=self._mid)
+        extension_tail = _extension_tail(self._extensions_map, extensions)
+        last = len(frame.payloads) - 1
+        sent_bytes = 0
+        for index, payload in enumerate(frame.payloads):
+            packet = RtpPacket(payload_type=self._payload_type, marker=int(index == last),
+                               sequence_number=self._sequence_number, timestamp=timestamp)
+            packet.ssrc = sender._ssrc
+            packet.payload = payload
+            packet.extensions = extensions
+            self._history[self._sequence_number % RTP_HISTORY_SIZE] = packet
+            try:
+                _run_to_completion(sender.transport._send_rtp(_serialize(packet, extension_tail)))
+            except ConnectionError:
+                return  # the subscriber's connection is closing
+            self._sequence_number = uint16_add(self._sequence_number, 1)
+            sent_bytes += len(payload)
+        # what RTCRtpSender's sender reports and getStats() read
+        setattr(sender, _SENDER_ATTRS["ntp_timestamp"], ntp_time)
+        setattr(sender, _SENDER_ATTRS["rtp_timestamp"], timestamp)
+        counts = _SENDER_ATTRS["octet_count"], _SENDER_ATTRS["packet_count"]
+        setattr(sender, counts[0], getattr(sender, counts[0]) + sent_bytes)
+        setattr(sender, counts[1], getattr(sender, counts[1]) + len(frame.payloads))
+
+
+def _extension_tail(extensions_map, extensions: HeaderExtensions) -> bytes:
+    """The header-extension block of an RTP packet, encoded by aiortc's own map."""
+    profile, value = extensions_map.set(extensions)
+    return struct.pack("!HH", profile, len(value) >> 2) + value if value else b""
+
+
+def _serialize(packet: RtpPacket, extension_tail: bytes) -> bytes:
+    """``RtpPacket.serialize`` for the packets the relay sends (no CSRC, no padding), with
+    the extension block encoded once per frame instead of once per packet."""
+    first_byte = 0x90 if extension_tail else 0x80  # version 2, X bit if extensions
+    header = struct.pack("!BBHLL", first_byte, (packet.marker << 7) | packet.payload_type,
+                         packet.sequence_number, packet.timestamp, packet.ssrc)
+    return header + extension_tail + packet.payload
+
+
 class ForwardingTrack(MediaStreamTrack):
-    """What one subscriber's RTCRtpSender reads: the publisher's encoded frames as
-    ``av.Packet``. Video starts (and restarts after a pause or an overflow) at a keyframe.
+    """One subscriber's copy of a publisher's audio or video. Frames are written straight
+    to the subscriber's RTCRtpSender transport as they arrive (``forward_through``); the
+    sender's own read loop only waits for the track to end. Video starts (and restarts
+    after a pause) at a keyframe.
     """
 
     def __init__(self, publication: "Publication", queue_frames: int) -> None:
         super().__init__()
         self.kind = publication.kind
         self._publication = publication
-        self._queue: asyncio.Queue[Optional[av.Packet]] = asyncio.Queue(maxsize=queue_frames)
+        self._queue_frames = queue_frames
+        self._pending: list[PackedFrame] = []  # until the subscriber's connection is up
+        self._writer: Optional[_RtpWriter] = None
+        self._ended = asyncio.Event()
         self._needs_keyframe = publication.kind == "video"
-        self._started = False
         self.paused = False
         self.frames_sent = 0
-        self.on_packet: Optional[Callable[[av.Packet], None]] = None  # instrumentation
 
     def set_paused(self, paused: bool) -> None:
         """Stop (True) or resume (False) forwarding; resuming video waits for a keyframe."""
@@ -329,47 +491,61 @@ class ForwardingTrack(MediaStreamTrack):
             self._needs_keyframe = True
             self._publication.request_keyframe()
 
-    def push(self, packet: av.Packet, keyframe: bool) -> None:
+    def push(self, frame: PackedFrame) -> None:
         if self.paused or self.readyState != "live":
             return
         if self._needs_keyframe:
-            if not keyframe:
-                if self._started:
+            if not frame.keyframe:
+                if self._writer is not None:
                     self._publication.request_keyframe()
                 return
             self._needs_keyframe = False
-        if self._queue.full():
-            # the subscriber's sender is not keeping up: drop what is queued and restart
-            # at a keyframe rather than send a picture the decoder cannot use
-            while not self._queue.empty():
-                self._queue.get_nowait()
+        if self._writer is not None:
+            self._writer.write(frame, frame.received_ntp)
+            self.frames_sent += 1
+            return
+        if len(self._pending) >= self._queue_frames:
+            # the connection is slow to come up: keep only from the next keyframe on
+            self._pending.clear()
             if self.kind == "video":
                 self._needs_keyframe = True
                 self._publication.request_keyframe()
                 return
-        self._queue.put_nowait(packet)
+        self._pending.append(frame)
 
-    async def recv(self) -> av.Packet:
-        if not self._started:
-            self._started = True
+    async def _sender_started(self, sender: RTCRtpSender, codec) -> None:
+        """Stands in for ``sender._next_encoded_frame``: aiortc calls it once the
+        subscriber's connection is up, with the negotiated codec."""
+        if self._writer is None:
+            self._writer = _RtpWriter(sender, codec.payloadType)
+            pending, self._pending = self._pending, []
+            now = clock.current_ntp_time()
+            for frame in pending:
+                self._writer.write(frame, now)
+                self.frames_sent += 1
             if self._needs_keyframe:
                 self._publication.request_keyframe()
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            raise MediaStreamError
-        self.frames_sent += 1
-        if self.on_packet is not None:
-            self.on_packet(packet)
-        return packet
+        await self._ended.wait()
+        raise MediaStreamError
+
+    async def recv(self) -> av.Packet:
+        """Nothing is read from this track: frames go to the sender's transport directly."""
+        await self._ended.wait()
+        raise MediaStreamError
 
     def stop(self) -> None:
         if self.readyState == "live":
             super().stop()
             self._publication.detach(self)
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
+            self._pending.clear()
+            self._ended.set()
+
+
+def forward_through(sender: RTCRtpSender, track: ForwardingTrack) -> None:
+    """Have ``track``'s frames written to ``sender``'s transport as they arrive, instead of
+    aiortc's sender task reading the track (one task wake-up, queue hand-over and
+    packetization per frame and subscriber)."""
+    sender._next_encoded_frame = lambda codec: track._sender_started(sender, codec)
 
 
 class Publication:
@@ -393,6 +569,9 @@ class Publication:
         self.keyframe_requests_sent = 0
         self.on_frame_in: Optional[Callable[[EncodedFrame], None]] = None  # instrumentation
         self._h264_parameter_sets: dict[int, bytes] = {}  # NAL type 7 (SPS), 8 (PPS)
+        # packetizes each frame once for all subscribers (VP8 picture ids run per publication)
+        self._packetizer = None if kind == "audio" else get_encoder(
+            RTCRtpCodecParameters(mimeType=f"video/{codec_name}", clockRate=90000))
 
     def attach_receiver(self, receiver: RTCRtpReceiver) -> None:
         """Take frames from ``receiver`` from now on (a new or reconnected publisher)."""
@@ -459,8 +638,12 @@ class Publication:
         data = frame.data
         if self.codec_name == "H264" and self.kind == "video":
             data = self._with_h264_parameter_sets(data, frame.keyframe)
-        packet = av.Packet(data)
-        packet.pts = frame.timestamp
-        packet.time_base = self._time_base
+        if self._packetizer is None:
+            payloads = [data]  # Opus: one frame, one packet
+        else:
+            packet = av.Packet(data)
+            packet.pts, packet.time_base = frame.timestamp, self._time_base
+            payloads, _ = self._packetizer.pack(packet)
+        packed = PackedFrame(payloads, frame.timestamp, frame.keyframe, clock.current_ntp_time())
         for track in list(self._tracks):
-            track.push(packet, frame.keyframe)
+            track.push(packed)

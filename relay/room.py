@@ -267,6 +267,7 @@ class RelayRoom:
                 track.paused = True
             sender = pc.addTrack(track)
             passthrough.on_keyframe_request(sender, publication.request_keyframe)
+            passthrough.forward_through(sender, track)
             transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
             transceiver.direction = "sendonly"
             _prefer_codec(transceiver, publication.codec_name)

@@ -15,7 +15,7 @@ from relay.passthrough import (
     VideoForwardingBuffer,
     loopback_candidates,
 )
-from relay.sim import encode_clip
+from relay.sim import encode_clip, wait_for
 
 VP8_START = bytes([0x10])  # payload descriptor: S=1, partition 0
 VP8_MIDDLE = bytes([0x00])
@@ -132,3 +132,62 @@ def test_padding_between_frames_is_skipped_without_a_keyframe_request():
     results = [buffer.add(padding)] + [buffer.add(p) for p in frame_packets(23, 6000, [b"\x11c"])]
     assert [f.data for f in frames] == [b"\x10ab", b"\x11c"]
     assert not any(pli for pli, _ in results)
+
+
+def stats_of(report, kind: str):
+    return [s for s in report.values() if s.type == kind]
+
+
+@pytest.mark.asyncio
+async def test_forwarded_packets_are_counted_and_kept_for_retransmission(make_room):
+    # given two participants whose video flows through the relay
+    harness = make_room()
+    await harness.join("doctor", (255, 0, 0))
+    expert = await harness.join("expert", (0, 255, 0))
+    assert await wait_for(lambda: expert.received.get("doctor") and
+                          expert.received["doctor"].video_frames >= 10, timeout=10)
+    sender = next(d for d in harness.room.downstreams("expert")).senders["video"]
+
+    # when the subscriber asks for the newest packet again (what its NACK makes aiortc do)
+    history = getattr(sender, "_RTCRtpSender__rtp_history")
+    newest = max(history.values(), key=lambda p: p.timestamp)
+    sent_before = stats_of(await sender.getStats(), "transport")[0].packetsSent
+    await sender._retransmit(newest.sequence_number)
+
+    # then the relay's sender counted what it forwarded (sender reports, getStats) and
+    # re-sent the packet from its history
+    outbound = stats_of(await sender.getStats(), "outbound-rtp")[0]
+    assert outbound.packetsSent >= 10 and outbound.bytesSent > 0
+    assert stats_of(await sender.getStats(), "transport")[0].packetsSent > sent_before
+    assert getattr(sender, "_RTCRtpSender__ntp_timestamp") > 0
+    # and the bytes the relay wrote are what aiortc's own serializer makes of the packet
+    extensions_map = getattr(sender, "_RTCRtpSender__rtp_header_extensions_map")
+    tail = passthrough._extension_tail(extensions_map, newest.extensions)
+    assert passthrough._serialize(newest, tail) == newest.serialize(extensions_map)
+
+
+@pytest.mark.asyncio
+async def test_upstream_packets_handled_inline_still_feed_receiver_statistics(make_room):
+    # given a publisher whose packets the relay handles in aioice's datagram callback
+    harness = make_room()
+    await harness.join("doctor", (255, 0, 0))
+    expert = await harness.join("expert", (0, 255, 0))
+    assert await wait_for(lambda: expert.received.get("doctor") and
+                          expert.received["doctor"].audio_frames >= 10, timeout=10)
+
+    # when the relay reads its upstream statistics
+    upstream = harness.room._participants["doctor"].upstream
+    receiver = next(r for r in upstream.getReceivers() if r.track.kind == "audio")
+    report = await receiver.getStats()
+
+    # then packets and bytes were counted as aiortc's own receive loop would
+    assert stats_of(report, "inbound-rtp")[0].packetsReceived >= 10
+    assert stats_of(report, "transport")[0].packetsReceived >= 10
+
+
+def test_send_path_that_suspends_is_refused_loudly():
+    async def suspends():
+        await asyncio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="suspended"):
+        passthrough._run_to_completion(suspends())
