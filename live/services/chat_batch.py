@@ -15,7 +15,8 @@ transaction, `lines_store`:
      them in one statement and move each room's last_seq in one statement;
   4. commit once, then fan each event out, in seq order per room.
 Lines that arrive meanwhile wait for the next batch: the busier the process, the bigger the batches,
-and a lone line in an idle process is written at once, with no added delay.
+and a lone line in a quiet process is written at once, with no added delay (alone, the way
+events.event_append_said stores one line: one round trip instead of the batch's five).
 
 Each sender gets its own outcome: the event's payload, or None for a refused line (a waiting,
 removed or foreign participant), which takes no number, so each room's seq stays gap-free. A
@@ -113,6 +114,8 @@ def lines_store(*, lines: list[Line]) -> list[dict | None | Exception]:
     """Store `lines` in one transaction and fan them out after commit; per line, in order: its
     payload, None if refused (no number taken), or, if the batch failed and the line failed again
     alone, its exception."""
+    if len(lines) == 1:  # a quiet process: the one round trip of events.event_append_said
+        return [_line_store_alone(lines[0])]
     try:
         with transaction.atomic():
             return _lines_store_together(lines)
