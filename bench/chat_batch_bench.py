@@ -104,7 +104,14 @@ def main() -> None:
         seed(-(-SENDERS // 3))
         speakers = _speakers()
         runs = {}
-        for name, store in (("one_transaction_per_line", _store_per_line()), ("group_commit", _store_batched())):
+        from live.services import chat_batch
+
+        runs_writers = chat_batch.WRITERS
+        for name, store, writers in (("one_transaction_per_line", _store_per_line(), None),
+                                     ("group_commit_1_writer", _store_batched(), 1),
+                                     ("group_commit", _store_batched(), runs_writers)):
+            if writers:
+                chat_batch.WRITERS = writers  # read when an event loop's writers are made
             runs[name] = {"flat_out": asyncio.run(_run(store, speakers, paced=False)),
                           "paced": asyncio.run(_run(store, speakers, paced=True))}
         seqs = _seq_faults()
@@ -114,7 +121,9 @@ def main() -> None:
         "bench": "chat_batch", "senders": len(speakers), "seconds_per_run": SECONDS,
         "paced_lines_per_sender_per_s": RATE,
         "what": "chat lines stored and numbered per room by one process, fanned out after commit; no sockets",
-        "figure": runs["group_commit"], "baseline": runs["one_transaction_per_line"], "seqs": seqs,
+        "writers_per_process": runs_writers, "figure": runs["group_commit"],
+        "group_commit_1_writer": runs["group_commit_1_writer"], "baseline": runs["one_transaction_per_line"],
+        "seqs": seqs,
         "machine": {**ops_common.machine(), "loadavg_at_start": [round(x, 2) for x in load_before],
                     "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
         "wall_s": round(time.monotonic() - started, 1),

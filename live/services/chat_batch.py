@@ -4,10 +4,11 @@ Why: a chat line is a room event, numbered under the room's row lock and stored 
 out (events.py). One transaction per line is one fsync'd commit per line: PostgreSQL here commits
 about 550 of them a second, and 600 clients in rooms of 3, 2 lines a second each, say 1,200.
 
-How: each event loop (a Daphne process has one) has one writer. A socket's line joins the writer's
-queue and the socket awaits its own outcome. When no batch is being written, the writer takes every
-queued line (at most BATCH_MAX) and stores them on a socket thread (teleclinic/socket_db.py) in ONE
-transaction, `lines_store`:
+How: each event loop (a Daphne process has one) has WRITERS writers, each for its own rooms (room id
+modulo WRITERS), so that one writer's batch never waits for another's room locks and two commits
+overlap. A socket's line joins its room's writer's queue and the socket awaits its own outcome.
+When no batch is being written, the writer takes every queued line (at most BATCH_MAX) and stores
+them on a socket thread (teleclinic/socket_db.py) in ONE transaction, `lines_store`:
   1. lock the batch's rooms, in pk order (reading their last_seq);
   2. read which speakers are admitted in their room, after the locks: a removal committed before is
      seen, a later one waits for this commit (the removal locks the room too);
@@ -42,6 +43,7 @@ from .events import event_append_said, event_fan_out_on_commit, event_payload
 logger = logging.getLogger(__name__)
 
 BATCH_MAX = 300  # lines in one transaction: bounds how long the batch's room locks are held
+WRITERS = 2  # per event loop; read when a loop's writers are made (bench/chat_batch_bench.py compares 1)
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,12 @@ async def chat_post(*, participant_id: int, room_id: int, text: str) -> dict:
 
 
 async def line_say(line: Line) -> dict | None:
-    """Store `line` in the next batch of this event loop's writer: its payload, None if refused."""
+    """Store `line` in the next batch of its room's writer in this event loop: its payload, None if refused."""
     loop = asyncio.get_running_loop()
-    writer = _writers.get(loop)
-    if writer is None:
-        writer = _writers[loop] = _Writer()
-    return await writer.say(line)
+    writers = _writers.get(loop)
+    if writers is None:
+        writers = _writers[loop] = [_Writer() for _ in range(WRITERS)]
+    return await writers[line.room_id % len(writers)].say(line)
 
 
 class _Writer:
@@ -107,7 +109,7 @@ class _Writer:
             self.writing = None
 
 
-_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer]" = weakref.WeakKeyDictionary()
+_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_Writer]]" = weakref.WeakKeyDictionary()
 
 
 def lines_store(*, lines: list[Line]) -> list[dict | None | Exception]:
