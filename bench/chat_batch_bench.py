@@ -5,7 +5,8 @@ No sockets: SENDERS tasks in one event loop, as many consumers' command tasks wo
 its next line once the previous one is stored, in rooms of 3 (bench/ops_room_ws_bench.py's seed),
 with the fan-out after commit through the channel layer as in Daphne. Two runs per way: flat out
 (capacity, lines/s) and paced at RATE lines per sender per second (store latency p50/p95/p99 at the
-rate 600 clients need). Afterwards every room's seqs are checked: 1..last_seq, each once.
+rate 600 clients need); also group commit with 2 writers per process (chat_batch.WRITERS).
+Afterwards every room's seqs are checked: 1..last_seq, each once.
 
 Prints one JSON object. Creates and drops its own database (bench/ops_common.py). Env:
 BENCH_SENDERS (600), BENCH_SECONDS (8 per run), BENCH_RATE (2).
@@ -96,6 +97,7 @@ def _seq_faults() -> dict:
 
 
 def main() -> None:
+    os.environ.setdefault("DB_POOL", "true")  # as Daphne runs (ops_common.daphne_process): no connect per call
     ops_common.setup_django()
     started, load_before = time.monotonic(), os.getloadavg()
     try:
@@ -108,8 +110,8 @@ def main() -> None:
 
         runs_writers = chat_batch.WRITERS
         for name, store, writers in (("one_transaction_per_line", _store_per_line(), None),
-                                     ("group_commit_1_writer", _store_batched(), 1),
-                                     ("group_commit", _store_batched(), runs_writers)):
+                                     ("group_commit", _store_batched(), runs_writers),
+                                     ("group_commit_2_writers", _store_batched(), 2)):
             if writers:
                 chat_batch.WRITERS = writers  # read when an event loop's writers are made
             runs[name] = {"flat_out": asyncio.run(_run(store, speakers, paced=False)),
@@ -122,7 +124,7 @@ def main() -> None:
         "paced_lines_per_sender_per_s": RATE,
         "what": "chat lines stored and numbered per room by one process, fanned out after commit; no sockets",
         "writers_per_process": runs_writers, "figure": runs["group_commit"],
-        "group_commit_1_writer": runs["group_commit_1_writer"], "baseline": runs["one_transaction_per_line"],
+        "group_commit_2_writers": runs["group_commit_2_writers"], "baseline": runs["one_transaction_per_line"],
         "seqs": seqs,
         "machine": {**ops_common.machine(), "loadavg_at_start": [round(x, 2) for x in load_before],
                     "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},

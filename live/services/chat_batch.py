@@ -4,9 +4,10 @@ Why: a chat line is a room event, numbered under the room's row lock and stored 
 out (events.py). One transaction per line is one fsync'd commit per line: PostgreSQL here commits
 about 550 of them a second, and 600 clients in rooms of 3, 2 lines a second each, say 1,200.
 
-How: each event loop (a Daphne process has one) has WRITERS writers, each for its own rooms (room id
-modulo WRITERS), so that one writer's batch never waits for another's room locks and two commits
-overlap. A socket's line joins its room's writer's queue and the socket awaits its own outcome.
+How: each event loop (a Daphne process has one) has one writer (WRITERS; with more, each has its own
+rooms, room id modulo WRITERS, so their batches never wait for each other's locks: 2 measured no
+better here, bench/chat_batch_bench.py). A socket's line joins its room's writer's queue and the
+socket awaits its own outcome.
 When no batch is being written, the writer takes every queued line (at most BATCH_MAX) and stores
 them on a socket thread (teleclinic/socket_db.py) in ONE transaction, `lines_store`:
   1. lock the batch's rooms, in pk order (reading their last_seq);
@@ -43,7 +44,7 @@ from .events import event_append_said, event_fan_out_on_commit, event_payload
 logger = logging.getLogger(__name__)
 
 BATCH_MAX = 300  # lines in one transaction: bounds how long the batch's room locks are held
-WRITERS = 2  # per event loop; read when a loop's writers are made (bench/chat_batch_bench.py compares 1)
+WRITERS = 1  # per event loop; read when a loop's writers are made (bench/chat_batch_bench.py compares 2)
 
 
 @dataclass(frozen=True)
