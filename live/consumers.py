@@ -20,7 +20,7 @@ from . import ecg_replay, ecg_wire, selectors
 from .errors import RelayUnavailable
 from .models import Participant
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, TokenBucket, error_frame, parse_frame
-from .services import ecg, placement, rooms, tokens
+from .services import chat_batch, ecg, placement, rooms, tokens
 from .resync import room_watch
 from .services.events import EVENTS_BATCH, events_since, participant_group, room_group
 
@@ -231,7 +231,8 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
         await self._to_relay({"type": "relay.audio_only", "enabled": message["enabled"]}, place=False)
 
     async def _on_chat(self, message):
-        await _db(rooms.chat_post)(participant_id=self.participant_id, room_id=self.room_id, text=message["text"])
+        # Stored in one transaction with the lines of this process's other sockets (group commit).
+        await chat_batch.chat_post(participant_id=self.participant_id, room_id=self.room_id, text=message["text"])
 
     async def _on_admit(self, message):
         await _db(rooms.participant_admit)(by_participant_id=self.participant_id,

@@ -1,5 +1,6 @@
 """The room's numbered event log: append under the room's row lock, fan out after commit."""
 import asyncio
+import functools
 import logging
 
 from asgiref.sync import async_to_sync
@@ -75,11 +76,17 @@ def event_store(*, room_id: int, seq: int, kind: str, participant: Participant |
 
     Precondition: inside transaction.atomic, `seq` taken in it (seq_take, or event_append's lock)."""
     event = RoomEvent.objects.create(room_id=room_id, seq=seq, kind=kind, participant=participant, data=data or {})
-    payload = event_payload(event)
-    # robust: the event is committed; if Redis blinks, sockets still get it from the database
-    # when the next event shows them the gap, or when they resume.
-    transaction.on_commit(lambda: _fan_out(room_id, payload), robust=True)
+    event_fan_out_on_commit(room_id, event_payload(event))
     return event
+
+
+def event_fan_out_on_commit(room_id: int, payload: dict) -> None:
+    """Send the stored event to the room's sockets once the transaction commits (at once outside one).
+
+    robust: the event is committed; if Redis blinks, sockets still get it from the database when the
+    next event shows them the gap, or when they resume. Events of one transaction go out in the order
+    registered."""
+    transaction.on_commit(functools.partial(_fan_out, room_id, payload), robust=True)
 
 
 def event_store_said(*, room_id: int, seq: int, kind: str, participant_id: int, data: dict) -> dict | None:
@@ -103,7 +110,7 @@ def event_store_said(*, room_id: int, seq: int, kind: str, participant_id: int, 
             return None
     payload = {"type": "event", "seq": seq, "kind": kind, "participant": participant_id, "data": data,
                "at": at.isoformat()}
-    transaction.on_commit(lambda: _fan_out(room_id, payload), robust=True)
+    event_fan_out_on_commit(room_id, payload)
     return payload
 
 
@@ -141,7 +148,7 @@ def event_append_said(*, room_id: int, kind: str, participant_id: int, data: dic
         return None
     payload = {"type": "event", "seq": row[0], "kind": kind, "participant": participant_id, "data": data,
                "at": at.isoformat()}
-    transaction.on_commit(lambda: _fan_out(room_id, payload), robust=True)  # committed: runs now
+    event_fan_out_on_commit(room_id, payload)  # committed: runs now
     return payload
 
 
