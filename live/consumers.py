@@ -51,6 +51,7 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
     participant_id: int | None = None
     delivered: int | None = None  # last seq sent to this client; None until it sent "join"
     closing = False
+    _resyncing = False
     admitted = False  # only admitted participants see the live ECG (followed from the room events)
     ecg_cursor: tuple[int, int] | None = None  # (stream, last chunk seq sent to this client)
     _commands: asyncio.Queue | None = None
@@ -298,9 +299,15 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
 
     async def resync(self) -> None:
         """The room is past what this socket was sent and no event came to show it (live/resync.py)."""
-        async with self._delivering:
-            if self.delivered is not None and not self.closing:
-                await self._catch_up(None)
+        if self._resyncing:
+            return  # the previous check's read-back is still waiting its turn
+        self._resyncing = True
+        try:
+            async with self._delivering:
+                if self.delivered is not None and not self.closing:
+                    await self._catch_up(None)
+        finally:
+            self._resyncing = False
 
     async def _deliver(self, event: dict) -> None:
         if event["seq"] <= self.delivered:

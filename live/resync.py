@@ -6,9 +6,13 @@ next one arrives with a gap (and reads the missing ones back); but when the lost
 room's last, say the chat line sent just as Redis came back, nothing arrives to show the gap and
 the socket would wait for the room's next event, however long that takes.
 
-So each serving process checks, every ROOM_RESYNC_SECONDS, the last seq of the rooms its joined
-sockets are in (one query for all of them) and has every socket behind read the rest from the
-database. The live path stays the layer's; this only heals what it dropped, a few seconds late.
+So each serving process reads, every ROOM_RESYNC_SECONDS, the last seq of the rooms its joined
+sockets are in (one query for all of them), and has a socket read the rest from the database when
+it has still not been sent what its room held at the previous check: an event at least one
+interval old. An event merely late (a process busy with hundreds of sockets delivers seconds
+behind) is left to the layer, which is still bringing it: reading it back too would add work
+exactly when the process has the least to spare. The live path stays the layer's; this only heals
+what it dropped, a few seconds late (between one and two intervals).
 """
 import asyncio
 import logging
@@ -27,13 +31,18 @@ def rooms_last_seq(room_ids: list[int]) -> dict[int, int]:
 
 class RoomWatch(SocketWatch):
     interval_setting = "ROOM_RESYNC_SECONDS"
+    previous: dict[int, int]  # each room's last seq at the previous check
+
+    def started(self) -> None:
+        self.previous = {}
 
     async def check(self, sockets: list) -> int:
         joined = [s for s in sockets if s.delivered is not None]
         if not joined:
+            self.previous = {}
             return 0
-        last = await socket_db(rooms_last_seq)(sorted({s.room_id for s in joined}))
-        behind = [s for s in joined if s.delivered is not None and last.get(s.room_id, 0) > s.delivered]
+        previous, self.previous = self.previous, await socket_db(rooms_last_seq)(sorted({s.room_id for s in joined}))
+        behind = [s for s in joined if s.delivered is not None and previous.get(s.room_id, 0) > s.delivered]
         for socket in behind:
             asyncio.ensure_future(socket.resync())
         if behind:
