@@ -1,6 +1,5 @@
 """The room's numbered event log: append under the room's row lock, fan out after commit."""
 import asyncio
-import functools
 import logging
 
 from asgiref.sync import async_to_sync
@@ -86,7 +85,8 @@ def event_fan_out_on_commit(room_id: int, payload: dict) -> None:
     robust: the event is committed; if Redis blinks, sockets still get it from the database when the
     next event shows them the gap, or when they resume. Events of one transaction go out in the order
     registered."""
-    transaction.on_commit(functools.partial(_fan_out, room_id, payload), robust=True)
+    # a closure, not functools.partial: Django names the callable when logging a robust one's error
+    transaction.on_commit(lambda: _fan_out(room_id, payload), robust=True)
 
 
 def event_store_said(*, room_id: int, seq: int, kind: str, participant_id: int, data: dict) -> dict | None:
