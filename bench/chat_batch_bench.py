@@ -126,8 +126,7 @@ def main() -> None:
         "writers_per_process": runs_writers, "figure": runs["group_commit"],
         "group_commit_2_writers": runs["group_commit_2_writers"], "baseline": runs["one_transaction_per_line"],
         "seqs": seqs,
-        "machine": {**ops_common.machine(), "loadavg_at_start": [round(x, 2) for x in load_before],
-                    "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "machine": ops_common.machine(load_before),
         "wall_s": round(time.monotonic() - started, 1),
     }, ensure_ascii=False))
 

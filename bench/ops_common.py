@@ -108,8 +108,12 @@ def percentiles(samples_ms: list[float]) -> dict:
             "max_ms": round(ordered[-1], 2), "mean_ms": round(statistics.fmean(ordered), 2)}
 
 
-def machine() -> dict:
-    return {"cpus": os.cpu_count(), "loadavg_1m_at_start": round(os.getloadavg()[0], 2)}
+def machine(load_before: tuple[float, ...] | None = None) -> dict:
+    """The machine a run shared: its CPUs and load (with `load_before`, the load at the run's start and end)."""
+    if load_before is None:
+        return {"cpus": os.cpu_count(), "loadavg_1m_at_start": round(os.getloadavg()[0], 2)}
+    return {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load_before],
+            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]}
 
 
 class CpuMeter:

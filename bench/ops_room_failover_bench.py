@@ -73,8 +73,7 @@ def main() -> None:
     result.pop("victim_pid")
     print(json.dumps({
         "bench": "ops_room_failover", "layer": "RedisPubSubChannelLayer",
-        "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load_before],
-                    "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "machine": ops_common.machine(load_before),
         "stack": "scripts/scaled.sh: nginx + 2 Daphne (+ beat)", **result,
         "goal": {"back_within_10s_pct": ">= 95", "gaps": 0, "repeats": 0},
         "met": result["back_within_10s_pct"] >= 95 and result["gaps"] == 0 and result["repeats"] == 0

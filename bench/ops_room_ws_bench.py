@@ -310,8 +310,7 @@ def main() -> None:
         "goal_600_p95_under_50ms_no_loss": None if top is None else bool(
             top["connected"] == 600 and top["lost_deliveries"] == 0 and top["gaps"] == 0
             and top["delivery_to_others"].get("p95_ms", 1e9) < 50),
-        "machine": {**ops_common.machine(), "loadavg_at_start": [round(x, 2) for x in load_before],
-                    "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "machine": ops_common.machine(load_before),
         "wall_s": round(time.monotonic() - started, 1),
     }, ensure_ascii=False))
 

@@ -134,6 +134,16 @@ def test_padding_between_frames_is_skipped_without_a_keyframe_request():
     assert not any(pli for pli, _ in results)
 
 
+async def _doctor_seen_by_expert(make_room, counter: str):
+    """A room where the expert has received 10 of the doctor's frames (video_frames or audio_frames)."""
+    harness = make_room()
+    await harness.join("doctor", (255, 0, 0))
+    expert = await harness.join("expert", (0, 255, 0))
+    assert await wait_for(lambda: expert.received.get("doctor") and
+                          getattr(expert.received["doctor"], counter) >= 10, timeout=10)
+    return harness
+
+
 def stats_of(report, kind: str):
     return [s for s in report.values() if s.type == kind]
 
@@ -141,11 +151,7 @@ def stats_of(report, kind: str):
 @pytest.mark.asyncio
 async def test_forwarded_packets_are_counted_and_kept_for_retransmission(make_room):
     # given two participants whose video flows through the relay
-    harness = make_room()
-    await harness.join("doctor", (255, 0, 0))
-    expert = await harness.join("expert", (0, 255, 0))
-    assert await wait_for(lambda: expert.received.get("doctor") and
-                          expert.received["doctor"].video_frames >= 10, timeout=10)
+    harness = await _doctor_seen_by_expert(make_room, "video_frames")
     sender = next(d for d in harness.room.downstreams("expert")).senders["video"]
 
     # when the subscriber asks for the newest packet again (what its NACK makes aiortc do)
@@ -169,11 +175,7 @@ async def test_forwarded_packets_are_counted_and_kept_for_retransmission(make_ro
 @pytest.mark.asyncio
 async def test_upstream_packets_handled_inline_still_feed_receiver_statistics(make_room):
     # given a publisher whose packets the relay handles in aioice's datagram callback
-    harness = make_room()
-    await harness.join("doctor", (255, 0, 0))
-    expert = await harness.join("expert", (0, 255, 0))
-    assert await wait_for(lambda: expert.received.get("doctor") and
-                          expert.received["doctor"].audio_frames >= 10, timeout=10)
+    harness = await _doctor_seen_by_expert(make_room, "audio_frames")
 
     # when the relay reads its upstream statistics
     upstream = harness.room._participants["doctor"].upstream
