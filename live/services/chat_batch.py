@@ -28,6 +28,7 @@ stored; its lines are then stored one by one (events.event_append_said, a transa
 bad line fails alone and the others are stored once.
 """
 import asyncio
+import json
 import logging
 import weakref
 from dataclasses import dataclass
@@ -146,7 +147,7 @@ def _lines_store_together(lines: list[Line]) -> list[dict | None]:
     stored = [event for event in events if event is not None]
     if not stored:
         return [None] * len(lines)
-    RoomEvent.objects.bulk_create(stored)
+    _events_insert(stored)
     _rooms_seq_set([rooms[room_id] for room_id in {event.room_id for event in stored}])
     payloads = [None if event is None else event_payload(event) for event in events]
     for event, payload in zip(events, payloads):  # queue order: seq order within each room
@@ -159,6 +160,9 @@ def _lines_store_together(lines: list[Line]) -> list[dict | None]:
 # query building cost the socket threads more CPU than the rest of the batch (profiled at 300 clients).
 _LOCK_ROOMS = "SELECT id, last_seq FROM live_room WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
 _ADMITTED = "SELECT id, room_id FROM live_participant WHERE id = ANY(%s) AND state = %s"
+_INSERT = ('INSERT INTO live_roomevent (room_id, seq, kind, participant_id, data, "at") '
+           "SELECT room_id, seq, kind, participant_id, data::jsonb, at FROM unnest(%s::bigint[], %s::bigint[], "
+           "%s::text[], %s::bigint[], %s::text[], %s::timestamptz[]) AS v(room_id, seq, kind, participant_id, data, at)")
 _SEQ_SET = ("UPDATE live_room AS r SET last_seq = v.last_seq FROM unnest(%s::bigint[], %s::bigint[]) "
             "AS v(id, last_seq) WHERE r.id = v.id")
 
@@ -184,6 +188,20 @@ def _admitted(participant_ids: list[int]) -> set[tuple[int, int]]:
             return set(cursor.fetchall())
     return set(Participant.objects.filter(pk__in=participant_ids, state=Participant.State.ADMITTED)
                .values_list("pk", "room_id"))
+
+
+def _events_insert(events: list[RoomEvent]) -> None:
+    """Store the (unsaved) events, their `at` set to now, as bulk_create would."""
+    if connection.vendor != "postgresql":
+        RoomEvent.objects.bulk_create(events)
+        return
+    at = RoomEvent._meta.get_field("at")
+    for event in events:
+        at.pre_save(event, add=True)  # auto_now_add: sets event.at
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT, [[event.room_id for event in events], [event.seq for event in events],
+                                 [event.kind for event in events], [event.participant_id for event in events],
+                                 [json.dumps(event.data) for event in events], [event.at for event in events]])
 
 
 def _rooms_seq_set(rooms: list[Room]) -> None:
