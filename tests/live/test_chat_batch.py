@@ -4,11 +4,13 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.db.models.expressions import RawSQL
 
 from consult.models import Consultation
 from live.models import Participant, Room, RoomEvent
 from live.services import chat_batch, rooms
+from live.services.events import events_since
 from teleclinic.errors import NotPermitted
 from tests.factories import PatientFactory, UserFactory
 from tests.live.conftest import joined, receive_until, socket
@@ -154,3 +156,17 @@ async def test_a_waiting_participants_chat_over_the_socket_gets_an_error_frame_a
         assert mine["seq"] == start + 1 and mine["data"]["text"] == "请稍等"
         stored = await sync_to_async(_stored)(room.pk, start)
     assert stored == [(start + 1, mine["participant"], "chat", {"text": "请稍等"})]
+
+
+async def test_a_batchs_lines_read_back_from_the_database_are_the_frames_sent_live(room):
+    # given 3 admitted speakers
+    speakers = await sync_to_async(_speakers)(room, 3)
+    start = (await Room.objects.aget(pk=room.pk)).last_seq
+    # when they say a line each at once (one batch), one of them with text a JSON encoder escapes
+    texts = ["你好", 'a "quoted" \\ line', "ok"]
+    payloads = await asyncio.gather(*(chat_batch.line_say(chat_batch.Line(
+        room_id=room.pk, participant_id=s.pk, kind="chat", data={"text": text})) for s, text in zip(speakers, texts)))
+    # then a socket filling a gap from the database gets exactly what the others got live (time included)
+    stored = await database_sync_to_async(events_since)(room_id=room.pk, after_seq=start)
+    assert stored == sorted(payloads, key=lambda payload: payload["seq"])
+    assert [payload["data"]["text"] for payload in payloads] == texts
