@@ -37,11 +37,13 @@ class NotificationConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "user": user.username})
-        _watch().add(self)
         # Live events are at most once: on every (re)connect the clinic gets its pending reports.
         for payload in await database_sync_to_async(pending_report_events)(user=user):
             self.arrived.add(payload["delivery"])
             await self.send_json(payload)
+        # Watched only now: the resync must know what the pending list said (an arrival made since
+        # is still found: each look reaches LOOK_BACK further back).
+        _watch().add(self)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

@@ -1,8 +1,9 @@
 """A small SMTP server for the reliability tests: the mail relay at the edge of the world.
 
-It counts the messages it accepted (answered 250 after DATA). Told to stall, it reads the
-next message and never answers, as a hung relay does: the sending worker waits inside its
-delivery, where the test can kill it; a message never acknowledged is not accepted.
+It counts the messages it accepted (answered 250 after DATA). Told to stall (`stall_next`, or
+`stall_after` = n: the first message once n are accepted), it reads that message and never
+answers, as a hung relay does: the sending worker waits inside its delivery, where the test can
+kill it; a message never acknowledged is not accepted.
 """
 import socket
 import threading
@@ -12,6 +13,7 @@ class StallingSmtpServer:
     def __init__(self):
         self.accepted: list[bytes] = []
         self.stall_next = threading.Event()
+        self.stall_after: int | None = None
         self.stalled = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -50,12 +52,16 @@ class StallingSmtpServer:
             if line == b".\r\n":
                 break
             body.append(line)
-        if self.stall_next.is_set():
-            self.stall_next.clear()
-            self.stalled.set()
+        with self._lock:
+            stall = self.stall_next.is_set() or (self.stall_after is not None and not self.stalled.is_set()
+                                                  and len(self.accepted) >= self.stall_after)
+            if stall:
+                self.stall_next.clear()
+                self.stalled.set()
+            else:
+                self.accepted.append(b"".join(body))
+        if stall:
             lines.read()  # hang until the sender goes away
             return False
-        with self._lock:
-            self.accepted.append(b"".join(body))
         conn.sendall(b"250 accepted\r\n")
         return True
