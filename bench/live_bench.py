@@ -78,9 +78,6 @@ def _drop_database(database_url: str) -> None:
 
 def _seed(rooms: int) -> list[tuple[int, str]]:
     """Rooms of 3 admitted staff; (room id, session cookie) per client."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
     from consult.models import Consultation
     from directory.models import Expert, Organisation, Patient, Specialty, User
     from live.models import Participant
@@ -90,12 +87,7 @@ def _seed(rooms: int) -> list[tuple[int, str]]:
     village = Organisation.objects.create(code="bench-vil", name="村卫生室", kind="village_clinic", parent=lead)
     specialty = Specialty.objects.create(code="cardiology", name="心血管内科")
 
-    def session(user) -> str:
-        store = SessionStore()
-        store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
-        return f"sessionid={store.session_key}"
+    from ops_common import session_cookie as session  # bench/, beside this file
 
     clients = []
     for n in range(rooms):

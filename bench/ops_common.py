@@ -25,6 +25,18 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL") or 
 PREFIX = f"benchops{_OWNER}"
 
 
+def session_cookie(user) -> str:
+    """A logged-in session for `user` (Django's session store, as a login makes), as a Cookie header value."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore()
+    store.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                  HASH_SESSION_KEY: user.get_session_auth_hash()})
+    store.create()
+    return f"sessionid={store.session_key}"
+
+
 def bench_env() -> dict:
     return dict(os.environ, DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=PREFIX,
                 DJANGO_SETTINGS_MODULE="teleclinic.settings", PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")

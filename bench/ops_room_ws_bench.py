@@ -72,9 +72,6 @@ if os.environ.get("OPS_ROOM_BARE"):
 def seed(rooms: int) -> list[list[str]]:
     """`rooms` open rooms, each with its 3 staff admitted (the village doctor hosting, the assigned
     expert, a second expert): per room, the 3 session cookies."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
     from consult.models import Consultation
     from directory.models import Expert, Organisation, Patient, Specialty, User
     from live.models import Participant
@@ -84,12 +81,7 @@ def seed(rooms: int) -> list[list[str]]:
     village = Organisation.objects.create(code="bench-vil", name="村卫生室", kind="village_clinic", parent=lead)
     specialty = Specialty.objects.create(code="cardiology", name="心血管内科")
 
-    def session(user) -> str:
-        store = SessionStore()
-        store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
-        return f"sessionid={store.session_key}"
+    session = ops_common.session_cookie
 
     def user(name: str, role: str, org) -> User:
         return User.objects.create_user(name, password=None, role=role, organisation=org)  # unusable: fast

@@ -25,19 +25,12 @@ RATE = float(os.environ.get("BENCH_RATE", "2"))
 
 def seed(count: int) -> list[tuple[int, str]]:
     """`count` users, each with a logged-in session: [(user id, session cookie)]."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
     from directory.models import User
 
     User.objects.bulk_create([User(username=f"ws-bench-{n:04d}", password="!") for n in range(count)])
     users = []
     for user in User.objects.filter(username__startswith="ws-bench-").order_by("id"):
-        session = SessionStore()
-        session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
-                        HASH_SESSION_KEY: user.get_session_auth_hash()})
-        session.create()
-        users.append((user.pk, f"sessionid={session.session_key}"))
+        users.append((user.pk, ops_common.session_cookie(user)))
     return users
 
 
