@@ -78,34 +78,9 @@ def _drop_database(database_url: str) -> None:
 
 def _seed(rooms: int) -> list[tuple[int, str]]:
     """Rooms of 3 admitted staff; (room id, session cookie) per client."""
-    from consult.models import Consultation
-    from directory.models import Expert, Organisation, Patient, Specialty, User
-    from live.models import Participant
-    from live.services import rooms as room_services
+    from ops_common import seed_rooms_of_3  # bench/, beside this file
 
-    lead = Organisation.objects.create(code="bench-lead", name="县医院", kind="lead_hospital")
-    village = Organisation.objects.create(code="bench-vil", name="村卫生室", kind="village_clinic", parent=lead)
-    specialty = Specialty.objects.create(code="cardiology", name="心血管内科")
-
-    from ops_common import session_cookie as session  # bench/, beside this file
-
-    clients = []
-    for n in range(rooms):
-        doctor = User.objects.create_user(f"vdoc{n}", password="x", role="village_doctor", organisation=village)
-        experts = [User.objects.create_user(f"exp{n}-{k}", password="x", role="expert", organisation=lead)
-                   for k in range(2)]
-        expert = Expert.objects.create(user=experts[0])
-        Expert.objects.create(user=experts[1])
-        patient = Patient.objects.create(name=f"患者{n}", sex="F", birth_date="1960-01-01", home_clinic=village,
-                                         health_record_no=f"B-{n}")
-        consultation = Consultation.objects.create(patient=patient, requesting_org=village, requested_by=doctor,
-                                                   specialty=specialty, mode="live", reason="bench",
-                                                   assigned_expert=expert)
-        room, _ = room_services.room_open(by=doctor, consultation_id=consultation.pk)
-        Participant.objects.create(room=room, user=experts[1], role="second_expert", state="admitted",
-                                   display_name=str(experts[1]))
-        clients += [(room.pk, session(user)) for user in (doctor, *experts)]
-    return clients
+    return [(room_id, cookie) for room_id, cookies in seed_rooms_of_3(rooms) for cookie in cookies]
 
 
 def _start(command, env, log_path) -> subprocess.Popen:

@@ -37,6 +37,39 @@ def session_cookie(user) -> str:
     return f"sessionid={store.session_key}"
 
 
+def seed_rooms_of_3(rooms: int) -> list[tuple[int, list[str]]]:
+    """`rooms` open live rooms, each with its 3 staff admitted (the village doctor hosting, the
+    assigned expert, a second expert): per room, (room id, the 3 session cookies)."""
+    from consult.models import Consultation
+    from directory.models import Expert, Organisation, Patient, Specialty, User
+    from live.models import Participant
+    from live.services import rooms as room_services
+
+    lead = Organisation.objects.create(code="bench-lead", name="县医院", kind="lead_hospital")
+    village = Organisation.objects.create(code="bench-vil", name="村卫生室", kind="village_clinic", parent=lead)
+    specialty = Specialty.objects.create(code="cardiology", name="心血管内科")
+
+    def user(name: str, role: str, org) -> User:
+        return User.objects.create_user(name, password=None, role=role, organisation=org)  # unusable: fast
+
+    seeded = []
+    for n in range(rooms):
+        doctor = user(f"vdoc{n}", "village_doctor", village)
+        experts = [user(f"exp{n}-{k}", "expert", lead) for k in range(2)]
+        expert = Expert.objects.create(user=experts[0])
+        Expert.objects.create(user=experts[1])
+        patient = Patient.objects.create(name=f"患者{n}", sex="F", birth_date="1960-01-01", home_clinic=village,
+                                         health_record_no=f"B-{n}")
+        consultation = Consultation.objects.create(patient=patient, requesting_org=village, requested_by=doctor,
+                                                   specialty=specialty, mode="live", reason="bench",
+                                                   assigned_expert=expert)
+        room, _ = room_services.room_open(by=doctor, consultation_id=consultation.pk)
+        Participant.objects.create(room=room, user=experts[1], role="second_expert", state="admitted",
+                                   display_name=str(experts[1]))
+        seeded.append((room.pk, [session_cookie(u) for u in (doctor, *experts)]))
+    return seeded
+
+
 def bench_env() -> dict:
     return dict(os.environ, DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=PREFIX,
                 DJANGO_SETTINGS_MODULE="teleclinic.settings", PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
