@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import ARTIFACTS, ROOT, _database_url
+from tests.live.servers import stop
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -235,9 +236,4 @@ def relay_worker(django_db_blocker, live_daphne, tmp_path):
     deadline = time.monotonic() + 15
     while Participant.objects.filter(connected=True).exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+    stop(proc)
