@@ -1,9 +1,9 @@
 """A small SMTP server for the reliability tests: the mail relay at the edge of the world.
 
-It counts the messages it accepted (answered 250 after DATA). Told to stall (`stall_next`, or
-`stall_after` = n: the first message once n are accepted), it reads that message and never
-answers, as a hung relay does: the sending worker waits inside its delivery, where the test can
-kill it; a message never acknowledged is not accepted.
+It counts the messages it accepted (answered 250 after DATA). Told to stall (`stall_after` = n),
+it reads the first message that comes once n are accepted and never answers, as a hung relay
+does: the sending worker waits inside its delivery, where the test can kill it; a message never
+acknowledged is not accepted.
 """
 import socket
 import threading
@@ -12,7 +12,6 @@ import threading
 class StallingSmtpServer:
     def __init__(self):
         self.accepted: list[bytes] = []
-        self.stall_next = threading.Event()
         self.stall_after: int | None = None
         self.stalled = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -53,10 +52,9 @@ class StallingSmtpServer:
                 break
             body.append(line)
         with self._lock:
-            stall = self.stall_next.is_set() or (self.stall_after is not None and not self.stalled.is_set()
-                                                  and len(self.accepted) >= self.stall_after)
+            stall = (self.stall_after is not None and not self.stalled.is_set()
+                     and len(self.accepted) >= self.stall_after)
             if stall:
-                self.stall_next.clear()
                 self.stalled.set()
             else:
                 self.accepted.append(b"".join(body))
