@@ -96,6 +96,15 @@ def setup_django() -> None:
         redis.Redis.from_url(REDIS_URL).flushdb()
 
 
+def many_clients_process() -> None:
+    """This bench process holds hundreds of simulated clients' sockets: CPython's default garbage
+    collection would stop its loop 50-130 ms at a time (measured), and every client's receipt in that
+    time would count as server latency. It collects as the serving processes do (teleclinic/gc_tuning.py)."""
+    from teleclinic.gc_tuning import collect_less_often
+
+    collect_less_often()
+
+
 def drop_database() -> None:
     import psycopg
     from django.db import connections

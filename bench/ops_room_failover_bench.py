@@ -49,6 +49,7 @@ def seed(rooms: int) -> tuple[list[int], list[str]]:
 
 def main() -> None:
     ops_common.setup_django()
+    ops_common.many_clients_process()
     from live.models import Room
     from tests.ops.processes import scaled_stack
     from tests.ops.reconnecting import room_failover

@@ -66,6 +66,9 @@ if os.environ.get("OPS_ROOM_BARE"):
 
     django.setup()
     bare_application = _bare_application()
+    from teleclinic.gc_tuning import collect_less_often
+
+    collect_less_often()  # as teleclinic/asgi.py does for the application
 
 
 # --- seeding -----------------------------------------------------------------------------------
@@ -233,6 +236,7 @@ def _rooms_of_3(count: int) -> list[list[int]]:
 
 def main() -> None:
     ops_common.setup_django()
+    ops_common.many_clients_process()
     started, load_before = time.monotonic(), os.getloadavg()
     results: dict[str, dict] = {}
     try:

@@ -178,6 +178,7 @@ def _rss_mb(pid: int) -> float:
 
 def main() -> None:
     ops_common.setup_django()
+    ops_common.many_clients_process()
     started = time.monotonic()
     try:
         users = seed(max(LEVELS))

@@ -115,6 +115,10 @@ else:
 # WebSocket consumers' database work (authentication, room events) runs on this many threads per
 # ASGI process (teleclinic/socket_db.py): enough to keep PostgreSQL busy while some wait on it.
 SOCKET_DB_THREADS = env.int("SOCKET_DB_THREADS", default=8)
+# The ASGI processes' garbage collector thresholds (teleclinic/gc_tuning.py): collected far less
+# often than CPython's (700, 10, 10), whose full collections held a 600-socket process 100 ms and
+# more. Empty: CPython's thresholds.
+ASGI_GC_THRESHOLDS = env.list("ASGI_GC_THRESHOLDS", cast=int, default=[50_000, 20, 20])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "directory.User"
 
