@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: chromium for the browser tests, docker-compose to validate
 # docker-compose.yml (no Docker engine is needed for `config`), CJK fonts for pages and PDFs,
-# nginx for the scaled-out stack. Installed only when missing.
+# nginx for the scaled-out stack, coturn (its relay refusals and credential expiry are tested). Installed only when missing.
 set -euo pipefail
 
 need=()
@@ -15,6 +15,7 @@ command -v msgfmt >/dev/null || need+=(gettext)
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v zbarimg >/dev/null || need+=(zbar-tools)  # decodes the report PDF's QR code in a test
+command -v turnserver >/dev/null || need+=(coturn)  # the TURN server, run by tests/live/test_coturn.py
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "missing Debian packages: ${need[*]} (run as root, or install them)" >&2
