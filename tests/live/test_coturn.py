@@ -20,6 +20,8 @@ from live.selectors import room_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "county-turn-secret"
+# coturn alone refuses only 127/8 and 0/8 (tried without the compose file's --denied-peer-ip lines:
+# the private ranges below were allowed); the rest is the compose file's doing.
 DENIED_PEERS = ["127.0.0.1", "10.1.2.3", "172.16.5.4", "192.168.1.10", "169.254.1.1", "100.64.0.1", "0.0.0.1"]
 PUBLIC_PEER = "8.8.8.8"  # a permission is only installed on the server: nothing is sent to it
 
