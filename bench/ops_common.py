@@ -99,7 +99,8 @@ def setup_django() -> None:
 def many_clients_process() -> None:
     """This bench process holds hundreds of simulated clients' sockets: CPython's default garbage
     collection would stop its loop 50-130 ms at a time (measured), and every client's receipt in that
-    time would count as server latency. It collects as the serving processes do (teleclinic/gc_tuning.py)."""
+    time would count as server latency. It collects as the serving processes do (ASGI_GC_THRESHOLDS,
+    teleclinic/gc_tuning.py)."""
     from teleclinic.gc_tuning import collect_less_often
 
     collect_less_often()

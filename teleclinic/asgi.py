@@ -10,7 +10,6 @@ from channels.auth import AuthMiddleware, get_user  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware  # noqa: E402
-from django.conf import settings  # noqa: E402
 
 from .gc_tuning import collect_less_often  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
@@ -51,5 +50,4 @@ application = ProtocolTypeRouter(
 
 # A serving process holds hundreds of sockets: full garbage collections over all their objects would
 # stop its event loop for 100 ms and more (teleclinic/gc_tuning.py). ASGI_GC_THRESHOLDS="" keeps CPython's.
-if settings.ASGI_GC_THRESHOLDS:
-    collect_less_often(tuple(settings.ASGI_GC_THRESHOLDS))
+collect_less_often()

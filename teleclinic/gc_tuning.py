@@ -18,10 +18,13 @@ measured apart (Daphne's RSS at 600 notification sockets, bench/ops_ws_bench.py:
 """
 import gc
 
-DEFAULT = (50_000, 20, 20)
+from django.conf import settings
 
 
-def collect_less_often(thresholds: tuple[int, ...] = DEFAULT) -> None:
+def collect_less_often() -> None:
+    """This process collects with settings.ASGI_GC_THRESHOLDS; empty: CPython's collector as it is."""
+    if not settings.ASGI_GC_THRESHOLDS:
+        return
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*thresholds)
+    gc.set_threshold(*settings.ASGI_GC_THRESHOLDS)
