@@ -23,7 +23,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from consult.models import Consultation
+from consult.lifecycle import Transition, allows
+from consult.locks import lock_consultation
+from consult.services import do_close
 from directory.access import CHANGE, scoped
 from directory.models import User
 from teleclinic.errors import NotFound, NotPermitted
@@ -129,9 +131,10 @@ def delivery_acknowledge(*, delivery_id: int, by: User, request=None) -> Deliver
         delivery.state, delivery.acknowledged_at, delivery.acknowledged_by = Delivery.State.ACKNOWLEDGED, timezone.now(), by
         delivery.save(update_fields=["state", "acknowledged_at", "acknowledged_by"])
         report = delivery.version.report
-        if delivery.version.number == report.latest_version:
-            Consultation.objects.filter(pk=report.consultation_id, state=Consultation.State.REPORTED).update(
-                state=Consultation.State.CLOSED)
+        consultation = lock_consultation(report.consultation_id)
+        # An acknowledged older version leaves the case open for the latest one.
+        if delivery.version.number == report.latest_version and allows(consultation.state, Transition.CLOSE):
+            do_close(consultation=consultation, by=by, request=request, detail={"delivery": delivery.pk})
         audit_record(actor=by, action="update", obj=delivery.version, interface="api", request=request,
                      consultation_id=report.consultation_id, detail={"acknowledged": delivery.pk})
         send_event_on_commit(user_ids=[report.author_id], payload=report_event(delivery, delivery.version,

@@ -16,7 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from consult.models import Consultation, Urgency
+from consult.locks import lock_consultation
+from consult.models import Consultation
+from consult.services import do_raise_to_stat
 from directory.access import CHANGE, org_subtree_ids, scoped
 from directory.models import Organisation, Patient, User
 from teleclinic.events import send_event_on_commit
@@ -395,16 +397,10 @@ def ecg_signal_store(*, parsed: ParsedEcg, source: Source, files: FileBatch) -> 
 
 
 def _raise_to_stat(consultation_id: int, record: EcgRecord) -> None:
-    """Critical findings make the consultation stat, audited, so the worklist puts it first."""
-    consultation = Consultation.objects.select_for_update().get(pk=consultation_id)
-    if consultation.urgency == Urgency.STAT:
-        return
-    before = consultation.urgency
-    consultation.urgency = Urgency.STAT
-    consultation.save(update_fields=["urgency", "updated_at"])
-    audit_record(actor=SYSTEM, action="update", obj=consultation, interface="worker",
-                 detail={"urgency": [before, Urgency.STAT], "reason": "critical ECG findings", "ecg": record.pk,
-                         "findings": [f["code"] for f in record.critical_findings]})
+    """Critical findings make the consultation stat (consult audits it once; scheduling reacts)."""
+    do_raise_to_stat(consultation=lock_consultation(consultation_id), reason="critical_ecg", by=SYSTEM,
+                     interface="worker",
+                     detail={"ecg": record.pk, "findings": [f["code"] for f in record.critical_findings]})
 
 
 def _store_photo(*, parsed: ParsedOther, source: Source, files: FileBatch, upload: Upload) -> Photo:
