@@ -13,6 +13,7 @@ from consult.services import do_report, do_start
 from directory.access import VIEW, scoped
 from directory.models import User
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from teleclinic.events import enqueue_on_commit
 
 from ..kinds import TEMPLATES, clean_content, ecg_template_prefill, empty_draft, missing_to_sign
 from ..models import Delivery, Report, ReportVersion
@@ -82,8 +83,6 @@ def report_sign(*, report_id: int, by: User, request=None) -> ReportVersion:
     The PDF task starts only after the commit; a rolled-back signature leaves no version,
     no outbox row and no task, so nothing is published.
     """
-    from .. import tasks
-
     with transaction.atomic():
         report = _locked_report_for_expert(report_id, by)
         if report.state == Report.State.SIGNED:
@@ -104,7 +103,7 @@ def report_sign(*, report_id: int, by: User, request=None) -> ReportVersion:
                   detail={"report": report.pk, "signed": version.number})
         audit_record(actor=by, action="create", obj=version, interface="api", request=request,
                      consultation_id=report.consultation_id, detail={"signed": version.number})
-        tasks.enqueue_render(version.pk)
+        enqueue_on_commit("reports.render_pdf", version.pk)
     return version
 
 

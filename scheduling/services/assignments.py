@@ -96,8 +96,6 @@ def _offer_next(consultation: Consultation, now: dt.datetime) -> Assignment | No
 
 
 def _notify_offer(assignment: Assignment, consultation: Consultation) -> None:
-    from ..tasks import expire_assignment
-
     send_event_on_commit(user_ids=[assignment.expert.user_id], payload={
         "type": "assignment.offered", "assignment": assignment.pk, "consultation": consultation.pk,
         "urgency": consultation.urgency, "specialty": consultation.specialty_id,
@@ -106,7 +104,7 @@ def _notify_offer(assignment: Assignment, consultation: Consultation) -> None:
     # if this message is lost with a worker; the status guard makes any second run a no-op. (On the
     # Redis broker an eta beyond the visibility timeout, e.g. a 4 h routine offer, may be delivered
     # twice; in the eager embedded default it runs at once and does nothing, and beat's sweeper acts.)
-    enqueue_on_commit(expire_assignment.si(assignment.pk).set(eta=assignment.expires_at))
+    enqueue_on_commit("scheduling.expire_assignment", assignment.pk, eta=assignment.expires_at)
 
 
 def assignment_request(*, consultation_id: int, by: User | None = None) -> Assignment | None:

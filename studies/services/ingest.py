@@ -21,7 +21,7 @@ from consult.models import Consultation
 from consult.services import do_raise_to_stat
 from directory.access import CHANGE, org_subtree_ids, scoped
 from directory.models import Organisation, Patient, User
-from teleclinic.events import send_event_on_commit
+from teleclinic.events import enqueue_on_commit, send_event_on_commit
 
 from ..errors import DomainError, InvalidStudy
 from ..formats.ecg.measure import CriticalThresholds
@@ -31,7 +31,7 @@ from ..models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
 from ..parsing import ParsedDicom, ParsedEcg, ParsedOther, ecg_to_npz, measure, parse_dicom, parse_upload
 from . import notify
 from .storage import FileBatch, files_or_nothing, new_name, new_names, partial_path, remove_quietly
-from .uploads import upload_event
+from .uploads import INGEST_TASK, upload_event
 
 SYSTEM = SimpleNamespace(username="system:studies-ingest", is_authenticated=False)
 
@@ -90,14 +90,12 @@ def uploads_ingest_stalled(*, stale_after_s: float | None = None, limit: int = 5
     sweep an acknowledged upload would wait that long, or forever. A duplicate run is a no-op
     (the upload's state is the guard).
     """
-    from ..tasks import ingest_upload_task
-
     stale = settings.STUDIES_INGEST_STALE_SECONDS if stale_after_s is None else stale_after_s
     cutoff = timezone.now() - dt.timedelta(seconds=stale)
     ids = list(Upload.objects.filter(state=Upload.State.RECEIVED, completed_at__lte=cutoff)
                .order_by("completed_at").values_list("pk", flat=True)[:limit])
     for upload_id in ids:
-        ingest_upload_task.delay(str(upload_id))
+        enqueue_on_commit(INGEST_TASK, str(upload_id))
     return len(ids)
 
 
