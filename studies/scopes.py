@@ -5,7 +5,8 @@ consultation (consultation_q); an upload only to its owner (and administrators).
 """
 from django.db.models import Q
 
-from directory.access import NOTHING, consultation_q, is_admin, patient_q, register_scope
+from consult.scopes import consultation_q
+from directory.access import NOTHING, is_admin, patient_q, register_scope
 
 from .models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
 
