@@ -109,7 +109,7 @@ def quality_reads(*, user: User, request=None) -> list:
 def arrivals_since(*, user_ids: list[int], since) -> list[tuple[int, dict]]:
     """Reports delivered (not yet acknowledged) since `since`, as (user id, 'report.arrived' payload)
     for each of `user_ids` the delivery was sent to: the clinic's doctors and the requesting doctor,
-    as delivery_deliver chose them. What teleclinic/notifications.py resends when the live nudge
+    as delivery_deliver chose them. What notifications/consumers.py resends when the live nudge
     was lost. Ids and flags only, as pending_report_events."""
     rows = list(Delivery.objects.filter(state=Delivery.State.DELIVERED, delivered_at__gte=since)
                 .select_related("version__report__consultation").order_by("delivered_at", "id")[:200])

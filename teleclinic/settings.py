@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "studies",
     "live",
     "reports",
+    "notifications",
     "frontend",
 ]
 
@@ -329,7 +330,7 @@ LIVE_RELAY_WORKER_TIMEOUT = env.float("LIVE_RELAY_WORKER_TIMEOUT", default=4.0)
 # Every this many seconds a serving process reads its rooms' last seq (one query) and sends a
 # socket the events the channel layer lost and no later event revealed (live/resync.py).
 ROOM_RESYNC_SECONDS = env.float("ROOM_RESYNC_SECONDS", default=2.0)
-# The same for report arrivals on the notification sockets (teleclinic/notifications.py).
+# The same for report arrivals on the notification sockets (notifications/consumers.py).
 NOTIFY_RESYNC_SECONDS = env.float("NOTIFY_RESYNC_SECONDS", default=5.0)
 LIVE_QUALITY_INTERVAL = env.float("LIVE_QUALITY_INTERVAL", default=2.0)  # relay quality reports, seconds
 LIVE_JOIN_TOKEN_TTL = env.int("LIVE_JOIN_TOKEN_TTL", default=4 * 3600)  # a patient link: one clinic afternoon
