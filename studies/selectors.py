@@ -113,6 +113,29 @@ def instance_bytes(instance: Instance) -> bytes:
     return media_path(instance.file).read_bytes()
 
 
+def studies_by_consultation(consultation_ids: list[int]) -> dict[int, list[dict]]:
+    """The studies filed under each consultation: ECGs {"type": "ecg", "id"} and DICOM studies
+    {"type": "imaging", "id", "modalities", "description"}, oldest first within each type, as the
+    reading page lists them (consultation_studies: an imaging study holding only ECG waveforms is
+    its ECG). For the expert's worklist (scheduling), whose rows are in the caller's reach already.
+    Two queries, whatever the count."""
+    out: dict[int, list[dict]] = {}
+    for consultation_id, ecg_id in (EcgRecord.objects.filter(consultation_id__in=consultation_ids)
+                                    .order_by("created_at", "id").values_list("consultation_id", "id")):
+        out.setdefault(consultation_id, []).append({"type": "ecg", "id": ecg_id})
+    imaging: dict[int, dict] = {}
+    for consultation_id, study_id, description, modality in (
+            Series.objects.filter(study__consultation_id__in=consultation_ids, instances__ecg__isnull=True)
+            .order_by("study__created_at", "study_id", "series_number", "id")
+            .values_list("study__consultation_id", "study_id", "study__description", "modality").distinct()):
+        if study_id not in imaging:
+            imaging[study_id] = {"type": "imaging", "id": study_id, "modalities": [], "description": description}
+            out.setdefault(consultation_id, []).append(imaging[study_id])
+        if modality and modality not in imaging[study_id]["modalities"]:
+            imaging[study_id]["modalities"].append(modality)
+    return out
+
+
 def consultation_studies(*, user: User, consultation_id, request=None) -> list[dict]:
     """What was uploaded for reading in one consultation, newest first: its ECGs and imaging studies.
 
