@@ -13,7 +13,6 @@ Safety rules, in the order they are applied:
   as real modalities write many small violations that do not matter to us;
 - declared pixel data size is bounded before anything is decoded.
 """
-import datetime as dt
 import io
 import struct
 import zlib
