@@ -16,6 +16,9 @@ command -v msgfmt >/dev/null || need+=(gettext)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v zbarimg >/dev/null || need+=(zbar-tools)  # decodes the report PDF's QR code in a test
 command -v turnserver >/dev/null || need+=(coturn)  # the TURN server, run by tests/live/test_coturn.py
+# tus-js-client runs unmodified in node against the server (scripts/install-test-js.sh installs it).
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "missing Debian packages: ${need[*]} (run as root, or install them)" >&2
