@@ -13,9 +13,11 @@ from .errors import InvalidInput, InvalidStudy
 from .formats import render_frame
 from .formats.ecg.serve import ecg_samples_json
 from .formats.errors import FormatError
-from .selectors import consultation_studies, ecg_get, ecg_signal, imaging_study_get, instance_bytes, instance_get, photo_get
-from .serializers import (EcgOut, EcgSamplesOut, EcgSamplesQuery, ImagingStudyOut, RenderQuery, ecg_out, images,
-                          imaging_study_out)
+from .selectors import (consultation_studies, ecg_get, ecg_signal, imaging_study_get, instance_bytes, instance_get,
+                        photo_get, unmatched_studies_read)
+from .serializers import (EcgOut, EcgSamplesOut, EcgSamplesQuery, ImagingStudyOut, RenderQuery, StudyMatchIn,
+                          UnmatchedStudyOut, ecg_out, images, imaging_study_out, unmatched_study_out)
+from .services.reconcile import study_match
 from .services.storage import media_path
 
 
@@ -62,6 +64,26 @@ class ImagingStudyView(APIView):
     @extend_schema(responses=ImagingStudyOut)
     def get(self, request, study_id):
         return Response(imaging_study_out(imaging_study_get(user=request.user, study_id=study_id, request=request)))
+
+
+class UnmatchedStudiesView(APIView):
+    """Studies sent for patients nobody here knows, waiting for the sender's staff to match them."""
+
+    @extend_schema(responses=UnmatchedStudyOut(many=True))
+    def get(self, request):
+        return Response([unmatched_study_out(s) for s in unmatched_studies_read(user=request.user, request=request)])
+
+
+class StudyMatchView(APIView):
+    """File an unmatched study under a patient (and one of their consultations, to have it read)."""
+
+    @extend_schema(request=StudyMatchIn, responses=ImagingStudyOut)
+    def post(self, request, study_id):
+        body = StudyMatchIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        study = study_match(by=request.user, study_id=study_id, patient_id=body.validated_data["patient"],
+                            consultation_id=body.validated_data.get("consultation"), request=request)
+        return Response(imaging_study_out(study))
 
 
 class FrameRenderedView(APIView):
