@@ -102,7 +102,8 @@ class FrameRenderedView(APIView):
                                                  f"{rendered.window_source}"})
 
 
-def render_instance_frame(instance, *, frame: int, window_center=None, window_width=None, image_format="png"):
+def render_instance_frame(instance, *, frame: int, window_center=None, window_width=None, image_format="png",
+                          max_size: tuple[int, int] | None = None):
     """The frame as an image; a window the caller asked for is checked here, so that the renderer's
     refusals (422) are about the stored file only, never about the request."""
     _check_window(window_center, window_width)
@@ -110,7 +111,7 @@ def render_instance_frame(instance, *, frame: int, window_center=None, window_wi
         raise InvalidInput(f"Frame {frame} is outside 1-{max(instance.number_of_frames, 1)}.", code="bad_frame")
     try:
         return render_frame(instance_bytes(instance), frame=frame - 1, window_center=window_center,
-                            window_width=window_width, image_format=image_format)
+                            window_width=window_width, image_format=image_format, max_size=max_size)
     except FormatError as exc:
         raise InvalidStudy(exc.message, code=exc.code)
 

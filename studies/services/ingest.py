@@ -155,12 +155,14 @@ def ingest_dicom_bytes(*, data: bytes, source: Source) -> Stored:
     return result
 
 
-def ingest_dicom_batch(*, datas: list[bytes], source: Source) -> list[Stored | FormatError | DomainError]:
+def ingest_dicom_batch(*, datas: list[bytes], source: Source,
+                       study: str | None = None) -> list[Stored | FormatError | DomainError]:
     """STOW-RS: every instance of a request parsed, their files made durable together, indexed in one transaction.
 
     Returns, per item of `datas` in order, a Stored or the error that refused it: one bad instance
-    never loses the others. Each file is written, and its fsync started, as soon as its instance
-    is parsed; the rows commit once every file and its folder are durable.
+    never loses the others; with `study` (STOW to a study's URL), an instance of another is refused.
+    Each file is written, and its fsync started, as soon as its instance is parsed; the rows commit
+    once every file and its folder are durable.
     """
     results: list = [None] * len(datas)
     staged: list[tuple[int, ParsedDicom, str]] = []
@@ -171,6 +173,10 @@ def ingest_dicom_batch(*, datas: list[bytes], source: Source) -> list[Stored | F
                 parsed = parse_dicom(data, limits=limits(), thresholds=thresholds())
             except FormatError as exc:
                 results[position] = exc
+                continue
+            if study is not None and parsed.index.study_instance_uid != study:
+                results[position] = InvalidStudy(f"This instance belongs to study {parsed.index.study_instance_uid}, "
+                                                 f"not to {study}.", code="study_mismatch")
                 continue
             staged.append((position, parsed, files.stage(names[position], parsed.stored_bytes)))
         files.durable()
