@@ -232,6 +232,11 @@ SECURE_HSTS_SECONDS = 31536000 if SECURE else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else None
+# URLs we hand out (DICOMweb RetrieveURL and BulkDataURI, FHIR endpoints) are built from the request's
+# host and port. Behind a proxy that rewrites Host (nginx's `$host` drops the port), set these so that
+# the client's X-Forwarded-Host (and X-Forwarded-Port) are used; only when the proxy sets them itself.
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+USE_X_FORWARDED_PORT = env.bool("USE_X_FORWARDED_PORT", default=False)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 

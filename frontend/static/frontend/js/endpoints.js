@@ -19,6 +19,8 @@ export const NOTIFICATIONS_SOCKET = "/ws/notifications/";
 export const UPLOADS = "/api/uploads/";
 export const ECG = (id) => `/api/ecgs/${id}/`;                 // {device_measurements: {values, statements}, computed_measurements: {values, error}, ...}
 export const ECG_SAMPLES = (id) => `/api/ecgs/${id}/samples/`; // {sampling_rate, n_samples, units: "uV", encoding, leads}
+export const UNMATCHED_STUDIES = "/api/imaging-studies/unmatched/"; // [{id, dicom_patient_id, dicom_patient_name, dicom_patient_birth_date, dicom_patient_sex, study_date, description, modalities, instances, received_at}]
+export const STUDY_MATCH = (id) => `/api/imaging-studies/${id}/match/`; // POST {patient, consultation?}
 export const IMAGING_STUDY = (id) => `/api/imaging-studies/${id}/`; // {series: [{modality, description, instances: [{id, frames}]}]}
 /** One frame (1-based, as in DICOMweb) rendered to PNG with a window; the reply's X-Window header is "center,width,source". */
 export const FRAME = (instanceId, frame, center, width) => {
