@@ -50,6 +50,8 @@ export const FOLLOW_UP_COMPLETE = (id) => `/api/scheduling/follow-ups/${id}/comp
 
 // branch reports
 export const REPORTS_PENDING = "/api/reports/deliveries/pending/"; // paginated deliveries not yet acknowledged
+// every report the clinic received, acknowledged or not: ?q=&patient=&consultation=&from=&to=&state= (paginated)
+export const REPORTS_RECEIVED = "/api/reports/deliveries/";
 export const DELIVERY_ACK = (deliveryId) => `/api/reports/deliveries/${deliveryId}/acknowledge/`;
 export const REPORT_PDF = (reportId, version) => `/api/reports/${reportId}/versions/${version}/pdf/`;
 export const REPORT_TEMPLATES = "/api/reports/templates/";    // {kind: [{name, label, type, unit, required_to_sign}]}
