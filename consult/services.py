@@ -1,5 +1,6 @@
 """Writes to consultations: one function per use case, each owning its transaction."""
 from django.db import transaction
+from django.dispatch import Signal
 
 from audit.services import audit_record
 from directory.access import CHANGE
@@ -8,6 +9,11 @@ from directory.selectors import patient_get
 from teleclinic.errors import InvalidInput, NotPermitted
 
 from .models import Consultation, Urgency
+
+# Sent inside the request's transaction with `consultation=`: the apps that route a new case react to it
+# (scheduling offers a live one to an on-duty expert at once) without consult importing them, and what
+# they do commits or rolls back with the request.
+consultation_requested = Signal()
 
 
 def consultation_request(*, by: User, patient_id: int, specialty_code: str, urgency: str = Urgency.ROUTINE,
@@ -25,4 +31,6 @@ def consultation_request(*, by: User, patient_id: int, specialty_code: str, urge
             specialty=specialty, urgency=urgency, mode=mode, reason=reason,
         )
         audit_record(actor=by, action="create", obj=consultation, interface="api", request=request)
+        consultation_requested.send(sender=Consultation, consultation=consultation)
+    consultation.refresh_from_db()
     return consultation

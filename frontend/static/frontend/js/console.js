@@ -88,16 +88,18 @@ async function loadConsultations() {
   const today = state.consultations.filter((c) => isToday(c.created_at));
   const shown = today.length ? today : state.consultations.slice(0, 10);
   $("#consultations-title-note").textContent = !today.length && shown.length ? t("(none today; the latest)") : "";
-  $("#consultations").replaceChildren(...shown.map((c) => el("tr", { dataset: { id: c.id, urgency: c.urgency } },
+  $("#consultations").replaceChildren(...shown.map((c) => el("tr", { dataset: { id: c.id, urgency: c.urgency, state: c.state } },
     el("td", {}, `#${c.id}`), el("td", {}, c.patient_name),
     el("td", {}, specialtyName(c.specialty)),
     el("td", {}, el("span", { class: `badge urgency-${c.urgency}` }, label("urgency", c.urgency))),
     el("td", {}, label("mode", c.mode)),
     el("td", {}, el("span", { class: `badge state-${c.state}` }, label("state", c.state))),
+    el("td", { class: "expert" }, c.expert_name || ""),
+    el("td", { class: "booked" }, c.booked_at ? formatDateTime(c.booked_at) : ""),
     el("td", {}, formatDateTime(c.created_at)),
     el("td", {}, c.mode === "live" && !["closed", "cancelled"].includes(c.state)
       ? liveRoomButton(c.id, (error) => say($("#consult-status"), error.message, { error: true })) : null))));
-  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "muted" }, t("No consultations yet."))));
+  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 10, class: "muted" }, t("No consultations yet."))));
   const open = state.consultations.filter((c) => !["closed", "cancelled", "reported"].includes(c.state));
   const keep = $("#booking-consultation").value;
   $("#booking-consultation").replaceChildren(el("option", { value: "" }, "—"), ...open.filter((c) => c.mode === "live")

@@ -72,3 +72,4 @@ export const QC_RECORD = (id) => `/api/reports/quality/samples/${id}/`; // POST 
 export const LIVE_ROOMS = "/api/live/rooms/";                 // POST {consultation} -> {id, page, ...}
 export const LIVE_ROOM_OF = (consultationId) => `/api/live/rooms/?consultation=${consultationId}`; // GET: the open room (experts join)
 export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;
+export const LIVE_EXPERT_REQUEST = (roomId) => `/api/live/rooms/${roomId}/expert-request/`; // POST: offer the case to an on-duty expert now
