@@ -52,6 +52,8 @@ export const FOLLOW_UP_COMPLETE = (id) => `/api/scheduling/follow-ups/${id}/comp
 
 // branch reports
 export const REPORTS_PENDING = "/api/reports/deliveries/pending/"; // paginated deliveries not yet acknowledged
+// every report the clinic received, acknowledged or not: ?q=&patient=&consultation=&from=&to=&state= (paginated)
+export const REPORTS_RECEIVED = "/api/reports/deliveries/";
 export const DELIVERY_ACK = (deliveryId) => `/api/reports/deliveries/${deliveryId}/acknowledge/`;
 export const REPORT_PDF = (reportId, version) => `/api/reports/${reportId}/versions/${version}/pdf/`;
 export const REPORT_TEMPLATES = "/api/reports/templates/";    // {kind: [{name, label, type, unit, required_to_sign}]}
@@ -72,3 +74,4 @@ export const QC_RECORD = (id) => `/api/reports/quality/samples/${id}/`; // POST 
 export const LIVE_ROOMS = "/api/live/rooms/";                 // POST {consultation} -> {id, page, ...}
 export const LIVE_ROOM_OF = (consultationId) => `/api/live/rooms/?consultation=${consultationId}`; // GET: the open room (experts join)
 export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;
+export const LIVE_EXPERT_REQUEST = (roomId) => `/api/live/rooms/${roomId}/expert-request/`; // POST: offer the case to an on-duty expert now
