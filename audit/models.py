@@ -26,6 +26,7 @@ class AuditEvent(models.Model):
         CREATE = "create", "create"
         UPDATE = "update", "update"
         DELETE = "delete", "delete"
+        REFUSED = "refused", "refused"  # a write refused for reaching past the sender's rights (security)
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     # No real foreign keys: a user or patient removed later must not rewrite (or block) history.

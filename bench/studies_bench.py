@@ -310,8 +310,8 @@ def bench_c_store(ctx, n: int = 150) -> dict:
     from studies import dicom_scp
 
     village = ctx["doctor"].organisation
-    village.dicom_ae_title = "BENCH_CT"
-    village.save(update_fields=["dicom_ae_title"])
+    village.dicom_ae_title, village.dicom_peers = "BENCH_CT", "127.0.0.1"
+    village.save(update_fields=["dicom_ae_title", "dicom_peers"])
     blobs, _ = dicom_blobs(n)
     datasets = [pydicom.dcmread(io.BytesIO(b)) for b in blobs]
     port = free_port()

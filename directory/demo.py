@@ -60,7 +60,8 @@ def seed() -> dict[str, list[str]]:
     for t, township_name in enumerate(TOWNSHIPS, start=1):
         centre, _ = Organisation.objects.get_or_create(
             code=f"township-{t}", defaults={"name": f"{township_name}卫生院", "kind": Organisation.Kind.TOWNSHIP_CENTRE,
-                                             "parent": lead, "dicom_ae_title": f"TOWNSHIP{t}"})
+                                             "parent": lead, "dicom_ae_title": f"TOWNSHIP{t}",
+                                             "dicom_peers": "127.0.0.1 ::1"})  # the demo's modalities run locally
         _user(f"tdoc{t:02d}", f"{township_name}医生", User.Role.TOWNSHIP_DOCTOR, centre)
         logins["township_doctor"].append(f"tdoc{t:02d} ({centre.name})")
         for v, village_name in enumerate(VILLAGES[t - 1], start=1):

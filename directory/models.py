@@ -17,6 +17,27 @@ class Organisation(models.Model):
     # filter is one indexed equality instead of a tree walk.
     community = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     dicom_ae_title = models.CharField(max_length=16, blank=True, help_text="AE title of its modalities")
+    # A calling AE title is guessable: a C-STORE is taken only from these addresses as well (issue 13).
+    dicom_peers = models.CharField(
+        max_length=500, blank=True,
+        help_text="addresses or networks its modalities send C-STORE from, space-separated (10.2.0.7 10.3.0.0/24); "
+                  "empty: none accepted")
+
+    def dicom_peer_allowed(self, address: str) -> bool:
+        """Whether a C-STORE association from `address` may speak for this organisation."""
+        import ipaddress
+
+        try:
+            peer = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        for entry in self.dicom_peers.split():
+            try:
+                if peer in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:  # a typo in the setting admits no one through it
+                continue
+        return False
 
     class Meta:
         ordering = ["id"]

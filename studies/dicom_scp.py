@@ -1,7 +1,8 @@
 """A DICOM C-STORE receiver (pynetdicom) feeding the same ingest as uploads and STOW-RS.
 
-The calling AE title picks the sending organisation (Organisation.dicom_ae_title); an
-unknown title is refused per instance with status 0x0124 (not authorised). TCP_NODELAY is
+The calling AE title picks the sending organisation (Organisation.dicom_ae_title), and the
+association's peer address must be one of that organisation's (Organisation.dicom_peers): a
+title alone is guessable. Otherwise each instance is refused with status 0x0124 (not authorised). TCP_NODELAY is
 set on every association's socket: with Nagle's algorithm on, pynetdicom's small PDUs
 wait for delayed ACKs and a C-STORE loop stalls near 10 instances/s.
 """
@@ -29,17 +30,20 @@ def set_nodelay(event) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def organisation_for(ae_title: str) -> Organisation | None:
+def organisation_for(ae_title: str, address: str) -> Organisation | None:
+    """The organisation whose AE title this is, if the association comes from one of its addresses."""
     title = ae_title.strip()
-    return Organisation.objects.filter(dicom_ae_title=title).first() if title else None
+    organisation = Organisation.objects.filter(dicom_ae_title=title).first() if title else None
+    return organisation if organisation is not None and organisation.dicom_peer_allowed(address) else None
 
 
 def handle_store(event) -> int:
-    calling = event.assoc.requestor.ae_title
+    calling, address = event.assoc.requestor.ae_title, event.assoc.requestor.address
     try:
-        organisation = organisation_for(calling)
+        organisation = organisation_for(calling, address)
         if organisation is None:
-            log.warning("C-STORE from unknown AE title %r refused", calling)
+            log.warning("C-STORE from AE title %r at %s refused: unknown title, or not one of its addresses",
+                        calling, address)
             return NOT_AUTHORISED
         stored = ingest_dicom_bytes(data=event.encoded_dataset(include_meta=True),
                                     source=Source(by=None, organisation=organisation, interface="dicom"))

@@ -26,3 +26,17 @@ class NotAcceptable(DomainError):
     """DICOMweb: no representation the Accept header allows can be made (PS3.18 8.7.3)."""
 
     status, code = 406, "not_acceptable"
+
+
+class StudyOutOfReach(InvalidStudy):
+    """An instance names a study (or repeats an instance) of another patient, or one out of the
+    sender's reach: refused, never filed into it. Carries the study, so the refusal is audited under
+    that study's patient."""
+
+    code = "study_out_of_reach"
+
+    def __init__(self, study, message: str = "This Study Instance UID is already in use for another patient or "
+                 "organisation; give the images a new Study Instance UID, or send them within that study's "
+                 "consultation.", code: str | None = None):
+        super().__init__(message, code=code)
+        self.study = study

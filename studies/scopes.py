@@ -8,7 +8,7 @@ organisations that reach its sender (unmatched_q), who match it; an upload only 
 from django.db.models import Q
 
 from consult.scopes import consultation_q
-from directory.access import NOTHING, VIEW, by_reach, is_admin, patient_q, register_scope
+from directory.access import CHANGE, NOTHING, VIEW, by_reach, is_admin, org_subtree_ids, patient_q, register_scope
 from directory.models import User
 
 from .models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
@@ -38,6 +38,19 @@ def _upload_scope(user, action: str) -> Q:
     if not user.is_authenticated:
         return NOTHING
     return Q() if is_admin(user) else Q(owner_id=user.id)
+
+
+def study_write_q(*, by, organisation) -> Q:
+    """The existing imaging studies a sender may add instances to: a user, those of their CHANGE scope;
+    a DICOM node without a user (C-STORE), those its organisation sent or holds the patient of (it and
+    the organisations below it). A study belongs to one patient and one organisation: no one else files
+    into it (security: issue 13)."""
+    if by is not None:
+        return _imaging("")(by, CHANGE)
+    if organisation is None:
+        return NOTHING
+    ids = org_subtree_ids(organisation.pk)
+    return Q(organisation_id__in=ids) | Q(patient__home_clinic_id__in=ids)
 
 
 def register() -> None:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from audit.services import audit_record
 from consult.locks import lock_consultation
 from consult.models import Consultation
@@ -23,11 +24,12 @@ from directory.access import CHANGE, org_subtree_ids, scoped
 from directory.models import Organisation, Patient, User
 from teleclinic.events import enqueue_on_commit, send_event_on_commit
 
-from ..errors import DomainError, InvalidStudy
+from ..errors import DomainError, InvalidStudy, StudyOutOfReach
 from ..formats.ecg.measure import CriticalThresholds
 from ..formats.errors import FormatError
 from ..formats.limits import Limits
 from ..models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
+from ..scopes import study_write_q
 from ..parsing import ParsedDicom, ParsedEcg, ParsedOther, ecg_to_npz, measure, parse_dicom, parse_upload
 from . import notify
 from .storage import FileBatch, files_or_nothing, new_name, new_names, partial_path, remove_quietly
@@ -79,6 +81,7 @@ def ingest_upload(*, upload_id) -> Upload:
         upload_fail(upload_id=upload.pk, code=exc.code, message=exc.message)
     except InvalidStudy as exc:
         upload_fail(upload_id=upload.pk, code=exc.code, message=exc.message)
+        refusal_audit(source=Source(by=upload.owner, organisation=upload.owner.organisation), error=exc)
     return Upload.objects.get(pk=upload.pk)
 
 
@@ -183,6 +186,7 @@ def ingest_dicom_batch(*, datas: list[bytes], source: Source,
         outcome = once_more_on_race(lambda: _store_dicom_batch([(p, name) for _, p, name in staged], source))
     for (position, _, name), result in zip(staged, outcome):
         results[position] = result
+        refusal_audit(source=source, error=result)
         if not (isinstance(result, Stored) and result.created):
             remove_quietly(name)  # no row points to it: already stored, or refused
     return results
@@ -191,9 +195,23 @@ def ingest_dicom_batch(*, datas: list[bytes], source: Source,
 def _store_dicom_batch(items: list[tuple[ParsedDicom, str]], source: Source) -> list[Stored | DomainError]:
     with files_or_nothing() as files, transaction.atomic():
         stored = store_dicom_instances(items=items, source=source, files=files)
+        _audit_stored(source, [r for r in stored if isinstance(r, Stored) and r.created])
         notify.studies_ready([r.ecg or r.instance.series.study for r in stored  # one event per new study
                               if isinstance(r, Stored) and (r.ecg is not None or r.study_created)])
     return stored
+
+
+def _audit_stored(source: Source, stored: list[Stored]) -> None:
+    """A STOW-RS request's or C-STORE association's new instances: one audit row per study written to."""
+    by_study: dict[int, tuple[ImagingStudy, list[Stored]]] = {}
+    for result in stored:
+        study = result.instance.series.study
+        by_study.setdefault(study.pk, (study, []))[1].append(result)
+    for study, results in by_study.values():
+        audit_record(actor=source_actor(source), action=AuditEvent.Action.CREATE, obj=study, interface=source.interface,
+                     detail={"instances": len(results), "study_created": any(r.study_created for r in results),
+                             "series": sorted({r.instance.series.series_instance_uid for r in results}),
+                             "organisation": getattr(source.organisation, "pk", None)})
 
 
 def once_more_on_race(store):
@@ -225,13 +243,20 @@ def store_dicom_instances(*, items: list[tuple[ParsedDicom, str]], source: Sourc
     known = {i.sop_instance_uid: i for i in Instance.objects.select_related("series__study")
              .filter(sop_instance_uid__in=uids)}
     new = [(parsed, name) for parsed, name in items if parsed.index.sop_instance_uid not in known]
+    # an instance stored already answers "stored" (with its study) only to those who may write that study
+    reachable = writable_studies(source, {i.series.study for i in known.values()})
     studies, series, new_studies = _studies_for([parsed for parsed, _ in new], source)
     results: list = []
     rows: list[Instance] = []
     for parsed, name in items:
         index = parsed.index
         if index.sop_instance_uid in known:
-            results.append(Stored(known[index.sop_instance_uid], False))
+            stored = known[index.sop_instance_uid]
+            created_now = stored.pk is None  # the same UID earlier in this batch
+            if not created_now and stored.series.study_id not in reachable:
+                results.append(StudyOutOfReach(stored.series.study))
+            else:
+                results.append(Stored(stored, False))
             continue
         problem = _refusal(studies.get(index.study_instance_uid), series.get(index.series_instance_uid))
         if problem is not None:
@@ -293,7 +318,7 @@ def _studies_for(parsed: list[ParsedDicom], source: Source) -> tuple[dict, dict,
     if set(first_of_study) - set(studies):
         studies.update((s.study_instance_uid, s) for s in ImagingStudy.objects.filter(
             study_instance_uid__in=set(first_of_study) - set(studies)))
-    created = {}
+    created, writable = {}, writable_studies(source, studies.values())
     for uid, item in first_of_study.items():
         study = studies.get(uid)
         if study is None and series_of_study[uid] <= series.keys():  # all its series are filed elsewhere
@@ -309,9 +334,11 @@ def _studies_for(parsed: list[ParsedDicom], source: Source) -> tuple[dict, dict,
         elif study.patient_id is None and source.consultation is not None:
             studies[uid] = InvalidStudy("This study waits in your organisation's unmatched list: match it to "
                                         "the patient there.", code="study_unmatched")
-        elif source.consultation is not None and study.patient_id != source.consultation.patient_id:
-            studies[uid] = InvalidStudy("This study is already filed under another patient.",
-                                        code="study_patient_mismatch")
+        elif study.pk not in writable:
+            studies[uid] = StudyOutOfReach(study)
+        elif study.patient_id is not None and _named_patient_id(source) not in (None, study.patient_id):
+            studies[uid] = StudyOutOfReach(study, "This study is already filed under another patient.",
+                                           code="study_patient_mismatch")
     for uid, item in first_of_series.items():
         study = studies[item.index.study_instance_uid]
         if uid not in series and not isinstance(study, DomainError):
@@ -321,6 +348,38 @@ def _studies_for(parsed: list[ParsedDicom], source: Source) -> tuple[dict, dict,
                                                        series_number=index.series_number,
                                                        description=index.series_description[:128]))
     return studies, series, created
+
+
+def writable_studies(source: Source, studies) -> set[int]:
+    """The ids of those existing `studies` the source may add instances to (scopes.study_write_q)."""
+    ids = {s.pk for s in studies if isinstance(s, ImagingStudy)}
+    if not ids:
+        return set()
+    return set(ImagingStudy.objects.filter(study_write_q(by=source.by, organisation=source.organisation),
+                                           pk__in=ids).values_list("pk", flat=True))
+
+
+def _named_patient_id(source: Source) -> int | None:
+    """The patient the sender says the images are of (the upload's patient or consultation's), if any."""
+    if source.patient is not None:
+        return source.patient.pk
+    return source.consultation.patient_id if source.consultation is not None else None
+
+
+def refusal_audit(*, source: Source, error: Exception, request=None) -> None:
+    """A write refused because it named a study out of the sender's reach: audited under that study
+    (and so its patient), with who tried."""
+    if isinstance(error, StudyOutOfReach):
+        audit_record(actor=source_actor(source), action=AuditEvent.Action.REFUSED, obj=error.study, interface=source.interface,
+                     request=request, detail={"code": error.code, "organisation": getattr(source.organisation, "pk", None)})
+
+
+def source_actor(source: Source):
+    """Who the audit log names for a write: the user, or the DICOM node (C-STORE) by its organisation."""
+    if source.by is not None:
+        return source.by
+    code = getattr(source.organisation, "code", "unknown")
+    return SimpleNamespace(username=f"dicom-node:{code}"[:150], is_authenticated=False)
 
 
 def _create_study(parsed: ParsedDicom, source: Source) -> ImagingStudy:

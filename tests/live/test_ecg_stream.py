@@ -171,7 +171,7 @@ async def test_a_waiting_participant_sees_no_samples_until_admitted(room, invite
             socket(f"/ws/rooms/{room.pk}/?ticket={ticket}") as patient:
         await joined(host)
         me = (await joined(patient))["me"]
-        stream = await _start(host, [patient], ["II"])
+        stream = await _start(host, [], ["II"])  # a waiting participant is not told of it (issue 13)
         await host.send_json_to({"type": "ecg_chunk", "stream": stream, "seq": 0, "leads": {"II": _b64([5] * 10)}})
         await host.send_json_to({"type": "ping"})
         await receive_until(host, lambda f: f["type"] == "pong")
@@ -181,6 +181,7 @@ async def test_a_waiting_participant_sees_no_samples_until_admitted(room, invite
         # then the patient got no chunk while waiting, and on admission the stored one before the new one
         frames = await receive_until(patient, lambda f: f.get("seq") == 1 and f["type"] == "ecg_chunk")
         kinds = [f.get("kind") or f["type"] for f in frames]
+        assert kinds[0] == "welcome" and frames[0]["ecg"]["stream"] == stream  # told of the room only now
         assert kinds.index("participant.admitted") < kinds.index("ecg_chunk")
         assert [f["seq"] for f in frames if f["type"] == "ecg_chunk"] == [0, 1]
 

@@ -51,6 +51,7 @@ def send(port: int, names: list[str], calling: str) -> list[int]:
 def test_modality_of_a_known_organisation_stores_studies_by_c_store(receiver, community, patient_factory):
     # given a township centre whose CT has AE title TOWNA_CT and the patients of the files
     community.township_a.dicom_ae_title = "TOWNA_CT"
+    community.township_a.dicom_peers = "127.0.0.1"
     community.township_a.save()
     for hr in ("1CT1", "4MR1", "8NM1"):
         patient_factory(home_clinic=community.township_a, health_record_no=hr)
@@ -69,6 +70,7 @@ def test_unknown_ae_title_is_refused_and_nothing_stored(receiver, community):
 
 def test_patient_outside_the_organisation_is_refused_per_instance(receiver, community, patient_factory):
     community.township_a.dicom_ae_title = "TOWNA_CT"
+    community.township_a.dicom_peers = "127.0.0.1"
     community.township_a.save()
     patient_factory(home_clinic=community.township_b, health_record_no="1CT1")
     assert send(receiver, ["CT_small.dcm"], "TOWNA_CT") == [dicom_scp.CANNOT_UNDERSTAND]

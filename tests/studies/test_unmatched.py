@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def ct_centre(community):
     """Township A's CT, known by its AE title; no patient here has the files' Patient IDs."""
     community.township_a.dicom_ae_title = "TOWNA_CT"
+    community.township_a.dicom_peers = "127.0.0.1"
     community.township_a.save()
     return community.township_a
 
