@@ -73,6 +73,16 @@ class User(AbstractUser):
     def __str__(self):
         return self.display_name or self.username
 
+    def save(self, *args, **kwargs):
+        # set_password() leaves the new raw password in _password until saved: whichever way the
+        # password changes (page, admin, changepassword), the API token of the old one dies with it
+        password_changed = self._password is not None and self.pk is not None
+        super().save(*args, **kwargs)
+        if password_changed:
+            from .services import api_tokens_revoke
+
+            api_tokens_revoke(user_id=self.pk)
+
     @property
     def is_administrator(self) -> bool:
         """Superusers and the admin role: what apps below the directory (audit) ask of a user."""

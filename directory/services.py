@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record, client_ip
+from teleclinic.auth import token_expired
 from teleclinic.errors import Conflict, InvalidInput, NotPermitted
 from teleclinic.ratelimit import login_failure_record, login_throttle_check, login_throttle_reset
 
@@ -122,4 +123,14 @@ def api_token_issue(*, username: str, password: str, request=None) -> str:
         raise NotPermitted("Wrong username or password.", code="bad_credentials")
     login_throttle_reset(username=username, ip=ip)
     token, _ = Token.objects.get_or_create(user=user)
+    if token_expired(token):  # a new login after expiry: a new key (the old one is dead anyway)
+        token.delete()
+        token = Token.objects.create(user=user)
     return token.key
+
+
+def api_tokens_revoke(*, user_id: int) -> None:
+    """The user logged out or changed their password: their API token stops working at once."""
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user_id=user_id).delete()

@@ -9,8 +9,10 @@ from django.conf import settings
 from django.db.models import Count
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import APIView
+
+from teleclinic.auth import ExpiringTokenAuthentication as TokenAuthentication
 
 from ..errors import DomainError, InvalidInput, NotFound, TooLarge
 from ..formats.errors import FormatError
