@@ -1,10 +1,9 @@
 """Audit log search for admins (read-only; the log has no write interface)."""
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.views import APIView
 
-from teleclinic.api import PAGE_PARAMETERS, paginated
+from teleclinic.api import Pagination, PAGE_PARAMETERS, paginated
 
 from .models import AuditEvent
 from .selectors import FILTERS, audit_search
@@ -23,7 +22,7 @@ class AuditSearchView(APIView):
         responses=paginated(AuditEventOut), operation_id="audit_list")
     def get(self, request):
         rows = audit_search(user=request.user, params=request.query_params)
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(AuditEventOut(page, many=True).data)
 

@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from teleclinic.api import date_in_range
 from teleclinic.errors import InvalidInput, NotPermitted
 
 from .models import AuditEvent
@@ -33,7 +34,7 @@ def audit_search(*, user, params) -> QuerySet[AuditEvent]:
             moment = _moment(value)
             if moment is None:
                 raise InvalidInput(f"'{param}' must be an ISO date or date-time.")
-            rows = rows.filter(**{lookup: moment})
+            rows = rows.filter(**{lookup: date_in_range(moment, param)})
     return rows
 
 

@@ -1,11 +1,10 @@
 """REST API of consultations."""
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teleclinic.api import PAGE_PARAMETERS, StrictSerializer, paginated, validated
+from teleclinic.api import Pagination, PAGE_PARAMETERS, StrictSerializer, paginated, validated
 
 from . import selectors, services
 from .models import Consultation, Urgency
@@ -39,7 +38,7 @@ class ConsultationListView(APIView):
                    operation_id="consultations_list")
     def get(self, request):
         rows = selectors.consultation_list(user=request.user, state=request.query_params.get("state", ""))
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         selectors.audit_consultations_listed(user=request.user, consultations=page, request=request)
         return paginator.get_paginated_response(ConsultationOut(page, many=True).data)

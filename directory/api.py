@@ -1,11 +1,10 @@
 """REST API of the directory: patients, organisations, specialties, the current user."""
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teleclinic.api import PAGE_PARAMETERS, StrictSerializer, paginated, validated
+from teleclinic.api import Pagination, PAGE_PARAMETERS, StrictSerializer, paginated, validated
 
 from . import selectors, services
 from .models import Organisation, Patient, Specialty
@@ -48,7 +47,7 @@ class PatientListView(APIView):
                                *PAGE_PARAMETERS], responses=paginated(PatientOut), operation_id="patients_list")
     def get(self, request):
         patients = selectors.patient_list(user=request.user, query=request.query_params.get("q", "").strip())
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(patients, request, view=self)
         selectors.audit_patients_listed(user=request.user, patients=page, request=request)
         return paginator.get_paginated_response(PatientOut(page, many=True).data)

@@ -4,14 +4,13 @@ from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consult.selectors import consultation_get
-from teleclinic.api import PAGE_PARAMETERS, StrictSerializer, paginated, validated
+from teleclinic.api import Pagination, date_in_range, PAGE_PARAMETERS, StrictSerializer, paginated, validated
 from teleclinic.errors import InvalidInput, NotFound
 
 from . import fhir, selectors
@@ -166,7 +165,7 @@ class PendingDeliveriesView(APIView):
                    operation_id="reports_deliveries_pending_list")
     def get(self, request):
         rows = selectors.deliveries_pending(user=request.user)
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         selectors.audit_deliveries_listed(user=request.user, deliveries=page, request=request)
         body = [dict(DeliveryOut(d).data, **report_event(d, d.version, "report.pending"))
@@ -229,7 +228,7 @@ class ReceivedReportsView(APIView):
             user=request.user, query=q.get("q", "").strip()[:60], patient_id=_id(q, "patient"),
             consultation_id=_id(q, "consultation"), since=_day(q, "from"), until=_day(q, "to"),
             unacknowledged=RECEIVED_STATES.get(state))
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         selectors.audit_deliveries_listed(user=request.user, deliveries=page, request=request)
         return paginator.get_paginated_response(ReceivedReportOut(page, many=True).data)
@@ -254,7 +253,7 @@ def _day(params, name: str):
         day = None
     if day is None:
         raise InvalidInput(f"{name}: a date, YYYY-MM-DD.", code="bad_date")
-    return day
+    return date_in_range(day, name)
 
 
 class AcknowledgeView(APIView):
@@ -421,6 +420,6 @@ class TurnaroundPageView(APIView):
 
 def _days(request) -> int:
     value = request.query_params.get("days", "30")
-    if not value.isdigit():
-        raise InvalidInput("'days' must be a whole number.")
+    if not (value.isascii() and value.isdigit()) or int(value) > 36600:  # a century: beyond it dates overflow
+        raise InvalidInput("'days' must be a whole number up to 36600.")
     return int(value)

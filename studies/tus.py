@@ -34,7 +34,7 @@ class TusError(Exception):
 
 
 def parse_length(value: str | None, header: str) -> int:
-    if value is None or not value.isdigit() or len(value) > 18:
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 18:  # not "²" (isdigit says yes)
         raise TusError(400, "bad_header", f"{header} must be a non-negative integer.")
     return int(value)
 

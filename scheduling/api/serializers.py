@@ -2,9 +2,8 @@
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 
-from teleclinic.api import StrictSerializer
+from teleclinic.api import Pagination, StrictSerializer, date_in_range
 from teleclinic.errors import InvalidInput
 
 from .. import selectors
@@ -281,7 +280,7 @@ def when_param(request, name: str):
         value = None
     if value is None:
         raise InvalidInput(f"{name}: an ISO 8601 date or date-time.", code="bad_date")
-    return value
+    return date_in_range(value, name)
 
 
 def id_param(request, name: str) -> int | None:
@@ -307,7 +306,7 @@ def filter_param(name: str, choices) -> OpenApiParameter:
 
 
 def page_of(view, request, rows, out, audit: bool = False):
-    paginator = LimitOffsetPagination()
+    paginator = Pagination()
     page = paginator.paginate_queryset(rows, request, view=view)
     if audit:
         selectors.audit_listed(user=request.user, rows=page, request=request)

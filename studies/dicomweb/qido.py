@@ -23,11 +23,10 @@ def params(query) -> dict[str, str]:
 
 def page(rows, query):
     p = params(query)
-    try:
-        offset = int(p.get("offset", 0))
-        limit = min(int(p.get("limit", 100)), MAX_LIMIT)
-    except ValueError:
+    raw_offset, raw_limit = str(p.get("offset", "0")), str(p.get("limit", "100"))
+    if not all(v.isascii() and v.lstrip("-").isdigit() and len(v) <= 20 for v in (raw_offset, raw_limit)):
         raise InvalidInput("limit and offset must be integers.", code="bad_query")
+    offset, limit = int(raw_offset), min(int(raw_limit), MAX_LIMIT)
     if offset > MAX_OFFSET:
         raise InvalidInput(f"offset must be at most {MAX_OFFSET}.", code="bad_query")
     return list(rows[max(offset, 0):max(offset, 0) + max(limit, 0)])
