@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP to Django; WebSockets through origin validation and authentication."""
 import os
+from urllib.parse import urlparse
 
 from django.core.asgi import get_asgi_application
 
@@ -8,7 +9,7 @@ django_asgi_app = get_asgi_application()  # before importing consumers: it sets 
 
 from channels.auth import AuthMiddleware, get_user  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier  # noqa: E402
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware  # noqa: E402
 
 from .gc_tuning import collect_less_often  # noqa: E402
@@ -39,11 +40,47 @@ class SocketSessionMiddleware(SessionMiddleware):
         return await self.inner(wrapper.scope, receive, send)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class SameOriginValidator:
+    """Channels' check (the Origin's host is one of ALLOWED_HOSTS), and the port too: the Origin
+    must name the host and port the socket was opened on (its Host header), or the scheme's default
+    port when a client sends no Host. Channels compares host names only, so a page served on
+    another port of the same host (another application) could open our sockets with the user's
+    cookie (security: issue 13)."""
+
+    def __init__(self, application):
+        self.application = AllowedHostsOriginValidator(application)
+
+    async def __call__(self, scope, receive, send):
+        headers = dict(scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if not same_origin(urlparse(origin), headers.get(b"host", b"").decode("latin-1")):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)
+
+
+def same_origin(origin, host: str) -> bool:
+    """Whether a parsed Origin names `host` (a Host header, "name[:port]"; empty: the default port)."""
+    try:
+        port = origin.port or DEFAULT_PORTS.get(origin.scheme)
+    except ValueError:  # a port out of range
+        return False
+    name, _, host_port = host.lower().rpartition(":") if ":" in host.lstrip("[").split("]")[-1] else (
+        "", "", "")
+    if not name:
+        name, host_port = host.lower(), str(DEFAULT_PORTS.get(origin.scheme))
+    if not host:
+        return port == DEFAULT_PORTS.get(origin.scheme)
+    return (origin.hostname or "").lower() == name.strip("[]") and str(port) == host_port
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # A missing or foreign Origin is refused (403 at the handshake).
-        "websocket": AllowedHostsOriginValidator(
+        # A missing or foreign Origin (host or port) is refused (403 at the handshake).
+        "websocket": SameOriginValidator(
             CookieMiddleware(SocketSessionMiddleware(SocketAuthMiddleware(URLRouter(websocket_urlpatterns))))),
     }
 )

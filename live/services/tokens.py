@@ -106,11 +106,13 @@ def _ticket_issue(participant: Participant) -> tuple[str, dt.datetime]:
 
 def ticket_consume(*, room_id: int, secret: str) -> int:
     """Use a ticket once: the participant id, or Refused with the reason."""
-    ticket = Ticket.objects.select_related("participant").filter(secret_hash=_hash(secret or "")).first()
+    ticket = Ticket.objects.select_related("participant__room").filter(secret_hash=_hash(secret or "")).first()
     if ticket is None:
         raise Refused("Unknown ticket.", code="ticket_unknown")
     if ticket.participant.room_id != room_id:
         raise Refused("This ticket is for another room.", code="ticket_other_room")
+    if ticket.participant.room.state != Room.State.OPEN:  # a ticket taken before the room closed
+        raise Refused("This live room has ended.", code="room_closed")
     if ticket.participant.state == P.State.REMOVED:
         raise Refused("The host removed you from this room.", code="removed")
     now = timezone.now()

@@ -61,11 +61,11 @@ def patient_ticket(room_id: int, token: str, device: str = "phone-1") -> str:
 
 
 @contextlib.asynccontextmanager
-async def socket(path: str, cookie: bytes | None = None, origin=ORIGIN):
+async def socket(path: str, cookie: bytes | None = None, origin=ORIGIN, extra_headers=()):
     """A connected communicator that is always disconnected afterwards."""
     from teleclinic.asgi import application
 
-    headers = [origin] if origin else []
+    headers = ([origin] if origin else []) + list(extra_headers)
     if cookie:
         headers.append((b"cookie", cookie))
     communicator = WebsocketCommunicator(application, path, headers=headers)
