@@ -146,7 +146,15 @@ class PatientLinkView(APIView):
         link = sharing.patient_link_create(report_id=report_id, number=number, by=request.user, hours=data["hours"],
                                            request=request)
         url = request.build_absolute_uri(f"/api/reports/shared/{link.token}/")
-        return Response({"url": url, "expires_at": link.expires_at}, status=status.HTTP_201_CREATED)
+        return Response({"id": link.pk, "url": url, "expires_at": link.expires_at}, status=status.HTTP_201_CREATED)
+
+
+class PatientLinkRevokeView(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, report_id: int, number: int, link_id: int):
+        sharing.patient_link_revoke(report_id=report_id, number=number, link_id=link_id, by=request.user,
+                                    request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SharedReportView(APIView):
@@ -157,7 +165,9 @@ class SharedReportView(APIView):
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request, token: str):
-        return _pdf_response(selectors.patient_link_open(token=token, request=request))
+        response = _pdf_response(selectors.patient_link_open(token=token, request=request))
+        response["Cache-Control"] = "no-store"  # a phone's or proxy's cache must not keep it past revocation
+        return response
 
 
 class PendingDeliveriesView(APIView):

@@ -15,6 +15,7 @@ urlpatterns = [
     path(V, api.VersionView.as_view(), name="api-report-version"),
     path(V + "pdf/", api.VersionPdfView.as_view(), name="api-report-version-pdf"),
     path(V + "patient-links/", api.PatientLinkView.as_view(), name="api-report-patient-links"),
+    path(V + "patient-links/<int:link_id>/", api.PatientLinkRevokeView.as_view(), name="api-report-patient-link"),
     path("reports/shared/<str:token>/", api.SharedReportView.as_view(), name="api-report-shared"),
     path("reports/deliveries/", api.ReceivedReportsView.as_view(), name="api-report-deliveries"),
     path("reports/deliveries/pending/", api.PendingDeliveriesView.as_view(), name="api-report-deliveries-pending"),

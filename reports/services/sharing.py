@@ -29,3 +29,17 @@ def patient_link_create(*, report_id: int, number: int, by: User, hours: int, re
         audit_record(actor=by, action="create", obj=version, interface="api", request=request,
                      consultation_id=version.report.consultation_id, detail={"patient_link": link.pk})
     return link
+
+
+def patient_link_revoke(*, report_id: int, number: int, link_id: int, by: User, request=None) -> PatientLink:
+    """The clinic takes a shared link back: it answers 410 from now on (idempotent)."""
+    version = scoped(by, ReportVersion.objects.all(), CHANGE).filter(report_id=report_id, number=number).first()
+    link = PatientLink.objects.filter(pk=link_id, version=version).first() if version is not None else None
+    if link is None:
+        raise NotFound("No such patient link in your reach.")
+    with transaction.atomic():
+        if PatientLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+            audit_record(actor=by, action="update", obj=version, interface="api", request=request,
+                         consultation_id=version.report.consultation_id, detail={"patient_link_revoked": link.pk})
+    link.refresh_from_db()
+    return link
