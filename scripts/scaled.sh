@@ -133,7 +133,13 @@ http {
     uwsgi_temp_path $SCALED_DIR/tmp/uwsgi;
     scgi_temp_path $SCALED_DIR/tmp/scgi;
     # Access log: who asked what, how long it took and which Daphne served it.
-    log_format teleclinic '\$remote_addr [\$time_iso8601] "\$request" \$status \$body_bytes_sent '
+    # Secrets in paths (patient report links, calendar feeds) are masked in the log (docs/security.md).
+    map \$request \$request_scrubbed {
+        "~^(?<head>\\S+ /api/reports/shared/)[^/? ]+(?<tail>.*)\$" "\${head}***\${tail}";
+        "~^(?<head>\\S+ /api/scheduling/calendar/)[^/? ]+?(?<tail>(\\.ics)?( .*|\\?.*|/.*)?)\$" "\${head}***\${tail}";
+        default \$request;
+    }
+    log_format teleclinic '\$remote_addr [\$time_iso8601] "\$request_scrubbed" \$status \$body_bytes_sent '
                           '\$request_time upstream=\$upstream_addr';
     access_log $SCALED_DIR/logs/nginx-access.log teleclinic;
     client_max_body_size 200m;
