@@ -134,10 +134,9 @@ class JoinView(APIView):
     @extend_schema(request=JoinIn, responses={200: JoinOut})
     def post(self, request, room_id: int):
         data = validated(JoinIn, request.data)
-        device = request.session.get("live_device")
-        if not device:
-            device = request.session["live_device"] = tokens.new_device_id()
+        device = request.session.get("live_device") or tokens.new_device_id()
         participant, ticket, expires_at = tokens.token_exchange(room_id=room_id, token=data["token"], device=device)
+        request.session["live_device"] = device  # only now: a refused link leaves no session row behind
         body = {"ticket": ticket, "expires_at": expires_at, "participant": participant,
                 "ws_path": f"/ws/rooms/{room_id}/?ticket={ticket}"}
         return Response(JoinOut(body).data)
