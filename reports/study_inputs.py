@@ -1,7 +1,8 @@
 """What the PDF shows of the study behind a report: the ECG trace and key images of a study_ref.
 
-The studies app is built in parallel; until the merge wires its loader in (setting
-REPORTS_STUDY_LOADER), reports render without a trace and say so.
+The loader is the setting REPORTS_STUDY_LOADER (by default the studies app's
+studies.report_inputs.load_report_inputs); an ECG report whose trace it cannot load renders
+without one and says so (reports/services/delivery.py).
 """
 from django.conf import settings
 from django.utils.module_loading import import_string

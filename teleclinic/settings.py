@@ -272,8 +272,8 @@ REPORTS_DELIVERY_STALE_SECONDS = env.float("REPORTS_DELIVERY_STALE_SECONDS", def
 # Absolute base of the verification link printed as a QR code on every PDF.
 REPORTS_PUBLIC_BASE_URL = env.str("REPORTS_PUBLIC_BASE_URL", default="http://localhost:8000")
 # Where the PDF renderer gets the ECG trace / key images of a study_ref: a dotted path to a
-# function (study_ref) -> (EcgTrace | None, [png bytes]). The studies app plugs in here at merge.
-REPORTS_STUDY_LOADER = env.str("REPORTS_STUDY_LOADER", default="reports.study_inputs.no_study_inputs")
+# function (study_ref) -> (EcgTrace | None, [png bytes]); the studies app's reads the stored study.
+REPORTS_STUDY_LOADER = env.str("REPORTS_STUDY_LOADER", default="studies.report_inputs.load_report_inputs")
 REPORTS_PATIENT_LINK_MAX_HOURS = env.int("REPORTS_PATIENT_LINK_MAX_HOURS", default=24 * 30)
 # SMTP, when EMAIL_BACKEND is django.core.mail.backends.smtp.EmailBackend.
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
