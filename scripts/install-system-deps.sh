@@ -3,7 +3,8 @@
 # as root first, then `make test`): Python with venv, make and git; PostgreSQL and Redis (started
 # and given the tests' role by ensure-services.sh); chromium for the browser tests, docker-compose
 # to validate docker-compose.yml (no Docker engine is needed for `config`), CJK fonts for pages and
-# PDFs, nginx for the scaled-out stack, coturn (its relay refusals and credential expiry are tested).
+# PDFs, nginx for the scaled-out stack, coturn (its relay refusals and credential expiry are tested),
+# dcmtk (storescu: a real modality's sender).
 set -euo pipefail
 
 need=()
@@ -28,6 +29,7 @@ command -v turnserver >/dev/null || need+=(coturn)  # the TURN server, run by te
 # tus-js-client runs unmodified in node against the server (scripts/install-test-js.sh installs it).
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+command -v storescu >/dev/null || need+=(dcmtk)  # a modality's C-STORE sender in tests/studies/test_unmatched.py
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "missing Debian packages: ${need[*]} (run as root, or install them)" >&2

@@ -13,7 +13,6 @@ import re
 
 import numpy as np
 
-from directory.models import Patient
 
 
 class Recorder:
