@@ -37,6 +37,8 @@ def consultation_request(*, by: User, patient_id: int, specialty_code: str, urge
             specialty=specialty, urgency=urgency, mode=mode, reason=reason,
         )
         audit_record(actor=by, action="create", obj=consultation, interface="api", request=request)
+        signals.consultation_requested.send(sender=Consultation, consultation=consultation)
+    consultation.refresh_from_db()
     return consultation
 
 

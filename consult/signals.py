@@ -11,3 +11,8 @@ raised_to_stat = Signal()
 
 # A study (ECG, imaging) arrived for a consultation without a critical finding. kwargs: consultation.
 study_arrived = Signal()
+
+# consultation_request, inside the request's transaction. kwargs: consultation. The apps that route a new
+# case react to it (scheduling offers a live one to an on-duty expert at once) without consult importing
+# them, and what they do commits or rolls back with the request.
+consultation_requested = Signal()

@@ -109,7 +109,8 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["home_clinic", "name"])]
+        indexes = [models.Index(fields=["home_clinic", "name"]),
+                   models.Index(fields=["id_number"])]  # search by, and one record per, resident ID number
 
     def __str__(self):
         return f"{self.name} ({self.health_record_no})"

@@ -6,12 +6,13 @@ from django.utils import timezone
 
 from audit.services import audit_record, audit_record_many
 from consult.models import Consultation, Urgency
-from directory.access import VIEW, scoped
+from directory.access import VIEW, is_admin, scoped
 from directory.models import Expert, User
 from studies.selectors import studies_by_consultation
 from teleclinic.errors import NotFound, NotPermitted
 
-from .models import Assignment, Booking, CalendarFeed, CloudClinicSession, FollowUpTask, Referral, Roster, Slot
+from .models import (Assignment, Booking, CalendarFeed, CloudClinicSession, FollowUpTask, OnCallShift, Referral, Roster,
+                     RosterException, Slot)
 from .services.calendar import token_hash
 
 LIVE = ("booked", "arrived")
@@ -26,6 +27,23 @@ def _get(user: User, queryset: QuerySet, pk, what: str):
 
 def roster_list(*, user: User) -> QuerySet[Roster]:
     return scoped(user, Roster.objects.select_related("expert__user", "specialty"), VIEW).order_by("id")
+
+
+def roster_exceptions(*, user: User, roster_id, since: dt.date | None = None) -> QuerySet[RosterException]:
+    """A roster's leave days and extra sessions from `since` (today by default), for whoever sees the roster."""
+    roster = _get(user, Roster.objects.all(), roster_id, "roster")
+    return roster.exceptions.filter(date__gte=since or timezone.localdate()).order_by("date", "id")
+
+
+def oncall_list(*, user: User, start=None, end=None) -> QuerySet[OnCallShift]:
+    """The on-call shifts of the user's community not over by `start` (now) and starting before `end`."""
+    rows = OnCallShift.objects.select_related("expert__user", "specialty")
+    if not is_admin(user):
+        if user.organisation_id is None:
+            return rows.none()
+        rows = rows.filter(expert__user__organisation__community_id=user.organisation.community_id)
+    rows = rows.filter(ends_at__gt=start or timezone.now())
+    return (rows.filter(starts_at__lt=end) if end else rows).order_by("starts_at", "id")
 
 
 def session_list(*, user: User, expert_id=None, specialty: str = "", start=None, end=None) -> QuerySet:

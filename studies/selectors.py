@@ -93,6 +93,23 @@ def instance_get(*, user: User, instance_id, request=None, interface: str = "api
     return _get(user, Instance.objects.select_related("series__study"), instance_id, "instance", request, interface)
 
 
+def unmatched_studies_read(*, user: User, request, limit: int = 200) -> list[ImagingStudy]:
+    """The unmatched studies the caller may file (studies.scopes.unmatched_q), oldest first so that none
+    waits forever; with their series and counts, each read audited (they show what the file says
+    about a patient)."""
+    from django.db.models import Count
+
+    from directory.access import CHANGE
+
+    from .scopes import unmatched_q
+
+    rows = list(ImagingStudy.objects.filter(unmatched_q(user, CHANGE)).select_related("organisation")
+                .annotate(n_instances=Count("series__instances")).prefetch_related("series")
+                .order_by("created_at", "id")[:limit])
+    audit_record_many(actor=user, action="read", objs=rows, interface="api", request=request)
+    return rows
+
+
 def study_list(*, user: User) -> QuerySet[ImagingStudy]:
     return scoped(user, ImagingStudy.objects.select_related("patient"), VIEW)
 

@@ -92,6 +92,9 @@ def _offer_next(consultation: Consultation, now: dt.datetime) -> Assignment | No
                                            expires_at=now + offer_timeout(consultation.urgency))
     do_offer(consultation=consultation, detail={"assignment": assignment.pk, "expert": expert.pk})
     _notify_offer(assignment, consultation)
+    send_event_on_commit(user_ids=[consultation.requested_by_id], payload={
+        "type": "consultation.offered", "consultation": consultation.pk,
+        "expires_at": assignment.expires_at.isoformat()})
     return assignment
 
 
@@ -123,6 +126,14 @@ def assignment_request(*, consultation_id: int, by: User | None = None) -> Assig
         if current is not None:
             return current
         return _offer_next(consultation, timezone.now())
+
+
+def consultation_requested_route(*, consultation: Consultation, **_) -> None:
+    """A new live consultation is offered to an on-duty expert at once, as an async one is when its
+    study arrives (studies/services/notify.py); nobody on duty: the coordinators are told. Called inside
+    the request's transaction (consult's `consultation_requested`)."""
+    if consultation.mode == Consultation.Mode.LIVE:
+        assignment_request(consultation_id=consultation.pk)
 
 
 def _consultation_for_change(consultation_id: int, by: User | None) -> Consultation:
