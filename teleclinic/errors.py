@@ -14,9 +14,10 @@ class DomainError(Exception):
     status = 400
     code = "invalid"
 
-    def __init__(self, message: str, *, code: str | None = None):
+    def __init__(self, message: str, *, code: str | None = None, extra: dict | None = None):
         super().__init__(message)
         self.message = message
+        self.extra = extra or {}  # more fields of the error body (e.g. the existing record a duplicate names)
         if code:
             self.code = code
 
@@ -68,7 +69,7 @@ def _codes(detail):
 def api_exception_handler(exc, context):
     """DRF's exception handler: every error body is {"code", "detail"} (+ "errors" per field)."""
     if isinstance(exc, DomainError):
-        return Response({"code": exc.code, "detail": exc.message}, status=exc.status)
+        return Response({**exc.extra, "code": exc.code, "detail": exc.message}, status=exc.status)
     if isinstance(exc, drf.ValidationError):
         return Response(
             {"code": "invalid", "detail": _first_message(exc.detail), "errors": _codes(exc.detail)},

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "studies",
     "live",
     "reports",
+    "notifications",
     "frontend",
 ]
 
@@ -231,6 +232,11 @@ SECURE_HSTS_SECONDS = 31536000 if SECURE else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else None
+# URLs we hand out (DICOMweb RetrieveURL and BulkDataURI, FHIR endpoints) are built from the request's
+# host and port. Behind a proxy that rewrites Host (nginx's `$host` drops the port), set these so that
+# the client's X-Forwarded-Host (and X-Forwarded-Port) are used; only when the proxy sets them itself.
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+USE_X_FORWARDED_PORT = env.bool("USE_X_FORWARDED_PORT", default=False)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -339,7 +345,7 @@ LIVE_RELAY_WORKER_TIMEOUT = env.float("LIVE_RELAY_WORKER_TIMEOUT", default=4.0)
 # Every this many seconds a serving process reads its rooms' last seq (one query) and sends a
 # socket the events the channel layer lost and no later event revealed (live/resync.py).
 ROOM_RESYNC_SECONDS = env.float("ROOM_RESYNC_SECONDS", default=2.0)
-# The same for report arrivals on the notification sockets (teleclinic/notifications.py).
+# The same for report arrivals on the notification sockets (notifications/consumers.py).
 NOTIFY_RESYNC_SECONDS = env.float("NOTIFY_RESYNC_SECONDS", default=5.0)
 LIVE_QUALITY_INTERVAL = env.float("LIVE_QUALITY_INTERVAL", default=2.0)  # relay quality reports, seconds
 LIVE_JOIN_TOKEN_TTL = env.int("LIVE_JOIN_TOKEN_TTL", default=4 * 3600)  # a patient link: one clinic afternoon
