@@ -7,7 +7,7 @@ import { debounce, el, formatDateTime, isToday, say } from "./dom.js";
 import { dayKey, formatClock, formatTime, monthDay, weekdayOf } from "./time.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
-import { startUpload } from "./uploader.js";
+import { showUploadResult, startUpload } from "./uploader.js";
 import { liveRoomButton } from "./rooms.js";
 import { bindReportSearch, loadReports } from "./clinic-reports.js";
 
@@ -391,10 +391,7 @@ function onEvent(event) {
 }
 
 function showUploadState(event) {
-  const row = document.querySelector(`.upload[data-upload-id="${event.upload}"]`);
-  if (!row || !event.state) return;
-  row.querySelector(".upload-state").textContent = event.error ? `${t(`upload:${event.state}`)}: ${event.error.detail}` : t(`upload:${event.state}`);
-  if (event.state === "failed") row.dataset.state = "failed";
+  showUploadResult(document.querySelector(`.upload[data-upload-id="${event.upload}"]`), event);
 }
 
 async function main() {
