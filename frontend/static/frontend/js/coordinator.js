@@ -32,7 +32,7 @@ async function loadRosters() {
     }
     $("#sessions").replaceChildren(...[...bySession.values()].map((s) => el("tr", { dataset: { session: s.id } },
       el("td", {}, formatDateTime(s.starts_at)), el("td", {}, s.expert_name || ""), el("td", {}, specialtyName(s.specialty)),
-      el("td", {}, `${s.booked}/${s.capacity}`),
+      el("td", {}, s.state === "cancelled" ? t("state:cancelled") : `${s.booked}/${s.capacity}`),
       el("td", {}, `${s.reserved}${s.release ? ` (${t("until")} ${formatDateTime(s.release)})` : ""}`),
       el("td", {}, quotaBar(s.capacity, s.reserved, s.booked)))));
     if (!sessions.length) $("#sessions").replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "muted" }, t("No sessions in the next two weeks."))));

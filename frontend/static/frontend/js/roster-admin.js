@@ -33,7 +33,9 @@ async function fillExperts(form) {
   const specialty = form.querySelector(".specialty-choice").value;
   try {
     const experts = specialty ? await api(E.EXPERTS_TO_ASSIGN(specialty)) : [];
+    const chosen = select.value; // kept if still one of them (chosen while the list was on its way)
     select.replaceChildren(...experts.map((x) => el("option", { value: x.id }, `${x.name}${x.title ? ` ${x.title}` : ""}`)));
+    if (experts.some((x) => String(x.id) === chosen)) select.value = chosen;
   } catch (error) {
     select.replaceChildren();
     say($("#rosters-status"), error.message, { error: true });
