@@ -1,7 +1,8 @@
 """The pages in a real browser (Debian's chromium) against Daphne on the test database.
 
-Endpoints that other branches are still building are answered with test-only JSON
-(tests/frontend/branch_fixtures.py) through Playwright's routing.
+Some tests here still set a page's state with test-only JSON (tests/frontend/branch_fixtures.py)
+through Playwright's routing, although every endpoint exists; the same behaviours are shown on the
+real back ends in tests/frontend/test_pages_on_real_back_ends.py and tests/e2e/.
 """
 import datetime as dt
 import re
@@ -225,8 +226,6 @@ GRID_CONTRAST = """() => {
 def test_language_switch_shows_the_console_in_english(people, open_page):
     # given a village doctor on the console, in Chinese
     page = open_page("village-doctor-en")
-    serve_json(page, "/api/reports/deliveries/pending/", [])
-    serve_json(page, "/api/scheduling/referrals/", [])
     login(page, people["village_doctor"].username)
     page.wait_for_selector("body[data-ready=true]")
     assert page.inner_text("h1") == "村医工作台"
@@ -371,9 +370,7 @@ def test_upload_resumes_by_itself_after_the_link_drops(people, consultation_fact
     consultation = consultation_factory(patient=patient, requested_by=doctor)
     page = open_page("village-doctor-upload", viewport={"width": 800, "height": 1280})  # a tablet
     page.console_errors.allow(r"ERR_CONNECTION_RESET|net::ERR_FAILED")  # the dropped link, on purpose
-    serve_json(page, "/api/reports/deliveries/pending/", [])
-    serve_json(page, "/api/scheduling/referrals/", [])
-    server = FakeTusServer(page, drop=(2,))
+    server = FakeTusServer(page, drop=(2,))  # (a link dropping a chosen PATCH: an edge the real server cannot make)
     payload = bytes(range(256)) * (10 * 1024)  # 2.5 MiB: three 1 MiB chunks
     login(page, doctor.username)
     page.wait_for_selector("body[data-ready=true]")
