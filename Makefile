@@ -19,6 +19,7 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 	bash scripts/install-system-deps.sh
+	bash scripts/install-test-js.sh
 
 ## The whole system on its embedded default (SQLite, in-memory layer, in-process jobs), demo seeded.
 run: install

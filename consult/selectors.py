@@ -1,5 +1,5 @@
 """Reads of consultations that apply permissions and write the audit log."""
-from django.db.models import QuerySet
+from django.db.models import Min, Q, QuerySet
 
 from audit.services import audit_record, audit_record_many
 from directory.access import VIEW, scoped
@@ -9,11 +9,18 @@ from teleclinic.errors import NotFound
 from .models import Consultation
 
 
+# A cloud-clinic booking's time, through scheduling's Booking rows (named, not imported: scheduling
+# imports consult). Booked and arrived bookings are the live ones (scheduling.models.ACTIVE_BOOKING).
+BOOKED_AT = Min("bookings__slot__starts_at", filter=Q(bookings__status__in=("booked", "arrived")))
+
+
 def consultation_list(*, user: User, state: str = "") -> QuerySet[Consultation]:
-    rows = scoped(user, Consultation.objects.select_related("patient", "specialty", "requesting_org"), VIEW)
+    """With `booked_at`: the start of the consultation's booked cloud-clinic slot, if any."""
+    rows = scoped(user, Consultation.objects.select_related("patient", "specialty", "requesting_org",
+                                                            "assigned_expert__user"), VIEW)
     if state:
         rows = rows.filter(state=state)
-    return rows.order_by("-created_at", "-id")
+    return rows.annotate(booked_at=BOOKED_AT).order_by("-created_at", "-id")
 
 
 def audit_consultations_listed(*, user: User, consultations, request) -> None:
@@ -23,8 +30,9 @@ def audit_consultations_listed(*, user: User, consultations, request) -> None:
 def consultation_get(*, user: User, consultation_id, request=None, action: str = VIEW,
                      interface: str = "api") -> Consultation:
     try:
-        consultation = scoped(user, Consultation.objects.select_related("patient", "specialty"), action).get(
-            pk=consultation_id)
+        consultation = scoped(user, Consultation.objects.select_related("patient", "specialty",
+                                                                        "assigned_expert__user"), action) \
+            .annotate(booked_at=BOOKED_AT).get(pk=consultation_id)
     except (Consultation.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such consultation in your reach.")
     audit_record(actor=user, action="read", obj=consultation, interface=interface, request=request)

@@ -30,7 +30,7 @@ def org_subtree_ids(org_id: int) -> list[int]:
 
 
 def is_admin(user: User) -> bool:
-    return bool(user.is_superuser or user.role == User.Role.ADMIN)
+    return user.is_administrator
 
 
 def orgs_in_reach(user: User) -> list[int] | None:
@@ -64,19 +64,6 @@ def by_reach(scope: Callable[..., Q]) -> Callable[..., Q]:
         return scope(user, action, orgs, *args, **kwargs)
 
     return wrapper
-
-
-@by_reach
-def consultation_q(user: User, action: str, orgs: list[int], prefix: str = "") -> Q:
-    """Scope over consultations, or over any model that reaches one through `prefix`."""
-    if user.role == User.Role.EXPERT:
-        mine = Q(**{f"{prefix}assigned_expert__user_id": user.id})
-        if action != VIEW:
-            return mine
-        # An expert may read a consultation offered to them (a pending scheduling.Assignment) to decide.
-        offered = Q(**{f"{prefix}assignments__expert__user_id": user.id, f"{prefix}assignments__status": "offered"})
-        return mine | offered
-    return Q(**{f"{prefix}requesting_org_id__in": orgs})
 
 
 @by_reach

@@ -4,13 +4,17 @@ from django.db.models import Q, QuerySet
 from audit.services import audit_record, audit_record_many
 from teleclinic.errors import NotFound
 
+from . import resident_id
 from .access import VIEW, scoped
 from .models import Patient, User
 
 
 def patient_list(*, user: User, query: str = "") -> QuerySet[Patient]:
     patients = scoped(user, Patient.objects.select_related("home_clinic"), VIEW)
-    if query:
+    if query and resident_id.looks_like(query):
+        # the full 18-character number, exactly (a part of one would find other people's)
+        patients = patients.filter(id_number=resident_id.normalise(query))
+    elif query:
         patients = patients.filter(Q(name__icontains=query) | Q(health_record_no__iexact=query) | Q(phone=query))
     return patients.order_by("id")
 

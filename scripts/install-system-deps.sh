@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: chromium for the browser tests, docker-compose to validate
 # docker-compose.yml (no Docker engine is needed for `config`), CJK fonts for pages and PDFs,
-# nginx for the scaled-out stack, coturn (its relay refusals and credential expiry are tested). Installed only when missing.
+# nginx for the scaled-out stack, coturn (its relay refusals and credential expiry are tested),
+# dcmtk (storescu: a real modality's sender). Installed only when missing.
 set -euo pipefail
 
 need=()
@@ -16,6 +17,10 @@ command -v msgfmt >/dev/null || need+=(gettext)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v zbarimg >/dev/null || need+=(zbar-tools)  # decodes the report PDF's QR code in a test
 command -v turnserver >/dev/null || need+=(coturn)  # the TURN server, run by tests/live/test_coturn.py
+# tus-js-client runs unmodified in node against the server (scripts/install-test-js.sh installs it).
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+command -v storescu >/dev/null || need+=(dcmtk)  # a modality's C-STORE sender in tests/studies/test_unmatched.py
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "missing Debian packages: ${need[*]} (run as root, or install them)" >&2

@@ -11,7 +11,6 @@ import re
 
 import numpy as np
 
-from directory.models import Patient
 
 
 class Recorder:

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from consult.models import Consultation
-from directory.models import Patient
 from teleclinic.events import send_to_users_now
 from tests.e2e.conftest import login, screenshot
 from tests.frontend.branch_fixtures import (FakeReports, FakeTusServer, Recorder, ecg_from_pydicom_waveform,

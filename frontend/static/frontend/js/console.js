@@ -9,6 +9,7 @@ import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
 import { startUpload } from "./uploader.js";
 import { liveRoomButton } from "./rooms.js";
+import { bindReportSearch, loadReports } from "./clinic-reports.js";
 
 const $ = (sel) => document.querySelector(sel);
 const state = { patient: null, consultations: [], specialties: [] };
@@ -31,6 +32,7 @@ async function searchPatients(query) {
 
 function selectPatient(patient) {
   state.patient = patient;
+  loadUnmatched();
   $("#selected-patient").textContent = `${patient.name} (${label("sex", patient.sex)}, ${patient.birth_date})`;
   $("#consult-form").querySelector("button[type=submit]").disabled = false;
   $("#consult-form").dataset.patient = String(patient.id);
@@ -40,7 +42,7 @@ async function registerPatient(event) {
   event.preventDefault();
   const form = event.currentTarget;
   const data = Object.fromEntries(new FormData(form));
-  for (const key of ["phone", "id_number", "health_record_no"]) if (!data[key]) delete data[key];
+  for (const key of ["phone", "id_number", "health_record_no", "sex", "birth_date"]) if (!data[key]) delete data[key];
   try {
     const patient = await api(E.PATIENTS, { method: "POST", body: data });
     form.reset();
@@ -49,6 +51,11 @@ async function registerPatient(event) {
     loadTodayPatients();
   } catch (error) {
     say($("#register-status"), error.message, { error: true });
+    const existing = error.body?.existing; // the same ID number is registered already, and this user may see it
+    if (existing) {
+      $("#register-status").append(" ", el("button", { type: "button", class: "link", dataset: { existing: existing.id },
+        onclick: async () => selectPatient(await api(E.PATIENT(existing.id))) }, t("Use {name}'s record", { name: existing.name })));
+    }
   }
 }
 
@@ -70,6 +77,7 @@ async function startConsultation(event) {
     form.querySelector("textarea").value = "";
     say($("#consult-status"), t("Consultation #{id} requested.", { id: consultation.id }));
     await loadConsultations();
+    loadUnmatched(); // its consultation choices now include this one
     $("#upload-consultation").value = String(consultation.id);
     if (consultation.mode === "live") { $("#booking-consultation").value = String(consultation.id); loadSlots(); }
   } catch (error) {
@@ -82,16 +90,18 @@ async function loadConsultations() {
   const today = state.consultations.filter((c) => isToday(c.created_at));
   const shown = today.length ? today : state.consultations.slice(0, 10);
   $("#consultations-title-note").textContent = !today.length && shown.length ? t("(none today; the latest)") : "";
-  $("#consultations").replaceChildren(...shown.map((c) => el("tr", { dataset: { id: c.id, urgency: c.urgency } },
+  $("#consultations").replaceChildren(...shown.map((c) => el("tr", { dataset: { id: c.id, urgency: c.urgency, state: c.state } },
     el("td", {}, `#${c.id}`), el("td", {}, c.patient_name),
     el("td", {}, specialtyName(c.specialty)),
     el("td", {}, el("span", { class: `badge urgency-${c.urgency}` }, label("urgency", c.urgency))),
     el("td", {}, label("mode", c.mode)),
     el("td", {}, el("span", { class: `badge state-${c.state}` }, label("state", c.state))),
+    el("td", { class: "expert" }, c.expert_name || ""),
+    el("td", { class: "booked" }, c.booked_at ? formatDateTime(c.booked_at) : ""),
     el("td", {}, formatDateTime(c.created_at)),
     el("td", {}, c.mode === "live" && !["closed", "cancelled"].includes(c.state)
       ? liveRoomButton(c.id, (error) => say($("#consult-status"), error.message, { error: true })) : null))));
-  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "muted" }, t("No consultations yet."))));
+  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 10, class: "muted" }, t("No consultations yet."))));
   const open = state.consultations.filter((c) => !["closed", "cancelled", "reported"].includes(c.state));
   const keep = $("#booking-consultation").value;
   $("#booking-consultation").replaceChildren(el("option", { value: "" }, "—"), ...open.filter((c) => c.mode === "live")
@@ -103,6 +113,44 @@ async function loadConsultations() {
     .filter((c) => !["closed", "cancelled"].includes(c.state))
     .map((c) => el("option", { value: c.id }, `#${c.id} ${c.patient_name} · ${specialtyName(c.specialty)}`)));
   $("#upload-consultation").value = chosen;
+}
+
+// --- studies a modality sent for a patient nobody here has ------------------------------
+async function loadUnmatched() {
+  let studies;
+  try {
+    studies = await api(E.UNMATCHED_STUDIES);
+  } catch (error) {
+    say($("#unmatched-status"), error.message, { error: true });
+    return;
+  }
+  $("#unmatched-count").textContent = studies.length ? String(studies.length) : "";
+  const mine = state.patient ? state.consultations.filter((c) => c.patient === state.patient.id
+    && !["closed", "cancelled"].includes(c.state)) : [];
+  $("#unmatched").replaceChildren(...studies.map((s) => el("tr", { dataset: { id: s.id } },
+    el("td", {}, formatDateTime(s.received_at)),
+    el("td", {}, [s.dicom_patient_name, s.dicom_patient_id && `ID ${s.dicom_patient_id}`, s.dicom_patient_sex,
+      s.dicom_patient_birth_date].filter(Boolean).join(" · ") || "—"),
+    el("td", {}, [s.modalities.join("/"), s.description, s.study_date, t("{n} images", { n: s.instances })]
+      .filter(Boolean).join(" · ")),
+    el("td", {}, el("select", { class: "unmatched-consultation" }, el("option", { value: "" }, "—"),
+      ...mine.map((c) => el("option", { value: c.id }, `#${c.id} ${specialtyName(c.specialty)}`)))),
+    el("td", {}, el("button", { type: "button", class: "primary", disabled: !state.patient,
+      onclick: (e) => matchStudy(s, e.currentTarget.closest("tr")) },
+    state.patient ? t("File under {name}", { name: state.patient.name }) : t("choose a patient above"))))));
+  if (!studies.length) $("#unmatched").replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "muted" }, t("None waiting."))));
+}
+
+async function matchStudy(study, row) {
+  const consultation = row.querySelector(".unmatched-consultation").value;
+  try {
+    await api(E.STUDY_MATCH(study.id), { method: "POST",
+      body: { patient: state.patient.id, ...(consultation ? { consultation: Number(consultation) } : {}) } });
+    say($("#unmatched-status"), t("Filed under {name}.", { name: state.patient.name }));
+  } catch (error) {
+    say($("#unmatched-status"), error.message, { error: true });
+  }
+  loadUnmatched();
 }
 
 async function loadTodayPatients() {
@@ -139,72 +187,6 @@ function bindUploads() {
     }
     $("#upload-files").value = "";
   });
-}
-
-// --- reports (deliveries to this clinic; acknowledged ones leave the pending list) ------------------
-const acknowledgedHere = new Map(); // delivery id -> the row as acknowledged in this page
-const OPENED_KEY = "tc.opened-reports";
-
-function openedReports() {
-  try { return new Set(JSON.parse(localStorage.getItem(OPENED_KEY) || "[]")); } catch { return new Set(); }
-}
-
-function markOpened(key) {
-  const opened = openedReports();
-  opened.add(key);
-  localStorage.setItem(OPENED_KEY, JSON.stringify([...opened].slice(-500)));
-}
-
-async function loadReports() {
-  const list = $("#reports");
-  try {
-    const pending = await rows(E.REPORTS_PENDING);
-    const shown = [...pending, ...[...acknowledgedHere.values()].filter((a) => !pending.some((p) => deliveryId(p) === deliveryId(a)))];
-    list.replaceChildren(...shown.map(reportRow));
-    if (!shown.length) list.replaceChildren(el("li", { class: "muted" }, t("No reports yet.")));
-    $("#reports-unread").textContent = pending.length ? t("{n} unacknowledged", { n: pending.length }) : "";
-  } catch (error) {
-    list.replaceChildren(el("li", { class: "error" }, `${t("Reports are not available")}: ${error.message}`));
-  }
-}
-
-function deliveryId(d) { return d.delivery ?? d.id; }
-
-function reportRow(d) {
-  const acknowledged = Boolean(d.acknowledged_at);
-  const key = `${d.report}-${d.version}`;
-  const consultation = state.consultations.find((c) => c.id === d.consultation);
-  const status = acknowledged ? t("Acknowledged {when}", { when: formatDateTime(d.acknowledged_at) })
-    : openedReports().has(key) ? t("Read, not acknowledged") : t("Unread");
-  const pdf = d.pdf || null;
-  return el("li", { class: `report ${acknowledged ? "acknowledged" : openedReports().has(key) ? "read" : "unread"}${d.critical ? " critical" : ""}`,
-    dataset: { delivery: deliveryId(d) } },
-    el("div", {}, el("strong", {}, `${consultation ? consultation.patient_name : `#${d.consultation}`} · ${t("{kind} report", { kind: t(`kind:${d.kind}`) })}`),
-      d.amended ? el("span", { class: "badge" }, t("amended")) : null,
-      d.critical ? el("span", { class: "badge urgency-stat" }, t("Critical value")) : null),
-    el("div", { class: "muted" }, `${t("Consultation")} #${d.consultation} · ${formatDateTime(d.signed_at)} · `, el("span", { class: "ack-state" }, status)),
-    d.amendment_reason ? el("div", { class: "muted" }, `${t("Reason for the amendment")}: ${d.amendment_reason}`) : null,
-    el("div", { class: "actions" },
-      acknowledged ? null : el("button", { type: "button", class: "primary small", onclick: () => acknowledge(d) }, t("Acknowledge")),
-      pdf ? el("a", { href: pdf, target: "_blank", rel: "noopener", onclick: () => { markOpened(key); setTimeout(loadReports, 100); } }, t("Open PDF")) : el("span", { class: "muted" }, t("PDF being prepared")),
-      pdf ? el("button", { type: "button", onclick: () => { markOpened(key); printPdf(pdf); loadReports(); } }, t("Print")) : null));
-}
-
-async function acknowledge(d) {
-  try {
-    const delivery = await api(E.DELIVERY_ACK(deliveryId(d)), { method: "POST", body: {} });
-    acknowledgedHere.set(deliveryId(d), { ...d, acknowledged_at: delivery?.acknowledged_at || new Date().toISOString() });
-    await loadReports();
-  } catch (error) {
-    say($("#reports-status"), error.message, { error: true });
-  }
-}
-
-function printPdf(url) {
-  const frame = el("iframe", { class: "print-frame", src: url, title: "PDF" });
-  frame.addEventListener("load", () => { try { frame.contentWindow.print(); } catch { window.open(url); } });
-  document.body.append(frame);
-  setTimeout(() => frame.remove(), 60000);
 }
 
 // --- referrals and follow-up tasks ----------------------------------------------------------
@@ -420,12 +402,13 @@ async function main() {
   $("#register-form").addEventListener("submit", registerPatient);
   $("#consult-form").addEventListener("submit", startConsultation);
   bindUploads();
+  bindReportSearch();
   startNotifications($("#socket-state"), onEvent, { open: t("Live"), waiting: t("Reconnecting…"), closed: t("Offline") });
   $("#booking-consultation").addEventListener("change", loadSlots);
   organisations = Object.fromEntries((await rows(E.ORGANISATIONS)).map((o) => [o.id, o.name]));
   await loadSpecialties();
   await loadConsultations();
-  await Promise.all([loadTodayPatients(), loadReports(), loadReferrals(), loadBookings()]);
+  await Promise.all([loadUnmatched(), loadTodayPatients(), loadReports(), loadReferrals(), loadBookings()]);
   document.body.dataset.ready = "true";
 }
 

@@ -19,6 +19,8 @@ export const NOTIFICATIONS_SOCKET = "/ws/notifications/";
 export const UPLOADS = "/api/uploads/";
 export const ECG = (id) => `/api/ecgs/${id}/`;                 // {device_measurements: {values, statements}, computed_measurements: {values, error}, ...}
 export const ECG_SAMPLES = (id) => `/api/ecgs/${id}/samples/`; // {sampling_rate, n_samples, units: "uV", encoding, leads}
+export const UNMATCHED_STUDIES = "/api/imaging-studies/unmatched/"; // [{id, dicom_patient_id, dicom_patient_name, dicom_patient_birth_date, dicom_patient_sex, study_date, description, modalities, instances, received_at}]
+export const STUDY_MATCH = (id) => `/api/imaging-studies/${id}/match/`; // POST {patient, consultation?}
 export const IMAGING_STUDY = (id) => `/api/imaging-studies/${id}/`; // {series: [{modality, description, instances: [{id, frames}]}]}
 /** One frame (1-based, as in DICOMweb) rendered to PNG with a window; the reply's X-Window header is "center,width,source". */
 export const FRAME = (instanceId, frame, center, width) => {
@@ -50,6 +52,8 @@ export const FOLLOW_UP_COMPLETE = (id) => `/api/scheduling/follow-ups/${id}/comp
 
 // branch reports
 export const REPORTS_PENDING = "/api/reports/deliveries/pending/"; // paginated deliveries not yet acknowledged
+// every report the clinic received, acknowledged or not: ?q=&patient=&consultation=&from=&to=&state= (paginated)
+export const REPORTS_RECEIVED = "/api/reports/deliveries/";
 export const DELIVERY_ACK = (deliveryId) => `/api/reports/deliveries/${deliveryId}/acknowledge/`;
 export const REPORT_PDF = (reportId, version) => `/api/reports/${reportId}/versions/${version}/pdf/`;
 export const REPORT_TEMPLATES = "/api/reports/templates/";    // {kind: [{name, label, type, unit, required_to_sign}]}
@@ -70,3 +74,4 @@ export const QC_RECORD = (id) => `/api/reports/quality/samples/${id}/`; // POST 
 export const LIVE_ROOMS = "/api/live/rooms/";                 // POST {consultation} -> {id, page, ...}
 export const LIVE_ROOM_OF = (consultationId) => `/api/live/rooms/?consultation=${consultationId}`; // GET: the open room (experts join)
 export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;
+export const LIVE_EXPERT_REQUEST = (roomId) => `/api/live/rooms/${roomId}/expert-request/`; // POST: offer the case to an on-duty expert now
