@@ -96,7 +96,7 @@ def test_journey_1_async_ecg_reaches_an_on_call_expert_and_the_signed_report_com
     village.select_option("#upload-kind", "ecg")
     village.set_input_files("#upload-files", get_testdata_file("waveform_ecg.dcm"))
     village.click("#upload-form button[type=submit]")
-    village.wait_for_selector(".upload[data-state=done]", timeout=WORKER_S)
+    village.wait_for_selector(".upload[data-state=ingested]", timeout=WORKER_S)
     village.wait_for_selector(".upload .upload-state:has-text('已处理')", timeout=WORKER_S)
 
     # then the on-call expert's workstation shows the offer live, with its countdown

@@ -201,6 +201,11 @@ class FakeTusServer:
             assert int(request.headers["upload-offset"]) == len(self.data), "the client resumed at a wrong offset"
             self.data += request.post_data_buffer or b""
             route.fulfill(status=204, headers={**headers, "Upload-Offset": str(len(self.data))})
+        elif request.method == "GET":  # the page reads the upload's outcome back once it is sent
+            complete = self.length is not None and len(self.data) == self.length
+            route.fulfill(status=200, content_type="application/json", headers=headers,
+                          body=json.dumps({"id": "upload-1", "state": "received" if complete else "receiving",
+                                           "error": None}))
         else:
             route.fulfill(status=405, headers=headers)
 

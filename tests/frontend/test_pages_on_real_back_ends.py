@@ -57,7 +57,7 @@ def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_bac
     village.select_option("#upload-kind", "ecg")
     village.set_input_files("#upload-files", str(ecg_file))
     village.click("#upload-form button[type=submit]")
-    village.wait_for_selector(".upload[data-state=done]", timeout=30000)
+    village.wait_for_selector(".upload[data-state=ingested]", timeout=60000)
     # then the worker ingests it and the page hears so on its socket
     village.wait_for_selector(".upload .upload-state:has-text('已处理')", timeout=60000)
     ecg = EcgRecord.objects.get(consultation=consultation)

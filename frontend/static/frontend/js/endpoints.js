@@ -35,7 +35,11 @@ export const WORKLIST = "/api/scheduling/worklist/";          // [{consultation,
 export const OFFER_ACCEPT = (assignmentId) => `/api/scheduling/assignments/${assignmentId}/accept/`;
 export const OFFER_DECLINE = (assignmentId) => `/api/scheduling/assignments/${assignmentId}/decline/`; // {reason}
 export const MY_CALENDAR = "/api/scheduling/me/calendar/";    // ?from=&to= -> [{starts_at, ends_at, specialty, slots: [{bookings}]}]
-export const ROSTERS = "/api/scheduling/rosters/";            // paginated
+export const ROSTERS = "/api/scheduling/rosters/";            // paginated; POST {expert, specialty, weekdays, ...}
+export const ROSTER = (id) => `/api/scheduling/rosters/${id}/`; // PATCH {weekdays, start_time, capacity, active, ...}
+export const ROSTER_EXCEPTIONS = (id) => `/api/scheduling/rosters/${id}/exceptions/`; // GET (paginated), POST {date, kind: leave|extra, start_time, end_time, note}
+export const ON_CALL = "/api/scheduling/on-call/";            // GET (paginated), POST {expert, specialty, starts_at, ends_at}
+export const ON_CALL_SHIFT = (id) => `/api/scheduling/on-call/${id}/`; // DELETE: ends the shift
 export const SESSIONS = "/api/scheduling/sessions/";          // ?from=&to= (paginated)
 export const SLOTS = "/api/scheduling/slots/";                // ?from=&to=&specialty=&free=1 (paginated)
 export const BOOKINGS = "/api/scheduling/bookings/";          // GET ?status= (paginated), POST {slot, patient, consultation}
