@@ -14,10 +14,10 @@ TEST_ROLE=teleclinic
 TEST_PASSWORD=teleclinic    # a local test role: PostgreSQL listens on 127.0.0.1 only
 TEST_DATABASE=teleclinic
 
-as_postgres() {
-    if [ "$(id -un)" = postgres ]; then "$@"
-    elif [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"
-    else sudo -n -u postgres -- "$@"
+as_postgres() {  # from /: the postgres account may not enter the checkout's directory
+    if [ "$(id -un)" = postgres ]; then (cd / && "$@")
+    elif [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@")
+    else (cd / && sudo -n -u postgres -- "$@")
     fi
 }
 
