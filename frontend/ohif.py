@@ -20,6 +20,10 @@ def _root() -> Path:
     return Path(settings.OHIF_ROOT)
 
 
+def ohif_installed() -> bool:
+    return (_root() / "index.html").exists()
+
+
 def app_config(request) -> str:
     """window.config for OHIF: one DICOMweb data source, ours, on this origin."""
     source = {
@@ -52,7 +56,7 @@ def app_config(request) -> str:
 @login_required
 def ohif(request, path: str = ""):
     root = _root()
-    if not (root / "index.html").exists():
+    if not ohif_installed():
         return HttpResponse("The OHIF Viewer is not installed on this server (scripts/install-ohif.sh).",
                             status=404, content_type="text/plain; charset=utf-8")
     if path == "app-config.js":

@@ -48,29 +48,40 @@ def ct_series(slices: int = 5) -> list[bytes]:
     return out
 
 
-def test_ohif_lists_our_studies_and_displays_a_ct_series(people, community, patient_factory, open_page):
-    # given a CT series of a township patient
-    patient_factory(home_clinic=community.township_a, health_record_no="1CT1")
+def test_reading_page_opens_ohif_which_lists_and_displays_the_cases_ct(people, community, patient_factory,
+                                                                        consultation_factory, open_page):
+    # given a CT series of a township patient, filed in their consultation
+    patient = patient_factory(home_clinic=community.township_a, health_record_no="1CT1")
     doctor = people["township_doctor"]
     results = ingest_dicom_batch(datas=ct_series(), source=Source(by=doctor, organisation=community.township_a))
     assert all(not isinstance(r, Exception) for r in results)
+    consultation = consultation_factory(patient=patient, requesting_org=community.township_a, requested_by=doctor)
     study = ImagingStudy.objects.get()
-    # when the doctor opens OHIF (logged in: no token anywhere in the page)
+    study.consultation = consultation
+    study.save(update_fields=["consultation"])
+    # when the doctor opens OHIF's study list (logged in: no token anywhere in the page)
     page = open_page("ohif")
-    failed, thumbnails = [], []
-    page.on("response", lambda r: "/dicomweb/" in r.url and r.status >= 400 and failed.append(f"{r.status} {r.url}"))
-    page.on("response", lambda r: "/thumbnail" in r.url and thumbnails.append(r.status))
-    # OHIF logs its own warnings as errors (e.g. no SharedArrayBuffer without cross-origin isolation);
+    failed, thumbnails, errors = [], [], []
+    page.context.on("response", lambda r: "/dicomweb/" in r.url and r.status >= 400
+                    and failed.append(f"{r.status} {r.url}"))
+    page.context.on("response", lambda r: "/thumbnail" in r.url and thumbnails.append(r.status))
+    # OHIF logs its own complaints as errors (e.g. no SharedArrayBuffer without cross-origin isolation);
     # what must not appear is an error about our endpoints
     page.console_errors.allow(r"^(?!.*(/dicomweb|app-config)).*$")
     login(page, doctor.username)
     page.goto("/ohif/")
     # then the study list shows the study
-    page.get_by_text("CompressedSamples").first.wait_for(timeout=60_000)  # the patient name of CT_small
-    # and the viewer displays the series: a canvas with non-blank pixels
-    page.goto(f"/ohif/viewer?StudyInstanceUIDs={study.study_instance_uid}")
-    page.wait_for_function(NON_BLANK_CANVAS, timeout=90_000)
+    page.get_by_text("CompressedSamples").first.wait_for(timeout=60_000)  # CT_small's patient name
     assert "token" not in page.content().lower()
+    # and the reading page opens it in OHIF, which displays the series: a canvas with non-blank pixels
+    page.goto(f"/read/{consultation.pk}/")
+    page.wait_for_selector("#open-ohif[href]")
+    with page.expect_popup() as opened:
+        page.click("#open-ohif")
+    viewer = opened.value
+    viewer.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    viewer.wait_for_function(NON_BLANK_CANVAS, timeout=90_000)
+    assert study.study_instance_uid in viewer.url
     assert not failed, failed
-    assert not [s for s in thumbnails if s == 404]
-    assert [e for e in page.console_errors if "/dicomweb" in e] == []
+    assert thumbnails and 404 not in thumbnails
+    assert [e for e in errors if "/dicomweb" in e] == []
