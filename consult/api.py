@@ -14,11 +14,16 @@ from .models import Consultation, Urgency
 class ConsultationOut(serializers.ModelSerializer):
     patient_name = serializers.CharField(source="patient.name", read_only=True)
     specialty = serializers.CharField(source="specialty.code", read_only=True)
+    expert_name = serializers.CharField(source="assigned_expert.user", default=None, allow_null=True, read_only=True,
+                                        help_text="the expert who holds the case")
+    booked_at = serializers.DateTimeField(default=None, allow_null=True, read_only=True,
+                                          help_text="start of its booked cloud-clinic slot")
 
     class Meta:
         model = Consultation
         fields = ["id", "patient", "patient_name", "requesting_org", "requested_by", "specialty", "urgency", "mode",
-                  "reason", "state", "assigned_expert", "created_at", "assigned_at", "due_at"]
+                  "reason", "state", "assigned_expert", "expert_name", "booked_at", "created_at", "assigned_at",
+                  "due_at"]
 
 
 class ConsultationIn(StrictSerializer):

@@ -1,19 +1,25 @@
 """Reads of consultations that apply permissions and write the audit log."""
-from django.db.models import QuerySet
+from django.db.models import Min, Q, QuerySet
 
 from audit.services import audit_record, audit_record_many
-from directory.access import VIEW, scoped
+from directory.access import access_get, VIEW, scoped
 from directory.models import User
-from teleclinic.errors import NotFound
 
 from .models import Consultation
 
 
+# A cloud-clinic booking's time, through scheduling's Booking rows (named, not imported: scheduling
+# imports consult). Booked and arrived bookings are the live ones (scheduling.models.ACTIVE_BOOKING).
+BOOKED_AT = Min("bookings__slot__starts_at", filter=Q(bookings__status__in=("booked", "arrived")))
+
+
 def consultation_list(*, user: User, state: str = "") -> QuerySet[Consultation]:
-    rows = scoped(user, Consultation.objects.select_related("patient", "specialty", "requesting_org"), VIEW)
+    """With `booked_at`: the start of the consultation's booked cloud-clinic slot, if any."""
+    rows = scoped(user, Consultation.objects.select_related("patient", "specialty", "requesting_org",
+                                                            "assigned_expert__user"), VIEW)
     if state:
         rows = rows.filter(state=state)
-    return rows.order_by("-created_at", "-id")
+    return rows.annotate(booked_at=BOOKED_AT).order_by("-created_at", "-id")
 
 
 def audit_consultations_listed(*, user: User, consultations, request) -> None:
@@ -22,10 +28,8 @@ def audit_consultations_listed(*, user: User, consultations, request) -> None:
 
 def consultation_get(*, user: User, consultation_id, request=None, action: str = VIEW,
                      interface: str = "api") -> Consultation:
-    try:
-        consultation = scoped(user, Consultation.objects.select_related("patient", "specialty"), action).get(
-            pk=consultation_id)
-    except (Consultation.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such consultation in your reach.")
+    consultation = access_get(
+        user, Consultation.objects.select_related("patient", "specialty", "assigned_expert__user")
+        .annotate(booked_at=BOOKED_AT), action, pk=consultation_id, not_found="No such consultation in your reach.")
     audit_record(actor=user, action="read", obj=consultation, interface=interface, request=request)
     return consultation

@@ -22,9 +22,11 @@ class PatientOut(serializers.ModelSerializer):
 
 
 class PatientIn(StrictSerializer):
+    """Sex and birth date may be left out when the resident ID number is given: they are read from it."""
+
     name = serializers.CharField(max_length=60)
-    sex = serializers.ChoiceField(choices=Patient.Sex.choices)
-    birth_date = serializers.DateField()
+    sex = serializers.ChoiceField(choices=Patient.Sex.choices, required=False, allow_blank=True)
+    birth_date = serializers.DateField(required=False, allow_null=True)
     phone = serializers.RegexField(r"^\+?[0-9\- ]{5,20}$", required=False, allow_blank=True)
     id_number = serializers.RegexField(r"^[0-9]{17}[0-9Xx]$", required=False, allow_blank=True,
                                        error_messages={"invalid": "A resident ID has 17 digits and a digit or X."})
@@ -41,7 +43,8 @@ class PatientPatch(PatientIn):
 
 
 class PatientListView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("q", str, description="name, record number or phone"),
+    @extend_schema(parameters=[OpenApiParameter("q", str, description="name, record number, phone, or a whole "
+                                                                      "resident ID number"),
                                *PAGE_PARAMETERS], responses=paginated(PatientOut), operation_id="patients_list")
     def get(self, request):
         patients = selectors.patient_list(user=request.user, query=request.query_params.get("q", "").strip())

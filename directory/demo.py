@@ -7,6 +7,7 @@ import random
 
 from django.db import transaction
 
+from . import resident_id
 from .models import Expert, Organisation, Patient, Specialty, User
 
 DEMO_PASSWORD = "teleclinic-demo"
@@ -20,16 +21,12 @@ EXPERTS = [("expert01", "王建国", "主任医师", ["cardiology"]), ("expert02
            ("expert05", "陈伟", "副主任医师", ["radiology"]), ("expert06", "杨丽华", "主治医师", ["radiology"]),
            ("expert07", "赵明", "主任医师", ["general"]), ("expert08", "黄秀英", "副主任医师", ["general", "cardiology"])]
 SURNAMES = "王李张刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文"
-GIVEN = ["秀英", "桂英", "秀兰", "玉兰", "桂兰", "建华", "国强", "志明", "德明", "春生", "冬梅", "海燕", "红梅", "建军",
-         "永福", "金凤", "淑珍", "凤英", "文华", "长顺", "玉珍", "树林", "福生", "荣华", "翠花", "爱国", "少华", "丽娟"]
-ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-ID_CHECK = "10X98765432"
-
-
-def resident_id(region: str, birth: dt.date, serial: int) -> str:
-    """An 18-character resident ID number with a valid ISO 7064 check character."""
-    body = f"{region}{birth:%Y%m%d}{serial:03d}"
-    return body + ID_CHECK[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS)) % 11]
+# Given names by sex, so that a demo patient's name, sex and resident ID number agree.
+GIVEN = {Patient.Sex.FEMALE: ["秀英", "桂英", "秀兰", "玉兰", "桂兰", "冬梅", "海燕", "红梅", "金凤", "淑珍", "凤英", "玉珍",
+                              "翠花", "丽娟"],
+         Patient.Sex.MALE: ["建华", "国强", "志明", "德明", "春生", "建军", "永福", "文华", "长顺", "树林", "福生", "荣华",
+                            "爱国", "少华"]}
+REGION = "430521"
 
 
 def _user(username, name, role, org, password=DEMO_PASSWORD, **extra) -> User:
@@ -72,7 +69,7 @@ def seed() -> dict[str, list[str]]:
                                                     "parent": centre})
             villages.append(village)
     for n, village in enumerate(villages, start=1):
-        name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+        name = rng.choice(SURNAMES) + rng.choice(GIVEN[rng.choice(list(GIVEN))])
         _user(f"vdoc{n:02d}", f"{name}(村医)", User.Role.VILLAGE_DOCTOR, village)
         logins["village_doctor"].append(f"vdoc{n:02d} ({village.name})")
     for n in range(1, 41):
@@ -81,7 +78,7 @@ def seed() -> dict[str, list[str]]:
         sex = rng.choice([Patient.Sex.MALE, Patient.Sex.FEMALE])
         Patient.objects.get_or_create(
             health_record_no=f"DEMO-{n:04d}",
-            defaults=dict(name=rng.choice(SURNAMES) + rng.choice(GIVEN), sex=sex, birth_date=birth,
+            defaults=dict(name=rng.choice(SURNAMES) + rng.choice(GIVEN[sex]), sex=sex, birth_date=birth,
                           phone=f"13{rng.randrange(100000000, 999999999)}", home_clinic=village,
-                          id_number=resident_id("430521", birth, rng.randrange(1, 999))))
+                          id_number=resident_id.make(REGION, birth, n, sex)))
     return logins

@@ -52,6 +52,11 @@ class User(AbstractUser):
     def __str__(self):
         return self.display_name or self.username
 
+    @property
+    def is_administrator(self) -> bool:
+        """Superusers and the admin role: what apps below the directory (audit) ask of a user."""
+        return bool(self.is_superuser or self.role == self.Role.ADMIN)
+
 
 class Specialty(models.Model):
     code = models.SlugField(max_length=40, unique=True)
@@ -104,7 +109,8 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["home_clinic", "name"])]
+        indexes = [models.Index(fields=["home_clinic", "name"]),
+                   models.Index(fields=["id_number"])]  # search by, and one record per, resident ID number
 
     def __str__(self):
         return f"{self.name} ({self.health_record_no})"

@@ -10,6 +10,7 @@ from teleclinic.api import StrictSerializer, validated
 from . import links, selectors
 from .models import JoinToken, Participant, Room
 from .services import rooms, tokens
+from .services.expert_request import room_expert_request
 
 
 class ParticipantOut(serializers.ModelSerializer):
@@ -93,6 +94,23 @@ class RoomCloseView(APIView):
     @extend_schema(request=None, responses=RoomOut)
     def post(self, request, room_id: int):
         return Response(RoomOut(rooms.room_close(by=request.user, room_id=room_id)).data)
+
+
+class ExpertRequestOut(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["offered", "escalated"])
+    assignment = serializers.IntegerField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExpertRequestView(APIView):
+    """The host asks for an on-duty expert now (offered as any new live consultation; escalated if none)."""
+
+    @extend_schema(request=None, responses={201: ExpertRequestOut, 202: ExpertRequestOut})
+    def post(self, request, room_id: int):
+        offer = room_expert_request(by=request.user, room_id=room_id, request=request)
+        if offer is None:
+            return Response({"state": "escalated", "assignment": None, "expires_at": None}, status=202)
+        return Response({"state": "offered", "assignment": offer.pk, "expires_at": offer.expires_at}, status=201)
 
 
 class InviteView(APIView):

@@ -7,6 +7,8 @@ urlpatterns = [
     path("live/rooms/", api.RoomListView.as_view(), name="api-live-rooms"),
     path("live/rooms/<int:room_id>/", api.RoomDetailView.as_view(), name="api-live-room"),
     path("live/rooms/<int:room_id>/close/", api.RoomCloseView.as_view(), name="api-live-room-close"),
+    path("live/rooms/<int:room_id>/expert-request/", api.ExpertRequestView.as_view(),
+         name="api-live-expert-request"),
     path("live/rooms/<int:room_id>/invites/", api.InviteView.as_view(), name="api-live-invites"),
     path("live/rooms/<int:room_id>/join/", api.JoinView.as_view(), name="api-live-join"),
 ]

@@ -1,11 +1,12 @@
 """REST API of reports: drafting and signing, versions and PDFs, delivery and acknowledgement, FHIR views."""
 from django.http import FileResponse
+from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -60,6 +61,9 @@ class ReportStartIn(StrictSerializer):
     kind = serializers.ChoiceField(choices=Report.Kind.choices)
     study_ref = serializers.CharField(max_length=100, required=False, allow_null=True, default=None)
     measurements = serializers.DictField(child=serializers.FloatField(allow_null=True), required=False, default=dict)
+    statements = serializers.ListField(child=serializers.CharField(max_length=200), max_length=40, required=False,
+                                       default=list, help_text="the ECG's computed preliminary statements, "
+                                       "prefilled into an ECG draft for the expert to accept or edit")
 
 
 class DraftIn(StrictSerializer):
@@ -91,7 +95,8 @@ class ConsultationReportsView(APIView):
     def post(self, request, consultation_id: int):
         data = validated(ReportStartIn, request.data)
         report = drafting.report_start(consultation_id=consultation_id, kind=data["kind"], by=request.user,
-                                       study_ref=data["study_ref"], measurements=data["measurements"], request=request)
+                                       study_ref=data["study_ref"], measurements=data["measurements"],
+                                       statements=data["statements"], request=request)
         return Response(report_body(report, request.user), status=status.HTTP_201_CREATED)
 
 
@@ -173,6 +178,89 @@ class PendingDeliveriesView(APIView):
         return paginator.get_paginated_response(body)
 
 
+class ReceivedReportOut(DeliveryOut):
+    """A delivered report as the clinic's list shows it: the delivery, its report and version, the patient."""
+
+    delivery = serializers.IntegerField(source="pk")
+    report = serializers.IntegerField(source="version.report_id")
+    version = serializers.IntegerField(source="version.number")
+    current = serializers.SerializerMethodField(help_text="false once an amendment superseded this version")
+    consultation = serializers.IntegerField(source="version.report.consultation_id")
+    kind = serializers.CharField(source="version.report.kind")
+    patient = serializers.IntegerField(source="version.report.consultation.patient_id")
+    patient_name = serializers.CharField(source="version.report.consultation.patient.name")
+    health_record_no = serializers.CharField(source="version.report.consultation.patient.health_record_no")
+    specialty = serializers.CharField(source="version.report.consultation.specialty.code")
+    signed_at = serializers.DateTimeField(source="version.signed_at")
+    amended = serializers.SerializerMethodField()
+    amendment_reason = serializers.CharField(source="version.amendment_reason")
+    pdf = serializers.SerializerMethodField(help_text="the PDF's URL, null while it is being rendered")
+
+    class Meta(DeliveryOut.Meta):
+        fields = [*DeliveryOut.Meta.fields, "delivery", "report", "version", "current", "consultation", "kind",
+                  "patient", "patient_name", "health_record_no", "specialty", "signed_at", "amended",
+                  "amendment_reason", "pdf"]
+
+    def get_current(self, delivery) -> bool:
+        return delivery.version.number == delivery.version.report.latest_version
+
+    def get_amended(self, delivery) -> bool:
+        return delivery.version.number > 1
+
+    def get_pdf(self, delivery) -> str | None:
+        return report_event(delivery, delivery.version, "report.listed")["pdf"]
+
+
+RECEIVED_STATES = {"unacknowledged": True, "acknowledged": False}
+
+
+class ReceivedReportsView(APIView):
+    """Every report the user's clinic received, acknowledged or not: found again by patient, consultation, date."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("q", str, description="patient's name (a part), health-record number or resident ID number"),
+        OpenApiParameter("patient", int), OpenApiParameter("consultation", int),
+        OpenApiParameter("from", str, description="first day of signature, YYYY-MM-DD"),
+        OpenApiParameter("to", str, description="last day of signature, YYYY-MM-DD"),
+        OpenApiParameter("state", str, enum=list(RECEIVED_STATES)), *PAGE_PARAMETERS],
+        responses=paginated(ReceivedReportOut), operation_id="reports_deliveries_list")
+    def get(self, request):
+        q = request.query_params
+        state = q.get("state", "")
+        if state and state not in RECEIVED_STATES:
+            raise InvalidInput(f"state: one of {', '.join(RECEIVED_STATES)}.", code="bad_filter")
+        rows = selectors.deliveries_received(
+            user=request.user, query=q.get("q", "").strip()[:60], patient_id=_id(q, "patient"),
+            consultation_id=_id(q, "consultation"), since=_day(q, "from"), until=_day(q, "to"),
+            unacknowledged=RECEIVED_STATES.get(state))
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        selectors.audit_deliveries_listed(user=request.user, deliveries=page, request=request)
+        return paginator.get_paginated_response(ReceivedReportOut(page, many=True).data)
+
+
+def _id(params, name: str) -> int | None:
+    raw = params.get(name, "").strip().lstrip("#")
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 2**63 - 1:
+        raise InvalidInput(f"{name}: a number.", code="bad_filter")
+    return int(raw)
+
+
+def _day(params, name: str):
+    raw = params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        day = parse_date(raw)
+    except ValueError:
+        day = None
+    if day is None:
+        raise InvalidInput(f"{name}: a date, YYYY-MM-DD.", code="bad_date")
+    return day
+
+
 class AcknowledgeView(APIView):
     @extend_schema(request=None, responses=DeliveryOut)
     def post(self, request, delivery_id: int):
@@ -180,20 +268,38 @@ class AcknowledgeView(APIView):
         return Response(DeliveryOut(delivery).data)
 
 
+class VerifyPageRenderer(TemplateHTMLRenderer):
+    template_name = "reports/verify.html"
+
+
 class VerifyView(APIView):
-    """Public: what the QR code opens. Says whether a printed report is genuine and current, no patient data."""
+    """Public: what the QR code opens. Says whether a printed report is genuine and current, no patient data.
+
+    A person's browser (Accept: text/html) gets a page in their language and the service's time zone;
+    API clients get JSON (Accept: application/json, or ?format=json).
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer, VerifyPageRenderer]
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, code: str):
-        version = selectors.version_verify(code=code)
+        page = isinstance(request.accepted_renderer, VerifyPageRenderer)
+        try:
+            version = selectors.version_verify(code=code)
+        except NotFound:
+            if not page:
+                raise
+            return Response({"genuine": False}, status=status.HTTP_404_NOT_FOUND)
         report = version.report
-        return Response({"genuine": True, "report": report.pk, "kind": report.kind, "version": version.number,
-                         "current": version.number == report.latest_version, "signed_by": str(version.signed_by),
-                         "signed_at": version.signed_at, "pdf_sha256": version.pdf_sha256,
-                         "online": f"/api/reports/{report.pk}/versions/{version.number}/"})
+        body = {"genuine": True, "report": report.pk, "kind": report.kind, "version": version.number,
+                "current": version.number == report.latest_version, "signed_by": str(version.signed_by),
+                "signed_at": version.signed_at, "pdf_sha256": version.pdf_sha256,
+                "online": f"/api/reports/{report.pk}/versions/{version.number}/"}
+        if page:
+            body.update(kind_label=report.get_kind_display(), latest=report.latest_version)
+        return Response(body)
 
 
 class FhirDiagnosticReportView(APIView):

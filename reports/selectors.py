@@ -1,9 +1,11 @@
 """Reads of reports with permission checks and audit: the expert, the clinic, the patient, the public check."""
-from django.db.models import QuerySet
+import datetime as dt
+
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from audit.services import audit_record, audit_record_many
-from directory.access import VIEW, scoped
+from directory.access import access_get, VIEW, scoped
 from directory.models import User
 from teleclinic.errors import Gone, NotFound
 
@@ -16,10 +18,8 @@ VERSION_RELATED = ("report__consultation__patient", "report__consultation__reque
 
 
 def report_get(*, user: User, report_id, request=None, interface: str = "api") -> Report:
-    try:
-        report = scoped(user, Report.objects.select_related("consultation"), VIEW).get(pk=report_id)
-    except (Report.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such report in your reach.")
+    report = access_get(user, Report.objects.select_related("consultation"), pk=report_id,
+                        not_found="No such report in your reach.")
     audit_record(actor=user, action="read", obj=report, interface=interface, request=request,
                  consultation_id=report.consultation_id)
     return report
@@ -43,11 +43,8 @@ def report_versions(*, report: Report) -> list[ReportVersion]:
 
 
 def version_get(*, user: User, report_id, number, request=None, interface: str = "api") -> ReportVersion:
-    try:
-        version = scoped(user, ReportVersion.objects.select_related(*VERSION_RELATED), VIEW).get(
-            report_id=report_id, number=number)
-    except (ReportVersion.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such report version in your reach.")
+    version = access_get(user, ReportVersion.objects.select_related(*VERSION_RELATED), report_id=report_id,
+                         number=number, not_found="No such report version in your reach.")
     audit_record(actor=user, action="read", obj=version, interface=interface, request=request,
                  consultation_id=version.report.consultation_id)
     return version
@@ -59,6 +56,41 @@ def deliveries_pending(*, user: User) -> QuerySet[Delivery]:
         return Delivery.objects.none()
     rows = scoped(user, Delivery.objects.select_related("version__report"), VIEW)
     return rows.exclude(state=Delivery.State.ACKNOWLEDGED).order_by("-critical", "created_at", "id")
+
+
+def deliveries_received(*, user: User, query: str = "", patient_id: int | None = None,
+                        consultation_id: int | None = None, since: dt.date | None = None,
+                        until: dt.date | None = None, unacknowledged: bool | None = None) -> QuerySet[Delivery]:
+    """Every signed report version delivered to the clinics in the user's reach, acknowledged or not:
+    the unacknowledged first (critical ones first among them), then the newest signature first.
+
+    `query` is a patient's name (a part), health-record number or whole resident ID number; `since`
+    and `until` are days of the signature (inclusive) in the service's time zone."""
+    rows = scoped(user, Delivery.objects.select_related(
+        "version__report__consultation__patient", "version__report__consultation__specialty"), VIEW)
+    patient = "version__report__consultation__patient"
+    if query:
+        rows = rows.filter(Q(**{f"{patient}__name__icontains": query})
+                           | Q(**{f"{patient}__health_record_no__iexact": query})
+                           | Q(**{f"{patient}__id_number": query.replace(" ", "").upper()}))
+    if patient_id is not None:
+        rows = rows.filter(**{f"{patient}_id": patient_id})
+    if consultation_id is not None:
+        rows = rows.filter(version__report__consultation_id=consultation_id)
+    if since is not None:
+        rows = rows.filter(version__signed_at__gte=_day_start(since))
+    if until is not None:
+        rows = rows.filter(version__signed_at__lt=_day_start(until + dt.timedelta(days=1)))
+    if unacknowledged is not None:
+        acknowledged = Q(state=Delivery.State.ACKNOWLEDGED)
+        rows = rows.exclude(acknowledged) if unacknowledged else rows.filter(acknowledged)
+    rank = Case(When(state=Delivery.State.ACKNOWLEDGED, then=Value(2)), When(critical=True, then=Value(0)),
+                default=Value(1), output_field=IntegerField())
+    return rows.annotate(rank=rank).order_by("rank", "-version__signed_at", "-id")
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def audit_deliveries_listed(*, user: User, deliveries, request=None) -> None:
@@ -109,7 +141,7 @@ def quality_reads(*, user: User, request=None) -> list:
 def arrivals_since(*, user_ids: list[int], since) -> list[tuple[int, dict]]:
     """Reports delivered (not yet acknowledged) since `since`, as (user id, 'report.arrived' payload)
     for each of `user_ids` the delivery was sent to: the clinic's doctors and the requesting doctor,
-    as delivery_deliver chose them. What teleclinic/notifications.py resends when the live nudge
+    as delivery_deliver chose them. What notifications/consumers.py resends when the live nudge
     was lost. Ids and flags only, as pending_report_events."""
     rows = list(Delivery.objects.filter(state=Delivery.State.DELIVERED, delivered_at__gte=since)
                 .select_related("version__report__consultation").order_by("delivered_at", "id")[:200])

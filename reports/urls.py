@@ -16,6 +16,7 @@ urlpatterns = [
     path(V + "pdf/", api.VersionPdfView.as_view(), name="api-report-version-pdf"),
     path(V + "patient-links/", api.PatientLinkView.as_view(), name="api-report-patient-links"),
     path("reports/shared/<str:token>/", api.SharedReportView.as_view(), name="api-report-shared"),
+    path("reports/deliveries/", api.ReceivedReportsView.as_view(), name="api-report-deliveries"),
     path("reports/deliveries/pending/", api.PendingDeliveriesView.as_view(), name="api-report-deliveries-pending"),
     path("reports/deliveries/<int:delivery_id>/acknowledge/", api.AcknowledgeView.as_view(),
          name="api-report-acknowledge"),

@@ -6,6 +6,7 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Cloud-clinic scheduling"
 
     def ready(self):
-        from . import scopes
+        from . import receivers, scopes
 
         scopes.register()
+        receivers.connect()

@@ -5,9 +5,11 @@ from . import api
 
 urlpatterns = [
     path("scheduling/rosters/", api.RosterListView.as_view(), name="scheduling-rosters"),
+    path("scheduling/rosters/<int:roster_id>/", api.RosterDetailView.as_view(), name="scheduling-roster"),
     path("scheduling/rosters/<int:roster_id>/exceptions/", api.RosterExceptionView.as_view(),
          name="scheduling-roster-exceptions"),
     path("scheduling/on-call/", api.OnCallShiftView.as_view(), name="scheduling-on-call"),
+    path("scheduling/on-call/<int:shift_id>/", api.OnCallShiftDetailView.as_view(), name="scheduling-on-call-shift"),
     path("scheduling/sessions/", api.SessionListView.as_view(), name="scheduling-sessions"),
     path("scheduling/slots/", api.SlotListView.as_view(), name="scheduling-slots"),
     path("scheduling/me/calendar/", api.MyCalendarView.as_view(), name="scheduling-my-calendar"),

@@ -4,7 +4,7 @@ from django.urls import re_path
 from .dicomweb import views
 
 UID = r"[0-9][0-9.]{0,63}"
-S, SE, I = rf"studies/(?P<study>{UID})", rf"series/(?P<series>{UID})", rf"instances/(?P<instance>{UID})"
+S, SE, I = rf"studies/(?P<study>{UID})", rf"series/(?P<series>{UID})", rf"instances/(?P<instance>{UID})"  # noqa: E741 - I for instances, as S and SE
 
 urlpatterns = [
     re_path(r"^studies/?$", views.StudiesView.as_view(), name="dicomweb-studies"),

@@ -5,8 +5,8 @@ from .bookings import BookingCancelView, BookingListView, BookingRescheduleView
 from .fhir import FhirAppointmentView, FhirScheduleView, FhirSlotView
 from .referrals import (FollowUpCompleteView, FollowUpListView, ReferralAcceptView, ReferralAcknowledgeView,
                         ReferralArriveView, ReferralDetailView, ReferralDownView, ReferralListView)
-from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, OnCallShiftView,
-                      RosterExceptionView, RosterListView, SessionListView, SlotListView)
+from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, OnCallShiftDetailView, OnCallShiftView,
+                      RosterDetailView, RosterExceptionView, RosterListView, SessionListView, SlotListView)
 
 __all__ = [
     "AssignmentAcceptView", "AssignmentDeclineView", "AssignmentListView", "ConsultationAssignmentView",
@@ -14,5 +14,6 @@ __all__ = [
     "BookingRescheduleView", "FhirAppointmentView", "FhirScheduleView", "FhirSlotView", "FollowUpCompleteView",
     "FollowUpListView", "ReferralAcceptView", "ReferralAcknowledgeView", "ReferralArriveView", "ReferralDetailView",
     "ReferralDownView", "ReferralListView", "CalendarFeedTokenView", "CalendarFeedView", "MyCalendarView",
-    "OnCallShiftView", "RosterExceptionView", "RosterListView", "SessionListView", "SlotListView",
+    "OnCallShiftView", "OnCallShiftDetailView", "RosterDetailView", "RosterExceptionView", "RosterListView",
+    "SessionListView", "SlotListView",
 ]

@@ -11,8 +11,8 @@ from teleclinic.api import PAGE_PARAMETERS, paginated, validated
 
 from .. import ical, selectors, services
 from .serializers import (WINDOW, CalendarFeedUrlOut, CalendarSessionOut, EmptyIn, OnCallShiftIn, OnCallShiftOut,
-                          RosterExceptionIn, RosterExceptionOut, RosterIn, RosterOut, SessionOut, SlotOut, id_param,
-                          page_of, when_param)
+                          RosterExceptionIn, RosterExceptionOut, RosterIn, RosterOut, RosterPatch, SessionOut, SlotOut,
+                          id_param, page_of, when_param)
 
 
 class RosterListView(APIView):
@@ -32,12 +32,26 @@ class RosterListView(APIView):
         return Response(RosterOut(roster).data, status=status.HTTP_201_CREATED)
 
 
+class RosterDetailView(APIView):
+    @extend_schema(request=RosterPatch, responses=RosterOut)
+    def patch(self, request, roster_id: int):
+        d = validated(RosterPatch, request.data)
+        return Response(RosterOut(services.roster_update(by=request.user, roster_id=roster_id, changes=d)).data)
+
+
 class RosterExceptionView(APIView):
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=paginated(RosterExceptionOut),
+                   operation_id="scheduling_roster_exceptions_list")
+    def get(self, request, roster_id: int):
+        """The roster's leave days and extra sessions from today on."""
+        return page_of(self, request, selectors.roster_exceptions(user=request.user, roster_id=roster_id),
+                       RosterExceptionOut)
+
     @extend_schema(request=RosterExceptionIn, responses={201: RosterExceptionOut})
     def post(self, request, roster_id: int):
         d = validated(RosterExceptionIn, request.data)
         exc = services.roster_exception_add(by=request.user, roster_id=roster_id, **d)
-        return Response({"id": exc.pk, "roster": roster_id, "date": exc.date, "kind": exc.kind}, status=201)
+        return Response(RosterExceptionOut(exc).data, status=201)
 
 
 class SessionListView(APIView):
@@ -103,9 +117,25 @@ class CalendarFeedView(APIView):
 class OnCallShiftView(APIView):
     """A coordinator puts an expert on the on-call roster (on duty for on-demand offers)."""
 
+    @extend_schema(parameters=[*WINDOW, *PAGE_PARAMETERS], responses=paginated(OnCallShiftOut),
+                   operation_id="scheduling_on_call_list")
+    def get(self, request):
+        """The community's on-call shifts not over yet (or not over by ?from=), starting before ?to=."""
+        rows = selectors.oncall_list(user=request.user, start=when_param(request, "from"),
+                                     end=when_param(request, "to"))
+        return page_of(self, request, rows, OnCallShiftOut)
+
     @extend_schema(request=OnCallShiftIn, responses={201: OnCallShiftOut})
     def post(self, request):
         d = validated(OnCallShiftIn, request.data)
         shift = services.oncall_shift_add(by=request.user, expert_id=d["expert"], specialty_code=d["specialty"],
                                           starts_at=d["starts_at"], ends_at=d["ends_at"])
         return Response(OnCallShiftOut(shift).data, status=status.HTTP_201_CREATED)
+
+
+class OnCallShiftDetailView(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, shift_id: int):
+        """Take the expert off the shift: a future one is removed, a running one ends now."""
+        services.oncall_shift_end(by=request.user, shift_id=shift_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -14,12 +14,13 @@ from ..models import (Assignment, Booking, CloudClinicSession, FollowUpTask, OnC
 
 class RosterOut(serializers.ModelSerializer):
     specialty = serializers.CharField(source="specialty.code")
+    expert_name = serializers.CharField(source="expert.user.__str__")
 
     class Meta:
         model = Roster
-        fields = ["id", "expert", "specialty", "organisation", "weekdays", "start_time", "end_time", "slot_minutes",
-                  "capacity", "reserved_share", "reserved_for", "release_hours", "green_channel_slots", "valid_from",
-                  "valid_until", "active"]
+        fields = ["id", "expert", "expert_name", "specialty", "organisation", "weekdays", "start_time", "end_time",
+                  "slot_minutes", "capacity", "reserved_share", "reserved_for", "release_hours", "green_channel_slots",
+                  "valid_from", "valid_until", "active"]
 
 
 class SessionOut(serializers.ModelSerializer):
@@ -142,9 +143,12 @@ class CalendarSessionOut(SessionOut):
 
 class RosterExceptionOut(serializers.Serializer):
     id = serializers.IntegerField()
-    roster = serializers.IntegerField()
+    roster = serializers.IntegerField(source="roster_id")
     date = serializers.DateField()
     kind = serializers.CharField()
+    start_time = serializers.TimeField(allow_null=True, required=False)
+    end_time = serializers.TimeField(allow_null=True, required=False)
+    note = serializers.CharField(required=False)
 
 
 class CalendarFeedUrlOut(serializers.Serializer):
@@ -177,6 +181,20 @@ class RosterIn(StrictSerializer):
     green_channel_slots = serializers.IntegerField(min_value=0, default=0)
 
 
+class RosterPatch(StrictSerializer):
+    weekdays = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=7), min_length=1,
+                                     required=False)
+    start_time = serializers.TimeField(required=False)
+    end_time = serializers.TimeField(required=False)
+    slot_minutes = serializers.IntegerField(min_value=5, max_value=480, required=False)
+    capacity = serializers.IntegerField(min_value=1, max_value=200, required=False)
+    valid_until = serializers.DateField(required=False, allow_null=True)
+    reserved_share = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    release_hours = serializers.IntegerField(min_value=0, max_value=24 * 14, required=False)
+    green_channel_slots = serializers.IntegerField(min_value=0, required=False)
+    active = serializers.BooleanField(required=False)
+
+
 class RosterExceptionIn(StrictSerializer):
     date = serializers.DateField()
     kind = serializers.ChoiceField(choices=RosterException.Kind.choices)
@@ -194,10 +212,11 @@ class OnCallShiftIn(StrictSerializer):
 
 class OnCallShiftOut(serializers.ModelSerializer):
     specialty = serializers.CharField(source="specialty.code")
+    expert_name = serializers.CharField(source="expert.user.__str__")
 
     class Meta:
         model = OnCallShift
-        fields = ["id", "expert", "specialty", "starts_at", "ends_at"]
+        fields = ["id", "expert", "expert_name", "specialty", "starts_at", "ends_at"]
 
 
 class BookingIn(StrictSerializer):

@@ -50,6 +50,32 @@ def roster_create(*, by: User, expert_id: int, specialty_code: str, weekdays: li
     return roster
 
 
+ROSTER_FIELDS = ("weekdays", "start_time", "end_time", "slot_minutes", "capacity", "reserved_share", "release_hours",
+                 "green_channel_slots", "valid_until", "active")
+
+
+def roster_update(*, by: User, roster_id: int, changes: dict) -> Roster:
+    """Change a roster's pattern (or stop it): its future sessions that nobody booked are made again
+    from the new pattern; a session with a booking stays as it is (put the day on leave to cancel it)."""
+    with transaction.atomic():
+        roster = Roster.objects.select_for_update().select_related("organisation").filter(pk=roster_id).first()
+        if roster is None:
+            raise NotFound("No such roster.")
+        _check_coordinator(by, roster.organisation)
+        for field in ROSTER_FIELDS:
+            if field in changes:
+                setattr(roster, field, sorted(set(changes[field])) if field == "weekdays" else changes[field])
+        _check_pattern(roster.weekdays, roster.start_time, roster.end_time, roster.slot_minutes, roster.capacity,
+                       roster.reserved_share, roster.green_channel_slots)
+        if roster.valid_until is not None and roster.valid_until < roster.valid_from:
+            raise InvalidInput("The roster must end after it starts.", code="bad_pattern")
+        roster.save()
+        never_booked = roster.sessions.filter(starts_at__gt=timezone.now()).exclude(slots__bookings__isnull=False)
+        CloudClinicSession.objects.filter(pk__in=list(never_booked.values_list("pk", flat=True))).delete()
+        roster_generate(roster_id=roster.pk)
+    return roster
+
+
 def _check_pattern(weekdays, start_time, end_time, slot_minutes, capacity, reserved_share, green) -> None:
     if not weekdays or any(d not in range(1, 8) for d in weekdays):
         raise InvalidInput("weekdays: ISO weekdays 1 (Monday) to 7 (Sunday).", code="bad_pattern")
@@ -172,3 +198,22 @@ def oncall_shift_add(*, by: User, expert_id: int, specialty_code: str, starts_at
     if ends_at <= starts_at or ends_at <= timezone.now():
         raise InvalidInput("The shift must end after it starts, and in the future.", code="bad_pattern")
     return OnCallShift.objects.create(expert=expert, specialty=specialty, starts_at=starts_at, ends_at=ends_at)
+
+
+def oncall_shift_end(*, by: User, shift_id: int) -> OnCallShift:
+    """Take an expert off an on-call shift: a future shift is removed, a running one ends now."""
+    with transaction.atomic():
+        shift = OnCallShift.objects.select_for_update(of=("self",)).select_related(
+            "expert__user__organisation").filter(pk=shift_id).first()
+        if shift is None or shift.expert.user.organisation is None:
+            raise NotFound("No such on-call shift.")
+        _check_coordinator(by, shift.expert.user.organisation)
+        now = timezone.now()
+        if shift.ends_at <= now:
+            raise InvalidInput("This shift is over already.", code="shift_over")
+        if shift.starts_at >= now:
+            shift.delete()
+        else:
+            shift.ends_at = now
+            shift.save(update_fields=["ends_at"])
+    return shift

@@ -16,10 +16,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from consult.models import Consultation, Urgency
+from consult.locks import lock_consultation
+from consult.models import Consultation
+from consult.services import do_raise_to_stat
 from directory.access import CHANGE, org_subtree_ids, scoped
 from directory.models import Organisation, Patient, User
-from teleclinic.events import send_event_on_commit
+from teleclinic.events import enqueue_on_commit, send_event_on_commit
 
 from ..errors import DomainError, InvalidStudy
 from ..formats.ecg.measure import CriticalThresholds
@@ -29,7 +31,7 @@ from ..models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
 from ..parsing import ParsedDicom, ParsedEcg, ParsedOther, ecg_to_npz, measure, parse_dicom, parse_upload
 from . import notify
 from .storage import FileBatch, files_or_nothing, new_name, new_names, partial_path, remove_quietly
-from .uploads import upload_event
+from .uploads import INGEST_TASK, upload_event
 
 SYSTEM = SimpleNamespace(username="system:studies-ingest", is_authenticated=False)
 
@@ -88,14 +90,12 @@ def uploads_ingest_stalled(*, stale_after_s: float | None = None, limit: int = 5
     sweep an acknowledged upload would wait that long, or forever. A duplicate run is a no-op
     (the upload's state is the guard).
     """
-    from ..tasks import ingest_upload_task
-
     stale = settings.STUDIES_INGEST_STALE_SECONDS if stale_after_s is None else stale_after_s
     cutoff = timezone.now() - dt.timedelta(seconds=stale)
     ids = list(Upload.objects.filter(state=Upload.State.RECEIVED, completed_at__lte=cutoff)
                .order_by("completed_at").values_list("pk", flat=True)[:limit])
     for upload_id in ids:
-        ingest_upload_task.delay(str(upload_id))
+        enqueue_on_commit(INGEST_TASK, str(upload_id))
     return len(ids)
 
 
@@ -379,6 +379,7 @@ def store_ecg(*, parsed: ParsedEcg, original: bytes | None, source: Source, file
         derived_leads=list(ecg.derived_leads), n_samples=ecg.n_samples, samples_file=samples_name,
         original_file=original_name, device_measurements=ecg.device_measurements,
         device_statements=ecg.device_statements, computed_measurements=parsed.computed,
+        computed_statements=parsed.statements,
         measurement_error=parsed.measurement_error[:255], critical_findings=parsed.critical)
     if parsed.critical and source.consultation is not None:
         _raise_to_stat(source.consultation.pk, record)
@@ -405,16 +406,10 @@ def ecg_signal_store(*, parsed: ParsedEcg, source: Source, files: FileBatch) -> 
 
 
 def _raise_to_stat(consultation_id: int, record: EcgRecord) -> None:
-    """Critical findings make the consultation stat, audited, so the worklist puts it first."""
-    consultation = Consultation.objects.select_for_update().get(pk=consultation_id)
-    if consultation.urgency == Urgency.STAT:
-        return
-    before = consultation.urgency
-    consultation.urgency = Urgency.STAT
-    consultation.save(update_fields=["urgency", "updated_at"])
-    audit_record(actor=SYSTEM, action="update", obj=consultation, interface="worker",
-                 detail={"urgency": [before, Urgency.STAT], "reason": "critical ECG findings", "ecg": record.pk,
-                         "findings": [f["code"] for f in record.critical_findings]})
+    """Critical findings make the consultation stat (consult audits it once; scheduling reacts)."""
+    do_raise_to_stat(consultation=lock_consultation(consultation_id), reason="critical_ecg", by=SYSTEM,
+                     interface="worker",
+                     detail={"ecg": record.pk, "findings": [f["code"] for f in record.critical_findings]})
 
 
 def _store_photo(*, parsed: ParsedOther, source: Source, files: FileBatch, upload: Upload) -> Photo:

@@ -51,7 +51,7 @@ def study_match(*, by: User, study_id: int, patient_id: int, consultation_id: in
 
 
 def _unmatched_for_update(by: User, study_id) -> ImagingStudy:
-    """The study, row-locked, if the caller may change it (studies.access); 409 once it has a patient."""
+    """The study, row-locked, if the caller may change it (studies.scopes); 409 once it has a patient."""
     try:
         study = ImagingStudy.objects.select_for_update().get(
             pk__in=scoped(by, ImagingStudy.objects.filter(pk=study_id), CHANGE).values("pk"))

@@ -3,7 +3,8 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from directory.demo import ID_CHECK, ID_WEIGHTS
+from directory import resident_id
+from directory.demo import GIVEN
 from directory.models import Expert, Organisation, Patient, User
 
 
@@ -32,8 +33,15 @@ def test_seed_demo_builds_the_community_and_is_idempotent(db):
     assert _snapshot() + (Roster.objects.count(), OnCallShift.objects.count()) == first
 
 
-def test_demo_resident_ids_carry_a_valid_check_character(db):
+def test_demo_patients_name_sex_birth_date_and_resident_id_agree(db):
+    # given the demo community
     call_command("seed_demo", stdout=StringIO())
-    for number in Patient.objects.values_list("id_number", flat=True):
-        assert len(number) == 18
-        assert number[-1] == ID_CHECK[sum(int(c) * w for c, w in zip(number[:17], ID_WEIGHTS)) % 11]
+    patients = list(Patient.objects.all())
+    numbers = [p.id_number for p in patients]
+    assert len(set(numbers)) == len(numbers) == 40
+    for patient in patients:
+        # then each ID number is valid (GB 11643 check character) and says the patient's birth date and sex,
+        parsed = resident_id.parse(patient.id_number)
+        assert (parsed.birth_date, parsed.sex) == (patient.birth_date, patient.sex), patient
+        # and the given name is one of that sex's names
+        assert patient.name[1:] in GIVEN[patient.sex], patient

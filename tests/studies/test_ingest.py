@@ -190,8 +190,8 @@ def test_critical_ecg_raises_the_consultation_to_stat_audited_and_notifies(tus_c
     assert "tachycardia" in [f["code"] for f in ecg.critical_findings]
     consultation.refresh_from_db()
     assert consultation.urgency == Urgency.STAT
-    event = AuditEvent.objects.get(object_type="Consultation", action="update")
-    assert event.detail["reason"] == "critical ECG findings" and event.actor_username == "system:studies-ingest"
+    event = AuditEvent.objects.get(object_type="Consultation", action="update", detail__has_key="urgency")
+    assert event.detail["reason"] == "critical_ecg" and event.actor_username == "system:studies-ingest"
 
 
 def test_ecg_without_patient_or_consultation_is_refused_clearly(tus_client, doctor):

@@ -1,14 +1,15 @@
 // The village doctor's console: today's patients and consultations, find/register a patient,
 // start a consultation, upload studies, incoming reports, referrals; live updates from the socket.
 
-import { api, rows } from "./api.js";
+import { allRows, api, rows } from "./api.js";
 import * as E from "./endpoints.js";
 import { debounce, el, formatDateTime, isToday, say } from "./dom.js";
 import { dayKey, formatClock, formatTime, monthDay, weekdayOf } from "./time.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
-import { startUpload } from "./uploader.js";
+import { showUploadResult, startUpload } from "./uploader.js";
 import { liveRoomButton } from "./rooms.js";
+import { bindReportSearch, loadReports } from "./clinic-reports.js";
 
 const $ = (sel) => document.querySelector(sel);
 const state = { patient: null, consultations: [], specialties: [] };
@@ -41,7 +42,7 @@ async function registerPatient(event) {
   event.preventDefault();
   const form = event.currentTarget;
   const data = Object.fromEntries(new FormData(form));
-  for (const key of ["phone", "id_number", "health_record_no"]) if (!data[key]) delete data[key];
+  for (const key of ["phone", "id_number", "health_record_no", "sex", "birth_date"]) if (!data[key]) delete data[key];
   try {
     const patient = await api(E.PATIENTS, { method: "POST", body: data });
     form.reset();
@@ -50,6 +51,11 @@ async function registerPatient(event) {
     loadTodayPatients();
   } catch (error) {
     say($("#register-status"), error.message, { error: true });
+    const existing = error.body?.existing; // the same ID number is registered already, and this user may see it
+    if (existing) {
+      $("#register-status").append(" ", el("button", { type: "button", class: "link", dataset: { existing: existing.id },
+        onclick: async () => selectPatient(await api(E.PATIENT(existing.id))) }, t("Use {name}'s record", { name: existing.name })));
+    }
   }
 }
 
@@ -84,16 +90,18 @@ async function loadConsultations() {
   const today = state.consultations.filter((c) => isToday(c.created_at));
   const shown = today.length ? today : state.consultations.slice(0, 10);
   $("#consultations-title-note").textContent = !today.length && shown.length ? t("(none today; the latest)") : "";
-  $("#consultations").replaceChildren(...shown.map((c) => el("tr", { dataset: { id: c.id, urgency: c.urgency } },
+  $("#consultations").replaceChildren(...shown.map((c) => el("tr", { dataset: { id: c.id, urgency: c.urgency, state: c.state } },
     el("td", {}, `#${c.id}`), el("td", {}, c.patient_name),
     el("td", {}, specialtyName(c.specialty)),
     el("td", {}, el("span", { class: `badge urgency-${c.urgency}` }, label("urgency", c.urgency))),
     el("td", {}, label("mode", c.mode)),
     el("td", {}, el("span", { class: `badge state-${c.state}` }, label("state", c.state))),
+    el("td", { class: "expert" }, c.expert_name || ""),
+    el("td", { class: "booked" }, c.booked_at ? formatDateTime(c.booked_at) : ""),
     el("td", {}, formatDateTime(c.created_at)),
     el("td", {}, c.mode === "live" && !["closed", "cancelled"].includes(c.state)
       ? liveRoomButton(c.id, (error) => say($("#consult-status"), error.message, { error: true })) : null))));
-  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "muted" }, t("No consultations yet."))));
+  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 10, class: "muted" }, t("No consultations yet."))));
   const open = state.consultations.filter((c) => !["closed", "cancelled", "reported"].includes(c.state));
   const keep = $("#booking-consultation").value;
   $("#booking-consultation").replaceChildren(el("option", { value: "" }, "—"), ...open.filter((c) => c.mode === "live")
@@ -146,7 +154,9 @@ async function matchStudy(study, row) {
 }
 
 async function loadTodayPatients() {
-  const patients = await rows(`${E.PATIENTS}?limit=50`);
+  // the newest 50 (the list runs oldest first): the count first, then the last page
+  const total = (await api(`${E.PATIENTS}?limit=1`)).count ?? 0;
+  const patients = await rows(`${E.PATIENTS}?${new URLSearchParams({ limit: "50", offset: String(Math.max(0, total - 50)) })}`);
   const today = patients.filter((p) => isToday(p.created_at));
   const fromConsultations = state.consultations.filter((c) => isToday(c.created_at)).map((c) => c.patient);
   const seen = new Set();
@@ -181,79 +191,13 @@ function bindUploads() {
   });
 }
 
-// --- reports (deliveries to this clinic; acknowledged ones leave the pending list) ------------------
-const acknowledgedHere = new Map(); // delivery id -> the row as acknowledged in this page
-const OPENED_KEY = "tc.opened-reports";
-
-function openedReports() {
-  try { return new Set(JSON.parse(localStorage.getItem(OPENED_KEY) || "[]")); } catch { return new Set(); }
-}
-
-function markOpened(key) {
-  const opened = openedReports();
-  opened.add(key);
-  localStorage.setItem(OPENED_KEY, JSON.stringify([...opened].slice(-500)));
-}
-
-async function loadReports() {
-  const list = $("#reports");
-  try {
-    const pending = await rows(E.REPORTS_PENDING);
-    const shown = [...pending, ...[...acknowledgedHere.values()].filter((a) => !pending.some((p) => deliveryId(p) === deliveryId(a)))];
-    list.replaceChildren(...shown.map(reportRow));
-    if (!shown.length) list.replaceChildren(el("li", { class: "muted" }, t("No reports yet.")));
-    $("#reports-unread").textContent = pending.length ? t("{n} unacknowledged", { n: pending.length }) : "";
-  } catch (error) {
-    list.replaceChildren(el("li", { class: "error" }, `${t("Reports are not available")}: ${error.message}`));
-  }
-}
-
-function deliveryId(d) { return d.delivery ?? d.id; }
-
-function reportRow(d) {
-  const acknowledged = Boolean(d.acknowledged_at);
-  const key = `${d.report}-${d.version}`;
-  const consultation = state.consultations.find((c) => c.id === d.consultation);
-  const status = acknowledged ? t("Acknowledged {when}", { when: formatDateTime(d.acknowledged_at) })
-    : openedReports().has(key) ? t("Read, not acknowledged") : t("Unread");
-  const pdf = d.pdf || null;
-  return el("li", { class: `report ${acknowledged ? "acknowledged" : openedReports().has(key) ? "read" : "unread"}${d.critical ? " critical" : ""}`,
-    dataset: { delivery: deliveryId(d) } },
-    el("div", {}, el("strong", {}, `${consultation ? consultation.patient_name : `#${d.consultation}`} · ${t("{kind} report", { kind: t(`kind:${d.kind}`) })}`),
-      d.amended ? el("span", { class: "badge" }, t("amended")) : null,
-      d.critical ? el("span", { class: "badge urgency-stat" }, t("Critical value")) : null),
-    el("div", { class: "muted" }, `${t("Consultation")} #${d.consultation} · ${formatDateTime(d.signed_at)} · `, el("span", { class: "ack-state" }, status)),
-    d.amendment_reason ? el("div", { class: "muted" }, `${t("Reason for the amendment")}: ${d.amendment_reason}`) : null,
-    el("div", { class: "actions" },
-      acknowledged ? null : el("button", { type: "button", class: "primary small", onclick: () => acknowledge(d) }, t("Acknowledge")),
-      pdf ? el("a", { href: pdf, target: "_blank", rel: "noopener", onclick: () => { markOpened(key); setTimeout(loadReports, 100); } }, t("Open PDF")) : el("span", { class: "muted" }, t("PDF being prepared")),
-      pdf ? el("button", { type: "button", onclick: () => { markOpened(key); printPdf(pdf); loadReports(); } }, t("Print")) : null));
-}
-
-async function acknowledge(d) {
-  try {
-    const delivery = await api(E.DELIVERY_ACK(deliveryId(d)), { method: "POST", body: {} });
-    acknowledgedHere.set(deliveryId(d), { ...d, acknowledged_at: delivery?.acknowledged_at || new Date().toISOString() });
-    await loadReports();
-  } catch (error) {
-    say($("#reports-status"), error.message, { error: true });
-  }
-}
-
-function printPdf(url) {
-  const frame = el("iframe", { class: "print-frame", src: url, title: "PDF" });
-  frame.addEventListener("load", () => { try { frame.contentWindow.print(); } catch { window.open(url); } });
-  document.body.append(frame);
-  setTimeout(() => frame.remove(), 60000);
-}
-
 // --- referrals and follow-up tasks ----------------------------------------------------------
 let organisations = {};
 
 async function loadReferrals() {
   const list = $("#referrals");
   try {
-    const referrals = await rows(E.REFERRALS);
+    const referrals = await allRows(E.REFERRALS);
     list.replaceChildren(...referrals.map(referralRow));
     if (!referrals.length) list.replaceChildren(el("li", { class: "muted" }, t("No referrals.")));
   } catch (error) {
@@ -296,8 +240,8 @@ async function freeSlotsBySession(specialty) {
   const to = new Date(from.getTime() + SLOT_DAYS * 86400000);
   const range = { from: from.toISOString(), to: to.toISOString() };
   const [slots, sessions] = await Promise.all([
-    rows(`${E.SLOTS}?${new URLSearchParams({ ...range, specialty, free: "1", limit: "200" })}`),
-    rows(`${E.SESSIONS}?${new URLSearchParams({ ...range, specialty, limit: "200" })}`)]);
+    allRows(`${E.SLOTS}?${new URLSearchParams({ ...range, specialty, free: "1" })}`),
+    allRows(`${E.SESSIONS}?${new URLSearchParams({ ...range, specialty })}`)]);
   const bySession = new Map(sessions.map((session) => [session.id, { session, slots: [] }]));
   for (const slot of slots) if (slot.kind !== "green_channel") bySession.get(slot.session)?.slots.push(slot);
   return [...bySession.values()].filter((group) => group.slots.length);
@@ -348,7 +292,7 @@ async function loadBookings() {
   const list = $("#bookings");
   try {
     const now = Date.now();
-    const bookings = (await rows(`${E.BOOKINGS}?${new URLSearchParams({ status: "booked", limit: "100" })}`))
+    const bookings = (await allRows(`${E.BOOKINGS}?${new URLSearchParams({ status: "booked" })}`))
       .filter((b) => Date.parse(b.ends_at || b.starts_at) > now);
     list.replaceChildren(...bookings.map(bookingRow));
     if (!bookings.length) list.replaceChildren(el("li", { class: "muted" }, t("No booked slots.")));
@@ -449,10 +393,7 @@ function onEvent(event) {
 }
 
 function showUploadState(event) {
-  const row = document.querySelector(`.upload[data-upload-id="${event.upload}"]`);
-  if (!row || !event.state) return;
-  row.querySelector(".upload-state").textContent = event.error ? `${t(`upload:${event.state}`)}: ${event.error.detail}` : t(`upload:${event.state}`);
-  if (event.state === "failed") row.dataset.state = "failed";
+  showUploadResult(document.querySelector(`.upload[data-upload-id="${event.upload}"]`), event);
 }
 
 async function main() {
@@ -460,6 +401,7 @@ async function main() {
   $("#register-form").addEventListener("submit", registerPatient);
   $("#consult-form").addEventListener("submit", startConsultation);
   bindUploads();
+  bindReportSearch();
   startNotifications($("#socket-state"), onEvent, { open: t("Live"), waiting: t("Reconnecting…"), closed: t("Offline") });
   $("#booking-consultation").addEventListener("change", loadSlots);
   organisations = Object.fromEntries((await rows(E.ORGANISATIONS)).map((o) => [o.id, o.name]));

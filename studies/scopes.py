@@ -7,7 +7,8 @@ organisations that reach its sender (unmatched_q), who match it; an upload only 
 """
 from django.db.models import Q
 
-from directory.access import NOTHING, VIEW, by_reach, consultation_q, is_admin, patient_q, register_scope
+from consult.scopes import consultation_q
+from directory.access import NOTHING, VIEW, by_reach, is_admin, patient_q, register_scope
 from directory.models import User
 
 from .models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
