@@ -1,5 +1,6 @@
 """The OHIF Viewer (installed by scripts/install-ohif.sh) in Chromium against the real server: its
-study list and a CT series displayed through our DICOMweb, with the user's session only."""
+study list, and, opened from the reading page, a CT series displayed through our DICOMweb with the
+user's session only, thumbnails served, a length measurement drawn."""
 import io
 
 import pydicom
@@ -9,7 +10,7 @@ from pydicom.uid import generate_uid
 
 from studies.models import ImagingStudy
 from studies.services.ingest import Source, ingest_dicom_batch
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, screenshot
 from tests.studies.conftest import sample_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -82,6 +83,21 @@ def test_reading_page_opens_ohif_which_lists_and_displays_the_cases_ct(people, c
     viewer.on("console", lambda m: m.type == "error" and errors.append(m.text))
     viewer.wait_for_function(NON_BLANK_CANVAS, timeout=90_000)
     assert study.study_instance_uid in viewer.url
+    # and a length measurement can be drawn on it
+    skip_tour = viewer.get_by_text("Skip all")
+    if skip_tour.count():
+        skip_tour.first.click()
+    viewer.locator('[data-cy="MeasurementTools-split-button-primary"], [data-cy="Length"]').first.click()
+    box = viewer.locator("canvas.cornerstone-canvas").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    viewer.mouse.move(x - 60, y)
+    viewer.mouse.down()
+    viewer.mouse.move(x + 60, y + 20, steps=10)
+    viewer.mouse.up()
+    viewer.locator("svg.svg-layer [data-annotation-uid]").first.wait_for(timeout=30_000)
+    assert viewer.locator("svg.svg-layer text").filter(has_text="mm").count() >= 1
+    viewer.test_slug = page.test_slug
+    screenshot(viewer, "ohif-viewer")
     assert not failed, failed
     assert thumbnails and 404 not in thumbnails
     assert [e for e in errors if "/dicomweb" in e] == []
