@@ -38,7 +38,6 @@ from relay.sim import (  # noqa: E402
     Received,
     SimParticipant,
     encode_clip,
-    frame_digest,
     wait_for,
 )
 

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ConsultConfig(AppConfig):
     name = "consult"
     verbose_name = "Consultations"
+
+    def ready(self):
+        from . import scopes
+
+        scopes.register()

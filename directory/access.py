@@ -13,6 +13,8 @@ from typing import Callable
 
 from django.db.models import Model, Q, QuerySet
 
+from teleclinic.errors import NotFound
+
 from .models import Organisation, User
 
 VIEW, CHANGE = "view", "change"
@@ -30,7 +32,7 @@ def org_subtree_ids(org_id: int) -> list[int]:
 
 
 def is_admin(user: User) -> bool:
-    return bool(user.is_superuser or user.role == User.Role.ADMIN)
+    return user.is_administrator
 
 
 def orgs_in_reach(user: User) -> list[int] | None:
@@ -67,19 +69,6 @@ def by_reach(scope: Callable[..., Q]) -> Callable[..., Q]:
 
 
 @by_reach
-def consultation_q(user: User, action: str, orgs: list[int], prefix: str = "") -> Q:
-    """Scope over consultations, or over any model that reaches one through `prefix`."""
-    if user.role == User.Role.EXPERT:
-        mine = Q(**{f"{prefix}assigned_expert__user_id": user.id})
-        if action != VIEW:
-            return mine
-        # An expert may read a consultation offered to them (a pending scheduling.Assignment) to decide.
-        offered = Q(**{f"{prefix}assignments__expert__user_id": user.id, f"{prefix}assignments__status": "offered"})
-        return mine | offered
-    return Q(**{f"{prefix}requesting_org_id__in": orgs})
-
-
-@by_reach
 def patient_q(user: User, action: str, orgs: list[int], prefix: str = "") -> Q:
     if user.role == User.Role.EXPERT:
         if action != VIEW:
@@ -98,6 +87,15 @@ def scoped(user: User, queryset: QuerySet, action: str = VIEW) -> QuerySet:
     """The rows of `queryset` the user may act on. distinct(): scopes may join to-many."""
     scope = _scopes[queryset.model]
     return queryset.filter(scope(user, action)).distinct()
+
+
+def access_get(user: User, queryset: QuerySet, action: str = VIEW, *, not_found: str, **lookup):
+    """The one row of `queryset` matching `lookup` that the user may act on, else NotFound with
+    `not_found` (also for a malformed id: what exists out of reach and what does not look the same)."""
+    try:
+        return scoped(user, queryset, action).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise NotFound(not_found)
 
 
 def can(user: User, action: str, obj: Model) -> bool:

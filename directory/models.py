@@ -52,6 +52,11 @@ class User(AbstractUser):
     def __str__(self):
         return self.display_name or self.username
 
+    @property
+    def is_administrator(self) -> bool:
+        """Superusers and the admin role: what apps below the directory (audit) ask of a user."""
+        return bool(self.is_superuser or self.role == self.Role.ADMIN)
+
 
 class Specialty(models.Model):
     code = models.SlugField(max_length=40, unique=True)

@@ -12,7 +12,7 @@ from typing import Any, Optional, Protocol
 import av
 import numpy
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
+from aiortc.mediastreams import MediaStreamTrack, VideoStreamTrack
 
 from . import passthrough
 from .passthrough import EncodedFrame, loopback_candidates

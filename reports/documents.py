@@ -14,7 +14,7 @@ TITLES = {"ecg": "心电图诊断报告 ECG report", "imaging": "影像诊断报
 
 
 def verify_url(version: ReportVersion) -> str:
-    return settings.REPORTS_PUBLIC_BASE_URL.rstrip("/") + reverse("api-report-verify", args=[version.verification_code])
+    return settings.SITE_URL.rstrip("/") + reverse("api-report-verify", args=[version.verification_code])
 
 
 def local_time(moment: dt.datetime) -> str:

@@ -1,5 +1,6 @@
 """Access scopes of reports, versions and deliveries: those of their consultation (access.py)."""
-from directory.access import consultation_q, register_scope
+from consult.scopes import consultation_q
+from directory.access import register_scope
 
 from .models import Delivery, Report, ReportVersion
 

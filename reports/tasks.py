@@ -3,8 +3,6 @@ from celery import shared_task
 from django.db import OperationalError
 from smtplib import SMTPException
 
-from teleclinic.events import enqueue_on_commit
-
 TRANSIENT = (OperationalError, ConnectionError, TimeoutError, SMTPException)
 RETRY = dict(autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=60, max_retries=8)
 
@@ -35,11 +33,3 @@ def escalate_critical() -> int:
     from .services.delivery import critical_escalate_overdue
 
     return critical_escalate_overdue()
-
-
-def enqueue_render(version_id: int) -> None:
-    enqueue_on_commit(render_pdf, version_id)
-
-
-def enqueue_deliver(delivery_id: int) -> None:
-    enqueue_on_commit(deliver, delivery_id)

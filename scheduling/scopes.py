@@ -1,7 +1,8 @@
 """Access scopes of the scheduling models (see directory/access.py): who sees which rows."""
 from django.db.models import Q
 
-from directory.access import NOTHING, VIEW, by_reach, consultation_q, is_admin, register_scope
+from consult.scopes import consultation_q
+from directory.access import NOTHING, VIEW, by_reach, is_admin, register_scope
 from directory.models import User
 
 

@@ -6,8 +6,9 @@ from django.utils import timezone
 
 from audit.services import audit_record, audit_record_many
 from consult.models import Consultation, Urgency
-from directory.access import VIEW, is_admin, scoped
+from directory.access import access_get, VIEW, is_admin, scoped
 from directory.models import Expert, User
+from studies.selectors import studies_by_consultation
 from teleclinic.errors import NotFound, NotPermitted
 
 from .models import (Assignment, Booking, CalendarFeed, CloudClinicSession, FollowUpTask, OnCallShift, Referral, Roster,
@@ -18,10 +19,7 @@ LIVE = ("booked", "arrived")
 
 
 def _get(user: User, queryset: QuerySet, pk, what: str):
-    try:
-        return scoped(user, queryset, VIEW).get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"No such {what} in your reach.")
+    return access_get(user, queryset, pk=pk, not_found=f"No such {what} in your reach.")
 
 
 def roster_list(*, user: User) -> QuerySet[Roster]:
@@ -136,7 +134,7 @@ def worklist_for(expert_user: User, *, request=None, interface: str = "api") -> 
 
     Each item: {"consultation", "status" ("assigned"|"offered"), "assignment" (the open offer or None),
     "overdue" (past its turnaround target), "slot_starts_at" (booked cloud-clinic time or None),
-    "studies" (what there is to read: see consultation_studies)}.
+    "studies" (what there is to read: studies.selectors.studies_by_consultation)}.
     """
     now = timezone.now()
     offers = {a.consultation_id: a for a in Assignment.objects.filter(expert__user=expert_user, status="offered")}
@@ -147,35 +145,11 @@ def worklist_for(expert_user: User, *, request=None, interface: str = "api") -> 
         .annotate(rank=URGENCY_ORDER).order_by("rank", F("due_at").asc(nulls_last=True), "created_at", "id"))
     slot_times = dict(Booking.objects.filter(consultation__in=rows, status__in=LIVE)
                       .values_list("consultation_id", "slot__starts_at"))
-    studies = consultation_studies([c.pk for c in rows])
+    studies = studies_by_consultation([c.pk for c in rows])
     audit_record_many(actor=expert_user, action="read", objs=rows, interface=interface, request=request)
     return [{"consultation": c, "status": "offered" if c.pk in offers else "assigned",
              "assignment": offers.get(c.pk), "overdue": bool(c.due_at and c.due_at < now),
              "slot_starts_at": slot_times.get(c.pk), "studies": studies.get(c.pk, [])} for c in rows]
-
-
-def consultation_studies(consultation_ids: list[int]) -> dict[int, list[dict]]:
-    """The studies filed under each consultation: ECGs {"type": "ecg", "id"} and DICOM studies
-    {"type": "imaging", "id", "modalities", "description"}, oldest first within each type, as the
-    reading page lists them (studies.selectors.consultation_studies: an imaging study holding only
-    ECG waveforms is its ECG). Two queries, whatever the count."""
-    from studies.models import EcgRecord, Series
-
-    out: dict[int, list[dict]] = {}
-    for consultation_id, ecg_id in (EcgRecord.objects.filter(consultation_id__in=consultation_ids)
-                                    .order_by("created_at", "id").values_list("consultation_id", "id")):
-        out.setdefault(consultation_id, []).append({"type": "ecg", "id": ecg_id})
-    imaging: dict[int, dict] = {}
-    for consultation_id, study_id, description, modality in (
-            Series.objects.filter(study__consultation_id__in=consultation_ids, instances__ecg__isnull=True)
-            .order_by("study__created_at", "study_id", "series_number", "id")
-            .values_list("study__consultation_id", "study_id", "study__description", "modality").distinct()):
-        if study_id not in imaging:
-            imaging[study_id] = {"type": "imaging", "id": study_id, "modalities": [], "description": description}
-            out.setdefault(consultation_id, []).append(imaging[study_id])
-        if modality and modality not in imaging[study_id]["modalities"]:
-            imaging[study_id]["modalities"].append(modality)
-    return out
 
 
 def assignment_list(*, user: User, status: str = "") -> QuerySet[Assignment]:

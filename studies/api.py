@@ -13,9 +13,11 @@ from .errors import InvalidInput, InvalidStudy
 from .formats import render_frame
 from .formats.ecg.serve import ecg_samples_json
 from .formats.errors import FormatError
-from .selectors import consultation_studies, ecg_get, ecg_signal, imaging_study_get, instance_bytes, instance_get, photo_get
-from .serializers import (EcgOut, EcgSamplesOut, EcgSamplesQuery, ImagingStudyOut, RenderQuery, ecg_out, images,
-                          imaging_study_out)
+from .selectors import (consultation_studies, ecg_get, ecg_signal, imaging_study_get, instance_bytes, instance_get,
+                        photo_get, unmatched_studies_read)
+from .serializers import (EcgOut, EcgSamplesOut, EcgSamplesQuery, ImagingStudyOut, RenderQuery, StudyMatchIn,
+                          UnmatchedStudyOut, ecg_out, images, imaging_study_out, unmatched_study_out)
+from .services.reconcile import study_match
 from .services.storage import media_path
 
 
@@ -64,6 +66,26 @@ class ImagingStudyView(APIView):
         return Response(imaging_study_out(imaging_study_get(user=request.user, study_id=study_id, request=request)))
 
 
+class UnmatchedStudiesView(APIView):
+    """Studies sent for patients nobody here knows, waiting for the sender's staff to match them."""
+
+    @extend_schema(responses=UnmatchedStudyOut(many=True))
+    def get(self, request):
+        return Response([unmatched_study_out(s) for s in unmatched_studies_read(user=request.user, request=request)])
+
+
+class StudyMatchView(APIView):
+    """File an unmatched study under a patient (and one of their consultations, to have it read)."""
+
+    @extend_schema(request=StudyMatchIn, responses=ImagingStudyOut)
+    def post(self, request, study_id):
+        body = StudyMatchIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        study = study_match(by=request.user, study_id=study_id, patient_id=body.validated_data["patient"],
+                            consultation_id=body.validated_data.get("consultation"), request=request)
+        return Response(imaging_study_out(study))
+
+
 class FrameRenderedView(APIView):
     """One frame (1-based, as in DICOMweb) rendered with window/level to PNG or JPEG."""
 
@@ -80,7 +102,8 @@ class FrameRenderedView(APIView):
                                                  f"{rendered.window_source}"})
 
 
-def render_instance_frame(instance, *, frame: int, window_center=None, window_width=None, image_format="png"):
+def render_instance_frame(instance, *, frame: int, window_center=None, window_width=None, image_format="png",
+                          max_size: tuple[int, int] | None = None):
     """The frame as an image; a window the caller asked for is checked here, so that the renderer's
     refusals (422) are about the stored file only, never about the request."""
     _check_window(window_center, window_width)
@@ -88,7 +111,7 @@ def render_instance_frame(instance, *, frame: int, window_center=None, window_wi
         raise InvalidInput(f"Frame {frame} is outside 1-{max(instance.number_of_frames, 1)}.", code="bad_frame")
     try:
         return render_frame(instance_bytes(instance), frame=frame - 1, window_center=window_center,
-                            window_width=window_width, image_format=image_format)
+                            window_width=window_width, image_format=image_format, max_size=max_size)
     except FormatError as exc:
         raise InvalidStudy(exc.message, code=exc.code)
 

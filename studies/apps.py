@@ -6,6 +6,6 @@ class StudiesConfig(AppConfig):
     verbose_name = "Studies (ECG, DICOM, photos)"
 
     def ready(self):
-        from . import access
+        from . import scopes
 
-        access.register()
+        scopes.register()

@@ -20,3 +20,9 @@ class ChecksumMismatch(DomainError):
     """tus checksum extension: the chunk's digest differs; the offset is unchanged."""
 
     status, code = 460, "checksum_mismatch"
+
+
+class NotAcceptable(DomainError):
+    """DICOMweb: no representation the Accept header allows can be made (PS3.18 8.7.3)."""
+
+    status, code = 406, "not_acceptable"

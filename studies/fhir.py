@@ -13,7 +13,8 @@ def imaging_study(study: ImagingStudy, *, wado_base: str) -> dict:
         "id": str(study.pk),
         "identifier": [{"system": DICOM_UID, "value": f"urn:oid:{study.study_instance_uid}"}],
         "status": "available",
-        "subject": {"reference": f"Patient/{study.patient_id}", "display": study.patient.name},
+        "subject": ({"reference": f"Patient/{study.patient_id}", "display": study.patient.name} if study.patient
+                    else {"display": study.dicom_patient_name or "unmatched"}),  # R4: subject is 1..1
         "numberOfSeries": len(series),
         "numberOfInstances": sum(s.instances.count() for s in series),
         "contained": [{"resourceType": "Endpoint", "id": "wado", "status": "active",

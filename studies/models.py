@@ -61,25 +61,36 @@ class Upload(models.Model):
 
 
 class ImagingStudy(models.Model):
-    """A DICOM study (Study Instance UID), filed under one patient."""
+    """A DICOM study (Study Instance UID), filed under one patient.
+
+    A study whose Patient ID names no patient of the sender (a modality knows only its own IDs)
+    is stored without a patient: it waits in the sending organisation's unmatched list, with what
+    the file says about the patient (dicom_patient_*), until its staff match it (services.reconcile).
+    """
 
     study_instance_uid = models.CharField(max_length=64, unique=True)
-    patient = models.ForeignKey("directory.Patient", on_delete=models.PROTECT, related_name="imaging_studies")
+    patient = models.ForeignKey("directory.Patient", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="imaging_studies", help_text="empty while unmatched")
     consultation = models.ForeignKey("consult.Consultation", null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="imaging_studies")
     organisation = models.ForeignKey("directory.Organisation", null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+", help_text="where it came from")
     dicom_patient_id = models.CharField(max_length=64, blank=True)
     dicom_patient_name = models.CharField(max_length=128, blank=True)
+    dicom_patient_birth_date = models.DateField(null=True, blank=True)
+    dicom_patient_sex = models.CharField(max_length=16, blank=True)
     accession_number = models.CharField(max_length=16, blank=True)
     study_date = models.DateField(null=True, blank=True)
     study_time = models.CharField(max_length=16, blank=True)
     description = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    matched_at = models.DateTimeField(null=True, blank=True, help_text="when staff filed it under a patient")
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "imaging studies"
+        indexes = [models.Index(fields=["organisation", "created_at"], condition=models.Q(patient__isnull=True),
+                                name="imagingstudy_unmatched")]
 
     def __str__(self):
         return f"study {self.study_instance_uid}"
@@ -142,6 +153,8 @@ class EcgRecord(models.Model):
     device_measurements = models.JSONField(default=dict, blank=True)
     device_statements = models.JSONField(default=list, blank=True)
     computed_measurements = models.JSONField(default=dict, blank=True)
+    computed_statements = models.JSONField(default=list, blank=True,
+                                           help_text="preliminary statements: [{code, zh, en, values, source: computed}]")
     measurement_error = models.CharField(max_length=255, blank=True)
     critical_findings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

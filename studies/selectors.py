@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 
 from audit.services import audit_record, audit_record_many
 from consult.models import Consultation
-from directory.access import VIEW, scoped
+from directory.access import access_get, VIEW, scoped
 from directory.models import User
 
 from .errors import NotFound
@@ -13,10 +13,7 @@ from .services.storage import media_path
 
 
 def _get(user: User, queryset: QuerySet, pk, what: str, request, interface: str):
-    try:
-        row = scoped(user, queryset, VIEW).get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"No such {what} in your reach.")
+    row = access_get(user, queryset, pk=pk, not_found=f"No such {what} in your reach.")
     audit_record(actor=user, action="read", obj=row, interface=interface, request=request,
                  consultation_id=getattr(row, "consultation_id", None) or _consultation_of(row))
     return row
@@ -93,6 +90,23 @@ def instance_get(*, user: User, instance_id, request=None, interface: str = "api
     return _get(user, Instance.objects.select_related("series__study"), instance_id, "instance", request, interface)
 
 
+def unmatched_studies_read(*, user: User, request, limit: int = 200) -> list[ImagingStudy]:
+    """The unmatched studies the caller may file (studies.scopes.unmatched_q), oldest first so that none
+    waits forever; with their series and counts, each read audited (they show what the file says
+    about a patient)."""
+    from django.db.models import Count
+
+    from directory.access import CHANGE
+
+    from .scopes import unmatched_q
+
+    rows = list(ImagingStudy.objects.filter(unmatched_q(user, CHANGE)).select_related("organisation")
+                .annotate(n_instances=Count("series__instances")).prefetch_related("series")
+                .order_by("created_at", "id")[:limit])
+    audit_record_many(actor=user, action="read", objs=rows, interface="api", request=request)
+    return rows
+
+
 def study_list(*, user: User) -> QuerySet[ImagingStudy]:
     return scoped(user, ImagingStudy.objects.select_related("patient"), VIEW)
 
@@ -113,16 +127,37 @@ def instance_bytes(instance: Instance) -> bytes:
     return media_path(instance.file).read_bytes()
 
 
+def studies_by_consultation(consultation_ids: list[int]) -> dict[int, list[dict]]:
+    """The studies filed under each consultation: ECGs {"type": "ecg", "id"} and DICOM studies
+    {"type": "imaging", "id", "modalities", "description"}, oldest first within each type, as the
+    reading page lists them (consultation_studies: an imaging study holding only ECG waveforms is
+    its ECG). For the expert's worklist (scheduling), whose rows are in the caller's reach already.
+    Two queries, whatever the count."""
+    out: dict[int, list[dict]] = {}
+    for consultation_id, ecg_id in (EcgRecord.objects.filter(consultation_id__in=consultation_ids)
+                                    .order_by("created_at", "id").values_list("consultation_id", "id")):
+        out.setdefault(consultation_id, []).append({"type": "ecg", "id": ecg_id})
+    imaging: dict[int, dict] = {}
+    for consultation_id, study_id, description, modality in (
+            Series.objects.filter(study__consultation_id__in=consultation_ids, instances__ecg__isnull=True)
+            .order_by("study__created_at", "study_id", "series_number", "id")
+            .values_list("study__consultation_id", "study_id", "study__description", "modality").distinct()):
+        if study_id not in imaging:
+            imaging[study_id] = {"type": "imaging", "id": study_id, "modalities": [], "description": description}
+            out.setdefault(consultation_id, []).append(imaging[study_id])
+        if modality and modality not in imaging[study_id]["modalities"]:
+            imaging[study_id]["modalities"].append(modality)
+    return out
+
+
 def consultation_studies(*, user: User, consultation_id, request=None) -> list[dict]:
     """What was uploaded for reading in one consultation, newest first: its ECGs and imaging studies.
 
     An imaging study that holds only ECG waveforms is listed once, as its ECG. 404 unless the caller
     may see the consultation; every listed row is written to the audit log.
     """
-    try:
-        consultation = scoped(user, Consultation.objects.all(), VIEW).get(pk=consultation_id)
-    except (Consultation.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such consultation in your reach.")
+    consultation = access_get(user, Consultation.objects.all(), pk=consultation_id,
+                              not_found="No such consultation in your reach.")
     ecgs = list(scoped(user, EcgRecord.objects.filter(consultation=consultation), VIEW))
     studies = list(scoped(user, ImagingStudy.objects.filter(consultation=consultation), VIEW)
                    .filter(series__instances__ecg__isnull=True).distinct())

@@ -17,11 +17,22 @@ class DeviceMeasurementsOut(serializers.Serializer):
     statements = serializers.ListField(child=serializers.CharField())
 
 
+class ComputedStatementOut(serializers.Serializer):
+    code = serializers.CharField(help_text="e.g. sinus_rhythm, atrial_fibrillation, pvc, first_degree_av_block")
+    zh = serializers.CharField()
+    en = serializers.CharField()
+    values = serializers.DictField(help_text="the numbers in the text, e.g. {\"n\": 3} for PVC x3")
+    source = serializers.ChoiceField(choices=["computed"])
+
+
 class ComputedMeasurementsOut(serializers.Serializer):
     source = serializers.ChoiceField(choices=["computed"])
-    values = serializers.DictField(help_text="lead, beats, heart_rate_bpm, rr_*, pr_ms, qrs_ms, qt_ms, qtc_ms; "
-                                             "empty when the ECG could not be measured")
+    values = serializers.DictField(help_text="lead, beats, heart_rate_bpm, rr_*, pr_ms, qrs_ms, qt_ms, qtc_ms, "
+                                             "qrs_axis_deg, rhythm, beat_counts, atrial_rate_bpm, p_waves, "
+                                             "longest_rr_ms, withheld {measurement: why}; empty when the ECG "
+                                             "could not be measured")
     error = serializers.CharField(allow_null=True)
+    statements = ComputedStatementOut(many=True, help_text="preliminary statements, to be confirmed by the expert")
 
 
 class EcgOut(serializers.Serializer):
@@ -48,7 +59,7 @@ def ecg_out(ecg) -> dict:
         "device_measurements": {"source": "device", "values": ecg.device_measurements,
                                 "statements": ecg.device_statements},
         "computed_measurements": {"source": "computed", "values": ecg.computed_measurements,
-                                  "error": ecg.measurement_error or None},
+                                  "error": ecg.measurement_error or None, "statements": ecg.computed_statements},
         "critical_findings": ecg.critical_findings, "created_at": ecg.created_at,
         "samples_url": f"/api/ecgs/{ecg.pk}/samples/?overview=1"}).data
 
@@ -94,7 +105,7 @@ class SeriesSummaryOut(serializers.Serializer):
 class ImagingStudyOut(serializers.Serializer):
     id = serializers.IntegerField()
     study_instance_uid = serializers.CharField()
-    patient = serializers.IntegerField()
+    patient = serializers.IntegerField(allow_null=True, help_text="empty while unmatched")
     consultation = serializers.IntegerField(allow_null=True)
     study_date = serializers.DateField(allow_null=True)
     description = serializers.CharField(allow_blank=True)
@@ -162,3 +173,39 @@ def upload_out(upload) -> dict:
 
 
 UPLOAD_STATE_PARAMETER = OpenApiParameter("state", str, enum=Upload.State.values, description="only uploads in this state")
+
+
+class UnmatchedStudyOut(serializers.Serializer):
+    """An unmatched study and what its files say about the patient, for staff to recognise them."""
+
+    id = serializers.IntegerField()
+    study_instance_uid = serializers.CharField()
+    organisation = serializers.CharField(help_text="the sender")
+    dicom_patient_id = serializers.CharField(allow_blank=True)
+    dicom_patient_name = serializers.CharField(allow_blank=True)
+    dicom_patient_birth_date = serializers.DateField(allow_null=True)
+    dicom_patient_sex = serializers.CharField(allow_blank=True)
+    accession_number = serializers.CharField(allow_blank=True)
+    study_date = serializers.DateField(allow_null=True)
+    description = serializers.CharField(allow_blank=True)
+    modalities = serializers.ListField(child=serializers.CharField())
+    instances = serializers.IntegerField()
+    received_at = serializers.DateTimeField()
+
+
+def unmatched_study_out(study) -> dict:
+    return UnmatchedStudyOut({
+        "id": study.pk, "study_instance_uid": study.study_instance_uid,
+        "organisation": study.organisation.name if study.organisation else "",
+        "dicom_patient_id": study.dicom_patient_id, "dicom_patient_name": study.dicom_patient_name.replace("^", " "),
+        "dicom_patient_birth_date": study.dicom_patient_birth_date, "dicom_patient_sex": study.dicom_patient_sex,
+        "accession_number": study.accession_number, "study_date": study.study_date,
+        "description": study.description,
+        "modalities": sorted({s.modality for s in study.series.all() if s.modality}),
+        "instances": study.n_instances, "received_at": study.created_at}).data
+
+
+class StudyMatchIn(serializers.Serializer):
+    patient = serializers.IntegerField(help_text="the patient to file it under (register one first if new)")
+    consultation = serializers.IntegerField(required=False, allow_null=True,
+                                            help_text="one of that patient's consultations: the study is read there")

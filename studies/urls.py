@@ -11,6 +11,8 @@ urlpatterns = [
     path("ecgs/<int:ecg_id>/", api.EcgView.as_view(), name="ecg"),
     path("ecgs/<int:ecg_id>/samples/", api.EcgSamplesView.as_view(), name="ecg-samples"),
     path("imaging-studies/<int:study_id>/", api.ImagingStudyView.as_view(), name="imaging-study"),
+    path("imaging-studies/unmatched/", api.UnmatchedStudiesView.as_view(), name="imaging-studies-unmatched"),
+    path("imaging-studies/<int:study_id>/match/", api.StudyMatchView.as_view(), name="imaging-study-match"),
     path("instances/<int:instance_id>/frames/<int:frame>/rendered/", api.FrameRenderedView.as_view(),
          name="instance-frame-rendered"),
     path("photos/<int:photo_id>/", api.PhotoView.as_view(), name="photo"),

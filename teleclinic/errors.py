@@ -1,4 +1,6 @@
 """Domain errors and their one mapping to HTTP: a machine code and a message a user can act on."""
+import sys
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions as drf
@@ -84,3 +86,22 @@ def api_exception_handler(exc, context):
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
         response.data = {"code": code, "detail": _first_message(exc.detail)}
     return response
+
+
+def server_error(request, *args, **kwargs):
+    """handler500: an error no view handled answers in JSON like every other error, never Django's HTML page.
+
+    A database that is busy or unreachable (SQLite's "database is locked" past its timeout, PostgreSQL
+    restarting) is a 503 the client may retry; anything else is a 500 with no internals in it.
+    """
+    from django.db import OperationalError
+    from django.http import JsonResponse
+
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OperationalError):
+        response = JsonResponse({"code": "database_busy", "detail": "The database is busy; try again in a moment."},
+                                status=503)
+        response["Retry-After"] = "2"
+        return response
+    return JsonResponse({"code": "server_error", "detail": "Something went wrong on the server; it has been logged."},
+                        status=500)

@@ -3,6 +3,7 @@
 Channels delivers at most once: anything that must not be lost is stored first (an outbox
 or a pending list) and the event is only a nudge.
 """
+import datetime as dt
 import logging
 
 from asgiref.sync import async_to_sync
@@ -23,22 +24,21 @@ def send_to_users_now(*, user_ids, payload: dict) -> None:
         async_to_sync(layer.group_send)(user_group(user_id), {"type": "notify.event", "payload": payload})
 
 
-def send_event_on_commit(*, user_ids, payload: dict) -> None:
-    """The one way services push live events: after commit, never for a rolled-back change.
-
-    Best effort: the change is committed already, so a channel layer that is down (Redis
-    restarting) is logged, not raised into the request that made the change. Whatever must
-    reach the user is read back from the database when their socket reconnects.
-    """
+def send_best_effort(*, user_ids, payload: dict) -> None:
+    """send_to_users_now, logging instead of raising when the channel layer is down (Redis restarting):
+    for events whose cause is committed (or sent) already; what must reach the user is read back from
+    the database when their socket reconnects."""
     ids = list(user_ids)
+    try:
+        send_to_users_now(user_ids=ids, payload=payload)
+    except Exception:
+        log.warning("live event %s not sent to users %s", payload.get("type"), ids, exc_info=True)
 
-    def send() -> None:
-        try:
-            send_to_users_now(user_ids=ids, payload=payload)
-        except Exception:
-            log.warning("live event %s not sent to users %s", payload.get("type"), ids, exc_info=True)
 
-    transaction.on_commit(send)
+def send_event_on_commit(*, user_ids, payload: dict) -> None:
+    """The one way services push live events: after commit, never for a rolled-back change (best effort)."""
+    ids = list(user_ids)
+    transaction.on_commit(lambda: send_best_effort(user_ids=ids, payload=payload))
 
 
 def send_events_on_commit(*, events: list[tuple[list[int], dict]]) -> None:
@@ -69,20 +69,31 @@ async def _send_all(events: list[tuple[list[int], dict]]) -> None:
             log.warning("live event %s not sent to users %s", payload.get("type"), user_ids, exc_info=True)
 
 
-def enqueue_on_commit(task, *args, **kwargs) -> None:
-    """The one way services start Celery tasks: after commit, with ids only.
+def enqueue_on_commit(task_name: str, *args, eta: dt.datetime | None = None) -> None:
+    """The one way services start Celery tasks: by the task's name (a service never imports its
+    tasks module), after commit, with ids only; `eta` for a task due later.
 
     Best effort, like the live events: the change is committed, so a broker that is down
     (Redis restarting) must not turn the request that made it into an error. Every task
     started here has a sweep in beat that finds its work undone and starts it again
-    (reports' outbox, studies' stalled ingests, scheduling's expired offers).
+    (reports' outbox, studies' stalled ingests, scheduling's expired offers). An unknown
+    name is a bug and raises at once, in the service that asked.
     """
+    task = _task(task_name)
 
     def enqueue() -> None:
         try:
-            task.delay(*args, **kwargs)
+            task.apply_async(args, eta=eta)
         except Exception:
-            log.warning("task %s%r not queued; beat's sweep will start it", getattr(task, "name", task), args,
-                        exc_info=True)
+            log.warning("task %s%r not queued; beat's sweep will start it", task_name, args, exc_info=True)
 
     transaction.on_commit(enqueue)
+
+
+def _task(name: str):
+    """The registered task of that name; the apps' tasks modules are imported the first time."""
+    from .celery import app
+
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name]

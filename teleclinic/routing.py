@@ -1,11 +1,8 @@
-"""WebSocket routes under /ws/, gathered from the apps."""
-from django.urls import path
-
+"""WebSocket routes under /ws/, gathered from the apps (the one place the kernel names apps, like urls.py)."""
 from live.routing import websocket_urlpatterns as live_patterns
-
-from .notifications import NotificationConsumer
+from notifications.routing import websocket_urlpatterns as notification_patterns
 
 websocket_urlpatterns = [
-    path("ws/notifications/", NotificationConsumer.as_asgi()),
+    *notification_patterns,
     *live_patterns,
 ]

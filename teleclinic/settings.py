@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "studies",
     "live",
     "reports",
+    "notifications",
     "frontend",
 ]
 
@@ -97,8 +98,12 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'teleclinic.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the Celery-eager web process and readers work side by side; the timeout
-    # waits out a concurrent writer instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"})
+    # waits out a concurrent writer instead of failing with "database is locked". IMMEDIATE takes
+    # the write lock when a transaction begins: a DEFERRED one that reads and then writes cannot be
+    # granted the lock while another writer holds it, and SQLite fails it at once whatever the timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": env.int("SQLITE_TIMEOUT", default=30), "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -197,6 +202,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# The site's public address (scheme://host[:port], no trailing path): the base of links that leave the
+# site, such as the verification QR code on every report PDF. `manage.py rundemo` sets it to the
+# address it prints when it is unset. REPORTS_PUBLIC_BASE_URL is its former name.
+SITE_URL = env.str("SITE_URL", default=env.str("REPORTS_PUBLIC_BASE_URL", default="http://localhost:8000"))
+
 # --- i18n: Chinese first, English second ------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "中文"), ("en", "English")]
@@ -222,6 +232,11 @@ SECURE_HSTS_SECONDS = 31536000 if SECURE else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else None
+# URLs we hand out (DICOMweb RetrieveURL and BulkDataURI, FHIR endpoints) are built from the request's
+# host and port. Behind a proxy that rewrites Host (nginx's `$host` drops the port), set these so that
+# the client's X-Forwarded-Host (and X-Forwarded-Port) are used; only when the proxy sets them itself.
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+USE_X_FORWARDED_PORT = env.bool("USE_X_FORWARDED_PORT", default=False)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -269,11 +284,12 @@ REPORTS_CRITICAL_ACK_MINUTES = env.float("REPORTS_CRITICAL_ACK_MINUTES", default
 # The sweeper re-enqueues an outbox row still pending this long after signing (a lost task,
 # a killed worker: Redis only hands an unacknowledged task back after the visibility timeout).
 REPORTS_DELIVERY_STALE_SECONDS = env.float("REPORTS_DELIVERY_STALE_SECONDS", default=30)
-# Absolute base of the verification link printed as a QR code on every PDF.
-REPORTS_PUBLIC_BASE_URL = env.str("REPORTS_PUBLIC_BASE_URL", default="http://localhost:8000")
 # Where the PDF renderer gets the ECG trace / key images of a study_ref: a dotted path to a
-# function (study_ref) -> (EcgTrace | None, [png bytes]). The studies app plugs in here at merge.
-REPORTS_STUDY_LOADER = env.str("REPORTS_STUDY_LOADER", default="reports.study_inputs.no_study_inputs")
+# function (study_ref) -> (EcgTrace | None, [png bytes]); the studies app's reads the stored study.
+REPORTS_STUDY_LOADER = env.str("REPORTS_STUDY_LOADER", default="studies.report_inputs.load_report_inputs")
+# (study_ref) -> (patient id, consultation id | None) of the study it names, or None: a report's study_ref
+# must name a study of its own consultation's patient (reports/study_inputs.py check_study_ref).
+REPORTS_STUDY_OWNER = "studies.report_inputs.study_ref_owner"
 REPORTS_PATIENT_LINK_MAX_HOURS = env.int("REPORTS_PATIENT_LINK_MAX_HOURS", default=24 * 30)
 # SMTP, when EMAIL_BACKEND is django.core.mail.backends.smtp.EmailBackend.
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
@@ -293,13 +309,20 @@ STUDIES_INGEST_SOFT_TIME_LIMIT = env.int("STUDIES_INGEST_SOFT_TIME_LIMIT", defau
 # A received upload not ingested this long is re-enqueued by beat's sweep (studies/schedules.py);
 # above the soft time limit, so a slow but running ingest is rarely started twice (harmless if it is).
 STUDIES_INGEST_STALE_SECONDS = env.int("STUDIES_INGEST_STALE_SECONDS", default=150)
-# ECG critical values (issue 4): rate < 40 or > 150 bpm, QTc > 500 ms, irregular + rapid.
+# ECG critical values (issue 4): rate < 40 or > 150 bpm, QTc > 500 ms, irregular + rapid; and the
+# rhythm criteria of issue 15 (studies/formats/ecg/rhythm.py decides the rhythm): AF or flutter with
+# a ventricular rate > 110, a run of >= 3 ventricular beats faster than 100/min, complete AV block,
+# a pause >= 3 s. Any of these raises the consultation to stat.
 STUDIES_ECG_CRITICAL = {
     "min_rate_bpm": env.float("ECG_CRITICAL_MIN_RATE", default=40.0),
     "max_rate_bpm": env.float("ECG_CRITICAL_MAX_RATE", default=150.0),
     "max_qtc_ms": env.float("ECG_CRITICAL_MAX_QTC", default=500.0),
     "irregular_nrmssd": env.float("ECG_CRITICAL_IRREGULAR_NRMSSD", default=0.10),
     "irregular_rapid_rate_bpm": env.float("ECG_CRITICAL_IRREGULAR_RATE", default=110.0),
+    "af_rvr_rate_bpm": env.float("ECG_CRITICAL_AF_RATE", default=110.0),
+    "vt_run_beats": env.int("ECG_CRITICAL_VT_RUN_BEATS", default=3),
+    "long_pause_ms": env.float("ECG_CRITICAL_PAUSE_MS", default=3000.0),
+    "complete_av_block": env.bool("ECG_CRITICAL_COMPLETE_AV_BLOCK", default=True),
 }
 # Browser origins other than our own allowed to run tus uploads (tus-js-client on another host).
 STUDIES_CORS_ORIGINS = env.list("STUDIES_CORS_ORIGINS", default=[])
@@ -329,7 +352,7 @@ LIVE_RELAY_WORKER_TIMEOUT = env.float("LIVE_RELAY_WORKER_TIMEOUT", default=4.0)
 # Every this many seconds a serving process reads its rooms' last seq (one query) and sends a
 # socket the events the channel layer lost and no later event revealed (live/resync.py).
 ROOM_RESYNC_SECONDS = env.float("ROOM_RESYNC_SECONDS", default=2.0)
-# The same for report arrivals on the notification sockets (teleclinic/notifications.py).
+# The same for report arrivals on the notification sockets (notifications/consumers.py).
 NOTIFY_RESYNC_SECONDS = env.float("NOTIFY_RESYNC_SECONDS", default=5.0)
 LIVE_QUALITY_INTERVAL = env.float("LIVE_QUALITY_INTERVAL", default=2.0)  # relay quality reports, seconds
 LIVE_JOIN_TOKEN_TTL = env.int("LIVE_JOIN_TOKEN_TTL", default=4 * 3600)  # a patient link: one clinic afternoon

@@ -1,6 +1,6 @@
 """A per-process safety net under the channel layer: the sockets of one event loop, checked
 against the database every few seconds by one task (live/resync.py for room events,
-teleclinic/notifications.py for report arrivals).
+notifications/consumers.py for report arrivals).
 
 The layer delivers at most once and loses what is published while Redis restarts, or in the
 second it takes to subscribe again: a subclass's `check` finds, in one query for all the

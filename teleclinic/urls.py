@@ -26,3 +26,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("frontend.urls")),
 ]
+
+handler500 = "teleclinic.errors.server_error"  # JSON, never Django's HTML page (a 503 for a busy database)

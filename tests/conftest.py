@@ -1,5 +1,6 @@
 """Shared fixtures: a small 医共体, users of every role, API clients, a real Celery worker."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -96,11 +97,17 @@ def api():
     return make
 
 
-def _database_url() -> str:
+def _database_url(*, user: str | None = None, password: str | None = None) -> str:
+    """The test database's URL for another process (its password included), or for another role."""
+    from urllib.parse import quote
+
     from django.db import connection
 
     s = connection.settings_dict
-    return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    user = user or s["USER"] or "postgres"
+    password = s["PASSWORD"] if password is None and user == (s["USER"] or "postgres") else password
+    secret = f":{quote(password, safe='')}" if password else ""
+    return f"postgres://{quote(user, safe='')}{secret}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 class _SharedWorker:
@@ -156,6 +163,21 @@ def _shared_celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     worker = _SharedWorker(database_url, tmp_path_factory.mktemp("celery"))
     yield worker
     worker.stop()
+
+
+def task_result(worker: subprocess.Popen, result, timeout: float = 30.0) -> str:
+    """The return value (its repr) that `worker` logged for the task behind `result` (an AsyncResult of
+    .delay()), once it has run. The settings keep no result backend (CELERY_TASK_IGNORE_RESULT), so the
+    worker's own log line "Task <name>[<id>] succeeded in <s>: <value>" is where the result is seen."""
+    pattern = re.compile(rf"Task [\w.]+\[{re.escape(result.id)}\] (succeeded in [\d.e-]+s: (.*)|raised .*)$", re.M)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = pattern.search(worker.log_path.read_text())
+        if match:
+            assert match.group(2) is not None, f"the task failed in the worker: {match.group(0)}"
+            return match.group(2)
+        time.sleep(0.1)
+    raise AssertionError(f"task {result.id} did not finish within {timeout} s; worker log: {worker.log_path}")
 
 
 @pytest.fixture

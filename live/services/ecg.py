@@ -37,6 +37,7 @@ from .events import event_append, lock_room, room_group
 
 log = logging.getLogger(__name__)
 S = EcgStream.State
+SAVE_TASK = "live.tasks.ecg_stream_save_task"
 
 
 # --- starting -------------------------------------------------------------------
@@ -231,9 +232,7 @@ def _stop(room: Room, stream: EcgStream, *, reason: str) -> None:
     elif stream.n_samples < 2:
         stream.state = S.DISCARDED
     else:
-        from ..tasks import ecg_stream_save_task
-
-        enqueue_on_commit(ecg_stream_save_task, stream.pk)
+        enqueue_on_commit(SAVE_TASK, stream.pk)
     stream.save(update_fields=["state", "stop_reason", "ended_at", "study"])
 
 
@@ -291,8 +290,6 @@ def ecg_stream_save_failed(*, stream_id: int, code: str, message: str) -> EcgStr
 def ecg_streams_sweep(*, idle_s: float | None = None, stale_s: float = 300) -> int:
     """Beat's safety net: end live streams silent for LIVE_ECG_IDLE_SECONDS (their sender or the process
     replaying them is gone), and save again those ended but unsaved after `stale_s` (a lost task)."""
-    from ..tasks import ecg_stream_save_task
-
     now = timezone.now()
     idle_cutoff = now - dt.timedelta(seconds=settings.LIVE_ECG_IDLE_SECONDS if idle_s is None else idle_s)
     idle = list(EcgStream.objects.annotate(active=Coalesce("last_chunk_at", "started_at")).filter(
@@ -302,7 +299,7 @@ def ecg_streams_sweep(*, idle_s: float | None = None, stale_s: float = 300) -> i
     unsaved = list(EcgStream.objects.filter(state=S.ENDED, ended_at__lt=now - dt.timedelta(seconds=stale_s))
                    .values_list("pk", flat=True)[:200])
     for stream_id in unsaved:
-        ecg_stream_save_task.delay(stream_id)
+        enqueue_on_commit(SAVE_TASK, stream_id)
     return len(idle) + len(unsaved)
 
 

@@ -14,7 +14,6 @@ delivery id, so receivers can drop the repeat).
 """
 import datetime as dt
 import hashlib
-import logging
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -23,11 +22,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from consult.models import Consultation
+from consult.lifecycle import Transition, allows
+from consult.locks import lock_consultation
+from consult.services import do_close
 from directory.access import CHANGE, scoped
 from directory.models import User
 from teleclinic.errors import NotFound, NotPermitted
-from teleclinic.events import send_event_on_commit, send_to_users_now
+from teleclinic.events import enqueue_on_commit, send_best_effort, send_event_on_commit
 
 from ..documents import build_document, verify_url
 from ..events import CLINIC_ROLES, report_event
@@ -37,19 +38,16 @@ from ..pdf import render_report_pdf
 from ..study_inputs import load_study_inputs
 from .locks import lock_delivery_or_skip, lock_version
 
-log = logging.getLogger(__name__)
 
 def version_render_pdf(*, version_id: int) -> bool:
     """Render and attach the PDF of a signed version once; then start its delivery. False if done already."""
-    from .. import tasks
-
     version = ReportVersion.objects.select_related(
         "report__consultation__patient", "report__consultation__requesting_org", "report__consultation__requested_by",
         "report__consultation__assigned_expert__user__organisation", "signed_by").filter(pk=version_id).first()
     if version is None:
         return False
     if version.pdf:
-        tasks.enqueue_deliver(version.delivery.pk)
+        enqueue_on_commit("reports.deliver", version.delivery.pk)
         return False
     ecg, images = load_study_inputs(version.report.study_ref)
     document = build_document(version)
@@ -66,7 +64,7 @@ def version_render_pdf(*, version_id: int) -> bool:
                                     ContentFile(pdf))
         locked.pdf.name, locked.pdf_sha256, locked.pdf_rendered_at = name, hashlib.sha256(pdf).hexdigest(), timezone.now()
         locked.save(update_fields=["pdf", "pdf_sha256", "pdf_rendered_at"])
-        tasks.enqueue_deliver(version.delivery.pk)
+        enqueue_on_commit("reports.deliver", version.delivery.pk)
     return True
 
 
@@ -86,33 +84,23 @@ def delivery_deliver(*, delivery_id: int) -> bool:
                      consultation_id=version.report.consultation_id, detail={"delivered": delivery.pk})
         # Sends last, then the commit (see the module docstring).
         send_message(_arrival_message(delivery, version, doctors))
-        _send_live(user_ids=[u.pk for u in doctors], payload=report_event(delivery, version, "report.arrived"))
+        # Best effort: the message went out already, so a channel layer that is down must not roll the
+        # delivery back and send it again on the retry; the clinic's socket reads its pending list.
+        send_best_effort(user_ids=[u.pk for u in doctors], payload=report_event(delivery, version, "report.arrived"))
     return True
-
-
-def _send_live(*, user_ids, payload: dict) -> None:
-    """The live nudge, best effort: the message went out already, so a channel layer that is down
-    (Redis restarting) must not roll the delivery back and send it again on the retry; the
-    clinic's socket gets the report from its pending list when it reconnects."""
-    try:
-        send_to_users_now(user_ids=user_ids, payload=payload)
-    except Exception:
-        log.warning("live event %s not sent to users %s", payload.get("type"), user_ids, exc_info=True)
 
 
 def deliveries_sweep(*, stale_after_s: float | None = None, limit: int = 500) -> int:
     """Re-start outbox rows still pending after a while (a lost task, a killed worker). Safe any time."""
-    from .. import tasks
-
     stale = settings.REPORTS_DELIVERY_STALE_SECONDS if stale_after_s is None else stale_after_s
     cutoff = timezone.now() - dt.timedelta(seconds=stale)
     rows = (Delivery.objects.filter(state=Delivery.State.PENDING, created_at__lte=cutoff)
             .select_related("version").order_by("id")[:limit])
     for delivery in rows:
         if delivery.version.pdf:
-            tasks.enqueue_deliver(delivery.pk)
+            enqueue_on_commit("reports.deliver", delivery.pk)
         else:
-            tasks.enqueue_render(delivery.version_id)
+            enqueue_on_commit("reports.render_pdf", delivery.version_id)
     return len(rows)
 
 
@@ -129,9 +117,10 @@ def delivery_acknowledge(*, delivery_id: int, by: User, request=None) -> Deliver
         delivery.state, delivery.acknowledged_at, delivery.acknowledged_by = Delivery.State.ACKNOWLEDGED, timezone.now(), by
         delivery.save(update_fields=["state", "acknowledged_at", "acknowledged_by"])
         report = delivery.version.report
-        if delivery.version.number == report.latest_version:
-            Consultation.objects.filter(pk=report.consultation_id, state=Consultation.State.REPORTED).update(
-                state=Consultation.State.CLOSED)
+        consultation = lock_consultation(report.consultation_id)
+        # An acknowledged older version leaves the case open for the latest one.
+        if delivery.version.number == report.latest_version and allows(consultation.state, Transition.CLOSE):
+            do_close(consultation=consultation, by=by, request=request, detail={"delivery": delivery.pk})
         audit_record(actor=by, action="update", obj=delivery.version, interface="api", request=request,
                      consultation_id=report.consultation_id, detail={"acknowledged": delivery.pk})
         send_event_on_commit(user_ids=[report.author_id], payload=report_event(delivery, delivery.version,
@@ -168,8 +157,8 @@ def _escalate_one(delivery_id: int, now: dt.datetime) -> bool:
                                   f"{delivery.organisation.name}确认，请电话联系。",
                              emails=[u.email for u in coordinators if u.email],
                              phones=[u.phone for u in coordinators if u.phone]))
-        _send_live(user_ids=[u.pk for u in coordinators],
-                   payload=report_event(delivery, version, "report.critical_unacknowledged"))
+        send_best_effort(user_ids=[u.pk for u in coordinators],
+                         payload=report_event(delivery, version, "report.critical_unacknowledged"))
     return True
 
 

@@ -6,13 +6,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from consult.lifecycle import Transition, allows
+from consult.locks import lock_consultation
 from consult.models import Consultation
+from consult.services import do_report, do_start
 from directory.access import VIEW, scoped
 from directory.models import User
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from teleclinic.events import enqueue_on_commit
 
 from ..kinds import TEMPLATES, clean_content, ecg_template_prefill, empty_draft, missing_to_sign
 from ..models import Delivery, Report, ReportVersion
+from ..study_inputs import check_study_ref
 from .locks import lock_report
 
 STUDY_REF = re.compile(r"^(ecg:[0-9A-Za-z_-]{1,60}|dicom:[0-9.]{1,64})$")
@@ -20,23 +25,25 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud ov
 
 
 def report_start(*, consultation_id: int, kind: str, by: User, study_ref: str | None = None,
-                 measurements: dict | None = None, request=None) -> Report:
-    """The assigned expert opens a report of a kind; an ECG draft is prefilled from the measurements."""
+                 measurements: dict | None = None, statements: list[str] | None = None, request=None) -> Report:
+    """The assigned expert opens a report of a kind; an ECG draft is prefilled from the measurements
+    and the computed preliminary statements."""
     if kind not in TEMPLATES:
         raise InvalidInput(f"Unknown report kind '{kind}'.", code="unknown_kind")
     if study_ref is not None and not STUDY_REF.match(study_ref):
         raise InvalidInput("study_ref must look like 'ecg:<id>' or 'dicom:<StudyInstanceUID>'.")
     measurements = measurements or {}
     with transaction.atomic():
-        consultation = _consultation_for_expert(consultation_id, by)
+        consultation = lock_consultation(_consultation_for_expert(consultation_id, by).pk)
+        check_study_ref(study_ref=study_ref, patient_id=consultation.patient_id, consultation_id=consultation.pk)
         if Report.objects.filter(consultation=consultation, kind=kind).exists():
             raise Conflict(f"This consultation already has a {kind} report.", code="report_exists")
-        draft = ecg_template_prefill(measurements) if kind == Report.Kind.ECG else empty_draft(kind)
+        draft = ecg_template_prefill(measurements, statements or []) if kind == Report.Kind.ECG else empty_draft(kind)
         report = Report.objects.create(consultation=consultation, kind=kind, study_ref=study_ref,
                                        measurements=measurements, author=by, draft=draft,
                                        draft_saved_at=timezone.now())
-        if consultation.state in (Consultation.State.ASSIGNED, Consultation.State.OFFERED):
-            Consultation.objects.filter(pk=consultation.pk).update(state=Consultation.State.IN_PROGRESS)
+        if allows(consultation.state, Transition.START):  # a second report of the case: started already
+            do_start(consultation=consultation, by=by, request=request, detail={"report": report.pk})
         audit_record(actor=by, action="create", obj=report, interface="api", request=request,
                      consultation_id=consultation.pk, detail={"kind": kind})
     return report
@@ -79,8 +86,6 @@ def report_sign(*, report_id: int, by: User, request=None) -> ReportVersion:
     The PDF task starts only after the commit; a rolled-back signature leaves no version,
     no outbox row and no task, so nothing is published.
     """
-    from .. import tasks
-
     with transaction.atomic():
         report = _locked_report_for_expert(report_id, by)
         if report.state == Report.State.SIGNED:
@@ -97,10 +102,11 @@ def report_sign(*, report_id: int, by: User, request=None) -> ReportVersion:
         report.save(update_fields=["state", "latest_version", "draft", "draft_reason"])
         Delivery.objects.create(version=version, organisation_id=report.consultation.requesting_org_id,
                                 critical=version.critical)
-        Consultation.objects.filter(pk=report.consultation_id).update(state=Consultation.State.REPORTED)
+        do_report(consultation=lock_consultation(report.consultation_id), by=by, request=request,
+                  detail={"report": report.pk, "signed": version.number})
         audit_record(actor=by, action="create", obj=version, interface="api", request=request,
                      consultation_id=report.consultation_id, detail={"signed": version.number})
-        tasks.enqueue_render(version.pk)
+        enqueue_on_commit("reports.render_pdf", version.pk)
     return version
 
 

@@ -11,18 +11,21 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.services import audit_record
-from consult.models import Consultation
+from consult.lifecycle import OFFERABLE, Transition, allows
+from consult.locks import lock_consultation
+from consult.models import Consultation, Urgency
+from consult.services import do_assign, do_escalate, do_offer, do_raise_to_stat
 from directory.access import CHANGE, can, is_admin
 from directory.models import Expert, User
 from teleclinic.errors import Conflict, Gone, NotFound, NotPermitted
 from teleclinic.events import enqueue_on_commit, send_event_on_commit
 
 from ..models import Assignment, CloudClinicSession, OnCallShift
-from .locks import lock_assignment, lock_consultation
+from .locks import lock_assignment
 
 S = Consultation.State
 OPEN_WORK = (S.ASSIGNED, S.IN_PROGRESS)
-OFFERABLE = (S.REQUESTED, S.OFFERED, S.ESCALATED)
+OFFERED = Assignment.Status.OFFERED
 
 
 def offer_timeout(urgency: str) -> dt.timedelta:
@@ -38,7 +41,7 @@ def _count(queryset, column: str):
 def on_duty_experts(*, specialty_id: int, now: dt.datetime):
     """Experts of the specialty in a cloud-clinic session now, on an on-call shift now, or flagged on call."""
     in_session = CloudClinicSession.objects.filter(expert=OuterRef("pk"), specialty_id=specialty_id,
-                                                   state="scheduled", starts_at__lte=now, ends_at__gt=now)
+                                                   state=CloudClinicSession.State.SCHEDULED, starts_at__lte=now, ends_at__gt=now)
     on_shift = OnCallShift.objects.filter(expert=OuterRef("pk"), specialty_id=specialty_id, starts_at__lte=now,
                                           ends_at__gt=now)
     return Expert.objects.filter(specialties=specialty_id).filter(
@@ -48,7 +51,7 @@ def on_duty_experts(*, specialty_id: int, now: dt.datetime):
 def expert_load():
     """An expert's open work, for annotating Expert rows: cases held plus offers pending."""
     return (_count(Consultation.objects.filter(assigned_expert=OuterRef("pk"), state__in=OPEN_WORK), "assigned_expert")
-            + _count(Assignment.objects.filter(expert=OuterRef("pk"), status="offered"), "expert"))
+            + _count(Assignment.objects.filter(expert=OuterRef("pk"), status=OFFERED), "expert"))
 
 
 def candidates(*, consultation: Consultation, now: dt.datetime, exclude=()):
@@ -87,8 +90,7 @@ def _offer_next(consultation: Consultation, now: dt.datetime) -> Assignment | No
         return None
     assignment = Assignment.objects.create(consultation=consultation, expert=expert,
                                            expires_at=now + offer_timeout(consultation.urgency))
-    consultation.state = S.OFFERED
-    consultation.save(update_fields=["state", "updated_at"])
+    do_offer(consultation=consultation, detail={"assignment": assignment.pk, "expert": expert.pk})
     _notify_offer(assignment, consultation)
     send_event_on_commit(user_ids=[consultation.requested_by_id], payload={
         "type": "consultation.offered", "consultation": consultation.pk,
@@ -97,8 +99,6 @@ def _offer_next(consultation: Consultation, now: dt.datetime) -> Assignment | No
 
 
 def _notify_offer(assignment: Assignment, consultation: Consultation) -> None:
-    from ..tasks import expire_assignment
-
     send_event_on_commit(user_ids=[assignment.expert.user_id], payload={
         "type": "assignment.offered", "assignment": assignment.pk, "consultation": consultation.pk,
         "urgency": consultation.urgency, "specialty": consultation.specialty_id,
@@ -107,7 +107,7 @@ def _notify_offer(assignment: Assignment, consultation: Consultation) -> None:
     # if this message is lost with a worker; the status guard makes any second run a no-op. (On the
     # Redis broker an eta beyond the visibility timeout, e.g. a 4 h routine offer, may be delivered
     # twice; in the eager embedded default it runs at once and does nothing, and beat's sweeper acts.)
-    enqueue_on_commit(expire_assignment.si(assignment.pk).set(eta=assignment.expires_at))
+    enqueue_on_commit("scheduling.expire_assignment", assignment.pk, eta=assignment.expires_at)
 
 
 def assignment_request(*, consultation_id: int, by: User | None = None) -> Assignment | None:
@@ -120,9 +120,9 @@ def assignment_request(*, consultation_id: int, by: User | None = None) -> Assig
         consultation = _consultation_for_change(consultation_id, by)
         if consultation.assigned_expert_id is not None:
             raise Conflict("The consultation already has an expert.", code="already_assigned")
-        if consultation.state not in OFFERABLE:
+        if not allows(consultation.state, Transition.OFFER):
             raise Conflict(f"The consultation is {consultation.state}.", code="not_offerable")
-        current = Assignment.objects.filter(consultation=consultation, status="offered").first()
+        current = Assignment.objects.filter(consultation=consultation, status=OFFERED).first()
         if current is not None:
             return current
         return _offer_next(consultation, timezone.now())
@@ -163,18 +163,16 @@ def assignment_accept(*, assignment_id: int, by: User, request=None) -> Assignme
         now = timezone.now()
         assignment.status, assignment.decided_at = Assignment.Status.ACCEPTED, now
         assignment.save(update_fields=["status", "decided_at"])
-        _take(consultation, assignment.expert_id, now)
-        audit_record(actor=by, action="update", obj=consultation, interface="api", request=request,
-                     detail={"assignment": assignment.pk, "status": "accepted"})
+        _take(consultation, assignment.expert_id, now, by=by, request=request,
+              detail={"assignment": assignment.pk, "status": "accepted"})
     return assignment
 
 
-def _take(consultation: Consultation, expert_id: int, now: dt.datetime) -> None:
-    consultation.assigned_expert_id, consultation.assigned_at, consultation.state = expert_id, now, S.ASSIGNED
-    if consultation.due_at is None:
-        consultation.due_at = consultation.created_at + dt.timedelta(
-            seconds=settings.SCHEDULING_TURNAROUND[consultation.urgency])
-    consultation.save(update_fields=["assigned_expert", "assigned_at", "state", "due_at", "updated_at"])
+def _take(consultation: Consultation, expert_id: int, now: dt.datetime, *, by: User, request, detail: dict) -> None:
+    due_at = consultation.due_at or consultation.created_at + dt.timedelta(
+        seconds=settings.SCHEDULING_TURNAROUND[consultation.urgency])
+    do_assign(consultation=consultation, expert_id=expert_id, at=now, due_at=due_at, by=by, request=request,
+              detail=detail)
     send_event_on_commit(user_ids=[consultation.requested_by_id], payload={
         "type": "consultation.assigned", "consultation": consultation.pk, "expert": expert_id})
 
@@ -214,16 +212,15 @@ def assignment_expire(*, assignment_id: int, now: dt.datetime | None = None) -> 
 def assignments_sweep(*, now: dt.datetime | None = None) -> int:
     """Expire every lapsed offer (the safety net behind the per-offer timers)."""
     now = now or timezone.now()
-    ids = list(Assignment.objects.filter(status="offered", expires_at__lte=now).values_list("pk", flat=True)[:500])
+    ids = list(Assignment.objects.filter(status=OFFERED, expires_at__lte=now).values_list("pk", flat=True)[:500])
     return sum(assignment_expire(assignment_id=pk, now=now) for pk in ids)
 
 
 def _escalate(consultation: Consultation, *, reason: str) -> None:
     """Call holding the consultation's row lock."""
-    Assignment.objects.filter(consultation=consultation, status="offered").update(
+    Assignment.objects.filter(consultation=consultation, status=OFFERED).update(
         status=Assignment.Status.WITHDRAWN, decided_at=timezone.now(), reason=reason)
-    consultation.state = S.ESCALATED
-    consultation.save(update_fields=["state", "updated_at"])
+    do_escalate(consultation=consultation, reason=reason)
     community = consultation.requesting_org.community_id
     coordinators = User.objects.filter(role=User.Role.COORDINATOR, organisation__community_id=community,
                                        is_active=True).values_list("pk", flat=True)
@@ -236,7 +233,7 @@ def consultation_escalate(*, consultation_id: int, reason: str = "requested", by
     """Hand a consultation to the coordinators (withdraws any open offer)."""
     with transaction.atomic():
         consultation = _consultation_for_change(consultation_id, by)
-        if consultation.state not in OFFERABLE:
+        if not allows(consultation.state, Transition.ESCALATE):
             raise Conflict(f"The consultation is {consultation.state}.", code="not_offerable")
         _escalate(consultation, reason=reason)
     return consultation
@@ -248,44 +245,58 @@ def consultation_assign(*, consultation_id: int, expert_id: int, by: User, reque
         raise NotPermitted("Only coordinators assign consultations by hand.")
     with transaction.atomic():
         consultation = _consultation_for_change(consultation_id, by)
-        if consultation.state not in OFFERABLE:
+        if not allows(consultation.state, Transition.ASSIGN):
             raise Conflict(f"The consultation is {consultation.state}.", code="not_offerable")
         expert = Expert.objects.filter(pk=expert_id, specialties=consultation.specialty_id).first()
         if expert is None:
             raise NotFound("No such expert of this specialty.")
         now = timezone.now()
-        Assignment.objects.filter(consultation=consultation, status="offered").update(
+        Assignment.objects.filter(consultation=consultation, status=OFFERED).update(
             status=Assignment.Status.WITHDRAWN, decided_at=now, reason="assigned_by_coordinator")
         assignment = Assignment.objects.create(consultation=consultation, expert=expert, expires_at=now,
                                                status=Assignment.Status.ACCEPTED, decided_at=now)
-        _take(consultation, expert.pk, now)
+        _take(consultation, expert.pk, now, by=by, request=request,
+              detail={"assignment": assignment.pk, "status": "assigned_by_coordinator"})
         send_event_on_commit(user_ids=[expert.user_id], payload={
             "type": "consultation.assigned_to_you", "consultation": consultation.pk, "urgency": consultation.urgency})
-        audit_record(actor=by, action="update", obj=consultation, interface="api", request=request,
-                     detail={"assignment": assignment.pk, "status": "assigned_by_coordinator"})
     return assignment
 
 
 def consultation_raise_to_stat(*, consultation_id: int, reason: str = "critical_finding") -> Consultation:
-    """A critical finding (e.g. ECG): urgency becomes stat and the expert hears about it at once.
-
-    An open offer is shortened to the stat timeout and re-sent; an assigned expert is notified;
-    a consultation nobody holds is offered now.
-    """
+    """A critical finding reported by hand or by a device: consult raises the case to stat (audited, once)
+    and stat_route below reacts."""
     with transaction.atomic():
         consultation = lock_consultation(consultation_id)
         if consultation is None:
             raise NotFound("No such consultation.")
-        consultation.urgency = "stat"
-        consultation.save(update_fields=["urgency", "updated_at"])
-        offer = Assignment.objects.select_for_update().filter(consultation=consultation, status="offered").first()
-        if offer is not None:
-            offer.expires_at = min(offer.expires_at, timezone.now() + offer_timeout("stat"))
-            offer.save(update_fields=["expires_at"])
-            _notify_offer(offer, consultation)
-        elif consultation.assigned_expert_id is not None:
-            send_event_on_commit(user_ids=[consultation.assigned_expert.user_id], payload={
-                "type": "consultation.stat", "consultation": consultation.pk, "reason": reason})
-        elif consultation.state in OFFERABLE:
-            _offer_next(consultation, timezone.now())
+        do_raise_to_stat(consultation=consultation, reason=reason)
     return consultation
+
+
+def stat_route(*, consultation: Consultation, reason: str) -> None:
+    """The expert hears of a critical finding at once (receiver of consult's raised_to_stat; the row is locked).
+
+    An open offer is shortened to the stat timeout and re-sent; an assigned expert is notified;
+    a consultation nobody holds is offered now.
+    """
+    offer = Assignment.objects.select_for_update().filter(consultation=consultation, status=OFFERED).first()
+    if offer is not None:
+        offer.expires_at = min(offer.expires_at, timezone.now() + offer_timeout(Urgency.STAT))
+        offer.save(update_fields=["expires_at"])
+        _notify_offer(offer, consultation)
+    elif consultation.assigned_expert_id is not None:
+        send_event_on_commit(user_ids=[consultation.assigned_expert.user_id], payload={
+            "type": "consultation.stat", "consultation": consultation.pk, "reason": reason})
+    elif consultation.state in OFFERABLE:
+        _offer_next(consultation, timezone.now())
+
+
+def study_route(*, consultation: Consultation) -> None:
+    """A study arrived (receiver of consult's study_arrived, inside the storing transaction): a requested
+    async consultation that nobody holds and nobody has been offered is offered to an on-duty expert
+    (an escalated one stays with the coordinators; a live one is routed by its booking)."""
+    if (consultation.mode != Consultation.Mode.ASYNC or consultation.assigned_expert_id is not None
+            or consultation.state != S.REQUESTED):
+        return
+    if not Assignment.objects.filter(consultation_id=consultation.pk, status=OFFERED).exists():
+        assignment_request(consultation_id=consultation.pk)

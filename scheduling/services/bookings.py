@@ -3,7 +3,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from consult.lifecycle import Transition, check_transition
+from consult.locks import lock_consultation
 from consult.models import Consultation
+from consult.services import do_book
 from directory.access import CHANGE, VIEW, can
 from directory.models import Organisation, Patient, User
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
@@ -83,7 +86,7 @@ def _book(*, slot_id, patient, consultation, by, request, via_referral=False, re
         raise SlotTaken("This slot was just taken; please choose another.")
     if consultation is not None:
         moving_from = rescheduled_from.slot.session.expert_id if rescheduled_from is not None else None
-        _assign_to_session_expert(consultation, slot, moving_from=moving_from)
+        _assign_to_session_expert(consultation, slot, booking, moving_from=moving_from, by=by, request=request)
     audit_record(actor=by, action="create", obj=booking, interface="api", request=request)
     send_event_on_commit(user_ids=[slot.session.expert.user_id], payload={
         "type": "booking.created", "booking": booking.pk, "slot": slot.pk,
@@ -91,7 +94,8 @@ def _book(*, slot_id, patient, consultation, by, request, via_referral=False, re
     return booking
 
 
-def _assign_to_session_expert(consultation: Consultation, slot: Slot, *, moving_from: int | None = None) -> None:
+def _assign_to_session_expert(consultation: Consultation, slot: Slot, booking: Booking, *, moving_from: int | None,
+                              by: User, request) -> None:
     """A booked cloud-clinic consultation is the session expert's: it lands in their worklist.
 
     Call holding the slot's lock. A case held by another expert (other than the one of the booking
@@ -99,18 +103,16 @@ def _assign_to_session_expert(consultation: Consultation, slot: Slot, *, moving_
     """
     from ..models import Assignment
 
-    consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
+    consultation = lock_consultation(consultation.pk)
     expert_id = slot.session.expert_id
-    if consultation.state not in ("requested", "offered", "escalated", "assigned"):
-        raise Conflict(f"The consultation is {consultation.state}.", code="consultation_closed")
+    check_transition(consultation, Transition.BOOK)
     if consultation.assigned_expert_id not in (None, expert_id, moving_from):
         raise Conflict("Another expert already holds this consultation.", code="assigned_elsewhere")
     now = timezone.now()
-    Assignment.objects.filter(consultation=consultation, status="offered").update(
+    Assignment.objects.filter(consultation=consultation, status=Assignment.Status.OFFERED).update(
         status=Assignment.Status.WITHDRAWN, decided_at=now, reason="booked_in_cloud_clinic")
-    Consultation.objects.filter(pk=consultation.pk).update(
-        assigned_expert_id=expert_id, assigned_at=now, due_at=slot.ends_at, state=Consultation.State.ASSIGNED,
-        updated_at=now)
+    do_book(consultation=consultation, expert_id=expert_id, at=now, due_at=slot.ends_at, by=by, request=request,
+            detail={"booking": booking.pk, "slot": slot.pk})
 
 
 def _booking_for_change(booking_id: int, by: User) -> Booking:

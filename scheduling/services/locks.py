@@ -1,6 +1,6 @@
-"""Row locks for scheduling writes: always taken in primary-key order, so two writers never deadlock."""
-from consult.models import Consultation
+"""Row locks for scheduling writes: always taken in primary-key order, so two writers never deadlock.
 
+The consultation's own lock is consult.locks.lock_consultation (taken before these)."""
 from ..models import Assignment, Referral, Slot
 
 
@@ -12,10 +12,6 @@ def _lock(model, ids) -> dict:
 def lock_slots(*ids: int) -> dict[int, Slot]:
     """Lock slot rows in pk order. Call inside transaction.atomic."""
     return _lock(Slot, ids)
-
-
-def lock_consultation(consultation_id: int) -> Consultation | None:
-    return _lock(Consultation, [consultation_id]).get(consultation_id)
 
 
 def lock_assignment(assignment_id: int) -> Assignment | None:

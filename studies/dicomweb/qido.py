@@ -126,8 +126,8 @@ def _study_attrs(study) -> dict:
     return {
         "00080020": attr("DA", da(study.study_date)), "00080030": attr("TM", study.study_time),
         "00080050": attr("SH", study.accession_number),
-        "00100010": attr("PN", study.dicom_patient_name or study.patient.name),
-        "00100020": attr("LO", study.dicom_patient_id or study.patient.health_record_no),
+        "00100010": attr("PN", study.dicom_patient_name or (study.patient.name if study.patient else "")),
+        "00100020": attr("LO", study.dicom_patient_id or (study.patient.health_record_no if study.patient else "")),
         "0020000D": attr("UI", study.study_instance_uid), "00081030": attr("LO", study.description),
     }
 

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from ..errors import DomainError, InvalidInput, NotFound, TooLarge
 from ..formats.errors import FormatError
-from ..selectors import audit_listed, instance_bytes, instance_list, series_list, study_list
+from ..selectors import audit_listed, instance_list, series_list, study_list
 from ..services.ingest import Source, ingest_dicom_batch
 from . import qido, wado
 from .multipart import build_related, parse_related
@@ -58,26 +58,36 @@ class StudiesView(DicomWebView):
 
     @extend_schema(exclude=True)  # a multipart/related request: see .schema
     def post(self, request):
-        """STOW-RS: each part an application/dicom instance, ingested like an upload, the request as one batch."""
-        body = request._request.read(settings.STUDIES_MAX_UPLOAD_BYTES + 1)
-        if len(body) > settings.STUDIES_MAX_UPLOAD_BYTES:
-            raise TooLarge("The STOW-RS request is larger than the upload limit; send fewer instances per request.")
-        source = Source(by=request.user, organisation=request.user.organisation, interface="dicomweb")
-        stored, failed, instances = [], [], []
-        for headers, content in parse_related(body, request.META.get("CONTENT_TYPE", "")):
-            part_type = headers.get("content-type", "application/dicom").split(";")[0].strip().lower()
-            if part_type != "application/dicom":
-                failed.append(({}, 0xC000, f"part type {part_type} is not application/dicom"))
-                continue
-            instances.append(content)
-        # one batch: files made durable together, one transaction; a bad part gets its error, the others are stored
-        for content, result in zip(instances, ingest_dicom_batch(datas=instances, source=source)):
-            if isinstance(result, (FormatError, DomainError)):
-                failed.append((_uids(content), 0xC000, result.message))
-            else:
-                stored.append(result.instance)
-        status = 200 if not failed else (202 if stored else 409)
-        return dicom_json(wado.stow_reply(stored, failed, self.base_url(request)), status=status)
+        return stow(request, self.base_url(request))
+
+
+def stow(request, base: str, study: str | None = None) -> HttpResponse:
+    """STOW-RS: each part an application/dicom instance, ingested like an upload, the request as one batch.
+
+    To /studies/{study}: an instance of another study is refused in the reply (PS3.18 10.5.3)."""
+    body = request._request.read(settings.STUDIES_MAX_UPLOAD_BYTES + 1)
+    if len(body) > settings.STUDIES_MAX_UPLOAD_BYTES:
+        raise TooLarge("The STOW-RS request is larger than the upload limit; send fewer instances per request.")
+    source = Source(by=request.user, organisation=request.user.organisation, interface="dicomweb")
+    stored, failed, instances = [], [], []
+    for headers, content in parse_related(body, request.META.get("CONTENT_TYPE", "")):
+        part_type = headers.get("content-type", "application/dicom").split(";")[0].strip().lower()
+        if part_type != "application/dicom":
+            failed.append(({}, 0xC000, f"part type {part_type} is not application/dicom"))
+            continue
+        instances.append(content)
+    # one batch: files made durable together, one transaction; a bad part gets its error, the others are stored
+    for content, result in zip(instances, ingest_dicom_batch(datas=instances, source=source, study=study)):
+        if isinstance(result, (FormatError, DomainError)):
+            reason = STUDY_MISMATCH if result.code == "study_mismatch" else 0xC000
+            failed.append((_uids(content), reason, result.message))
+        else:
+            stored.append(result.instance)
+    status = 200 if not failed else (202 if stored else 409)
+    return dicom_json(wado.stow_reply(stored, failed, base), status=status)
+
+
+STUDY_MISMATCH = 0xC409  # "Study Instance UID does not match the request's" (as dcm4chee reports it)
 
 
 def _uids(content: bytes) -> dict:
@@ -135,14 +145,61 @@ def _instances(request, study, series=None, instance=None):
 
 
 class RetrieveView(DicomWebView):
-    """WADO-RS: the stored instances (preamble zeroed) as multipart/related; type="application/dicom"."""
+    """WADO-RS: the instances (preamble zeroed) as multipart/related; type="application/dicom", in
+    Explicit VR Little Endian unless the Accept header names the stored syntax or transfer-syntax=*."""
 
-    @extend_schema(responses=multipart_related('application/dicom parts: the stored instances, preamble zeroed'))
+    @extend_schema(responses=multipart_related('application/dicom parts: the instances, preamble zeroed'))
     def get(self, request, study, series=None, instance=None):
+        syntax = wado.retrieve_syntax(request.headers.get("Accept", ""))
         rows = _instances(request, study, series, instance)
-        body, content_type = build_related([("application/dicom", instance_bytes(i)) for i in rows],
+        parts = [wado.instance_in_syntax(i, syntax) for i in rows]
+        body, content_type = build_related([(f"application/dicom; transfer-syntax={ts}", data) for data, ts in parts],
                                            "application/dicom")
         return HttpResponse(body, content_type=content_type)
+
+
+class StudyView(RetrieveView):
+    """/studies/{study}: WADO-RS retrieve (GET) and STOW-RS into that study (POST)."""
+
+    @extend_schema(exclude=True)  # a multipart/related request: see .schema
+    def post(self, request, study):
+        return stow(request, self.base_url(request), study=study)
+
+
+class ThumbnailView(DicomWebView):
+    """Thumbnail (PS3.18 9.5 / 10.4.1.1.3): a representative frame rendered small, JPEG unless PNG is asked
+    for; ?viewport=width,height bounds it (default 128x128)."""
+
+    @extend_schema(responses=RENDERED)
+    def get(self, request, study, series=None, instance=None, frames=None):
+        from ..api import render_instance_frame
+
+        rows = [i for i in _instances(request, study, series, instance) if i.rows]
+        if not rows:
+            raise NotFound("Nothing here has an image to show.")
+        row = rows[len(rows) // 2] if instance is None else rows[0]  # the middle slice of a series
+        number = wado.frame_numbers(frames, row.number_of_frames)[0] if frames else 1
+        rendered = render_instance_frame(row, frame=number, image_format=_image_format(request),
+                                         max_size=_viewport(request.query_params.get("viewport", "")))
+        return HttpResponse(rendered.content, content_type=rendered.media_type,
+                            headers={"Cache-Control": "private, max-age=3600"})
+
+
+def _image_format(request) -> str:
+    accept = request.headers.get("Accept", "")
+    return "png" if "image/png" in accept and "image/jpeg" not in accept else "jpeg"
+
+
+def _viewport(text: str) -> tuple[int, int]:
+    if not text:
+        return (128, 128)
+    try:
+        width, height = [int(v) for v in text.split(",")[:2]]
+    except ValueError:
+        raise InvalidInput("viewport must be width,height in pixels.", code="bad_viewport")
+    if not (0 < width <= 2048 and 0 < height <= 2048):
+        raise InvalidInput("viewport must be width,height between 1 and 2048.", code="bad_viewport")
+    return (width, height)
 
 
 class MetadataView(DicomWebView):
@@ -187,9 +244,7 @@ class RenderedView(DicomWebView):
                 center, width = [float(v) for v in request.query_params["window"].split(",")[:2]]
             except ValueError:
                 raise InvalidInput("window must be center,width[,function].", code="bad_window")
-        accept = request.headers.get("Accept", "")
-        image_format = "png" if "image/png" in accept and "image/jpeg" not in accept else "jpeg"
         rendered = render_instance_frame(row, frame=number, window_center=center, window_width=width,
-                                         image_format=image_format)
+                                         image_format=_image_format(request))
         return HttpResponse(rendered.content, content_type=rendered.media_type)
 

@@ -2,11 +2,15 @@
 from pydicom.pixels import pixel_array
 from pydicom.tag import Tag
 
-from ..errors import InvalidInput, InvalidStudy, NotFound
+from ..errors import InvalidInput, InvalidStudy, NotAcceptable, NotFound
 from ..formats import read_dicom
 from ..formats.errors import FormatError
+from ..formats.transcode import EXPLICIT_VR_LITTLE_ENDIAN, to_explicit_little_endian
 from ..selectors import instance_bytes
 from .dicomjson import attr, sequence
+from .multipart import content_type_params
+
+AS_STORED = "*"
 
 BULK_THRESHOLD = 1024  # values larger than this are served by BulkDataURI, not inline
 
@@ -35,6 +39,32 @@ def metadata_json(instance, base: str) -> dict:
     out["00083002"] = attr("UI", str(ds.file_meta.TransferSyntaxUID))  # Available Transfer Syntax UID
     out["00020010"] = attr("UI", str(ds.file_meta.TransferSyntaxUID))
     return out
+
+
+def retrieve_syntax(accept: str) -> str:
+    """The transfer syntax an instance retrieve's Accept asks for (PS3.18 8.7.3.5.2): AS_STORED for
+    transfer-syntax=*, Explicit VR Little Endian when none is named; 406 if no media range allows DICOM."""
+    for media_range in (accept or "*/*").split(","):
+        media_type, params = content_type_params(media_range)
+        part_type = params.get("type", "application/dicom").lower()
+        if media_type in ("*/*", "multipart/*", "application/dicom") or (
+                media_type == "multipart/related" and part_type in ("application/dicom", "*/*")):
+            return params.get("transfer-syntax", EXPLICIT_VR_LITTLE_ENDIAN)
+    raise NotAcceptable("Instances are sent as multipart/related; type=\"application/dicom\".")
+
+
+def instance_in_syntax(instance, syntax: str) -> tuple[bytes, str]:
+    """(the instance's bytes, their transfer syntax) as asked: as stored, or transcoded to Explicit VR LE."""
+    stored = instance.transfer_syntax_uid
+    if syntax in (AS_STORED, stored):
+        return instance_bytes(instance), stored
+    if syntax != EXPLICIT_VR_LITTLE_ENDIAN:
+        raise NotAcceptable(f"Transfer syntax {syntax} is not offered: ask for {EXPLICIT_VR_LITTLE_ENDIAN} or * "
+                            "(as stored).")
+    try:
+        return to_explicit_little_endian(instance_bytes(instance)), syntax
+    except FormatError as exc:
+        raise NotAcceptable(f"{exc.message} Ask for transfer-syntax=* to have it as stored ({stored}).")
 
 
 def frame_numbers(text: str, frames: int) -> list[int]:

@@ -13,11 +13,9 @@ Safety rules, in the order they are applied:
   as real modalities write many small violations that do not matter to us;
 - declared pixel data size is bounded before anything is decoded.
 """
-import datetime as dt
 import io
 import struct
 import zlib
-from dataclasses import asdict, dataclass
 
 import pydicom
 from pydicom.dataset import Dataset, FileDataset
@@ -26,72 +24,16 @@ from pydicom.filereader import _read_file_meta_info, read_dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.pixels.utils import get_expected_length
 
+from .dicom_tags import INDEXED as _INDEXED
+from .dicom_tags import DicomIndex
+from .dicom_tags import PIXEL_MODULE as _PIXEL_MODULE
+from .dicom_tags import as_date as _date
+from .dicom_tags import as_int as _int
+from .dicom_tags import as_text as _text
 from .errors import DecompressionBomb, FormatError, InvalidDicom, TruncatedFile
 from .limits import DEFAULT_LIMITS, Limits, check_size
 
 INFLATE_CHUNK = 1024 * 1024
-
-# Elements copied into DicomIndex, validated strictly.
-_INDEXED = {
-    "patient_id": "PatientID",
-    "patient_name": "PatientName",
-    "patient_sex": "PatientSex",
-    "patient_birth_date": "PatientBirthDate",
-    "study_instance_uid": "StudyInstanceUID",
-    "series_instance_uid": "SeriesInstanceUID",
-    "sop_instance_uid": "SOPInstanceUID",
-    "sop_class_uid": "SOPClassUID",
-    "modality": "Modality",
-    "accession_number": "AccessionNumber",
-    "study_date": "StudyDate",
-    "study_time": "StudyTime",
-    "series_date": "SeriesDate",
-    "study_description": "StudyDescription",
-    "series_description": "SeriesDescription",
-    "series_number": "SeriesNumber",
-    "instance_number": "InstanceNumber",
-    "number_of_frames": "NumberOfFrames",
-    "rows": "Rows",
-    "columns": "Columns",
-}
-_PIXEL_MODULE = (
-    "SamplesPerPixel", "PhotometricInterpretation", "BitsAllocated", "BitsStored",
-    "HighBit", "PixelRepresentation", "PlanarConfiguration", "RescaleSlope",
-    "RescaleIntercept", "WindowCenter", "WindowWidth",
-)
-
-
-@dataclass(frozen=True)
-class DicomIndex:
-    """What the database keeps of one DICOM instance (strings are '' when absent)."""
-
-    patient_id: str
-    patient_name: str
-    patient_sex: str
-    patient_birth_date: dt.date | None
-    study_instance_uid: str
-    series_instance_uid: str
-    sop_instance_uid: str
-    sop_class_uid: str
-    modality: str
-    accession_number: str
-    study_date: dt.date | None
-    study_time: str
-    series_date: dt.date | None
-    study_description: str
-    series_description: str
-    series_number: int | None
-    instance_number: int | None
-    number_of_frames: int
-    rows: int | None
-    columns: int | None
-    transfer_syntax_uid: str
-    has_pixel_data: bool
-    has_waveform: bool
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 def read_dicom(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> FileDataset:
     """Parse a Part 10 file held in memory; raise a FormatError for anything unsafe or broken.
@@ -363,25 +305,6 @@ def _check_pixel_budget(ds: Dataset, limits: Limits) -> None:
             f"The image declares {_expected_pixel_bytes(ds) // (1024 * 1024)} MB of pixels once "
             f"decoded; the limit is {limits.max_pixel_bytes // (1024 * 1024)} MB."
         )
-
-
-def _text(value) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _int(value) -> int | None:
-    try:
-        return None if value in (None, "") else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _date(value) -> dt.date | None:
-    text = _text(value)
-    try:
-        return dt.datetime.strptime(text[:8], "%Y%m%d").date() if len(text) >= 8 else None
-    except ValueError:
-        return None
 
 
 def _short(exc: BaseException) -> str:

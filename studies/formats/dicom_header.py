@@ -26,8 +26,7 @@ from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEnd
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 from pydicom.values import converters
 
-from . import dicom
-from .dicom import DicomIndex
+from .dicom_tags import INDEXED, PIXEL_MODULE, DicomIndex, as_date, as_int, as_text
 from .limits import DEFAULT_LIMITS, Limits
 
 _UNPACK_TAG = struct.Struct("<HH").unpack_from
@@ -44,7 +43,7 @@ _ITEM_BYTES, _SEQUENCE_END_BYTES = b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0"
 _TRANSFER_SYNTAX, _CHARSET, _WAVEFORM_SEQUENCE = 0x00020010, 0x00080005, 0x54000100
 _PIXEL_DATA, _FLOAT_PIXEL_DATA, _DOUBLE_PIXEL_DATA = 0x7FE00010, 0x7FE00008, 0x7FE00009
 _MAX_DEPTH = 32
-_TAG = {keyword: tag_for_keyword(keyword) for keyword in (*dicom._INDEXED.values(), *dicom._PIXEL_MODULE)}
+_TAG = {keyword: tag_for_keyword(keyword) for keyword in (*INDEXED.values(), *PIXEL_MODULE)}
 # The elements the index and the pixel checks read; everything else is only checked structurally.
 _NEEDED = {*_TAG.values(), _CHARSET, _PIXEL_DATA, _FLOAT_PIXEL_DATA, _DOUBLE_PIXEL_DATA, _WAVEFORM_SEQUENCE}
 _SYNTAX_IS_IMPLICIT = {ImplicitVRLittleEndian: True, ExplicitVRLittleEndian: False}
@@ -359,7 +358,7 @@ class _Values:
         if "Waveform" in str(UID(v["SOPClassUID"]).name):
             raise _NotSure("a waveform SOP class: the ECG reader needs the full dataset")
         self._check_pixels(limits)
-        text, number, date = dicom._text, dicom._int, dicom._date
+        text, number, date = as_text, as_int, as_date
         has_pixel_data = _PIXEL_DATA in self.raw
         return DicomIndex(
             patient_id=text(v.get("PatientID")), patient_name=text(v.get("PatientName")),

@@ -51,14 +51,16 @@ def render_frame(
     image_format: str = "png",
     jpeg_quality: int = 90,
     limits: Limits = DEFAULT_LIMITS,
+    max_size: tuple[int, int] | None = None,
 ) -> RenderedFrame:
-    """Render frame ``frame`` (0-based). Give both window_center and window_width to override."""
+    """Render frame ``frame`` (0-based). Give both window_center and window_width to override;
+    ``max_size`` (width, height) shrinks the image to fit, keeping its aspect (thumbnails)."""
     ds = source if isinstance(source, Dataset) else read_dicom(source, limits=limits)
     pixels, center, width, how = frame_to_uint8(
         ds, frame=frame, window_center=window_center, window_width=window_width, limits=limits
     )
     return RenderedFrame(
-        content=_encode(pixels, image_format, jpeg_quality),
+        content=_encode(pixels, image_format, jpeg_quality, max_size),
         media_type="image/png" if image_format == "png" else "image/jpeg",
         frame=frame,
         frames=frame_count(ds),
@@ -169,11 +171,13 @@ def _scale_bits(values: np.ndarray, bits: int) -> np.ndarray:
     return (values.astype(np.float64) / (2**bits - 1) * 255.0).clip(0, 255).astype(np.uint8)
 
 
-def _encode(pixels: np.ndarray, image_format: str, quality: int) -> bytes:
+def _encode(pixels: np.ndarray, image_format: str, quality: int, max_size: tuple[int, int] | None = None) -> bytes:
     if image_format not in ("png", "jpeg"):
         raise RenderError("The image format must be png or jpeg.", code="bad_format")
     buf = io.BytesIO()
     image = Image.fromarray(pixels, mode="RGB" if pixels.ndim == 3 else "L")
+    if max_size is not None:
+        image.thumbnail(max_size, Image.Resampling.LANCZOS)
     if image_format == "png":
         image.save(buf, format="PNG", compress_level=3)  # speed over size: rendered per request
     else:

@@ -16,10 +16,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from consult.models import Consultation, Urgency
+from consult.locks import lock_consultation
+from consult.models import Consultation
+from consult.services import do_raise_to_stat
 from directory.access import CHANGE, org_subtree_ids, scoped
 from directory.models import Organisation, Patient, User
-from teleclinic.events import send_event_on_commit
+from teleclinic.events import enqueue_on_commit, send_event_on_commit
 
 from ..errors import DomainError, InvalidStudy
 from ..formats.ecg.measure import CriticalThresholds
@@ -29,7 +31,7 @@ from ..models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
 from ..parsing import ParsedDicom, ParsedEcg, ParsedOther, ecg_to_npz, measure, parse_dicom, parse_upload
 from . import notify
 from .storage import FileBatch, files_or_nothing, new_name, new_names, partial_path, remove_quietly
-from .uploads import upload_event
+from .uploads import INGEST_TASK, upload_event
 
 SYSTEM = SimpleNamespace(username="system:studies-ingest", is_authenticated=False)
 
@@ -88,14 +90,12 @@ def uploads_ingest_stalled(*, stale_after_s: float | None = None, limit: int = 5
     sweep an acknowledged upload would wait that long, or forever. A duplicate run is a no-op
     (the upload's state is the guard).
     """
-    from ..tasks import ingest_upload_task
-
     stale = settings.STUDIES_INGEST_STALE_SECONDS if stale_after_s is None else stale_after_s
     cutoff = timezone.now() - dt.timedelta(seconds=stale)
     ids = list(Upload.objects.filter(state=Upload.State.RECEIVED, completed_at__lte=cutoff)
                .order_by("completed_at").values_list("pk", flat=True)[:limit])
     for upload_id in ids:
-        ingest_upload_task.delay(str(upload_id))
+        enqueue_on_commit(INGEST_TASK, str(upload_id))
     return len(ids)
 
 
@@ -126,7 +126,7 @@ def _store_upload(*, upload_id, parsed: ParsedDicom | ParsedOther) -> None:
             study = instance.series.study
             upload.result = {"type": "dicom", "study": study.study_instance_uid, "study_id": study.pk,
                              "series": instance.series.series_instance_uid, "instance": instance.sop_instance_uid,
-                             "duplicate": not created}
+                             "duplicate": not created, "unmatched": study.patient_id is None}
             ecg = stored.ecg if created else getattr(instance, "ecg", None)
             if ecg is not None:
                 upload.result.update(type="ecg", id=ecg.pk)
@@ -155,12 +155,14 @@ def ingest_dicom_bytes(*, data: bytes, source: Source) -> Stored:
     return result
 
 
-def ingest_dicom_batch(*, datas: list[bytes], source: Source) -> list[Stored | FormatError | DomainError]:
+def ingest_dicom_batch(*, datas: list[bytes], source: Source,
+                       study: str | None = None) -> list[Stored | FormatError | DomainError]:
     """STOW-RS: every instance of a request parsed, their files made durable together, indexed in one transaction.
 
     Returns, per item of `datas` in order, a Stored or the error that refused it: one bad instance
-    never loses the others. Each file is written, and its fsync started, as soon as its instance
-    is parsed; the rows commit once every file and its folder are durable.
+    never loses the others; with `study` (STOW to a study's URL), an instance of another is refused.
+    Each file is written, and its fsync started, as soon as its instance is parsed; the rows commit
+    once every file and its folder are durable.
     """
     results: list = [None] * len(datas)
     staged: list[tuple[int, ParsedDicom, str]] = []
@@ -171,6 +173,10 @@ def ingest_dicom_batch(*, datas: list[bytes], source: Source) -> list[Stored | F
                 parsed = parse_dicom(data, limits=limits(), thresholds=thresholds())
             except FormatError as exc:
                 results[position] = exc
+                continue
+            if study is not None and parsed.index.study_instance_uid != study:
+                results[position] = InvalidStudy(f"This instance belongs to study {parsed.index.study_instance_uid}, "
+                                                 f"not to {study}.", code="study_mismatch")
                 continue
             staged.append((position, parsed, files.stage(names[position], parsed.stored_bytes)))
         files.durable()
@@ -243,8 +249,8 @@ def store_dicom_instances(*, items: list[tuple[ParsedDicom, str]], source: Sourc
             continue
         if write:
             files.write(name, parsed.stored_bytes)
-        if parsed.ecg is not None:
-            study = result.instance.series.study
+        study = result.instance.series.study
+        if parsed.ecg is not None and study.patient_id is not None:  # an unmatched one's ECG is made at match
             result.ecg = store_ecg(parsed=parsed.ecg, original=None, source=Source(
                 by=source.by, organisation=source.organisation, consultation=source.consultation or study.consultation,
                 patient=study.patient, interface=source.interface), files=files, instance=result.instance)
@@ -297,6 +303,12 @@ def _studies_for(parsed: list[ParsedDicom], source: Source) -> tuple[dict, dict,
                 studies[uid] = created[uid] = _create_study(item, source)
             except InvalidStudy as exc:
                 studies[uid] = exc
+        elif study.patient_id is None and study.organisation_id != getattr(source.organisation, "pk", None):
+            studies[uid] = InvalidStudy("This study waits in another organisation's unmatched list.",
+                                        code="study_unmatched_elsewhere")
+        elif study.patient_id is None and source.consultation is not None:
+            studies[uid] = InvalidStudy("This study waits in your organisation's unmatched list: match it to "
+                                        "the patient there.", code="study_unmatched")
         elif source.consultation is not None and study.patient_id != source.consultation.patient_id:
             studies[uid] = InvalidStudy("This study is already filed under another patient.",
                                         code="study_patient_mismatch")
@@ -320,39 +332,37 @@ def _create_study(parsed: ParsedDicom, source: Source) -> ImagingStudy:
         study_instance_uid=index.study_instance_uid,
         defaults=dict(patient=patient, consultation=source.consultation, organisation=source.organisation,
                       dicom_patient_id=index.patient_id[:64], dicom_patient_name=index.patient_name[:128],
+                      dicom_patient_birth_date=index.patient_birth_date, dicom_patient_sex=index.patient_sex[:16],
                       accession_number=index.accession_number[:16], study_date=index.study_date,
                       study_time=index.study_time[:16], description=index.study_description[:128]))
     return study
 
 
-def _match_patient(index, source: Source) -> Patient:
-    """DICOM PatientID against the health-record number of patients within the sender's reach; else register one."""
-    if not index.patient_id:
-        raise InvalidStudy("The DICOM file has no Patient ID; upload it within a consultation so we know the patient.",
+def _match_patient(index, source: Source) -> Patient | None:
+    """DICOM PatientID against the health-record number of patients within the sender's reach.
+
+    None when it names nobody (or is empty): the study is then stored unmatched, in the sending
+    organisation's list, for its staff to file (services.reconcile). A modality knows only its own
+    IDs, so its studies must not be lost at the door; nor is a patient registered from a header
+    (one per typo): a person decides. Refused: an ID of a patient out of reach, a sender without
+    an organisation (no list to wait in).
+    """
+    if source.organisation is None:
+        raise InvalidStudy("The DICOM file's patient is unknown here; upload it within a consultation.",
                            code="patient_unknown")
+    if not index.patient_id:
+        return None
     if source.by is not None:
         reach = scoped(source.by, Patient.objects.all(), CHANGE)
-    elif source.organisation is not None:
-        reach = Patient.objects.filter(home_clinic_id__in=org_subtree_ids(source.organisation.pk))
     else:
-        reach = Patient.objects.none()
+        reach = Patient.objects.filter(home_clinic_id__in=org_subtree_ids(source.organisation.pk))
     patient = reach.filter(health_record_no=index.patient_id).first()
     if patient is not None:
         return patient
     if Patient.objects.filter(health_record_no=index.patient_id).exists():
         raise InvalidStudy(f"Patient ID {index.patient_id} belongs to a patient outside your organisation; "
                            "upload it within their consultation.", code="patient_out_of_reach")
-    if source.organisation is None or index.patient_birth_date is None:
-        raise InvalidStudy(f"No patient has the health-record number {index.patient_id}, and the file lacks the "
-                           "birth date needed to register one; upload it within a consultation.",
-                           code="patient_unknown")
-    patient = Patient.objects.create(
-        name=(index.patient_name.replace("^", " ").strip() or index.patient_id)[:60],
-        sex=index.patient_sex if index.patient_sex in ("M", "F") else Patient.Sex.OTHER,
-        birth_date=index.patient_birth_date, home_clinic=source.organisation, health_record_no=index.patient_id[:32])
-    audit_record(actor=source.by or SYSTEM, action="create", obj=patient, interface=source.interface,
-                 detail={"from": "dicom"})
-    return patient
+    return None
 
 
 def store_ecg(*, parsed: ParsedEcg, original: bytes | None, source: Source, files: FileBatch,
@@ -369,6 +379,7 @@ def store_ecg(*, parsed: ParsedEcg, original: bytes | None, source: Source, file
         derived_leads=list(ecg.derived_leads), n_samples=ecg.n_samples, samples_file=samples_name,
         original_file=original_name, device_measurements=ecg.device_measurements,
         device_statements=ecg.device_statements, computed_measurements=parsed.computed,
+        computed_statements=parsed.statements,
         measurement_error=parsed.measurement_error[:255], critical_findings=parsed.critical)
     if parsed.critical and source.consultation is not None:
         _raise_to_stat(source.consultation.pk, record)
@@ -395,16 +406,10 @@ def ecg_signal_store(*, parsed: ParsedEcg, source: Source, files: FileBatch) -> 
 
 
 def _raise_to_stat(consultation_id: int, record: EcgRecord) -> None:
-    """Critical findings make the consultation stat, audited, so the worklist puts it first."""
-    consultation = Consultation.objects.select_for_update().get(pk=consultation_id)
-    if consultation.urgency == Urgency.STAT:
-        return
-    before = consultation.urgency
-    consultation.urgency = Urgency.STAT
-    consultation.save(update_fields=["urgency", "updated_at"])
-    audit_record(actor=SYSTEM, action="update", obj=consultation, interface="worker",
-                 detail={"urgency": [before, Urgency.STAT], "reason": "critical ECG findings", "ecg": record.pk,
-                         "findings": [f["code"] for f in record.critical_findings]})
+    """Critical findings make the consultation stat (consult audits it once; scheduling reacts)."""
+    do_raise_to_stat(consultation=lock_consultation(consultation_id), reason="critical_ecg", by=SYSTEM,
+                     interface="worker",
+                     detail={"ecg": record.pk, "findings": [f["code"] for f in record.critical_findings]})
 
 
 def _store_photo(*, parsed: ParsedOther, source: Source, files: FileBatch, upload: Upload) -> Photo:

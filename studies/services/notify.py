@@ -1,15 +1,13 @@
 """Tell people a study is ready to read, and route the consultation to an expert.
 
 `study_ready` is called inside the ingest transaction, so every event (and every offer the
-scheduling app makes) goes out only on commit. Routing: critical ECG findings raise the
-consultation to stat through scheduling (which re-sends an open offer, tells the assigned expert,
-or offers it now); otherwise a requested async consultation that nobody holds and nobody has been
-offered is offered to an on-duty expert of its specialty (an escalated one stays with the
-coordinators).
+scheduling app makes) goes out only on commit. Routing: a critical ECG raised the consultation
+to stat when it was stored (ingest.store_ecg -> consult's do_raise_to_stat, to which scheduling
+reacts); any other study sends consult's `study_arrived`, to which scheduling reacts by offering
+a requested async consultation nobody holds to an on-duty expert.
 """
+from consult import signals
 from consult.models import Consultation
-from scheduling.models import Assignment
-from scheduling.services import assignment_request, consultation_raise_to_stat
 from teleclinic.events import send_event_on_commit, send_events_on_commit
 
 from ..models import EcgRecord, ImagingStudy
@@ -43,21 +41,11 @@ def _recipients(study_or_ecg: ImagingStudy | EcgRecord) -> set[int]:
 
 
 def _route(study_or_ecg: ImagingStudy | EcgRecord) -> None:
-    if study_or_ecg.consultation is not None:
-        _route_to_expert(study_or_ecg.consultation, critical=isinstance(study_or_ecg, EcgRecord)
-                         and bool(study_or_ecg.critical_findings))
-
-
-def _route_to_expert(consultation: Consultation, *, critical: bool) -> None:
-    """Call inside the ingest transaction. A live consultation is routed by its booking, not here."""
-    if critical:
-        consultation_raise_to_stat(consultation_id=consultation.pk, reason="critical_ecg")
-        return
-    if (consultation.mode != Consultation.Mode.ASYNC or consultation.assigned_expert_id is not None
-            or consultation.state != Consultation.State.REQUESTED):
-        return
-    if not Assignment.objects.filter(consultation_id=consultation.pk, status=Assignment.Status.OFFERED).exists():
-        assignment_request(consultation_id=consultation.pk)
+    """Call inside the storing transaction."""
+    consultation = study_or_ecg.consultation
+    critical = isinstance(study_or_ecg, EcgRecord) and bool(study_or_ecg.critical_findings)
+    if consultation is not None and not critical:
+        signals.study_arrived.send(sender=Consultation, consultation=consultation)
 
 
 def _payload(item) -> dict:

@@ -23,6 +23,7 @@ READ_CHUNK = 1024 * 1024
 PROGRESS_STEP_PERCENT = 5  # push progress at most every 5 % ...
 PROGRESS_MIN_INTERVAL = dt.timedelta(seconds=1)  # ... or every second, whichever comes first
 OPEN_STATES = (Upload.State.RECEIVING,)
+INGEST_TASK = "studies.tasks.ingest_upload_task"
 
 
 def max_upload_bytes() -> int:
@@ -136,8 +137,6 @@ def _write_chunk(upload: Upload, body: BinaryIO, checksum: tuple[str, bytes] | N
 
 
 def _complete(upload: Upload) -> None:
-    from ..tasks import ingest_upload_task
-
     upload.sha256 = _file_sha256(partial_path(upload.pk))
     upload.completed_at = timezone.now()
     if upload.expected_sha256 and upload.expected_sha256 != upload.sha256:
@@ -149,7 +148,7 @@ def _complete(upload: Upload) -> None:
         _send_result(upload)
         return
     upload.state = Upload.State.RECEIVED
-    enqueue_on_commit(ingest_upload_task, str(upload.pk))
+    enqueue_on_commit(INGEST_TASK, str(upload.pk))
 
 
 def _file_sha256(path) -> str:

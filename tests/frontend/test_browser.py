@@ -1,17 +1,19 @@
 """The pages in a real browser (Debian's chromium) against Daphne on the test database.
 
-Endpoints that other branches are still building are answered with test-only JSON
-(tests/frontend/branch_fixtures.py) through Playwright's routing.
+Some tests here still set a page's state with test-only JSON (tests/frontend/branch_fixtures.py)
+through Playwright's routing, although every endpoint exists; the same behaviours are shown on the
+real back ends in tests/frontend/test_pages_on_real_back_ends.py and tests/e2e/.
 """
 import datetime as dt
 import re
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 
 from consult.models import Consultation
-from directory.models import Patient
 from teleclinic.events import send_to_users_now
 from tests.e2e.conftest import login, screenshot
 from tests.frontend.branch_fixtures import (FakeReports, FakeTusServer, Recorder, ecg_from_pydicom_waveform,
@@ -225,8 +227,6 @@ GRID_CONTRAST = """() => {
 def test_language_switch_shows_the_console_in_english(people, open_page):
     # given a village doctor on the console, in Chinese
     page = open_page("village-doctor-en")
-    serve_json(page, "/api/reports/deliveries/pending/", [])
-    serve_json(page, "/api/scheduling/referrals/", [])
     login(page, people["village_doctor"].username)
     page.wait_for_selector("body[data-ready=true]")
     assert page.inner_text("h1") == "村医工作台"
@@ -242,11 +242,12 @@ def test_language_switch_shows_the_console_in_english(people, open_page):
     screenshot(page, "console-en")
 
 
-def test_expert_workstation_shows_offers_counting_down_and_the_worklist_with_overdue_in_red(people, cardiology,
-                                                                                            open_page):
+def test_expert_workstation_shows_offers_counting_down_and_the_worklist_with_overdue_in_red(frozen_clock, people,
+                                                                                            cardiology, open_page):
     # given the scheduling branch's worklist for the expert: one live offer, three assigned cases, one overdue
     now = dt.datetime.now(dt.timezone.utc)
     page = open_page("expert")
+    frozen_clock.install(page)
     calls = Recorder()
 
     def item(consultation, name, urgency, status="assigned", due=None, overdue=False, mode="async", **extra):
@@ -271,7 +272,9 @@ def test_expert_workstation_shows_offers_counting_down_and_the_worklist_with_ove
     serve_json(page, r"/api/reports/quality/samples/\d+/", {"id": 8, "agreement": "agree"}, recorder=calls)
     serve_json(page, r"/api/scheduling/assignments/\d+/accept/",
                lambda m, b: accepted.update(done=True) or {"id": 9, "status": "accepted"}, recorder=calls)
-    monday = (now - dt.timedelta(days=now.weekday())).replace(hour=1, minute=0, second=0, microsecond=0)
+    # sessions at 09:00 on Monday, Wednesday and Friday of this week in the service's zone (the page's week)
+    local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
+    monday = (local - dt.timedelta(days=local.weekday())).replace(hour=9, minute=0, second=0, microsecond=0)
     serve_json(page, "/api/scheduling/me/calendar/", [
         {"id": d, "roster": 1, "expert": 1, "expert_name": "李主任", "specialty": "cardiology", "organisation": 1,
          "starts_at": (monday + dt.timedelta(days=d)).isoformat(), "state": "scheduled",
@@ -306,9 +309,10 @@ def test_expert_workstation_shows_offers_counting_down_and_the_worklist_with_ove
     assert len(calls.of("POST", "/assignments/9/accept/")) == 1
 
 
-def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_the_audit_log(people, cardiology,
-                                                                                            open_page):
+def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_the_audit_log(frozen_clock, people,
+                                                                                            cardiology, open_page):
     page = open_page("admin")
+    frozen_clock.install(page)
     now = dt.datetime.now(dt.timezone.utc)
     starts = now + dt.timedelta(days=1)
     serve_json(page, "/api/scheduling/rosters/", [
@@ -367,9 +371,7 @@ def test_upload_resumes_by_itself_after_the_link_drops(people, consultation_fact
     consultation = consultation_factory(patient=patient, requested_by=doctor)
     page = open_page("village-doctor-upload", viewport={"width": 800, "height": 1280})  # a tablet
     page.console_errors.allow(r"ERR_CONNECTION_RESET|net::ERR_FAILED")  # the dropped link, on purpose
-    serve_json(page, "/api/reports/deliveries/pending/", [])
-    serve_json(page, "/api/scheduling/referrals/", [])
-    server = FakeTusServer(page, drop=(2,))
+    server = FakeTusServer(page, drop=(2,))  # (a link dropping a chosen PATCH: an edge the real server cannot make)
     payload = bytes(range(256)) * (10 * 1024)  # 2.5 MiB: three 1 MiB chunks
     login(page, doctor.username)
     page.wait_for_selector("body[data-ready=true]")

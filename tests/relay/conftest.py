@@ -3,7 +3,6 @@
 import sys
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 from aiortc.mediastreams import AudioStreamTrack
 

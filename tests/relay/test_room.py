@@ -93,19 +93,21 @@ async def test_late_joiner_gets_a_picture_fast_because_its_keyframe_request_is_f
     harness = make_room()
     await harness.join("doctor", RED)
     await harness.join("expert", GREEN)
-    assert await wait_for(lambda: sees(harness.people["doctor"], "expert", GREEN), timeout=10)
-    await asyncio.sleep(1.5)
-    requests_before = harness.room.stats()["doctor"]["video"]["keyframe_requests_sent"]
+    # (running: the expert has decoded a second's worth of the doctor's frames past the first keyframe)
+    assert await wait_for(lambda: sees(harness.people["expert"], "doctor", RED, 30), timeout=10)
+    requests_before = {pid: harness.room.stats()[pid]["video"]["keyframe_requests_sent"]
+                       for pid in ("doctor", "expert")}
 
     # when the patient joins
     patient = await harness.join("patient", BLUE)
 
-    # then the patient decodes both pictures within a second and a half
+    # then the relay asked each publisher for a keyframe on the patient's behalf, and the patient
+    # decodes both pictures: without the request the next keyframe would come 3000 frames (100 s) on,
+    # past this wait's deadline
+    assert await wait_for(lambda: all(harness.room.stats()[pid]["video"]["keyframe_requests_sent"] > before
+                                      for pid, before in requests_before.items()), timeout=10)
     assert await wait_for(lambda: sees(patient, "doctor", RED, 1) and sees(patient, "expert", GREEN, 1),
-                          timeout=5)
-    for publisher in ("doctor", "expert"):
-        assert patient.received[publisher].first_video_at - patient.joined_at < 1.5
-    assert harness.room.stats()["doctor"]["video"]["keyframe_requests_sent"] > requests_before
+                          timeout=10)
 
 
 async def test_audio_only_stops_video_to_that_participant_and_back(make_room):
@@ -114,24 +116,29 @@ async def test_audio_only_stops_video_to_that_participant_and_back(make_room):
     patient = harness.people["patient"]
     from_doctor = patient.received["doctor"]
 
-    # when the patient drops to audio only
+    # when the patient drops to audio only (the doctor's audio, 50 frames a second, is the clock here)
     harness.room.set_audio_only("patient", True)
-    await asyncio.sleep(0.5)  # frames already in flight
-    video_before, audio_before = from_doctor.video_frames, from_doctor.audio_frames
-    await asyncio.sleep(1.0)
-
-    # then no video reaches the patient, audio still does, and the others still get video
-    assert from_doctor.video_frames == video_before
-    assert from_doctor.audio_frames > audio_before + 20
+    await _audio_frames_pass(from_doctor, 25)  # video frames already in flight land meanwhile
+    video_before = from_doctor.video_frames
     expert_from_doctor = harness.people["expert"].received["doctor"].video_frames
-    assert expert_from_doctor > 0
+    await _audio_frames_pass(from_doctor, 50)
+
+    # then no video reaches the patient while a second of audio does, and the others still get video
+    assert from_doctor.video_frames == video_before
+    assert harness.people["expert"].received["doctor"].video_frames > expert_from_doctor
     assert any(m == {"type": "audio_only", "participant": "patient", "enabled": True}
                for m in harness.people["doctor"].messages)
 
-    # when video is back on, the picture returns within a second
+    # when video is back on, the picture returns (the relay asks the publishers for a keyframe)
     harness.room.set_audio_only("patient", False)
-    assert await wait_for(lambda: from_doctor.video_frames > video_before + 5, timeout=1.5)
+    assert await wait_for(lambda: from_doctor.video_frames > video_before + 5, timeout=10)
     assert is_colour(from_doctor.last_rgb, RED)
+
+
+async def _audio_frames_pass(received, frames: int) -> None:
+    """Wait until `frames` more audio frames of this subscription have been received."""
+    target = received.audio_frames + frames
+    assert await wait_for(lambda: received.audio_frames >= target, timeout=10), (received.audio_frames, target)
 
 
 async def test_leave_removes_the_participants_tracks(make_room):
@@ -214,9 +221,8 @@ async def test_quality_reports_loss_and_round_trip_time_per_participant(make_roo
     # given a full room that reports quality every half second
     harness = await full_room(make_room, quality_interval=0.5)
 
-    # when RTCP has had time to flow both ways
-    await asyncio.sleep(2.5)
-    report = await harness.room.quality()
+    # when RTCP has flowed both ways: every figure of every participant is measured
+    report = await _measured_quality(harness.room)
 
     # then every participant has a loss figure and a round-trip time (loopback: no loss)
     assert set(report) == set(COLOURS)
@@ -230,6 +236,18 @@ async def test_quality_reports_loss_and_round_trip_time_per_participant(make_roo
     assert pushed and set(pushed[-1]["participants"]) == set(COLOURS)
 
 
+async def _measured_quality(room, timeout: float = 15.0) -> dict:
+    """room.quality() once no figure is None (RTCP reports come about once a second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        report = await room.quality()
+        measured = report and all(f[k] is not None for f in report.values()
+                                  for k in ("upstream_loss", "downstream_loss", "rtt_ms"))
+        if measured or time.monotonic() > deadline:
+            return report
+        await asyncio.sleep(0.5)
+
+
 async def test_reconnecting_participant_keeps_its_place_in_the_room(make_room):
     # given a full room
     harness = await full_room(make_room)
@@ -238,7 +256,6 @@ async def test_reconnecting_participant_keeps_its_place_in_the_room(make_room):
     # when the patient's network drops and it publishes again with the same id
     # (a new upstream, as after an ICE restart; this time its camera shows yellow)
     await old_patient.close()
-    start = time.monotonic()
     patient = await harness.join("patient", YELLOW)
 
     # then it sees the others again, and the others see its new picture on the
@@ -247,7 +264,6 @@ async def test_reconnecting_participant_keeps_its_place_in_the_room(make_room):
                           timeout=5)
     doctor = harness.people["doctor"]
     assert await wait_for(lambda: is_colour(doctor.received["patient"].last_rgb, YELLOW), timeout=5)
-    assert time.monotonic() - start < 5
     offers_to_doctor = [m for m in doctor.messages
                         if m["type"] == "subscribe_offer" and m["publisher"] == "patient"]
     assert len(offers_to_doctor) == 1

@@ -1,6 +1,5 @@
 """Background work in a real Celery worker: offer timers, the sweeper, reserved-slot release; live notifications."""
 import datetime as dt
-import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -10,18 +9,9 @@ from django.utils import timezone
 from scheduling.models import Assignment, Booking, OnCallShift, Slot
 from scheduling.services import assignment_request, booking_create
 from scheduling.tasks import release_reserved_slots, sweep_expired_assignments
+from tests.conftest import task_result
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, timeout=20.0):
-    """Poll the database until predicate() holds (bounded)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.fixture
@@ -66,13 +56,12 @@ def test_sweeper_in_the_worker_expires_an_offer_whose_timer_was_lost(
                                         requested_by=people["village_doctor"], specialty=cardiology)
     lost = Assignment.objects.create(consultation=consultation, expert=people["expert"].expert,
                                      expires_at=timezone.now() - dt.timedelta(seconds=5))
-    # when the periodic sweeper runs in the worker, twice
-    sweep_expired_assignments.delay()
-    sweep_expired_assignments.delay()
-    # then the offer expired and exactly one new offer went to the next expert
-    assert wait_for(lambda: Assignment.objects.get(pk=lost.pk).status == "expired")
-    assert wait_for(lambda: Assignment.objects.filter(consultation=consultation, status="offered").exists())
-    time.sleep(1)
+    # when the periodic sweeper runs in the worker, twice (possibly at the same time: two pool processes)
+    runs = [sweep_expired_assignments.delay(), sweep_expired_assignments.delay()]
+    # then between them the runs expired the one lost offer, once
+    assert sorted(task_result(celery_worker_process, run) for run in runs) == ["0", "1"]
+    assert Assignment.objects.get(pk=lost.pk).status == "expired"
+    # and exactly one new offer went to the next expert
     offers = list(Assignment.objects.filter(consultation=consultation, status="offered"))
     assert len(offers) == 1 and offers[0].expert == people["other_expert"].expert
 
@@ -87,14 +76,13 @@ def test_release_task_in_the_worker_opens_reserved_slots_to_everyone_once(
     from teleclinic.errors import NotPermitted
     with pytest.raises(NotPermitted):
         booking_create(slot_id=session.slots.first().pk, patient_id=patient.pk, by=people["coordinator"])
-    # when the periodic release task runs in the worker
-    release_reserved_slots.delay()
-    assert wait_for(lambda: not Slot.objects.filter(session=session, released_at__isnull=True).exists())
+    # when the periodic release task runs in the worker, it releases both slots
+    assert task_result(celery_worker_process, release_reserved_slots.delay()) == "2"
+    assert not Slot.objects.filter(session=session, released_at__isnull=True).exists()
     released = dict(Slot.objects.filter(session=session).values_list("pk", "released_at"))
-    # and runs again
-    release_reserved_slots.delay()
-    time.sleep(2)
-    # then the slots were released once (a second run changes nothing) and the coordinator may book
+    # and when it runs again, it releases nothing (the second run has finished: its result is logged)
+    assert task_result(celery_worker_process, release_reserved_slots.delay()) == "0"
+    # then the slots were released once and the coordinator may book
     assert dict(Slot.objects.filter(session=session).values_list("pk", "released_at")) == released
     booking = booking_create(slot_id=session.slots.first().pk, patient_id=patient.pk, by=people["coordinator"])
     assert Booking.objects.get(pk=booking.pk).status == "booked"

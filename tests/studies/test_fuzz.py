@@ -4,7 +4,7 @@ import base64
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from studies import tus
-from studies.dicomweb.multipart import build_related, parse_related
+from studies.dicomweb.multipart import build_related, content_type_params, parse_related
 from studies.errors import InvalidInput
 from studies.formats.ecg.measure import CriticalThresholds
 from studies.formats.errors import FormatError
@@ -55,12 +55,37 @@ def test_multipart_round_trips_any_payloads(payloads):
     assert [content for _, content in parse_related(body, content_type)] == payloads
 
 
+NOT_MULTIPART = "STOW-RS bodies must be multipart/related with a boundary."
+NOT_ASCII = "The multipart boundary must be ASCII (RFC 2046)."
+NO_PARTS = "The multipart body has no parts."
+NO_HEADERS = "A multipart part has no header block."
+
+
+def _expected_refusal(body: bytes, content_type: str) -> set[str | None]:
+    """What the parser must say of this body: the reasons it may give (None: it may parse it)."""
+    boundary = content_type_params(content_type)[1].get("boundary")
+    if not boundary:
+        return {NOT_MULTIPART}
+    if not boundary.isascii():
+        return {NOT_ASCII}
+    if body.count(b"--" + boundary.encode("ascii")) < 2:
+        return {NO_PARTS}
+    return {None, NO_HEADERS}
+
+
 @given(st.binary(max_size=500), st.text(max_size=30))
 def test_multipart_parser_refuses_garbage_with_a_reason(body, boundary):
+    content_type = f"multipart/related; boundary={boundary}"
+    expected = _expected_refusal(body, content_type)
     try:
-        parse_related(body, f"multipart/related; boundary={boundary}")
-    except InvalidInput:
-        pass
+        parts = parse_related(body, content_type)
+    except InvalidInput as exc:
+        # then the refusal is a 400 naming what is wrong with this body
+        assert (exc.status, exc.code) == (400, "bad_multipart")
+        assert exc.message in expected, (exc.message, expected)
+    else:
+        assert None in expected, f"parsed a body that should be refused with {expected}"
+        assert all(isinstance(headers, dict) and isinstance(content, bytes) for headers, content in parts)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,6 +7,7 @@ import pytest
 
 from audit.models import AuditEvent
 from consult.models import Urgency
+from directory.models import Patient
 from studies.models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
 from studies.services.ingest import ingest_upload
 from studies.services.storage import files_or_nothing, media_path, partial_path
@@ -139,12 +140,17 @@ def test_dicom_patient_id_of_a_patient_outside_reach_is_refused(tus_client, doct
     assert not ImagingStudy.objects.exists()
 
 
-def test_unknown_patient_id_with_a_birth_date_registers_the_patient_in_the_uploaders_clinic(tus_client, doctor,
-                                                                                          community):
+def test_unknown_patient_id_waits_unmatched_in_the_uploaders_clinic_and_registers_nobody(tus_client, doctor,
+                                                                                        community):
+    # when a DICOM ECG for a Patient ID nobody has is uploaded without a consultation (it has a birth date)
     upload = upload_and_ingest(tus_client, doctor, sample_bytes("waveform_ecg.dcm"), kind="ecg")
+    # then it is stored unmatched in the uploader's clinic, its ECG record waits for the match
     assert upload.state == "ingested", upload.error_message
-    ecg = EcgRecord.objects.get()
-    assert ecg.patient.health_record_no == "642341" and ecg.patient.home_clinic == community.village_a1
+    assert upload.result["unmatched"] is True
+    study = ImagingStudy.objects.get()
+    assert study.patient is None and study.organisation == community.village_a1
+    assert study.dicom_patient_id == "642341" and study.dicom_patient_birth_date is not None
+    assert not EcgRecord.objects.exists() and not Patient.objects.filter(health_record_no="642341").exists()
 
 
 def test_dicom_ecg_is_normalised_measured_and_keeps_the_device_measurements(tus_client, doctor, consultation, api):
@@ -184,8 +190,8 @@ def test_critical_ecg_raises_the_consultation_to_stat_audited_and_notifies(tus_c
     assert "tachycardia" in [f["code"] for f in ecg.critical_findings]
     consultation.refresh_from_db()
     assert consultation.urgency == Urgency.STAT
-    event = AuditEvent.objects.get(object_type="Consultation", action="update")
-    assert event.detail["reason"] == "critical ECG findings" and event.actor_username == "system:studies-ingest"
+    event = AuditEvent.objects.get(object_type="Consultation", action="update", detail__has_key="urgency")
+    assert event.detail["reason"] == "critical_ecg" and event.actor_username == "system:studies-ingest"
 
 
 def test_ecg_without_patient_or_consultation_is_refused_clearly(tus_client, doctor):

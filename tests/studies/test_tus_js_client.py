@@ -1,21 +1,19 @@
-"""tus-js-client (unmodified, in Node) against a live Daphne. Skipped unless TUS_JS_CLIENT_DIR points at a folder
-where `npm install tus-js-client` was run (the suite does not download packages)."""
+"""tus-js-client (unmodified, in Node) against a live Daphne. `make install-test` installs the pinned
+client into tests/js/node_modules (scripts/install-test-js.sh); a missing client or node fails the test."""
 import hashlib
 import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from studies.models import Upload
+from tests.conftest import ROOT
 from tests.studies.conftest import upload_id_of
 
-MODULES = Path(os.environ.get("TUS_JS_CLIENT_DIR", "/nonexistent")) / "node_modules"
-pytestmark = [pytest.mark.django_db(transaction=True),
-              pytest.mark.skipif(not (MODULES / "tus-js-client").exists() or not shutil.which("node"),
-                                 reason="set TUS_JS_CLIENT_DIR to a folder with tus-js-client installed")]
+MODULES = ROOT / "tests" / "js" / "node_modules"
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SCRIPT = """
 const tus = require("tus-js-client");
@@ -32,6 +30,8 @@ upload.start();
 
 
 def test_tus_js_client_uploads_in_chunks(daphne_server, people, token_for, tmp_path):
+    assert shutil.which("node"), "node is missing: run `make install-test` (scripts/install-system-deps.sh)"
+    assert (MODULES / "tus-js-client").is_dir(), "tus-js-client is missing: run `make install-test`"
     script = tmp_path / "upload.js"
     script.write_text(SCRIPT)
     result = subprocess.run(["node", str(script), f"{daphne_server.url}/api/uploads/",

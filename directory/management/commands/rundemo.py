@@ -15,6 +15,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
     def handle(self, *args, host, port, **options):
+        address = f"http://{host}:{port}"
+        if not os.environ.get("SITE_URL"):
+            # The address printed below is the site's address: the QR code on every PDF points there.
+            settings.SITE_URL = address
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo")
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
@@ -25,7 +29,7 @@ class Command(BaseCommand):
             from teleclinic import inprocess_beat
 
             inprocess_beat.start()
-        self.stdout.write(self.style.SUCCESS(f"Teleclinic is running: open http://{host}:{port}/"))
+        self.stdout.write(self.style.SUCCESS(f"Teleclinic is running: open {address}/"))
         sys.stdout.flush()
         from daphne.cli import CommandLineInterface
 

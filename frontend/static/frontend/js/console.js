@@ -7,7 +7,7 @@ import { debounce, el, formatDateTime, isToday, say } from "./dom.js";
 import { dayKey, formatClock, formatTime, monthDay, weekdayOf } from "./time.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
-import { startUpload } from "./uploader.js";
+import { showUploadResult, startUpload } from "./uploader.js";
 import { liveRoomButton } from "./rooms.js";
 import { bindReportSearch, loadReports } from "./clinic-reports.js";
 
@@ -32,6 +32,7 @@ async function searchPatients(query) {
 
 function selectPatient(patient) {
   state.patient = patient;
+  loadUnmatched();
   $("#selected-patient").textContent = `${patient.name} (${label("sex", patient.sex)}, ${patient.birth_date})`;
   $("#consult-form").querySelector("button[type=submit]").disabled = false;
   $("#consult-form").dataset.patient = String(patient.id);
@@ -76,6 +77,7 @@ async function startConsultation(event) {
     form.querySelector("textarea").value = "";
     say($("#consult-status"), t("Consultation #{id} requested.", { id: consultation.id }));
     await loadConsultations();
+    loadUnmatched(); // its consultation choices now include this one
     $("#upload-consultation").value = String(consultation.id);
     if (consultation.mode === "live") { $("#booking-consultation").value = String(consultation.id); loadSlots(); }
   } catch (error) {
@@ -111,6 +113,44 @@ async function loadConsultations() {
     .filter((c) => !["closed", "cancelled"].includes(c.state))
     .map((c) => el("option", { value: c.id }, `#${c.id} ${c.patient_name} · ${specialtyName(c.specialty)}`)));
   $("#upload-consultation").value = chosen;
+}
+
+// --- studies a modality sent for a patient nobody here has ------------------------------
+async function loadUnmatched() {
+  let studies;
+  try {
+    studies = await api(E.UNMATCHED_STUDIES);
+  } catch (error) {
+    say($("#unmatched-status"), error.message, { error: true });
+    return;
+  }
+  $("#unmatched-count").textContent = studies.length ? String(studies.length) : "";
+  const mine = state.patient ? state.consultations.filter((c) => c.patient === state.patient.id
+    && !["closed", "cancelled"].includes(c.state)) : [];
+  $("#unmatched").replaceChildren(...studies.map((s) => el("tr", { dataset: { id: s.id } },
+    el("td", {}, formatDateTime(s.received_at)),
+    el("td", {}, [s.dicom_patient_name, s.dicom_patient_id && `ID ${s.dicom_patient_id}`, s.dicom_patient_sex,
+      s.dicom_patient_birth_date].filter(Boolean).join(" · ") || "—"),
+    el("td", {}, [s.modalities.join("/"), s.description, s.study_date, t("{n} images", { n: s.instances })]
+      .filter(Boolean).join(" · ")),
+    el("td", {}, el("select", { class: "unmatched-consultation" }, el("option", { value: "" }, "—"),
+      ...mine.map((c) => el("option", { value: c.id }, `#${c.id} ${specialtyName(c.specialty)}`)))),
+    el("td", {}, el("button", { type: "button", class: "primary", disabled: !state.patient,
+      onclick: (e) => matchStudy(s, e.currentTarget.closest("tr")) },
+    state.patient ? t("File under {name}", { name: state.patient.name }) : t("choose a patient above"))))));
+  if (!studies.length) $("#unmatched").replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "muted" }, t("None waiting."))));
+}
+
+async function matchStudy(study, row) {
+  const consultation = row.querySelector(".unmatched-consultation").value;
+  try {
+    await api(E.STUDY_MATCH(study.id), { method: "POST",
+      body: { patient: state.patient.id, ...(consultation ? { consultation: Number(consultation) } : {}) } });
+    say($("#unmatched-status"), t("Filed under {name}.", { name: state.patient.name }));
+  } catch (error) {
+    say($("#unmatched-status"), error.message, { error: true });
+  }
+  loadUnmatched();
 }
 
 async function loadTodayPatients() {
@@ -353,10 +393,7 @@ function onEvent(event) {
 }
 
 function showUploadState(event) {
-  const row = document.querySelector(`.upload[data-upload-id="${event.upload}"]`);
-  if (!row || !event.state) return;
-  row.querySelector(".upload-state").textContent = event.error ? `${t(`upload:${event.state}`)}: ${event.error.detail}` : t(`upload:${event.state}`);
-  if (event.state === "failed") row.dataset.state = "failed";
+  showUploadResult(document.querySelector(`.upload[data-upload-id="${event.upload}"]`), event);
 }
 
 async function main() {
@@ -370,7 +407,7 @@ async function main() {
   organisations = Object.fromEntries((await rows(E.ORGANISATIONS)).map((o) => [o.id, o.name]));
   await loadSpecialties();
   await loadConsultations();
-  await Promise.all([loadTodayPatients(), loadReports(), loadReferrals(), loadBookings()]);
+  await Promise.all([loadUnmatched(), loadTodayPatients(), loadReports(), loadReferrals(), loadBookings()]);
   document.body.dataset.ready = "true";
 }
 

@@ -1,7 +1,10 @@
-"""manage.py seed_demo: the demo 医共体, printed logins. Safe to run again."""
+"""manage.py seed_demo: the demo 医共体 (directory) and its rosters (scheduling), printed logins. Safe to run again.
+
+Here, in the highest app it seeds, so that the directory does not import scheduling."""
 from django.core.management.base import BaseCommand
 
 from directory import demo
+from scheduling.demo import seed_rosters
 
 
 class Command(BaseCommand):
@@ -9,8 +12,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         logins = demo.seed()
-        from scheduling.demo import seed_rosters
-
         seed_rosters()
         self.stdout.write(self.style.SUCCESS("Demo community ready. Password for every demo login: "
                                              f"{demo.DEMO_PASSWORD}"))

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from reports.selectors import arrivals_since, pending_report_events
 
-from .events import user_group
-from .socket_db import SocketDbConsumer, socket_db
-from .socket_watch import SocketWatch
+from teleclinic.events import user_group
+from teleclinic.socket_db import SocketDbConsumer, socket_db
+from teleclinic.socket_watch import SocketWatch
 
 CLOSE_UNAUTHENTICATED = 4401
 # A delivery commits a moment after it is stamped: look back this much further than the last look.

@@ -1,0 +1,8 @@
+"""The per-user notification socket's route (gathered by teleclinic/routing.py)."""
+from django.urls import path
+
+from .consumers import NotificationConsumer
+
+websocket_urlpatterns = [
+    path("ws/notifications/", NotificationConsumer.as_asgi()),
+]

@@ -1,0 +1,78 @@
+"""The journey suite's fixtures: the product started exactly like `make run` (tests/journeys/demo.py), and
+Debian's Chromium through Playwright, one context per person.
+
+No substitute anywhere: no routed endpoint, no fake server, no test loader in settings. Rows are made
+through the product's own API or pages as the demo's people (password teleclinic-demo).
+"""
+import os
+import re
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+from tests.journeys.demo import DEMO_PASSWORD, Demo
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--allow-loopback-in-peer-connection", "--use-fake-device-for-media-stream",
+                 "--use-fake-ui-for-media-stream", "--disable-gpu", "--no-sandbox"]
+SCREENSHOTS = ARTIFACTS / "screenshots"
+# Timers shortened by env only: beat runs every entry 10x as often (a 30 s sweep every 3 s).
+JOURNEY_ENV = {"BEAT_INTERVAL_SCALE": "0.1"}
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The session's `manage.py rundemo` (embedded default, demo seeded), stopped at the end."""
+    running = Demo(tmp_path_factory.mktemp("rundemo"), env=JOURNEY_ENV)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def person(chromium, demo, request):
+    """person(username) -> a logged-in Page in its own browser context on the demo, in Chinese."""
+    opened = []
+
+    def make(username: str, **context_options):
+        context = chromium.new_context(base_url=demo.url, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                       accept_downloads=True, **context_options)
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        opened.append((username, page))
+        login(page, username)
+        return page
+
+    yield make
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
+    for username, page in opened:
+        try:
+            page.screenshot(path=str(SCREENSHOTS / f"journeys-{slug}-{username}.png"), full_page=True)
+        finally:
+            page.context.close()
+    errors = [f"{username}: {e}" for username, page in opened for e in page.errors]
+    assert not errors, "uncaught errors in the pages:\n" + "\n".join(errors)
+
+
+def login(page, username: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/login/?next=/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    assert "/login/" not in page.url, f"login as {username} failed"
+    page.wait_for_selector("body[data-ready=true]")
