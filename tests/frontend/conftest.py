@@ -22,9 +22,9 @@ class FrozenClock:
     def __init__(self, moment: dt.datetime):
         self.moment = moment
 
-    def install(self, page) -> None:
+    def install(self, browser_page) -> None:
         """Call before the page's first navigation: its scripts then see the same clock as the test."""
-        page.clock.install(time=dt.datetime.now(dt.UTC))
+        browser_page.clock.install(time=dt.datetime.now(dt.UTC))
 
 
 @pytest.fixture(params=list(CLOCKS))
