@@ -4,7 +4,6 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from live.models import Participant
-from live.services import rooms
 from tests.live.conftest import drain_events, joined, patient_ticket, receive_until, socket
 
 pytestmark = pytest.mark.django_db(transaction=True)

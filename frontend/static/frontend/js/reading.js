@@ -67,7 +67,13 @@ async function loadStudies() {
   tabs.replaceChildren(...studies.map((s, i) => el("button", { type: "button", dataset: { index: i },
     onclick: () => openStudy(s) }, `${t(`kind:${s.type}`)} ${formatDateTime(s.created_at)}`)));
   if (!studies.length) tabs.replaceChildren(el("p", { class: "muted" }, t("Nothing uploaded yet.")));
-  else await openStudy(studies[0]);
+  const uids = studies.filter((s) => s.type === "imaging" && s.study_instance_uid).map((s) => s.study_instance_uid);
+  const ohif = $("#open-ohif");
+  if (ohif && uids.length) {  // the reading viewer, in its own window beside this page's report editor
+    ohif.href = `/ohif/viewer?${new URLSearchParams({ StudyInstanceUIDs: uids.join(",") })}`;
+    ohif.hidden = false;
+  }
+  if (studies.length) await openStudy(studies[0]);
 }
 
 async function openStudy(study) {
@@ -79,9 +85,11 @@ async function openStudy(study) {
     const device = record.device_measurements || {};
     const computed = record.computed_measurements || {};
     ecgViewer.load(samples, { device: device.values || {}, computed: computed.values || {}, statements: device.statements || [],
-      critical: record.critical_findings || [] });
-    // the report starts prefilled from the device's values where it has them, else the computed ones
-    editor.setStudy({ kind: "ecg", ref: `ecg:${study.id}`, measurements: numbersOnly({ ...computed.values, ...device.values }) });
+      critical: record.critical_findings || [], computedStatements: computed.statements || [] });
+    // the report starts prefilled from the device's values where it has them, else the computed ones,
+    // and with the computed preliminary statements for the expert to accept or edit
+    editor.setStudy({ kind: "ecg", ref: `ecg:${study.id}`, measurements: numbersOnly({ ...computed.values, ...device.values }),
+      statements: (computed.statements || []).map((s) => `${s.zh} ${s.en}`) });
   } else if (study.type === "imaging") {
     imageViewer ??= new ImageViewer($("#images"));
     const imaging = await api(E.IMAGING_STUDY(study.id));
