@@ -1,7 +1,7 @@
 """schemathesis against /api/schema/: no 5xx and no response that breaks the schema, as two roles.
 
 Every operation in the schema is generated (new endpoints join by being in the schema), with
-positive and negative data, 25 examples per operation, authenticated by API token.
+positive and negative data, 25 examples per operation from a fixed seed, authenticated by API token.
 """
 import pytest
 import schemathesis
@@ -14,7 +14,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
-EXAMPLES = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: a fixed seed, so CI runs the same cases each time (a failure reproduces; issue 13)
+EXAMPLES = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
 # Loaded when the module is collected, from the application itself (no server, no database).
