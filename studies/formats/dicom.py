@@ -31,7 +31,7 @@ from .dicom_tags import as_date as _date
 from .dicom_tags import as_int as _int
 from .dicom_tags import as_text as _text
 from .errors import DecompressionBomb, FormatError, InvalidDicom, TruncatedFile
-from .limits import DEFAULT_LIMITS, Limits, check_size
+from .limits import DEFAULT_LIMITS, Limits, check_size, inflated_cap
 
 INFLATE_CHUNK = 1024 * 1024
 
@@ -60,7 +60,7 @@ def read_dicom(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> FileDataset:
             code="dicom_missing_meta",
         )
     if ts == DeflatedExplicitVRLittleEndian:
-        body = _inflate(data[body_start:], limits.max_inflated_bytes)
+        body = _inflate(memoryview(data)[body_start:], inflated_cap(len(data) - body_start, limits))
         ds = _parse(lambda: _dataset_from_body(body, data[:128], meta))
     else:
         ds = _parse(lambda: pydicom.dcmread(io.BytesIO(data), force=False))
@@ -150,6 +150,7 @@ def _inflate(raw: bytes, max_bytes: int) -> bytes:
         while pending:
             out += inflater.decompress(pending, INFLATE_CHUNK)
             if len(out) > max_bytes:
+                del out  # given back before the refusal travels up
                 raise DecompressionBomb(
                     f"The deflated DICOM file expands to more than {max_bytes // (1024 * 1024)} MB; "
                     "we refuse it. Send it uncompressed or with an image compression syntax."
