@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "teleclinic.middleware.RejectNulBytesMiddleware",
+    "teleclinic.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "teleclinic.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
