@@ -88,20 +88,23 @@ def bomb(inflated: int) -> bytes:
 
 
 def valid_instance(compressed_size: int) -> bytes:
-    """A valid deflated instance (identifying UIDs, patient H1) whose deflated size is about `compressed_size`:
-    an OB element of random bytes, which deflate cannot shrink."""
-    import pydicom
-    from pydicom.uid import generate_uid
+    """A valid deflated CT (pydicom's CT_small, patient H1) whose deflated size is about `compressed_size`:
+    its pixels replaced by a larger image of noise, which deflate cannot shrink."""
+    import math
 
-    ds = _meta_and_dataset(generate_uid())
-    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.PatientID, ds.PatientName, ds.Modality = "H1", "HUANZHE", "OT"
-    ds.add_new((0x0009, 0x0010), "LO", "BENCH")
-    ds.add_new((0x0009, 0x1010), "OB", random.Random(1).randbytes(max(compressed_size - 2048, 0)))
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    side = max(16, int(math.sqrt(compressed_size / 2)))
+    ds.Rows = ds.Columns = side
+    ds.PixelData = random.Random(1).randbytes(side * side * 2)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.PatientID = generate_uid(), generate_uid(), "H1"
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
     out = io.BytesIO()
-    pydicom.dcmwrite(out, ds, enforce_file_format=True)
+    ds.save_as(out, enforce_file_format=True)
     return out.getvalue()
 
 

@@ -11,8 +11,8 @@ class Limits:
     max_file_bytes: int = 512 * 1024 * 1024  # one uploaded file
     max_inflated_bytes: int = 256 * 1024 * 1024  # deflated DICOM body once inflated
     # ... and at most this many times its deflated size (above a floor): deflate shrinks real images
-    # 2-5x, a bomb 1000x; a 255 KB bomb is refused after ~8 MB of inflating, not 256 MB (issue 13)
-    max_inflate_ratio: int = 32
+    # 2-5x, a bomb 1000x: a 255 KB bomb is refused after 8 MB of inflating, not 256 MB (issue 13)
+    max_inflate_ratio: int = 10
     inflate_floor_bytes: int = 8 * 1024 * 1024
     max_pixel_bytes: int = 1024 * 1024 * 1024  # decoded pixel data of one frame set
     max_frame_pixels: int = 64 * 1024 * 1024  # pixels of one rendered frame
