@@ -59,10 +59,6 @@ def room_join(*, participant_id: int, last_seq: int | None) -> tuple[dict, int, 
     return snapshot, after, events_since(room_id=snapshot["room"], after_seq=after)
 
 
-def participant_room_id(*, participant_id: int) -> int:
-    return Participant.objects.values_list("room_id", flat=True).get(pk=participant_id)
-
-
 def participant_state(*, participant_id: int) -> str:
     return Participant.objects.values_list("state", flat=True).get(pk=participant_id)
 

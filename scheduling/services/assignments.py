@@ -14,7 +14,7 @@ from audit.services import audit_record
 from consult.lifecycle import OFFERABLE, Transition, allows
 from consult.locks import lock_consultation
 from consult.models import Consultation, Urgency
-from consult.services import do_assign, do_escalate, do_offer, do_raise_to_stat
+from consult.services import do_assign, do_escalate, do_offer
 from directory.access import CHANGE, can, is_admin
 from directory.models import Expert, User
 from teleclinic.errors import Conflict, Gone, NotFound, NotPermitted
@@ -260,17 +260,6 @@ def consultation_assign(*, consultation_id: int, expert_id: int, by: User, reque
         send_event_on_commit(user_ids=[expert.user_id], payload={
             "type": "consultation.assigned_to_you", "consultation": consultation.pk, "urgency": consultation.urgency})
     return assignment
-
-
-def consultation_raise_to_stat(*, consultation_id: int, reason: str = "critical_finding") -> Consultation:
-    """A critical finding reported by hand or by a device: consult raises the case to stat (audited, once)
-    and stat_route below reacts."""
-    with transaction.atomic():
-        consultation = lock_consultation(consultation_id)
-        if consultation is None:
-            raise NotFound("No such consultation.")
-        do_raise_to_stat(consultation=consultation, reason=reason)
-    return consultation
 
 
 def stat_route(*, consultation: Consultation, reason: str) -> None:
