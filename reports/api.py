@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -61,6 +61,9 @@ class ReportStartIn(StrictSerializer):
     kind = serializers.ChoiceField(choices=Report.Kind.choices)
     study_ref = serializers.CharField(max_length=100, required=False, allow_null=True, default=None)
     measurements = serializers.DictField(child=serializers.FloatField(allow_null=True), required=False, default=dict)
+    statements = serializers.ListField(child=serializers.CharField(max_length=200), max_length=40, required=False,
+                                       default=list, help_text="the ECG's computed preliminary statements, "
+                                       "prefilled into an ECG draft for the expert to accept or edit")
 
 
 class DraftIn(StrictSerializer):
@@ -92,7 +95,8 @@ class ConsultationReportsView(APIView):
     def post(self, request, consultation_id: int):
         data = validated(ReportStartIn, request.data)
         report = drafting.report_start(consultation_id=consultation_id, kind=data["kind"], by=request.user,
-                                       study_ref=data["study_ref"], measurements=data["measurements"], request=request)
+                                       study_ref=data["study_ref"], measurements=data["measurements"],
+                                       statements=data["statements"], request=request)
         return Response(report_body(report, request.user), status=status.HTTP_201_CREATED)
 
 
@@ -264,20 +268,38 @@ class AcknowledgeView(APIView):
         return Response(DeliveryOut(delivery).data)
 
 
+class VerifyPageRenderer(TemplateHTMLRenderer):
+    template_name = "reports/verify.html"
+
+
 class VerifyView(APIView):
-    """Public: what the QR code opens. Says whether a printed report is genuine and current, no patient data."""
+    """Public: what the QR code opens. Says whether a printed report is genuine and current, no patient data.
+
+    A person's browser (Accept: text/html) gets a page in their language and the service's time zone;
+    API clients get JSON (Accept: application/json, or ?format=json).
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer, VerifyPageRenderer]
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, code: str):
-        version = selectors.version_verify(code=code)
+        page = isinstance(request.accepted_renderer, VerifyPageRenderer)
+        try:
+            version = selectors.version_verify(code=code)
+        except NotFound:
+            if not page:
+                raise
+            return Response({"genuine": False}, status=status.HTTP_404_NOT_FOUND)
         report = version.report
-        return Response({"genuine": True, "report": report.pk, "kind": report.kind, "version": version.number,
-                         "current": version.number == report.latest_version, "signed_by": str(version.signed_by),
-                         "signed_at": version.signed_at, "pdf_sha256": version.pdf_sha256,
-                         "online": f"/api/reports/{report.pk}/versions/{version.number}/"})
+        body = {"genuine": True, "report": report.pk, "kind": report.kind, "version": version.number,
+                "current": version.number == report.latest_version, "signed_by": str(version.signed_by),
+                "signed_at": version.signed_at, "pdf_sha256": version.pdf_sha256,
+                "online": f"/api/reports/{report.pk}/versions/{version.number}/"}
+        if page:
+            body.update(kind_label=report.get_kind_display(), latest=report.latest_version)
+        return Response(body)
 
 
 class FhirDiagnosticReportView(APIView):
