@@ -84,7 +84,7 @@ def bomb(inflated: int) -> bytes:
     for _ in range(inflated // len(zeros)):
         chunks.append(body.compress(zeros))
     chunks.append(body.flush())
-    return _header(str(uuid.uuid4().int)[:30].join(["2.25.", ""])) + b"".join(chunks)
+    return _header(f"2.25.{uuid.uuid4().int}"[:64]) + b"".join(chunks)
 
 
 def valid_instance(compressed_size: int) -> bytes:
@@ -172,7 +172,7 @@ def tus(port: int, token: str, data: bytes) -> str:
         **headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
     with urllib.request.urlopen(patch, timeout=600) as response:
         status = response.status
-    state = urllib.request.Request(url.replace("/api/uploads/", "/api/uploads/") , method="GET", headers=headers)
+    state = urllib.request.Request(url, method="GET", headers=headers)  # the upload's state after its ingest
     try:
         with urllib.request.urlopen(state, timeout=60) as response:
             body = json.loads(response.read() or b"{}")
