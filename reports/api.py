@@ -61,6 +61,9 @@ class ReportStartIn(StrictSerializer):
     kind = serializers.ChoiceField(choices=Report.Kind.choices)
     study_ref = serializers.CharField(max_length=100, required=False, allow_null=True, default=None)
     measurements = serializers.DictField(child=serializers.FloatField(allow_null=True), required=False, default=dict)
+    statements = serializers.ListField(child=serializers.CharField(max_length=200), max_length=40, required=False,
+                                       default=list, help_text="the ECG's computed preliminary statements, "
+                                       "prefilled into an ECG draft for the expert to accept or edit")
 
 
 class DraftIn(StrictSerializer):
@@ -92,7 +95,8 @@ class ConsultationReportsView(APIView):
     def post(self, request, consultation_id: int):
         data = validated(ReportStartIn, request.data)
         report = drafting.report_start(consultation_id=consultation_id, kind=data["kind"], by=request.user,
-                                       study_ref=data["study_ref"], measurements=data["measurements"], request=request)
+                                       study_ref=data["study_ref"], measurements=data["measurements"],
+                                       statements=data["statements"], request=request)
         return Response(report_body(report, request.user), status=status.HTTP_201_CREATED)
 
 

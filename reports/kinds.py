@@ -51,8 +51,12 @@ MEASUREMENT_ALIASES = {"rate_bpm": ("heart_rate_bpm", "rate_bpm", "hr"), "pr_ms"
 MAX_TEXT = 8000
 
 
-def ecg_template_prefill(measurements: dict) -> dict:
-    """An empty ECG draft with rate, PR, QRS, QT, QTc and axis taken from the measurements."""
+COMPUTED_PREFIX = "计算机初步判读，待确认 (computed, to be confirmed): "
+
+
+def ecg_template_prefill(measurements: dict, statements: list[str] = ()) -> dict:
+    """An empty ECG draft with rate, PR, QRS, QT, QTc and axis taken from the measurements, the
+    rhythm and findings from the computed preliminary statements (rhythm first), labelled computed."""
     draft = empty_draft("ecg")
     for field, aliases in MEASUREMENT_ALIASES.items():
         for key in aliases:
@@ -60,6 +64,10 @@ def ecg_template_prefill(measurements: dict) -> dict:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 draft[field] = round(float(value))
                 break
+    lines = [s.strip() for s in statements if isinstance(s, str) and s.strip()]
+    if lines:
+        draft["rhythm"] = lines[0]
+        draft["findings"] = COMPUTED_PREFIX + "; ".join(lines)
     return draft
 
 

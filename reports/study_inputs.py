@@ -1,7 +1,9 @@
 """What the PDF shows of the study behind a report: the ECG trace and key images of a study_ref.
 
-The studies app's functions are reached through settings (REPORTS_STUDY_LOADER, REPORTS_STUDY_OWNER),
-so that reports does not import studies (which imports reports.pdf).
+The loader is the setting REPORTS_STUDY_LOADER (by default the studies app's
+studies.report_inputs.load_report_inputs; REPORTS_STUDY_OWNER likewise), reached through settings so
+that reports does not import studies (which imports reports.pdf). An ECG report whose trace it cannot
+load renders without one and says so (reports/services/delivery.py).
 """
 from django.conf import settings
 from django.utils.module_loading import import_string

@@ -153,6 +153,8 @@ class EcgRecord(models.Model):
     device_measurements = models.JSONField(default=dict, blank=True)
     device_statements = models.JSONField(default=list, blank=True)
     computed_measurements = models.JSONField(default=dict, blank=True)
+    computed_statements = models.JSONField(default=list, blank=True,
+                                           help_text="preliminary statements: [{code, zh, en, values, source: computed}]")
     measurement_error = models.CharField(max_length=255, blank=True)
     critical_findings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -24,6 +24,7 @@ class ParsedEcg:
     computed: dict = field(default_factory=dict)
     measurement_error: str = ""
     critical: list[dict] = field(default_factory=list)
+    statements: list[dict] = field(default_factory=list)  # preliminary, computed: [{code, zh, en, values, source}]
 
 
 @dataclass
@@ -73,13 +74,14 @@ def parse_dicom(data: bytes, *, limits: Limits, thresholds: CriticalThresholds |
 
 
 def measure(ecg: Ecg, thresholds: CriticalThresholds) -> ParsedEcg:
-    """Computed intervals and critical findings; a record that cannot be measured is still stored."""
+    """Computed intervals, rhythm statements and critical findings; a record that cannot be measured is still stored."""
     try:
         analysis = analyse_ecg(ecg, thresholds=thresholds)
     except MeasurementError as exc:
         return ParsedEcg(ecg=ecg, measurement_error=exc.message)
     return ParsedEcg(ecg=ecg, computed=analysis.computed.as_dict(),
-                     critical=[{"code": f.code, "message": f.message} for f in analysis.critical])
+                     critical=[{"code": f.code, "message": f.message} for f in analysis.critical],
+                     statements=[s.as_dict() for s in analysis.statements])
 
 
 def ecg_to_npz(ecg: Ecg) -> bytes:

@@ -17,11 +17,22 @@ class DeviceMeasurementsOut(serializers.Serializer):
     statements = serializers.ListField(child=serializers.CharField())
 
 
+class ComputedStatementOut(serializers.Serializer):
+    code = serializers.CharField(help_text="e.g. sinus_rhythm, atrial_fibrillation, pvc, first_degree_av_block")
+    zh = serializers.CharField()
+    en = serializers.CharField()
+    values = serializers.DictField(help_text="the numbers in the text, e.g. {\"n\": 3} for PVC x3")
+    source = serializers.ChoiceField(choices=["computed"])
+
+
 class ComputedMeasurementsOut(serializers.Serializer):
     source = serializers.ChoiceField(choices=["computed"])
-    values = serializers.DictField(help_text="lead, beats, heart_rate_bpm, rr_*, pr_ms, qrs_ms, qt_ms, qtc_ms; "
-                                             "empty when the ECG could not be measured")
+    values = serializers.DictField(help_text="lead, beats, heart_rate_bpm, rr_*, pr_ms, qrs_ms, qt_ms, qtc_ms, "
+                                             "qrs_axis_deg, rhythm, beat_counts, atrial_rate_bpm, p_waves, "
+                                             "longest_rr_ms, withheld {measurement: why}; empty when the ECG "
+                                             "could not be measured")
     error = serializers.CharField(allow_null=True)
+    statements = ComputedStatementOut(many=True, help_text="preliminary statements, to be confirmed by the expert")
 
 
 class EcgOut(serializers.Serializer):
@@ -48,7 +59,7 @@ def ecg_out(ecg) -> dict:
         "device_measurements": {"source": "device", "values": ecg.device_measurements,
                                 "statements": ecg.device_statements},
         "computed_measurements": {"source": "computed", "values": ecg.computed_measurements,
-                                  "error": ecg.measurement_error or None},
+                                  "error": ecg.measurement_error or None, "statements": ecg.computed_statements},
         "critical_findings": ecg.critical_findings, "created_at": ecg.created_at,
         "samples_url": f"/api/ecgs/{ecg.pk}/samples/?overview=1"}).data
 

@@ -309,13 +309,20 @@ STUDIES_INGEST_SOFT_TIME_LIMIT = env.int("STUDIES_INGEST_SOFT_TIME_LIMIT", defau
 # A received upload not ingested this long is re-enqueued by beat's sweep (studies/schedules.py);
 # above the soft time limit, so a slow but running ingest is rarely started twice (harmless if it is).
 STUDIES_INGEST_STALE_SECONDS = env.int("STUDIES_INGEST_STALE_SECONDS", default=150)
-# ECG critical values (issue 4): rate < 40 or > 150 bpm, QTc > 500 ms, irregular + rapid.
+# ECG critical values (issue 4): rate < 40 or > 150 bpm, QTc > 500 ms, irregular + rapid; and the
+# rhythm criteria of issue 15 (studies/formats/ecg/rhythm.py decides the rhythm): AF or flutter with
+# a ventricular rate > 110, a run of >= 3 ventricular beats faster than 100/min, complete AV block,
+# a pause >= 3 s. Any of these raises the consultation to stat.
 STUDIES_ECG_CRITICAL = {
     "min_rate_bpm": env.float("ECG_CRITICAL_MIN_RATE", default=40.0),
     "max_rate_bpm": env.float("ECG_CRITICAL_MAX_RATE", default=150.0),
     "max_qtc_ms": env.float("ECG_CRITICAL_MAX_QTC", default=500.0),
     "irregular_nrmssd": env.float("ECG_CRITICAL_IRREGULAR_NRMSSD", default=0.10),
     "irregular_rapid_rate_bpm": env.float("ECG_CRITICAL_IRREGULAR_RATE", default=110.0),
+    "af_rvr_rate_bpm": env.float("ECG_CRITICAL_AF_RATE", default=110.0),
+    "vt_run_beats": env.int("ECG_CRITICAL_VT_RUN_BEATS", default=3),
+    "long_pause_ms": env.float("ECG_CRITICAL_PAUSE_MS", default=3000.0),
+    "complete_av_block": env.bool("ECG_CRITICAL_COMPLETE_AV_BLOCK", default=True),
 }
 # Browser origins other than our own allowed to run tus uploads (tus-js-client on another host).
 STUDIES_CORS_ORIGINS = env.list("STUDIES_CORS_ORIGINS", default=[])

@@ -25,8 +25,9 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud ov
 
 
 def report_start(*, consultation_id: int, kind: str, by: User, study_ref: str | None = None,
-                 measurements: dict | None = None, request=None) -> Report:
-    """The assigned expert opens a report of a kind; an ECG draft is prefilled from the measurements."""
+                 measurements: dict | None = None, statements: list[str] | None = None, request=None) -> Report:
+    """The assigned expert opens a report of a kind; an ECG draft is prefilled from the measurements
+    and the computed preliminary statements."""
     if kind not in TEMPLATES:
         raise InvalidInput(f"Unknown report kind '{kind}'.", code="unknown_kind")
     if study_ref is not None and not STUDY_REF.match(study_ref):
@@ -37,7 +38,7 @@ def report_start(*, consultation_id: int, kind: str, by: User, study_ref: str | 
         check_study_ref(study_ref=study_ref, patient_id=consultation.patient_id, consultation_id=consultation.pk)
         if Report.objects.filter(consultation=consultation, kind=kind).exists():
             raise Conflict(f"This consultation already has a {kind} report.", code="report_exists")
-        draft = ecg_template_prefill(measurements) if kind == Report.Kind.ECG else empty_draft(kind)
+        draft = ecg_template_prefill(measurements, statements or []) if kind == Report.Kind.ECG else empty_draft(kind)
         report = Report.objects.create(consultation=consultation, kind=kind, study_ref=study_ref,
                                        measurements=measurements, author=by, draft=draft,
                                        draft_saved_at=timezone.now())

@@ -379,6 +379,7 @@ def store_ecg(*, parsed: ParsedEcg, original: bytes | None, source: Source, file
         derived_leads=list(ecg.derived_leads), n_samples=ecg.n_samples, samples_file=samples_name,
         original_file=original_name, device_measurements=ecg.device_measurements,
         device_statements=ecg.device_statements, computed_measurements=parsed.computed,
+        computed_statements=parsed.statements,
         measurement_error=parsed.measurement_error[:255], critical_findings=parsed.critical)
     if parsed.critical and source.consultation is not None:
         _raise_to_stat(source.consultation.pk, record)

@@ -129,3 +129,19 @@ def test_fhir_imaging_study_is_valid_r4_and_only_for_readers_in_reach(api, tus_c
     assert AuditEvent.objects.filter(object_type="ImagingStudy", object_id=str(study.pk), action="read").count() == 1
     # and a doctor of another village gets 404
     assert api(people["other_village_doctor"]).get(f"/api/fhir/ImagingStudy/{study.pk}").status_code == 404
+
+
+def test_a_wfdb_record_with_lead_mlii_answers_leads_ii(api, tus_client, people, consultation):
+    # given a WFDB record whose signals are named like MIT-BIH's (MLII, V1)
+    from tests.formats.test_device_names import mit_style_record
+
+    upload = ingest(tus_client, people["village_doctor"], mit_style_record(reference_ecg()),
+                    consultation=consultation.pk, kind="ecg")
+    assert upload.state == "ingested", upload.error_message
+    record = EcgRecord.objects.get()
+    # when the expert asks for lead II
+    response = api(people["expert"]).get(f"/api/ecgs/{record.pk}/samples/?leads=II&encoding=int-list")
+    # then MLII is served as lead II
+    assert response.status_code == 200, response.content
+    assert record.lead_names == ["II", "V1"]
+    assert np.array_equal(np.asarray(response.json()["leads"]["II"]), reference_ecg().leads["II"])

@@ -5,7 +5,7 @@ from pydicom.dataset import Dataset
 from ..dicom import read_dicom
 from ..errors import FormatError, InvalidEcg
 from ..limits import DEFAULT_LIMITS, Limits
-from .model import Ecg, build_ecg, measurement_key, unit_factor
+from .model import Ecg, build_ecg, measurement_key, unit_factor, vendor_of
 
 
 def read_dicom_ecg(data: bytes | Dataset, *, limits: Limits = DEFAULT_LIMITS) -> Ecg:
@@ -24,7 +24,7 @@ def read_dicom_ecg(data: bytes | Dataset, *, limits: Limits = DEFAULT_LIMITS) ->
     if len(definitions) != values.shape[1]:
         raise InvalidEcg("The ECG channel definitions do not match its data.", code="ecg_bad_channels")
     factors = np.array([_channel_factor(d) for d in definitions])
-    measurements, statements = _annotations(ds)
+    measurements, statements = _annotations(ds, vendor_of(str(ds.get("Manufacturer", "") or "")))
     return build_ecg(
         names=[_channel_name(d, i) for i, d in enumerate(definitions)],
         microvolts=np.asarray(values, dtype=np.float64) * factors,
@@ -64,7 +64,8 @@ def _channel_factor(definition: Dataset) -> float:
         return unit_factor(str(units[0].get("CodeMeaning") or "uV"))
 
 
-def _annotations(ds: Dataset) -> tuple[dict[str, float], list[str]]:
+def _annotations(ds: Dataset, vendor: str) -> tuple[dict[str, float], list[str]]:
+    """Statements, and numeric measurements under our key (the vendor's table) or else their own name."""
     measurements: dict[str, float] = {}
     statements: list[str] = []
     for item in ds.get("WaveformAnnotationSequence") or []:
@@ -76,8 +77,12 @@ def _annotations(ds: Dataset) -> tuple[dict[str, float], list[str]]:
         value = item.get("NumericValue")
         if not concept or value in (None, ""):
             continue
-        key = measurement_key(str(concept[0].get("CodeMeaning", "")))
-        number = float(value[0] if isinstance(value, list) else value)
+        meaning = str(concept[0].get("CodeMeaning", "")).strip()
+        key = measurement_key(meaning, vendor) or meaning[:64]
+        try:
+            number = float(value[0] if isinstance(value, list) else value)
+        except (TypeError, ValueError):
+            continue
         if key and key not in measurements and (number != 0 or key.endswith("_deg")):
             measurements[key] = number  # 0 ms means "not measured" on these devices
     return measurements, statements

@@ -1,16 +1,15 @@
-"""Computed ECG measurements (neurokit2) and critical-value flags.
+"""Computed ECG measurements (neurokit2 + rhythm.py), preliminary statements and critical-value flags.
 
-Method, on one lead (II unless asked otherwise):
-- neurokit2 ecg_clean + ecg_peaks for R peaks -> RR mean/SD, heart rate, and the
-  irregularity measure nRMSSD = RMSSD(RR) / mean(RR);
-- ecg_delineate "dwt" for P onsets and T offsets, "prominence" for QRS onsets and
-  offsets (on the Mortara reference record dwt's QRS boundaries were unusable and
-  prominence's T offsets late; see tests/formats/test_measure.py for the agreement);
-- per-beat PR = QRS onset - P onset, QRS = QRS offset - onset, QT = T offset - QRS
-  onset; the median over beats whose value is physiologically possible;
-- QTc by Bazett: QT / sqrt(mean RR in seconds).
-These are single-lead values, so they are labelled "computed" and kept apart from
-the device's own global (multi-lead) measurements.
+Method:
+- neurokit2 ecg_clean + ecg_peaks on one lead (II unless asked otherwise) for R peaks, which
+  rhythm.py checks against all leads (missed wide beats added, T waves dropped) and classifies
+  (normal, PVC, PAC) -> RR mean/SD, heart rate, the irregularity nRMSSD = RMSSD(RR) / mean(RR);
+- QRS duration and PR interval global, on all leads (rhythm.py, beats.py): QRS on the dominant
+  beats' spatial velocity, PR on the averaged conducted beat; PR withheld when there are no
+  conducted P waves (AF, flutter, complete AV block);
+- QT on the rhythm lead: ecg_delineate "prominence" QRS onsets and "dwt" T offsets, the median
+  over normal beats whose value is physiologically possible; QTc by Bazett: QT / sqrt(mean RR s).
+These are labelled "computed" and kept apart from the device's own measurements.
 """
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..errors import MeasurementError
 from .model import Ecg
+from .rhythm import NORMAL, Rhythm, RhythmAnalysis, Statement, analyse_rhythm, rhythm_statements
 
 PLAUSIBLE_MS = {"pr": (60, 400), "qrs": (40, 250), "qt": (200, 700)}
 
@@ -31,12 +31,19 @@ class ComputedMeasurements:
     rr_mean_ms: float
     rr_sd_ms: float
     rr_nrmssd: float  # RMSSD / mean RR; irregular above CriticalThresholds.irregular_nrmssd
-    pr_ms: float | None
+    pr_ms: float | None  # None: withheld (see `withheld`) or not measurable
     qrs_ms: float | None
     qt_ms: float | None
     qtc_ms: float | None
+    qrs_axis_deg: float | None = None
+    rhythm: str = ""
+    beat_counts: dict = field(default_factory=dict)  # {"N": normal, "V": PVC, "A": PAC}
+    atrial_rate_bpm: float | None = None
+    p_waves: bool | None = None
+    longest_rr_ms: float | None = None
+    withheld: dict = field(default_factory=dict)  # measurement -> why it does not apply
     qtc_formula: str = "Bazett"
-    source: str = "computed (neurokit2, single lead)"
+    source: str = "computed (neurokit2 beats; QRS, PR and axis on all leads)"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -49,6 +56,10 @@ class CriticalThresholds:
     max_qtc_ms: float = 500.0
     irregular_nrmssd: float = 0.10  # beat-to-beat RR variation typical of atrial fibrillation
     irregular_rapid_rate_bpm: float = 110.0
+    af_rvr_rate_bpm: float = 110.0  # atrial fibrillation or flutter with a ventricular rate above this
+    vt_run_beats: int = 3  # consecutive PVCs faster than 100/min
+    long_pause_ms: float = 3000.0
+    complete_av_block: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,30 +73,45 @@ class EcgAnalysis:
     computed: ComputedMeasurements
     device: dict[str, float]
     critical: list[CriticalFinding] = field(default_factory=list)
+    statements: list[Statement] = field(default_factory=list)
+    rhythm: RhythmAnalysis | None = None  # beat by beat (not stored)
 
     def as_dict(self) -> dict:
-        """JSON-ready: {"computed": {...}, "device": {...}, "critical": [{"code", "message"}]}."""
-        return asdict(self)
+        """JSON-ready: {"computed": {...}, "device": {...}, "critical": [{"code", "message"}],
+        "statements": [{"code", "zh", "en", "values", "source": "computed"}]}."""
+        return {"computed": self.computed.as_dict(), "device": dict(self.device),
+                "critical": [asdict(c) for c in self.critical], "statements": [s.as_dict() for s in self.statements]}
 
 
 def analyse_ecg(ecg: Ecg, *, lead: str = "II", thresholds: CriticalThresholds = CriticalThresholds()) -> EcgAnalysis:
-    computed = measure_ecg(ecg, lead=lead)
+    computed, rhythm = _measure(ecg, lead=lead)
     return EcgAnalysis(computed=computed, device=dict(ecg.device_measurements),
-                       critical=critical_findings(computed, thresholds=thresholds))
+                       critical=critical_findings(computed, thresholds=thresholds, rhythm=rhythm),
+                       statements=rhythm_statements(rhythm, qtc_ms=computed.qtc_ms), rhythm=rhythm)
 
 
 def measure_ecg(ecg: Ecg, *, lead: str = "II") -> ComputedMeasurements:
     """Raises MeasurementError when the lead is absent or too few beats are found."""
+    return _measure(ecg, lead=lead)[0]
+
+
+def _measure(ecg: Ecg, *, lead: str) -> tuple[ComputedMeasurements, RhythmAnalysis]:
     if lead not in ecg.leads:
         lead = next((n for n in ("II", "I", "V5") if n in ecg.leads), ecg.lead_names[0])
     if ecg.duration_s < 4:
         raise MeasurementError("The ECG is shorter than 4 s; record at least 10 s to measure it.")
     fs = ecg.sampling_rate
     cleaned, rpeaks = _r_peaks(ecg.leads[lead].astype(np.float64), fs)
+    rhythm = analyse_rhythm(ecg, rpeaks)
+    rpeaks = rhythm.rpeaks
+    if len(rpeaks) < 3:
+        raise MeasurementError("Fewer than 3 heartbeats were found; check the leads are connected.")
     rr_ms = np.diff(rpeaks) / fs * 1000.0
     rr_mean = float(np.mean(rr_ms))
     waves = _delineate(cleaned, rpeaks, fs)
-    qt = _median_interval(waves["ECG_R_Onsets"], waves["ECG_T_Offsets"], fs, "qt")
+    normal = np.array([label == NORMAL for label in rhythm.labels])
+    qt = _median_interval(np.asarray(waves["ECG_R_Onsets"], dtype=float)[normal],
+                          np.asarray(waves["ECG_T_Offsets"], dtype=float)[normal], fs, "qt")
     return ComputedMeasurements(
         lead=lead,
         beats=len(rpeaks),
@@ -93,14 +119,18 @@ def measure_ecg(ecg: Ecg, *, lead: str = "II") -> ComputedMeasurements:
         rr_mean_ms=round(rr_mean, 1),
         rr_sd_ms=round(float(np.std(rr_ms, ddof=1)) if len(rr_ms) > 1 else 0.0, 1),
         rr_nrmssd=round(float(np.sqrt(np.mean(np.diff(rr_ms) ** 2)) / rr_mean) if len(rr_ms) > 1 else 0.0, 3),
-        pr_ms=_median_interval(waves["ECG_P_Onsets"], waves["ECG_R_Onsets"], fs, "pr"),
-        qrs_ms=_median_interval(waves["ECG_R_Onsets"], waves["ECG_R_Offsets"], fs, "qrs"),
+        pr_ms=_plausible(rhythm.pr_ms, "pr"),
+        qrs_ms=_plausible(rhythm.qrs_ms, "qrs"),
         qt_ms=qt,
         qtc_ms=None if qt is None else round(float(qt / np.sqrt(rr_mean / 1000.0)), 1),
-    )
+        qrs_axis_deg=rhythm.qrs_axis_deg, rhythm=rhythm.rhythm, beat_counts=rhythm.counts,
+        atrial_rate_bpm=rhythm.atrial_rate_bpm, p_waves=rhythm.p_waves, longest_rr_ms=rhythm.longest_rr_ms,
+        withheld=dict(rhythm.withheld),
+    ), rhythm
 
 
-def critical_findings(m: ComputedMeasurements, *, thresholds: CriticalThresholds = CriticalThresholds()) -> list[CriticalFinding]:
+def critical_findings(m: ComputedMeasurements, *, thresholds: CriticalThresholds = CriticalThresholds(),
+                      rhythm: RhythmAnalysis | None = None) -> list[CriticalFinding]:
     found = []
     if m.heart_rate_bpm < thresholds.min_rate_bpm:
         found.append(CriticalFinding("bradycardia", f"Heart rate {m.heart_rate_bpm:.0f} bpm is below "
@@ -111,10 +141,36 @@ def critical_findings(m: ComputedMeasurements, *, thresholds: CriticalThresholds
     if m.qtc_ms is not None and m.qtc_ms > thresholds.max_qtc_ms:
         found.append(CriticalFinding("long_qtc", f"QTc (Bazett) {m.qtc_ms:.0f} ms is above "
                                      f"{thresholds.max_qtc_ms:.0f} ms."))
-    if m.rr_nrmssd > thresholds.irregular_nrmssd and m.heart_rate_bpm > thresholds.irregular_rapid_rate_bpm:
+    rhythm_found = _rhythm_criticals(m, rhythm, thresholds) if rhythm is not None else []
+    af_rvr = any(f.code == "af_rvr" for f in rhythm_found)
+    if not af_rvr and m.rr_nrmssd > thresholds.irregular_nrmssd and m.heart_rate_bpm > thresholds.irregular_rapid_rate_bpm:
         found.append(CriticalFinding("irregular_rapid", f"Irregular rhythm (nRMSSD {m.rr_nrmssd:.2f}) "
                                      f"with a rapid rate of {m.heart_rate_bpm:.0f} bpm: possible AF with RVR."))
+    return found + rhythm_found
+
+
+def _rhythm_criticals(m: ComputedMeasurements, rhythm: RhythmAnalysis, t: CriticalThresholds) -> list[CriticalFinding]:
+    found = []
+    if rhythm.rhythm in (Rhythm.AF, Rhythm.FLUTTER) and m.heart_rate_bpm > t.af_rvr_rate_bpm:
+        name = "Atrial fibrillation" if rhythm.rhythm == Rhythm.AF else "Atrial flutter"
+        found.append(CriticalFinding("af_rvr", f"{name} with a rapid ventricular rate of {m.heart_rate_bpm:.0f} bpm "
+                                     f"(above {t.af_rvr_rate_bpm:.0f})."))
+    if rhythm.longest_vt_run >= t.vt_run_beats:
+        found.append(CriticalFinding("vt_run", f"A run of {rhythm.longest_vt_run} consecutive ventricular beats "
+                                     "faster than 100/min (ventricular tachycardia)."))
+    if t.complete_av_block and rhythm.rhythm == Rhythm.COMPLETE_AV_BLOCK:
+        found.append(CriticalFinding("complete_av_block", "Complete AV block: P waves at "
+                                     f"{rhythm.atrial_rate_bpm:.0f}/min not conducted, ventricles at "
+                                     f"{m.heart_rate_bpm:.0f}/min."))
+    if rhythm.longest_rr_ms >= t.long_pause_ms:
+        found.append(CriticalFinding("long_pause", f"A pause of {rhythm.longest_rr_ms / 1000:.1f} s "
+                                     f"(at least {t.long_pause_ms / 1000:.1f} s)."))
     return found
+
+
+def _plausible(value: float | None, kind: str) -> float | None:
+    low, high = PLAUSIBLE_MS[kind]
+    return value if value is not None and low <= value <= high else None
 
 
 def _r_peaks(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:

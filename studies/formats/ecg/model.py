@@ -7,10 +7,16 @@ from ..errors import InvalidEcg
 
 STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 _BY_UPPER = {name.upper(): name for name in STANDARD_LEADS}
-_ROMAN = {"1": "I", "2": "II", "3": "III"}
+# Other spellings of the standard leads: Roman numerals as digits, Holter/MIT-BIH modified limb leads
+# (MLII is lead II placed on the torso), IEC 60601 names (C1-C6 for V1-V6, aR/aL/aF).
+LEAD_ALIASES = {"1": "I", "2": "II", "3": "III", "MLI": "I", "ML1": "I", "MLII": "II", "ML2": "II", "MII": "II",
+                "MLIII": "III", "ML3": "III", "AR": "aVR", "AL": "aVL", "AF": "aVF",
+                **{f"C{i}": f"V{i}" for i in range(1, 7)}, **{f"MV{i}": f"V{i}" for i in range(1, 7)}}
+_PREFIXES = ("MDC_ECG_LEAD_", "LEAD_", "LEAD ", "ECG_", "ECG ", "EKG ", "EKG_", "ECG-", "EKG-")
 
-# Device measurement keys, whatever the source called them.
-MEASUREMENT_KEYS = {
+# Device measurement keys per vendor, whatever the source called them; a key in no table is kept
+# under the device's own name (ecg.device_measurements["QT Dispersion"] = 42.0).
+COMMON_KEYS = {
     "rr interval": "rr_ms", "mdc_ecg_time_pd_rr": "rr_ms", "mdc_ecg_time_pd_rr_global": "rr_ms",
     "pp interval": "pp_ms", "mdc_ecg_time_pd_pp": "pp_ms", "mdc_ecg_time_pd_pp_global": "pp_ms",
     "pr interval": "pr_ms", "mdc_ecg_time_pd_pr": "pr_ms", "mdc_ecg_time_pd_pr_global": "pr_ms",
@@ -23,6 +29,19 @@ MEASUREMENT_KEYS = {
     "qrs axis": "qrs_axis_deg", "mdc_ecg_angle_qrs_front": "qrs_axis_deg",
     "t axis": "t_axis_deg", "mdc_ecg_angle_t_front": "t_axis_deg",
 }
+VENDOR_KEYS = {
+    # GE MAC/MUSE (DICOM annotations and MUSE XML RestingECGMeasurements)
+    "ge": {"ventricular heart rate": "heart_rate_bpm", "atrial heart rate": "atrial_rate_bpm",
+           "ventricularrate": "heart_rate_bpm", "atrialrate": "atrial_rate_bpm", "printerval": "pr_ms",
+           "qrsduration": "qrs_ms", "qtinterval": "qt_ms", "qtcorrected": "qtc_ms", "qt corrected": "qtc_ms",
+           "paxis": "p_axis_deg", "raxis": "qrs_axis_deg", "taxis": "t_axis_deg", "qrs count": "beats",
+           "qrscount": "beats"},
+    # Philips PageWriter (Sierra XML globalmeasurements)
+    "philips": {"heartrate": "heart_rate_bpm", "rrint": "rr_ms", "pdur": "p_ms", "print": "pr_ms",
+                "qrsdur": "qrs_ms", "qtint": "qt_ms", "qtcb": "qtc_ms", "pfrontaxis": "p_axis_deg",
+                "qrsfrontaxis": "qrs_axis_deg", "tfrontaxis": "t_axis_deg", "atrialrate": "atrial_rate_bpm"},
+}
+MEASUREMENT_KEYS = COMMON_KEYS  # the name older callers import
 UNIT_TO_MICROVOLT = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "microvolt": 1.0, "mv": 1000.0,
                      "millivolt": 1000.0, "v": 1_000_000.0, "volt": 1_000_000.0, "nv": 0.001}
 
@@ -52,19 +71,32 @@ class Ecg:
 
 
 def normalize_lead_name(raw: str) -> str:
-    """'Lead I (Einthoven)', 'MDC_ECG_LEAD_AVR', 'avr', 'v1' -> 'I', 'aVR', 'aVR', 'V1'."""
+    """'Lead I (Einthoven)', 'MDC_ECG_LEAD_AVR', 'avr', 'v1', 'MLII', 'ECG II', 'C3' -> 'I', 'aVR', 'aVR', 'V1',
+    'II', 'II', 'V3'; a name that is none of the standard leads is kept as it came."""
     name = raw.strip()
     name = name.split("(")[0].strip()
     upper = name.upper()
-    for prefix in ("MDC_ECG_LEAD_", "LEAD "):
+    for prefix in _PREFIXES:
         if upper.startswith(prefix):
             upper = upper[len(prefix):].strip()
-    upper = _ROMAN.get(upper, upper)
-    return _BY_UPPER.get(upper, name)
+            break
+    upper = upper.replace(" ", "").replace("-", "") if len(upper) <= 6 else upper
+    upper = LEAD_ALIASES.get(upper, upper)
+    return _BY_UPPER.get(upper.upper(), upper if upper in STANDARD_LEADS else name)
 
 
-def measurement_key(raw: str) -> str | None:
-    return MEASUREMENT_KEYS.get(raw.strip().lower())
+def measurement_key(raw: str, vendor: str = "") -> str | None:
+    """The canonical key of a device measurement (the vendor's table, then the common one); None if unknown."""
+    key = raw.strip().lower()
+    return VENDOR_KEYS.get(vendor, {}).get(key) or COMMON_KEYS.get(key)
+
+
+def vendor_of(manufacturer: str) -> str:
+    """'GE Healthcare', 'GE MEDICAL SYSTEMS' -> 'ge'; 'Philips Medical Systems' -> 'philips'; else ''."""
+    text = manufacturer.strip().lower()
+    if text.startswith("ge ") or text in ("ge", "marquette") or "general electric" in text:
+        return "ge"
+    return "philips" if "philips" in text else ""
 
 
 def unit_factor(unit: str) -> float:

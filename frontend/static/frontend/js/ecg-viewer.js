@@ -2,7 +2,8 @@
 // gain/speed/zoom switches, time and amplitude calipers, device and computed measurements.
 //
 // Usage:  const viewer = new EcgViewer(containerElement);
-//         viewer.load(samplesJson, { device: {...}, computed: {...}, statements: [...], critical: [{code, message}] });
+//         viewer.load(samplesJson, { device: {...}, computed: {...}, statements: [...], critical: [{code, message}],
+//                                    computedStatements: [{code, zh, en}] });
 // samplesJson is the shape served by studies/formats/ecg/serve.py:
 //   {sampling_rate, n_samples, units: "uV", encoding: "int16-le-base64" | "int-list", leads: {name: data}}
 // Paper is drawn in millimetres and converted with the browser's CSS px per mm (1 in = 96 px = 25.4 mm),
@@ -124,9 +125,9 @@ export class EcgViewer {
     }
   }
 
-  load(samplesJson, { device = {}, computed = {}, statements = [], critical = [] } = {}) {
+  load(samplesJson, { device = {}, computed = {}, statements = [], critical = [], computedStatements = [] } = {}) {
     this.ecg = decodeSamples(samplesJson);
-    this.renderMeasurements(device, computed, statements, critical);
+    this.renderMeasurements(device, computed, statements, critical, computedStatements);
     this.draw();
   }
 
@@ -309,15 +310,24 @@ export class EcgViewer {
   }
 
   // --- measurements -------------------------------------------------------------
-  renderMeasurements(device, computed, statements, critical = []) {
+  renderMeasurements(device, computed, statements, critical = [], computedStatements = []) {
+    const known = new Set(MEASUREMENTS.map(([key]) => key));
     const table = (title, values, computedLabel) => {
-      const rows = MEASUREMENTS.filter(([key]) => values?.[key] !== null && values?.[key] !== undefined)
+      const withheld = computedLabel ? (values?.withheld || {}) : {};
+      const rows = MEASUREMENTS.filter(([key]) => (values?.[key] !== null && values?.[key] !== undefined) || withheld[key])
         .map(([key, label, unit]) => el("tr", { dataset: { key } },
-          el("th", {}, t(label)), el("td", {}, `${Math.round(Number(values[key]))} ${unit}`),
+          el("th", {}, t(label)),
+          withheld[key] ? el("td", { class: "muted", title: withheld[key] }, t("not applicable"))
+            : el("td", {}, `${Math.round(Number(values[key]))} ${unit}`),
           computedLabel ? el("td", { class: "computed-tag" }, t("computed")) : null));
+      // a device's own measurements under their own names (e.g. GE "Ventricular Heart Rate")
+      const others = computedLabel ? [] : Object.entries(values || {})
+        .filter(([key, v]) => !known.has(key) && typeof v === "number")
+        .map(([key, v]) => el("tr", { dataset: { key } }, el("th", {}, key), el("td", {}, `${v}`)));
+      const all = [...rows, ...others];
       return el("section", { class: computedLabel ? "ecg-computed" : "ecg-device" },
         el("h3", {}, title),
-        rows.length ? el("table", {}, el("tbody", {}, rows)) : el("p", { class: "muted" }, t("None")));
+        all.length ? el("table", {}, el("tbody", {}, all)) : el("p", { class: "muted" }, t("None")));
     };
     const lead = computed?.lead ? ` (${t("lead")} ${computed.lead})` : "";
     this.measurements.replaceChildren(...[
@@ -325,8 +335,11 @@ export class EcgViewer {
         el("ul", {}, critical.map((f) => el("li", {}, f.message || f.code)))) : null,
       table(t("Device measurements"), device, false),
       table(`${t("Computed measurements")}${lead}`, computed, true),
-      statements?.length ? el("section", {}, el("h3", {}, t("Device statements")),
+      statements?.length ? el("section", { class: "ecg-device-statements" }, el("h3", {}, t("Device statements")),
         el("ul", {}, statements.map((s) => el("li", {}, s)))) : null,
+      computedStatements?.length ? el("section", { class: "ecg-computed-statements" },
+        el("h3", {}, t("Computed statements"), " ", el("span", { class: "computed-tag" }, t("to be confirmed by the expert"))),
+        el("ul", {}, computedStatements.map((s) => el("li", { dataset: { code: s.code } }, `${s.zh} · ${s.en}`)))) : null,
     ].filter(Boolean));
   }
 }

@@ -79,9 +79,11 @@ async function openStudy(study) {
     const device = record.device_measurements || {};
     const computed = record.computed_measurements || {};
     ecgViewer.load(samples, { device: device.values || {}, computed: computed.values || {}, statements: device.statements || [],
-      critical: record.critical_findings || [] });
-    // the report starts prefilled from the device's values where it has them, else the computed ones
-    editor.setStudy({ kind: "ecg", ref: `ecg:${study.id}`, measurements: numbersOnly({ ...computed.values, ...device.values }) });
+      critical: record.critical_findings || [], computedStatements: computed.statements || [] });
+    // the report starts prefilled from the device's values where it has them, else the computed ones,
+    // and with the computed preliminary statements for the expert to accept or edit
+    editor.setStudy({ kind: "ecg", ref: `ecg:${study.id}`, measurements: numbersOnly({ ...computed.values, ...device.values }),
+      statements: (computed.statements || []).map((s) => `${s.zh} ${s.en}`) });
   } else if (study.type === "imaging") {
     imageViewer ??= new ImageViewer($("#images"));
     const imaging = await api(E.IMAGING_STUDY(study.id));

@@ -17,13 +17,14 @@ import { t } from "./strings.js";
 export const AUTOSAVE_MS = 1200;
 
 export class ReportEditor {
-  /** study: {kind: "ecg"|"imaging"|"consultation", ref: "ecg:12"|"dicom:<uid>"|null, measurements: {}} */
+  /** study: {kind: "ecg"|"imaging"|"consultation", ref: "ecg:12"|"dicom:<uid>"|null, measurements: {},
+   *  statements: ["窦性心律 Sinus rhythm", ...] (computed, prefilled into an ECG draft)} */
   constructor(container, consultationId) {
     this.container = container;
     this.consultationId = consultationId;
     this.report = null;
     this.templates = {};
-    this.study = { kind: "consultation", ref: null, measurements: {} };
+    this.study = { kind: "consultation", ref: null, measurements: {}, statements: [] };
     this.amendingReason = false;
     this.autosave = debounce(() => this.save(), AUTOSAVE_MS);
   }
@@ -81,7 +82,8 @@ export class ReportEditor {
     try {
       const same = kind === this.study.kind;
       this.report = await api(E.CONSULTATION_REPORTS(this.consultationId), { method: "POST", body: {
-        kind, study_ref: same ? this.study.ref : null, measurements: same ? this.study.measurements : {} } });
+        kind, study_ref: same ? this.study.ref : null, measurements: same ? this.study.measurements : {},
+        statements: same ? (this.study.statements || []) : [] } });
       this.render();
       this.announce("report-changed");
     } catch (error) {
