@@ -28,8 +28,10 @@ def demo(tmp_path_factory):
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """Chromium for one module: Playwright's sync API runs an event loop in the test's thread, which must
+    not outlive the module (later tests' ORM calls would see a running loop)."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
