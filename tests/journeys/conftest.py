@@ -20,9 +20,9 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 JOURNEY_ENV = {"BEAT_INTERVAL_SCALE": "0.1"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The session's `manage.py rundemo` (embedded default, demo seeded), stopped at the end."""
+    """The module's `manage.py rundemo` (embedded default, demo seeded), stopped at its end."""
     running = Demo(tmp_path_factory.mktemp("rundemo"), env=JOURNEY_ENV)
     yield running
     running.stop()
