@@ -151,6 +151,9 @@ def embedded() -> dict:
         demo = Demo(Path(var))
         try:
             return _measure(demo)
+        except Exception:
+            print(demo.log()[-20000:], file=sys.stderr)  # the server's side of the failure
+            raise
         finally:
             demo.stop()
 
@@ -173,6 +176,9 @@ def scaled() -> dict:
         try:
             _until("worker", lambda: "ready." in worker_log.read_text())
             return _measure(demo)
+        except Exception:
+            print(demo.log()[-10000:], worker_log.read_text()[-10000:], file=sys.stderr)
+            raise
         finally:
             worker.terminate()
             worker.wait(timeout=30)
