@@ -9,6 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
+	bash scripts/install-ohif.sh || echo "OHIF Viewer not installed (needs npm); the built-in viewer still works" >&2
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
@@ -34,7 +35,7 @@ test: install-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## The machine-checked contracts (pyproject.toml): ruff's rules, mypy on the apps, import-linter's contracts.
-check: $(VENV)/.installed-test
+check: install-test
 	$(VENV)/bin/ruff check .
 	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports

@@ -1,6 +1,6 @@
 """Benchmark of the formats library; prints one JSON object.
 
-    /work/main/.venv/bin/python bench/formats_bench.py [--runs N]
+    .venv/bin/python bench/formats_bench.py [--runs N]
 
 - ecg: milliseconds per 10 s 12-lead record (pydicom's waveform_ecg.dcm) for
   read_ecg + measure_ecg, with bare pydicom dcmread (+ waveform_array) of the same
