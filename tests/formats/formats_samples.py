@@ -97,3 +97,31 @@ def make_csv(ecg, *, units: str = "uV", header_line: str | None = None) -> bytes
     else:
         lines += [",".join(map(str, row)) for row in table.tolist()]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def make_edf(ecg, *, labels=None, plus: bool = True, extra_channels=(), units: str = "uV") -> bytes:
+    """Write the ECG with pyedflib's own EdfWriter (EDF+ by default): one channel per lead, labelled
+    like monitors do ("ECG II"), 16-bit over +-10 mV, plus any `extra_channels` (label, values, rate)."""
+    import pyedflib
+
+    names = ecg.lead_names
+    labels = labels or [f"ECG {name}" for name in names]
+    per_unit = 1.0 if units == "uV" else 1000.0
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "ecg.edf")
+        n = len(names) + len(extra_channels)
+        writer = pyedflib.EdfWriter(path, n, file_type=pyedflib.FILETYPE_EDFPLUS if plus else pyedflib.FILETYPE_EDF)
+        headers = [{"label": label, "dimension": units, "sample_frequency": ecg.sampling_rate,
+                    "physical_min": -10000.0 / per_unit, "physical_max": 10000.0 / per_unit,
+                    "digital_min": -32768, "digital_max": 32767, "transducer": "AgAgCl electrode",
+                    "prefilter": "HP:0.05Hz LP:150Hz"} for label in labels]
+        signals = [ecg.leads[name].astype(np.float64) / per_unit for name in names]
+        for label, values, rate in extra_channels:
+            headers.append({"label": label, "dimension": "%", "sample_frequency": rate, "physical_min": 0.0,
+                            "physical_max": 100.0, "digital_min": -32768, "digital_max": 32767})
+            signals.append(np.asarray(values, dtype=np.float64))
+        writer.setSignalHeaders(headers)
+        writer.writeSamples(signals)
+        writer.close()
+        with open(path, "rb") as handle:
+            return handle.read()
