@@ -16,6 +16,7 @@ class Format(str, enum.Enum):
     WFDB = "wfdb"  # a zip holding one .hea header and its signal file(s)
     CSV = "csv"  # see README.md for the columns
     EDF = "edf"  # EDF / EDF+ (European Data Format)
+    MUSE = "muse"  # GE MUSE XML (root RestingECG)
     JPEG = "jpeg"
     PNG = "png"
 
@@ -38,6 +39,8 @@ def detect(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Format:
         root = _xml_root(data)
         if root == f"{{{HL7_V3}}}AnnotatedECG":
             return Format.AECG
+        if root == "RestingECG":
+            return Format.MUSE
         seen = _known_xml(root)
     elif _looks_like_ecg_csv(data):
         return Format.CSV
@@ -48,12 +51,11 @@ def detect(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Format:
     raise UnsupportedFormat(f"This file is not a format we can read. {ACCEPTED}")
 
 
-ACCEPTED = ("We accept a DICOM file (with its 128-byte preamble and 'DICM' header), an HL7 aECG XML, "
+ACCEPTED = ("We accept a DICOM file (with its 128-byte preamble and 'DICM' header), an HL7 aECG XML, a GE MUSE XML, "
             "a WFDB record zipped with its .hea and .dat files, an EDF/EDF+ file, an ECG CSV (see the "
             "upload help), or a JPEG/PNG photo.")
 # Root elements of ECG XML formats that are recognised but not read (yet): named in the refusal.
-KNOWN_XML = {"restingecg": "a GE MUSE XML ECG (root <RestingECG>)",
-             "cardiologyxml": "a GE CardioSoft XML ECG (root <CardiologyXML>)",
+KNOWN_XML = {"cardiologyxml": "a GE CardioSoft XML ECG (root <CardiologyXML>)",
              "restingecgdata": "a Philips Sierra XML ECG (root <restingecgdata>)",
              "ecg": "a Mortara/Welch Allyn XML ECG (root <ECG>)"}
 

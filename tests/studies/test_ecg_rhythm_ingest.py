@@ -131,3 +131,17 @@ def test_an_edf_plus_ecg_is_ingested_with_its_original_and_statements(tus_client
     assert record.source_format == "edf" and record.lead_names == reference_ecg().lead_names
     assert record.original_file.endswith(".edf")
     assert [s["code"] for s in record.computed_statements] == ["sinus_rhythm"]
+
+
+def test_a_ge_muse_xml_is_ingested_with_ges_measurements_and_statements(tus_client, doctor, consultation, api):
+    from tests.formats.formats_samples import make_muse
+
+    upload = upload_and_ingest(tus_client, doctor, make_muse(reference_ecg()), filename="ecg.xml",
+                               consultation=consultation.pk, kind="ecg")
+    assert upload.state == "ingested", upload.error_message
+    body = api(doctor).get(f"/api/ecgs/{EcgRecord.objects.get().pk}/").json()
+    assert body["source_format"] == "muse" and body["derived_leads"] == ["III", "aVR", "aVL", "aVF"]
+    assert body["device_measurements"]["values"]["heart_rate_bpm"] == 61
+    assert body["device_measurements"]["values"]["QTcFrederica"] == 369
+    assert body["device_measurements"]["statements"] == ["RITMO SINUSALE", "ECG NORMALE"]
+    assert [s["code"] for s in body["computed_measurements"]["statements"]] == ["sinus_rhythm"]
