@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test install install-test services bench scaled
+.PHONY: run test check install install-test system-deps services bench scaled
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,12 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test
-	bash scripts/install-system-deps.sh
+# Debian packages first: a fresh machine may lack python3-venv, PostgreSQL, Redis, node...
+install-test: system-deps $(VENV)/.installed-test
 	bash scripts/install-test-js.sh
+
+system-deps:
+	bash scripts/install-system-deps.sh
 
 ## The whole system on its embedded default (SQLite, in-memory layer, in-process jobs), demo seeded.
 run: install
@@ -29,6 +32,12 @@ run: install
 test: install-test
 	bash scripts/ensure-services.sh
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## The machine-checked contracts (pyproject.toml): ruff's rules, mypy on the apps, import-linter's contracts.
+check: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## Benchmarks: JSON figures with their baselines.
 bench: install-test

@@ -2,7 +2,10 @@
 
 1. Report signed -> the village clinic's /ws/notifications/ socket receives "report.arrived"
    with the PDF ready: p50/p95 over 100 reports, one at a time, with a real Celery worker
-   (prefork, 2 processes) rendering the real 12-lead ECG and delivering, over Redis.
+   (prefork, 2 processes) rendering the real 12-lead ECG and delivering, over Redis. The product's
+   defaults: each report's ECG is a stored EcgRecord (pydicom's waveform_ecg.dcm, kept through the
+   studies app's ecg_signal_store) and the PDF gets its trace from REPORTS_STUDY_LOADER's default,
+   the studies app's loader (no test loader); the run counts the PDFs that carry the trace.
    The socket is the real NotificationConsumer on the Redis channel layer, driven in this
    process by Channels' WebsocketCommunicator (no Daphne in the path).
 2. PDF render time of an ECG report (pydicom's waveform_ecg.dcm) and an imaging report
@@ -32,7 +35,6 @@ ENV = {
     "CELERY_QUEUE": "bench-reports",
     "DJANGO_SETTINGS_MODULE": "teleclinic.settings",
     "MEDIA_ROOT": "/tmp/tc-bench-reports-media",
-    "REPORTS_STUDY_LOADER": "tests.reports.realdata.load_study",
     "REPORTS_OUTBOUND_CHANNELS": "email",
     "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     "ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
@@ -77,11 +79,30 @@ def _setup_world(count: int):
         consultation = Consultation.objects.create(
             patient=patient, requesting_org=village, requested_by=doctor, specialty=cardiology, urgency="stat",
             reason="胸闷", assigned_expert=expert, state="assigned")
+        record = _stored_ecg(doctor, consultation)
         report = drafting.report_start(consultation_id=consultation.pk, kind="ecg", by=expert_user,
-                                       study_ref=f"ecg:{i}", measurements=measurements)
+                                       study_ref=f"ecg:{record.pk}", measurements=measurements)
         drafting.draft_save(report_id=report.pk, by=expert_user, content=content)
         report_ids.append(report.pk)
     return doctor, expert_user, report_ids
+
+
+def _stored_ecg(doctor, consultation):
+    """pydicom's 12-lead waveform_ecg.dcm stored for the consultation as the studies app keeps an ECG."""
+    import numpy as np
+    from django.db import transaction
+
+    from studies.formats.ecg.model import Ecg
+    from studies.services.ingest import Source, ecg_measure, ecg_signal_store
+    from studies.services.storage import files_or_nothing
+    from tests.reports.realdata import real_ecg
+
+    trace = real_ecg()
+    ecg = Ecg(leads={name: np.rint(samples).astype(np.int32) for name, samples in trace.leads.items()},
+              sampling_rate=trace.sampling_rate, source_format="dicom")
+    with files_or_nothing() as files, transaction.atomic():
+        return ecg_signal_store(parsed=ecg_measure(ecg), files=files, source=Source(
+            by=doctor, organisation=doctor.organisation, consultation=consultation, patient=consultation.patient))
 
 
 def _cookie(user) -> bytes:
@@ -146,7 +167,19 @@ def _render_times(repeats: int = 20) -> dict:
     return out
 
 
+def _pdfs_with_trace(report_ids: list[int]) -> str:
+    """How many delivered PDFs carry the ECG page: two pages, no 'could not be attached' note (poppler)."""
+    from reports.models import ReportVersion
+    from tests.reports.pdf_checks import MISSING_TRACE, pdf_pages, pdf_text
+
+    versions = list(ReportVersion.objects.filter(report_id__in=report_ids).exclude(pdf=""))
+    traced = sum(pdf_pages(Path(v.pdf.path)) >= 2 and MISSING_TRACE not in pdf_text(Path(v.pdf.path))
+                 for v in versions)
+    return f"{traced}/{len(report_ids)}"
+
+
 def main() -> dict:
+    load_before = [round(x, 2) for x in os.getloadavg()]
     _admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
     _admin_sql(f"CREATE DATABASE {DB_NAME}")
     worker = None
@@ -168,6 +201,7 @@ def main() -> dict:
             cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _wait_for_worker(app)
         latencies = asyncio.run(_delivery_latencies(doctor, expert, report_ids))
+        traced = _pdfs_with_trace(report_ids)
         renders = _render_times()
     finally:
         if worker is not None:
@@ -177,6 +211,8 @@ def main() -> dict:
 
         connections.close_all()
         _admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+    from django.conf import settings
+
     return {
         "bench": "reports",
         "signed_to_socket_with_pdf": {
@@ -184,8 +220,10 @@ def main() -> dict:
             "p95_ms": round(_percentile(latencies, 0.95) * 1000, 1), "max_ms": round(max(latencies) * 1000, 1),
             "goal_p95_ms": 2000, "worker": "celery prefork -c 2, Redis broker and channel layer",
             "path": "sign (commit) -> render_pdf task (real 12-lead ECG) -> deliver task -> socket"},
+        "study_loader": settings.REPORTS_STUDY_LOADER,
+        "pdfs_with_trace": traced,
         "pdf_render": renders,
-        "cpu_cores": os.cpu_count(),
+        "cpu_cores": os.cpu_count(), "load_average_before": load_before,
     }
 
 

@@ -7,8 +7,9 @@
    receives the study.ready event: p50/p95 over 100 uploads, a real Celery worker and the
    Redis channel layer.
 3. DICOM ingest: instances/s through the whole ingest path (safe read, index, rows, file
-   written and fsynced) as STOW-RS batches, and one by one as C-STORE sends them, against a
-   bare pydicom.dcmread loop over the same bytes in the same run.
+   written and fsynced) as STOW-RS batches called directly (ingest_dicom_batch), the same batches
+   sent as a client sends them (HTTP multipart/related, token auth, Daphne), and one by one as
+   C-STORE sends them, each against a bare pydicom.dcmread loop over the same bytes in the same run.
 4. ECG parse + measure: ms per 10 s 12-lead record (DICOM waveform, neurokit2).
 
 It creates and drops its own database `tc_bench_studies` and uses its own Celery queue and
@@ -212,7 +213,11 @@ def bench_ecg_latency(port: int, ctx) -> dict:
                     "group_send (Redis pub/sub layer) -> Daphne consumer -> expert's WebSocket"}
 
 
-def dicom_blobs(n: int, patient_id: str = "B-0001", new_studies: bool = False) -> list[bytes]:
+def dicom_blobs(n: int, patient_id: str = "B-0001", new_studies: bool = False,
+                new_series: bool = False) -> list[bytes]:
+    """n instances cycling through pydicom's test files, each with a fresh SOP Instance UID; new_studies:
+    a study of its own per instance; new_series: one fresh study and series per test file (as a run
+    of its own would send them)."""
     import pydicom
     from pydicom.data import get_testdata_file
     from pydicom.uid import generate_uid
@@ -220,6 +225,9 @@ def dicom_blobs(n: int, patient_id: str = "B-0001", new_studies: bool = False) -
     names = ["CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "MR_small_jp2klossless.dcm", "SC_rgb_jpeg_gdcm.dcm",
              "US1_J2KR.dcm", "emri_small.dcm", "JPEG-LL.dcm", "SC_rgb_rle.dcm", "OBXXXX1A.dcm"]
     sources = [pydicom.dcmread(get_testdata_file(name)) for name in names]
+    if new_series:
+        for ds in sources:
+            ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     blobs = []
     for i in range(n):
         ds = sources[i % len(sources)]
@@ -302,6 +310,47 @@ def bench_dicom_ingest(ctx, n: int = 300) -> dict:
                            "one transaction per STOW batch, committed after the files are durable"}
 
 
+def bench_stow_http(port: int, ctx, n: int = 300) -> dict:
+    """The same ingest as a client sends it: STOW-RS requests of STOW_BATCH instances, multipart/related,
+    token auth, through Daphne (the view parses the body and calls ingest_dicom_batch). Alternates batch
+    by batch with the bare pydicom read of the same instances, like bench_dicom_ingest's direct call."""
+    import pydicom
+    import requests
+
+    from studies.dicomweb.multipart import build_related
+
+    blobs, names = dicom_blobs(n, new_series=True)  # studies of their own: not the direct call's
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Token {ctx['token']}", "Accept": "application/dicom+json"})
+    url = f"http://127.0.0.1:{port}/dicomweb/studies"
+
+    def bare(batch):
+        for blob in batch:
+            pydicom.dcmread(io.BytesIO(blob))
+
+    def stow(batch):
+        body, content_type = build_related([("application/dicom", blob) for blob in batch], "application/dicom")
+        response = session.post(url, data=body, headers={"Content-Type": content_type}, timeout=120)
+        assert response.status_code == 200, (response.status_code, response.text[:500])
+        assert len(response.json()["00081199"]["Value"]) == len(batch)
+
+    stow(dicom_blobs(20, new_series=True)[0])  # warm-up, untimed (Daphne's first request, connections)
+    bare_s, stow_s, requests_s = 0.0, 0.0, []
+    for number, at in enumerate(range(0, n, STOW_BATCH)):
+        batch = blobs[at:at + STOW_BATCH]
+        first, second = (bare, stow) if number % 2 == 0 else (stow, bare)
+        times = {first: _seconds(lambda: first(batch)), second: _seconds(lambda: second(batch))}
+        bare_s, stow_s = bare_s + times[bare], stow_s + times[stow]
+        requests_s.append(times[stow])
+    return {"instances": n, "files": names, "bytes_total": sum(map(len, blobs)), "stow_batch": STOW_BATCH,
+            "ingest_instances_per_s": round(n / stow_s, 1), "bare_pydicom_read_per_s": round(n / bare_s, 1),
+            "ratio": round(bare_s / stow_s, 3), "goal_ratio": 0.5,
+            "request_p50_ms": round(statistics.median(requests_s) * 1000, 1),
+            "request_max_ms": round(max(requests_s) * 1000, 1),
+            "path": "client -> HTTP POST /dicomweb/studies (multipart/related, token auth) -> Daphne -> DRF view: "
+                    "body read, parts split, ingest_dicom_batch (as the direct row), DICOM JSON reply"}
+
+
 def bench_c_store(ctx, n: int = 150) -> dict:
     """The same kind of instances sent by C-STORE over loopback, TCP_NODELAY on both ends."""
     import pydicom
@@ -364,7 +413,8 @@ def main() -> dict:
 
     app.control.purge()
     port, procs = start_services(logdir)
-    result = {"bench": "studies_bench", "cpus": os.cpu_count()}
+    result = {"bench": "studies_bench", "cpus": os.cpu_count(),
+              "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     try:
         log("dropping link ...")
         result["upload_dropping_link"] = bench_dropping_link(port, ctx)
@@ -372,6 +422,8 @@ def main() -> dict:
         result["ecg_upload_to_expert_ws"] = bench_ecg_latency(port, ctx)
         log("DICOM ingest ...")
         result["dicom_ingest"] = bench_dicom_ingest(ctx)
+        log("DICOM STOW-RS over HTTP ...")
+        result["dicom_stow_http"] = bench_stow_http(port, ctx)
         log("C-STORE ...")
         result["dicom_c_store"] = bench_c_store(ctx)
         log("ECG measure ...")

@@ -2,9 +2,8 @@
 from django.db.models import Min, Q, QuerySet
 
 from audit.services import audit_record, audit_record_many
-from directory.access import VIEW, scoped
+from directory.access import access_get, VIEW, scoped
 from directory.models import User
-from teleclinic.errors import NotFound
 
 from .models import Consultation
 
@@ -29,11 +28,8 @@ def audit_consultations_listed(*, user: User, consultations, request) -> None:
 
 def consultation_get(*, user: User, consultation_id, request=None, action: str = VIEW,
                      interface: str = "api") -> Consultation:
-    try:
-        consultation = scoped(user, Consultation.objects.select_related("patient", "specialty",
-                                                                        "assigned_expert__user"), action) \
-            .annotate(booked_at=BOOKED_AT).get(pk=consultation_id)
-    except (Consultation.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such consultation in your reach.")
+    consultation = access_get(
+        user, Consultation.objects.select_related("patient", "specialty", "assigned_expert__user")
+        .annotate(booked_at=BOOKED_AT), action, pk=consultation_id, not_found="No such consultation in your reach.")
     audit_record(actor=user, action="read", obj=consultation, interface=interface, request=request)
     return consultation

@@ -13,6 +13,8 @@ from typing import Callable
 
 from django.db.models import Model, Q, QuerySet
 
+from teleclinic.errors import NotFound
+
 from .models import Organisation, User
 
 VIEW, CHANGE = "view", "change"
@@ -85,6 +87,15 @@ def scoped(user: User, queryset: QuerySet, action: str = VIEW) -> QuerySet:
     """The rows of `queryset` the user may act on. distinct(): scopes may join to-many."""
     scope = _scopes[queryset.model]
     return queryset.filter(scope(user, action)).distinct()
+
+
+def access_get(user: User, queryset: QuerySet, action: str = VIEW, *, not_found: str, **lookup):
+    """The one row of `queryset` matching `lookup` that the user may act on, else NotFound with
+    `not_found` (also for a malformed id: what exists out of reach and what does not look the same)."""
+    try:
+        return scoped(user, queryset, action).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise NotFound(not_found)
 
 
 def can(user: User, action: str, obj: Model) -> bool:

@@ -2,10 +2,9 @@
 from django.db.models import Q, QuerySet
 
 from audit.services import audit_record, audit_record_many
-from teleclinic.errors import NotFound
 
 from . import resident_id
-from .access import VIEW, scoped
+from .access import VIEW, access_get, scoped
 from .models import Patient, User
 
 
@@ -25,9 +24,7 @@ def audit_patients_listed(*, user: User, patients, request, interface: str = "ap
 
 def patient_get(*, user: User, patient_id, request=None, interface: str = "api", action: str = VIEW) -> Patient:
     """One patient the user may see, audited; NotFound for anything else (ids do not leak)."""
-    try:
-        patient = scoped(user, Patient.objects.select_related("home_clinic"), action).get(pk=patient_id)
-    except (Patient.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such patient in your reach.")
+    patient = access_get(user, Patient.objects.select_related("home_clinic"), action, pk=patient_id,
+                         not_found="No such patient in your reach.")
     audit_record(actor=user, action="read", obj=patient, interface=interface, request=request)
     return patient

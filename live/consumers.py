@@ -52,7 +52,8 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
     delivered: int | None = None  # last seq sent to this client; None until it sent "join"
     closing = False
     _resyncing = False
-    admitted = False  # only admitted participants see the live ECG (followed from the room events)
+    admitted = False  # only admitted participants see the room (followed from the room events)
+    welcome_seq = 0  # the room's last seq when the welcome was read: older events do not change `admitted`
     ecg_cursor: tuple[int, int] | None = None  # (stream, last chunk seq sent to this client)
     _commands: asyncio.Queue | None = None
     _commander: asyncio.Task | None = None
@@ -183,6 +184,7 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
                                                                         last_seq=last_seq)
         await self.send_json(snapshot)
         self.admitted = snapshot["me"]["state"] == P.State.ADMITTED
+        self.welcome_seq = snapshot["last_seq"]  # the history up to here replays old states
         self.ecg_cursor = None
         if await self._send_batch(batch):
             await self._catch_up(None)
@@ -312,10 +314,19 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
     async def _deliver(self, event: dict) -> None:
         if event["seq"] <= self.delivered:
             return
+        if not selectors.may_see_event(participant_id=self.participant_id, admitted=self.admitted, event=event):
+            self.delivered = event["seq"]  # not for a waiting participant's eyes
+            if event["kind"] == "room.closed":
+                await self.close(code=4410)
+            return
+        about = event["data"].get("participant")
+        if not self.admitted and event["kind"] == "participant.admitted" and about.get("id") == self.participant_id:
+            # let in: now the room's people and its whole history (the client takes it as a first join)
+            await self._join_locked(None, None)
+            return
         await self.send_json(event)
         self.delivered = event["seq"]
-        about = event["data"].get("participant")
-        if isinstance(about, dict) and about.get("id") == self.participant_id:
+        if isinstance(about, dict) and about.get("id") == self.participant_id and event["seq"] > self.welcome_seq:
             self.admitted = about.get("state") == P.State.ADMITTED
         if event["kind"] == "ecg.started" and (self.ecg_cursor is None or self.ecg_cursor[0] != event["data"]["stream"]):
             self.ecg_cursor = (event["data"]["stream"], -1)
@@ -352,7 +363,7 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
                 return
 
     async def room_quality(self, message):
-        if self.delivered is not None:
+        if self.delivered is not None and self.admitted:
             await self.send_json({"type": "client_quality", "participant": message["participant"],
                                   "loss": message["loss"], "rtt_ms": message["rtt_ms"]})
 

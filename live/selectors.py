@@ -3,10 +3,7 @@ from django.conf import settings
 from django.db.models import F
 
 from audit.services import audit_record
-from consult.models import Consultation
-from directory.access import VIEW, scoped
 from directory.models import User
-from teleclinic.errors import NotFound
 
 from .ice import client_ice_servers
 from . import ecg_wire
@@ -17,17 +14,17 @@ from .services.rooms import room_for_staff
 
 def room_get(*, user: User, room_id: int, request=None) -> Room:
     """An open room's details (who is in it, by name) for its host or a reader whose reach holds
-    the consultation (directory.access); the read is audited. A second expert of the community
-    may knock (rooms.room_for_staff) but learns who is in the room only once the host admits them."""
+    the consultation (rooms.room_for_staff); the read is audited."""
     room = room_for_staff(user=user, room_id=room_id)
-    if room.host_id != user.pk and not scoped(user, Consultation.objects.filter(pk=room.consultation_id), VIEW).exists():
-        raise NotFound("No such live room in your reach.")
     audit_record(actor=user, action="read", obj=room, interface="api", request=request)
     return room
 
 
 def room_snapshot(*, participant_id: int) -> dict:
-    """The welcome frame: who I am, who is here, the room's last seq, ICE servers."""
+    """The welcome frame: who I am, who is here, the room's last seq, ICE servers.
+
+    A participant the host has not admitted (waiting, left, removed) is told only its own state:
+    the room's people, its history and its ECG are for the admitted (security: issue 13)."""
     # one query: everyone in my room (me included, whatever my state), with the room
     people = list(Participant.objects.select_related("room").filter(
         room_id__in=Participant.objects.filter(pk=participant_id).values("room_id")).order_by("id"))
@@ -35,28 +32,43 @@ def room_snapshot(*, participant_id: int) -> dict:
     if me is None:
         raise Participant.DoesNotExist(f"participant {participant_id}")
     room: Room = me.room
-    everyone = [p for p in people if p.state != Participant.State.REMOVED]
+    admitted = me.state == Participant.State.ADMITTED
+    everyone = [p for p in people if p.state != Participant.State.REMOVED] if admitted else [me]
     return {
         "type": "welcome",
         "room": room.pk,
         "state": room.state,
-        "last_seq": room.last_seq,
+        "last_seq": room.last_seq if admitted else 0,
         "me": participant_payload(me),
         "participants": [participant_payload(p) for p in everyone],
         "ice_servers": client_ice_servers(
             stun_and_turn=settings.RTC_ICE_SERVERS, turn_urls=settings.TURN_URLS,
             turn_secret=settings.TURN_SECRET, user=f"p{me.pk}", ttl=settings.TURN_TTL),
-        "ecg": ecg_stream_live(room_id=room.pk),
+        "ecg": ecg_stream_live(room_id=room.pk) if admitted else None,
     }
 
 
 def room_join(*, participant_id: int, last_seq: int | None) -> tuple[dict, int, list[dict]]:
     """What a socket sends on `join`, read in one go: the welcome frame, the seq it resumes after
     (last_seq, or 0 for the whole history) and the first stored events after it (events_since's
-    batch: a full batch means there may be more)."""
+    batch: a full batch means there may be more). A participant not admitted gets no history: it
+    resumes after the room's last seq (the socket passes on only what concerns it: may_see_event)."""
     snapshot = room_snapshot(participant_id=participant_id)
+    if snapshot["me"]["state"] != Participant.State.ADMITTED:
+        snapshot["after"] = 0  # the client starts afresh when let in
+        return snapshot, Room.objects.values_list("last_seq", flat=True).get(pk=snapshot["room"]), []
     after = 0 if last_seq is None else min(last_seq, snapshot["last_seq"])
+    snapshot["after"] = after  # the events that follow start after this seq (0: the whole history)
     return snapshot, after, events_since(room_id=snapshot["room"], after_seq=after)
+
+
+def may_see_event(*, participant_id: int, admitted: bool, event: dict) -> bool:
+    """Whether a socket of this participant is sent this room event: all of them once admitted;
+    before that, only the events about itself (joined, presence, admitted, removed, left)."""
+    if admitted:
+        return True
+    about = event["data"].get("participant")
+    return event["participant"] == participant_id and (about is None or about.get("id") == participant_id)
 
 
 def participant_room_id(*, participant_id: int) -> int:

@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -268,20 +268,38 @@ class AcknowledgeView(APIView):
         return Response(DeliveryOut(delivery).data)
 
 
+class VerifyPageRenderer(TemplateHTMLRenderer):
+    template_name = "reports/verify.html"
+
+
 class VerifyView(APIView):
-    """Public: what the QR code opens. Says whether a printed report is genuine and current, no patient data."""
+    """Public: what the QR code opens. Says whether a printed report is genuine and current, no patient data.
+
+    A person's browser (Accept: text/html) gets a page in their language and the service's time zone;
+    API clients get JSON (Accept: application/json, or ?format=json).
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer, VerifyPageRenderer]
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, code: str):
-        version = selectors.version_verify(code=code)
+        page = isinstance(request.accepted_renderer, VerifyPageRenderer)
+        try:
+            version = selectors.version_verify(code=code)
+        except NotFound:
+            if not page:
+                raise
+            return Response({"genuine": False}, status=status.HTTP_404_NOT_FOUND)
         report = version.report
-        return Response({"genuine": True, "report": report.pk, "kind": report.kind, "version": version.number,
-                         "current": version.number == report.latest_version, "signed_by": str(version.signed_by),
-                         "signed_at": version.signed_at, "pdf_sha256": version.pdf_sha256,
-                         "online": f"/api/reports/{report.pk}/versions/{version.number}/"})
+        body = {"genuine": True, "report": report.pk, "kind": report.kind, "version": version.number,
+                "current": version.number == report.latest_version, "signed_by": str(version.signed_by),
+                "signed_at": version.signed_at, "pdf_sha256": version.pdf_sha256,
+                "online": f"/api/reports/{report.pk}/versions/{version.number}/"}
+        if page:
+            body.update(kind_label=report.get_kind_display(), latest=report.latest_version)
+        return Response(body)
 
 
 class FhirDiagnosticReportView(APIView):

@@ -5,7 +5,7 @@ from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from audit.services import audit_record, audit_record_many
-from directory.access import VIEW, scoped
+from directory.access import access_get, VIEW, scoped
 from directory.models import User
 from teleclinic.errors import Gone, NotFound
 
@@ -18,10 +18,8 @@ VERSION_RELATED = ("report__consultation__patient", "report__consultation__reque
 
 
 def report_get(*, user: User, report_id, request=None, interface: str = "api") -> Report:
-    try:
-        report = scoped(user, Report.objects.select_related("consultation"), VIEW).get(pk=report_id)
-    except (Report.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such report in your reach.")
+    report = access_get(user, Report.objects.select_related("consultation"), pk=report_id,
+                        not_found="No such report in your reach.")
     audit_record(actor=user, action="read", obj=report, interface=interface, request=request,
                  consultation_id=report.consultation_id)
     return report
@@ -45,11 +43,8 @@ def report_versions(*, report: Report) -> list[ReportVersion]:
 
 
 def version_get(*, user: User, report_id, number, request=None, interface: str = "api") -> ReportVersion:
-    try:
-        version = scoped(user, ReportVersion.objects.select_related(*VERSION_RELATED), VIEW).get(
-            report_id=report_id, number=number)
-    except (ReportVersion.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such report version in your reach.")
+    version = access_get(user, ReportVersion.objects.select_related(*VERSION_RELATED), report_id=report_id,
+                         number=number, not_found="No such report version in your reach.")
     audit_record(actor=user, action="read", obj=version, interface=interface, request=request,
                  consultation_id=version.report.consultation_id)
     return version

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from audit.services import audit_record, audit_record_many
 from consult.models import Consultation, Urgency
-from directory.access import VIEW, is_admin, scoped
+from directory.access import access_get, VIEW, is_admin, scoped
 from directory.models import Expert, User
 from studies.selectors import studies_by_consultation
 from teleclinic.errors import NotFound, NotPermitted
@@ -19,10 +19,7 @@ LIVE = ("booked", "arrived")
 
 
 def _get(user: User, queryset: QuerySet, pk, what: str):
-    try:
-        return scoped(user, queryset, VIEW).get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"No such {what} in your reach.")
+    return access_get(user, queryset, pk=pk, not_found=f"No such {what} in your reach.")
 
 
 def roster_list(*, user: User) -> QuerySet[Roster]:

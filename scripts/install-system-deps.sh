@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: chromium for the browser tests, docker-compose to validate
-# docker-compose.yml (no Docker engine is needed for `config`), CJK fonts for pages and PDFs,
-# nginx for the scaled-out stack, coturn (its relay refusals and credential expiry are tested),
-# dcmtk (storescu: a real modality's sender). Installed only when missing.
+# Debian packages the tests need, installed only when missing (a fresh Debian or Ubuntu: run this
+# as root first, then `make test`): Python with venv, make and git; PostgreSQL and Redis (started
+# and given the tests' role by ensure-services.sh); chromium for the browser tests, docker-compose
+# to validate docker-compose.yml (no Docker engine is needed for `config`), CJK fonts for pages and
+# PDFs, nginx for the scaled-out stack, coturn (its relay refusals and credential expiry are tested),
+# dcmtk (storescu: a real modality's sender).
 set -euo pipefail
 
 need=()
+command -v python3 >/dev/null || need+=(python3)
+python3 -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)
+command -v make >/dev/null || need+=(make)
+command -v git >/dev/null || need+=(git)
+[ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)  # pip and npm over HTTPS
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need+=(postgresql)  # with pg_ctlcluster, pg_isready
+command -v redis-server >/dev/null || need+=(redis-server)
 command -v chromium >/dev/null || need+=(chromium)
 command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
 command -v nginx >/dev/null || need+=(nginx-light)

@@ -28,6 +28,18 @@ def load_report_inputs(study_ref: str) -> tuple[EcgTrace | None, list[bytes]]:
     return None, []
 
 
+def study_ref_owner(study_ref: str) -> tuple[int, int | None] | None:
+    """(patient id, consultation id or None) of the study a study_ref names; None if it names none."""
+    kind, _, key = study_ref.partition(":")
+    if kind == "ecg" and key.isdigit():
+        row = EcgRecord.objects.filter(pk=int(key)).values_list("patient_id", "consultation_id").first()
+    elif kind == "dicom" and key:
+        row = ImagingStudy.objects.filter(study_instance_uid=key).values_list("patient_id", "consultation_id").first()
+    else:
+        row = None
+    return tuple(row) if row is not None else None
+
+
 def _key_images(study: ImagingStudy) -> list[bytes]:
     """The first frame of each series' first image (ECG waveforms have none), in the stored window."""
     images = []

@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 
 from audit.services import audit_record, audit_record_many
 from consult.models import Consultation
-from directory.access import VIEW, scoped
+from directory.access import access_get, VIEW, scoped
 from directory.models import User
 
 from .errors import NotFound
@@ -13,10 +13,7 @@ from .services.storage import media_path
 
 
 def _get(user: User, queryset: QuerySet, pk, what: str, request, interface: str):
-    try:
-        row = scoped(user, queryset, VIEW).get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"No such {what} in your reach.")
+    row = access_get(user, queryset, pk=pk, not_found=f"No such {what} in your reach.")
     audit_record(actor=user, action="read", obj=row, interface=interface, request=request,
                  consultation_id=getattr(row, "consultation_id", None) or _consultation_of(row))
     return row
@@ -159,10 +156,8 @@ def consultation_studies(*, user: User, consultation_id, request=None) -> list[d
     An imaging study that holds only ECG waveforms is listed once, as its ECG. 404 unless the caller
     may see the consultation; every listed row is written to the audit log.
     """
-    try:
-        consultation = scoped(user, Consultation.objects.all(), VIEW).get(pk=consultation_id)
-    except (Consultation.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such consultation in your reach.")
+    consultation = access_get(user, Consultation.objects.all(), pk=consultation_id,
+                              not_found="No such consultation in your reach.")
     ecgs = list(scoped(user, EcgRecord.objects.filter(consultation=consultation), VIEW))
     studies = list(scoped(user, ImagingStudy.objects.filter(consultation=consultation), VIEW)
                    .filter(series__instances__ecg__isnull=True).distinct())

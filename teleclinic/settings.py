@@ -287,6 +287,9 @@ REPORTS_DELIVERY_STALE_SECONDS = env.float("REPORTS_DELIVERY_STALE_SECONDS", def
 # Where the PDF renderer gets the ECG trace / key images of a study_ref: a dotted path to a
 # function (study_ref) -> (EcgTrace | None, [png bytes]); the studies app's reads the stored study.
 REPORTS_STUDY_LOADER = env.str("REPORTS_STUDY_LOADER", default="studies.report_inputs.load_report_inputs")
+# (study_ref) -> (patient id, consultation id | None) of the study it names, or None: a report's study_ref
+# must name a study of its own consultation's patient (reports/study_inputs.py check_study_ref).
+REPORTS_STUDY_OWNER = "studies.report_inputs.study_ref_owner"
 REPORTS_PATIENT_LINK_MAX_HOURS = env.int("REPORTS_PATIENT_LINK_MAX_HOURS", default=24 * 30)
 # SMTP, when EMAIL_BACKEND is django.core.mail.backends.smtp.EmailBackend.
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")

@@ -5,7 +5,8 @@ Redis db index each).
 """
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/teleclinic")
+# The tests' own role and database, made by scripts/ensure-services.sh (`make test`) whatever the local auth.
+os.environ.setdefault("DATABASE_URL", "postgres://teleclinic:teleclinic@127.0.0.1:5432/teleclinic")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 from .settings import *  # noqa: E402,F401,F403

@@ -55,11 +55,13 @@ def room_create(*, consultation: Consultation, host: User, **data) -> Room:
 
 
 def room_for_staff(*, user: User, room_id: int) -> Room:
-    """The open room, if the user may take part: host, or the consultation in their reach."""
+    """The open room, if the user may take part: its host, or someone who may see the consultation
+    (directory.access: the assigned expert, an expert it is offered to, the requesting clinic's
+    reach). Anyone else learns nothing, not even that the room exists (security: issue 13)."""
     room = Room.objects.select_related("consultation__assigned_expert", "consultation__requesting_org").filter(
         pk=room_id).first()
     # cheapest first: the host and the assigned expert are known from the row already
-    if room is None or not (room.host_id == user.pk or _assigned_expert(user, room) or _second_expert(user, room) or
+    if room is None or not (room.host_id == user.pk or _assigned_expert(user, room) or
                             scoped(user, Consultation.objects.filter(pk=room.consultation_id), VIEW).exists()):
         raise NotFound("No such live room in your reach.")
     if room.state != Room.State.OPEN:
@@ -85,19 +87,13 @@ def _assigned_expert(user: User, room: Room) -> bool:
     return expert is not None and expert.user_id == user.pk
 
 
-def _second_expert(user: User, room: Room) -> bool:
-    """An expert of the same 医共体 may knock: they wait until the host admits them."""
-    return (user.role == User.Role.EXPERT and user.organisation_id is not None
-            and user.organisation.community_id == room.consultation.requesting_org.community_id)
-
-
 def _staff_role(user: User, room: Room) -> tuple[str, str]:
     """(role, initial state) of a staff member entering the room."""
     if user.pk == room.host_id:
         return P.Role.HOST, P.State.ADMITTED
     if _assigned_expert(user, room):
         return P.Role.EXPERT, P.State.ADMITTED  # invited by the assignment itself
-    if user.role == User.Role.EXPERT:
+    if user.role == User.Role.EXPERT:  # one who may see the consultation (an offer): waits for the host
         return P.Role.SECOND_EXPERT, P.State.WAITING
     raise NotPermitted("Only the host, the assigned expert or another expert may join this room.")
 

@@ -17,6 +17,7 @@ from teleclinic.events import enqueue_on_commit
 
 from ..kinds import TEMPLATES, clean_content, ecg_template_prefill, empty_draft, missing_to_sign
 from ..models import Delivery, Report, ReportVersion
+from ..study_inputs import check_study_ref
 from .locks import lock_report
 
 STUDY_REF = re.compile(r"^(ecg:[0-9A-Za-z_-]{1,60}|dicom:[0-9.]{1,64})$")
@@ -34,6 +35,7 @@ def report_start(*, consultation_id: int, kind: str, by: User, study_ref: str | 
     measurements = measurements or {}
     with transaction.atomic():
         consultation = lock_consultation(_consultation_for_expert(consultation_id, by).pk)
+        check_study_ref(study_ref=study_ref, patient_id=consultation.patient_id, consultation_id=consultation.pk)
         if Report.objects.filter(consultation=consultation, kind=kind).exists():
             raise Conflict(f"This consultation already has a {kind} report.", code="report_exists")
         draft = ecg_template_prefill(measurements, statements or []) if kind == Report.Kind.ECG else empty_draft(kind)

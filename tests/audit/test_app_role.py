@@ -10,22 +10,22 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, _database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROLE = "teleclinic_app_test"
+PASSWORD = "app-role-test"  # connections to 127.0.0.1 may need one (scram/md5 rules in pg_hba.conf)
 
 
-def _url(role: str | None = None) -> str:
-    s = connection.settings_dict
-    user = role or s["USER"] or "postgres"
-    return f"postgres://{user}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+def _url(role: str) -> str:
+    return _database_url(user=role, password=PASSWORD)
 
 
 @pytest.fixture
-def app_role():
-    call_command("grant_app_role", ROLE)
+def app_role(monkeypatch):
+    monkeypatch.setenv("APP_ROLE_TEST_PASSWORD", PASSWORD)
+    call_command("grant_app_role", ROLE, password_env="APP_ROLE_TEST_PASSWORD")
     yield ROLE
     with connection.cursor() as cursor:  # leave the cluster as we found it
         cursor.execute(f"DROP OWNED BY {ROLE}; DROP ROLE {ROLE}")

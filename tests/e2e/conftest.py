@@ -89,8 +89,7 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def playwright_instance():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: scripts/install-system-deps.sh installs Debian's chromium"
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still

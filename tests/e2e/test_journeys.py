@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from tests.e2e.conftest import SCREENSHOTS, login, screenshot
 from tests.e2e.media import video_decoding
+from tests.reports.pdf_checks import assert_pdf_shows
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,14 +35,18 @@ def _still_same_page(page) -> None:
     assert page.evaluate("window.__journeyMark") == "kept", "the page was reloaded"
 
 
-def _assert_pdf(page, href: str) -> None:
-    """The PDF link works for the page's user; the PDF is kept next to the screenshots to be looked at."""
+def _assert_pdf(page, href: str, **shows) -> None:
+    """The PDF link works for the page's user and the PDF shows what the person must see (tests/reports/
+    pdf_checks.py's assert_pdf_shows: texts, the ECG grid and trace drawn, key images). The PDF is kept
+    next to the screenshots to be looked at."""
     response = page.request.get(href)
     assert response.status == 200, response.text()[:300]
     assert response.headers["content-type"].startswith("application/pdf")
     assert response.body()[:5] == b"%PDF-"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    (SCREENSHOTS / f"{page.test_slug}-report.pdf").write_bytes(response.body())
+    path = SCREENSHOTS / f"{page.test_slug}-report.pdf"
+    path.write_bytes(response.body())
+    assert_pdf_shows(path, **shows)
 
 
 @pytest.fixture
@@ -91,7 +96,7 @@ def test_journey_1_async_ecg_reaches_an_on_call_expert_and_the_signed_report_com
     village.select_option("#upload-kind", "ecg")
     village.set_input_files("#upload-files", get_testdata_file("waveform_ecg.dcm"))
     village.click("#upload-form button[type=submit]")
-    village.wait_for_selector(".upload[data-state=done]", timeout=WORKER_S)
+    village.wait_for_selector(".upload[data-state=ingested]", timeout=WORKER_S)
     village.wait_for_selector(".upload .upload-state:has-text('已处理')", timeout=WORKER_S)
 
     # then the on-call expert's workstation shows the offer live, with its countdown
@@ -128,7 +133,7 @@ def test_journey_1_async_ecg_reaches_an_on_call_expert_and_the_signed_report_com
     report = village.wait_for_selector(f"#reports li.unread:has-text('#{consultation.id}')", timeout=WORKER_S)
     assert "刘淑珍" in report.inner_text()
     pdf = village.wait_for_selector("#reports li.unread a:has-text('打开PDF')", timeout=WORKER_S)
-    _assert_pdf(village, pdf.get_attribute("href"))
+    _assert_pdf(village, pdf.get_attribute("href"), texts=["刘淑珍", "窦性心律，心电图正常范围。"], ecg_trace=True)
     village.click("#reports li.unread button:has-text('确认收到')")
     village.wait_for_selector("#reports li.acknowledged")
     _still_same_page(village)
@@ -265,7 +270,8 @@ def test_journey_2_live_cloud_clinic_booked_slot_patient_phone_three_way_video_a
     assert "孙立新" in report.inner_text()
     pdf = village.wait_for_selector(f"#reports li.unread:has-text('#{consultation_id}') a:has-text('打开PDF')",
                                     timeout=WORKER_S)
-    _assert_pdf(village, pdf.get_attribute("href"))
+    _assert_pdf(village, pdf.get_attribute("href"), ecg_trace=False,
+                texts=["孙立新", "阵发性室上性心动过速可能，血流动力学稳定。", "完善24小时动态心电图，避免浓茶咖啡。"])
     _still_same_page(village)
     screenshot(village, "report-arrived")
     print(f"journey 2: {time.monotonic() - started:.1f} s")
@@ -375,7 +381,8 @@ def test_journey_3_township_ct_is_read_in_the_browser_by_the_radiologist_and_the
     item = f"#reports li.unread:has-text('#{consultation.id}')"
     township.wait_for_selector(item, timeout=WORKER_S)
     pdf = township.wait_for_selector(f"{item} a:has-text('打开PDF')", timeout=WORKER_S)
-    _assert_pdf(township, pdf.get_attribute("href"))
+    _assert_pdf(township, pdf.get_attribute("href"), key_images=[(128, 128)],  # CT_small.dcm's frame
+                texts=["钱明", "双肺纹理清晰，未见明确实质性病变。", "胸部CT未见明显异常。"])
     township.click(f"{item} button:has-text('确认收到')")
     township.wait_for_selector("#reports li.acknowledged")
     assert study.consultation_id == consultation.id

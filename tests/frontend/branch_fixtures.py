@@ -1,8 +1,10 @@
-"""Test-only JSON in the shapes of the APIs other branches are building (scheduling, studies,
-reports), served to the browser by Playwright's request routing, never by production code.
+"""Test-only JSON in the shapes of the scheduling, studies and reports APIs, served to the browser by
+Playwright's request routing, never by production code (tests/frontend/test_browser.py).
 
-Each payload follows the endpoint comments in frontend/static/frontend/js/endpoints.js; when the
-real endpoints land, the journey tests use them instead and these fixtures go.
+All those endpoints exist: a page behaviour shown only through these payloads is not shown. The
+journeys run on the real back ends (tests/frontend/test_pages_on_real_back_ends.py, tests/e2e/);
+what is left here sets a page's state directly. FakeTusServer stays: it drops chosen PATCHes, an
+edge of a weak link the real server cannot produce.
 """
 import base64
 import datetime as dt
@@ -100,7 +102,7 @@ REPORT_TEMPLATES = {  # reports/kinds.py templates_description(), abridged
 
 
 class FakeReports:
-    """The reports branch's drafting endpoints for one consultation: start, draft (PUT), sign, detail."""
+    """The reports app's drafting endpoints, faked for one consultation: start, draft (PUT), sign, detail."""
 
     def __init__(self, page, consultation_id: int):
         self.report = None
@@ -199,6 +201,11 @@ class FakeTusServer:
             assert int(request.headers["upload-offset"]) == len(self.data), "the client resumed at a wrong offset"
             self.data += request.post_data_buffer or b""
             route.fulfill(status=204, headers={**headers, "Upload-Offset": str(len(self.data))})
+        elif request.method == "GET":  # the page reads the upload's outcome back once it is sent
+            complete = self.length is not None and len(self.data) == self.length
+            route.fulfill(status=200, content_type="application/json", headers=headers,
+                          body=json.dumps({"id": "upload-1", "state": "received" if complete else "receiving",
+                                           "error": None}))
         else:
             route.fulfill(status=405, headers=headers)
 
@@ -223,7 +230,7 @@ def imaging_study() -> dict:
 
 
 def rendered_ct_frame(frame: int, center: float | None, width: float | None) -> tuple[bytes, float, float]:
-    """pydicom's CT_small.dcm windowed like the studies branch renders it, as PNG; the frame number
+    """pydicom's CT_small.dcm windowed like the studies app renders it, as PNG; the frame number
     shifts the image so that scrolling shows."""
     import io
 

@@ -1,46 +1,22 @@
-"""The pages against the real scheduling, studies and reports endpoints (runs once those branches are merged).
+"""The pages against the real scheduling, studies and reports endpoints.
 
 One pass through journey 1 from the pages' side: the village doctor uploads pydicom's 12-lead ECG
 through tus, a real Celery worker ingests it, the expert reads it, writes and signs the report,
-and the village doctor acknowledges it. Only the list of a consultation's studies is still a test
-fixture: no branch serves it yet (endpoints.js CONSULTATION_STUDIES).
+and the village doctor acknowledges it. Nothing is served from test JSON: a missing endpoint fails.
 """
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from tests.e2e.conftest import login, screenshot
-from tests.frontend.branch_fixtures import serve_json
-
-SCHEDULING = ["/api/scheduling/worklist/", "/api/scheduling/slots/"]
-STUDIES = ["/api/uploads/", "/api/ecgs/1/", "/api/imaging-studies/1/"]
-REPORTS = ["/api/reports/templates/", "/api/reports/deliveries/pending/", "/api/reports/turnaround/"]
-
-
-def _missing(urls: list[str]) -> list[str]:
-    missing = []
-    for url in urls:
-        try:
-            resolve(url)
-        except Resolver404:
-            missing.append(url)
-    return missing
-
-
-def needs(*groups):
-    missing = _missing([url for group in groups for url in group])
-    return pytest.mark.skipif(bool(missing), reason=f"needs the merged back ends; not routed here: {missing}")
-
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.worker
-@needs(SCHEDULING, STUDIES, REPORTS)
 def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_back(
         people, cardiology, patient_factory, consultation_factory, celery_worker_process, open_page, tmp_path):
     from pydicom.data import get_testdata_file
@@ -63,7 +39,7 @@ def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_bac
     village.select_option("#upload-kind", "ecg")
     village.set_input_files("#upload-files", str(ecg_file))
     village.click("#upload-form button[type=submit]")
-    village.wait_for_selector(".upload[data-state=done]", timeout=30000)
+    village.wait_for_selector(".upload[data-state=ingested]", timeout=60000)
     # then the worker ingests it and the page hears so on its socket
     village.wait_for_selector(".upload .upload-state:has-text('已处理')", timeout=60000)
     ecg = EcgRecord.objects.get(consultation=consultation)
@@ -71,8 +47,6 @@ def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_bac
 
     # when the expert opens the worklist and the reading page
     reader = open_page("expert")
-    serve_json(reader, rf"/api/consultations/{consultation.id}/studies/",
-               [{"type": "ecg", "id": ecg.id, "created_at": ecg.created_at.isoformat()}])
     login(reader, expert.username)
     reader.wait_for_selector(f"#worklist tr[data-id='{consultation.id}']")
     reader.click(f"#worklist tr[data-id='{consultation.id}'] a:has-text('阅片')")
@@ -96,7 +70,6 @@ def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_bac
     screenshot(village, "acknowledged")
 
 
-@needs(SCHEDULING, REPORTS)
 def test_roster_quotas_calendar_and_booking_on_the_real_scheduling_back_end(people, cardiology, api,
                                                                              patient_factory, open_page):
     # given a roster of the expert's every day, 30 % of its slots reserved for grassroots clinics
@@ -120,11 +93,19 @@ def test_roster_quotas_calendar_and_booking_on_the_real_scheduling_back_end(peop
     admin.wait_for_selector("#turnaround-status:has-text('近 30 天')")
     screenshot(admin, "coordinator")
 
-    # when the expert opens the workstation, this week's sessions are on the calendar
+    # when the expert opens the workstation in the hour before the roster's first session (the page's
+    # clock: the calendar shows the page's week, and on a Sunday evening no session is left in the real one)
+    from scheduling.models import CloudClinicSession
+
+    first = CloudClinicSession.objects.filter(expert=expert.expert).order_by("starts_at").first()
     reader = open_page("expert")
+    reader.clock.install(time=first.starts_at - dt.timedelta(hours=1))
     login(reader, expert.username)
     reader.wait_for_selector("body[data-ready=true]")
-    assert reader.locator("#calendar .session").count() >= 1
+    # then that session is on the week's calendar, on its day, at 09:00-11:00 (the service's zone), 0 of 6 booked
+    day = first.starts_at.astimezone(timezone.get_default_timezone()).date().isoformat()
+    session = reader.wait_for_selector(f"#calendar .day[data-date='{day}'] .session")
+    assert "09:00" in session.inner_text() and "0/6" in session.inner_text(), session.inner_text()
     screenshot(reader, "workstation")
 
     # when the village doctor books a reserved slot for the live consultation
@@ -143,7 +124,6 @@ def test_roster_quotas_calendar_and_booking_on_the_real_scheduling_back_end(peop
 
 
 @pytest.mark.worker
-@needs(SCHEDULING, STUDIES, REPORTS)
 def test_image_viewer_on_real_rendered_frames(people, cardiology, patient_factory, consultation_factory,
                                               celery_worker_process, open_page):
     from pydicom.data import get_testdata_file
@@ -166,8 +146,6 @@ def test_image_viewer_on_real_rendered_frames(people, cardiology, patient_factor
 
     # when the expert opens it, the server renders the frame; a preset re-renders it with that window
     reader = open_page("expert")
-    serve_json(reader, rf"/api/consultations/{consultation.id}/studies/",
-               [{"type": "imaging", "id": study.id, "created_at": study.created_at.isoformat()}])
     login(reader, expert.username, next=f"/read/{consultation.id}/")
     reader.wait_for_selector("body[data-ready=true]")
     reader.wait_for_selector(".iv-info:has-text('1/1')")

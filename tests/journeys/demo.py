@@ -15,7 +15,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "teleclinic-demo"  # directory/demo.py
-START_S = 120
+START_S = 300  # migrate + seed on SQLite, on a machine other test runs keep busy
 EMBEDDED_UNSET = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "SITE_URL",
                   "REPORTS_PUBLIC_BASE_URL", "REPORTS_STUDY_LOADER", "MEDIA_ROOT")
 

@@ -26,6 +26,19 @@ def room(live_consultation, people):
 
 
 @pytest.fixture
+def offered_to_other_expert(live_consultation, people):
+    """The consultation offered to a second expert: they may see it, so they may knock on its room."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scheduling.models import Assignment
+
+    return Assignment.objects.create(consultation=live_consultation, expert=people["other_expert"].expert,
+                                     expires_at=timezone.now() + timedelta(hours=1))
+
+
+@pytest.fixture
 def invite(room, people):
     """(JoinToken row, token string) for the patient's phone."""
     return tokens.invite_create(by=people["village_doctor"], room_id=room.pk)

@@ -137,7 +137,7 @@ async def test_a_line_that_cannot_be_stored_fails_alone_and_the_rest_of_its_batc
 
 
 async def test_a_waiting_participants_chat_over_the_socket_gets_an_error_frame_and_takes_no_number(
-        room, people, cookies):
+        room, people, cookies, offered_to_other_expert):
     # given the host's socket and a second expert waiting to be admitted, on their own sockets
     await Participant.objects.acreate(room=room, user=people["other_expert"], role="second_expert",
                                       state="waiting", display_name="王专家")

@@ -217,7 +217,7 @@ async def test_mute_is_stored_and_shown_and_quality_reports_pass_through_unstore
         assert await sync_to_async(_last_seq)(room.pk) == before
 
 
-async def test_another_expert_of_the_community_waits_for_the_host(room, cookies, people):
+async def test_an_expert_offered_the_consultation_waits_for_the_host(room, cookies, people, offered_to_other_expert):
     async with socket(f"/ws/rooms/{room.pk}/", cookies["other_expert"]) as second:
         me = (await joined(second))["me"]
         assert me["role"] == "second_expert" and me["state"] == "waiting"

@@ -325,9 +325,6 @@ def test_record_in_reach_is_returned_and_each_read_is_audited_once(endpoint, rea
     assert _audit_rows(reader, record) == 1
 
 
-# live.services.rooms.room_for_staff: another expert of the consultation's community may knock
-# (and waits until the host admits them); the room's details stay out of their reach until then.
-MAY_KNOCK = {("expert", Holder("village_a1", "other_expert"))}
 
 
 @pytest.mark.parametrize("action", ["invites", "close"])
@@ -338,9 +335,7 @@ def test_live_room_out_of_reach_cannot_be_acted_on_and_answers_as_if_it_did_not_
     room = a_live_room(getattr(community, holder.org), readers[holder.expert].expert)
     # when the reader asks for a patient link to it, or closes it
     response = api(readers[reader_role]).post(f"/api/live/rooms/{room.pk}/{action}/", {}, format="json")
-    # then the room does not exist for them (an expert of the same community may knock on it, so
-    # for them it exists, but only its host acts on it), and nothing changed
-    expected = (403, "not_host") if (reader_role, holder) in MAY_KNOCK else (404, "not_found")
-    assert (response.status_code, response.json()["code"]) == expected, response.content
+    # then the room does not exist for them (not even for an expert of the same community), and nothing changed
+    assert (response.status_code, response.json()["code"]) == (404, "not_found"), response.content
     room.refresh_from_db()
     assert room.state == Room.State.OPEN and not JoinToken.objects.filter(room=room).exists()

@@ -172,7 +172,7 @@ def test_the_sweeper_and_the_escalation_are_on_the_beat_schedule():
 def test_an_ecg_report_without_a_trace_says_so_on_the_pdf(signed_report, settings):
     import subprocess
 
-    # given no study loader wired in (the default until the studies app is merged)
+    # given a study loader that finds no trace
     settings.REPORTS_STUDY_LOADER = "reports.study_inputs.no_study_inputs"
     version = signed_report("ecg")
     # when the PDF is rendered, then it has one page and says the trace is missing

@@ -74,7 +74,9 @@ export class RoomClient extends EventTarget {
     }
     if (frame.type === "ecg_chunk") this.ecgSeq = frame.seq;
     if (frame.type === "welcome") {
-      if (this.lastSeq === null) this.lastSeq = 0;
+      // The events that follow start after `after`: 0 when the host has just let this client in
+      // (a waiting participant is sent nothing of the room before), the client's own last_seq on a resume.
+      this.lastSeq = frame.after ?? this.lastSeq ?? 0;
       this.emit("welcome", frame);
       return;
     }

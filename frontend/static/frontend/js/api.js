@@ -40,4 +40,20 @@ export async function rows(url) {
   return Array.isArray(data) ? data : (data?.results ?? []);
 }
 
+/** Every row of a paginated list, page after page: for lists that can outgrow one page (a coordinator's two
+ * weeks of slots, a clinic's referrals). `url` may carry its own query; limit and offset are set here. */
+export async function allRows(url, pageSize = 500) {
+  const out = [];
+  for (let offset = 0; ; offset += pageSize) {
+    const target = new URL(url, location.origin);
+    target.searchParams.set("limit", String(pageSize));
+    target.searchParams.set("offset", String(offset));
+    const data = await api(`${target.pathname}${target.search}`);
+    if (Array.isArray(data)) return data; // not paginated: whole already
+    const page = data?.results ?? [];
+    out.push(...page);
+    if (!data?.next || !page.length) return out;
+  }
+}
+
 export { csrfToken };

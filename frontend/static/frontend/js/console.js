@@ -1,13 +1,13 @@
 // The village doctor's console: today's patients and consultations, find/register a patient,
 // start a consultation, upload studies, incoming reports, referrals; live updates from the socket.
 
-import { api, rows } from "./api.js";
+import { allRows, api, rows } from "./api.js";
 import * as E from "./endpoints.js";
 import { debounce, el, formatDateTime, isToday, say } from "./dom.js";
 import { dayKey, formatClock, formatTime, monthDay, weekdayOf } from "./time.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
-import { startUpload } from "./uploader.js";
+import { showUploadResult, startUpload } from "./uploader.js";
 import { liveRoomButton } from "./rooms.js";
 import { bindReportSearch, loadReports } from "./clinic-reports.js";
 
@@ -154,7 +154,9 @@ async function matchStudy(study, row) {
 }
 
 async function loadTodayPatients() {
-  const patients = await rows(`${E.PATIENTS}?limit=50`);
+  // the newest 50 (the list runs oldest first): the count first, then the last page
+  const total = (await api(`${E.PATIENTS}?limit=1`)).count ?? 0;
+  const patients = await rows(`${E.PATIENTS}?${new URLSearchParams({ limit: "50", offset: String(Math.max(0, total - 50)) })}`);
   const today = patients.filter((p) => isToday(p.created_at));
   const fromConsultations = state.consultations.filter((c) => isToday(c.created_at)).map((c) => c.patient);
   const seen = new Set();
@@ -195,7 +197,7 @@ let organisations = {};
 async function loadReferrals() {
   const list = $("#referrals");
   try {
-    const referrals = await rows(E.REFERRALS);
+    const referrals = await allRows(E.REFERRALS);
     list.replaceChildren(...referrals.map(referralRow));
     if (!referrals.length) list.replaceChildren(el("li", { class: "muted" }, t("No referrals.")));
   } catch (error) {
@@ -238,8 +240,8 @@ async function freeSlotsBySession(specialty) {
   const to = new Date(from.getTime() + SLOT_DAYS * 86400000);
   const range = { from: from.toISOString(), to: to.toISOString() };
   const [slots, sessions] = await Promise.all([
-    rows(`${E.SLOTS}?${new URLSearchParams({ ...range, specialty, free: "1", limit: "200" })}`),
-    rows(`${E.SESSIONS}?${new URLSearchParams({ ...range, specialty, limit: "200" })}`)]);
+    allRows(`${E.SLOTS}?${new URLSearchParams({ ...range, specialty, free: "1" })}`),
+    allRows(`${E.SESSIONS}?${new URLSearchParams({ ...range, specialty })}`)]);
   const bySession = new Map(sessions.map((session) => [session.id, { session, slots: [] }]));
   for (const slot of slots) if (slot.kind !== "green_channel") bySession.get(slot.session)?.slots.push(slot);
   return [...bySession.values()].filter((group) => group.slots.length);
@@ -290,7 +292,7 @@ async function loadBookings() {
   const list = $("#bookings");
   try {
     const now = Date.now();
-    const bookings = (await rows(`${E.BOOKINGS}?${new URLSearchParams({ status: "booked", limit: "100" })}`))
+    const bookings = (await allRows(`${E.BOOKINGS}?${new URLSearchParams({ status: "booked" })}`))
       .filter((b) => Date.parse(b.ends_at || b.starts_at) > now);
     list.replaceChildren(...bookings.map(bookingRow));
     if (!bookings.length) list.replaceChildren(el("li", { class: "muted" }, t("No booked slots.")));
@@ -391,10 +393,7 @@ function onEvent(event) {
 }
 
 function showUploadState(event) {
-  const row = document.querySelector(`.upload[data-upload-id="${event.upload}"]`);
-  if (!row || !event.state) return;
-  row.querySelector(".upload-state").textContent = event.error ? `${t(`upload:${event.state}`)}: ${event.error.detail}` : t(`upload:${event.state}`);
-  if (event.state === "failed") row.dataset.state = "failed";
+  showUploadResult(document.querySelector(`.upload[data-upload-id="${event.upload}"]`), event);
 }
 
 async function main() {

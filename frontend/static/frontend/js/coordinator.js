@@ -1,12 +1,13 @@
 // Coordinator views: rosters and reserved quotas, turnaround and QC charts, escalations, audit search.
 
-import { rows, api } from "./api.js";
+import { allRows, rows, api } from "./api.js";
 import { barChart } from "./charts.js";
 import * as E from "./endpoints.js";
 import { el, formatDateTime, say } from "./dom.js";
 import { addDays, dayKey, startOfDay } from "./time.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
+import { loadOnCall, rosterActions, setupRosterAdmin } from "./roster-admin.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -14,10 +15,11 @@ async function loadRosters() {
   const today = dayKey();
   const from = startOfDay(today);
   const to = startOfDay(addDays(today, 14));
-  const range = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), limit: "500" });
+  const range = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
   try {
+    // whole lists: two weeks of slots outgrow one page (a page of 500 once left the second week at 0/0)
     const [sessions, slots, rosters] = await Promise.all([
-      rows(`${E.SESSIONS}?${range}`), rows(`${E.SLOTS}?${range}`), rows(`${E.ROSTERS}?limit=200`)]);
+      allRows(`${E.SESSIONS}?${range}`), allRows(`${E.SLOTS}?${range}`), allRows(E.ROSTERS)]);
     renderRosters(rosters, sessions);
     // per session: capacity = its slots, booked = taken ones, reserved = free ones still held for grassroots clinics
     const bySession = new Map(sessions.map((s) => [s.id, { ...s, capacity: 0, booked: 0, reserved: 0, release: null }]));
@@ -30,7 +32,7 @@ async function loadRosters() {
     }
     $("#sessions").replaceChildren(...[...bySession.values()].map((s) => el("tr", { dataset: { session: s.id } },
       el("td", {}, formatDateTime(s.starts_at)), el("td", {}, s.expert_name || ""), el("td", {}, specialtyName(s.specialty)),
-      el("td", {}, `${s.booked}/${s.capacity}`),
+      el("td", {}, s.state === "cancelled" ? t("state:cancelled") : `${s.booked}/${s.capacity}`),
       el("td", {}, `${s.reserved}${s.release ? ` (${t("until")} ${formatDateTime(s.release)})` : ""}`),
       el("td", {}, quotaBar(s.capacity, s.reserved, s.booked)))));
     if (!sessions.length) $("#sessions").replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "muted" }, t("No sessions in the next two weeks."))));
@@ -40,14 +42,13 @@ async function loadRosters() {
 }
 
 function renderRosters(rosters, sessions) {
-  const names = Object.fromEntries(sessions.map((s) => [s.expert, s.expert_name]));
-  $("#rosters").replaceChildren(...rosters.map((r) => el("tr", {},
-    el("td", {}, names[r.expert] || `#${r.expert}`), el("td", {}, specialtyName(r.specialty)),
+  $("#rosters").replaceChildren(...rosters.map((r) => el("tr", { dataset: { roster: r.id, active: r.active } },
+    el("td", {}, r.expert_name || `#${r.expert}`), el("td", {}, specialtyName(r.specialty)),
     el("td", {}, (r.weekdays || []).map((d) => t(`weekday:${d % 7}`)).join(" ")),
     el("td", {}, `${(r.start_time || "").slice(0, 5)}–${(r.end_time || "").slice(0, 5)}`),
     el("td", {}, String(r.capacity)), el("td", {}, `${r.reserved_share}%`),
-    el("td", {}, t("{h} h before", { h: r.release_hours })))));
-  if (!rosters.length) $("#rosters").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("No rosters."))));
+    el("td", {}, t("{h} h before", { h: r.release_hours })), rosterActions(r))));
+  if (!rosters.length) $("#rosters").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "muted" }, t("No rosters."))));
 }
 
 let specialties = {};
@@ -120,7 +121,7 @@ async function drawSample(event) {
 
 async function loadEscalations() {
   try {
-    const items = await rows(E.ESCALATIONS);
+    const items = await allRows(E.ESCALATIONS);
     $("#escalations").replaceChildren(...items.map((c) => el("li", { class: `urgency-${c.urgency}`, dataset: { id: c.id } },
       el("span", { class: `badge urgency-${c.urgency}` }, t(`urgency:${c.urgency}`)),
       ` #${c.id} ${c.patient_name} · ${specialtyName(c.specialty)} · ${formatDateTime(c.created_at)} `,
@@ -183,8 +184,10 @@ async function main() {
   $("#qc-sample-form")?.addEventListener("submit", drawSample);
   const audit = $("#audit-form");
   if (audit) audit.addEventListener("submit", searchAudit);
-  specialties = Object.fromEntries((await rows(E.SPECIALTIES)).map((s) => [s.code, s]));
-  await Promise.all([loadRosters(), loadTurnaround(), loadQc(), loadEscalations(), audit ? searchAudit() : null]);
+  const specialtyList = await rows(E.SPECIALTIES);
+  specialties = Object.fromEntries(specialtyList.map((s) => [s.code, s]));
+  setupRosterAdmin({ specialties: specialtyList, specialtyName, reload: loadRosters });
+  await Promise.all([loadRosters(), loadOnCall(), loadTurnaround(), loadQc(), loadEscalations(), audit ? searchAudit() : null]);
   document.body.dataset.ready = "true";
 }
 

@@ -1,9 +1,7 @@
 // Every URL the pages call, in one place: wiring a page to a back end is a one-line change here.
-// "main": exists on main. "branch X": the shape of branch X as read from its api.py/urls.py
-// (tests/frontend/branch_fixtures.py serves that shape until the branch is merged).
-// "guess": no endpoint yet in any branch; the page shows "not available" until one exists.
+// Each is served by the app named above it (its urls.py / api.py); the comments give the reply's shape.
 
-// directory, consult, audit (main)
+// directory, consult, audit
 export const ME = "/api/me/";
 export const PATIENTS = "/api/patients/";                     // GET ?q= (paginated), POST
 export const PATIENT = (id) => `/api/patients/${id}/`;
@@ -15,7 +13,7 @@ export const ESCALATIONS = "/api/consultations/?state=escalated";
 export const AUDIT = "/api/audit/";                           // GET, admins only (paginated)
 export const NOTIFICATIONS_SOCKET = "/ws/notifications/";
 
-// branch studies: tus 1.0.0 creation endpoint (metadata: filename, kind, consultation, patient)
+// studies: tus 1.0.0 creation endpoint (metadata: filename, kind, consultation, patient)
 export const UPLOADS = "/api/uploads/";
 export const ECG = (id) => `/api/ecgs/${id}/`;                 // {device_measurements: {values, statements}, computed_measurements: {values, error}, ...}
 export const ECG_SAMPLES = (id) => `/api/ecgs/${id}/samples/`; // {sampling_rate, n_samples, units: "uV", encoding, leads}
@@ -29,15 +27,19 @@ export const FRAME = (instanceId, frame, center, width) => {
   if (width !== null && width !== undefined) q.set("window_width", width);
   return `/api/instances/${instanceId}/frames/${frame}/rendered/?${q}`;
 };
-// guess: the studies of one consultation, [{type: "ecg"|"imaging", id, created_at, study_instance_uid?}]
+// the studies of one consultation, newest first: [{type: "ecg"|"imaging", id, created_at, study_instance_uid?}]
 export const CONSULTATION_STUDIES = (id) => `/api/consultations/${id}/studies/`;
 
-// branch scheduling
+// scheduling
 export const WORKLIST = "/api/scheduling/worklist/";          // [{consultation, patient_name, urgency, status: "offered"|"assigned", assignment, offer_expires_at, overdue, due_at, ...}]
 export const OFFER_ACCEPT = (assignmentId) => `/api/scheduling/assignments/${assignmentId}/accept/`;
 export const OFFER_DECLINE = (assignmentId) => `/api/scheduling/assignments/${assignmentId}/decline/`; // {reason}
 export const MY_CALENDAR = "/api/scheduling/me/calendar/";    // ?from=&to= -> [{starts_at, ends_at, specialty, slots: [{bookings}]}]
-export const ROSTERS = "/api/scheduling/rosters/";            // paginated
+export const ROSTERS = "/api/scheduling/rosters/";            // paginated; POST {expert, specialty, weekdays, ...}
+export const ROSTER = (id) => `/api/scheduling/rosters/${id}/`; // PATCH {weekdays, start_time, capacity, active, ...}
+export const ROSTER_EXCEPTIONS = (id) => `/api/scheduling/rosters/${id}/exceptions/`; // GET (paginated), POST {date, kind: leave|extra, start_time, end_time, note}
+export const ON_CALL = "/api/scheduling/on-call/";            // GET (paginated), POST {expert, specialty, starts_at, ends_at}
+export const ON_CALL_SHIFT = (id) => `/api/scheduling/on-call/${id}/`; // DELETE: ends the shift
 export const SESSIONS = "/api/scheduling/sessions/";          // ?from=&to= (paginated)
 export const SLOTS = "/api/scheduling/slots/";                // ?from=&to=&specialty=&free=1 (paginated)
 export const BOOKINGS = "/api/scheduling/bookings/";          // GET ?status= (paginated), POST {slot, patient, consultation}
@@ -50,7 +52,7 @@ export const EXPERTS_TO_ASSIGN = (specialty) => `/api/scheduling/experts/?specia
 export const CONSULTATION_ASSIGN = (id) => `/api/scheduling/consultations/${id}/assign/`; // POST {expert}
 export const FOLLOW_UP_COMPLETE = (id) => `/api/scheduling/follow-ups/${id}/complete/`; // {note}
 
-// branch reports
+// reports
 export const REPORTS_PENDING = "/api/reports/deliveries/pending/"; // paginated deliveries not yet acknowledged
 // every report the clinic received, acknowledged or not: ?q=&patient=&consultation=&from=&to=&state= (paginated)
 export const REPORTS_RECEIVED = "/api/reports/deliveries/";
@@ -70,7 +72,7 @@ export const QC_READS = "/api/reports/quality/reads/";        // the second read
 export const QC_RECORD = (id) => `/api/reports/quality/samples/${id}/`; // POST {agreement: agree|minor|major, comment}
 // (a constant set to null shows "not available" without a request)
 
-// branch live: open (or find) the consultation's room; the reply's "page" is the room page
+// live: open (or find) the consultation's room; the reply's "page" is the room page
 export const LIVE_ROOMS = "/api/live/rooms/";                 // POST {consultation} -> {id, page, ...}
 export const LIVE_ROOM_OF = (consultationId) => `/api/live/rooms/?consultation=${consultationId}`; // GET: the open room (experts join)
 export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;

@@ -2,7 +2,7 @@
 // lead hospital's earliest free green-channel slot of the consultation's specialty, or send the
 // patient back down with a follow-up plan that becomes the village clinic's tasks.
 
-import { api, rows } from "./api.js";
+import { allRows, api } from "./api.js";
 import * as E from "./endpoints.js";
 import { el, formatDateTime, say } from "./dom.js";
 import { t } from "./strings.js";
@@ -19,7 +19,7 @@ export class ReferralPanel {
   async load() {
     let referrals = [];
     try {
-      referrals = (await rows(`${E.REFERRALS}?limit=100`)).filter((r) => r.consultation === this.consultationId);
+      referrals = (await allRows(E.REFERRALS)).filter((r) => r.consultation === this.consultationId);
     } catch (error) {
       this.container.replaceChildren(el("p", { class: "error" }, `${t("Referrals are not available")}: ${error.message}`));
       return;

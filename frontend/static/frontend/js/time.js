@@ -90,3 +90,12 @@ export function startOfDay(key) {
   const first = wall - offsetAt(wall);
   return new Date(wall - offsetAt(first)); // the offset at the result itself (a zone that changes offset)
 }
+
+/** The instant a wall-clock time "HH:MM" of day `key` happens in the service's zone (form fields to API times). */
+export function instantAt(key, hhmm) {
+  const { year, month, day } = keyParts(key);
+  const [hour, minute] = hhmm.split(":").map(Number);
+  const wall = Date.UTC(year, month - 1, day, hour, minute);
+  const first = wall - offsetAt(wall);
+  return new Date(wall - offsetAt(first));
+}
