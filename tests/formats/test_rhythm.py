@@ -182,3 +182,13 @@ def test_every_statement_has_both_languages():
     for code, (zh, en) in STATEMENT_TEXT.items():
         assert zh and en and zh != en, code
     assert PVC == "V"
+
+
+def test_regular_sawtooth_waves_at_300_with_4_to_1_conduction_are_atrial_flutter_without_pr(parts):
+    from tests.formats.rhythm_samples import with_flutter_waves
+
+    times = regular(0.5, 75, SECONDS)
+    a = analyse_ecg(with_flutter_waves(synthesize(parts, seconds=SECONDS, qrst_beats=[(t, parts.qrst) for t in times])))
+    assert codes(a) == [Rhythm.FLUTTER] and a.statements[0].zh == "心房扑动"
+    assert a.computed.atrial_rate_bpm == pytest.approx(300, abs=20)
+    assert a.computed.pr_ms is None and a.computed.withheld["pr_ms"].startswith("atrial flutter")
