@@ -9,6 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
+	bash scripts/install-ohif.sh || echo "OHIF Viewer not installed (needs npm); the built-in viewer still works" >&2
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml

@@ -9,7 +9,9 @@
 3. DICOM ingest: instances/s through the whole ingest path (safe read, index, rows, file
    written and fsynced) as STOW-RS batches called directly (ingest_dicom_batch), the same batches
    sent as a client sends them (HTTP multipart/related, token auth, Daphne), and one by one as
-   C-STORE sends them, each against a bare pydicom.dcmread loop over the same bytes in the same run.
+   C-STORE sends them, each against a bare pydicom.dcmread loop over the same bytes in the same run;
+   and as DICOMweb clients usually send (batches of 10, 4 clients at once; `--stow-parallel-only`
+   runs just that row).
 4. ECG parse + measure: ms per 10 s 12-lead record (DICOM waveform, neurokit2).
 
 It creates and drops its own database `tc_bench_studies` and uses its own Celery queue and
@@ -351,6 +353,54 @@ def bench_stow_http(port: int, ctx, n: int = 300) -> dict:
                     "body read, parts split, ingest_dicom_batch (as the direct row), DICOM JSON reply"}
 
 
+PARALLEL_BATCH, PARALLEL_CLIENTS = 10, 4  # a DICOMweb client's usual shape (issue 14)
+
+
+def bench_stow_http_parallel(port: int, ctx, n: int = 400) -> dict:
+    """STOW-RS as DICOMweb clients usually send: requests of PARALLEL_BATCH instances, PARALLEL_CLIENTS
+    at once, over HTTP to Daphne. Against a bare pydicom read of the same bytes, one loop, timed just
+    before and just after (the mean of both), in the same run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pydicom
+    import requests
+
+    from studies.dicomweb.multipart import build_related
+
+    blobs, names = dicom_blobs(n, new_series=True)
+    url = f"http://127.0.0.1:{port}/dicomweb/studies"
+    sessions = [requests.Session() for _ in range(PARALLEL_CLIENTS)]
+    for session in sessions:
+        session.headers.update({"Authorization": f"Token {ctx['token']}", "Accept": "application/dicom+json"})
+
+    def bare():
+        for blob in blobs:
+            pydicom.dcmread(io.BytesIO(blob))
+
+    def stow(args):
+        client, batch = args
+        body, content_type = build_related([("application/dicom", blob) for blob in batch], "application/dicom")
+        started = time.perf_counter()
+        response = sessions[client].post(url, data=body, headers={"Content-Type": content_type}, timeout=300)
+        assert response.status_code == 200, (response.status_code, response.text[:500])
+        return time.perf_counter() - started
+
+    stow((0, dicom_blobs(10, new_series=True)[0]))  # warm-up, untimed
+    batches = [(i % PARALLEL_CLIENTS, blobs[at:at + PARALLEL_BATCH]) for i, at in enumerate(range(0, n, PARALLEL_BATCH))]
+    bare_before = _seconds(bare)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(PARALLEL_CLIENTS) as pool:
+        request_s = list(pool.map(stow, batches))
+    stow_s = time.perf_counter() - started
+    bare_s = (bare_before + _seconds(bare)) / 2
+    return {"instances": n, "files": names, "batch": PARALLEL_BATCH, "clients": PARALLEL_CLIENTS,
+            "ingest_instances_per_s": round(n / stow_s, 1), "bare_pydicom_read_per_s": round(n / bare_s, 1),
+            "ratio": round(bare_s / stow_s, 3), "goal_ratio": 0.5,
+            "request_p50_ms": round(statistics.median(request_s) * 1000, 1),
+            "request_max_ms": round(max(request_s) * 1000, 1),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
 def bench_c_store(ctx, n: int = 150) -> dict:
     """The same kind of instances sent by C-STORE over loopback, TCP_NODELAY on both ends."""
     import pydicom
@@ -416,6 +466,10 @@ def main() -> dict:
     result = {"bench": "studies_bench", "cpus": os.cpu_count(),
               "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     try:
+        if "--stow-parallel-only" in sys.argv:
+            log("DICOM STOW-RS, batches of 10 from 4 clients ...")
+            result["dicom_stow_http_parallel"] = bench_stow_http_parallel(port, ctx)
+            return result
         log("dropping link ...")
         result["upload_dropping_link"] = bench_dropping_link(port, ctx)
         log("ECG latency ...")
@@ -424,6 +478,8 @@ def main() -> dict:
         result["dicom_ingest"] = bench_dicom_ingest(ctx)
         log("DICOM STOW-RS over HTTP ...")
         result["dicom_stow_http"] = bench_stow_http(port, ctx)
+        log("DICOM STOW-RS, batches of 10 from 4 clients ...")
+        result["dicom_stow_http_parallel"] = bench_stow_http_parallel(port, ctx)
         log("C-STORE ...")
         result["dicom_c_store"] = bench_c_store(ctx)
         log("ECG measure ...")

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from . import views
+from . import ohif, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -9,4 +9,5 @@ urlpatterns = [
     path("live/", include("live.page_urls")),  # the live room and the patient's phone page
     path("", views.home, name="home"),
     path("read/<int:consultation_id>/", views.reading, name="reading"),
+    re_path(r"^ohif/(?P<path>.*)$", ohif.ohif, name="ohif"),  # the OHIF Viewer (scripts/install-ohif.sh)
 ]

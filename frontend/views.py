@@ -14,6 +14,7 @@ from directory.access import is_admin
 from directory.models import User
 from teleclinic.ratelimit import LoginThrottled, login_failure_record, login_throttle_check, login_throttle_reset
 
+from .ohif import ohif_installed
 from .strings import js_strings
 
 HOME_PAGES = {
@@ -65,4 +66,5 @@ def home(request):
 
 @login_required
 def reading(request, consultation_id: int):
-    return render(request, "frontend/reading.html", {"js_strings": js_strings(), "consultation_id": consultation_id})
+    return render(request, "frontend/reading.html", {"js_strings": js_strings(), "consultation_id": consultation_id,
+                                                     "ohif_installed": ohif_installed()})

@@ -220,6 +220,8 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing root
 WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step
+# The OHIF Viewer's prebuilt files, installed by scripts/install-ohif.sh (not committed), served at /ohif/.
+OHIF_ROOT = Path(env.str("OHIF_ROOT", default=str(BASE_DIR / "var" / "ohif")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 

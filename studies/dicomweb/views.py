@@ -186,7 +186,8 @@ class ThumbnailView(DicomWebView):
 
 
 def _image_format(request) -> str:
-    accept = request.headers.get("Accept", "")
+    """PNG if asked for (the `accept` query parameter, as OHIF sends it, or the Accept header), else JPEG."""
+    accept = request.query_params.get("accept") or request.headers.get("Accept", "")
     return "png" if "image/png" in accept and "image/jpeg" not in accept else "jpeg"
 
 

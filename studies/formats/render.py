@@ -5,7 +5,9 @@ window (explicit centre/width from the viewer, else the file's VOI LUT or window
 else a 1st-99th percentile window) -> 8 bits -> inverted for MONOCHROME1.
 Colour: palette colour through its LUT; RGB and YBR are decoded to RGB by pydicom.
 Only the requested frame is decoded, so scrolling a multi-frame series costs one
-frame per request.
+frame per request. Enhanced multi-frame objects (Enhanced CT/MR/US...) carry their rescale
+and window per frame in the shared and per-frame functional groups (PS3.3 C.7.6.16): the
+frame's Pixel Value Transformation and Frame VOI LUT are applied, the per-frame ones first.
 """
 import io
 from dataclasses import dataclass
@@ -80,6 +82,7 @@ def frame_to_uint8(
 ) -> tuple[np.ndarray, float | None, float | None, str]:
     """The display pixels (H, W) or (H, W, 3) uint8, and the window that produced them."""
     stored = _decode(ds, frame, limits)
+    ds, window_index = frame_view(ds, frame)
     photometric = str(ds.get("PhotometricInterpretation", "")).upper()
     if photometric == "PALETTE COLOR":
         return _to_8bit(_guard(lambda: apply_color_lut(stored, ds))), None, None, "colour"
@@ -99,11 +102,36 @@ def frame_to_uint8(
         out = _to_8bit(_guard(lambda: apply_voi_lut(modality, ds, index=0, prefer_lut=True)))
         center, width, how = None, None, "voi_lut"
     else:
-        center, width, how = _stored_window(ds, frame, values)
+        center, width, how = _stored_window(ds, window_index, values)
         out = _linear_window(values, center, width)
     if photometric == "MONOCHROME1":
         out = 255 - out
     return out, center, width, how
+
+
+FRAME_GROUPS = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
+
+
+def frame_view(ds: Dataset, frame: int) -> tuple[Dataset, int]:
+    """(the dataset as one frame sees it, which stored window value applies to that frame).
+
+    For an enhanced object: a copy of its top level whose Rescale* and Window*/VOI LUT Function are the
+    frame's, from the shared functional groups overridden by the frame's own; its windows are
+    alternatives for that frame (index 0 is the default). A classic object is returned as is, and
+    its multi-valued window is read per frame, as before.
+    """
+    groups = [*(ds.get("SharedFunctionalGroupsSequence") or [])[:1]]
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    if frame < len(per_frame):
+        groups.append(per_frame[frame])
+    found = [item[0] for group in groups for keyword in FRAME_GROUPS if (item := group.get(keyword))]
+    if not found:
+        return ds, frame
+    view = Dataset(dict(ds.items()))  # its own element dict: the file's dataset is left as read
+    for item in found:  # shared first, then the frame's: the frame's win
+        for element in item:
+            view[element.tag] = element
+    return view, 0
 
 
 def _decode(ds: Dataset, frame: int, limits: Limits) -> np.ndarray:

@@ -67,7 +67,13 @@ async function loadStudies() {
   tabs.replaceChildren(...studies.map((s, i) => el("button", { type: "button", dataset: { index: i },
     onclick: () => openStudy(s) }, `${t(`kind:${s.type}`)} ${formatDateTime(s.created_at)}`)));
   if (!studies.length) tabs.replaceChildren(el("p", { class: "muted" }, t("Nothing uploaded yet.")));
-  else await openStudy(studies[0]);
+  const uids = studies.filter((s) => s.type === "imaging" && s.study_instance_uid).map((s) => s.study_instance_uid);
+  const ohif = $("#open-ohif");
+  if (ohif && uids.length) {  // the reading viewer, in its own window beside this page's report editor
+    ohif.href = `/ohif/viewer?${new URLSearchParams({ StudyInstanceUIDs: uids.join(",") })}`;
+    ohif.hidden = false;
+  }
+  if (studies.length) await openStudy(studies[0]);
 }
 
 async function openStudy(study) {

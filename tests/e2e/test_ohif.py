@@ -1,0 +1,103 @@
+"""The OHIF Viewer (installed by scripts/install-ohif.sh) in Chromium against the real server: its
+study list, and, opened from the reading page, a CT series displayed through our DICOMweb with the
+user's session only, thumbnails served, a length measurement drawn."""
+import io
+
+import pydicom
+import pytest
+from django.conf import settings
+from pydicom.uid import generate_uid
+
+from studies.models import ImagingStudy
+from studies.services.ingest import Source, ingest_dicom_batch
+from tests.e2e.conftest import login, screenshot
+from tests.studies.conftest import sample_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+NON_BLANK_CANVAS = """() => {
+  for (const canvas of document.querySelectorAll('canvas.cornerstone-canvas')) {
+    if (!canvas.width || !canvas.height) continue;
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    const values = new Set();
+    for (let i = 0; i < data.length; i += 4 * 97) values.add(data[i]);
+    if (values.size > 8) return true;
+  }
+  return false;
+}"""
+
+
+@pytest.fixture(autouse=True)
+def ohif_installed():
+    if not (settings.OHIF_ROOT / "index.html").exists():
+        pytest.skip("the OHIF Viewer is not installed (bash scripts/install-ohif.sh)")
+
+
+def ct_series(slices: int = 5) -> list[bytes]:
+    """CT_small as a series of `slices` instances of one study (new UIDs, stepped positions)."""
+    study, series = generate_uid(), generate_uid()
+    out = []
+    for n in range(slices):
+        ds = pydicom.dcmread(io.BytesIO(sample_bytes("CT_small.dcm")))
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.InstanceNumber = n + 1
+        ds.ImagePositionPatient = [-158.135803, -179.035797, -75.699997 + 5 * n]
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        out.append(buffer.getvalue())
+    return out
+
+
+def test_reading_page_opens_ohif_which_lists_and_displays_the_cases_ct(people, community, patient_factory,
+                                                                        consultation_factory, open_page):
+    # given a CT series of a township patient, filed in their consultation
+    patient = patient_factory(home_clinic=community.township_a, health_record_no="1CT1")
+    doctor = people["township_doctor"]
+    results = ingest_dicom_batch(datas=ct_series(), source=Source(by=doctor, organisation=community.township_a))
+    assert all(not isinstance(r, Exception) for r in results)
+    consultation = consultation_factory(patient=patient, requesting_org=community.township_a, requested_by=doctor)
+    study = ImagingStudy.objects.get()
+    study.consultation = consultation
+    study.save(update_fields=["consultation"])
+    # when the doctor opens OHIF's study list (logged in: no token anywhere in the page)
+    page = open_page("ohif")
+    failed, thumbnails, errors = [], [], []
+    page.context.on("response", lambda r: "/dicomweb/" in r.url and r.status >= 400
+                    and failed.append(f"{r.status} {r.url}"))
+    page.context.on("response", lambda r: "/thumbnail" in r.url and thumbnails.append(r.status))
+    # OHIF logs its own complaints as errors (e.g. no SharedArrayBuffer without cross-origin isolation);
+    # what must not appear is an error about our endpoints
+    page.console_errors.allow(r"^(?!.*(/dicomweb|app-config)).*$")
+    login(page, doctor.username)
+    page.goto("/ohif/")
+    # then the study list shows the study
+    page.get_by_text("CompressedSamples").first.wait_for(timeout=60_000)  # CT_small's patient name
+    assert "token" not in page.content().lower()
+    # and the reading page opens it in OHIF, which displays the series: a canvas with non-blank pixels
+    page.goto(f"/read/{consultation.pk}/")
+    page.wait_for_selector("#open-ohif[href]")
+    with page.expect_popup() as opened:
+        page.click("#open-ohif")
+    viewer = opened.value
+    viewer.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    viewer.wait_for_function(NON_BLANK_CANVAS, timeout=90_000)
+    assert study.study_instance_uid in viewer.url
+    # and a length measurement can be drawn on it
+    skip_tour = viewer.get_by_text("Skip all")
+    if skip_tour.count():
+        skip_tour.first.click()
+    viewer.locator('[data-cy="MeasurementTools-split-button-primary"], [data-cy="Length"]').first.click()
+    box = viewer.locator("canvas.cornerstone-canvas").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    viewer.mouse.move(x - 60, y)
+    viewer.mouse.down()
+    viewer.mouse.move(x + 60, y + 20, steps=10)
+    viewer.mouse.up()
+    viewer.locator("svg.svg-layer [data-annotation-uid]").first.wait_for(timeout=30_000)
+    assert viewer.locator("svg.svg-layer text").filter(has_text="mm").count() >= 1
+    viewer.test_slug = page.test_slug
+    screenshot(viewer, "ohif-viewer")
+    assert not failed, failed
+    assert thumbnails and 404 not in thumbnails
+    assert [e for e in errors if "/dicomweb" in e] == []
