@@ -35,7 +35,7 @@ test: install-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## The machine-checked contracts (pyproject.toml): ruff's rules, mypy on the apps, import-linter's contracts.
-check: $(VENV)/.installed-test
+check: install-test
 	$(VENV)/bin/ruff check .
 	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports

@@ -1,6 +1,6 @@
 """Benchmark of the formats library; prints one JSON object.
 
-    python bench/formats_bench.py [--runs N] [--only rhythm]
+    .venv/bin/python bench/formats_bench.py [--runs N] [--only rhythm]
 
 - ecg: milliseconds per 10 s 12-lead record (pydicom's waveform_ecg.dcm) for
   read_ecg + measure_ecg, with bare pydicom dcmread (+ waveform_array) of the same

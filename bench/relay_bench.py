@@ -5,8 +5,8 @@ The relay runs in its own process (its CPU time is what is measured); the simula
 participants run in another. Publishers send a VP8 clip encoded once beforehand, so the
 clients do not need to encode; subscribers count encoded frames without decoding them.
 
-    /work/main/.venv/bin/python bench/relay_bench.py                 # about 2-3 minutes
-    /work/main/.venv/bin/python bench/relay_bench.py --rooms 1 2 --baseline-rooms 1 --seconds 3
+    .venv/bin/python bench/relay_bench.py                 # about 2-3 minutes
+    .venv/bin/python bench/relay_bench.py --rooms 1 2 --baseline-rooms 1 --seconds 3
 
 Prints one JSON object.
 """

@@ -9,9 +9,6 @@ class Urgency(models.TextChoices):
     ROUTINE = "routine", "常规 routine"
 
 
-URGENCY_RANK = {Urgency.STAT: 0, Urgency.URGENT: 1, Urgency.ROUTINE: 2}
-
-
 class Consultation(models.Model):
     class Mode(models.TextChoices):
         LIVE = "live", "实时 live"

@@ -71,10 +71,6 @@ def may_see_event(*, participant_id: int, admitted: bool, event: dict) -> bool:
     return event["participant"] == participant_id and (about is None or about.get("id") == participant_id)
 
 
-def participant_room_id(*, participant_id: int) -> int:
-    return Participant.objects.values_list("room_id", flat=True).get(pk=participant_id)
-
-
 def participant_state(*, participant_id: int) -> str:
     return Participant.objects.values_list("state", flat=True).get(pk=participant_id)
 

@@ -15,7 +15,7 @@ from .models import (Assignment, Booking, CalendarFeed, CloudClinicSession, Foll
                      RosterException, Slot)
 from .services.calendar import token_hash
 
-LIVE = ("booked", "arrived")
+LIVE = (Booking.Status.BOOKED, Booking.Status.ARRIVED)
 
 
 def _get(user: User, queryset: QuerySet, pk, what: str):
@@ -62,7 +62,7 @@ def slot_list(*, user: User, specialty: str = "", expert_id=None, start=None, en
               free_only: bool = False) -> QuerySet[Slot]:
     taken = Booking.objects.filter(slot=OuterRef("pk"), status__in=LIVE)
     rows = scoped(user, Slot.objects.select_related("session__expert__user", "session__specialty"), VIEW) \
-        .filter(session__state="scheduled").annotate(taken=Exists(taken))
+        .filter(session__state=CloudClinicSession.State.SCHEDULED).annotate(taken=Exists(taken))
     if specialty:
         rows = rows.filter(session__specialty__code=specialty)
     if expert_id:
@@ -137,7 +137,7 @@ def worklist_for(expert_user: User, *, request=None, interface: str = "api") -> 
     "studies" (what there is to read: studies.selectors.studies_by_consultation)}.
     """
     now = timezone.now()
-    offers = {a.consultation_id: a for a in Assignment.objects.filter(expert__user=expert_user, status="offered")}
+    offers = {a.consultation_id: a for a in Assignment.objects.filter(expert__user=expert_user, status=Assignment.Status.OFFERED)}
     assigned = Q(assigned_expert__user=expert_user, state__in=("assigned", "in_progress"))
     rows = list(
         Consultation.objects.filter(assigned | Q(pk__in=list(offers)))

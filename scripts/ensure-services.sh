@@ -14,10 +14,10 @@ TEST_ROLE=teleclinic
 TEST_PASSWORD=teleclinic    # a local test role: PostgreSQL listens on 127.0.0.1 only
 TEST_DATABASE=teleclinic
 
-as_postgres() {
-    if [ "$(id -un)" = postgres ]; then "$@"
-    elif [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"
-    else sudo -n -u postgres -- "$@"
+as_postgres() {  # from /: the postgres account may not enter the checkout's directory
+    if [ "$(id -un)" = postgres ]; then (cd / && "$@")
+    elif [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@")
+    else (cd / && sudo -n -u postgres -- "$@")
     fi
 }
 
@@ -33,7 +33,12 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
         --dir /var/lib/redis --logfile /var/log/redis/ci.log
     for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
-pg_isready -h 127.0.0.1 -p "$PG_PORT"
+if ! pg_isready -h 127.0.0.1 -p "$PG_PORT"; then
+    # e.g. a cluster made while another PostgreSQL held 5432 gets the next port (pg_createcluster)
+    echo "no PostgreSQL on 127.0.0.1:$PG_PORT, where the tests' DATABASE_URL points; the clusters:" >&2
+    pg_lsclusters >&2 || true
+    exit 1
+fi
 redis-cli -h 127.0.0.1 -p 6379 ping
 
 # The tests' role and database (idempotent: run before every `make test`).

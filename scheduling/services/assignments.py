@@ -14,7 +14,7 @@ from audit.services import audit_record
 from consult.lifecycle import OFFERABLE, Transition, allows
 from consult.locks import lock_consultation
 from consult.models import Consultation, Urgency
-from consult.services import do_assign, do_escalate, do_offer, do_raise_to_stat
+from consult.services import do_assign, do_escalate, do_offer
 from directory.access import CHANGE, can, is_admin
 from directory.models import Expert, User
 from teleclinic.errors import Conflict, Gone, NotFound, NotPermitted
@@ -82,15 +82,16 @@ def _choose_and_lock(consultation: Consultation, now: dt.datetime) -> Expert | N
     return None
 
 
-def _offer_next(consultation: Consultation, now: dt.datetime) -> Assignment | None:
+def _offer_next(consultation: Consultation, now: dt.datetime, by: User | None = None) -> Assignment | None:
     """Call holding the consultation's row lock. Offers to the next expert, or escalates."""
     expert = _choose_and_lock(consultation, now)
     if expert is None:
-        _escalate(consultation, reason="no_expert_available")
+        _escalate(consultation, reason="no_expert_available", by=by)
         return None
     assignment = Assignment.objects.create(consultation=consultation, expert=expert,
                                            expires_at=now + offer_timeout(consultation.urgency))
-    do_offer(consultation=consultation, detail={"assignment": assignment.pk, "expert": expert.pk})
+    do_offer(consultation=consultation, detail={"assignment": assignment.pk, "expert": expert.pk}, by=by,
+             interface="api" if by else "task")
     _notify_offer(assignment, consultation)
     send_event_on_commit(user_ids=[consultation.requested_by_id], payload={
         "type": "consultation.offered", "consultation": consultation.pk,
@@ -125,7 +126,7 @@ def assignment_request(*, consultation_id: int, by: User | None = None) -> Assig
         current = Assignment.objects.filter(consultation=consultation, status=OFFERED).first()
         if current is not None:
             return current
-        return _offer_next(consultation, timezone.now())
+        return _offer_next(consultation, timezone.now(), by)
 
 
 def consultation_requested_route(*, consultation: Consultation, **_) -> None:
@@ -216,11 +217,11 @@ def assignments_sweep(*, now: dt.datetime | None = None) -> int:
     return sum(assignment_expire(assignment_id=pk, now=now) for pk in ids)
 
 
-def _escalate(consultation: Consultation, *, reason: str) -> None:
+def _escalate(consultation: Consultation, *, reason: str, by: User | None = None) -> None:
     """Call holding the consultation's row lock."""
     Assignment.objects.filter(consultation=consultation, status=OFFERED).update(
         status=Assignment.Status.WITHDRAWN, decided_at=timezone.now(), reason=reason)
-    do_escalate(consultation=consultation, reason=reason)
+    do_escalate(consultation=consultation, reason=reason, by=by, interface="api" if by else "task")
     community = consultation.requesting_org.community_id
     coordinators = User.objects.filter(role=User.Role.COORDINATOR, organisation__community_id=community,
                                        is_active=True).values_list("pk", flat=True)
@@ -235,7 +236,7 @@ def consultation_escalate(*, consultation_id: int, reason: str = "requested", by
         consultation = _consultation_for_change(consultation_id, by)
         if not allows(consultation.state, Transition.ESCALATE):
             raise Conflict(f"The consultation is {consultation.state}.", code="not_offerable")
-        _escalate(consultation, reason=reason)
+        _escalate(consultation, reason=reason, by=by)
     return consultation
 
 
@@ -260,17 +261,6 @@ def consultation_assign(*, consultation_id: int, expert_id: int, by: User, reque
         send_event_on_commit(user_ids=[expert.user_id], payload={
             "type": "consultation.assigned_to_you", "consultation": consultation.pk, "urgency": consultation.urgency})
     return assignment
-
-
-def consultation_raise_to_stat(*, consultation_id: int, reason: str = "critical_finding") -> Consultation:
-    """A critical finding reported by hand or by a device: consult raises the case to stat (audited, once)
-    and stat_route below reacts."""
-    with transaction.atomic():
-        consultation = lock_consultation(consultation_id)
-        if consultation is None:
-            raise NotFound("No such consultation.")
-        do_raise_to_stat(consultation=consultation, reason=reason)
-    return consultation
 
 
 def stat_route(*, consultation: Consultation, reason: str) -> None:

@@ -12,7 +12,7 @@ from directory.models import Organisation, Patient, User
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from teleclinic.events import send_event_on_commit
 
-from ..models import Booking, Slot
+from ..models import ACTIVE_BOOKING, Booking, Slot
 from .locks import lock_slots
 
 BOOKERS = (User.Role.VILLAGE_DOCTOR, User.Role.TOWNSHIP_DOCTOR, User.Role.COORDINATOR, User.Role.ADMIN)
@@ -39,7 +39,7 @@ def check_slot_bookable(*, slot: Slot, org: Organisation | None, via_referral: b
             raise NotPermitted(
                 f"Slot reserved for grassroots clinics until {timezone.localtime(slot.release_at):%Y-%m-%d %H:%M}.",
                 code="not_eligible")
-    if Booking.objects.filter(slot=slot, status__in=("booked", "arrived")).exists():
+    if Booking.objects.filter(slot=slot, status__in=ACTIVE_BOOKING).exists():
         raise SlotTaken("This slot was just taken; please choose another.")
 
 
@@ -157,18 +157,3 @@ def booking_reschedule(*, booking_id: int, slot_id: int, by: User, request=None)
         if hasattr(old, "referral"):
             type(old.referral).objects.filter(pk=old.referral.pk).update(booking=new)
     return new
-
-
-def booking_arrive(*, booking_id: int, by: User, request=None) -> Booking:
-    """The lead hospital confirms the patient arrived (used by referrals and by cloud clinics)."""
-    with transaction.atomic():
-        booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
-        if booking is None:
-            raise NotFound("No such booking.")
-        if booking.status != Booking.Status.BOOKED:
-            raise Conflict(f"The booking is already {booking.status}.", code="booking_closed")
-        booking.status = Booking.Status.ARRIVED
-        booking.save(update_fields=["status"])
-        audit_record(actor=by, action="update", obj=booking, interface="api", request=request,
-                     detail={"status": "arrived"})
-    return booking

@@ -11,7 +11,7 @@ from directory.models import Patient, Specialty, User
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from teleclinic.events import send_event_on_commit
 
-from ..models import Booking, FollowUpTask, Referral, Slot
+from ..models import ACTIVE_BOOKING, Booking, CloudClinicSession, FollowUpTask, Referral, Slot
 from .bookings import BOOKERS, _book
 from .locks import lock_referral
 
@@ -52,9 +52,9 @@ def _green_slot(slot_id: int | None, specialty_id: int | None, community_id: int
             raise InvalidInput("Upward referrals book green-channel slots only.", code="not_green_channel")
         return slot_id
     free = (Slot.objects.filter(kind=Slot.Kind.GREEN_CHANNEL, starts_at__gt=timezone.now(),
-                                session__state="scheduled", session__organisation__community_id=community_id,
-                                session__specialty_id=specialty_id)
-            .exclude(bookings__status__in=("booked", "arrived")).order_by("starts_at", "pk").first())
+                                session__state=CloudClinicSession.State.SCHEDULED,
+                                session__organisation__community_id=community_id, session__specialty_id=specialty_id)
+            .exclude(bookings__status__in=ACTIVE_BOOKING).order_by("starts_at", "pk").first())
     if free is None:
         raise Conflict("No green-channel slot is free for this specialty; ask the coordinator.",
                        code="no_green_channel_slot")
@@ -121,7 +121,7 @@ def referral_arrive(*, referral_id: int, by: User, request=None) -> Referral:
     with transaction.atomic():
         referral = _up_step(referral_id, by, (Referral.State.REQUESTED, Referral.State.ACCEPTED),
                             Referral.State.ARRIVED, request)
-        Booking.objects.filter(pk=referral.booking_id, status="booked").update(status=Booking.Status.ARRIVED)
+        Booking.objects.filter(pk=referral.booking_id, status=Booking.Status.BOOKED).update(status=Booking.Status.ARRIVED)
     return referral
 
 

@@ -115,7 +115,7 @@ def _cancel_sessions_on(roster: Roster, date: dt.date) -> None:
     for session in sessions:
         session.state = CloudClinicSession.State.CANCELLED
         session.save(update_fields=["state"])
-        bookings = list(Booking.objects.select_for_update().filter(slot__session=session, status="booked"))
+        bookings = list(Booking.objects.select_for_update().filter(slot__session=session, status=Booking.Status.BOOKED))
         for booking in bookings:
             booking.status, booking.cancelled_at = Booking.Status.CANCELLED, timezone.now()
             booking.save(update_fields=["status", "cancelled_at"])

@@ -11,7 +11,7 @@ from consult.lifecycle import Transition, TransitionRefused
 from consult.locks import lock_consultation
 from consult.models import Consultation, Urgency
 from directory.models import Expert
-from scheduling.services import consultation_raise_to_stat
+from tests.consult.findings import critical_finding
 
 S = Consultation.State
 ALL_STATES = list(S.values)
@@ -108,8 +108,8 @@ def test_a_critical_finding_raises_to_stat_once_audited(case):
     consultation = case(S.ASSIGNED)
     assert consultation.urgency == Urgency.ROUTINE
     # when two critical findings arrive
-    consultation_raise_to_stat(consultation_id=consultation.pk, reason="critical_ecg")
-    consultation_raise_to_stat(consultation_id=consultation.pk, reason="critical_ecg")
+    critical_finding(consultation_id=consultation.pk, reason="critical_ecg")
+    critical_finding(consultation_id=consultation.pk, reason="critical_ecg")
     # then it is stat, and one audit row records the raise
     assert Consultation.objects.get(pk=consultation.pk).urgency == Urgency.STAT
     [row] = _transition_audits(consultation)

@@ -117,15 +117,13 @@ def test_deflate_bomb_is_refused_quickly_within_memory():
     assert len(bomb) < 4_000_000
     limit = 16 * 1024 * 1024
     tracemalloc.start()
-    started = time.perf_counter()
     # when read with a 16 MB inflate limit
     with pytest.raises(DecompressionBomb):
         read_dicom(bomb, limits=Limits(max_inflated_bytes=limit))
-    elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    # then it is refused in well under a second, having held about the limit in memory
-    assert elapsed < 2.0
+    # then it is refused having held about the limit in memory: it stopped inflating at the limit
+    # (its speed is a figure for bench/, not a bound here)
     assert peak < 4 * limit
 
 

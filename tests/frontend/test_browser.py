@@ -88,8 +88,9 @@ def test_village_doctor_registers_a_patient_and_starts_a_consultation(people, co
     assert calls.of("POST", "/bookings/") == [{"slot": 40, "patient": consultation.patient_id,
                                                 "consultation": consultation.id}]
 
-    # when a report event arrives on their socket, the page shows it without a reload
-    notify(user_ids=[doctor.id], payload={"type": "report.arrived", "delivery": delivery.pk,
+    # when a report event arrives on their socket, the page shows it without a reload (another delivery's:
+    # the socket sent this one as pending when it connected, and sends each delivery once)
+    notify(user_ids=[doctor.id], payload={"type": "report.arrived", "delivery": delivery.pk + 1000,
                                          "report": delivery.version.report_id, "consultation": earlier.id})
     page.wait_for_selector("#events li:has-text('收到一份报告')")
     # and the waiting report is listed as unread; they acknowledge it, and it stays listed, acknowledged

@@ -13,6 +13,24 @@ from django.utils import timezone
 
 from tests.e2e.conftest import login, screenshot
 
+# The back ends these pages call: a route missing here is a failure, not a skip.
+BACK_ENDS = ["/api/scheduling/worklist/", "/api/scheduling/slots/", "/api/uploads/", "/api/ecgs/1/",
+             "/api/imaging-studies/1/", "/api/consultations/1/studies/", "/api/reports/templates/",
+             "/api/reports/deliveries/pending/", "/api/reports/turnaround/"]
+
+
+def test_every_back_end_the_pages_call_is_routed():
+    from django.urls import Resolver404, resolve
+
+    missing = []
+    for url in BACK_ENDS:
+        try:
+            resolve(url)
+        except Resolver404:
+            missing.append(url)
+    assert not missing, f"not routed: {missing}"
+
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 

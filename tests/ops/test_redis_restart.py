@@ -3,13 +3,12 @@ and the room's sockets resume with no gap in seq.
 
 Everything real: a Daphne process serving the clinic's /ws/notifications/ and two /ws/rooms/<id>/
 sockets, a Celery worker rendering and delivering on a private queue, the machine's Redis
-(broker and channel layer), shut down and started again. Redis is shared with other suites,
-so this is the one test that restarts it, and the outage lasts about a second.
+(broker and channel layer: the one REDIS_URL names), shut down and started again. Redis is shared
+with other suites, so this is one of two tests that restart it, and the outage lasts about a second.
 """
 import asyncio
 import json
 import re
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -25,28 +24,11 @@ from tests.conftest import _database_url
 from tests.ops.processes import daphne
 from tests.ops.test_scaled_stack import session_cookie
 from tests.reports.conftest import MEASUREMENTS, fill
-from tests.reports.test_reliability import REDIS_START, _wait_for_other_sessions_to_end
+from tests import redis_server
+from tests.reports.test_reliability import _wait_for_other_sessions_to_end
 from tests.reports.workers import reports_tasks_routed_to, start_worker, stop_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def _redis_ping() -> bool:
-    return subprocess.run(["redis-cli", "-p", "6379", "ping"], capture_output=True, text=True,
-                          timeout=5).stdout.strip() == "PONG"
-
-
-def _redis_down() -> None:
-    subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], capture_output=True, timeout=10)
-    assert not _redis_ping()
-
-
-def _redis_up(deadline_s: float = 20) -> None:
-    subprocess.run(REDIS_START, check=True, capture_output=True, timeout=10)
-    end = time.monotonic() + deadline_s
-    while not _redis_ping():
-        assert time.monotonic() < end, "Redis did not come back"
-        time.sleep(0.05)
 
 
 class Socket:
@@ -137,14 +119,15 @@ def test_after_a_redis_restart_no_signed_report_is_lost_and_room_sockets_resume_
     report_ids = _drafts(expert, assigned, 4)
     cookies = {"doctor": session_cookie(doctor), "expert": session_cookie(expert)}
     queue = f"ops-redis-{uuid.uuid4().hex[:8]}"
+    redis_start = redis_server.start_command()  # REDIS_URL's server, as it runs now
     with reports_tasks_routed_to(queue), daphne(tmp_path, MEDIA_ROOT=str(media)) as server:
         worker = start_worker(database_url=_database_url(), queue=queue, log=tmp_path / "worker.log", env=worker_env)
         try:
             result = asyncio.run(_scenario(server, cookies, report_ids, expert, room.pk))
         finally:
             stop_worker(worker)
-            if not _redis_ping():  # never leave the machine's Redis down
-                _redis_up()
+            if not redis_server.ping():  # never leave the Redis down
+                redis_server.up(redis_start)
     _wait_for_other_sessions_to_end()
     print(json.dumps({k: v for k, v in result.items() if k not in ("doctor_room", "expert_room")}))
     # then the signatures made while Redis was down were committed, and every report was delivered once
@@ -183,12 +166,12 @@ async def _scenario(server, cookies: dict, report_ids: list[int], expert, room_i
         await doctor_room.wait_for(lambda f: f.get("kind") == "chat")
         # when Redis goes down; reports 2 and 3 are signed and two chats are sent meanwhile; Redis comes back
         began = time.monotonic()
-        await asyncio.to_thread(_redis_down)
+        redis_start = await asyncio.to_thread(redis_server.down)
         signed_during = [await sign(report_ids[1]), await sign(report_ids[2])]
         for text in ("during-1", "during-2"):
             await expert_room.send({"type": "chat", "text": text})
         await asyncio.sleep(0.3)
-        await asyncio.to_thread(_redis_up)
+        await asyncio.to_thread(redis_server.up, redis_start)
         outage_s = time.monotonic() - began
         # and report 4 is signed and a chat sent after it
         await sign(report_ids[3])

@@ -5,7 +5,6 @@ docs/security.md describes the same steps for operators; this runs them on a sma
 import hashlib
 import os
 import subprocess
-import time
 import uuid
 
 import psycopg
@@ -45,7 +44,6 @@ def restored_database():
 def test_backup_restores_rows_audit_log_with_its_trigger_and_media(transactional_db, people, community, api,
                                                                    patient_factory, consultation_factory,
                                                                    restored_database, tmp_path):
-    started = time.monotonic()
     # given a small dataset: patients, consultations, audited reads, an API token and media files
     patients = [patient_factory(home_clinic=community.village_a1) for _ in range(5)]
     for patient in patients:
@@ -80,7 +78,6 @@ def test_backup_restores_rows_audit_log_with_its_trigger_and_media(transactional
                     cursor.execute(statement)
             assert _counts(cursor)["audit_auditevent"] == source_counts["audit_auditevent"]
     assert _digests(target_media) == _digests(media) and len(_digests(media)) == 2
-    assert time.monotonic() - started < 30
 
 
 def test_restore_refuses_a_damaged_backup(tmp_path, restored_database):

@@ -5,7 +5,6 @@ and the clinic's real /ws/notifications/ socket.
 """
 import asyncio
 import re
-import subprocess
 import time
 import uuid
 
@@ -19,6 +18,7 @@ from reports.models import Delivery
 from reports.services import drafting
 from reports.services.delivery import deliveries_sweep
 from teleclinic.asgi import application
+from tests import redis_server
 from tests.conftest import _database_url
 
 from .conftest import MEASUREMENTS, fill
@@ -206,24 +206,6 @@ def _in_flight(text: str, task: str) -> list[str]:
     return [task_id for task_id in received if f"[{task_id}] succeeded" not in text]
 
 
-REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
-               "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
-
-
-def _restart_redis() -> float:
-    """Restart the machine's Redis (shared: the outage lasts about a second); seconds it was down."""
-    began = time.monotonic()
-    subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], capture_output=True, timeout=10)
-    subprocess.run(REDIS_START, check=True, capture_output=True, timeout=10)
-    deadline = time.monotonic() + 20
-    while subprocess.run(["redis-cli", "-p", "6379", "ping"], capture_output=True, text=True,
-                         timeout=5).stdout.strip() != "PONG":
-        if time.monotonic() > deadline:
-            raise RuntimeError("Redis did not come back within 20 s")
-        time.sleep(0.05)
-    return time.monotonic() - began
-
-
 async def test_after_a_redis_restart_the_clinic_gets_every_report_through_the_pending_list(
         people, assigned, clinic, queue, worker_env, tmp_path, settings):
     # given the clinic connected and report A delivered to its socket live
@@ -241,7 +223,7 @@ async def test_after_a_redis_restart_the_clinic_gets_every_report_through_the_pe
         assert [f["report"] for f in live if f["type"] == "report.arrived"] == [first_id]
         # when Redis restarts (the channel layer's subscriptions and queued messages are gone)
         # and report B is signed and delivered after it
-        outage = await sync_to_async(_restart_redis)()
+        outage = await sync_to_async(redis_server.restart)()  # REDIS_URL's Redis (about a second)
         await sync_to_async(drafting.report_sign)(report_id=second_id, by=people["expert"])
         await sync_to_async(deliveries_sweep)(stale_after_s=0)  # the beat's sweep, in case the enqueue was lost
         assert await _wait_delivered(2, deadline_s=90) == 2

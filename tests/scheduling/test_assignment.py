@@ -8,8 +8,9 @@ from consult.models import Consultation
 from directory.access import VIEW, can
 from scheduling.models import Assignment, OnCallShift
 from scheduling.services import (assignment_accept, assignment_decline, assignment_expire, assignment_request,
-                                 assignments_sweep, consultation_assign, consultation_raise_to_stat)
+                                 assignments_sweep, consultation_assign)
 from teleclinic.errors import Conflict, Gone, NotFound
+from tests.consult.findings import critical_finding
 from tests.factories import ExpertFactory, UserFactory
 
 
@@ -186,7 +187,7 @@ def test_raise_to_stat_shortens_an_open_offer(on_duty, case):
     consultation = case(urgency="routine")
     offer = assignment_request(consultation_id=consultation.pk)
     # when a critical ECG raises it to stat
-    consultation_raise_to_stat(consultation_id=consultation.pk)
+    critical_finding(consultation_id=consultation.pk)
     # then it is stat and the offer lapses within 2 minutes
     offer.refresh_from_db()
     consultation.refresh_from_db()

@@ -7,7 +7,8 @@ from django.db import connections
 from django.utils import timezone
 
 from scheduling.models import OnCallShift
-from scheduling.services import assignment_request, consultation_raise_to_stat
+from scheduling.services import assignment_request
+from tests.consult.findings import critical_finding
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +41,7 @@ async def test_a_critical_finding_notifies_the_assigned_expert_at_once(people, n
                                                  assigned_expert=people["expert"].expert)
     async with socket_of(people["expert"]) as expert:
         # when a critical ECG raises it to stat
-        await sync_to_async(consultation_raise_to_stat)(consultation_id=consultation.pk)
+        await sync_to_async(critical_finding)(consultation_id=consultation.pk)
         # then the expert hears it immediately
         event = await expert.next("consultation.stat", timeout=5)
     assert event == {"type": "consultation.stat", "consultation": consultation.pk, "reason": "critical_finding"}
@@ -58,7 +59,7 @@ async def test_a_critical_finding_on_an_unassigned_case_offers_it_to_the_on_duty
     consultation = await sync_to_async(setup)()
     async with socket_of(people["expert"]) as expert:
         # when studies ingest raises it to stat
-        await sync_to_async(consultation_raise_to_stat)(consultation_id=consultation.pk)
+        await sync_to_async(critical_finding)(consultation_id=consultation.pk)
         # then the expert is offered it as stat, with a two-minute window
         event = await expert.next("assignment.offered", timeout=5)
     assert event["consultation"] == consultation.pk and event["urgency"] == "stat"
