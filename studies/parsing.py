@@ -10,7 +10,7 @@ import numpy as np
 
 from .formats import DicomIndex, Format, detect, index_dataset, read_dicom, sanitize_photo, sanitized_bytes
 from .formats.dicom_header import index_dicom_header
-from .formats.ecg import Ecg, read_aecg, read_csv_ecg, read_dicom_ecg, read_wfdb_zip
+from .formats.ecg import Ecg, read_aecg, read_csv_ecg, read_dicom_ecg, read_edf, read_muse, read_wfdb_zip
 from .formats.ecg.measure import CriticalThresholds, analyse_ecg
 from .formats.errors import FormatError, MeasurementError, UnsupportedFormat
 from .formats.limits import Limits
@@ -48,13 +48,14 @@ def parse_upload(data: bytes, *, kind: str, limits: Limits, thresholds: Critical
         raise UnsupportedFormat("This upload was sent as a photo but is not a JPEG or PNG image.", code="not_a_photo")
     if kind == "ecg" and fmt in (Format.JPEG, Format.PNG):
         raise UnsupportedFormat("A photo of an ECG is a photo: send it with kind 'photo', or send the "
-                                "machine's file (DICOM, HL7 aECG, WFDB, CSV).", code="not_an_ecg")
+                                "machine's file (DICOM, HL7 aECG, GE MUSE XML, WFDB, EDF, CSV).", code="not_an_ecg")
     if fmt == Format.DICOM:
         return parse_dicom(data, limits=limits, thresholds=thresholds)
     if fmt in (Format.JPEG, Format.PNG):
         clean, media_type = sanitize_photo(data, limits=limits)
         return ParsedOther(format=fmt, stored_bytes=clean, media_type=media_type)
-    reader = {Format.AECG: read_aecg, Format.WFDB: read_wfdb_zip, Format.CSV: read_csv_ecg}[fmt]
+    reader = {Format.AECG: read_aecg, Format.WFDB: read_wfdb_zip, Format.CSV: read_csv_ecg, Format.EDF: read_edf,
+              Format.MUSE: read_muse}[fmt]
     ecg = reader(data, limits=limits)
     return ParsedOther(format=fmt, stored_bytes=data, ecg=measure(ecg, thresholds))
 

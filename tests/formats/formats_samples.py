@@ -97,3 +97,68 @@ def make_csv(ecg, *, units: str = "uV", header_line: str | None = None) -> bytes
     else:
         lines += [",".join(map(str, row)) for row in table.tolist()]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def make_edf(ecg, *, labels=None, plus: bool = True, extra_channels=(), units: str = "uV") -> bytes:
+    """Write the ECG with pyedflib's own EdfWriter (EDF+ by default): one channel per lead, labelled
+    like monitors do ("ECG II"), 16-bit over +-10 mV, plus any `extra_channels` (label, values, rate)."""
+    import pyedflib
+
+    names = ecg.lead_names
+    labels = labels or [f"ECG {name}" for name in names]
+    per_unit = 1.0 if units == "uV" else 1000.0
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "ecg.edf")
+        n = len(names) + len(extra_channels)
+        writer = pyedflib.EdfWriter(path, n, file_type=pyedflib.FILETYPE_EDFPLUS if plus else pyedflib.FILETYPE_EDF)
+        headers = [{"label": label, "dimension": units, "sample_frequency": ecg.sampling_rate,
+                    "physical_min": -10000.0 / per_unit, "physical_max": 10000.0 / per_unit,
+                    "digital_min": -32768, "digital_max": 32767, "transducer": "AgAgCl electrode",
+                    "prefilter": "HP:0.05Hz LP:150Hz"} for label in labels]
+        signals = [ecg.leads[name].astype(np.float64) / per_unit for name in names]
+        for label, values, rate in extra_channels:
+            headers.append({"label": label, "dimension": "%", "sample_frequency": rate, "physical_min": 0.0,
+                            "physical_max": 100.0, "digital_min": -32768, "digital_max": 32767})
+            signals.append(np.asarray(values, dtype=np.float64))
+        writer.setSignalHeaders(headers)
+        writer.writeSamples(signals)
+        writer.close()
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+def make_muse(ecg, *, per_bit: float = 4.88, doctype: bool = True) -> bytes:
+    """A GE MUSE RestingECG XML document in MUSE's layout (no GE writer ships in a package): the eight
+    stored leads as base64 int16 at `per_bit` uV per bit, a median waveform ahead of the rhythm one,
+    GE's measurement names and diagnosis statements."""
+    import base64
+
+    def lead_xml(name):
+        digital = np.rint(ecg.leads[name] / per_bit).astype("<i2")
+        return (f"<LeadData><LeadByteCountTotal>{digital.nbytes}</LeadByteCountTotal><LeadSampleCountTotal>"
+                f"{len(digital)}</LeadSampleCountTotal><LeadAmplitudeUnitsPerBit>{per_bit}</LeadAmplitudeUnitsPerBit>"
+                f"<LeadAmplitudeUnits>MICROVOLTS</LeadAmplitudeUnits><LeadID>{name}</LeadID><LeadSampleSize>2"
+                f"</LeadSampleSize><WaveFormData>{base64.b64encode(digital.tobytes()).decode()}</WaveFormData></LeadData>")
+
+    m = ecg.device_measurements
+    stored = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
+    median = "<Waveform><WaveformType>Median</WaveformType><SampleBase>500</SampleBase></Waveform>"
+    rhythm = (f"<Waveform><WaveformType>Rhythm</WaveformType><WaveformStartTime>0</WaveformStartTime>"
+              f"<NumberofLeads>8</NumberofLeads><SampleType>CONTINUOUS_SAMPLES</SampleType>"
+              f"<SampleBase>{ecg.sampling_rate:g}</SampleBase><SampleExponent>0</SampleExponent>"
+              f"{''.join(lead_xml(n) for n in stored)}</Waveform>")
+    measurements = (f"<RestingECGMeasurements><VentricularRate>{round(60000 / m['rr_ms'])}</VentricularRate>"
+                    f"<AtrialRate>{round(60000 / m['rr_ms'])}</AtrialRate><PRInterval>{m['pr_ms']:g}</PRInterval>"
+                    f"<QRSDuration>{m['qrs_ms']:g}</QRSDuration><QTInterval>{m['qt_ms']:g}</QTInterval>"
+                    f"<QTCorrected>{m['qtc_ms']:g}</QTCorrected><PAxis>{m['p_axis_deg']:g}</PAxis>"
+                    f"<RAxis>{m['qrs_axis_deg']:g}</RAxis><TAxis>{m['t_axis_deg']:g}</TAxis>"
+                    f"<QTcFrederica>369</QTcFrederica><QRSCount>10</QRSCount></RestingECGMeasurements>")
+    statements = "".join(f"<DiagnosisStatement><StmtFlag>ENDSLINE</StmtFlag><StmtText>{s}</StmtText>"
+                         "</DiagnosisStatement>" for s in ecg.device_statements)
+    xml = ('<?xml version="1.0" encoding="ISO-8859-1"?>'
+           + ('<!DOCTYPE RestingECG SYSTEM "restecg.dtd">' if doctype else "")
+           + "<RestingECG><MuseInfo><MuseVersion>9.0.9.18167</MuseVersion></MuseInfo>"
+           "<TestDemographics><DataType>RESTING</DataType><AcquisitionDevice>MAC2000</AcquisitionDevice>"
+           f"</TestDemographics>{measurements}<Diagnosis><Modality>RESTING</Modality>{statements}</Diagnosis>"
+           f"{median}{rhythm}</RestingECG>")
+    return xml.encode("iso-8859-1")

@@ -136,3 +136,13 @@ def resampled(ecg: Ecg, rate: float, leads=None) -> Ecg:
     names = leads or ecg.lead_names
     out = {n: np.rint(resample_poly(ecg.leads[n].astype(float), up // g, down // g)).astype(np.int32) for n in names}
     return dataclasses.replace(ecg, leads=out, sampling_rate=float(rate))
+
+
+def with_flutter_waves(ecg: Ecg, rate_per_min: float = 300.0, amplitude_uv: float = 150.0) -> Ecg:
+    """Regular sawtooth atrial waves added: negative in the inferior leads, positive in V1 (typical flutter)."""
+    t = np.arange(ecg.n_samples) / ecg.sampling_rate
+    phase = (t * rate_per_min / 60.0) % 1.0
+    saw = amplitude_uv * (np.where(phase < 0.8, phase / 0.8, (1.0 - phase) / 0.2) - 0.5)
+    sign = {"II": -1.0, "III": -1.0, "aVF": -1.0, "V1": 1.0, "I": -0.3, "aVL": 0.3, "aVR": 0.6}
+    leads = {name: np.rint(values + sign.get(name, 0.2) * saw).astype(np.int32) for name, values in ecg.leads.items()}
+    return dataclasses.replace(ecg, leads=leads)

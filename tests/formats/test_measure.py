@@ -1,9 +1,9 @@
 """Computed measurements against the device's own values, and critical findings.
 
 On waveform_ecg.dcm (Mortara ELI 250, device: RR 982, PR 161, QRS 75, QT 368,
-QTc 370 ms) lead II gave HR 61.1 bpm, PR ~148, QRS ~94, QT ~369, QTc ~372 ms when
-written. The device measures globally over all leads, we measure one lead, so
-the tolerances below are those of single-lead versus global measurement.
+QTc 370 ms) lead II alone (neurokit2's delineation) gave PR ~148 and QRS ~94 ms; measured
+globally over all leads as the device does (rhythm.py, beats.py) PR is 162 and QRS 74 ms,
+HR 61.1 bpm, QT ~369, QTc ~372 ms. QT stays a single-lead value, hence its wider tolerance.
 """
 import dataclasses
 import json
@@ -29,8 +29,8 @@ def test_computed_values_agree_with_the_device(analysis, reference_ecg):
     assert computed.lead == "II" and computed.qtc_formula == "Bazett"
     assert abs(computed.heart_rate_bpm - 60000 / device["rr_ms"]) <= 5
     assert abs(computed.rr_mean_ms - device["rr_ms"]) <= 30
-    assert abs(computed.pr_ms - device["pr_ms"]) <= 25
-    assert abs(computed.qrs_ms - device["qrs_ms"]) <= 25
+    assert abs(computed.pr_ms - device["pr_ms"]) <= 6
+    assert abs(computed.qrs_ms - device["qrs_ms"]) <= 6
     assert abs(computed.qt_ms - device["qt_ms"]) <= 30
     assert abs(computed.qtc_ms - device["qtc_ms"]) <= 30
 

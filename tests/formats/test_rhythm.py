@@ -57,7 +57,7 @@ def test_sinus_rhythm_at_its_rate(parts, rate, code):
     a = analyse_ecg(sinus(parts, rate))
     assert codes(a) == [code]
     assert a.computed.heart_rate_bpm == pytest.approx(rate, abs=1.5)
-    assert a.computed.pr_ms == pytest.approx(145, abs=20) and "pr_ms" not in a.computed.withheld
+    assert a.computed.pr_ms == pytest.approx(161, abs=20) and "pr_ms" not in a.computed.withheld
 
 
 def test_irregular_rhythm_without_p_waves_is_atrial_fibrillation_and_has_no_pr(parts):
@@ -124,7 +124,7 @@ def test_a_run_of_wide_beats_is_ventricular_tachycardia_and_critical(parts):
 def test_long_pr_is_first_degree_av_block(parts):
     a = analyse_ecg(sinus(parts, 70, pr_extra_s=0.14))
     assert codes(a) == [Rhythm.SINUS, "first_degree_av_block"]
-    assert a.computed.pr_ms == pytest.approx(145 + 140, abs=20)
+    assert a.computed.pr_ms == pytest.approx(161 + 140, abs=20)
 
 
 def test_p_waves_unrelated_to_slow_regular_qrs_are_complete_av_block(parts):
@@ -182,3 +182,13 @@ def test_every_statement_has_both_languages():
     for code, (zh, en) in STATEMENT_TEXT.items():
         assert zh and en and zh != en, code
     assert PVC == "V"
+
+
+def test_regular_sawtooth_waves_at_300_with_4_to_1_conduction_are_atrial_flutter_without_pr(parts):
+    from tests.formats.rhythm_samples import with_flutter_waves
+
+    times = regular(0.5, 75, SECONDS)
+    a = analyse_ecg(with_flutter_waves(synthesize(parts, seconds=SECONDS, qrst_beats=[(t, parts.qrst) for t in times])))
+    assert codes(a) == [Rhythm.FLUTTER] and a.statements[0].zh == "心房扑动"
+    assert a.computed.atrial_rate_bpm == pytest.approx(300, abs=20)
+    assert a.computed.pr_ms is None and a.computed.withheld["pr_ms"].startswith("atrial flutter")

@@ -1,11 +1,11 @@
-"""The browser fixtures of tests/e2e/conftest.py, for the page tests here."""
+"""The browser fixtures of tests/e2e/conftest.py, for the page tests here, and the frozen clock of date-sensitive ones."""
+import datetime as dt
+
+import pytest
+import time_machine
+
 from tests.e2e.conftest import (browser, browser_devices, live_daphne, open_page, page,  # noqa: F401
                                 playwright_instance, relay_worker)
-
-import datetime as dt  # noqa: E402
-
-import pytest  # noqa: E402
-import time_machine  # noqa: E402
 
 # The moments the date-sensitive page tests run at, whatever the machine's day, hour and zone. Sunday
 # 23:00 UTC is already Monday 07:00 in the service's zone (Asia/Shanghai): "this week" differs between

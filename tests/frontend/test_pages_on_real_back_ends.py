@@ -70,10 +70,16 @@ def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_bac
     reader.click(f"#worklist tr[data-id='{consultation.id}'] a:has-text('阅片')")
     reader.wait_for_selector("body[data-ready=true]")
     reader.wait_for_selector("#ecg[data-drawn-leads='12']")
-    # and starts the ECG report (prefilled from the measurements), concludes and signs it
+    # then the computed preliminary statements stand beside the device's, labelled to be confirmed
+    assert "RITMO SINUSALE" in reader.inner_text(".ecg-device-statements")
+    assert "窦性心律 · Sinus rhythm" in reader.inner_text(".ecg-computed-statements")
+    assert "待专家确认" in reader.inner_text(".ecg-computed-statements")
+    # and starts the ECG report (prefilled from the measurements and statements), concludes and signs it
     reader.click("#report button[data-start=ecg]")
     reader.wait_for_selector("#report[data-state=draft]")
     assert reader.input_value("#report input[name=pr_ms]") == "161"
+    assert reader.input_value("#report [name=rhythm]") == "窦性心律 Sinus rhythm"
+    assert reader.input_value("#report [name=findings]").startswith("计算机初步判读")
     reader.fill("#report textarea[name=conclusion]", "窦性心律，心电图正常范围。")
     reader.wait_for_selector("#report .status:has-text('已于')")
     reader.click("#report button:has-text('签发')")

@@ -20,16 +20,18 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 JOURNEY_ENV = {"BEAT_INTERVAL_SCALE": "0.1"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The session's `manage.py rundemo` (embedded default, demo seeded), stopped at the end."""
+    """The module's `manage.py rundemo` (embedded default, demo seeded), stopped at its end."""
     running = Demo(tmp_path_factory.mktemp("rundemo"), env=JOURNEY_ENV)
     yield running
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """Chromium for one module: Playwright's sync API runs an event loop in the test's thread, which must
+    not outlive the module (later tests' ORM calls would see a running loop)."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -35,7 +35,7 @@ class Demo:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.var_dir / "rundemo.log"
         environment = {k: v for k, v in os.environ.items() if k not in EMBEDDED_UNSET}
-        environment.update(TELECLINIC_VAR_DIR=str(self.var_dir), PYTHONUNBUFFERED="1", **(env or {}))
+        environment.update({"TELECLINIC_VAR_DIR": str(self.var_dir), "PYTHONUNBUFFERED": "1", **(env or {})})
         self.var_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "w") as out:
             self.proc = subprocess.Popen([sys.executable, "manage.py", "rundemo", "--port", str(self.port)], cwd=ROOT,

@@ -171,10 +171,12 @@ async def test_a_waiting_participant_sees_no_samples_until_admitted(room, invite
             socket(f"/ws/rooms/{room.pk}/?ticket={ticket}") as patient:
         await joined(host)
         me = (await joined(patient))["me"]
-        stream = await _start(host, [], ["II"])  # a waiting participant is not told of it (issue 13)
+        # (a waiting participant is told nothing of the room, the stream's start included: issue 13)
+        stream = await _start(host, [], ["II"])
         await host.send_json_to({"type": "ecg_chunk", "stream": stream, "seq": 0, "leads": {"II": _b64([5] * 10)}})
         await host.send_json_to({"type": "ping"})
         await receive_until(host, lambda f: f["type"] == "pong")
+        assert await patient.receive_nothing(timeout=0.2)
         # when the host admits the patient after the first chunk
         await host.send_json_to({"type": "admit", "participant": me["id"]})
         await host.send_json_to({"type": "ecg_chunk", "stream": stream, "seq": 1, "leads": {"II": _b64([6] * 10)}})

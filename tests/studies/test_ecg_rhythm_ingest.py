@@ -73,8 +73,9 @@ def test_af_with_rvr_as_csv_raises_the_consultation_to_stat_with_statements_and_
     assert ecg.computed_measurements["pr_ms"] is None and "pr_ms" in ecg.computed_measurements["withheld"]
     assert "af_rvr" in [f["code"] for f in ecg.critical_findings]
     assert Consultation.objects.get(pk=consultation.pk).urgency == Urgency.STAT
-    event = AuditEvent.objects.get(object_type="Consultation", action="update")
-    assert "af_rvr" in event.detail["findings"]
+    raised = [e for e in AuditEvent.objects.filter(object_type="Consultation", action="update")
+              if e.detail.get("urgency", [None, None])[1] == Urgency.STAT]
+    assert len(raised) == 1 and "af_rvr" in raised[0].detail["findings"]
     # and the API serves them beside the (empty) device statements
     body = api(doctor).get(f"/api/ecgs/{ecg.pk}/").json()
     assert body["device_measurements"]["statements"] == []
@@ -118,3 +119,29 @@ def test_the_report_draft_is_prefilled_with_the_computed_statements(api, people,
     assert draft["rhythm"] == "心房颤动伴快速心室率 Atrial fibrillation with rapid ventricular response"
     assert draft["findings"].startswith("计算机初步判读") and "室性早搏 ×2" in draft["findings"]
     assert draft["rate_bpm"] == 125 and draft["pr_ms"] is None and draft["conclusion"] == ""
+
+
+def test_an_edf_plus_ecg_is_ingested_with_its_original_and_statements(tus_client, doctor, consultation, media):
+    from tests.formats.formats_samples import make_edf
+
+    upload = upload_and_ingest(tus_client, doctor, make_edf(reference_ecg()), filename="ecg.edf",
+                               consultation=consultation.pk, kind="ecg")
+    assert upload.state == "ingested", upload.error_message
+    record = EcgRecord.objects.get()
+    assert record.source_format == "edf" and record.lead_names == reference_ecg().lead_names
+    assert record.original_file.endswith(".edf")
+    assert [s["code"] for s in record.computed_statements] == ["sinus_rhythm"]
+
+
+def test_a_ge_muse_xml_is_ingested_with_ges_measurements_and_statements(tus_client, doctor, consultation, api):
+    from tests.formats.formats_samples import make_muse
+
+    upload = upload_and_ingest(tus_client, doctor, make_muse(reference_ecg()), filename="ecg.xml",
+                               consultation=consultation.pk, kind="ecg")
+    assert upload.state == "ingested", upload.error_message
+    body = api(doctor).get(f"/api/ecgs/{EcgRecord.objects.get().pk}/").json()
+    assert body["source_format"] == "muse" and body["derived_leads"] == ["III", "aVR", "aVL", "aVF"]
+    assert body["device_measurements"]["values"]["heart_rate_bpm"] == 61
+    assert body["device_measurements"]["values"]["QTcFrederica"] == 369
+    assert body["device_measurements"]["statements"] == ["RITMO SINUSALE", "ECG NORMALE"]
+    assert [s["code"] for s in body["computed_measurements"]["statements"]] == ["sinus_rhythm"]

@@ -14,7 +14,7 @@ from .model import Ecg
 
 INDEPENDENT_LEADS = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")  # the others are sums of I and II
 QRS_FRACTION = 0.05  # of the spatial velocity's peak: onset and offset of the QRS
-P_FRACTION = 0.20  # of the averaged P wave's spatial magnitude: its onset
+P_FRACTION = 0.06  # of the averaged P wave's spatial magnitude over its floor: its onset
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,12 @@ decides. The decisions, in order:
 2. the RR intervals between supraventricular beats give the rate and the irregularity (nRMSSD);
 3. P waves are present when the stretch before each QRS holds the same wave every time (the
    averaged P is taller than 40 µV and the beats' own stretches correlate with it);
-4. P present: sinus rhythm (brady < 60, tachy > 100/min), narrow beats premature by 20 % without a
+4. a regular rhythm whose stretches between T wave and QRS hold regular waves at 240-340/min is
+   atrial flutter (flutter waves locked to the QRS at 4:1 would otherwise pass for P waves);
+   P present: sinus rhythm (brady < 60, tachy > 100/min), narrow beats premature by 20 % without a
    compensatory pause are PACs, PR > 200 ms is first-degree AV block;
    no P and irregular: atrial fibrillation; no P and regular: the atrial activity left after the
-   averaged QRST is subtracted decides atrial flutter (regular, 240-360/min), complete AV block
+   averaged QRST is subtracted decides atrial flutter (regular, 240-340/min), complete AV block
    (regular P waves faster than the ventricles, not linked to them) or a rhythm left undetermined;
 5. RR > 2 s is a pause; QTc > 460 ms prolonged; axis from the net QRS of I and aVF; low voltage when
    every limb lead's QRS is under 0.5 mV (or every precordial lead's under 1 mV).
@@ -36,7 +38,8 @@ PAUSE_MS = 2000.0
 PROLONGED_QTC_MS = 460.0
 FIRST_DEGREE_PR_MS = 200.0
 FREQUENT_FRACTION = 0.10
-ATRIAL_PERIODICITY = 0.4  # autocorrelation of the atrial residual at its period
+FLUTTER_RATE = (240.0, 340.0)  # flutter waves per minute; fibrillatory waves are faster (350-600)
+FLUTTER_PERIODICITY = 0.7  # autocorrelation of the diastolic stretches at the flutter wave's period
 P_LEADS = ("II", "I", "aVF", "III", "V1", "V2")  # where P waves are tallest, whatever the P axis
 
 
@@ -141,10 +144,15 @@ def analyse_rhythm(ecg: Ecg, rpeaks: np.ndarray) -> RhythmAnalysis:
     quiet[conducted == 0] = 0
     p_present = any(_p_waves(leads[name], shapes.onsets[conducted], fs, reference, quiet)
                     for name in dict.fromkeys((*[n for n in P_LEADS if n in leads], p_lead)))
-    rhythm, atrial_rate = _rhythm(p_present, nrmssd, reference, leads[p_lead], rpeaks, labels, fs)
+    # flutter conducted at a fixed ratio is regular; an irregular rhythm's waves are left to the AF test
+    regular = nrmssd <= IRREGULAR_NRMSSD
+    flutter = _flutter_waves(leads, rpeaks, t_wave_end(leads, rpeaks, fs), fs, reference) if regular else None
+    rhythm, atrial_rate = ((Rhythm.FLUTTER, round(flutter, 1)) if flutter is not None
+                           else _rhythm(p_present, nrmssd, reference, leads[p_lead], rpeaks, labels, fs))
     if rhythm in (Rhythm.SINUS, Rhythm.SINUS_BRADY, Rhythm.SINUS_TACHY):
         labels = _atrial_premature(labels, rr, reference)
-    pr = _pr_ms(leads, shapes, conducted, fs, reference) if p_present and rhythm != Rhythm.COMPLETE_AV_BLOCK else None
+    conducted_p = p_present and rhythm not in (Rhythm.COMPLETE_AV_BLOCK, Rhythm.FLUTTER)
+    pr = _pr_ms(leads, shapes, conducted, fs, reference) if conducted_p else None
     dominant = [i for i, lab in enumerate(labels) if lab != PVC]
     qrs = float(np.median(shapes.widths[dominant])) / fs * 1000.0 if dominant else None
     amplitudes, axis = _qrs_amplitudes(leads, rpeaks[dominant], shapes, dominant, fs)
@@ -268,7 +276,7 @@ def _rhythm(p_present: bool, nrmssd: float, reference: float, x: np.ndarray, rpe
     if atrial is None:
         return Rhythm.UNDETERMINED, None
     atrial_rate, linked = atrial
-    if 240 <= atrial_rate <= 360:
+    if FLUTTER_RATE[0] <= atrial_rate <= FLUTTER_RATE[1]:
         return Rhythm.FLUTTER, round(atrial_rate, 1)
     if atrial_rate >= 1.25 * rate and not linked:
         return Rhythm.COMPLETE_AV_BLOCK, round(atrial_rate, 1)
@@ -295,28 +303,51 @@ def _atrial_activity(x: np.ndarray, rpeaks: np.ndarray, labels: list[str], fs: f
     return _periodicity(residual, fs, 60000.0 / reference)
 
 
-def _periodicity(residual: np.ndarray, fs: float, ventricular_rate: float) -> tuple[float, bool] | None:
+def _periodicity(residual: np.ndarray, fs: float, ventricular_rate: float, longest_ms: float = 1500.0,
+                 valid: np.ndarray | None = None, threshold: float = 0.4) -> tuple[float, bool] | None:
     """(atrial rate, linked to the ventricles) from the residual's autocorrelation; None if not periodic.
 
-    Linked: the atrial rate is a whole multiple of the ventricular rate (2:1, 3:1 conduction)."""
-    x = residual - residual.mean()
+    Linked: the atrial rate is a whole multiple of the ventricular rate (2:1, 3:1 conduction).
+    `valid`: where the residual is looked at (1) or masked (0); each lag is normalised by its overlap."""
+    valid = np.ones(len(residual)) if valid is None else valid.astype(np.float64)
+    x = (residual - residual[valid > 0].mean()) * valid if np.any(valid) else residual
     if not np.any(x):
         return None
     size = 1 << int(np.ceil(np.log2(2 * len(x))))
-    spectrum = np.fft.rfft(x, size)
+    spectrum, coverage = np.fft.rfft(x, size), np.fft.rfft(valid, size)
     ac = np.fft.irfft(spectrum * np.conj(spectrum), size)[:len(x)]
+    overlap = np.fft.irfft(coverage * np.conj(coverage), size)[:len(x)]
+    ac = np.where(overlap > 0.4 * overlap[0], ac / np.maximum(overlap, 1e-9), 0.0)  # per overlapping sample
     ac /= ac[0]
-    lo, hi = ms(150, fs), min(ms(1500, fs), len(x) // 3)
+    lo, hi = ms(150, fs), min(ms(longest_ms, fs), len(x) // 3)
     if hi <= lo:
         return None
     window = ac[lo:hi]
     best = float(window.max())
-    if best < ATRIAL_PERIODICITY:
+    if best < threshold:
         return None
-    lag = lo + int(np.nonzero(window >= 0.85 * best)[0][0])  # the fundamental, not a multiple
+    # the fundamental, not a multiple (a window shorter than two of the shortest periods holds no multiple)
+    lag = lo + (int(np.argmax(window)) if hi < 2 * lo else int(np.nonzero(window >= 0.85 * best)[0][0]))
     atrial_rate = 60.0 * fs / lag
     ratio = atrial_rate / ventricular_rate
     return atrial_rate, abs(ratio - round(ratio)) < 0.08
+
+
+def _flutter_waves(leads, rpeaks: np.ndarray, t_end: int, fs: float, reference: float) -> float | None:
+    """The atrial rate when the stretches between T wave and QRS hold regular waves at 240-340/min
+    (flutter waves, in a lead where they are large: II, III, aVF, V1); else None. Flutter waves
+    locked to the QRS (2:1, 4:1) look like a P wave before each QRS: this is looked at first."""
+    for name in ("II", "III", "aVF", "V1"):
+        if name not in leads:
+            continue
+        valid = np.ones(len(leads[name]))
+        for r in rpeaks:
+            valid[max(0, r - ms(80, fs)):r + t_end] = 0.0  # only what lies between T and the next QRS
+        found = _periodicity(leads[name], fs, 60000.0 / reference, longest_ms=260.0, valid=valid,
+                             threshold=FLUTTER_PERIODICITY)
+        if found is not None and FLUTTER_RATE[0] <= found[0] <= FLUTTER_RATE[1]:
+            return found[0]
+    return None
 
 
 def _pr_ms(leads, shapes: BeatShape, conducted: np.ndarray, fs: float, rr_ms: float) -> float | None:
