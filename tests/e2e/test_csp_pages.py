@@ -20,7 +20,8 @@ def test_each_roles_home_page_runs_under_the_policy(people, open_page, role):
     page.wait_for_load_state("networkidle")
 
 
-def test_the_live_room_and_the_patients_phone_page_run_under_the_policy(people, open_page, room, browser_devices):
+def test_the_live_room_and_the_patients_phone_page_run_under_the_policy(
+        people, open_page, room, browser_devices):  # noqa: F811 - room: the fixture imported above
     host = open_page("host", permissions=["camera", "microphone"])
     login(host, "vdoc")
     host.goto(f"/live/rooms/{room.pk}/")

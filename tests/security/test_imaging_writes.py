@@ -13,8 +13,7 @@ from audit.models import AuditEvent
 from studies import dicom_scp
 from studies.models import ImagingStudy, Instance
 from studies.services.ingest import Source, ingest_dicom_batch, ingest_upload
-from tests.studies.conftest import sample_bytes, tus_client, upload_id_of  # noqa: F401 - fixture
-from tests.studies.test_dicom_scp import receiver  # noqa: F401 - the C-STORE receiver fixture
+from tests.studies.conftest import sample_bytes, upload_id_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,6 @@ import pytest
 
 from audit.models import AuditEvent
 from reports.services import delivery as delivery_services
-from tests.reports.conftest import assigned, signed_report  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 
