@@ -79,9 +79,10 @@ class User(AbstractUser):
         password_changed = self._password is not None and self.pk is not None
         super().save(*args, **kwargs)
         if password_changed:
-            from .services import api_tokens_revoke
+            # (the token table directly, not directory.services.api_tokens_revoke: models import no service)
+            from rest_framework.authtoken.models import Token
 
-            api_tokens_revoke(user_id=self.pk)
+            Token.objects.filter(user_id=self.pk).delete()
 
     @property
     def is_administrator(self) -> bool:
