@@ -194,6 +194,16 @@ def outside_the_browser_loop(fn, /, **kwargs):
         return pool.submit(run).result(timeout=60)
 
 
+def wait_for_js(page, expression: str, timeout_ms: int = ACTION_TIMEOUT_MS) -> None:
+    """page.wait_for_function without its eval: the pages' Content-Security-Policy forbids 'unsafe-eval',
+    which Playwright's polling predicate needs; page.evaluate runs through the DevTools protocol instead."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_ms} ms waiting for {expression}")
+        page.wait_for_timeout(100)
+
+
 def login(page, username: str, password: str = PASSWORD, next: str = "/") -> None:
     """Log in through the login page; leaves the page on `next` (the user's home by default)."""
     page.goto(f"/login/?{urllib.parse.urlencode({'next': next})}")

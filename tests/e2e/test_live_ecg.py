@@ -15,7 +15,7 @@ from studies.models import EcgRecord
 from studies.selectors import ecg_signal
 from studies.services.ingest import Source, ecg_measure, ecg_signal_store
 from studies.services.storage import files_or_nothing
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, screenshot, wait_for_js
 from tests.factories import PatientFactory
 from tests.studies.ecgfiles import reference_ecg
 
@@ -41,7 +41,7 @@ def _samples(page, root: str) -> int:
 
 
 def _wait_samples_above(page, root: str, value: int) -> int:
-    page.wait_for_function(f"Number(document.querySelector('{root}').dataset.samples) > {value}", timeout=20_000)
+    wait_for_js(page, f"Number(document.querySelector('{root}').dataset.samples) > {value}", timeout_ms=20_000)
     return _samples(page, root)
 
 

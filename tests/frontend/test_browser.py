@@ -5,6 +5,7 @@ through Playwright's routing, although every endpoint exists; the same behaviour
 real back ends in tests/frontend/test_pages_on_real_back_ends.py and tests/e2e/.
 """
 import datetime as dt
+import json
 import re
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ from django.conf import settings
 
 from consult.models import Consultation
 from teleclinic.events import send_to_users_now
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, screenshot, wait_for_js
 from tests.frontend.branch_fixtures import (FakeReports, FakeTusServer, Recorder, ecg_from_pydicom_waveform,
                                             imaging_study, referrals, rendered_ct_frame, serve_json)
 from tests.frontend.real_reports import deliver_report
@@ -293,8 +294,8 @@ def test_expert_workstation_shows_offers_counting_down_and_the_worklist_with_ove
     colour = page.locator("#worklist tr.overdue td").nth(1).evaluate("td => getComputedStyle(td).color")
     assert colour == "rgb(192, 57, 43)"
     first = page.inner_text(".offer .countdown")
-    page.wait_for_function("first => document.querySelector('.offer .countdown').textContent !== first", arg=first,
-                           timeout=5000)
+    wait_for_js(page, f"document.querySelector('.offer .countdown').textContent !== {json.dumps(first)}",
+                timeout_ms=5000)
     assert page.locator("#calendar .session").count() == 3 and "已约 2/6" in page.inner_text("#calendar")
     assert "窦性心律，正常心电图。" in page.inner_text("#qc-reads")
     screenshot(page, "workstation")
@@ -356,7 +357,8 @@ def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_t
     page.wait_for_selector("#qc-status:has-text('3')")
     assert qc.of("POST", "/quality/samples/") == [{"share": 0.1}]
     assert "6/12" in page.inner_text("#sessions") and "30%" in page.inner_text("#rosters")
-    assert page.locator("#sessions .quota .reserved").get_attribute("style") == "width:33.333333333333336%"
+    reserved_width = page.locator("#sessions .quota .reserved").evaluate("e => e.style.width")  # (set via the CSSOM)
+    assert reserved_width.endswith("%") and float(reserved_width[:-1]) == pytest.approx(100 / 3, abs=1e-3)
     # and the audit log search answers
     page.fill("#audit-form input[name=actor]", people["admin"].username)
     page.click("#audit-form button[type=submit]")

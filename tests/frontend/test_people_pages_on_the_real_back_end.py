@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from tests.e2e.conftest import login, outside_the_browser_loop, screenshot
+from tests.e2e.conftest import login, outside_the_browser_loop, screenshot, wait_for_js
 from tests.frontend.real_reports import deliver_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -63,7 +63,7 @@ def test_an_acknowledged_report_is_found_again_after_a_reload_and_printed(people
     # and a search by the patient's name finds it alone
     page.fill("#reports-search input[name=q]", "桂芝")
     page.click("#reports-search button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#reports li.report').length === 1")
+    wait_for_js(page, "document.querySelectorAll('#reports li.report').length === 1")
     row = page.locator("#reports li.report")
     assert "赵桂芝" in row.inner_text() and f"#{kept[0].report.consultation_id}" in row.inner_text()
     # and its PDF opens again (the link answers a PDF), and it can be printed again

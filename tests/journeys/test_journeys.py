@@ -16,6 +16,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from directory.demo import EXPERTS
+from tests.e2e.conftest import wait_for_js
 from tests.journeys.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
@@ -40,7 +41,7 @@ def _request_async_cardiology(village, patient_name: str, reason: str) -> int:
     village.fill("#consult-form textarea[name=reason]", reason)
     village.click("#consult-form button[type=submit]")
     village.wait_for_selector("#consult-status:has-text('已申请')")
-    village.wait_for_function("document.querySelector('#upload-consultation').value !== ''")
+    wait_for_js(village, "document.querySelector('#upload-consultation').value !== ''")
     return int(village.input_value("#upload-consultation"))
 
 

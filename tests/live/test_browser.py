@@ -178,8 +178,9 @@ async def test_browser_host_and_aiortc_expert_see_each_other_through_the_relay(s
                 seen = await _until(lambda: page.evaluate(FRAMES_JS, remote), 30, "the expert's video after reconnect")
                 assert seen["frames"] >= 5 and _dominant(seen["rgb"], 1), seen
                 # and the page shows its own network quality (loss, round trip to the relay) from RTCP
-                await page.wait_for_function("document.getElementById('my-quality').textContent.includes('ms')",
-                                             timeout=15000)
+                # (polled with evaluate: wait_for_function's eval is refused by the page's CSP)
+                await _until(lambda: page.evaluate("document.getElementById('my-quality').textContent.includes('ms')"),
+                             15, "the page's own network quality")
                 assert errors == []
             finally:
                 await browser.close()
