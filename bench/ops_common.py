@@ -2,6 +2,7 @@
 
 Not a benchmark itself (run_all.sh runs bench/*_bench.py). Every target is on 127.0.0.1.
 """
+import datetime as dt
 import os
 import signal
 import socket
@@ -44,6 +45,9 @@ def seed_rooms_of_3(rooms: int) -> list[tuple[int, list[str]]]:
     from directory.models import Expert, Organisation, Patient, Specialty, User
     from live.models import Participant
     from live.services import rooms as room_services
+    from django.utils import timezone
+
+    from scheduling.models import Assignment
 
     lead = Organisation.objects.create(code="bench-lead", name="县医院", kind="lead_hospital")
     village = Organisation.objects.create(code="bench-vil", name="村卫生室", kind="village_clinic", parent=lead)
@@ -57,12 +61,15 @@ def seed_rooms_of_3(rooms: int) -> list[tuple[int, list[str]]]:
         doctor = user(f"vdoc{n}", "village_doctor", village)
         experts = [user(f"exp{n}-{k}", "expert", lead) for k in range(2)]
         expert = Expert.objects.create(user=experts[0])
-        Expert.objects.create(user=experts[1])
+        second = Expert.objects.create(user=experts[1])
         patient = Patient.objects.create(name=f"患者{n}", sex="F", birth_date="1960-01-01", home_clinic=village,
                                          health_record_no=f"B-{n}")
         consultation = Consultation.objects.create(patient=patient, requesting_org=village, requested_by=doctor,
                                                    specialty=specialty, mode="live", reason="bench",
                                                    assigned_expert=expert)
+        # the second expert may be in the room only while they may see the case: an open offer (issue 13)
+        Assignment.objects.create(consultation=consultation, expert=second,
+                                  expires_at=timezone.now() + dt.timedelta(hours=1))
         room, _ = room_services.room_open(by=doctor, consultation_id=consultation.pk)
         Participant.objects.create(room=room, user=experts[1], role="second_expert", state="admitted",
                                    display_name=str(experts[1]))

@@ -9,22 +9,30 @@ from django.utils import timezone
 from websockets.asyncio.client import connect
 
 from consult.models import Consultation
-from live.models import RelayWorker
+from live.models import Participant, RelayWorker
 from live.services import rooms
+from scheduling.models import Assignment
 from relay.sim import SimParticipant
 from tests.factories import PatientFactory
 from tests.live.peers import colour_peer, websocket_signalling
 
 
 def rooms_open(people, community, consultation_factory, count: int) -> list[int]:
-    """`count` open rooms, hosted by the village doctor with the expert assigned: their ids."""
+    """`count` open rooms, hosted by the village doctor with the expert assigned and an open offer to
+    other_expert: their ids."""
     opened = []
     for n in range(count):
         patient = PatientFactory(home_clinic=community.village_a1, name=f"患者{n}")
         consultation = consultation_factory(patient=patient, requested_by=people["village_doctor"],
                                             mode=Consultation.Mode.LIVE, assigned_expert=people["expert"].expert,
                                             state=Consultation.State.ASSIGNED)
-        opened.append(rooms.room_open(by=people["village_doctor"], consultation_id=consultation.pk)[0].pk)
+        # the second expert may knock only on a room whose case they may see: an open offer (issue 13)
+        Assignment.objects.create(consultation=consultation, expert=people["other_expert"].expert,
+                                  expires_at=timezone.now() + dt.timedelta(hours=1))
+        room = rooms.room_open(by=people["village_doctor"], consultation_id=consultation.pk)[0]
+        Participant.objects.create(room=room, user=people["other_expert"], role="second_expert", state="admitted",
+                                   display_name=str(people["other_expert"]))  # admitted by the host beforehand
+        opened.append(room.pk)
     return opened
 
 
