@@ -17,23 +17,27 @@ from tests.factories import PatientFactory
 from tests.live.peers import colour_peer, websocket_signalling
 
 
-def rooms_open(people, community, consultation_factory, count: int) -> list[int]:
-    """`count` open rooms, hosted by the village doctor with the expert assigned and an open offer to
-    other_expert: their ids."""
+def rooms_open(people, community, consultation_factory, count: int, second_expert: bool = False) -> list[int]:
+    """`count` open rooms, hosted by the village doctor with the expert assigned (and other_expert admitted
+    when `second_expert`): their ids."""
     opened = []
     for n in range(count):
         patient = PatientFactory(home_clinic=community.village_a1, name=f"患者{n}")
         consultation = consultation_factory(patient=patient, requested_by=people["village_doctor"],
                                             mode=Consultation.Mode.LIVE, assigned_expert=people["expert"].expert,
                                             state=Consultation.State.ASSIGNED)
-        # the second expert may knock only on a room whose case they may see: an open offer (issue 13)
-        Assignment.objects.create(consultation=consultation, expert=people["other_expert"].expert,
-                                  expires_at=timezone.now() + dt.timedelta(hours=1))
         room = rooms.room_open(by=people["village_doctor"], consultation_id=consultation.pk)[0]
-        Participant.objects.create(room=room, user=people["other_expert"], role="second_expert", state="admitted",
-                                   display_name=str(people["other_expert"]))  # admitted by the host beforehand
+        if second_expert:
+            _admit_second_expert(room, consultation, people["other_expert"])
         opened.append(room.pk)
     return opened
+
+
+def _admit_second_expert(room, consultation, user) -> None:
+    """other_expert in the room: an open offer (they may see the case, as issue 13 requires), admitted."""
+    Assignment.objects.create(consultation=consultation, expert=user.expert,
+                              expires_at=timezone.now() + dt.timedelta(hours=1))
+    Participant.objects.create(room=room, user=user, role="second_expert", state="admitted", display_name=str(user))
 
 
 def live_workers(within: float = 3.0) -> dict[str, str]:

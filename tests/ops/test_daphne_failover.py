@@ -71,7 +71,7 @@ ROOM_CLIENTS = 150  # 50 rooms of 3; bench/ops_room_failover_bench.py runs 500
 def test_room_sockets_of_a_killed_daphne_resume_through_the_other_without_a_gap(transactional_db, tmp_path, people,
                                                                                  community, consultation_factory):
     # given the scaled stack and 50 rooms of 3 sockets (the doctor, the expert, a second expert)
-    room_ids = rooms_open(people, community, consultation_factory, ROOM_CLIENTS // 3)
+    room_ids = rooms_open(people, community, consultation_factory, ROOM_CLIENTS // 3, second_expert=True)
     cookies = [session_cookie(people[name]) for name in ("village_doctor", "expert", "other_expert")]
     with scaled_stack(tmp_path, workers=0) as stack:
         def kill() -> int:
