@@ -201,6 +201,8 @@ SPECTACULAR_SETTINGS = {
     # of a collision it cannot resolve by the component's name.
     "ENUM_NAME_OVERRIDES": {
         "BookingStatusEnum": "scheduling.models.Booking.Status",
+        "DeliveryStateEnum": "reports.models.Delivery.State",
+        "ComputedSourceEnum": [("computed", "computed")],  # the ECG's computed statements and measurements
         "ReportKindEnum": "reports.models.Report.Kind",
         "SessionStateEnum": "scheduling.models.CloudClinicSession.State",
         "SlotKindEnum": "scheduling.models.Slot.Kind",

@@ -20,7 +20,8 @@ def _compose_command() -> list[str]:
 
 
 def test_compose_file_passes_compose_config():
-    env = dict(os.environ, SECRET_KEY="x" * 50, TURN_SECRET="turn-secret", APP_DB_PASSWORD="app-password")
+    env = dict(os.environ, SECRET_KEY="x" * 50, TURN_SECRET="turn-secret", APP_DB_PASSWORD="app-password",
+               DB_OWNER_PASSWORD="owner-password")
     result = subprocess.run(_compose_command() + ["-f", "docker-compose.yml", "config"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
