@@ -130,7 +130,7 @@ def api_token_issue(*, username: str, password: str, request=None) -> str:
 
 
 def api_tokens_revoke(*, user_id: int) -> None:
-    """The user logged out or changed their password: their API token stops working at once."""
+    """The user logged out: their API token stops working at once (a password change: User.save)."""
     from rest_framework.authtoken.models import Token
 
     Token.objects.filter(user_id=user_id).delete()

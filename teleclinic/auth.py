@@ -1,6 +1,7 @@
 """API tokens that expire: DRF's token, refused (and deleted) once older than API_TOKEN_TTL_SECONDS.
 
-Logout and a password change delete the user's token (directory.services.api_tokens_revoke); a
+Logout (directory.services.api_tokens_revoke) and a password change (directory.models.User.save) delete
+the user's token; a
 new login after expiry issues a new one (directory.services.api_token_issue)."""
 import datetime as dt
 
