@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
+from django.utils import translation
 
 mimetypes.add_type("application/wasm", ".wasm")
 mimetypes.add_type("text/javascript", ".js")
@@ -44,14 +45,18 @@ def app_config(request) -> str:
     }
     config = {
         "routerBasename": "/ohif", "showStudyList": True, "extensions": [], "modes": [],
-        "customizationService": {}, "maxNumberOfWebWorkers": 2, "showWarningMessageForCrossOrigin": False,
+        # no onboarding tour: the viewer is opened from the reading page many times a day
+        "customizationService": {"ohif.tours": {"$set": []}}, "maxNumberOfWebWorkers": 2, "showWarningMessageForCrossOrigin": False,
         "showCPUFallbackMessage": True, "showLoadingIndicator": True, "strictZSpacingForVolumeViewport": True,
         "investigationalUseDialog": {"option": "never"},
         "maxNumRequests": {"interaction": 100, "thumbnail": 5, "prefetch": 10},
         "defaultDataSourceName": "teleclinic", "dataSources": [source],
     }
     roots = ("wadoUriRoot", "qidoRoot", "wadoRoot")
+    # the viewer speaks the language of our pages (its i18next reads localStorage before the browser's)
+    language = "zh" if translation.get_language().startswith("zh") else "en-US"
     return ("window.config = " + json.dumps(config, indent=1) + ";\n"
+            + f"try {{ window.localStorage.setItem('i18nextLng', {json.dumps(language)}); }} catch (e) {{}}\n"
             # the roots are this page's origin: right behind any proxy, and no host baked in
             + "".join(f"window.config.dataSources[0].configuration.{r} = window.location.origin + '/dicomweb';\n"
                       for r in roots))
