@@ -272,3 +272,16 @@ def test_date_ranges_cover_their_precision():
     assert (start.date(), end.date()) == (dt.date(2026, 2, 1), dt.date(2026, 3, 1))
     start, end = date_range("date", "2026-12")
     assert (start.date(), end.date()) == (dt.date(2026, 12, 1), dt.date(2027, 1, 1))
+
+
+def test_staff_api_tokens_work_on_the_fhir_base(people, record):
+    from rest_framework.test import APIClient
+
+    user = people["township_doctor"]
+    user.set_password("pw-for-fhir-1")
+    user.save()
+    client = APIClient()
+    key = client.post("/api/auth/token/", {"username": user.username, "password": "pw-for-fhir-1"},
+                      format="json").json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert search(client, f"/fhir/DiagnosticReport?patient={record.patient.pk}")["total"] == 5
