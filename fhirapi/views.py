@@ -106,12 +106,11 @@ class SearchView(FhirView):
         entries = [self._entry(spec, row, context, "match") for row in page]
         for include in includes:
             entries.extend(self._included(include, page, context, entries))
-        bundle = {"resourceType": "Bundle", "type": "searchset", "total": total,
-                  "link": self._links(total, count, offset), "entry": entries}
         if ignored:
-            bundle["entry"].append({"resource": _warning(f"Ignored: {', '.join(sorted(ignored))}"),
-                                    "search": {"mode": "outcome"}})
-        return Response(bundle)
+            entries.append({"resource": _warning(f"Ignored: {', '.join(sorted(ignored))}"),
+                            "search": {"mode": "outcome"}})
+        return Response({"resourceType": "Bundle", "type": "searchset", "total": total,
+                         "link": self._links(total, count, offset), "entry": entries})
 
     def _filters(self, spec: ResourceType, lenient: bool):
         from django.db.models import Q
