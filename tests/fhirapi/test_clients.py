@@ -36,7 +36,7 @@ def hospital(live_server, make_record, community):
     return record, client_id, body["access_token"]
 
 
-def test_fhirpy_searches_a_patients_reports_follows_paging_and_include(live_server, hospital):
+def test_fhirpy_searches_a_patients_reports_follows_paging_and_include(live_server, hospital, community):
     record, client_id, token = hospital
     client = SyncFHIRClient(f"{live_server.url}/fhir", authorization=f"Bearer {token}")
     # every report of the patient, two per page: fhirpy follows the next links
@@ -57,7 +57,7 @@ def test_fhirpy_searches_a_patients_reports_follows_paging_and_include(live_serv
     # audited as the client of township A
     rows = AuditEvent.objects.filter(interface="fhir", actor_username__startswith="fhir-client-")
     assert rows.filter(object_type="ReportVersion").count() >= 5
-    assert {(r.detail["client"], r.detail["organisation"]) for r in rows} == {(client_id, "town-a")}
+    assert {(r.detail["client"], r.detail["organisation_id"]) for r in rows} == {(client_id, community.township_a.pk)}
     assert set(rows.values_list("patient_id", flat=True)) == {record.patient.pk}
 
 
