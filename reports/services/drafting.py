@@ -93,7 +93,8 @@ def report_sign(*, report_id: int, by: User, request=None) -> ReportVersion:
         content = clean_content(report.kind, report.draft)
         missing = missing_to_sign(report.kind, content)
         if missing:
-            raise InvalidInput(f"Fill in before signing: {', '.join(missing)}.", code="incomplete")
+            raise InvalidInput(f"Fill in before signing: {', '.join(missing)}.", code="incomplete",
+                               extra={"fields": list(missing)})
         version = ReportVersion.objects.create(
             report=report, number=report.latest_version + 1, content=content, critical=bool(content.get("critical")),
             amendment_reason=report.draft_reason, signed_by=by, signed_at=timezone.now(),
