@@ -130,7 +130,8 @@ def _locked_report_for_expert(report_id: int, by: User) -> Report:
 def _require_assigned_expert(consultation: Consultation, by: User) -> None:
     expert_user_id = Consultation.objects.filter(pk=consultation.pk).values_list("assigned_expert__user_id", flat=True)[0]
     if expert_user_id is None or expert_user_id != by.id:
-        raise NotPermitted("Only the expert assigned to this consultation writes and signs its report.")
+        raise NotPermitted("Only the expert assigned to this consultation writes and signs its report.",
+                           code="not_assigned")
 
 
 def _verification_code() -> str:
