@@ -146,7 +146,7 @@ def test_phrases_insert_by_click_and_by_short_code_and_the_expert_keeps_their_ow
     conclusion = "#report textarea[name=conclusion]"
     # a click on a phrase button inserts it at the caret
     page.fill(findings, "")
-    page.click(f"#report .phrase-bar[data-field=findings] button[data-code=sr]")
+    page.click("#report .phrase-bar[data-field=findings] button[data-code=sr]")
     assert page.input_value(findings) == "窦性心律，心率正常范围。"
     # "/st" then Enter expands in place; an unknown code is left as typed (Enter is a new line)
     page.focus(findings)

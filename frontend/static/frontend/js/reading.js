@@ -118,7 +118,10 @@ async function main() {
   $("#report").addEventListener("report-loaded", renderHeader);
   $("#report").addEventListener("report-changed", refreshHeader);
   $("#referral").addEventListener("referral-changed", refreshHeader);
-  const results = await Promise.allSettled([loadHeader(), loadStudies().then(() => editor.load()), referrals.load()]);
+  // the trace first: its requests go out before the report's and the referrals', which follow it
+  const studies = loadStudies();
+  const results = await Promise.allSettled([loadHeader(), studies.then(() => editor.load()),
+    studies.catch(() => {}).then(() => referrals.load())]);
   for (const r of results) if (r.status === "rejected") $("#page-status").textContent = r.reason.message;
   document.body.dataset.ready = "true";
 }
