@@ -758,9 +758,9 @@ def sender_rtt(sender: RTCRtpSender) -> Optional[float]:
 
 
 def observe_rtcp(sender: RTCRtpSender, on_remb: Callable[[int], None],
-                 on_loss: Callable[[float], None]) -> None:
-    """Call ``on_remb(bps)`` for each REMB and ``on_loss(fraction)`` for each receiver report
-    block about ``sender``'s stream, then let aiortc handle the packet as before (a
+                 on_loss: Callable[[float, Optional[float]], None]) -> None:
+    """Call ``on_remb(bps)`` for each REMB and ``on_loss(fraction, rtt)`` for each receiver
+    report block about ``sender``'s stream (rtt in seconds, None without a sender report), then let aiortc handle the packet as before (a
     passthrough sender has no encoder, so aiortc itself would drop the REMB)."""
     handle = sender._handle_rtcp_packet
 
@@ -775,7 +775,13 @@ def observe_rtcp(sender: RTCRtpSender, on_remb: Callable[[int], None],
         elif isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:
                 if report.ssrc == sender._ssrc:
-                    on_loss(report.fraction_lost / 256)
+                    rtt = None
+                    # RFC 3550 6.4.1 as aiortc computes it (its LSR is the NTP time of the
+                    # last packet, so the wall-clock time the SR left is its own), unsmoothed:
+                    # aiortc's figure is smoothed over ~6 reports, too slow to see a queue drain
+                    if report.dlsr and getattr(sender, "_RTCRtpSender__lsr", None) == report.lsr:
+                        rtt = time.time() - getattr(sender, "_RTCRtpSender__lsr_time") - report.dlsr / 65536
+                    on_loss(report.fraction_lost / 256, rtt)
         await handle(packet)
 
     sender._handle_rtcp_packet = handle_rtcp_packet
@@ -786,6 +792,9 @@ def send_remb(receiver: RTCRtpReceiver, media_ssrc: int, bitrate: int) -> None:
     rtcp_ssrc = getattr(receiver, "_RTCRtpReceiver__rtcp_ssrc", None)
     if rtcp_ssrc is None:
         return
+    uplink = getattr(receiver, "_relay_uplink_remb", None)  # aiortc's own estimate of the uplink
+    if uplink is not None:
+        bitrate = min(bitrate, uplink)
     packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0,
                             fci=pack_remb_fci(int(bitrate), [media_ssrc]))
     asyncio.ensure_future(receiver._send_rtcp(packet))
@@ -798,10 +807,11 @@ def cap_receiver_remb(receiver: RTCRtpReceiver, cap: Callable[[], Optional[float
 
     async def send_rtcp(packet) -> None:
         limit = cap()
-        if limit is not None and isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
             try:
                 bitrate, ssrcs = unpack_remb_fci(packet.fci)
-                if bitrate > limit:
+                receiver._relay_uplink_remb = bitrate
+                if limit is not None and bitrate > limit:
                     packet = RtcpPsfbPacket(fmt=packet.fmt, ssrc=packet.ssrc, media_ssrc=packet.media_ssrc,
                                             fci=pack_remb_fci(int(limit), ssrcs))
             except ValueError:

@@ -402,11 +402,18 @@ class RelayRoom:
         return video_share_bps(subscriber.link.estimate_bps(), audio, video)
 
     def _adapt(self) -> None:
+        """Once a second. A subscriber's estimate counts (for its own audio-only switch and
+        for the publishers' ceiling) only while its link shows congestion (loss, queueing
+        delay, pacer drops): see SubscriberLink.congested."""
         now = time.monotonic()
+        congested = {pid: p.link.update() for pid, p in self._participants.items() if p.link is not None}
         for subscriber in list(self._participants.values()):
             if subscriber.link is None:
                 continue
-            decision = subscriber.link.auto.update(self._video_share(subscriber), subscriber.link.loss, now)
+            share = self._video_share(subscriber)
+            if not congested.get(subscriber.participant_id) and not subscriber.auto_audio_only:
+                share = None  # not limited by its link: no reason to go audio only
+            decision = subscriber.link.auto.update(share, subscriber.link.loss, now)
             if decision is not None and decision != subscriber.auto_audio_only:
                 subscriber.auto_audio_only = decision
                 self._pause_video_to(subscriber)
@@ -421,6 +428,7 @@ class RelayRoom:
             shares = [self._video_share(self._participants[d.subscriber_id])
                       for d in self.downstreams() if d.publisher_id == publisher.participant_id
                       and d.subscriber_id in self._participants
+                      and congested.get(d.subscriber_id)
                       and not self._participants[d.subscriber_id].video_paused]
             cap = publisher_remb_bps(shares)
             publication.remb_cap = cap

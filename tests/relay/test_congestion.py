@@ -95,25 +95,39 @@ def test_pacer_flush_of_one_stream_keeps_the_others():
 # --- estimate, audio-only, REMB -------------------------------------------------------------
 
 
-def test_estimate_is_the_sum_of_rembs_capped_by_loss():
+def test_estimate_backs_off_below_what_got_through_on_congestion():
     est = DownlinkEstimate()
-    est.on_remb("pc1", 150_000, now=0)
-    est.on_remb("pc2", 150_000, now=0)
-    assert est.bps(now=1) == 300_000
-    # heavy loss pulls the loss-based rate below the REMB sum
+    # given a link that queues (RTT 400 ms above its lowest) while the relay sends 400 kbit/s
+    assert est.update(now=1, loss=0.05, rtt=0.55, min_rtt=0.15, sent_bps=400_000)
+    # then the estimate falls below what got through at once, not by steps from its start
+    assert est.bps(now=1) == pytest.approx(0.85 * 400_000 * 0.95)
+    # heavy loss alone (a drop-tail queue overflowing) counts as congestion too
+    lossy = DownlinkEstimate(value=500_000)
+    assert lossy.update(now=1, loss=0.4, rtt=None, min_rtt=None, sent_bps=500_000)
+    assert lossy.bps(now=1) == pytest.approx(0.85 * 500_000 * 0.6)
+    # but never more than halved in one step (a start-up second sends little)
+    assert lossy.update(now=2, loss=0.4, rtt=None, min_rtt=None, sent_bps=10_000)
+    assert lossy.bps(now=2) == pytest.approx(0.85 * 500_000 * 0.6 / 2)
+
+
+def test_estimate_grows_only_when_the_link_is_clear_and_used():
+    est = DownlinkEstimate(value=300_000)
+    # 3 % random loss, no queueing: hold
     for t in range(1, 10):
-        est.on_loss(0.4, now=t)
-    assert est.bps(now=10) < 300_000
-    # a connection that stopped reporting no longer counts
-    assert DownlinkEstimate(remb={"x": (1e6, 0)}).bps(now=60) == congestion.START_BPS
-
-
-def test_low_random_loss_does_not_lower_the_estimate():
-    est = DownlinkEstimate()
-    for t in range(1, 30):
-        est.on_remb("pc1", 300_000, now=t)
-        est.on_loss(0.03, now=t)  # 3 % random loss on the link
-    assert est.bps(now=30) == 300_000
+        assert not est.update(now=t, loss=0.03, rtt=0.16, min_rtt=0.15, sent_bps=290_000)
+    assert est.bps(now=10) == 300_000
+    # clear: grows 8 % a second
+    est.update(now=11, loss=0.0, rtt=0.15, min_rtt=0.15, sent_bps=290_000)
+    assert est.bps(now=11) == pytest.approx(300_000 * congestion.GROWTH)
+    # but a link carrying only audio does not raise it past 1.5x what it carries
+    quiet = DownlinkEstimate(value=100_000)
+    for t in range(30):
+        quiet.update(now=t, loss=0.0, rtt=0.15, min_rtt=0.15, sent_bps=90_000)
+    assert quiet.bps(now=30) == pytest.approx(135_000)
+    # and a low REMB alone (a busy receiver's jitter) does not lower it
+    quiet.on_remb("pc1", 20_000, now=30)
+    quiet.update(now=31, loss=0.0, rtt=0.15, min_rtt=0.15, sent_bps=90_000)
+    assert quiet.bps(now=31) == pytest.approx(135_000)
 
 
 def test_goes_audio_only_when_video_cannot_fit_and_tries_again_later():
@@ -138,9 +152,9 @@ def test_publisher_remb_is_the_lowest_subscriber_share():
     # the patient's share (its 300 kbit/s split over two pictures) holds the doctor's encoder down
     patient = video_share_bps(300_000, audio_streams=2, video_streams=2)
     expert = video_share_bps(3_000_000, audio_streams=2, video_streams=2)
-    assert publisher_remb_bps([expert, patient]) == patient + congestion.AUDIO_BPS
+    assert publisher_remb_bps([expert, patient]) == patient * congestion.REMB_HEADROOM + congestion.AUDIO_BPS
     assert publisher_remb_bps([None]) is None
-    assert publisher_remb_bps([0.0]) == congestion.VIDEO_MIN_BPS
+    assert publisher_remb_bps([0.0], floor_bps=100_000) == 100_000  # never below the floor
 
 
 # --- NACK rules -----------------------------------------------------------------------------
