@@ -22,7 +22,8 @@ START_BPS = 1_000_000  # before any feedback
 MIN_BPS = 30_000
 MAX_BPS = 20_000_000
 LOSS_HIGH = 0.10  # more lost than this: the link is full (GCC's loss threshold)
-LOSS_LOW = 0.02  # less: the estimate may grow
+LOSS_LOW = 0.05  # less (and no queue): the estimate may grow. GCC grows only under 2 %, but
+# its delay-based side grows too; this one has no other way up on a link with 3 % random loss
 GROWTH = 1.08  # per second while the link shows no congestion
 BACKOFF = 0.85  # of what got through, on congestion (GCC's beta)
 APP_LIMIT = 1.5  # the estimate grows no further than this times what is being sent
@@ -42,9 +43,9 @@ class DownlinkEstimate:
     - congestion (loss above LOSS_HIGH, or RTT more than QUEUEING_DELAY above the lowest
       seen): the estimate falls to BACKOFF times what got through (what was sent, less
       the loss), by at most half per update;
-    - loss under LOSS_LOW and no queueing: it grows by GROWTH a second, but not beyond
+    - loss under LOSS_LOW and no queue (RTT within 100 ms of its lowest): it grows by GROWTH a second, but not beyond
       APP_LIMIT times what is being sent (a link carrying only audio proves nothing more);
-    - in between (random loss of a few percent): it holds.
+    - in between: it holds.
     The REMBs are kept (``remb_bps``, the "quality" figures) but do not move the estimate:
     measured here, Chromium sent REMB on only some of a subscriber's connections, and
     values of 35 kbit/s on an idle loopback link while the machine was busy (its
@@ -75,7 +76,8 @@ class DownlinkEstimate:
         if self.congested:
             through = sent_bps * (1 - (loss or 0.0))
             self.value = max(min(self.value, BACKOFF * through), MAX_STEP_DOWN * self.value)
-        elif loss is None or loss < LOSS_LOW:
+        elif (loss is None or loss < LOSS_LOW) and not (
+                rtt is not None and min_rtt is not None and rtt - min_rtt > QUEUEING_DELAY / 2.5):
             self.value = min(self.value * GROWTH, max(APP_LIMIT * sent_bps, self.value))
         self.value = min(max(self.value, MIN_BPS), MAX_BPS)
         return self.congested

@@ -96,7 +96,7 @@ def test_pacer_flush_of_one_stream_keeps_the_others():
 
 
 def test_estimate_backs_off_below_what_got_through_on_congestion():
-    est = DownlinkEstimate()
+    est = DownlinkEstimate(value=600_000)
     # given a link that queues (RTT 400 ms above its lowest) while the relay sends 400 kbit/s
     assert est.update(now=1, loss=0.05, rtt=0.55, min_rtt=0.15, sent_bps=400_000)
     # then the estimate falls below what got through at once, not by steps from its start
@@ -112,12 +112,13 @@ def test_estimate_backs_off_below_what_got_through_on_congestion():
 
 def test_estimate_grows_only_when_the_link_is_clear_and_used():
     est = DownlinkEstimate(value=300_000)
-    # 3 % random loss, no queueing: hold
+    # 7 % loss, or a queue of 200 ms: hold
     for t in range(1, 10):
-        assert not est.update(now=t, loss=0.03, rtt=0.16, min_rtt=0.15, sent_bps=290_000)
+        assert not est.update(now=t, loss=0.07, rtt=0.16, min_rtt=0.15, sent_bps=290_000)
+        assert not est.update(now=t, loss=0.0, rtt=0.35, min_rtt=0.15, sent_bps=290_000)
     assert est.bps(now=10) == 300_000
-    # clear: grows 8 % a second
-    est.update(now=11, loss=0.0, rtt=0.15, min_rtt=0.15, sent_bps=290_000)
+    # clear, or 3 % random loss without a queue: grows 8 % a second
+    est.update(now=11, loss=0.03, rtt=0.15, min_rtt=0.15, sent_bps=290_000)
     assert est.bps(now=11) == pytest.approx(300_000 * congestion.GROWTH)
     # but a link carrying only audio does not raise it past 1.5x what it carries
     quiet = DownlinkEstimate(value=100_000)
