@@ -351,6 +351,7 @@ class RelayRoom:
             "audio_only": participant.audio_only,
             "auto_audio_only": participant.auto_audio_only,
             "downlink_kbps": round(participant.link.estimate_bps() / 1000) if participant.link else None,
+            "downlink_backoffs": dict(participant.link.estimate.reasons) if participant.link else None,
         }
 
     def _start_quality_reports(self) -> None:

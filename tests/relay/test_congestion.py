@@ -263,3 +263,27 @@ def test_a_gap_filled_by_a_retransmission_releases_the_frames_in_order():
     buffer.add(first[1])  # the retransmission
     assert [f.timestamp for f in frames] == [0, 3000]
     assert buffer.gaps_given_up == 0
+
+
+def test_link_reads_the_mean_loss_and_ignores_the_reports_that_count_an_outage():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.estimate.value = 300_000
+    # given 3 % random loss, read by four streams, one of them small (13 % on its own)
+    for _ in range(5):
+        clock.advance(1.0, step=1.0)
+        for fraction in (0.02, 0.02, 0.0, 0.13):
+            link.on_loss(fraction, rtt=0.15)
+        link.pacer.sent_bytes["video"] += 35_000
+        assert not link.update()
+    assert link.estimate_bps() >= 300_000  # not taken for congestion
+    # when nothing comes back for 10 s (an outage), the estimate holds
+    before = link.estimate_bps()
+    clock.advance(10.0, step=1.0)
+    assert not link.update() and link.estimate_bps() == before
+    # and the first reports after it, which count the outage's packets as lost, do not lower it
+    link.on_loss(1.0, rtt=0.15)
+    clock.advance(0.5, step=0.5)
+    link.on_loss(0.9, rtt=0.15)
+    link.update()
+    assert link.estimate_bps() >= before

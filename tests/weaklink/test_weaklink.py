@@ -126,7 +126,8 @@ async def test_300k_3pct_150ms_no_connection_lost_and_the_patient_gets_audio_and
         quality = await c.call.room.quality()
         _report("relay 300k", patient_last_20s=patient_late, doctor=rates(start["doctor"], end["doctor"]),
                 link_down=counts, audio_only_switches=len(switches),
-                patient_estimate_kbps=quality["patient"]["downlink_kbps"])
+                patient_estimate_kbps=quality["patient"]["downlink_kbps"],
+                backoffs=quality["patient"]["downlink_backoffs"], rtt_ms=quality["patient"]["rtt_ms"])
         # then no connection was lost, on either side
         for name, sample in end.items():
             assert not sample["closed"], f"{name} lost {sample['closed']}"
