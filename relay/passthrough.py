@@ -25,6 +25,12 @@ Pinned: aiortc==1.16.0 (aioice as it depends on). What is reached into, and why:
   ``RTCDtlsTransport._handle_rtp_data`` inside the datagram callback, as
   ``RTCDtlsTransport._recv_next`` would, instead of through a queue and a task switch;
   the transport's private receive counters are kept. DTLS, STUN and SRTCP take aiortc's path.
+- Congestion control (relay/congestion.py does the deciding): ``RTCRtpSender._retransmit``
+  is wrapped per instance (NACKs answered by RtxPolicy), ``RTCRtpSender._handle_rtcp_packet``
+  is wrapped per instance to read REMBs and receiver reports (loss, and the round trip
+  from the sender's private ``__lsr``/``__lsr_time``), ``RTCRtpReceiver._send_rtcp`` is
+  wrapped to lower aiortc's own REMB to the subscribers' ceiling, and REMB/NACK packets are
+  sent with the receiver's ``__rtcp_ssrc``, ``_send_rtcp`` and ``_send_rtcp_nack``.
 - ``RTCRtpTransceiver._codecs`` is narrowed after setRemoteDescription so that an answer
   names only the room's codec.
 - ``aioice.ice.get_host_addresses`` is wrapped so that 127.0.0.1 can be gathered as a host
@@ -116,6 +122,9 @@ def check_aiortc_internals() -> None:
         (RTCRtpSender, "_send_keyframe"),
         (RTCRtpSender, "_next_encoded_frame"),
         (RTCRtpSender, "_retransmit"),
+        (RTCRtpSender, "_handle_rtcp_packet"),
+        (RTCRtpReceiver, "_send_rtcp"),
+        (RTCRtpReceiver, "_send_rtcp_nack"),
         (RTCDtlsTransport, "_send_rtp"),
         (RTCDtlsTransport, "_handle_rtp_data"),
     ):

@@ -19,7 +19,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from . import passthrough
 from .congestion import SubscriberLink, publisher_remb_bps, video_share_bps
 from .config import RelayConfig
-from .consent import tolerate_slow_links
+from .consent import check_aioice_internals, tolerate_slow_links
 from .errors import InvalidSdp, RoomClosed, UnknownParticipant, UnknownPeerConnection
 from .passthrough import ForwardingTrack, Publication, loopback_candidates
 from .sdp import check_audio_codec, choose_video_codec, parse_client_description
@@ -70,6 +70,9 @@ class RelayRoom:
 
     def __init__(self, room_id: str, config: RelayConfig, send: SendCallback) -> None:
         passthrough.check_aiortc_internals()
+        problem = check_aioice_internals()
+        if problem is not None:
+            raise RuntimeError(f"relay/consent.py: {problem}")
         self.room_id = room_id
         self.config = config
         self.video_codec: Optional[str] = None
