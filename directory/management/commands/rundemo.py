@@ -23,11 +23,12 @@ class Command(BaseCommand):
         call_command("seed_demo")
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
-        jobs = "in-process (eager)" if settings.CELERY_TASK_ALWAYS_EAGER else settings.CELERY_BROKER_URL
+        jobs = "in-process (a worker thread)" if settings.CELERY_TASK_ALWAYS_EAGER else settings.CELERY_BROKER_URL
         self.stdout.write(f"database={engine} channel_layer={layer} jobs={jobs}")
         if settings.CELERY_TASK_ALWAYS_EAGER:
-            from teleclinic import inprocess_beat
+            from teleclinic import inprocess_beat, inprocess_tasks
 
+            inprocess_tasks.start()  # tasks run after the request that enqueued them, not inside it
             inprocess_beat.start()
         self.stdout.write(self.style.SUCCESS(f"Teleclinic is running: open {address}/"))
         sys.stdout.flush()
