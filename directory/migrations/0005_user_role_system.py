@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('directory', '0003_organisation_dicom_peers'),
+        ('directory', '0004_patient_record_no_per_clinic'),
     ]
 
     operations = [
