@@ -304,3 +304,9 @@ def test_no_query_string_makes_a_500(api, people, record, query):
     assert response.status_code in (200, 400, 406), response.content
     body = response.json()
     assert body["resourceType"] == ("Bundle" if response.status_code == 200 else "OperationOutcome")
+
+
+def test_a_nul_byte_is_refused_as_an_operation_outcome(api, people):
+    response = api(people["village_doctor"]).get("/fhir/Patient", {"name": "a\x00b"})
+    assert response.status_code == 400 and response["Content-Type"].startswith("application/fhir+json")
+    assert OperationOutcome.model_validate(response.json()).issue[0].details.coding[0].code == "invalid"
