@@ -6,6 +6,8 @@ from . import api
 V = "reports/<int:report_id>/versions/<int:number>/"
 urlpatterns = [
     path("reports/templates/", api.TemplatesView.as_view(), name="api-report-templates"),
+    path("reports/phrases/", api.PhrasesView.as_view(), name="api-report-phrases"),
+    path("reports/phrases/<int:phrase_id>/", api.PhraseView.as_view(), name="api-report-phrase"),
     path("consultations/<int:consultation_id>/reports/", api.ConsultationReportsView.as_view(),
          name="api-consultation-reports"),
     path("reports/<int:report_id>/", api.ReportDetailView.as_view(), name="api-report"),
