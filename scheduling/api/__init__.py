@@ -6,7 +6,8 @@ from .fhir import FhirAppointmentView, FhirScheduleView, FhirSlotView
 from .referrals import (FollowUpCompleteView, FollowUpListView, ReferralAcceptView, ReferralAcknowledgeView,
                         ReferralArriveView, ReferralDetailView, ReferralDownView, ReferralListView)
 from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, OnCallShiftDetailView, OnCallShiftView,
-                      RosterDetailView, RosterExceptionView, RosterListView, SessionListView, SlotListView)
+                      RosterDetailView, RosterExceptionDetailView, RosterExceptionView,
+                      RosterListView, SessionListView, SlotListView)
 
 __all__ = [
     "AssignmentAcceptView", "AssignmentDeclineView", "AssignmentListView", "ConsultationAssignmentView",
@@ -14,6 +15,6 @@ __all__ = [
     "BookingRescheduleView", "FhirAppointmentView", "FhirScheduleView", "FhirSlotView", "FollowUpCompleteView",
     "FollowUpListView", "ReferralAcceptView", "ReferralAcknowledgeView", "ReferralArriveView", "ReferralDetailView",
     "ReferralDownView", "ReferralListView", "CalendarFeedTokenView", "CalendarFeedView", "MyCalendarView",
-    "OnCallShiftView", "OnCallShiftDetailView", "RosterDetailView", "RosterExceptionView", "RosterListView",
+    "OnCallShiftView", "OnCallShiftDetailView", "RosterDetailView", "RosterExceptionView", "RosterExceptionDetailView", "RosterListView",
     "SessionListView", "SlotListView",
 ]
