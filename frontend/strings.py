@@ -186,6 +186,7 @@ PLAIN = [
     _("Next"),
     _("No leave or extra sessions ahead."),
     _("Undo"),
+    _("{n} found"),
     _("Leave undone; that day's sessions are open again."),
     _("Extra session removed; {n} bookings cancelled and their doctors told."),
     _("Extra session removed."),
