@@ -232,3 +232,35 @@ def test_the_rooms_host_asks_for_an_expert_now(relay_worker, people, cardiology,
     outside_the_browser_loop(assignment_accept, assignment_id=offer.pk, by=people["expert"])
     page.wait_for_selector(f"#expert-state:has-text('{people['expert']}')", timeout=15000)
     assert page.is_hidden("#btn-ask-expert")
+
+
+def test_the_console_loads_earlier_consultations_and_finds_one_by_number(people, patient_factory,
+                                                                        consultation_factory, open_page):
+    from playwright.sync_api import expect
+
+    from consult.models import Consultation
+
+    # given 60 consultations of the village clinic, all a month old (more than one page of 50)
+    doctor = people["village_doctor"]
+    patient = patient_factory(name="周玉兰", home_clinic=doctor.organisation)
+    made = [consultation_factory(patient=patient, requested_by=doctor) for _ in range(60)]
+    Consultation.objects.filter(pk__in=[c.pk for c in made]).update(
+        created_at=timezone.now() - dt.timedelta(days=30))
+    page = _open(open_page, doctor, "village-doctor")
+    # then the console shows the latest ten, and offers the earlier ones
+    page.wait_for_selector("#consultations tr[data-id]")
+    assert page.locator("#consultations tr[data-id]").count() == 10
+    # when the doctor loads the earlier ones
+    page.click("#consultations-more")
+    # then all 60 are listed, newest first, and there is nothing more to load
+    expect(page.locator("#consultations tr[data-id]")).to_have_count(60, timeout=20000)
+    assert page.locator("#consultations-more").is_hidden()
+    ids = [int(x) for x in page.locator("#consultations tr[data-id]").evaluate_all("rows => rows.map(r => r.dataset.id)")]
+    assert ids == sorted((c.pk for c in made), reverse=True)
+    # when the doctor searches for the oldest one by its number
+    page.fill("#consultations-search input[name=q]", f"#{made[0].pk}")
+    page.click("#consultations-search button[type=submit]")
+    # then only it is listed
+    expect(page.locator("#consultations tr[data-id]")).to_have_count(1, timeout=20000)
+    assert page.locator("#consultations tr[data-id]").get_attribute("data-id") == str(made[0].pk)
+    assert "找到 1 条" in page.inner_text("#consultations-title-note")
