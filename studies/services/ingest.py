@@ -76,7 +76,9 @@ def ingest_upload(*, upload_id) -> Upload:
     except FileNotFoundError:  # a concurrent run of this task finished first and removed the bytes
         return Upload.objects.get(pk=upload.pk)
     try:
-        parsed = parse_upload(data, kind=upload.kind, limits=limits(), thresholds=thresholds())
+        parsed = parse_upload(data, kind=upload.kind, limits=limits(), thresholds=thresholds(),
+                              sex=_patient_sex(upload.patient or (upload.consultation.patient if upload.consultation
+                                                                  else None)))
         once_more_on_race(lambda: _store_upload(upload_id=upload.pk, parsed=parsed))
     except FormatError as exc:
         upload_fail(upload_id=upload.pk, code=exc.code, message=exc.message)
@@ -173,11 +175,12 @@ def ingest_dicom_batch(*, datas: list[bytes], source: Source,
     """
     results: list = [None] * len(datas)
     staged: list[tuple[int, ParsedDicom, str]] = []
+    source_sex = _patient_sex(source.patient or (source.consultation.patient if source.consultation else None))
     with files_or_nothing() as files:
         names = new_names("dicom", "dcm", len(datas))
         for position, data in enumerate(datas):
             try:
-                parsed = parse_dicom(data, limits=limits(), thresholds=thresholds())
+                parsed = parse_dicom(data, limits=limits(), thresholds=thresholds(), sex=source_sex)
             except FormatError as exc:
                 results[position] = exc
                 continue
@@ -448,11 +451,11 @@ def _create_study(parsed: ParsedDicom, source: Source) -> ImagingStudy:
 def _match_patient(index, source: Source) -> Patient | None:
     """DICOM PatientID against the health-record number of patients within the sender's reach.
 
-    None when it names nobody (or is empty): the study is then stored unmatched, in the sending
-    organisation's list, for its staff to file (services.reconcile). A modality knows only its own
-    IDs, so its studies must not be lost at the door; nor is a patient registered from a header
-    (one per typo): a person decides. Refused: an ID of a patient out of reach, a sender without
-    an organisation (no list to wait in).
+    None when it names nobody within reach (or is empty, or names several): the study is then stored
+    unmatched, in the sending organisation's list, for its staff to file (services.reconcile). A
+    modality knows only its own IDs, so its studies must not be lost at the door; nor is a patient
+    registered from a header (one per typo): a person decides. Refused: a sender without an
+    organisation (no list to wait in).
     """
     if source.organisation is None:
         raise InvalidStudy("The DICOM file's patient is unknown here; upload it within a consultation.",
@@ -463,13 +466,11 @@ def _match_patient(index, source: Source) -> Patient | None:
         reach = scoped(source.by, Patient.objects.all(), CHANGE)
     else:
         reach = Patient.objects.filter(home_clinic_id__in=org_subtree_ids(source.organisation.pk))
-    patient = reach.filter(health_record_no=index.patient_id).first()
-    if patient is not None:
-        return patient
-    if Patient.objects.filter(health_record_no=index.patient_id).exists():
-        raise InvalidStudy(f"Patient ID {index.patient_id} belongs to a patient outside your organisation; "
-                           "upload it within their consultation.", code="patient_out_of_reach")
-    return None
+    # Numbers are unique per clinic: a township's reach may hold the same number twice, and then a
+    # person decides. A number known only outside the reach answers exactly as an unknown one does
+    # (unmatched), so an upload tells nothing about other clinics' patients.
+    matches = list(reach.filter(health_record_no=index.patient_id)[:2])
+    return matches[0] if len(matches) == 1 else None
 
 
 def store_ecg(*, parsed: ParsedEcg, original: bytes | None, source: Source, files: FileBatch,
@@ -496,9 +497,14 @@ def store_ecg(*, parsed: ParsedEcg, original: bytes | None, source: Source, file
     return record
 
 
-def ecg_measure(ecg) -> ParsedEcg:
+def ecg_measure(ecg, *, patient: Patient | None = None) -> ParsedEcg:
     """Computed measurements and critical findings of an ECG that arrived as samples, not as a file."""
-    return measure(ecg, thresholds())
+    return measure(ecg, thresholds(), sex=_patient_sex(patient))
+
+
+def _patient_sex(patient: Patient | None) -> str:
+    """The sex an ECG's QTc is judged by: the patient's on record, when the upload names them."""
+    return patient.sex if patient is not None else ""
 
 
 def ecg_signal_store(*, parsed: ParsedEcg, source: Source, files: FileBatch) -> EcgRecord:
