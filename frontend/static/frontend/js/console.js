@@ -98,10 +98,11 @@ function consultationsUrl() {
 
 async function loadConsultations({ more = false, fresh = false } = {}) {
   const page = await api(more && listing.next ? listing.next : consultationsUrl());
+  const results = Array.isArray(page) ? page : (page?.results ?? []); // a server without paging: the whole list
   const byId = new Map((fresh ? [] : state.consultations).map((c) => [c.id, c]));
-  for (const c of page.results) byId.set(c.id, c);
+  for (const c of results) byId.set(c.id, c);
   state.consultations = [...byId.values()].sort((a, b) => (b.created_at.localeCompare(a.created_at) || b.id - a.id));
-  if (more || fresh || (listing.next === null && !listing.expanded)) listing.next = page.next;
+  if (more || fresh || (listing.next === null && !listing.expanded)) listing.next = page?.next ?? null;
   $("#consultations-more").hidden = !listing.next;
   renderConsultations();
 }
