@@ -8,6 +8,8 @@ urlpatterns = [
     path("scheduling/rosters/<int:roster_id>/", api.RosterDetailView.as_view(), name="scheduling-roster"),
     path("scheduling/rosters/<int:roster_id>/exceptions/", api.RosterExceptionView.as_view(),
          name="scheduling-roster-exceptions"),
+    path("scheduling/rosters/<int:roster_id>/exceptions/<int:exception_id>/", api.RosterExceptionDetailView.as_view(),
+         name="scheduling-roster-exception"),
     path("scheduling/on-call/", api.OnCallShiftView.as_view(), name="scheduling-on-call"),
     path("scheduling/on-call/<int:shift_id>/", api.OnCallShiftDetailView.as_view(), name="scheduling-on-call-shift"),
     path("scheduling/sessions/", api.SessionListView.as_view(), name="scheduling-sessions"),

@@ -306,9 +306,10 @@ REPORTS_DELIVERY_STALE_SECONDS = env.float("REPORTS_DELIVERY_STALE_SECONDS", def
 # Where the PDF renderer gets the ECG trace / key images of a study_ref: a dotted path to a
 # function (study_ref) -> (EcgTrace | None, [png bytes]); the studies app's reads the stored study.
 REPORTS_STUDY_LOADER = env.str("REPORTS_STUDY_LOADER", default="studies.report_inputs.load_report_inputs")
-# (study_ref) -> (patient id, consultation id | None) of the study it names, or None: a report's study_ref
-# must name a study of its own consultation's patient (reports/study_inputs.py check_study_ref).
-REPORTS_STUDY_OWNER = "studies.report_inputs.study_ref_owner"
+# (report=, study_ref=): links a new report to the stored study its study_ref names by foreign key
+# (studies.ReportStudy), refusing one that names nothing or another patient's or consultation's study
+# (reports/study_inputs.py link_study_ref).
+REPORTS_STUDY_LINK = "studies.report_inputs.link_report_study"
 REPORTS_PATIENT_LINK_MAX_HOURS = env.int("REPORTS_PATIENT_LINK_MAX_HOURS", default=24 * 30)
 # SMTP, when EMAIL_BACKEND is django.core.mail.backends.smtp.EmailBackend.
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")

@@ -5,7 +5,8 @@ from .bookings import BookingCancelView, BookingListView, BookingRescheduleView
 from .referrals import (FollowUpCompleteView, FollowUpListView, ReferralAcceptView, ReferralAcknowledgeView,
                         ReferralArriveView, ReferralDetailView, ReferralDownView, ReferralListView)
 from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, OnCallShiftDetailView, OnCallShiftView,
-                      RosterDetailView, RosterExceptionView, RosterListView, SessionListView, SlotListView)
+                      RosterDetailView, RosterExceptionDetailView, RosterExceptionView,
+                      RosterListView, SessionListView, SlotListView)
 
 __all__ = [
     "AssignmentAcceptView", "AssignmentDeclineView", "AssignmentListView", "ConsultationAssignmentView",
@@ -13,6 +14,6 @@ __all__ = [
     "BookingRescheduleView", "FollowUpCompleteView",
     "FollowUpListView", "ReferralAcceptView", "ReferralAcknowledgeView", "ReferralArriveView", "ReferralDetailView",
     "ReferralDownView", "ReferralListView", "CalendarFeedTokenView", "CalendarFeedView", "MyCalendarView",
-    "OnCallShiftView", "OnCallShiftDetailView", "RosterDetailView", "RosterExceptionView", "RosterListView",
+    "OnCallShiftView", "OnCallShiftDetailView", "RosterDetailView", "RosterExceptionView", "RosterExceptionDetailView", "RosterListView",
     "SessionListView", "SlotListView",
 ]

@@ -209,6 +209,16 @@ class RosterExceptionIn(StrictSerializer):
     note = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
 
 
+class ExceptionRemoveIn(StrictSerializer):
+    cancel_bookings = serializers.BooleanField(required=False, default=False,
+                                               help_text="undoing an extra session: cancel its bookings, telling each booker")
+
+
+class ExceptionRemoveOut(serializers.Serializer):
+    sessions = serializers.IntegerField(help_text="sessions brought back (leave) or removed (extra session)")
+    bookings_cancelled = serializers.IntegerField()
+
+
 class OnCallShiftIn(StrictSerializer):
     expert = serializers.IntegerField()
     specialty = serializers.SlugField()

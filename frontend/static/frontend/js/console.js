@@ -85,11 +85,34 @@ async function startConsultation(event) {
   }
 }
 
-async function loadConsultations() {
-  state.consultations = await rows(`${E.CONSULTATIONS}?limit=100`);
+// Consultations come in cursor pages, newest first (a page stays right while new ones arrive on top). The
+// table shows today's (or the latest ten) until the doctor loads earlier ones or searches; then every row
+// loaded. A live event reloads the first page and merges it into what is loaded.
+const listing = { next: null, query: "", expanded: false };
+
+function consultationsUrl() {
+  const params = new URLSearchParams({ paging: "cursor", limit: "50" });
+  if (listing.query) params.set("q", listing.query);
+  return `${E.CONSULTATIONS}?${params}`;
+}
+
+async function loadConsultations({ more = false, fresh = false } = {}) {
+  const page = await api(more && listing.next ? listing.next : consultationsUrl());
+  const results = Array.isArray(page) ? page : (page?.results ?? []); // a server without paging: the whole list
+  const byId = new Map((fresh ? [] : state.consultations).map((c) => [c.id, c]));
+  for (const c of results) byId.set(c.id, c);
+  state.consultations = [...byId.values()].sort((a, b) => (b.created_at.localeCompare(a.created_at) || b.id - a.id));
+  if (more || fresh || (listing.next === null && !listing.expanded)) listing.next = page?.next ?? null;
+  $("#consultations-more").hidden = !listing.next;
+  renderConsultations();
+}
+
+function renderConsultations() {
   const today = state.consultations.filter((c) => isToday(c.created_at));
-  const shown = today.length ? today : state.consultations.slice(0, 10);
-  $("#consultations-title-note").textContent = !today.length && shown.length ? t("(none today; the latest)") : "";
+  const all = listing.expanded || listing.query;
+  const shown = all ? state.consultations : (today.length ? today : state.consultations.slice(0, 10));
+  $("#consultations-title-note").textContent = listing.query ? t("{n} found", { n: shown.length })
+    : !all && !today.length && shown.length ? t("(none today; the latest)") : "";
   $("#consultations").replaceChildren(...shown.map((c) => el("tr", { dataset: { id: c.id, urgency: c.urgency, state: c.state } },
     el("td", {}, `#${c.id}`), el("td", {}, c.patient_name),
     el("td", {}, specialtyName(c.specialty)),
@@ -392,6 +415,28 @@ function onEvent(event) {
     `${formatClock()} ${t(type)}${event.consultation ? ` · ${t("Consultation")} #${event.consultation}` : ""}`));
 }
 
+function bindConsultationSearch() {
+  const form = $("#consultations-search");
+  const run = async (fresh) => {
+    try {
+      await loadConsultations(fresh);
+    } catch (error) {
+      say($("#consult-status"), error.message, { error: true });
+    }
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    listing.query = form.elements.q.value.trim();
+    listing.next = null;
+    run({ fresh: true });
+  });
+  form.addEventListener("reset", () => {
+    Object.assign(listing, { query: "", next: null, expanded: false });
+    setTimeout(() => run({ fresh: true }));
+  });
+  $("#consultations-more").addEventListener("click", () => { listing.expanded = true; run({ more: true }); });
+}
+
 function showUploadState(event) {
   showUploadResult(document.querySelector(`.upload[data-upload-id="${event.upload}"]`), event);
 }
@@ -404,6 +449,7 @@ async function main() {
   bindReportSearch();
   startNotifications($("#socket-state"), onEvent, { open: t("Live"), waiting: t("Reconnecting…"), closed: t("Offline") });
   $("#booking-consultation").addEventListener("change", loadSlots);
+  bindConsultationSearch();
   organisations = Object.fromEntries((await rows(E.ORGANISATIONS)).map((o) => [o.id, o.name]));
   await loadSpecialties();
   await loadConsultations();

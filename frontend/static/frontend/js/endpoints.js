@@ -37,6 +37,7 @@ export const OFFER_DECLINE = (assignmentId) => `/api/scheduling/assignments/${as
 export const MY_CALENDAR = "/api/scheduling/me/calendar/";    // ?from=&to= -> [{starts_at, ends_at, specialty, slots: [{bookings}]}]
 export const ROSTERS = "/api/scheduling/rosters/";            // paginated; POST {expert, specialty, weekdays, ...}
 export const ROSTER = (id) => `/api/scheduling/rosters/${id}/`; // PATCH {weekdays, start_time, capacity, active, ...}
+export const ROSTER_EXCEPTION = (id, exceptionId) => `/api/scheduling/rosters/${id}/exceptions/${exceptionId}/`; // DELETE {cancel_bookings?}: undo
 export const ROSTER_EXCEPTIONS = (id) => `/api/scheduling/rosters/${id}/exceptions/`; // GET (paginated), POST {date, kind: leave|extra, start_time, end_time, note}
 export const ON_CALL = "/api/scheduling/on-call/";            // GET (paginated), POST {expert, specialty, starts_at, ends_at}
 export const ON_CALL_SHIFT = (id) => `/api/scheduling/on-call/${id}/`; // DELETE: ends the shift
