@@ -13,7 +13,7 @@ from consult.selectors import consultation_get
 from teleclinic.api import Pagination, date_in_range, PAGE_PARAMETERS, StrictSerializer, paginated, validated
 from teleclinic.errors import InvalidInput, NotFound
 
-from . import fhir, selectors
+from . import selectors
 from .events import report_event
 from . import statistics as report_statistics
 from .kinds import templates_description
@@ -369,45 +369,6 @@ class VerifyView(APIView):
         if page:
             body.update(kind_label=report.get_kind_display(), latest=report.latest_version)
         return Response(body)
-
-
-class FhirDiagnosticReportView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request, report_id: int, number: int):
-        version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request,
-                                        interface="fhir")
-        pdf_bytes = _read_pdf(version)
-        url = request.build_absolute_uri(f"/api/reports/{report_id}/versions/{number}/pdf/")
-        return _fhir(fhir.diagnostic_report(version, pdf_url=url, pdf_bytes=pdf_bytes))
-
-
-class FhirObservationView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request, report_id: int, number: int):
-        version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request,
-                                        interface="fhir")
-        if version.report.kind != Report.Kind.ECG:
-            raise NotFound("Only ECG reports have measurement observations.")
-        return _fhir(fhir.ecg_observation(version))
-
-
-class FhirServiceRequestView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request, consultation_id: int):
-        consultation = consultation_get(user=request.user, consultation_id=consultation_id, request=request,
-                                        interface="fhir")
-        return _fhir(fhir.service_request(consultation))
-
-
-def _fhir(resource: dict) -> Response:
-    return Response(resource, content_type="application/fhir+json")
-
-
-def _read_pdf(version: ReportVersion) -> bytes | None:
-    if not version.pdf:
-        return None
-    with version.pdf.open("rb") as handle:
-        return handle.read()
 
 
 def _pdf_response(version: ReportVersion) -> FileResponse:
