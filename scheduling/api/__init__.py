@@ -1,6 +1,7 @@
 """REST API of scheduling: rosters, slots, bookings, assignments, worklist, referrals, calendar and FHIR views."""
 from .assignments import (AssignmentAcceptView, AssignmentDeclineView, AssignmentListView, ConsultationAssignmentView,
-                          ConsultationAssignView, ConsultationEscalateView, ExpertsToAssignView, WorklistView)
+                          ConsultationAssignView, ConsultationEscalateView, EscalationListView, ExpertsToAssignView,
+                          WorklistView)
 from .bookings import BookingCancelView, BookingListView, BookingRescheduleView
 from .fhir import FhirAppointmentView, FhirScheduleView, FhirSlotView
 from .referrals import (FollowUpCompleteView, FollowUpListView, ReferralAcceptView, ReferralAcknowledgeView,
@@ -10,7 +11,7 @@ from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, O
 
 __all__ = [
     "AssignmentAcceptView", "AssignmentDeclineView", "AssignmentListView", "ConsultationAssignmentView",
-    "ConsultationAssignView", "ConsultationEscalateView", "ExpertsToAssignView", "WorklistView", "BookingCancelView", "BookingListView",
+    "ConsultationAssignView", "ConsultationEscalateView", "EscalationListView", "ExpertsToAssignView", "WorklistView", "BookingCancelView", "BookingListView",
     "BookingRescheduleView", "FhirAppointmentView", "FhirScheduleView", "FhirSlotView", "FollowUpCompleteView",
     "FollowUpListView", "ReferralAcceptView", "ReferralAcknowledgeView", "ReferralArriveView", "ReferralDetailView",
     "ReferralDownView", "ReferralListView", "CalendarFeedTokenView", "CalendarFeedView", "MyCalendarView",
