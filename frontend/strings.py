@@ -208,6 +208,10 @@ PLAIN = [
     _("Starts"),
     _("Weekdays"),
     _("Kind"),
+    _("File under {name}"),
+    _("Filed under {name}."),
+    _("None waiting."),
+    _("{n} images"),
     # the console's next steps and report conclusions, the coordinator's escalations, charts and audit search
     _("No patient found. Register them under “Register a patient”."),
     _("being offered to an expert"),
