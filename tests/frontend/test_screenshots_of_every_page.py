@@ -12,6 +12,7 @@ from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import login, outside_the_browser_loop, wait_for_js
 from tests.frontend.real_reports import deliver_report
 from tests.frontend.test_people_pages_on_the_real_back_end import latest_sunday_23_utc
+from tests.frontend.test_staff_pages_on_phones_and_tablets import STICKING_OUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -92,5 +93,5 @@ def test_every_page_at_three_sizes_in_both_languages_fits_its_screen(name, peopl
             page.screenshot(path=str(SHOTS / f"{name}-{width}x{height}-{language}.png"), full_page=True)
             extra = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             if extra > 0:
-                overflowing.append(f"{name} {width}x{height} {language}: {extra} px too wide")
+                overflowing.append(f"{name} {width}x{height} {language}: {extra} px too wide: {page.evaluate(STICKING_OUT)}")
     assert not overflowing, "\n".join(overflowing)

@@ -44,8 +44,15 @@ def _english(page):
     assert page.get_attribute("html", "lang") == "en"
 
 
+# what sticks out: the outermost elements whose right edge is past the screen's
+STICKING_OUT = ("[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5"
+                " && !(e.parentElement && e.parentElement.getBoundingClientRect().right > innerWidth + 0.5))"
+                ".slice(0, 5).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)")
+
+
 def _no_overflow(page, where):
-    assert page.evaluate(OVERFLOW) <= 0, f"{where}: {page.evaluate(OVERFLOW)} px wider than the screen"
+    extra = page.evaluate(OVERFLOW)
+    assert extra <= 0, f"{where}: {extra} px wider than the screen: {page.evaluate(STICKING_OUT)}"
 
 
 def test_the_console_on_a_phone_and_a_tablet_shows_the_conclusion_the_expert_and_the_next_step(
