@@ -153,8 +153,10 @@ def worklist_for(expert_user: User, *, request=None, interface: str = "api") -> 
              "slot_starts_at": slot_times.get(c.pk), "studies": studies.get(c.pk, [])} for c in rows]
 
 
-def assignment_list(*, user: User, status: str = "") -> QuerySet[Assignment]:
+def assignment_list(*, user: User, status: str = "", consultation: int | None = None) -> QuerySet[Assignment]:
     rows = scoped(user, Assignment.objects.select_related("consultation", "expert__user"), VIEW)
+    if consultation is not None:
+        rows = rows.filter(consultation_id=consultation)
     return (rows.filter(status=status) if status else rows).order_by("-offered_at", "-id")
 
 
@@ -227,7 +229,7 @@ def escalations_for(*, user: User, request=None) -> list[Consultation]:
         consultation.escalation_reason = (event.detail.get("reason") if event else "") or ""
         consultation.escalated_at = event.at if event else consultation.updated_at
         consultation.declines = [{"expert": o.expert_id, "expert_name": str(o.expert.user), "reason": o.reason,
-                                  "at": o.decided_at} for o in offers[consultation.pk]
+                                  "decline_code": o.decline_code, "at": o.decided_at} for o in offers[consultation.pk]
                                  if o.status == Assignment.Status.DECLINED]
         consultation.expired = sum(o.status == Assignment.Status.EXPIRED for o in offers[consultation.pk])
     audit_record_many(actor=user, action="read", objs=rows, interface="api", request=request)

@@ -3,7 +3,6 @@ from .assignments import (AssignmentAcceptView, AssignmentDeclineView, Assignmen
                           ConsultationAssignView, ConsultationEscalateView, EscalationListView, ExpertsToAssignView,
                           WorklistView)
 from .bookings import BookingCancelView, BookingListView, BookingRescheduleView
-from .fhir import FhirAppointmentView, FhirScheduleView, FhirSlotView
 from .referrals import (FollowUpCompleteView, FollowUpListView, ReferralAcceptView, ReferralAcknowledgeView,
                         ReferralArriveView, ReferralDetailView, ReferralDownView, ReferralListView)
 from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, OnCallShiftDetailView, OnCallShiftView,
@@ -11,8 +10,8 @@ from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, O
 
 __all__ = [
     "AssignmentAcceptView", "AssignmentDeclineView", "AssignmentListView", "ConsultationAssignmentView",
-    "ConsultationAssignView", "ConsultationEscalateView", "EscalationListView", "ExpertsToAssignView", "WorklistView", "BookingCancelView", "BookingListView",
-    "BookingRescheduleView", "FhirAppointmentView", "FhirScheduleView", "FhirSlotView", "FollowUpCompleteView",
+    "ConsultationAssignView", "ConsultationEscalateView", "EscalationListView", "ExpertsToAssignView", "WorklistView",
+    "BookingCancelView", "BookingListView", "BookingRescheduleView", "FollowUpCompleteView",
     "FollowUpListView", "ReferralAcceptView", "ReferralAcknowledgeView", "ReferralArriveView", "ReferralDetailView",
     "ReferralDownView", "ReferralListView", "CalendarFeedTokenView", "CalendarFeedView", "MyCalendarView",
     "OnCallShiftView", "OnCallShiftDetailView", "RosterDetailView", "RosterExceptionView", "RosterListView",

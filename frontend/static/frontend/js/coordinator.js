@@ -167,7 +167,7 @@ async function loadEscalations() {
         el("span", { class: `badge urgency-${c.urgency}` }, t(`urgency:${c.urgency}`)),
         el("strong", {}, `#${c.id} ${c.patient_name}`),
         el("span", {}, `${specialtyName(c.specialty)} · ${c.requesting_org_name} · ${t("requested at")} ${formatDateTime(c.created_at)}`)),
-      el("ul", { class: "why" }, ...whyEscalated(c).map((line) => el("li", {}, line))),
+      el("ul", { class: "why", dataset: { declines: c.id } }, ...whyEscalated(c)),
       assignForm(c))));
     if (!items.length) $("#escalations").replaceChildren(el("li", { class: "muted" }, t("No escalations.")));
   } catch (error) {
@@ -175,22 +175,23 @@ async function loadEscalations() {
   }
 }
 
-/** Why a case is with the coordinators, one line per cause: declines (who, their reasons), lapsed offers, nobody on duty. */
+/** Why a case is with the coordinators, one line per cause: each decline (who, the reason they chose, their
+ * words), offers that lapsed, nobody (else) on duty. */
 function whyEscalated(c) {
-  const lines = [];
-  if (c.declines.length) {
-    lines.push(t("Declined by {n} experts:", { n: c.declines.length }) + " " + c.declines.map((d) =>
-      d.reason ? `${d.expert_name} (${d.reason})` : d.expert_name).join(t(", ")));
-  }
-  if (c.expired) lines.push(t("{n} offers lapsed unanswered", { n: c.expired }));
+  const lines = c.declines.map((d) => el("li", { dataset: { expert: d.expert } },
+    `${t("Declined by {name}", { name: d.expert_name })}${d.at ? ` ${formatDateTime(d.at)}` : ""}: `,
+    [d.decline_code ? t(`decline:${d.decline_code}`) : "", d.reason].filter(Boolean).join(" — ") || "—"));
+  const add = (text) => lines.push(el("li", {}, text));
+  if (c.expired) add(t("{n} offers lapsed unanswered", { n: c.expired }));
   if (c.escalation_reason === "no_expert_available") {
-    lines.push(c.declines.length || c.expired ? t("No other expert on duty") : t("No expert on duty"));
+    add(c.declines.length || c.expired ? t("No other expert on duty") : t("No expert on duty"));
   } else if (c.escalation_reason === "requested") {
-    lines.push(t("Handed to the coordinators by hand"));
+    add(t("Handed to the coordinators by hand"));
   } else if (c.escalation_reason) {
-    lines.push(`${t("Escalated")}: ${c.escalation_reason}`);
+    add(`${t("Escalated")}: ${c.escalation_reason}`);
   }
-  return lines.length ? lines : [t("Escalated")];
+  if (!lines.length) add(t("Escalated"));
+  return lines;
 }
 
 function assignForm(consultation) {
