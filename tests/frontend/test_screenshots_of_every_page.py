@@ -56,14 +56,7 @@ def _data(people, community, patient_factory, consultation_factory):
             "patient": f"/live/rooms/{room.pk}/join/", "login": "/login/"}
 
 
-# The expert's pages' phone layout is being done with the reading screen (issue 19's other half): until it lands
-# they are still wider than a phone, which this test says (xfail, not strict: it passes once they fit).
-EXPERT_PAGES_PENDING = pytest.mark.xfail(reason="issue 19, the expert's reading screen: the workstation and the "
-                                                "reading page on a phone", strict=False)
-
-
-@pytest.mark.parametrize("name", [pytest.param(name, marks=EXPERT_PAGES_PENDING)
-                                  if name in ("workstation", "reading") else name for name in PAGES])
+@pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_at_three_sizes_in_both_languages_fits_its_screen(name, people, community, patient_factory,
                                                                      consultation_factory, open_page, live_daphne):
     paths = outside_the_browser_loop(_data, people=people, community=community, patient_factory=patient_factory,
