@@ -30,6 +30,7 @@ urlpatterns = [
          name="scheduling-consultation-escalate"),
     path("scheduling/assignments/", api.AssignmentListView.as_view(), name="scheduling-assignments"),
     path("scheduling/experts/", api.ExpertsToAssignView.as_view(), name="scheduling-experts"),
+    path("scheduling/escalations/", api.EscalationListView.as_view(), name="scheduling-escalations"),
     path("scheduling/assignments/<int:assignment_id>/accept/", api.AssignmentAcceptView.as_view(),
          name="scheduling-assignment-accept"),
     path("scheduling/assignments/<int:assignment_id>/decline/", api.AssignmentDeclineView.as_view(),

@@ -101,6 +101,33 @@ class ExpertToAssignOut(serializers.Serializer):
     load = serializers.IntegerField(help_text="cases held plus offers pending")
     max_open_assignments = serializers.IntegerField()
     on_duty = serializers.BooleanField(help_text="in a cloud-clinic session or on call now")
+    declined = serializers.BooleanField(help_text="declined an offer of the consultation asked about")
+
+
+class EscalationDeclineOut(serializers.Serializer):
+    expert = serializers.IntegerField()
+    expert_name = serializers.CharField()
+    decline_code = serializers.CharField(help_text="the reason the expert chose (Assignment.DeclineCode), may be empty")
+    reason = serializers.CharField(help_text="the expert's own words (may be empty)")
+    at = serializers.DateTimeField(allow_null=True)
+
+
+class EscalationOut(serializers.Serializer):
+    """An escalated consultation and why it is with the coordinators."""
+
+    id = serializers.IntegerField()
+    patient = serializers.IntegerField(source="patient_id")
+    patient_name = serializers.CharField(source="patient.name")
+    requesting_org_name = serializers.CharField(source="requesting_org.name")
+    specialty = serializers.CharField(source="specialty.code")
+    urgency = serializers.CharField()
+    mode = serializers.CharField()
+    reason = serializers.CharField(help_text="the village doctor's reason for the consultation")
+    created_at = serializers.DateTimeField()
+    escalated_at = serializers.DateTimeField()
+    escalation_reason = serializers.CharField(help_text="no_expert_available, requested, or a coordinator's text")
+    declines = EscalationDeclineOut(many=True)
+    expired = serializers.IntegerField(help_text="offers that lapsed unanswered")
 
 
 class WorklistStudyOut(serializers.Serializer):

@@ -3,7 +3,7 @@
 
 import { allRows, api, rows } from "./api.js";
 import * as E from "./endpoints.js";
-import { debounce, el, formatDateTime, isToday, say } from "./dom.js";
+import { cardTables, debounce, el, formatDateTime, isToday, say } from "./dom.js";
 import { dayKey, formatClock, formatTime, monthDay, weekdayOf } from "./time.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
@@ -24,7 +24,7 @@ async function searchPatients(query) {
     list.replaceChildren(...patients.map((p) => el("li", {},
       el("button", { type: "button", class: "link", onclick: () => selectPatient(p) },
         `${p.name} · ${label("sex", p.sex)} · ${p.birth_date} · ${p.health_record_no || ""}`))));
-    if (!patients.length) list.replaceChildren(el("li", { class: "muted" }, t("No patient found. Register one below.")));
+    if (!patients.length) list.replaceChildren(el("li", { class: "muted" }, t("No patient found. Register them under “Register a patient”.")));
   } catch (error) {
     list.replaceChildren(el("li", { class: "error" }, error.message));
   }
@@ -85,6 +85,31 @@ async function startConsultation(event) {
   }
 }
 
+/** Who holds the case while no expert does yet. */
+function expertPending(c) {
+  if (c.state === "offered") return t("being offered to an expert");
+  if (c.state === "escalated") return t("the coordinator is finding an expert");
+  if (["closed", "cancelled"].includes(c.state)) return "—";
+  return t("not yet assigned");
+}
+
+/** What happens next, and whose move it is, for a consultation in the list. */
+function nextStep(c) {
+  switch (c.state) {
+    case "requested":
+      return c.mode === "live" ? (c.booked_at ? t("Wait for the booked time") : t("Book a cloud-clinic slot below"))
+        : t("Upload the ECG or images below");
+    case "offered": return t("Waiting for an expert to accept");
+    case "escalated": return t("Waiting for the coordinator");
+    case "assigned": return c.mode === "live" ? t("Open the room at the booked time") : t("Waiting for the expert's reading");
+    case "in_progress": return t("The expert is writing the report");
+    case "reported": return t("Read and acknowledge the report");
+    case "closed": return t("Done");
+    case "cancelled": return "—";
+    default: return "";
+  }
+}
+
 // Consultations come in cursor pages, newest first (a page stays right while new ones arrive on top). The
 // table shows today's (or the latest ten) until the doctor loads earlier ones or searches; then every row
 // loaded. A live event reloads the first page and merges it into what is loaded.
@@ -119,12 +144,13 @@ function renderConsultations() {
     el("td", {}, el("span", { class: `badge urgency-${c.urgency}` }, label("urgency", c.urgency))),
     el("td", {}, label("mode", c.mode)),
     el("td", {}, el("span", { class: `badge state-${c.state}` }, label("state", c.state))),
-    el("td", { class: "expert" }, c.expert_name || ""),
+    el("td", { class: "expert" }, c.expert_name || el("span", { class: "muted" }, expertPending(c))),
+    el("td", { class: "next-step" }, nextStep(c)),
     el("td", { class: "booked" }, c.booked_at ? formatDateTime(c.booked_at) : ""),
     el("td", {}, formatDateTime(c.created_at)),
     el("td", {}, c.mode === "live" && !["closed", "cancelled"].includes(c.state)
       ? liveRoomButton(c.id, (error) => say($("#consult-status"), error.message, { error: true })) : null))));
-  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 10, class: "muted" }, t("No consultations yet."))));
+  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 11, class: "muted" }, t("No consultations yet."))));
   const open = state.consultations.filter((c) => !["closed", "cancelled", "reported"].includes(c.state));
   const keep = $("#booking-consultation").value;
   $("#booking-consultation").replaceChildren(el("option", { value: "" }, "—"), ...open.filter((c) => c.mode === "live")
@@ -447,6 +473,7 @@ async function main() {
   $("#consult-form").addEventListener("submit", startConsultation);
   bindUploads();
   bindReportSearch();
+  cardTables();
   startNotifications($("#socket-state"), onEvent, { open: t("Live"), waiting: t("Reconnecting…"), closed: t("Offline") });
   $("#booking-consultation").addEventListener("change", loadSlots);
   bindConsultationSearch();

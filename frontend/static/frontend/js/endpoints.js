@@ -10,7 +10,7 @@ export const ORGANISATIONS = "/api/organisations/";
 export const CONSULTATIONS = "/api/consultations/";           // GET ?state= (paginated), POST
 export const CONSULTATION = (id) => `/api/consultations/${id}/`;
 export const ESCALATIONS = "/api/consultations/?state=escalated";
-export const AUDIT = "/api/audit/";                           // GET, admins only (paginated)
+export const AUDIT = "/api/audit/";                           // GET ?q=patient&actor=&action=..., admins only (paginated; rows name the patient)
 export const NOTIFICATIONS_SOCKET = "/ws/notifications/";
 
 // studies: tus 1.0.0 creation endpoint (metadata: filename, kind, consultation, patient)
@@ -50,6 +50,11 @@ export const REFERRALS = "/api/scheduling/referrals/";        // paginated, each
 export const REFERRAL_DOWN = "/api/scheduling/referrals/down/"; // POST {consultation, summary, plan: [{title, due_in_days}]}
 export const REFERRAL_ACK = (id) => `/api/scheduling/referrals/${id}/acknowledge/`;
 export const EXPERTS_TO_ASSIGN = (specialty) => `/api/scheduling/experts/?specialty=${encodeURIComponent(specialty)}`; // coordinators: [{id, name, title, load, max_open_assignments, on_duty}]
+// coordinators: also marks who declined this consultation (declined: true), those last
+export const EXPERTS_TO_ASSIGN_FOR = (specialty, consultationId) =>
+  `/api/scheduling/experts/?${new URLSearchParams({ specialty, consultation: consultationId })}`;
+// coordinators: [{id, patient_name, requesting_org_name, specialty, urgency, escalation_reason, declines: [{expert_name, reason, at}], expired, ...}]
+export const SCHEDULING_ESCALATIONS = "/api/scheduling/escalations/";
 export const CONSULTATION_ASSIGN = (id) => `/api/scheduling/consultations/${id}/assign/`; // POST {expert}
 export const FOLLOW_UP_COMPLETE = (id) => `/api/scheduling/follow-ups/${id}/complete/`; // {note}
 
