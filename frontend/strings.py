@@ -208,6 +208,28 @@ PLAIN = [
     _("Starts"),
     _("Weekdays"),
     _("Kind"),
+    # the patient record (issue 17)
+    _("Patient record"),
+    _("Nothing in the record for this filter."),
+    _("This patient's record is not in your reach."),
+    _("Health record number"),
+    _("Open the case"),
+    _("Open in the ECG viewer"),
+    _("Open in the image viewer"),
+    _("Open in OHIF Viewer"),
+    _("Photo"),
+    _("Show the photo"),
+    _("Report PDF"),
+    _("Opened for an emergency: the coordinators are told."),
+    _("attached from the record"),
+    _("No earlier studies."),
+    _("{kind} from {ago} exists"),
+    _("today"),
+    _("{n} days ago"),
+    _("Attach instead of repeating"),
+    _("Attached to consultation #{id}: no need to repeat it."),
+    _("until {time}"),
+    _("No emergency reads."),
 ]
 
 VALUES = {
@@ -309,6 +331,16 @@ VALUES = {
     "upload.received": _("An upload was received"),
     "upload.ingested": _("An upload was processed"),
     "upload.failed": _("An upload could not be processed"),
+    "record:consultation": _("Consultation"),
+    "record:ecg": _("ECG"),
+    "record:imaging": _("Imaging"),
+    "record:photo": _("Photo"),
+    "record:report": _("Report"),
+    "record:referral": _("Referral"),
+    "record:followup": _("Follow-up"),
+    "followup:open": _("open"),
+    "followup:done": _("done"),
+    "record.break_glass": _("A record was opened in an emergency"),
 }
 
 

@@ -32,5 +32,14 @@ def check_study_ref(*, study_ref: str | None, patient_id: int, consultation_id: 
         return  # nothing stored under that reference (yet): the PDF says the trace could not be attached
     owner_patient, owner_consultation = owner
     if owner_patient != patient_id or owner_consultation not in (None, consultation_id):
+        if owner_patient == patient_id and _attached(study_ref, consultation_id):
+            return  # a study of the record attached to this consultation (results recognised, issue 17)
         raise InvalidInput("This study belongs to another patient or consultation; a report reads only its own "
                            "consultation's studies.", code="study_not_in_consultation")
+
+
+def _attached(study_ref: str, consultation_id: int) -> bool:
+    """Whether the study was attached to the consultation from the patient's record (REPORTS_STUDY_ATTACHED:
+    the records app's records.selectors.study_attached, reached by name as the loader is)."""
+    check = getattr(settings, "REPORTS_STUDY_ATTACHED", "")
+    return bool(check) and import_string(check)(study_ref, consultation_id)

@@ -13,6 +13,7 @@ api_patterns = [
     path("", include("studies.urls")),
     path("", include("live.urls")),
     path("", include("reports.urls")),
+    path("", include("records.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

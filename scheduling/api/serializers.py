@@ -109,6 +109,7 @@ class WorklistStudyOut(serializers.Serializer):
 
 class WorklistItemOut(serializers.Serializer):
     consultation = serializers.IntegerField(source="consultation.pk")
+    patient = serializers.IntegerField(source="consultation.patient_id", help_text="for the patient record page")
     patient_name = serializers.CharField(source="consultation.patient.name")
     specialty = serializers.CharField(source="consultation.specialty.code")
     urgency = serializers.CharField(source="consultation.urgency")

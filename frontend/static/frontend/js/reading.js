@@ -55,6 +55,49 @@ async function refreshHeader() {
   }
 }
 
+// Priors for the reader: studies attached from the record (read like this case's own), then the patient's
+// earlier studies of the same kinds, each opening in this page's viewer for comparison.
+async function loadPriors() {
+  let data;
+  try {
+    data = await api(E.RECORD_PRIORS(consultationId));
+  } catch (error) {
+    $("#priors").replaceChildren(el("li", { class: "error" }, error.message));
+    return;
+  }
+  const link = $("#record-link");
+  link.href = E.RECORD_PAGE(data.patient);
+  link.hidden = false;
+  const row = (s, attached) => el("li", { dataset: { kind: s.kind, id: s.id, attached: attached ? "true" : "false" } },
+    el("button", { type: "button", class: "link", onclick: () => (attached ? openStudy({ type: s.kind, id: s.id }) : openPrior(s)) },
+      `${t(`kind:${s.kind}`)} ${formatDateTime(s.at)}${s.description ? ` · ${s.description}` : ""}`),
+    el("span", { class: "muted small" }, attached ? ` ${t("attached from the record")}` : (s.consultation ? ` #${s.consultation}` : "")));
+  const items = [...data.attached.map((s) => row(s, true)), ...data.priors.map((s) => row(s, false))];
+  $("#priors").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, t("No earlier studies."))]));
+}
+
+// A prior opens in the viewer for comparison; the report keeps reading this case's own study.
+async function openPrior(prior) {
+  $("#ecg-panel").hidden = prior.kind !== "ecg";
+  $("#image-panel").hidden = prior.kind !== "imaging";
+  try {
+    if (prior.kind === "ecg") {
+      ecgViewer ??= new EcgViewer($("#ecg"));
+      const [record, samples] = await Promise.all([api(E.ECG(prior.id)), api(E.ECG_SAMPLES(prior.id))]);
+      const device = record.device_measurements || {};
+      const computed = record.computed_measurements || {};
+      ecgViewer.load(samples, { device: device.values || {}, computed: computed.values || {}, statements: device.statements || [],
+        critical: record.critical_findings || [], computedStatements: computed.statements || [] });
+    } else {
+      imageViewer ??= new ImageViewer($("#images"));
+      imageViewer.load(await api(E.IMAGING_STUDY(prior.id)));
+    }
+    $("#study-tabs").dataset.showing = `prior:${prior.kind}:${prior.id}`;
+  } catch (error) {
+    $("#page-status").textContent = error.message;
+  }
+}
+
 async function loadStudies() {
   let studies;
   try {
@@ -77,6 +120,7 @@ async function loadStudies() {
 }
 
 async function openStudy(study) {
+  $("#study-tabs").dataset.showing = `${study.type}:${study.id}`;
   $("#ecg-panel").hidden = study.type !== "ecg";
   $("#image-panel").hidden = study.type !== "imaging";
   if (study.type === "ecg") {
@@ -106,7 +150,7 @@ async function main() {
   $("#report").addEventListener("report-loaded", renderHeader);
   $("#report").addEventListener("report-changed", refreshHeader);
   $("#referral").addEventListener("referral-changed", refreshHeader);
-  const results = await Promise.allSettled([loadHeader(), loadStudies().then(() => editor.load()), referrals.load()]);
+  const results = await Promise.allSettled([loadHeader(), loadStudies().then(() => editor.load()), referrals.load(), loadPriors()]);
   for (const r of results) if (r.status === "rejected") $("#page-status").textContent = r.reason.message;
   document.body.dataset.ready = "true";
 }
