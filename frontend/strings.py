@@ -209,6 +209,7 @@ PLAIN = [
     _("Weekdays"),
     _("Kind"),
     # the patient record (issue 17)
+    _("Resident ID number"),
     _("Patient record"),
     _("Nothing in the record for this filter."),
     _("This patient's record is not in your reach."),

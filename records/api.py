@@ -15,7 +15,7 @@ from . import selectors, services
 from .models import AttachedStudy, BreakGlassGrant
 
 
-class PatientOut(serializers.Serializer):
+class RecordPatientOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     sex = serializers.CharField()
@@ -75,7 +75,7 @@ class TimelineItemOut(serializers.Serializer):
 
 
 class TimelineOut(serializers.Serializer):
-    patient = PatientOut()
+    patient = RecordPatientOut()
     results = TimelineItemOut(many=True, help_text="newest first; each kind adds its own fields")
     next_cursor = serializers.CharField(allow_null=True, help_text="pass as ?cursor= for the next page; null at the end")
 
@@ -124,7 +124,7 @@ class TimelineView(APIView):
         page, following = selectors.timeline(patient=patient, kinds=kinds, date_from=date_from, date_to=date_to,
                                              cursor=cursor, limit=limit)
         selectors.audit_timeline_page(user=request.user, page=page, request=request)
-        return Response({"patient": PatientOut(patient).data, "results": [item_out(i) for i in page],
+        return Response({"patient": RecordPatientOut(patient).data, "results": [item_out(i) for i in page],
                          "next_cursor": following.encode() if following else None})
 
 

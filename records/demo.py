@@ -57,6 +57,7 @@ def demo_ct_slices(patient: Patient, *, n: int = 8, size: int = 128) -> list[byt
         meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=["tc-demo-ct", patient.health_record_no, str(i)])
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: the descriptions are in Chinese
         ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
         ds.PatientID, ds.PatientName = patient.health_record_no, "DEMO^PATIENT"

@@ -9,6 +9,7 @@ import binascii
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -73,7 +74,7 @@ class Cursor:
 class Item:
     kind: str
     at: dt.datetime
-    obj: object
+    obj: Any  # a row of the kind's model
 
     @property
     def key(self) -> tuple:

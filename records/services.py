@@ -53,7 +53,7 @@ def _study(by: User, patient: Patient, study_ref: str):
     model = {"ecg": EcgRecord, "imaging": ImagingStudy}.get(kind)
     if model is None or not key.isascii() or not key.isdigit():
         raise InvalidInput('study: "ecg:<id>" or "imaging:<id>".', code="bad_study")
-    study = access_get(by, model.objects.all(), VIEW, pk=int(key), not_found="No such study in your reach.")
+    study = access_get(by, model._default_manager.all(), VIEW, pk=int(key), not_found="No such study in your reach.")
     if study.patient_id != patient.pk:
         raise NotFound("No such study in your reach.")  # another patient's study is no study of this record
     return kind, study

@@ -54,9 +54,9 @@ def _build(people, community, cardiology):
     assert not [r for r in results if isinstance(r, Exception)], results
     ct = ImagingStudy.objects.get(consultation=second)
     backdate(ct, created_at=T0 + dt.timedelta(days=3, hours=1))
-    ecg_report = make_version(first, "ecg", 1, T0 + dt.timedelta(hours=4), expert.user,
+    ecg_report = make_version(first, "ecg", 1, T0 + dt.timedelta(hours=4), expert,
                               {"conclusion": "窦性心律 Sinus rhythm"})
-    ct_report = make_version(second, "imaging", 1, T0 + dt.timedelta(days=3, hours=5), expert.user,
+    ct_report = make_version(second, "imaging", 1, T0 + dt.timedelta(days=3, hours=5), expert,
                              {"impression": "右下肺炎症可能"})
     backdate(first, created_at=T0, updated_at=T0 + dt.timedelta(hours=5))
     backdate(second, created_at=T0 + dt.timedelta(days=3))

@@ -31,14 +31,14 @@ function renderHeader() {
   const header = $("#case");
   header.dataset.state = c.state;
   header.dataset.reportState = report ? report.state : "none";
-  header.replaceChildren(
+  header.replaceChildren(...[ // (without a report: no report part, rather than the text "null")
     el("strong", {}, `#${c.id} ${c.patient_name}`),
     el("span", { class: `badge urgency-${c.urgency}` }, t(`urgency:${c.urgency}`)),
     el("span", {}, t(`mode:${c.mode}`)),
     el("span", { class: `badge state-${c.state}`, dataset: { field: "state" } }, t(`state:${c.state}`)),
     report ? el("span", { class: "report-state", dataset: { field: "report" } }, reportSummary(report)) : null,
     el("span", { class: "muted" }, `${t("Requested")} ${formatDateTime(c.created_at)}`),
-    el("p", { class: "reason" }, c.reason));
+    el("p", { class: "reason" }, c.reason)].filter(Boolean));
 }
 
 function reportSummary(report) {

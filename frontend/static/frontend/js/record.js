@@ -70,11 +70,9 @@ function badge(kind) {
 }
 
 function renderItem(item) {
-  const li = el("li", { dataset: { kind: item.kind, id: item.id, consultation: item.consultation ?? "" } });
   const when = el("time", { datetime: item.at }, item.kind === "followup" ? item.due_on : formatDateTime(item.at));
-  const what = describe(item);
-  li.append(when, " ", badge(item.kind), " ", ...what);
-  return li;
+  return el("li", { dataset: { kind: item.kind, id: item.id, consultation: item.consultation ?? "" } },
+    when, " ", badge(item.kind), " ", describe(item)); // el() leaves out the parts a kind does not have
 }
 
 function openButton(label, onclick) {
