@@ -90,7 +90,7 @@ def _seed():
         [EcgRecord(patient_id=c.patient_id, consultation=c, source_format="csv", sampling_rate=500,
                    lead_names=["I"], n_samples=5000, samples_file="x.npz") for c in cases], batch_size=batch)
     ImagingStudy.objects.bulk_create(
-        [ImagingStudy(study_instance_uid=f"2.25.{i}", patient_id=c.patient_id, consultation=c,
+        [ImagingStudy(study_instance_uid=f"2.25.1.{i}", patient_id=c.patient_id, consultation=c,
                       organisation=villages[0]) for i, c in enumerate(cases[:20000])], batch_size=batch)
     reports = Report.objects.bulk_create(
         [Report(consultation=c, kind="ecg", author=expert_user, state="signed", latest_version=1)
@@ -110,10 +110,10 @@ def _seed():
     ecgs = [EcgRecord(patient=target, consultation=mine[i % 200], source_format="csv", sampling_rate=500,
                       lead_names=["I"], n_samples=5000, samples_file="x.npz") for i in range(300)]
     EcgRecord.objects.bulk_create(ecgs)
-    studies = [ImagingStudy(study_instance_uid=f"2.25.9{i}", patient=target, consultation=mine[i % 200],
+    studies = [ImagingStudy(study_instance_uid=f"2.25.2.{i}", patient=target, consultation=mine[i % 200],
                             organisation=towns[0], description="胸部CT") for i in range(150)]
     ImagingStudy.objects.bulk_create(studies)
-    Series.objects.bulk_create([Series(series_instance_uid=f"2.25.8{i}", study=s, modality="CT", series_number=1)
+    Series.objects.bulk_create([Series(series_instance_uid=f"2.25.3.{i}", study=s, modality="CT", series_number=1)
                                 for i, s in enumerate(studies)])
     photos = [Photo(patient=target, consultation=mine[i % 200], file="p.jpg", media_type="image/jpeg", size=1)
               for i in range(50)]

@@ -124,7 +124,7 @@ function showPanel(name, title) {
 }
 
 async function openEcg(item) {
-  showPanel("ecg", `${t("12-lead ECG")} ${formatDateTime(item.at)}`);
+  showPanel("ecg", `${t("12-lead ECG")} ${item.at ? formatDateTime(item.at) : ""}`);
   try {
     ecgViewer ??= new EcgViewer($("#ecg"));
     const [record, samples] = await Promise.all([api(E.ECG(item.id)), api(E.ECG_SAMPLES(item.id))]);
@@ -139,7 +139,7 @@ async function openEcg(item) {
 }
 
 async function openImaging(item) {
-  showPanel("image", `${t("kind:imaging")} ${formatDateTime(item.at)}`);
+  showPanel("image", `${t("kind:imaging")} ${item.at ? formatDateTime(item.at) : ""}`);
   try {
     imageViewer ??= new ImageViewer($("#images"));
     imageViewer.load(await api(E.IMAGING_STUDY(item.id)));
