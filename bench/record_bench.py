@@ -25,6 +25,8 @@ DB_NAME = "tc_bench_record"
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
+KEEP = os.environ.get("BENCH_KEEP") == "1"  # keep the seeded database, and use it again when it is there
+PROFILE = os.environ.get("BENCH_PROFILE") == "1"  # print the timeline's cProfile to stderr
 os.environ.update({
     "DATABASE_URL": f"{PG}/{DB_NAME}",
     "DJANGO_SETTINGS_MODULE": "teleclinic.settings",
@@ -153,8 +155,10 @@ def _timed(fn, runs: int) -> list[float]:
 
 def main() -> dict:
     load_before = [round(x, 2) for x in os.getloadavg()]
-    _admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    _admin_sql(f"CREATE DATABASE {DB_NAME}")
+    reuse = KEEP and _exists()
+    if not reuse:
+        _admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        _admin_sql(f"CREATE DATABASE {DB_NAME}")
     try:
         import django
 
@@ -165,11 +169,17 @@ def main() -> dict:
 
         call_command("migrate", verbosity=0)
         seeded = time.perf_counter()
-        doctor, patient, n_versions = _seed()
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+        from directory.models import Patient, User
+        from reports.models import ReportVersion
+
+        if reuse:
+            doctor, patient = User.objects.get(username="vdoc"), Patient.objects.get(health_record_no="HR-0000000")
+            n_versions = ReportVersion.objects.filter(report__consultation__patient=patient).count()
+        else:
+            doctor, patient, n_versions = _seed()
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         seed_s = time.perf_counter() - seeded
-        from directory.models import Patient
 
         client = Client()
         client.force_login(doctor)
@@ -185,6 +195,16 @@ def main() -> dict:
         cursor = None
         for _ in range(9):
             cursor = page({"cursor": cursor} if cursor else {})["next_cursor"]
+        if PROFILE:
+            import cProfile
+            import pstats
+
+            profile = cProfile.Profile()
+            profile.enable()
+            for _ in range(20):
+                page()
+            profile.disable()
+            pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
         pk_reads = []
         timeline, reports, deep = [], [], []
         for _ in range(RUNS):  # interleaved, so that a busy moment of the machine hits all alike
@@ -211,7 +231,15 @@ def main() -> dict:
         from django.db import connections
 
         connections.close_all()
-        _admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        if not KEEP:
+            _admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+
+
+def _exists() -> bool:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone() is not None
 
 
 def iter_pages(page):

@@ -197,10 +197,3 @@ def record_q(user: User, prefix: str = "") -> Q:
     for part in parts[1:]:
         q |= part
     return Q(**{f"{prefix}in": Patient.objects.filter(q)}) if prefix else q
-
-
-def record_rules_granting(user: User, patient_id: int) -> list[str]:
-    """The names of the RECORD_ACCESS rows that let `user` read the patient's record (for the audit row)."""
-    now = timezone.now()
-    return [rule.name for rule in record_rules_for(user)
-            if Patient.objects.filter(rule.patients(user, now), pk=patient_id).exists()]
