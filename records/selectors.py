@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db import connections
+from django.db.models import BooleanField, Exists, ExpressionWrapper, IntegerField, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 
 from audit.services import audit_record, audit_record_many
@@ -151,14 +152,15 @@ def timeline(*, patient: Patient, kinds: list[str] | None = None, date_from: dt.
     """
     wanted = set(kinds or KINDS)
     sources = _sources(patient)
-    keys: list[tuple[dt.datetime, int, int]] = []
-    for kind, (rows, field) in sources.items():
-        if kind not in wanted:
-            continue
-        rank = KINDS.index(kind)
-        found = (rows.filter(_window(field, date_from, date_to), _after(cursor, kind, field))
-                 .order_by(f"-{field}", "-pk").values_list(field, "pk")[:limit + 1])
-        keys += [(at, rank, pk) for at, pk in found]
+    parts = [rows.filter(_window(field, date_from, date_to), _after(cursor, kind, field))
+             .annotate(rank=Value(KINDS.index(kind), output_field=IntegerField()))
+             .order_by(f"-{field}", "-pk").values_list(field, "rank", "pk")[:limit + 1]
+             for kind, (rows, field) in sources.items() if kind in wanted]
+    if len(parts) > 1 and connections[parts[0].db].features.supports_slicing_ordering_in_compound:
+        found = list(parts[0].union(*parts[1:], all=True))  # PostgreSQL: one round trip for every kind
+    else:
+        found = [row for part in parts for row in part]  # SQLite: a query per kind
+    keys: list[tuple[dt.datetime, int, int]] = [(at, rank, pk) for at, rank, pk in found]
     if "followup" in wanted:
         # dated by the day they are due: few per patient, so filtered here rather than in SQL
         rank = KINDS.index("followup")
