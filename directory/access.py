@@ -6,8 +6,10 @@ disagree. Rules (DESIGN.md):
 - village doctor: their clinic's patients and consultations;
 - township doctor: their centre and the village clinics under it;
 - expert: what is assigned to them (and, to read, those patients, and consultations offered to them);
-- coordinator: their whole community; admin: everything.
-Who reads a patient's whole record (the patient page, issue 17) is the table RECORD_ACCESS below.
+- coordinator: their whole community; admin: everything;
+- system client (a hospital system reading FHIR with OAuth2 client credentials, role SYSTEM): its
+  organisation and all below it, as a township doctor, and only to view (see `system_client_reach`).
+Who reads a patient's whole record (the patient page, issue 17) is the table RECORD_ACCESS at the end.
 """
 import datetime as dt
 from dataclasses import dataclass
@@ -52,7 +54,23 @@ def orgs_in_reach(user: User) -> list[int] | None:
         return org_subtree_ids(user.organisation_id)
     if user.role == User.Role.COORDINATOR:
         return list(Organisation.objects.filter(community_id=user.organisation.community_id).values_list("id", flat=True))
+    if user.role == User.Role.SYSTEM:
+        return system_client_reach(user)
     return []
+
+
+# --- System clients (FHIR, OAuth2 client credentials; fhir/auth.py) ------------------------------------
+# A registered hospital system acts as a user of role SYSTEM bound to one organisation. It reaches what a
+# township doctor there would: the records of that organisation and every organisation below it
+# (patients by their home clinic, consultations by the requesting clinic), and only to VIEW: by_reach
+# gives it nothing for any other action, whatever a scope says.
+def system_client_reach(user: User) -> list[int]:
+    return org_subtree_ids(user.organisation_id)
+
+
+def is_system_client(user: User) -> bool:
+    return getattr(user, "role", None) == User.Role.SYSTEM
+# -------------------------------------------------------------------------------------------------------
 
 
 def by_reach(scope: Callable[..., Q]) -> Callable[..., Q]:
@@ -65,6 +83,8 @@ def by_reach(scope: Callable[..., Q]) -> Callable[..., Q]:
     def wrapper(user: User, action: str, *args, **kwargs) -> Q:
         if not user.is_authenticated:
             return NOTHING
+        if action != VIEW and is_system_client(user):
+            return NOTHING  # system clients read only
         orgs = orgs_in_reach(user)
         if orgs is None:
             return Q()
@@ -173,6 +193,8 @@ RECORD_ACCESS: tuple[RecordRule, ...] = (
                "patient to", _receiving_organisation),
     RecordRule("break_glass", STAFF, "anyone who opened the record in an emergency (break-glass), until the "
                "grant expires (RECORD_BREAK_GLASS_HOURS); flagged to coordinators", _break_glass),
+    RecordRule("system_client", (User.Role.SYSTEM,), "a hospital system (FHIR, OAuth2 client credentials): the "
+               "patients of its organisation and below (system_client_reach)", _home_clinic_in_reach),
     RecordRule("admin", (User.Role.ADMIN,), "administrators: everything", lambda user, now: Q()),
 )
 

@@ -87,3 +87,8 @@ export const BREAK_GLASS_READS = "/api/records/break-glass/"; // coordinators (p
 export const RECORD_PRIORS = (consultationId) => `/api/records/consultations/${consultationId}/priors/`; // {attached: [...], priors: [{kind, id, at, consultation, study_instance_uid?}]}
 // GET {kinds, days, studies: [...]}: the record's recent studies of the kind asked for; POST {study: "ecg:<id>"|"imaging:<id>"} attaches one
 export const RECORD_RECOGNISED = (consultationId) => `/api/records/consultations/${consultationId}/recognised/`;
+// the expert's phrase library (常用语): GET ?kind= -> [{id, kind, field, code, label, text, specialty, mine}], POST {kind, field, code, label, text}
+export const PHRASES = "/api/reports/phrases/";
+export const PHRASE = (id) => `/api/reports/phrases/${id}/`; // PATCH {label, text, code, field}, DELETE: the expert's own only
+// one case's offers and their outcome: [{expert_name, status, decided_at, reason, decline_code}] (paginated)
+export const CONSULTATION_OFFERS = (id) => `/api/scheduling/assignments/?consultation=${id}`;
