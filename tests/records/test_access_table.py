@@ -67,6 +67,13 @@ def _break_glass(expires_in_hours: float):
     return setup
 
 
+def _system_client(organisation: str):
+    def setup(people, community, patient):
+        return UserFactory(username=f"his-{organisation}", role=User.Role.SYSTEM,
+                           organisation=getattr(community, organisation))
+    return setup
+
+
 def _other_village_doctor(people, community, patient):
     return people["other_village_doctor"]
 
@@ -95,6 +102,7 @@ CASES = [
     ("expert, case closed within the grace", _expert_with(Consultation.State.CLOSED, GRACE - 1), "assigned_expert"),
     ("receiving township of a referral", _referral_to_township_b("requested"), "referral_receiver"),
     ("break-glass, unexpired", _break_glass(2), "break_glass"),
+    ("hospital system (FHIR client) of the township", _system_client("township_a"), "system_client"),
     # and everyone else: 404
     ("village doctor of another clinic", _other_village_doctor, None),
     ("expert, case closed past the grace", _expert_with(Consultation.State.CLOSED, GRACE + 1), None),
@@ -103,6 +111,7 @@ CASES = [
     ("township B without a referral", _township_b_without_referral, None),
     ("township B, referral cancelled", _referral_to_township_b("cancelled"), None),
     ("break-glass, expired", _break_glass(-1), None),
+    ("hospital system of another township", _system_client("township_b"), None),
 ]
 
 
