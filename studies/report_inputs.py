@@ -4,6 +4,9 @@
 Instance UID>". No permission check here: it runs in the delivery task for a report its expert
 has signed, and the PDF itself is served through the reports app's checks.
 """
+from django.conf import settings
+from django.utils.module_loading import import_string
+
 from reports.pdf import EcgTrace
 from teleclinic.errors import InvalidInput
 
@@ -52,10 +55,19 @@ def link_report_study(*, report, study_ref: str) -> ReportStudy:
     if found is None:
         raise InvalidInput(f"No stored study is named {study_ref}: name an ECG or imaging study uploaded for this "
                            "consultation.", code="study_not_found")
+    if not owner_ok and found.patient_id == consultation.patient_id and _attached(study_ref, consultation.pk):
+        owner_ok = True  # a study of the record attached to this consultation (results recognised, issue 17)
     if not owner_ok:
         raise InvalidInput("This study belongs to another patient or consultation; a report reads only its own "
                            "consultation's studies.", code="study_not_in_consultation")
     return ReportStudy.objects.create(report=report, ecg=ecg, imaging_study=study)
+
+
+def _attached(study_ref: str, consultation_id: int) -> bool:
+    """Whether the study was attached to the consultation from the patient's record (REPORTS_STUDY_ATTACHED:
+    the records app's records.selectors.study_attached, reached by name: records sits above studies)."""
+    check = getattr(settings, "REPORTS_STUDY_ATTACHED", "")
+    return bool(check) and import_string(check)(study_ref, consultation_id)
 
 
 def _key_images(study: ImagingStudy) -> list[bytes]:

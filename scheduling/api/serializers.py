@@ -141,6 +141,7 @@ class WorklistStudyOut(serializers.Serializer):
 
 class WorklistItemOut(serializers.Serializer):
     consultation = serializers.IntegerField(source="consultation.pk")
+    patient = serializers.IntegerField(source="consultation.patient_id", help_text="for the patient record page")
     patient_name = serializers.CharField(source="consultation.patient.name")
     reason = serializers.CharField(source="consultation.reason", help_text="the requesting doctor's question")
     clinic = serializers.CharField(source="consultation.requesting_org.name", help_text="the requesting clinic")

@@ -21,6 +21,7 @@ class Command(BaseCommand):
             settings.SITE_URL = address
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo")
+        call_command("seed_record_demo")  # the records app's demo patient (by name: the directory imports no app above it)
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
         jobs = "in-process (a worker thread)" if settings.CELERY_TASK_ALWAYS_EAGER else settings.CELERY_BROKER_URL

@@ -23,7 +23,8 @@ async function searchPatients(query) {
     const patients = await rows(`${E.PATIENTS}?${new URLSearchParams({ q: query, limit: 20 })}`);
     list.replaceChildren(...patients.map((p) => el("li", {},
       el("button", { type: "button", class: "link", onclick: () => selectPatient(p) },
-        `${p.name} · ${label("sex", p.sex)} · ${p.birth_date} · ${p.health_record_no || ""}`))));
+        `${p.name} · ${label("sex", p.sex)} · ${p.birth_date} · ${p.health_record_no || ""}`), " ",
+      el("a", { href: E.RECORD_PAGE(p.id), class: "small" }, t("Patient record")))));
     if (!patients.length) list.replaceChildren(el("li", { class: "muted" }, t("No patient found. Register them under “Register a patient”.")));
   } catch (error) {
     list.replaceChildren(el("li", { class: "error" }, error.message));
@@ -36,6 +37,8 @@ function selectPatient(patient) {
   $("#selected-patient").textContent = `${patient.name} (${label("sex", patient.sex)}, ${patient.birth_date})`;
   $("#consult-form").querySelector("button[type=submit]").disabled = false;
   $("#consult-form").dataset.patient = String(patient.id);
+  $("#selected-record").href = E.RECORD_PAGE(patient.id);
+  $("#selected-record").hidden = false;
 }
 
 async function registerPatient(event) {
@@ -76,6 +79,7 @@ async function startConsultation(event) {
     const consultation = await api(E.CONSULTATIONS, { method: "POST", body: { ...data, patient: state.patient.id } });
     form.querySelector("textarea").value = "";
     say($("#consult-status"), t("Consultation #{id} requested.", { id: consultation.id }));
+    loadRecognised(consultation);
     await loadConsultations();
     loadUnmatched(); // its consultation choices now include this one
     $("#upload-consultation").value = String(consultation.id);
@@ -139,7 +143,7 @@ function renderConsultations() {
   $("#consultations-title-note").textContent = listing.query ? t("{n} found", { n: shown.length })
     : !all && !today.length && shown.length ? t("(none today; the latest)") : "";
   $("#consultations").replaceChildren(...shown.map((c) => el("tr", { dataset: { id: c.id, urgency: c.urgency, state: c.state } },
-    el("td", {}, `#${c.id}`), el("td", {}, c.patient_name),
+    el("td", {}, `#${c.id}`), el("td", {}, el("a", { href: E.RECORD_PAGE(c.patient), class: "record-link" }, c.patient_name)),
     el("td", {}, specialtyName(c.specialty)),
     el("td", {}, el("span", { class: `badge urgency-${c.urgency}` }, label("urgency", c.urgency))),
     el("td", {}, label("mode", c.mode)),
@@ -162,6 +166,40 @@ function renderConsultations() {
     .filter((c) => !["closed", "cancelled"].includes(c.state))
     .map((c) => el("option", { value: c.id }, `#${c.id} ${c.patient_name} · ${specialtyName(c.specialty)}`)));
   $("#upload-consultation").value = chosen;
+}
+
+// --- results recognised (检查结果互认): a recent study of the kind asked for, attached instead of repeated ----
+function ago(iso) {
+  const days = Math.floor((Date.now() - new Date(iso).getTime()) / 86400000);
+  return days <= 0 ? t("today") : t("{n} days ago", { n: days });
+}
+
+async function loadRecognised(consultation) {
+  let data;
+  try {
+    data = await api(E.RECORD_RECOGNISED(consultation.id));
+  } catch (error) {
+    return; // a hint, not a step: the consultation is requested either way
+  }
+  const box = $("#recognised");
+  box.hidden = !data.studies.length;
+  box.dataset.consultation = String(consultation.id);
+  $("#recognised-list").replaceChildren(...data.studies.map((s) => {
+    const status = el("span", { class: "status" });
+    return el("li", { dataset: { kind: s.kind, id: s.id } },
+      el("span", {}, t("{kind} from {ago} exists", { kind: t(`kind:${s.kind}`), ago: ago(s.at) })),
+      el("span", { class: "muted small" }, ` ${formatDateTime(s.at)}${s.description ? ` · ${s.description}` : ""} `),
+      el("button", { type: "button", class: "small", onclick: async (event) => {
+        event.currentTarget.disabled = true;
+        try {
+          await api(E.RECORD_RECOGNISED(consultation.id), { method: "POST", body: { study: `${s.kind}:${s.id}` } });
+          say(status, t("Attached to consultation #{id}: no need to repeat it.", { id: consultation.id }));
+        } catch (error) {
+          event.currentTarget.disabled = false;
+          say(status, error.message, { error: true });
+        }
+      } }, t("Attach instead of repeating")), " ", status);
+  }));
 }
 
 // --- studies a modality sent for a patient nobody here has ------------------------------
@@ -259,7 +297,8 @@ function referralRow(r) {
   const patient = consultation ? consultation.patient_name : `#${r.patient}`;
   const where = r.direction === "up" ? organisations[r.to_org] : organisations[r.from_org];
   return el("li", { class: `referral ${r.direction}`, dataset: { id: r.id, state: r.state } },
-    el("strong", {}, `${t(`direction:${r.direction}`)} · ${patient}`),
+    el("strong", {}, `${t(`direction:${r.direction}`)} · ${patient}`), " ",
+    el("a", { href: E.RECORD_PAGE(r.patient), class: "small record-link" }, t("Patient record")),
     el("span", { class: "muted" }, ` ${where || ""} ${r.slot_starts_at ? formatDateTime(r.slot_starts_at) : ""} · ${t(`referral:${r.state}`)}`),
     r.summary || r.reason ? el("p", {}, r.summary || r.reason) : null,
     r.direction === "down" && r.state === "sent"

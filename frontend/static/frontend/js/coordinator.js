@@ -175,6 +175,21 @@ async function loadEscalations() {
   }
 }
 
+// Break-glass reads (紧急调阅) of the community's records: who opened whose record, why, until when.
+async function loadBreakGlass() {
+  try {
+    const items = await rows(`${E.BREAK_GLASS_READS}?limit=50`);
+    $("#break-glass-reads").replaceChildren(...items.map((g) => el("li", { dataset: { id: g.id, patient: g.patient } },
+      el("strong", {}, g.user_name), ` · ${formatDateTime(g.created_at)} · `,
+      el("a", { href: E.RECORD_PAGE(g.patient) }, g.patient_name),
+      el("span", { class: "muted" }, ` · ${t("until {time}", { time: formatDateTime(g.expires_at) })}`),
+      el("p", { class: "reason" }, g.reason))));
+    if (!items.length) $("#break-glass-reads").replaceChildren(el("li", { class: "muted" }, t("No emergency reads.")));
+  } catch (error) {
+    $("#break-glass-reads").replaceChildren(el("li", { class: "error" }, error.message));
+  }
+}
+
 /** Why a case is with the coordinators, one line per cause: each decline (who, the reason they chose, their
  * words), offers that lapsed, nobody (else) on duty. */
 function whyEscalated(c) {
@@ -256,7 +271,7 @@ async function searchAudit(event, offset = 0) {
 }
 
 async function main() {
-  startNotifications($("#socket-state"), (e) => { if ((e.type || "").includes("escalat")) loadEscalations(); },
+  startNotifications($("#socket-state"), (e) => { if ((e.type || "").includes("escalat")) loadEscalations(); if (e.type === "record.break_glass") loadBreakGlass(); },
     { open: t("Live"), waiting: t("Reconnecting…"), closed: t("Offline") });
   $("#qc-sample-form")?.addEventListener("submit", drawSample);
   const audit = $("#audit-form");
@@ -265,7 +280,7 @@ async function main() {
   const specialtyList = await rows(E.SPECIALTIES);
   specialties = Object.fromEntries(specialtyList.map((s) => [s.code, s]));
   setupRosterAdmin({ specialties: specialtyList, specialtyName, reload: loadRosters });
-  await Promise.all([loadRosters(), loadOnCall(), loadTurnaround(), loadQc(), loadEscalations(), audit ? searchAudit() : null]);
+  await Promise.all([loadRosters(), loadOnCall(), loadTurnaround(), loadQc(), loadEscalations(), loadBreakGlass(), audit ? searchAudit() : null]);
   document.body.dataset.ready = "true";
 }
 

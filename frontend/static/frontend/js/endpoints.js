@@ -84,6 +84,15 @@ export const LIVE_ROOM_OF = (consultationId) => `/api/live/rooms/?consultation=$
 export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;
 export const LIVE_EXPERT_REQUEST = (roomId) => `/api/live/rooms/${roomId}/expert-request/`; // POST: offer the case to an on-duty expert now
 
+// records: the patient's record across the community (issue 17)
+export const RECORD_PAGE = (patientId) => `/patients/${patientId}/record/`;
+// {patient: {id, name, sex, birth_date, id_number_masked, health_record_no, home_clinic}, results: [{kind, id, at, consultation, ...}], next_cursor}
+export const RECORD_TIMELINE = (patientId) => `/api/records/patients/${patientId}/timeline/`; // ?kind=a,b&from=&to=&cursor=&limit=
+export const RECORD_BREAK_GLASS = (patientId) => `/api/records/patients/${patientId}/break-glass/`; // POST {reason}
+export const BREAK_GLASS_READS = "/api/records/break-glass/"; // coordinators (paginated): [{user_name, patient, patient_name, reason, created_at, expires_at}]
+export const RECORD_PRIORS = (consultationId) => `/api/records/consultations/${consultationId}/priors/`; // {attached: [...], priors: [{kind, id, at, consultation, study_instance_uid?}]}
+// GET {kinds, days, studies: [...]}: the record's recent studies of the kind asked for; POST {study: "ecg:<id>"|"imaging:<id>"} attaches one
+export const RECORD_RECOGNISED = (consultationId) => `/api/records/consultations/${consultationId}/recognised/`;
 // the expert's phrase library (常用语): GET ?kind= -> [{id, kind, field, code, label, text, specialty, mine}], POST {kind, field, code, label, text}
 export const PHRASES = "/api/reports/phrases/";
 export const PHRASE = (id) => `/api/reports/phrases/${id}/`; // PATCH {label, text, code, field}, DELETE: the expert's own only
