@@ -111,7 +111,8 @@ def test_the_experts_worklist_says_what_each_case_holds_to_read(api, tus_client,
     assert response.status_code == 200
     [item] = [i for i in response.json() if i["consultation"] == async_consultation.pk]
     ct = ImagingStudy.objects.get(series__modality="CT")
-    assert item["studies"] == [{"type": "ecg", "id": EcgRecord.objects.get().pk},
+    ecg = EcgRecord.objects.get()
+    assert item["studies"] == [{"type": "ecg", "id": ecg.pk, "critical": [f["code"] for f in ecg.critical_findings]},
                                {"type": "imaging", "id": ct.pk, "modalities": ["CT"], "description": ct.description}]
 
 
