@@ -18,7 +18,8 @@ from typing import Any, Optional
 
 # --- downlink estimate ----------------------------------------------------------------
 
-START_BPS = 1_000_000  # before any feedback
+START_BPS = 2_500_000  # before any feedback: what a clean link carries of 640x480 video
+# (a weak link's first reports halve it each second)
 MIN_BPS = 30_000
 MAX_BPS = 20_000_000
 LOSS_HIGH = 0.10  # more lost than this: the link is full (GCC's loss threshold)
@@ -193,12 +194,12 @@ class RtxPolicy:
     HISTORY = 512
 
     def on_sent(self, seq: int, now: float) -> None:
+        self.sent_at.pop(seq, None)  # a wrapped sequence number goes to the end again
         self.sent_at[seq] = now
         if len(self.sent_at) > self.HISTORY:
-            # dicts keep insertion order: the oldest first
-            for old in list(self.sent_at)[: len(self.sent_at) - self.HISTORY]:
-                del self.sent_at[old]
-                self.resent_at.pop(old, None)
+            oldest = next(iter(self.sent_at))  # dicts keep insertion order: the oldest first
+            del self.sent_at[oldest]
+            self.resent_at.pop(oldest, None)
 
     def allow(self, seq: int, size: int, now: float, rtt: Optional[float], estimate_bps: float) -> bool:
         rtt = DEFAULT_RTT if rtt is None else rtt
@@ -227,6 +228,8 @@ class RtxPolicy:
 PACING_FACTOR = 1.5  # send up to this times the estimate (headroom for the estimate to grow)
 BURST_SECONDS = 0.02  # what may go at once after an idle spell
 VIDEO_BACKLOG_SECONDS = 0.5  # more queued video than this much time at the pacing rate: flush
+VIDEO_BACKLOG_MIN_BYTES = 64_000  # but never less: a 640x480 keyframe must fit, or each
+# flush would ask for another keyframe as large (a keyframe storm)
 
 
 @dataclass
@@ -299,7 +302,7 @@ class Pacer:
             return
         self._queue.append(_Queued(size, send, stream))
         self._queued_bytes += size
-        if self._queued_bytes * 8 > self.rate_bps * VIDEO_BACKLOG_SECONDS:
+        if self._queued_bytes > max(self.rate_bps / 8 * VIDEO_BACKLOG_SECONDS, VIDEO_BACKLOG_MIN_BYTES):
             self.flush(stream)
             self._on_overflow(stream)
             return

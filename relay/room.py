@@ -17,7 +17,7 @@ from typing import Any, Optional
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from . import passthrough
-from .congestion import SubscriberLink, publisher_remb_bps, video_share_bps
+from .congestion import LOSS_LOW, SubscriberLink, publisher_remb_bps, video_share_bps
 from .config import RelayConfig
 from .consent import check_aioice_internals, tolerate_slow_links
 from .errors import InvalidSdp, RoomClosed, UnknownParticipant, UnknownPeerConnection
@@ -415,8 +415,11 @@ class RelayRoom:
             if subscriber.link is None:
                 continue
             share = self._video_share(subscriber)
-            if not congested.get(subscriber.participant_id) and not subscriber.auto_audio_only:
-                share = None  # not limited by its link: no reason to go audio only
+            losing = subscriber.link.loss is not None and subscriber.link.loss >= LOSS_LOW
+            if not (congested.get(subscriber.participant_id) and losing) and not subscriber.auto_audio_only:
+                # not limited by its link: no reason to go audio only. Queueing delay alone
+                # does not count here: on a busy machine a loopback link shows it too
+                share = None
             decision = subscriber.link.auto.update(share, subscriber.link.loss, now)
             if decision is not None and decision != subscriber.auto_audio_only:
                 subscriber.auto_audio_only = decision

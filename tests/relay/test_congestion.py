@@ -68,12 +68,16 @@ def test_pacer_overflow_drops_the_stream_backlog_and_tells_the_stream():
     pacer = Pacer(100_000, clock, clock.schedule, on_overflow=overflowed.append)
     stream = object()
     sent = []
-    # given far more video than half a second at the pacing rate, all at once (a keyframe burst)
-    for _ in range(20):
+    # given a 40 KB keyframe at once: it waits, whole (a 640x480 keyframe must fit)
+    for _ in range(33):
+        pacer.send_video(1200, lambda: sent.append(1), stream)
+    assert not overflowed and pacer.queued_bytes > 30_000
+    # when far more comes than the backlog may hold
+    for _ in range(30):
         pacer.send_video(1200, lambda: sent.append(1), stream)
     # then the backlog was dropped at once and the stream told (it restarts at a keyframe)
     assert overflowed and overflowed[0] is stream
-    assert pacer.queued_bytes * 8 <= 100_000 * congestion.VIDEO_BACKLOG_SECONDS
+    assert pacer.queued_bytes <= congestion.VIDEO_BACKLOG_MIN_BYTES
     assert pacer.dropped_packets > 0
 
 
