@@ -31,6 +31,7 @@ APP_LIMIT = 1.5  # the estimate grows no further than this times what is being s
 # RTT this far above the lowest seen: packets wait in a queue. Not less: on a busy machine
 # (load 15 on 2 cores) the median RTT on an idle loopback link rose 50-70 ms above its lowest.
 QUEUEING_DELAY = 0.25
+QUEUEING_UPDATES = 2
 MAX_STEP_DOWN = 0.5  # at most halved per update (a start-up second sends little: no collapse)
 REMB_STALE_SECONDS = 5.0
 OUTAGE_SECONDS = 2.5  # no receiver report for this long: the link was down, not congested  # a connection that said nothing for this long no longer counts
@@ -43,7 +44,7 @@ class DownlinkEstimate:
     ``on_remb(pc_id, bps, now)``: a REMB from one of its connections (the latest per
     connection counts). ``update(now, loss, rtt, min_rtt, sent_bps)`` once a second:
     - congestion (loss above LOSS_HIGH, or RTT more than QUEUEING_DELAY above the lowest
-      seen): the estimate falls to BACKOFF times what got through (what was sent, less
+      seen in two updates in a row): the estimate falls to BACKOFF times what got through (what was sent, less
       the loss), by at most half per update;
     - loss under LOSS_LOW and no queue (RTT within 100 ms of its lowest): it grows by GROWTH a second, but not beyond
       APP_LIMIT times what is being sent (a link carrying only audio proves nothing more);
@@ -58,6 +59,7 @@ class DownlinkEstimate:
     value: float = START_BPS
     remb: dict[str, tuple[float, float]] = field(default_factory=dict)  # pc_id -> (bps, when)
     congested: bool = False
+    queue_streak: int = 0
     reasons: collections.Counter = field(default_factory=collections.Counter)  # why it backed off
 
     def on_remb(self, pc_id: str, bps: float, now: float) -> None:
@@ -73,7 +75,10 @@ class DownlinkEstimate:
     def update(self, now: float, loss: Optional[float], rtt: Optional[float], min_rtt: Optional[float],
                sent_bps: float) -> bool:
         """Apply one second of feedback; returns whether the link showed congestion."""
-        queueing = rtt is not None and min_rtt is not None and rtt - min_rtt > QUEUEING_DELAY
+        inflated = rtt is not None and min_rtt is not None and rtt - min_rtt > QUEUEING_DELAY
+        self.queue_streak = self.queue_streak + 1 if inflated else 0
+        # two updates in a row: one slow second of a busy machine is not a queue
+        queueing = self.queue_streak >= QUEUEING_UPDATES
         lossy = loss is not None and loss > LOSS_HIGH
         self.congested = queueing or lossy
         if self.congested:
