@@ -403,9 +403,13 @@ class SubscriberLink:
         if self.min_rtt is None or rtt < self.min_rtt:
             self.min_rtt = rtt
 
-    def update(self) -> bool:
+    def update(self, relay_busy: bool = False) -> bool:
         """Once a second: fold the feedback into the estimate, set the pacer's rate.
-        Returns whether the link showed congestion (loss, queueing, pacer drops)."""
+        Returns whether the link showed congestion (loss, queueing, pacer drops).
+        ``relay_busy``: the relay's own event loop ran late this second, so a longer round
+        trip is its own delay, not a queue on the link (RTT is not read this second)."""
+        if relay_busy:
+            self._rtts.clear()
         now = self.clock()
         seconds = max(now - self._last_update, 0.1)
         self._last_update = now

@@ -294,3 +294,25 @@ def test_link_reads_the_mean_loss_and_ignores_the_reports_that_count_an_outage()
     link.on_loss(0.9, rtt=0.15)
     link.update()
     assert link.estimate_bps() >= before
+
+
+def test_a_busy_relay_does_not_read_its_own_delay_as_a_queue():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.estimate.value = 300_000
+    link.on_loss(0.0, rtt=0.15)
+    clock.advance(1.0, step=1.0)
+    link.update()
+    # given round trips 600 ms above the lowest while the relay's event loop was late
+    for _ in range(4):
+        link.on_loss(0.0, rtt=0.75)
+        clock.advance(1.0, step=1.0)
+        assert not link.update(relay_busy=True)
+    assert link.estimate_bps() >= 300_000
+    # but the same round trips on a relay with time to spare are a queue
+    for _ in range(2):
+        link.on_loss(0.0, rtt=0.75)
+        link.pacer.sent_bytes["video"] += 35_000
+        clock.advance(1.0, step=1.0)
+        congested = link.update()
+    assert congested and link.estimate_bps() < 300_000
