@@ -424,7 +424,7 @@ class RelayRoom:
                 continue
             share = self._video_share(subscriber)
             losing = subscriber.link.loss is not None and subscriber.link.loss >= LOSS_LOW
-            if not (congested.get(subscriber.participant_id) and losing) and not subscriber.auto_audio_only:
+            if not losing and not subscriber.auto_audio_only:
                 # not limited by its link: no reason to go audio only. Queueing delay alone
                 # does not count here: on a busy machine a loopback link shows it too
                 share = None

@@ -194,7 +194,10 @@ async def test_audio_only_by_request_and_by_the_relay_itself(link, playwright):
                        for _, m in c.call.events)
 
         # then the relay switches the patient to audio only by itself and tells everyone
-        assert await c.until(relay_switched, timeout=40)
+        switched_alone = await c.until(relay_switched, timeout=60)
+        link_state = c.call.room._participants["patient"].link
+        assert switched_alone, (await c.call.room.quality())["patient"] | {
+            "loss": link_state.loss, "rtt": link_state.rtt, "min_rtt": link_state.min_rtt, "link": link.stats()["down"]}
         _report("audio-only by the relay", after_s=round(time.monotonic() - cut, 1))
         told = {pid for pid, m in c.call.events if m["type"] == "downlink" and m["audio_only"]}
         assert told >= {"doctor", "expert", "patient"}
