@@ -17,7 +17,7 @@ from typing import Any, Optional
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from . import passthrough
-from .congestion import SubscriberLink, publisher_remb_bps, video_share_bps
+from .congestion import LOSS_LOW, SubscriberLink, publisher_remb_bps, video_share_bps
 from .config import RelayConfig
 from .consent import check_aioice_internals, tolerate_slow_links
 from .errors import InvalidSdp, RoomClosed, UnknownParticipant, UnknownPeerConnection
@@ -83,6 +83,7 @@ class RelayRoom:
         self._closed = False
         self._quality_task: Optional[asyncio.Task] = None
         self._control_task: Optional[asyncio.Task] = None
+        self._loop_lag = 0.0  # the worst event-loop lag over the current second
 
     # --- public API --------------------------------------------------------------
 
@@ -377,8 +378,13 @@ class RelayRoom:
         """Every CONTROL_TICK: the video gap timers of every publication. Every second:
         each subscriber's audio-only decision and each publisher's REMB ceiling."""
         ticks = 0
+        loop = asyncio.get_running_loop()
         while not self._closed:
+            asked = loop.time()
             await asyncio.sleep(CONTROL_TICK)
+            # how late the loop woke us: a relay starved of CPU delays every packet it sends,
+            # which its subscribers' round trips show; that is not a queue on their links
+            self._loop_lag = max(self._loop_lag, loop.time() - asked - CONTROL_TICK)
             ticks += 1
             try:
                 for participant in list(self._participants.values()):
@@ -410,13 +416,18 @@ class RelayRoom:
         for the publishers' ceiling) only while its link shows congestion (loss, queueing
         delay, pacer drops): see SubscriberLink.congested."""
         now = time.monotonic()
-        congested = {pid: p.link.update() for pid, p in self._participants.items() if p.link is not None}
+        busy, self._loop_lag = self._loop_lag > BUSY_LOOP_LAG, 0.0
+        congested = {pid: p.link.update(relay_busy=busy)
+                     for pid, p in self._participants.items() if p.link is not None}
         for subscriber in list(self._participants.values()):
             if subscriber.link is None:
                 continue
             share = self._video_share(subscriber)
-            if not congested.get(subscriber.participant_id) and not subscriber.auto_audio_only:
-                share = None  # not limited by its link: no reason to go audio only
+            losing = subscriber.link.loss is not None and subscriber.link.loss >= LOSS_LOW
+            if not losing and not subscriber.auto_audio_only:
+                # not limited by its link: no reason to go audio only. Queueing delay alone
+                # does not count here: on a busy machine a loopback link shows it too
+                share = None
             decision = subscriber.link.auto.update(share, subscriber.link.loss, now)
             if decision is not None and decision != subscriber.auto_audio_only:
                 subscriber.auto_audio_only = decision
@@ -469,6 +480,7 @@ class RelayRoom:
 
 LOSS_WINDOW_SECONDS = 5.0
 CONTROL_TICK = 0.1
+BUSY_LOOP_LAG = 0.05  # the event loop woke this late: the relay itself is short of CPU
 
 # Opus as the relay negotiates it: in-band FEC (a lost packet is rebuilt from the next
 # one) and DTX (silence costs almost nothing), RFC 7587 section 6.1.

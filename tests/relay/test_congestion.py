@@ -68,12 +68,16 @@ def test_pacer_overflow_drops_the_stream_backlog_and_tells_the_stream():
     pacer = Pacer(100_000, clock, clock.schedule, on_overflow=overflowed.append)
     stream = object()
     sent = []
-    # given far more video than half a second at the pacing rate, all at once (a keyframe burst)
-    for _ in range(20):
+    # given a 40 KB keyframe at once: it waits, whole (a 640x480 keyframe must fit)
+    for _ in range(33):
+        pacer.send_video(1200, lambda: sent.append(1), stream)
+    assert not overflowed and pacer.queued_bytes > 30_000
+    # when far more comes than the backlog may hold
+    for _ in range(30):
         pacer.send_video(1200, lambda: sent.append(1), stream)
     # then the backlog was dropped at once and the stream told (it restarts at a keyframe)
     assert overflowed and overflowed[0] is stream
-    assert pacer.queued_bytes * 8 <= 100_000 * congestion.VIDEO_BACKLOG_SECONDS
+    assert pacer.queued_bytes <= congestion.VIDEO_BACKLOG_MIN_BYTES
     assert pacer.dropped_packets > 0
 
 
@@ -97,10 +101,13 @@ def test_pacer_flush_of_one_stream_keeps_the_others():
 
 def test_estimate_backs_off_below_what_got_through_on_congestion():
     est = DownlinkEstimate(value=600_000)
-    # given a link that queues (RTT 400 ms above its lowest) while the relay sends 400 kbit/s
-    assert est.update(now=1, loss=0.05, rtt=0.55, min_rtt=0.15, sent_bps=400_000)
+    # given a link that queues (RTT 400 ms above its lowest) while the relay sends 400 kbit/s:
+    # one such second may be a busy machine, two in a row are a queue
+    assert not est.update(now=1, loss=0.05, rtt=0.55, min_rtt=0.15, sent_bps=400_000)
+    assert est.bps(now=1) == 600_000
+    assert est.update(now=2, loss=0.05, rtt=0.55, min_rtt=0.15, sent_bps=400_000)
     # then the estimate falls below what got through at once, not by steps from its start
-    assert est.bps(now=1) == pytest.approx(0.85 * 400_000 * 0.95)
+    assert est.bps(now=2) == pytest.approx(0.85 * 400_000 * 0.95)
     # heavy loss alone (a drop-tail queue overflowing) counts as congestion too
     lossy = DownlinkEstimate(value=500_000)
     assert lossy.update(now=1, loss=0.4, rtt=None, min_rtt=None, sent_bps=500_000)
@@ -287,3 +294,25 @@ def test_link_reads_the_mean_loss_and_ignores_the_reports_that_count_an_outage()
     link.on_loss(0.9, rtt=0.15)
     link.update()
     assert link.estimate_bps() >= before
+
+
+def test_a_busy_relay_does_not_read_its_own_delay_as_a_queue():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.estimate.value = 300_000
+    link.on_loss(0.0, rtt=0.15)
+    clock.advance(1.0, step=1.0)
+    link.update()
+    # given round trips 600 ms above the lowest while the relay's event loop was late
+    for _ in range(4):
+        link.on_loss(0.0, rtt=0.75)
+        clock.advance(1.0, step=1.0)
+        assert not link.update(relay_busy=True)
+    assert link.estimate_bps() >= 300_000
+    # but the same round trips on a relay with time to spare are a queue
+    for _ in range(2):
+        link.on_loss(0.0, rtt=0.75)
+        link.pacer.sent_bytes["video"] += 35_000
+        clock.advance(1.0, step=1.0)
+        congested = link.update()
+    assert congested and link.estimate_bps() < 300_000
