@@ -1,6 +1,6 @@
 """UI strings of the live pages' scripts (t("key") of frontend/static/frontend/js/strings.js), translated
 by Django i18n: the room page and the patient's page render them into #tc-strings. A key is its English text.
-Keep in step with the t("...") calls in live/static/live/*.js (tests/live/test_room_strings.py checks)."""
+Keep in step with the t("...") calls in live/static/live/*.js (tests/live/test_room_people.py checks)."""
 from django.utils.translation import gettext, gettext_noop as _
 
 PLAIN = [

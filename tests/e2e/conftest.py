@@ -63,6 +63,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
     raise RuntimeError(f"Daphne did not start:\n{log.read_text()[-3000:]}")
 
 
+class _ServerUrl(str):
+    """The server's base URL; `log_path` is its log (stdout and stderr: e.g. the console SMS backend's lines)."""
+
+    log_path = None
+
+
 @pytest.fixture(scope="session")
 def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
     """The base URL of a Daphne process serving teleclinic.asgi on the test database and Redis."""
@@ -76,9 +82,9 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "teleclinic.asgi:application"]
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = _ServerUrl(f"http://127.0.0.1:{port}")
     _wait_healthy(url, proc, log)
-    proc.log_path = log
+    proc.log_path = url.log_path = log
     yield url
     proc.terminate()
     try:

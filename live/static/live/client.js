@@ -120,7 +120,7 @@ function gatheringComplete(pc, timeoutMs = 3000) {
 
 // When a peer connection counts as dead, from its states alone (no timers of its own: `setTimer` and
 // `clearTimer` are given, so that tests drive it with a fake clock). update(state) on every change of
-// the connection's state; onDead() runs once per death: at "failed" at once, after `afterMs` of
+// the connection's state; onDead() runs once per death: at "failed" or "closed" at once, after `afterMs` of
 // "disconnected", after `connectMs` of never connecting ("new", "checking", "connecting").
 export class DeadLinkTimer {
   constructor({ afterMs = 5000, connectMs = 20000, onDead, setTimer = setTimeout, clearTimer = clearTimeout }) {
@@ -134,12 +134,12 @@ export class DeadLinkTimer {
     if (state === this.state || this.dead) return;
     this.state = state;
     this.cancel();
-    if (state === "failed") this.fire();
+    if (state === "failed" || state === "closed") this.fire();  // closed by the far end (ours are unwatched first)
     else if (state === "disconnected") this.timer = this.setTimer(() => this.fire(), this.afterMs);
     else if (state === "new" || state === "checking" || state === "connecting") {
       this.timer = this.setTimer(() => this.fire(), this.connectMs);
     }
-    // connected, completed: alive; closed: we closed it ourselves
+    // connected, completed: alive
   }
 
   fire() {
