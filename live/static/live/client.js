@@ -122,6 +122,8 @@ function gatheringComplete(pc, timeoutMs = 3000) {
 // `clearTimer` are given, so that tests drive it with a fake clock). update(state) on every change of
 // the connection's state; onDead() runs once per death: at "failed" or "closed" at once, after `afterMs` of
 // "disconnected", after `connectMs` of never connecting ("new", "checking", "connecting").
+const CONNECTING = new Set(["new", "checking", "connecting"]);
+
 export class DeadLinkTimer {
   constructor({ afterMs = 5000, connectMs = 20000, onDead, setTimer = setTimeout, clearTimer = clearTimeout }) {
     Object.assign(this, { afterMs, connectMs, onDead, setTimer, clearTimer });
@@ -132,13 +134,13 @@ export class DeadLinkTimer {
 
   update(state) {
     if (state === this.state || this.dead) return;
+    const wasConnecting = CONNECTING.has(this.state) && this.timer !== null;
     this.state = state;
+    if (CONNECTING.has(state) && wasConnecting) return;  // still on its way: the first deadline holds
     this.cancel();
     if (state === "failed" || state === "closed") this.fire();  // closed by the far end (ours are unwatched first)
     else if (state === "disconnected") this.timer = this.setTimer(() => this.fire(), this.afterMs);
-    else if (state === "new" || state === "checking" || state === "connecting") {
-      this.timer = this.setTimer(() => this.fire(), this.connectMs);
-    }
+    else if (CONNECTING.has(state)) this.timer = this.setTimer(() => this.fire(), this.connectMs);
     // connected, completed: alive
   }
 
