@@ -51,7 +51,8 @@ def invite_create(*, by: User, room_id: int, role: str = JoinToken.Role.PATIENT,
 
 
 def invite_token(invite: JoinToken) -> str:
-    """The signed token of an invitation (the same text each time: the SMS sends the link the panel shows)."""
+    """The signed token of an invitation (signed anew each time, with a timestamp; every one names the same
+    row, so the SMS's link and the panel's let in the same phone once)."""
     return signing.dumps({"j": invite.pk, "r": invite.room_id, "p": invite.patient_id,
                           "e": int(invite.expires_at.timestamp())}, salt=SALT, compress=True)
 

@@ -125,7 +125,8 @@ function gatheringComplete(pc, timeoutMs = 3000) {
 const CONNECTING = new Set(["new", "checking", "connecting"]);
 
 export class DeadLinkTimer {
-  constructor({ afterMs = 5000, connectMs = 20000, onDead, setTimer = setTimeout, clearTimer = clearTimeout }) {
+  constructor({ afterMs = 5000, connectMs = 20000, onDead,
+    setTimer = (fn, ms) => setTimeout(fn, ms), clearTimer = (id) => clearTimeout(id) }) {
     Object.assign(this, { afterMs, connectMs, onDead, setTimer, clearTimer });
     this.timer = null;
     this.state = null;
