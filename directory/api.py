@@ -121,13 +121,26 @@ class TokenOut(serializers.Serializer):
 
 
 class TokenView(APIView):
-    """Exchange a username and password for an API token (header `Authorization: Token <key>`)."""
+    """POST: exchange a username and password for an API token (header `Authorization: Token <key>`).
+    DELETE: the API's logout; the caller's token (the one it authenticates with) stops working at once."""
 
-    authentication_classes: list = []
-    permission_classes: list = []
+    def get_authenticators(self):
+        if self.request.method == "DELETE":
+            return super().get_authenticators()
+        return []  # a login needs no credentials but the password it sends
+
+    def get_permissions(self):
+        if self.request.method == "DELETE":
+            return super().get_permissions()
+        return []
 
     @extend_schema(request=TokenIn, responses=TokenOut)
     def post(self, request):
         data = validated(TokenIn, request.data)
         token = services.api_token_issue(username=data["username"], password=data["password"], request=request)
         return Response({"token": token})
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        services.api_tokens_revoke(user_id=request.user.pk)
+        return Response(status=204)

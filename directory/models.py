@@ -136,13 +136,18 @@ class Patient(models.Model):
     phone = models.CharField(max_length=20, blank=True)
     id_number = models.CharField(max_length=18, blank=True, help_text="resident ID; shown masked")
     home_clinic = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="patients")
-    health_record_no = models.CharField(max_length=32, unique=True)
+    # The clinic's own number (健康档案号): unique within the clinic, not across the community, so that
+    # registering a number tells nothing about other clinics' patients (no existence oracle).
+    health_record_no = models.CharField(max_length=32)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["home_clinic", "name"]),
-                   models.Index(fields=["id_number"])]  # search by, and one record per, resident ID number
+                   models.Index(fields=["id_number"]),  # search by, and one record per, resident ID number
+                   models.Index(fields=["health_record_no"])]  # DICOM PatientID, search
+        constraints = [models.UniqueConstraint(fields=["home_clinic", "health_record_no"],
+                                               name="patient_record_no_unique_in_clinic")]
 
     def __str__(self):
         return f"{self.name} ({self.health_record_no})"

@@ -73,8 +73,9 @@ def patient_register(*, by: User, name: str, sex: str = "", birth_date: dt.date 
     id_number, sex, birth_date = _identity(id_number=id_number, sex=sex, birth_date=birth_date)
     with transaction.atomic():
         _check_id_number_free(by=by, id_number=id_number, community_id=clinic.community_id)
-        if health_record_no and Patient.objects.filter(health_record_no=health_record_no).exists():
-            raise Conflict("A patient with this health-record number exists already.", code="duplicate_record")
+        # within the clinic only: whether another clinic uses the number is none of the caller's business
+        if health_record_no and Patient.objects.filter(home_clinic=clinic, health_record_no=health_record_no).exists():
+            raise Conflict("A patient of this clinic has this health-record number already.", code="duplicate_record")
         patient = Patient.objects.create(
             name=name, sex=sex, birth_date=birth_date, phone=phone, id_number=id_number,
             home_clinic=clinic, health_record_no=health_record_no or f"TMP-{uuid.uuid4().hex[:28]}",  # within max_length 32
@@ -130,7 +131,8 @@ def api_token_issue(*, username: str, password: str, request=None) -> str:
 
 
 def api_tokens_revoke(*, user_id: int) -> None:
-    """The user logged out: their API token stops working at once (a password change: User.save)."""
+    """The user logged out (of the pages, or `DELETE /api/auth/token/`): their API token stops working at
+    once (a password change: User.save)."""
     from rest_framework.authtoken.models import Token
 
     Token.objects.filter(user_id=user_id).delete()

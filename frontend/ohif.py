@@ -4,13 +4,18 @@ our app-config.js, and index.html for every route of its single-page app.
 Same origin as our DICOMweb: the viewer reads with the user's session cookie, so no token is ever
 put in the page; every read goes through the DICOMweb views' permission checks and audit.
 """
+import base64
+import functools
+import hashlib
 import json
 import mimetypes
+import re
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
+from django.utils import translation
 
 mimetypes.add_type("application/wasm", ".wasm")
 mimetypes.add_type("text/javascript", ".js")
@@ -40,21 +45,60 @@ def app_config(request) -> str:
     }
     config = {
         "routerBasename": "/ohif", "showStudyList": True, "extensions": [], "modes": [],
-        "customizationService": {}, "maxNumberOfWebWorkers": 2, "showWarningMessageForCrossOrigin": False,
+        # no onboarding tour: the viewer is opened from the reading page many times a day
+        "customizationService": {"ohif.tours": {"$set": []}}, "maxNumberOfWebWorkers": 2, "showWarningMessageForCrossOrigin": False,
         "showCPUFallbackMessage": True, "showLoadingIndicator": True, "strictZSpacingForVolumeViewport": True,
         "investigationalUseDialog": {"option": "never"},
         "maxNumRequests": {"interaction": 100, "thumbnail": 5, "prefetch": 10},
         "defaultDataSourceName": "teleclinic", "dataSources": [source],
     }
     roots = ("wadoUriRoot", "qidoRoot", "wadoRoot")
+    # the viewer speaks the language of our pages (its i18next reads localStorage before the browser's)
+    language = "zh" if translation.get_language().startswith("zh") else "en-US"
     return ("window.config = " + json.dumps(config, indent=1) + ";\n"
+            + f"try {{ window.localStorage.setItem('i18nextLng', {json.dumps(language)}); }} catch (e) {{}}\n"
             # the roots are this page's origin: right behind any proxy, and no host baked in
             + "".join(f"window.config.dataSources[0].configuration.{r} = window.location.origin + '/dicomweb';\n"
                       for r in roots))
 
 
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+
+
+@functools.lru_cache(maxsize=4)
+def _inline_script_hashes(index_html: Path, mtime_ns: int) -> tuple[str, ...]:
+    """The sha256 sources of index.html's inline scripts (the prebuilt page has two: its timer and its
+    import shim), so the policy allows exactly those and no other inline code."""
+    scripts = _INLINE_SCRIPT.findall(index_html.read_bytes())
+    return tuple(f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'" for s in scripts)
+
+
+def content_security_policy() -> str:
+    """The viewer's own policy: stricter than none, looser than the pages' (teleclinic.middleware).
+
+    Scripts: its files, index.html's two inline scripts by hash, and WebAssembly compilation (its image
+    codecs); never `unsafe-eval`. Styles: inline allowed (React sets style attributes everywhere).
+    Data only from this origin (our DICOMweb); workers and decoded images from blob:; not framed by
+    another site."""
+    index = _root() / "index.html"
+    hashes = " ".join(_inline_script_hashes(index, index.stat().st_mtime_ns))
+    return "; ".join([
+        "default-src 'self'", f"script-src 'self' {hashes} 'wasm-unsafe-eval'", "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:", "font-src 'self' data:", "connect-src 'self' data: blob:",
+        "worker-src 'self' blob:", "media-src 'self' blob:", "object-src 'none'", "base-uri 'self'",
+        "form-action 'self'", "frame-ancestors 'self'",
+    ])
+
+
 @login_required
 def ohif(request, path: str = ""):
+    response = _ohif(request, path)
+    if ohif_installed():
+        response["Content-Security-Policy"] = content_security_policy()
+    return response
+
+
+def _ohif(request, path: str):
     root = _root()
     if not ohif_installed():
         return HttpResponse("The OHIF Viewer is not installed on this server (scripts/install-ohif.sh).",

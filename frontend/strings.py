@@ -279,7 +279,6 @@ VALUES = {
     "upload-error:not_a_photo": _("Photos must be JPEG or PNG images."),
     "upload-error:invalid_photo": _("Photos must be JPEG or PNG images."),
     "upload-error:patient_unknown": _("The patient of this file is not known: upload it within the patient's consultation."),
-    "upload-error:patient_out_of_reach": _("This patient is outside your clinic's reach: upload it within their consultation."),
     "study.ready": _("A study is ready to read"),
     "consultation.assigned_to_you": _("A consultation was assigned to you"),
     "consultation.assigned": _("An expert accepted"),

@@ -35,7 +35,8 @@ class ChineseFirstLocaleMiddleware(LocaleMiddleware):
 
 # What a page may load and run (issue 13): only this site's own scripts, styles and sockets; no
 # inline script or style attribute, no plugin, not framed by another site. The camera's and the
-# relay's streams are blob:/mediastream: URLs; the OHIF viewer (a vendored build) keeps its own rules.
+# relay's streams are blob:/mediastream: URLs; the OHIF viewer (a vendored build) has its own policy
+# (frontend.ohif.content_security_policy).
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data: blob:",
     "media-src 'self' blob: mediastream:", "font-src 'self' data:", "connect-src 'self'",
@@ -45,13 +46,12 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 
 class ContentSecurityPolicyMiddleware:
-    """Sets CONTENT_SECURITY_POLICY on every response that has none (the OHIF viewer excepted)."""
+    """Sets CONTENT_SECURITY_POLICY on every response that has none (the OHIF viewer sets its own)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        if not request.path.startswith("/ohif/"):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response

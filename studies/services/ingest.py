@@ -400,11 +400,11 @@ def _create_study(parsed: ParsedDicom, source: Source) -> ImagingStudy:
 def _match_patient(index, source: Source) -> Patient | None:
     """DICOM PatientID against the health-record number of patients within the sender's reach.
 
-    None when it names nobody (or is empty): the study is then stored unmatched, in the sending
-    organisation's list, for its staff to file (services.reconcile). A modality knows only its own
-    IDs, so its studies must not be lost at the door; nor is a patient registered from a header
-    (one per typo): a person decides. Refused: an ID of a patient out of reach, a sender without
-    an organisation (no list to wait in).
+    None when it names nobody within reach (or is empty, or names several): the study is then stored
+    unmatched, in the sending organisation's list, for its staff to file (services.reconcile). A
+    modality knows only its own IDs, so its studies must not be lost at the door; nor is a patient
+    registered from a header (one per typo): a person decides. Refused: a sender without an
+    organisation (no list to wait in).
     """
     if source.organisation is None:
         raise InvalidStudy("The DICOM file's patient is unknown here; upload it within a consultation.",
@@ -415,13 +415,11 @@ def _match_patient(index, source: Source) -> Patient | None:
         reach = scoped(source.by, Patient.objects.all(), CHANGE)
     else:
         reach = Patient.objects.filter(home_clinic_id__in=org_subtree_ids(source.organisation.pk))
-    patient = reach.filter(health_record_no=index.patient_id).first()
-    if patient is not None:
-        return patient
-    if Patient.objects.filter(health_record_no=index.patient_id).exists():
-        raise InvalidStudy(f"Patient ID {index.patient_id} belongs to a patient outside your organisation; "
-                           "upload it within their consultation.", code="patient_out_of_reach")
-    return None
+    # Numbers are unique per clinic: a township's reach may hold the same number twice, and then a
+    # person decides. A number known only outside the reach answers exactly as an unknown one does
+    # (unmatched), so an upload tells nothing about other clinics' patients.
+    matches = list(reach.filter(health_record_no=index.patient_id)[:2])
+    return matches[0] if len(matches) == 1 else None
 
 
 def store_ecg(*, parsed: ParsedEcg, original: bytes | None, source: Source, files: FileBatch,

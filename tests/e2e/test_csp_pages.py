@@ -4,6 +4,7 @@ import pytest
 
 from tests.e2e.conftest import login
 from tests.live.conftest import live_consultation, room  # noqa: F401 - fixtures
+from tests.reports.conftest import assigned, signed_report  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,3 +30,21 @@ def test_the_live_room_and_the_patients_phone_page_run_under_the_policy(
     phone = open_page("patient", **browser_devices["Pixel 7"])
     phone.goto(f"/live/rooms/{room.pk}/join/")
     phone.wait_for_load_state("networkidle")
+
+
+def test_the_admin_and_the_report_verification_page_run_under_the_policy(people, open_page, signed_report):  # noqa: F811
+    # the Django admin (its own scripts and styles: files, no inline code refused)
+    page = open_page("admin")
+    login(page, "admin")
+    for path in ("/admin/", "/admin/directory/patient/", "/admin/directory/patient/add/"):
+        response = page.goto(path)
+        assert response.status == 200 and "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_load_state("networkidle")
+    # and what a report's QR code opens, on a phone with no login: genuine, and an unknown code
+    phone = open_page("verify")
+    phone.console_errors.allow(r"status of 404 .*/api/reports/verify/not-a-code/")  # the page's own status
+    version = signed_report()
+    for code, genuine in ((version.verification_code, "true"), ("not-a-code", "false")):
+        response = phone.goto(f"/api/reports/verify/{code}/")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert phone.locator("#verdict").get_attribute("data-genuine") == genuine

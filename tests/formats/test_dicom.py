@@ -1,7 +1,6 @@
 """Safe DICOM reading, indexing and storage bytes."""
 import io
 import struct
-import time
 import tracemalloc
 import zlib
 
@@ -154,14 +153,23 @@ def test_pixel_budget_refuses_huge_declared_images():
         read_dicom(data_bytes("CT_small.dcm"), limits=Limits(max_pixel_bytes=1000))
 
 
-def test_implausible_element_length_does_not_hang():
-    # a tag claiming a 4 GB value in a small file
+@pytest.mark.parametrize("tag, length_at, length", [
+    (b"\x10\x00\x10\x00PN", 6, struct.pack("<H", 0xFFFF)),         # PatientName claims 64 KiB
+    (b"\xe0\x7f\x10\x00OW", 8, struct.pack("<I", 0xFFFFFFF0)),     # PixelData claims 4 GiB
+])
+def test_implausible_element_length_is_refused_as_truncated_without_reading_or_allocating_it(tag, length_at, length):
+    # a tag claiming a value longer than the whole (small) file
     data = bytearray(data_bytes("CT_small.dcm"))
-    at = data.find(b"\x10\x00\x10\x00PN")  # PatientName, explicit VR little endian
-    data[at + 6:at + 8] = struct.pack("<H", 0xFFFF)
-    started = time.perf_counter()
+    at = data.find(tag)
+    data[at + length_at:at + length_at + len(length)] = length
+    # is refused as truncated, with the element named, and costs no more memory than a few copies of
+    # the file (no buffer of the claimed length is ever allocated: that would be the hang)
+    tracemalloc.start()
     try:
-        read_dicom(bytes(data))
-    except FormatError:
-        pass
-    assert time.perf_counter() - started < 2.0
+        with pytest.raises(TruncatedFile) as refused:
+            read_dicom(bytes(data))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert refused.value.code == "truncated_file" and "element (" in str(refused.value)
+    assert peak < 16 * len(data) + 1_000_000

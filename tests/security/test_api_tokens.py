@@ -72,3 +72,18 @@ def test_a_password_change_revokes_the_api_token(people):
     doctor.display_name = "张医生"
     doctor.save()
     assert status_with(fresh) == 200
+
+
+def test_the_api_logout_revokes_only_the_callers_token(people):
+    doctor, coordinator = people["village_doctor"], people["coordinator"]
+    token, other = issue(doctor), issue(coordinator)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    # when the doctor's script logs out through the API
+    assert client.delete("/api/auth/token/").status_code == 204
+    # then its token is refused from then on, and the coordinator's still works
+    assert status_with(token) == REFUSED
+    assert status_with(other) == 200
+    # and logging out without a token is refused with the usual error body, not a 500
+    response = APIClient().delete("/api/auth/token/")
+    assert response.status_code in (401, 403) and response.json()["code"] == "not_authenticated"

@@ -133,11 +133,19 @@ def test_dicom_patient_id_matches_a_patient_by_health_record_number_within_reach
     assert ImagingStudy.objects.get().patient == patient
 
 
-def test_dicom_patient_id_of_a_patient_outside_reach_is_refused(tus_client, doctor, patient_factory, community):
-    patient_factory(home_clinic=community.village_b1, health_record_no="1CT1")
+def test_dicom_patient_id_of_a_patient_outside_reach_answers_as_an_unknown_one(tus_client, doctor, patient_factory,
+                                                                               community):
+    # given a patient of another township's clinic whose record number is the file's Patient ID
+    other = patient_factory(home_clinic=community.village_b1, health_record_no="1CT1")
+    # when the doctor uploads the CT without a consultation
     upload = upload_and_ingest(tus_client, doctor, sample_bytes("CT_small.dcm"))
-    assert upload.state == "failed" and upload.error_code == "patient_out_of_reach"
-    assert not ImagingStudy.objects.exists()
+    # then it waits unmatched in the doctor's clinic, exactly as for an ID nobody has (no existence
+    # oracle), and nothing is filed under the other clinic's patient
+    assert upload.state == "ingested", upload.error_message
+    assert upload.result["unmatched"] is True
+    study = ImagingStudy.objects.get()
+    assert study.patient is None and study.organisation_id == community.village_a1.pk
+    assert not other.imaging_studies.exists()
 
 
 def test_unknown_patient_id_waits_unmatched_in_the_uploaders_clinic_and_registers_nobody(tus_client, doctor,
