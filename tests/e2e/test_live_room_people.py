@@ -160,6 +160,10 @@ def test_a_call_as_people_use_it(relay_worker, people, cardiology, patient_facto
     assert phone.inner_text(f"{_tile('#remote', host_id)} .role") == "村医（主持）"
     assert phone.inner_text(f"{_tile('#remote', expert_id)} .role") == "专家"
     assert phone.inner_text(f"{_tile('#remote', expert_id)} .name") == str(expert_user)
+    for other in [host_id, expert_id]:  # the caption is inside the tile on the phone, not cut off below it
+        assert phone.evaluate(f"""(() => {{ const tile = document.querySelector('{_tile('#remote', other)}');
+            const a = tile.getBoundingClientRect(), b = tile.querySelector('figcaption').getBoundingClientRect();
+            return b.height > 0 && b.top >= a.top && b.bottom <= a.bottom + 1; }})()""")
     assert host.inner_text(f"{_tile('#tiles', patient.pk)} .role") == "Patient"
     assert expert.inner_text(f"{_tile('#tiles', host_id)} .role") == "Doctor (host)"
     # each tile says how its person's link is, from what the page measures

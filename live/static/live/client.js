@@ -123,6 +123,7 @@ function gatheringComplete(pc, timeoutMs = 3000) {
 // the connection's state; onDead() runs once per death: at "failed" or "closed" at once, after `afterMs` of
 // "disconnected", after `connectMs` of never connecting ("new", "checking", "connecting").
 const CONNECTING = new Set(["new", "checking", "connecting"]);
+const DEATH_GRACE_MS = 1500;
 
 export class DeadLinkTimer {
   constructor({ afterMs = 5000, connectMs = 20000, onDead,
@@ -257,11 +258,15 @@ export class MediaSession extends EventTarget {
   }
 
   linkDied(pc, which, state) {
-    if (this.stopped) return;
-    if (which === "upstream" && pc !== this.upstream) return;
-    if (which === "downstream" && ![...this.downstreams.values()].some((d) => d.pc === pc)) return;
-    this.setMediaLost(true, { which, state });
-    this.recover();
+    // A connection the relay closed on purpose (it replaced a subscription, the publisher left, the room
+    // closed) is followed by a message saying so; give it a moment to arrive before calling it dead.
+    const current = () => !this.stopped && (which === "upstream" ? pc === this.upstream
+      : [...this.downstreams.values()].some((d) => d.pc === pc));
+    setTimeout(() => {
+      if (!current()) return;
+      this.setMediaLost(true, { which, state });
+      this.recover();
+    }, state === "closed" || state === "failed" ? DEATH_GRACE_MS : 0);
   }
 
   // Publish again until the upstream connects (each try's own timer says when it is dead too).

@@ -227,7 +227,9 @@ function showError(text) { $("room-error").textContent = text; $("room-error").h
 client.addEventListener("error", (e) => {
   const frame = e.detail;
   if (REFUSAL_TEXT[frame.code]) showError(REFUSAL_TEXT[frame.code]);
-  else if (!["not_admitted"].includes(frame.code)) showError(`${frame.code}: ${frame.detail}`);
+  // not_admitted: a race with the host's admission; unknown_peer_connection: an answer to a subscription the
+  // relay had replaced meanwhile (its new offer follows)
+  else if (!["not_admitted", "unknown_peer_connection"].includes(frame.code)) showError(`${frame.code}: ${frame.detail}`);
 });
 client.addEventListener("reconnecting", () => { socketDown = true; renderReconnecting(); });
 client.addEventListener("closed", (e) => {
