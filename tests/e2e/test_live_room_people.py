@@ -65,6 +65,7 @@ def video_decoding(page, selector: str, timeout_s: float = 90) -> dict:
 def _page(open_page, name, **options):
     page = open_page(name, **options)
     page.context.add_init_script(script=TRACK_RECORDER)
+    page.set_default_timeout(LONG_S)  # a busy machine: generous, nothing here is timed
     return page
 
 
