@@ -176,6 +176,7 @@ export class MediaSession extends EventTarget {
     this.connectMs = connectMs;
     this.mediaLost = false;         // our media died; we are reconnecting it (the room was told)
     this.watches = new Map();       // pc -> DeadLinkTimer
+    this.recoveries = 0;            // recoveries in a row (since the upstream last connected)
     this.stopped = false;
     this.stream = null;
     this.upstream = null;
@@ -240,8 +241,11 @@ export class MediaSession extends EventTarget {
 
   // Watch a peer connection; when it dies, recover (publish again: a fresh upstream and fresh downstreams).
   watch(pc, which) {
+    // Each recovery in a row waits longer (x2, x4, x8): a link slow rather than dead (a busy relay, a
+    // congested uplink) is not torn down again and again, each time adding a handshake to its load.
+    const backoff = 2 ** Math.min(this.recoveries, 3);
     const timer = new DeadLinkTimer({
-      afterMs: this.reconnectAfterMs, connectMs: this.connectMs,
+      afterMs: this.reconnectAfterMs * backoff, connectMs: this.connectMs * backoff,
       onDead: (state) => this.linkDied(pc, which, state),
     });
     this.watches.set(pc, timer);
@@ -264,6 +268,7 @@ export class MediaSession extends EventTarget {
       : [...this.downstreams.values()].some((d) => d.pc === pc));
     setTimeout(() => {
       if (!current()) return;
+      this.recoveries += 1;
       this.setMediaLost(true, { which, state });
       this.recover();
     }, state === "closed" || state === "failed" ? DEATH_GRACE_MS : 0);
@@ -293,7 +298,10 @@ export class MediaSession extends EventTarget {
     for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
     this.watch(pc, "upstream");
     pc.addEventListener("connectionstatechange", () => {
-      if (pc === this.upstream && pc.connectionState === "connected") this.setMediaLost(false);
+      if (pc === this.upstream && pc.connectionState === "connected") {
+        this.recoveries = 0;
+        this.setMediaLost(false);
+      }
     });
     await pc.setLocalDescription(await pc.createOffer());
     await gatheringComplete(pc);
