@@ -42,7 +42,9 @@ class ParsedOther:
     ecg: ParsedEcg | None = None
 
 
-def parse_upload(data: bytes, *, kind: str, limits: Limits, thresholds: CriticalThresholds) -> ParsedDicom | ParsedOther:
+def parse_upload(data: bytes, *, kind: str, limits: Limits, thresholds: CriticalThresholds,
+                 sex: str = "") -> ParsedDicom | ParsedOther:
+    """`sex`: the patient's, when the upload names them (an ECG's QTc is judged by it)."""
     fmt = detect(data, limits=limits)
     if kind == "photo" and fmt not in (Format.JPEG, Format.PNG):
         raise UnsupportedFormat("This upload was sent as a photo but is not a JPEG or PNG image.", code="not_a_photo")
@@ -50,18 +52,19 @@ def parse_upload(data: bytes, *, kind: str, limits: Limits, thresholds: Critical
         raise UnsupportedFormat("A photo of an ECG is a photo: send it with kind 'photo', or send the "
                                 "machine's file (DICOM, HL7 aECG, GE MUSE XML, WFDB, EDF, CSV).", code="not_an_ecg")
     if fmt == Format.DICOM:
-        return parse_dicom(data, limits=limits, thresholds=thresholds)
+        return parse_dicom(data, limits=limits, thresholds=thresholds, sex=sex)
     if fmt in (Format.JPEG, Format.PNG):
         clean, media_type = sanitize_photo(data, limits=limits)
         return ParsedOther(format=fmt, stored_bytes=clean, media_type=media_type)
     reader = {Format.AECG: read_aecg, Format.WFDB: read_wfdb_zip, Format.CSV: read_csv_ecg, Format.EDF: read_edf,
               Format.MUSE: read_muse}[fmt]
     ecg = reader(data, limits=limits)
-    return ParsedOther(format=fmt, stored_bytes=data, ecg=measure(ecg, thresholds))
+    return ParsedOther(format=fmt, stored_bytes=data, ecg=measure(ecg, thresholds, sex=sex))
 
 
 def parse_dicom(data: bytes, *, limits: Limits, thresholds: CriticalThresholds | None = None,
-                measure_ecg: bool = True) -> ParsedDicom:
+                measure_ecg: bool = True, sex: str = "") -> ParsedDicom:
+    """`sex`: the patient's when known here; else the file's PatientSex judges an ECG's QTc."""
     index = index_dicom_header(data, limits=limits)  # one pass over the header; None: the full read decides
     ds = None
     if index is None:
@@ -70,14 +73,15 @@ def parse_dicom(data: bytes, *, limits: Limits, thresholds: CriticalThresholds |
     parsed = ParsedDicom(index=index, stored_bytes=sanitized_bytes(data, limits=limits))
     if index.has_waveform and index.sop_class_uid.startswith(ECG_SOP_PREFIX) and measure_ecg:
         ds = ds if ds is not None else read_dicom(data, limits=limits)
-        parsed.ecg = measure(read_dicom_ecg(ds, limits=limits), thresholds or CriticalThresholds())
+        parsed.ecg = measure(read_dicom_ecg(ds, limits=limits), thresholds or CriticalThresholds(),
+                             sex=sex or (index.patient_sex or "").strip().upper()[:1])
     return parsed
 
 
-def measure(ecg: Ecg, thresholds: CriticalThresholds) -> ParsedEcg:
+def measure(ecg: Ecg, thresholds: CriticalThresholds, *, sex: str = "") -> ParsedEcg:
     """Computed intervals, rhythm statements and critical findings; a record that cannot be measured is still stored."""
     try:
-        analysis = analyse_ecg(ecg, thresholds=thresholds)
+        analysis = analyse_ecg(ecg, thresholds=thresholds, sex=sex)
     except MeasurementError as exc:
         return ParsedEcg(ecg=ecg, measurement_error=exc.message)
     return ParsedEcg(ecg=ecg, computed=analysis.computed.as_dict(),

@@ -245,14 +245,14 @@ def _saved_event(room: Room, stream: EcgStream, *, critical: list[str]) -> None:
 def ecg_stream_save(*, stream_id: int) -> EcgStream:
     """An ended device stream -> an ECG study of the consultation, measured like an upload (critical
     findings raise it to stat; the expert is told); event ecg.saved. Safe to run twice (state guard)."""
-    stream = EcgStream.objects.select_related("room__consultation", "started_by__user").get(pk=stream_id)
+    stream = EcgStream.objects.select_related("room__consultation__patient", "started_by__user").get(pk=stream_id)
     if stream.state != S.ENDED:
         return stream
     raws = [bytes(r) for r in stream.chunks.order_by("seq").values_list("samples", flat=True)]
     try:  # parse and measure outside the transaction: it takes a while, the room must not wait
         ecg = build_ecg(names=stream.lead_names, microvolts=ecg_wire.assemble(raws, stream.lead_names),
                         sampling_rate=stream.sampling_rate, source_format="live")
-        parsed = ecg_measure(ecg)
+        parsed = ecg_measure(ecg, patient=stream.room.consultation.patient)
     except FormatError as exc:
         return ecg_stream_save_failed(stream_id=stream_id, code=exc.code, message=exc.message)
     by = stream.started_by.user

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from teleclinic.auth import ExpiringTokenAuthentication as TokenAuthentication
 
 from ..errors import DomainError, InvalidInput, NotFound, TooLarge
+from ..formats.dicom_header import file_meta_uids
 from ..formats.errors import FormatError
 from ..selectors import audit_listed, instance_list, series_list, study_list
 from ..services.ingest import Source, ingest_dicom_batch
@@ -94,18 +95,7 @@ STUDY_MISMATCH = 0xC409  # "Study Instance UID does not match the request's" (as
 
 def _uids(content: bytes) -> dict:
     """Best effort for the failure list: the SOP class and instance UIDs from the file meta."""
-    try:
-        import io
-
-        from pydicom.filereader import read_preamble, _read_file_meta_info
-
-        fp = io.BytesIO(content)
-        read_preamble(fp, False)
-        meta = _read_file_meta_info(fp)
-        return {"class": str(meta.get("MediaStorageSOPClassUID", "")),
-                "instance": str(meta.get("MediaStorageSOPInstanceUID", ""))}
-    except Exception:  # noqa: BLE001 - the part is broken; we report what we can
-        return {}
+    return file_meta_uids(content)
 
 
 class SeriesSearchView(DicomWebView):

@@ -91,24 +91,43 @@ def _index(data: bytes, limits: Limits) -> DicomIndex:
     return _Values(raw, implicit).index(syntax, limits)
 
 
+def file_meta_uids(data: bytes) -> dict[str, str]:
+    """The SOP class and instance UIDs of a Part 10 file's meta group ({"class", "instance"}), or {} where
+    the meta cannot be read: for reports about a file that may be broken anywhere after it (its body is
+    never read, so a deflated body is never inflated)."""
+    if len(data) < 132 or data[128:132] != b"DICM":
+        return {}
+    try:
+        values, _ = _file_meta_values(data)
+    except Exception:  # noqa: BLE001 - a broken meta group: nothing to report
+        return {}
+    return {"class": values.get(0x0002, ""), "instance": values.get(0x0003, "")}
+
+
 def _file_meta(data: bytes) -> tuple[str, int]:
     """The transfer syntax and where the body starts: group 0002, explicit VR little endian, as pydicom reads it."""
+    values, pos = _file_meta_values(data)
+    if not values.get(0x0010):
+        raise _NotSure("no transfer syntax")
+    return values[0x0010], pos
+
+
+def _file_meta_values(data: bytes) -> tuple[dict[int, str], int]:
+    """The UI values of group 0002 by element number, and where the body starts."""
     walk = _Pass(data, False)
     if len(data) - 132 < 8 or walk._switches(132, False):
         raise _NotSure("file meta not explicit VR")
-    syntax, pos = None, 132
+    values, pos = {}, 132
     while len(data) - pos >= 8 and _UNPACK_U16(data, pos)[0] == 2:
         element = _UNPACK_U16(data, pos + 2)[0]
         vr, length, vpos = walk._header(pos, False, len(data))
         if length == 0xFFFFFFFF or vpos + length > len(data) or vr == "UN":
             raise _NotSure("unusual file meta element")
         walk._check_value(0x00020000 | element, vr, vpos, length, False, 0)
-        if element == 0x0010:
-            syntax = _plain(data[vpos:vpos + length], "UI")
+        if vr == "UI":
+            values[element] = _plain(data[vpos:vpos + length], "UI")
         pos = vpos + length
-    if not syntax:
-        raise _NotSure("no transfer syntax")
-    return syntax, pos
+    return values, pos
 
 
 class _Pass:

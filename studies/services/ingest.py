@@ -75,7 +75,9 @@ def ingest_upload(*, upload_id) -> Upload:
     except FileNotFoundError:  # a concurrent run of this task finished first and removed the bytes
         return Upload.objects.get(pk=upload.pk)
     try:
-        parsed = parse_upload(data, kind=upload.kind, limits=limits(), thresholds=thresholds())
+        parsed = parse_upload(data, kind=upload.kind, limits=limits(), thresholds=thresholds(),
+                              sex=_patient_sex(upload.patient or (upload.consultation.patient if upload.consultation
+                                                                  else None)))
         once_more_on_race(lambda: _store_upload(upload_id=upload.pk, parsed=parsed))
     except FormatError as exc:
         upload_fail(upload_id=upload.pk, code=exc.code, message=exc.message)
@@ -169,11 +171,12 @@ def ingest_dicom_batch(*, datas: list[bytes], source: Source,
     """
     results: list = [None] * len(datas)
     staged: list[tuple[int, ParsedDicom, str]] = []
+    source_sex = _patient_sex(source.patient or (source.consultation.patient if source.consultation else None))
     with files_or_nothing() as files:
         names = new_names("dicom", "dcm", len(datas))
         for position, data in enumerate(datas):
             try:
-                parsed = parse_dicom(data, limits=limits(), thresholds=thresholds())
+                parsed = parse_dicom(data, limits=limits(), thresholds=thresholds(), sex=source_sex)
             except FormatError as exc:
                 results[position] = exc
                 continue
@@ -446,9 +449,14 @@ def store_ecg(*, parsed: ParsedEcg, original: bytes | None, source: Source, file
     return record
 
 
-def ecg_measure(ecg) -> ParsedEcg:
+def ecg_measure(ecg, *, patient: Patient | None = None) -> ParsedEcg:
     """Computed measurements and critical findings of an ECG that arrived as samples, not as a file."""
-    return measure(ecg, thresholds())
+    return measure(ecg, thresholds(), sex=_patient_sex(patient))
+
+
+def _patient_sex(patient: Patient | None) -> str:
+    """The sex an ECG's QTc is judged by: the patient's on record, when the upload names them."""
+    return patient.sex if patient is not None else ""
 
 
 def ecg_signal_store(*, parsed: ParsedEcg, source: Source, files: FileBatch) -> EcgRecord:

@@ -68,7 +68,8 @@ def _ecgs_of(study: ImagingStudy, *, by: User, consultation: Consultation | None
     source = Source(by=by, organisation=study.organisation, consultation=consultation, patient=study.patient)
     for instance in study_instances_without_ecg(study):
         try:
-            parsed = parse_dicom(media_path(instance.file).read_bytes(), limits=limits(), thresholds=thresholds())
+            parsed = parse_dicom(media_path(instance.file).read_bytes(), limits=limits(), thresholds=thresholds(),
+                                 sex=study.patient.sex if study.patient else "")
         except FormatError as exc:
             raise InvalidStudy(exc.message, code=exc.code)
         if parsed.ecg is not None:

@@ -194,3 +194,15 @@ def test_small_changes_anywhere_index_as_the_full_read_does_or_step_aside():
             decided += 1
             assert header == full_outcome(bytes(data))
     assert decided > 100  # the property was exercised, not only stepped aside
+
+
+def test_the_file_meta_uids_are_read_without_reading_the_body():
+    from studies.formats.dicom_header import file_meta_uids
+    from tests.studies.badfiles import deflate_bomb
+
+    ds = pydicom.dcmread(io.BytesIO(data_bytes("CT_small.dcm")))
+    assert file_meta_uids(data_bytes("CT_small.dcm")) == {"class": ds.file_meta.MediaStorageSOPClassUID,
+                                                          "instance": ds.file_meta.MediaStorageSOPInstanceUID}
+    # a bomb's body is never inflated for it; what is not Part 10 gives nothing
+    assert file_meta_uids(deflate_bomb(64 * 1024 * 1024))["instance"] == "1.2.3.4.5.6.7.8.9"
+    assert file_meta_uids(b"not dicom") == {} and file_meta_uids(b"\0" * 128 + b"DICM" + b"\xff" * 6) == {}

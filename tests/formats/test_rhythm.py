@@ -192,3 +192,26 @@ def test_regular_sawtooth_waves_at_300_with_4_to_1_conduction_are_atrial_flutter
     assert codes(a) == [Rhythm.FLUTTER] and a.statements[0].zh == "心房扑动"
     assert a.computed.atrial_rate_bpm == pytest.approx(300, abs=20)
     assert a.computed.pr_ms is None and a.computed.withheld["pr_ms"].startswith("atrial flutter")
+
+
+@pytest.fixture(scope="module")
+def borderline_qt(parts):
+    """A sinus record whose QTc lies between the men's (450) and the women's (460 ms) limits."""
+    for stretch in np.arange(1.15, 1.25, 0.01):  # about 1.18 at 72/min
+        record = sinus(parts, 72, shape=qt_stretched(parts, float(stretch)))
+        if 451 <= analyse_ecg(record).computed.qtc_ms <= 459:
+            return record
+    raise AssertionError("no stretch gives a QTc between 451 and 459 ms")
+
+
+@pytest.mark.parametrize("sex, prolonged", [("M", True), ("F", False), ("", False), ("O", False)])
+def test_a_borderline_qtc_is_prolonged_for_a_man_only(borderline_qt, sex, prolonged):
+    # QTc above 450 ms is prolonged in men, above 460 ms in women (and where the sex is unknown)
+    a = analyse_ecg(borderline_qt, sex=sex)
+    assert 450 < a.computed.qtc_ms < 460
+    assert ("prolonged_qtc" in codes(a)) is prolonged
+
+
+def test_a_long_qt_is_prolonged_whatever_the_sex(parts):
+    record = sinus(parts, 72, shape=qt_stretched(parts, 1.45))
+    assert all("prolonged_qtc" in codes(analyse_ecg(record, sex=sex)) for sex in ("M", "F", ""))

@@ -145,3 +145,33 @@ def test_a_ge_muse_xml_is_ingested_with_ges_measurements_and_statements(tus_clie
     assert body["device_measurements"]["values"]["QTcFrederica"] == 369
     assert body["device_measurements"]["statements"] == ["RITMO SINUSALE", "ECG NORMALE"]
     assert [s["code"] for s in body["computed_measurements"]["statements"]] == ["sinus_rhythm"]
+
+
+@pytest.fixture(scope="module")
+def borderline_qt(parts):
+    """A sinus ECG whose QTc is about 455 ms (men's limit 450, women's 460)."""
+    from studies.formats.ecg.measure import analyse_ecg
+    from tests.formats.rhythm_samples import qt_stretched
+
+    times = regular(0.5, 72, 10.0)
+    for stretch in np.arange(1.15, 1.25, 0.01):  # about 1.18 at 72/min
+        record = synthesize(parts, seconds=10.0, p_times=times,
+                            qrst_beats=[(t, qt_stretched(parts, float(stretch))) for t in times])
+        if 453 <= analyse_ecg(record).computed.qtc_ms <= 457:
+            return record
+    raise AssertionError("no stretch gives a QTc of 453-457 ms")
+
+
+@pytest.mark.parametrize("sex, prolonged", [("M", True), ("F", False)])
+def test_a_borderline_qtc_is_judged_by_the_consultation_patients_sex(borderline_qt, sex, prolonged, tus_client,
+                                                                      doctor, consultation_factory, community,
+                                                                      cardiology):
+    consultation = consultation_factory(patient__home_clinic=community.village_a1, patient__sex=sex,
+                                        requested_by=doctor, specialty=cardiology)
+    # when it is uploaded in the patient's consultation
+    upload = upload_and_ingest(tus_client, doctor, make_csv(borderline_qt), consultation=consultation.pk, kind="ecg")
+    # then QTc is stated prolonged for a man, not for a woman
+    assert upload.state == "ingested", upload.error_message
+    ecg = EcgRecord.objects.get()
+    assert 450 < ecg.computed_measurements["qtc_ms"] < 460
+    assert ("prolonged_qtc" in [s["code"] for s in ecg.computed_statements]) is prolonged

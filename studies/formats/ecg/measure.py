@@ -83,11 +83,13 @@ class EcgAnalysis:
                 "critical": [asdict(c) for c in self.critical], "statements": [s.as_dict() for s in self.statements]}
 
 
-def analyse_ecg(ecg: Ecg, *, lead: str = "II", thresholds: CriticalThresholds = CriticalThresholds()) -> EcgAnalysis:
+def analyse_ecg(ecg: Ecg, *, lead: str = "II", thresholds: CriticalThresholds = CriticalThresholds(),
+                sex: str = "") -> EcgAnalysis:
+    """`sex` ("M", "F", or unknown) sets the QTc above which it is stated prolonged."""
     computed, rhythm = _measure(ecg, lead=lead)
     return EcgAnalysis(computed=computed, device=dict(ecg.device_measurements),
                        critical=critical_findings(computed, thresholds=thresholds, rhythm=rhythm),
-                       statements=rhythm_statements(rhythm, qtc_ms=computed.qtc_ms), rhythm=rhythm)
+                       statements=rhythm_statements(rhythm, qtc_ms=computed.qtc_ms, sex=sex), rhythm=rhythm)
 
 
 def measure_ecg(ecg: Ecg, *, lead: str = "II") -> ComputedMeasurements:

@@ -14,7 +14,8 @@ decides. The decisions, in order:
    no P and irregular: atrial fibrillation; no P and regular: the atrial activity left after the
    averaged QRST is subtracted decides atrial flutter (regular, 240-340/min), complete AV block
    (regular P waves faster than the ventricles, not linked to them) or a rhythm left undetermined;
-5. RR > 2 s is a pause; QTc > 460 ms prolonged; axis from the net QRS of I and aVF; low voltage when
+5. RR > 2 s is a pause; QTc prolonged above 450 ms in men, 460 ms in women and where the sex is unknown
+   (AHA/ACCF/HRS 2009); axis from the net QRS of I and aVF; low voltage when
    every limb lead's QRS is under 0.5 mV (or every precordial lead's under 1 mV).
 Measurements that do not apply are withheld (no PR without conducted P waves).
 """
@@ -35,7 +36,8 @@ COMPENSATORY = 1.85  # RR before + after a premature beat >= this many reference
 IRREGULAR_NRMSSD = 0.10
 P_MIN_UV, P_MIN_CORRELATION, P_MIN_COHERENCE = 40.0, 0.6, 0.7
 PAUSE_MS = 2000.0
-PROLONGED_QTC_MS = 460.0
+PROLONGED_QTC_MS = {"M": 450.0, "F": 460.0}  # by sex (Patient.Sex codes); others, unknown: the higher
+PROLONGED_QTC_OTHERWISE_MS = 460.0
 FIRST_DEGREE_PR_MS = 200.0
 FREQUENT_FRACTION = 0.10
 FLUTTER_RATE = (240.0, 340.0)  # flutter waves per minute; fibrillatory waves are faster (350-600)
@@ -166,15 +168,20 @@ def analyse_rhythm(ecg: Ecg, rpeaks: np.ndarray) -> RhythmAnalysis:
     )
 
 
-def rhythm_statements(a: RhythmAnalysis, *, qtc_ms: float | None) -> list[Statement]:
-    """The preliminary statements, rhythm first; `qtc_ms` from the interval measurement."""
+def prolonged_qtc_ms(sex: str = "") -> float:
+    """The QTc above which it is stated prolonged, for a patient of `sex` ("M", "F"; anything else: unknown)."""
+    return PROLONGED_QTC_MS.get(sex, PROLONGED_QTC_OTHERWISE_MS)
+
+
+def rhythm_statements(a: RhythmAnalysis, *, qtc_ms: float | None, sex: str = "") -> list[Statement]:
+    """The preliminary statements, rhythm first; `qtc_ms` from the interval measurement, judged by `sex`."""
     found = [statement("af_rvr" if a.rhythm == Rhythm.AF and a.ventricular_rate_bpm > 110 else a.rhythm)]
     found += _ectopy_statements(a)
     if a.longest_rr_ms > PAUSE_MS:
         found.append(statement("pause", s=f"{a.longest_rr_ms / 1000:.1f}"))
     if a.pr_ms is not None and a.pr_ms > FIRST_DEGREE_PR_MS:
         found.append(statement("first_degree_av_block"))
-    if qtc_ms is not None and qtc_ms > PROLONGED_QTC_MS:
+    if qtc_ms is not None and qtc_ms > prolonged_qtc_ms(sex):
         found.append(statement("prolonged_qtc", ms=f"{qtc_ms:.0f}"))
     if a.qrs_axis_deg is not None and -90 <= a.qrs_axis_deg < -30:
         found.append(statement("left_axis_deviation", deg=f"{a.qrs_axis_deg:.0f}"))
