@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 from django.utils.translation import gettext, override
@@ -65,6 +66,7 @@ def test_expired_revoked_used_and_closed_links_are_refused_by_the_check(room, in
     assert codes == {"expired": (403, "token_expired"), "revoked": (403, "token_revoked"),
                      "used": (403, "token_reused"), "forged": (403, "token_forged")}
 
+    assert Session.objects.count() == 0  # a refused anonymous check stores no session row (issue 13, finding 8)
     _, fresh = tokens.invite_create(by=people["village_doctor"], room_id=room.pk)
     assert _check(room.pk, fresh).status_code == 200
     rooms.room_close(by=people["village_doctor"], room_id=room.pk)
