@@ -173,8 +173,12 @@ def test_a_call_as_people_use_it(relay_worker, people, cardiology, patient_facto
                                     ("expert", expert, "#tiles", [patient.pk, host_id])]:
         for other in others:
             video_decoding(page, f"{_tile(root, other)} video", timeout_s=120)
-    assert phone.inner_text(f"{_tile('#remote', host_id)} .role") == "村医（主持）"
-    assert phone.inner_text(f"{_tile('#remote', expert_id)} .role") == "专家"
+    for other, role in [(host_id, "村医（主持）"), (expert_id, "专家")]:
+        try:
+            wait_for_js(phone, f"document.querySelector('{_tile('#remote', other)} .role').textContent === '{role}'")
+        except AssertionError:
+            raise AssertionError(f"tile {other}: {phone.inner_text(_tile('#remote', other))!r}; the phone knows "
+                                 f"{phone.evaluate('[...window.livePatient.state.participants.values()]')}") from None
     assert phone.inner_text(f"{_tile('#remote', expert_id)} .name") == str(expert_user)
     for other in [host_id, expert_id]:  # the caption is inside the tile on the phone, not cut off below it
         assert phone.evaluate(f"""(() => {{ const tile = document.querySelector('{_tile('#remote', other)}');

@@ -129,8 +129,8 @@ function renderTiles() {
   for (const tile of document.querySelectorAll("#remote figure")) {
     const id = Number(tile.dataset.participant);
     const p = state.participants.get(id);
-    tile.querySelector(".name").textContent = p ? p.name : "";
-    tile.querySelector(".role").textContent = p ? ROLE_TEXT[p.role] || p.role : "";
+    tile.querySelector(".name").textContent = p && p.name ? p.name : "";
+    tile.querySelector(".role").textContent = p && p.role ? ROLE_TEXT[p.role] || p.role : "";
     tile.dataset.role = p ? p.role : "";
     const figures = worseQuality(quality.get(id), received.get(id));
     const level = figures ? qualityLevel(figures) : "unknown";

@@ -79,8 +79,8 @@ function showLink(el, figures) {
 function renderTiles() {
   for (const [publisher, tile] of remoteTiles) {
     const p = state.participants.get(Number(publisher));
-    tile.querySelector(".name").textContent = p ? p.name : `#${publisher}`;
-    tile.querySelector(".role").textContent = p ? ROLE_TEXT[p.role] || p.role : "";
+    tile.querySelector(".name").textContent = p && p.name ? p.name : `#${publisher}`;
+    tile.querySelector(".role").textContent = p && p.role ? ROLE_TEXT[p.role] || p.role : "";
     tile.dataset.role = p ? p.role : "";
     const badges = [];
     if (p && p.audio_muted) badges.push(t("Muted"));
@@ -94,7 +94,7 @@ function renderTiles() {
     tile.querySelector(".tile-state").textContent = lost ? t("Reconnecting…") : "";
     const hideVideo = p && (p.video_muted || p.audio_only || audioOnly);
     tile.querySelector(".avatar").hidden = !hideVideo;
-    tile.querySelector(".avatar").textContent = p ? p.name.slice(0, 1) : "?";
+    tile.querySelector(".avatar").textContent = p && p.name ? p.name.slice(0, 1) : "?";
   }
 }
 

@@ -32,6 +32,11 @@ export class RoomState extends EventTarget {
     this.emit("changed", {});
   }
 
+  // An event about someone this state does not hold (yet) changes nothing: no half-known participant.
+  update(id, values) {
+    if (this.participants.has(id)) this.upsert(id, values);
+  }
+
   upsert(id, values) {
     const current = this.participants.get(id) || { id };
     const updated = { ...current, ...values };
@@ -56,16 +61,16 @@ export class RoomState extends EventTarget {
         if (data.participant) this.upsert(data.participant.id, { ...data.participant, media_lost: false });
         break;
       case "participant.presence":
-        this.upsert(event.participant, { connected: data.connected });
+        this.update(event.participant, { connected: data.connected });
         break;
       case "mute":
-        this.upsert(event.participant, { audio_muted: data.audio_muted, video_muted: data.video_muted });
+        this.update(event.participant, { audio_muted: data.audio_muted, video_muted: data.video_muted });
         break;
       case "audio_only":
-        this.upsert(event.participant, { audio_only: data.audio_only });
+        this.update(event.participant, { audio_only: data.audio_only });
         break;
       case "media":
-        this.upsert(event.participant, { media_lost: data.state === "lost" });
+        this.update(event.participant, { media_lost: data.state === "lost" });
         this.emit("media", { participant: event.participant, lost: data.state === "lost", replayed: event.seq <= this.snapshotSeq });
         break;
       case "chat":
