@@ -33,12 +33,14 @@ def audit_record(*, actor, action: str, obj: Model, interface: str, request=None
                                             consultation_id or own_consultation))
 
 
-def audit_record_many(*, actor, action: str, objs: Iterable[Model], interface: str, request=None) -> None:
-    """One row per object read (a listing shows each patient to the reader)."""
+def audit_record_many(*, actor, action: str, objs: Iterable[Model], interface: str, request=None,
+                      detail: dict | None = None, ids_of=None) -> None:
+    """One row per object read (a listing shows each patient to the reader). `ids_of(obj)` gives
+    (patient_id, consultation_id) for objects that reach them through a relation (a report version)."""
     rows = []
     for obj in objs:
-        patient_id, consultation_id = _ids_of(obj)
-        rows.append(AuditEvent(**_row(actor, action, obj, interface, request, None, patient_id, consultation_id)))
+        patient_id, consultation_id = (ids_of or _ids_of)(obj)
+        rows.append(AuditEvent(**_row(actor, action, obj, interface, request, detail, patient_id, consultation_id)))
     AuditEvent.objects.bulk_create(rows)
 
 

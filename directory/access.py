@@ -6,7 +6,9 @@ disagree. Rules (DESIGN.md):
 - village doctor: their clinic's patients and consultations;
 - township doctor: their centre and the village clinics under it;
 - expert: what is assigned to them (and, to read, those patients, and consultations offered to them);
-- coordinator: their whole community; admin: everything.
+- coordinator: their whole community; admin: everything;
+- system client (a hospital system reading FHIR with OAuth2 client credentials, role SYSTEM): its
+  organisation and all below it, as a township doctor, and only to view (see `system_client_reach`).
 """
 from functools import wraps
 from typing import Callable
@@ -47,7 +49,23 @@ def orgs_in_reach(user: User) -> list[int] | None:
         return org_subtree_ids(user.organisation_id)
     if user.role == User.Role.COORDINATOR:
         return list(Organisation.objects.filter(community_id=user.organisation.community_id).values_list("id", flat=True))
+    if user.role == User.Role.SYSTEM:
+        return system_client_reach(user)
     return []
+
+
+# --- System clients (FHIR, OAuth2 client credentials; fhir/auth.py) ------------------------------------
+# A registered hospital system acts as a user of role SYSTEM bound to one organisation. It reaches what a
+# township doctor there would: the records of that organisation and every organisation below it
+# (patients by their home clinic, consultations by the requesting clinic), and only to VIEW: by_reach
+# gives it nothing for any other action, whatever a scope says.
+def system_client_reach(user: User) -> list[int]:
+    return org_subtree_ids(user.organisation_id)
+
+
+def is_system_client(user: User) -> bool:
+    return getattr(user, "role", None) == User.Role.SYSTEM
+# -------------------------------------------------------------------------------------------------------
 
 
 def by_reach(scope: Callable[..., Q]) -> Callable[..., Q]:
@@ -60,6 +78,8 @@ def by_reach(scope: Callable[..., Q]) -> Callable[..., Q]:
     def wrapper(user: User, action: str, *args, **kwargs) -> Q:
         if not user.is_authenticated:
             return NOTHING
+        if action != VIEW and is_system_client(user):
+            return NOTHING  # system clients read only
         orgs = orgs_in_reach(user)
         if orgs is None:
             return Q()

@@ -64,6 +64,7 @@ class User(AbstractUser):
         EXPERT = "expert", "专家 expert"
         COORDINATOR = "coordinator", "协调员 coordinator"
         ADMIN = "admin", "管理员 admin"
+        SYSTEM = "system", "系统接口 system client"  # a hospital system's OAuth2 client (fhir app), read only
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VILLAGE_DOCTOR)
     organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="staff")

@@ -25,6 +25,12 @@ Pinned: aiortc==1.16.0 (aioice as it depends on). What is reached into, and why:
   ``RTCDtlsTransport._handle_rtp_data`` inside the datagram callback, as
   ``RTCDtlsTransport._recv_next`` would, instead of through a queue and a task switch;
   the transport's private receive counters are kept. DTLS, STUN and SRTCP take aiortc's path.
+- Congestion control (relay/congestion.py does the deciding): ``RTCRtpSender._retransmit``
+  is wrapped per instance (NACKs answered by RtxPolicy), ``RTCRtpSender._handle_rtcp_packet``
+  is wrapped per instance to read REMBs and receiver reports (loss, and the round trip
+  from the sender's private ``__lsr``/``__lsr_time``), ``RTCRtpReceiver._send_rtcp`` is
+  wrapped to lower aiortc's own REMB to the subscribers' ceiling, and REMB/NACK packets are
+  sent with the receiver's ``__rtcp_ssrc``, ``_send_rtcp`` and ``_send_rtcp_nack``.
 - ``RTCRtpTransceiver._codecs`` is narrowed after setRemoteDescription so that an answer
   names only the room's codec.
 - ``aioice.ice.get_host_addresses`` is wrapped so that 127.0.0.1 can be gathered as a host
@@ -41,6 +47,7 @@ tests/relay/test_passthrough.py exercises each piece.
 import asyncio
 import contextlib
 import fractions
+import functools
 import logging
 import struct
 import time
@@ -58,10 +65,21 @@ from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpsender import RTP_HISTORY_SIZE, random_sequence_number
-from aiortc.rtp import HeaderExtensions, RtpPacket, is_rtcp
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    HeaderExtensions,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    is_rtcp,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
 from aiortc.utils import random32, uint16_add, uint16_gt
 
 from .bitstream import h264_nal_units, is_keyframe, starts_frame
+from .congestion import RtxPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +99,15 @@ _SENDER_ATTRS = {
     "packet_count": "_RTCRtpSender__packet_count",
 }
 
-# How far (in packets) a video frame may stay incomplete before the relay gives it up
-# and asks the publisher for a keyframe. NACK retransmissions normally fill a gap within
-# one round trip; 256 packets is several frames at 640x480.
-MAX_VIDEO_GAP_PACKETS = 256
+# RTP header (12) + extensions (abs-send-time, mid: 12) + SRTP tag (10) + UDP/IP (28)
+RTP_OVERHEAD = 62
+
+# A gap in a publisher's video is given up after this many round trips (at least
+# GAP_GIVE_UP_MIN seconds): NACK retransmissions fill a gap within one round trip or two.
+GAP_GIVE_UP_RTTS = 2.0
+GAP_GIVE_UP_MIN = 0.1
+# A memory bound only: the timers above give a gap up long before this many packets.
+MAX_VIDEO_GAP_PACKETS = 1024
 
 
 def check_aiortc_internals() -> None:
@@ -99,6 +122,9 @@ def check_aiortc_internals() -> None:
         (RTCRtpSender, "_send_keyframe"),
         (RTCRtpSender, "_next_encoded_frame"),
         (RTCRtpSender, "_retransmit"),
+        (RTCRtpSender, "_handle_rtcp_packet"),
+        (RTCRtpReceiver, "_send_rtcp"),
+        (RTCRtpReceiver, "_send_rtcp_nack"),
         (RTCDtlsTransport, "_send_rtp"),
         (RTCDtlsTransport, "_handle_rtp_data"),
     ):
@@ -207,18 +233,40 @@ class VideoForwardingBuffer(_ForwardingBuffer):
     A frame is complete when its packets run without a gap from the packet after the
     previous frame's marker packet up to a packet carrying the marker bit. The first
     frame is kept only if its first packet says it starts a frame (``starts_frame``).
-    Returns ``pli_flag=True`` to the receiver when a frame had to be given up, which makes
-    aiortc send a PLI to the publisher.
+
+    Gap rules (a missing packet holds back the frames behind it):
+    - a complete keyframe behind the gap is released at once, and what lies before it
+      dropped (it is not needed any more);
+    - the gap is NACKed again (``send_nack(ssrc, seqs)``) once per round trip while it
+      stays open: aiortc's receiver NACKs a packet only once, when it sees it missing;
+    - after ``GAP_GIVE_UP_RTTS`` round trips (``rtt()`` seconds, at least
+      ``GAP_GIVE_UP_MIN``) the gap is given up: the frame it is in is dropped and the
+      frames after it go on; ``pli_flag=True`` makes aiortc ask the publisher for a keyframe.
+    ``tick()`` applies the timers without a new packet (called by the room's control loop).
     """
 
-    def __init__(self, codec_name: str, on_frame: Callable[[EncodedFrame], None]) -> None:
+    def __init__(self, codec_name: str, on_frame: Callable[[EncodedFrame], None],
+                 send_nack: Optional[Callable[[int, list[int]], None]] = None,
+                 rtt: Callable[[], Optional[float]] = lambda: None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(codec_name, on_frame)
         self._packets: dict[int, RtpPacket] = {}
         self._next_seq: Optional[int] = None  # first packet of the next frame to release
         self._newest_seq: Optional[int] = None
+        self._send_nack = send_nack
+        self._rtt = rtt
+        self._clock = clock
+        self._gap_seq: Optional[int] = None  # the missing packet that holds frames back
+        self._gap_since = 0.0
+        self._last_nack = 0.0
+        self._ssrc = 0
+        self.gaps_given_up = 0
+        self.keyframes_skipped_to = 0
+        self.renacks = 0
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
         seq = packet.sequence_number
+        self._ssrc = packet.ssrc
         if self._next_seq is None:
             if starts_frame(self._codec_name, packet.payload):
                 self._next_seq = seq
@@ -240,7 +288,89 @@ class VideoForwardingBuffer(_ForwardingBuffer):
         ):
             self._give_up_until_newest_marker()
             pli = True
-        return pli, None
+        return self._gap_rules() or pli, None
+
+    def tick(self) -> bool:
+        """Apply the gap timers; True if a keyframe should be asked for."""
+        return self._gap_rules()
+
+    def _gap_rules(self) -> bool:
+        if not self._packets or self._next_seq is None:
+            self._gap_seq = None
+            return False
+        missing = self._first_missing()
+        if missing is None:
+            self._gap_seq = None
+            return False
+        now = self._clock()
+        if missing != self._gap_seq:
+            # a new gap: aiortc's receiver has just NACKed it
+            self._gap_seq, self._gap_since, self._last_nack = missing, now, now
+        if self._skip_to_complete_keyframe():
+            self._gap_rules()
+            return False
+        rtt = self._rtt() or 0.2
+        if now - self._gap_since > max(GAP_GIVE_UP_RTTS * rtt, GAP_GIVE_UP_MIN):
+            self.gaps_given_up += 1
+            self._give_up_gap(missing)
+            self._release_complete_frames()
+            self._gap_rules()
+            return True
+        if now - self._last_nack >= max(rtt, 0.02) and self._send_nack is not None:
+            self._last_nack = now
+            self.renacks += 1
+            self._send_nack(self._ssrc, self._missing_list())
+        return False
+
+    def _first_missing(self) -> Optional[int]:
+        if self._newest_seq is None:
+            return None
+        seq = self._next_seq
+        while seq != self._newest_seq:
+            if seq not in self._packets:
+                return seq
+            seq = uint16_add(seq, 1)
+        return None
+
+    def _missing_list(self, limit: int = 64) -> list[int]:
+        missing, seq = [], self._next_seq
+        while seq != self._newest_seq and len(missing) < limit:
+            if seq not in self._packets:
+                missing.append(seq)
+            seq = uint16_add(seq, 1)
+        return missing
+
+    def _skip_to_complete_keyframe(self) -> bool:
+        """Release the newest complete keyframe lying behind the gap, if there is one."""
+        for seq in sorted(self._packets, key=lambda s: uint16_add(s, -self._next_seq), reverse=True):
+            first = self._packets[seq]
+            if not first._data or not starts_frame(self._codec_name, first.payload):
+                continue
+            if not _starts_keyframe(self._codec_name, first._data):
+                continue
+            end = seq
+            while True:
+                packet = self._packets.get(end)
+                if packet is None or packet.timestamp != first.timestamp:
+                    break
+                if packet.marker:
+                    self.keyframes_skipped_to += 1
+                    self._drop_until(seq)
+                    self._release_complete_frames()
+                    return True
+                end = uint16_add(end, 1)
+        return False
+
+    def _give_up_gap(self, missing: int) -> None:
+        """Drop everything up to the first frame start after ``missing``."""
+        seq = uint16_add(missing, 1)
+        while seq != uint16_add(self._newest_seq, 1):
+            packet = self._packets.get(seq)
+            if packet is not None and packet._data and starts_frame(self._codec_name, packet.payload):
+                self._drop_until(seq)
+                return
+            seq = uint16_add(seq, 1)
+        self._drop_until(uint16_add(self._newest_seq, 1))
 
     def _release_complete_frames(self) -> bool:
         pli = False
@@ -288,19 +418,35 @@ class VideoForwardingBuffer(_ForwardingBuffer):
         self._drop_until(uint16_add(newest_marker, 1))
 
 
+def _starts_keyframe(codec_name: str, first_data: bytes) -> bool:
+    """Whether a frame's first packet (depacketized) begins a keyframe."""
+    if codec_name == "H264":
+        return any(nal[0] & 0x1F in (5, 7) for nal in h264_nal_units(first_data))
+    return is_keyframe(codec_name, first_data)
+
+
 def tap_receiver(
-    receiver: RTCRtpReceiver, kind: str, codec_name: str, on_frame: Callable[[EncodedFrame], None]
-) -> None:
+    receiver: RTCRtpReceiver, kind: str, codec_name: str, on_frame: Callable[[EncodedFrame], None],
+    rtt: Callable[[], Optional[float]] = lambda: None,
+) -> "_ForwardingBuffer":
     """Make ``receiver`` hand complete encoded frames to ``on_frame`` instead of decoding.
 
     Call before the connection starts (after setRemoteDescription). ``on_frame`` runs on
-    the event loop, inside the receiver's packet handler: keep it short.
+    the event loop, inside the receiver's packet handler: keep it short. ``rtt`` gives the
+    round trip to the publisher (seconds, or None) for the video gap rules.
     """
     if not hasattr(receiver, _JITTER_ATTR):
         raise RuntimeError("aiortc RTCRtpReceiver has no jitter buffer attribute; see passthrough.py")
-    buffer_cls = VideoForwardingBuffer if kind == "video" else AudioForwardingBuffer
-    setattr(receiver, _JITTER_ATTR, buffer_cls(codec_name, on_frame))
+    buffer: _ForwardingBuffer
+    if kind == "video":
+        def send_nack(ssrc: int, seqs: list[int]) -> None:
+            asyncio.ensure_future(receiver._send_rtcp_nack(ssrc, seqs))
+        buffer = VideoForwardingBuffer(codec_name, on_frame, send_nack=send_nack, rtt=rtt)
+    else:
+        buffer = AudioForwardingBuffer(codec_name, on_frame)
+    setattr(receiver, _JITTER_ATTR, buffer)
     receive_inline(receiver.transport)
+    return buffer
 
 
 def receive_inline(dtls_transport: RTCDtlsTransport) -> None:
@@ -407,9 +553,17 @@ def _run_to_completion(coroutine) -> None:
 class _RtpWriter:
     """Writes frames as RTP packets through one RTCRtpSender's transport, in the caller's
     call stack, the way RTCRtpSender._run_rtp would (sequence numbers, timestamps, abs-send-time
-    and mid extensions, NACK history, sender-report counters) minus its task and queue."""
+    and mid extensions, NACK history, sender-report counters) minus its task and queue.
 
-    def __init__(self, sender: RTCRtpSender, payload_type: int) -> None:
+    With a ``link`` (the subscriber's SubscriberLink) every packet goes through the
+    subscriber's pacer: audio at once, video when the budget allows. Sequence numbers and
+    abs-send-time are given when a packet actually leaves, so packets the pacer drops
+    leave no gap and the time a packet waited in the pacer is not taken for network delay
+    by the subscriber's bandwidth estimator.
+    """
+
+    def __init__(self, sender: RTCRtpSender, payload_type: int, link=None, kind: str = "video",
+                 stream=None) -> None:
         self._sender = sender
         self._payload_type = payload_type
         self._sequence_number = random_sequence_number()
@@ -417,35 +571,63 @@ class _RtpWriter:
         self._history: dict[int, RtpPacket] = getattr(sender, _SENDER_ATTRS["history"])
         self._extensions_map = getattr(sender, _SENDER_ATTRS["extensions_map"])
         self._mid = getattr(sender, _SENDER_ATTRS["mid"])
+        self._link = link
+        self._kind = kind
+        self._stream = stream
+        self._tail_cache: tuple[int, HeaderExtensions, bytes] = (-1, HeaderExtensions(), b"")
+        self.rtx = RtxPolicy()
+        self.closed = False
 
     def write(self, frame: PackedFrame, ntp_time: int) -> None:
         """Send ``frame``; ``ntp_time`` is now (one clock read for all subscribers)."""
-        sender = self._sender
         timestamp = (self._timestamp_origin + frame.timestamp) & 0xFFFFFFFF
-        # the frame's packets share their header extensions: encode them once
-        extensions = HeaderExtensions(abs_send_time=(ntp_time >> 14) & 0x00FFFFFF, mid=self._mid)
-        extension_tail = _extension_tail(self._extensions_map, extensions)
         last = len(frame.payloads) - 1
-        sent_bytes = 0
+        link = self._link
         for index, payload in enumerate(frame.payloads):
-            packet = RtpPacket(payload_type=self._payload_type, marker=int(index == last),
-                               sequence_number=self._sequence_number, timestamp=timestamp)
-            packet.ssrc = sender._ssrc
-            packet.payload = payload
-            packet.extensions = extensions
-            self._history[self._sequence_number % RTP_HISTORY_SIZE] = packet
-            try:
-                _run_to_completion(sender.transport._send_rtp(_serialize(packet, extension_tail)))
-            except ConnectionError:
-                return  # the subscriber's connection is closing
-            self._sequence_number = uint16_add(self._sequence_number, 1)
-            sent_bytes += len(payload)
+            marker = int(index == last)
+            if link is None:
+                self._send_packet(payload, marker, timestamp, ntp_time)
+            elif self._kind == "audio":
+                link.pacer.send_audio(len(payload) + RTP_OVERHEAD, functools.partial(
+                    self._send_packet, payload, marker, timestamp, ntp_time))
+            else:
+                link.pacer.send_video(len(payload) + RTP_OVERHEAD, functools.partial(
+                    self._send_packet, payload, marker, timestamp, None), self._stream)
+
+    def _send_packet(self, payload: bytes, marker: int, timestamp: int, ntp_time: Optional[int]) -> None:
+        if self.closed:
+            return
+        sender = self._sender
+        if ntp_time is None:
+            ntp_time = clock.current_ntp_time()
+        abs_send_time = (ntp_time >> 14) & 0x00FFFFFF
+        cached_time, extensions, extension_tail = self._tail_cache
+        if cached_time != abs_send_time:
+            # packets sent in the same instant share their header extensions: encode them once
+            extensions = HeaderExtensions(abs_send_time=abs_send_time, mid=self._mid)
+            extension_tail = _extension_tail(self._extensions_map, extensions)
+            self._tail_cache = (abs_send_time, extensions, extension_tail)
+        seq = self._sequence_number
+        packet = RtpPacket(payload_type=self._payload_type, marker=marker,
+                           sequence_number=seq, timestamp=timestamp)
+        packet.ssrc = sender._ssrc
+        packet.payload = payload
+        packet.extensions = extensions
+        self._history[seq % RTP_HISTORY_SIZE] = packet
+        try:
+            _run_to_completion(sender.transport._send_rtp(_serialize(packet, extension_tail)))
+        except ConnectionError:
+            self.closed = True  # the subscriber's connection is closing
+            return
+        self._sequence_number = uint16_add(seq, 1)
+        if self._link is not None:
+            self.rtx.on_sent(seq, time.monotonic())
         # what RTCRtpSender's sender reports and getStats() read
         setattr(sender, _SENDER_ATTRS["ntp_timestamp"], ntp_time)
         setattr(sender, _SENDER_ATTRS["rtp_timestamp"], timestamp)
         counts = _SENDER_ATTRS["octet_count"], _SENDER_ATTRS["packet_count"]
-        setattr(sender, counts[0], getattr(sender, counts[0]) + sent_bytes)
-        setattr(sender, counts[1], getattr(sender, counts[1]) + len(frame.payloads))
+        setattr(sender, counts[0], getattr(sender, counts[0]) + len(payload))
+        setattr(sender, counts[1], getattr(sender, counts[1]) + 1)
 
 
 def _extension_tail(extensions_map, extensions: HeaderExtensions) -> bytes:
@@ -481,12 +663,23 @@ class ForwardingTrack(MediaStreamTrack):
         self._needs_keyframe = publication.kind == "video"
         self.paused = False
         self.frames_sent = 0
+        self.link = None  # the subscriber's SubscriberLink (pacer), set before the connection is up
+        self.restarts = 0
+
+    def restart_at_keyframe(self) -> None:
+        """The pacer dropped this stream's backlog: go on from the next keyframe."""
+        if self.kind == "video":
+            self.restarts += 1
+            self._needs_keyframe = True
+            self._publication.request_keyframe()
 
     def set_paused(self, paused: bool) -> None:
         """Stop (True) or resume (False) forwarding; resuming video waits for a keyframe."""
         if paused == self.paused:
             return
         self.paused = paused
+        if paused and self.link is not None:
+            self.link.pacer.flush(self)  # what waits in the pacer goes too, at once
         if not paused and self.kind == "video":
             self._needs_keyframe = True
             self._publication.request_keyframe()
@@ -517,7 +710,7 @@ class ForwardingTrack(MediaStreamTrack):
         """Stands in for ``sender._next_encoded_frame``: aiortc calls it once the
         subscriber's connection is up, with the negotiated codec."""
         if self._writer is None:
-            self._writer = _RtpWriter(sender, codec.payloadType)
+            self._writer = _RtpWriter(sender, codec.payloadType, self.link, self.kind, self)
             pending, self._pending = self._pending, []
             now = clock.current_ntp_time()
             for frame in pending:
@@ -538,14 +731,103 @@ class ForwardingTrack(MediaStreamTrack):
             super().stop()
             self._publication.detach(self)
             self._pending.clear()
+            if self._writer is not None:
+                self._writer.closed = True
+            if self.link is not None:
+                self.link.pacer.flush(self)
             self._ended.set()
 
 
 def forward_through(sender: RTCRtpSender, track: ForwardingTrack) -> None:
     """Have ``track``'s frames written to ``sender``'s transport as they arrive, instead of
     aiortc's sender task reading the track (one task wake-up, queue hand-over and
-    packetization per frame and subscriber)."""
+    packetization per frame and subscriber). With ``track.link`` set, NACKs are answered
+    by the link's rules (RtxPolicy: recent packets only, within a share of the estimate)."""
     sender._next_encoded_frame = lambda codec: track._sender_started(sender, codec)
+
+    async def retransmit(sequence_number: int) -> None:
+        writer, link = track._writer, track.link
+        if link is not None and writer is not None:
+            packet = writer._history.get(sequence_number % RTP_HISTORY_SIZE)
+            if packet is None or packet.sequence_number != sequence_number:
+                return
+            size = len(packet.payload) + RTP_OVERHEAD
+            if not writer.rtx.allow(sequence_number, size, time.monotonic(), sender_rtt(sender),
+                                    link.estimate_bps()):
+                return
+            link.pacer.charge(size)
+        await RTCRtpSender._retransmit(sender, sequence_number)
+
+    sender._retransmit = retransmit
+
+
+def sender_rtt(sender: RTCRtpSender) -> Optional[float]:
+    """Round-trip time to the subscriber, from its receiver reports (seconds, or None)."""
+    return getattr(sender, "_RTCRtpSender__rtt", None)
+
+
+def observe_rtcp(sender: RTCRtpSender, on_remb: Callable[[int], None],
+                 on_loss: Callable[[float, Optional[float]], None]) -> None:
+    """Call ``on_remb(bps)`` for each REMB and ``on_loss(fraction, rtt)`` for each receiver
+    report block about ``sender``'s stream (rtt in seconds, None without a sender report), then let aiortc handle the packet as before (a
+    passthrough sender has no encoder, so aiortc itself would drop the REMB)."""
+    handle = sender._handle_rtcp_packet
+
+    async def handle_rtcp_packet(packet) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                bitrate, ssrcs = None, []
+            if bitrate is not None and sender._ssrc in ssrcs:
+                on_remb(bitrate)
+        elif isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            for report in packet.reports:
+                if report.ssrc == sender._ssrc:
+                    rtt = None
+                    # RFC 3550 6.4.1 as aiortc computes it (its LSR is the NTP time of the
+                    # last packet, so the wall-clock time the SR left is its own), unsmoothed:
+                    # aiortc's figure is smoothed over ~6 reports, too slow to see a queue drain
+                    if report.dlsr and getattr(sender, "_RTCRtpSender__lsr", None) == report.lsr:
+                        rtt = time.time() - getattr(sender, "_RTCRtpSender__lsr_time") - report.dlsr / 65536
+                    on_loss(report.fraction_lost / 256, rtt)
+        await handle(packet)
+
+    sender._handle_rtcp_packet = handle_rtcp_packet
+
+
+def send_remb(receiver: RTCRtpReceiver, media_ssrc: int, bitrate: int) -> None:
+    """Send the publisher behind ``receiver`` a REMB (its encoder's ceiling) for ``media_ssrc``."""
+    rtcp_ssrc = getattr(receiver, "_RTCRtpReceiver__rtcp_ssrc", None)
+    if rtcp_ssrc is None:
+        return
+    uplink = getattr(receiver, "_relay_uplink_remb", None)  # aiortc's own estimate of the uplink
+    if uplink is not None:
+        bitrate = min(bitrate, uplink)
+    packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0,
+                            fci=pack_remb_fci(int(bitrate), [media_ssrc]))
+    asyncio.ensure_future(receiver._send_rtcp(packet))
+
+
+def cap_receiver_remb(receiver: RTCRtpReceiver, cap: Callable[[], Optional[float]]) -> None:
+    """aiortc's receiver sends the publisher REMBs from its own estimate of the uplink; lower
+    each to ``cap()`` (the subscribers' figure) so the two do not contradict each other."""
+    send = receiver._send_rtcp
+
+    async def send_rtcp(packet) -> None:
+        limit = cap()
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                receiver._relay_uplink_remb = bitrate
+                if limit is not None and bitrate > limit:
+                    packet = RtcpPsfbPacket(fmt=packet.fmt, ssrc=packet.ssrc, media_ssrc=packet.media_ssrc,
+                                            fci=pack_remb_fci(int(limit), ssrcs))
+            except ValueError:
+                pass
+        await send(packet)
+
+    receiver._send_rtcp = send_rtcp
 
 
 class Publication:
@@ -569,6 +851,9 @@ class Publication:
         self.keyframe_requests_sent = 0
         self.on_frame_in: Optional[Callable[[EncodedFrame], None]] = None  # instrumentation
         self._h264_parameter_sets: dict[int, bytes] = {}  # NAL type 7 (SPS), 8 (PPS)
+        self.rtt: Optional[float] = None  # to the publisher, set by the room (gap rules)
+        self.remb_cap: Optional[float] = None  # the REMB ceiling its subscribers allow (bps)
+        self.buffer: Optional[_ForwardingBuffer] = None
         # packetizes each frame once for all subscribers (VP8 picture ids run per publication)
         self._packetizer = None if kind == "audio" else get_encoder(
             RTCRtpCodecParameters(mimeType=f"video/{codec_name}", clockRate=90000))
@@ -577,7 +862,10 @@ class Publication:
         """Take frames from ``receiver`` from now on (a new or reconnected publisher)."""
         self._receiver = receiver
         self._ssrc = None
-        tap_receiver(receiver, self.kind, self.codec_name, self._on_frame)
+        self.buffer = tap_receiver(receiver, self.kind, self.codec_name, self._on_frame,
+                                   rtt=lambda: self.rtt)
+        if self.kind == "video":
+            cap_receiver_remb(receiver, lambda: self.remb_cap)
         for track in self._tracks:
             track._needs_keyframe = self.kind == "video"
 
@@ -610,6 +898,16 @@ class Publication:
         self._last_pli = now
         self.keyframe_requests_sent += 1
         send_pli(self._receiver, self._ssrc)
+
+    def tick(self) -> None:
+        """The video gap timers (a gap is re-NACKed, then given up) between packets."""
+        if isinstance(self.buffer, VideoForwardingBuffer) and self.buffer.tick():
+            self.request_keyframe()
+
+    def send_remb(self, bitrate: float) -> None:
+        """Tell the publisher's encoder to stay under ``bitrate`` (REMB)."""
+        if self.kind == "video" and self._receiver is not None and self._ssrc is not None:
+            send_remb(self._receiver, self._ssrc, int(bitrate))
 
     def _with_h264_parameter_sets(self, data: bytes, keyframe: bool) -> bytes:
         """Remember the publisher's SPS/PPS; put them in front of an intra frame that has

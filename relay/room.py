@@ -5,6 +5,7 @@ See relay/README.md for the message protocol a client implements.
 """
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import time
@@ -16,7 +17,9 @@ from typing import Any, Optional
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from . import passthrough
+from .congestion import SubscriberLink, publisher_remb_bps, video_share_bps
 from .config import RelayConfig
+from .consent import check_aioice_internals, tolerate_slow_links
 from .errors import InvalidSdp, RoomClosed, UnknownParticipant, UnknownPeerConnection
 from .passthrough import ForwardingTrack, Publication, loopback_candidates
 from .sdp import check_audio_codec, choose_video_codec, parse_client_description
@@ -47,9 +50,15 @@ class Participant:
     participant_id: str
     upstream: Optional[RTCPeerConnection] = None
     publications: dict[str, Publication] = field(default_factory=dict)
-    audio_only: bool = False
+    audio_only: bool = False  # asked for by the participant
+    auto_audio_only: bool = False  # decided by the relay: its downlink cannot carry video
     # (monotonic time, packets received, packets lost) on the upstream, for windowed loss
     upstream_counts: list[tuple[float, int, int]] = field(default_factory=list)
+    link: Optional[SubscriberLink] = None  # its downlink: estimate and pacer
+
+    @property
+    def video_paused(self) -> bool:
+        return self.audio_only or self.auto_audio_only
 
 
 class RelayRoom:
@@ -61,6 +70,9 @@ class RelayRoom:
 
     def __init__(self, room_id: str, config: RelayConfig, send: SendCallback) -> None:
         passthrough.check_aiortc_internals()
+        problem = check_aioice_internals()
+        if problem is not None:
+            raise RuntimeError(f"relay/consent.py: {problem}")
         self.room_id = room_id
         self.config = config
         self.video_codec: Optional[str] = None
@@ -70,6 +82,7 @@ class RelayRoom:
         self._lock = asyncio.Lock()
         self._closed = False
         self._quality_task: Optional[asyncio.Task] = None
+        self._control_task: Optional[asyncio.Task] = None
 
     # --- public API --------------------------------------------------------------
 
@@ -95,6 +108,8 @@ class RelayRoom:
             self.video_codec = video_codec or self.video_codec
             await self._attach_upstream(participant_id, pc, video_codec)
             self._start_quality_reports()
+            if self._control_task is None:
+                self._control_task = asyncio.ensure_future(self._control())
             return answer
 
     async def subscribe_answer(self, participant_id: str, pc_id: str, answer_sdp: str) -> None:
@@ -120,11 +135,16 @@ class RelayRoom:
         """
         participant = self._participant(participant_id)
         participant.audio_only = audio_only
-        for downstream in self._downstreams.values():
-            if downstream.subscriber_id == participant_id and "video" in downstream.tracks:
-                downstream.tracks["video"].set_paused(audio_only)
+        self._pause_video_to(participant)
         message = {"type": "audio_only", "participant": participant_id, "enabled": audio_only}
         self._broadcast(message, exclude=participant_id)
+
+    def _pause_video_to(self, participant: Participant) -> None:
+        """Forward video to the participant or not, as its manual and automatic audio-only
+        say; pausing also drops the video waiting in its pacer at once."""
+        for downstream in self._downstreams.values():
+            if downstream.subscriber_id == participant.participant_id and "video" in downstream.tracks:
+                downstream.tracks["video"].set_paused(participant.video_paused)
 
     async def leave(self, participant_id: str) -> None:
         """Remove the participant: its peer connections close, the others get "unsubscribe"."""
@@ -142,6 +162,8 @@ class RelayRoom:
                         "type": "unsubscribe", "pc_id": downstream.pc_id,
                         "publisher": participant_id})
             await self._close_downstreams(closing)
+            if participant.link is not None:
+                participant.link.close()
             if participant.upstream is not None:
                 await participant.upstream.close()
 
@@ -183,10 +205,14 @@ class RelayRoom:
             self._closed = True
             if self._quality_task is not None:
                 self._quality_task.cancel()
+            if self._control_task is not None:
+                self._control_task.cancel()
             await self._close_downstreams(list(self._downstreams.values()))
             for participant in self._participants.values():
                 for publication in participant.publications.values():
                     publication.close()
+                if participant.link is not None:
+                    participant.link.close()
                 if participant.upstream is not None:
                     await participant.upstream.close()
             self._participants.clear()
@@ -199,9 +225,12 @@ class RelayRoom:
         pc = RTCPeerConnection(self.config.rtc_configuration())
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            tolerate_slow_links(pc)
             for transceiver in pc.getTransceivers():
                 codec = video_codec if transceiver.kind == "video" else "opus"
                 passthrough.restrict_answer_codecs(transceiver, codec)
+                if transceiver.kind == "audio":
+                    _opus_fec_dtx(transceiver)
             answer = await pc.createAnswer()
             with loopback_candidates(self.config.loopback):
                 await pc.setLocalDescription(answer)
@@ -217,6 +246,8 @@ class RelayRoom:
         rejoining = participant is not None
         if participant is None:
             participant = self._participants[participant_id] = Participant(participant_id)
+            loop = asyncio.get_running_loop()
+            participant.link = SubscriberLink(loop.call_later, time.monotonic)
         old_upstream, participant.upstream = participant.upstream, pc
         added_kinds = False
         for transceiver in pc.getTransceivers():
@@ -263,16 +294,23 @@ class RelayRoom:
             if publication is None:
                 continue
             track = publication.subscribe()
-            if kind == "video" and subscriber.audio_only:
+            track.link = subscriber.link
+            if kind == "video" and subscriber.video_paused:
                 track.paused = True
             sender = pc.addTrack(track)
             passthrough.on_keyframe_request(sender, publication.request_keyframe)
             passthrough.forward_through(sender, track)
+            if subscriber.link is not None:
+                link, pc_id = subscriber.link, downstream.pc_id
+                passthrough.observe_rtcp(sender, lambda bps, link=link, pc_id=pc_id: link.on_remb(pc_id, bps),
+                                         link.on_loss)
             transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
             transceiver.direction = "sendonly"
             _prefer_codec(transceiver, publication.codec_name)
             downstream.tracks[kind], downstream.senders[kind] = track, sender
+        tolerate_slow_links(pc)
         offer = await pc.createOffer()
+        offer = RTCSessionDescription(sdp=_with_opus_fmtp(offer.sdp), type="offer")
         with loopback_candidates(self.config.loopback):
             await pc.setLocalDescription(offer)
         self._downstreams[downstream.pc_id] = downstream
@@ -282,6 +320,9 @@ class RelayRoom:
     async def _close_downstreams(self, downstreams: list[Downstream]) -> None:
         for downstream in downstreams:
             self._downstreams.pop(downstream.pc_id, None)
+            subscriber = self._participants.get(downstream.subscriber_id)
+            if subscriber is not None and subscriber.link is not None:
+                subscriber.link.estimate.forget(downstream.pc_id)
             for track in downstream.tracks.values():
                 track.stop()
             await downstream.pc.close()
@@ -311,6 +352,9 @@ class RelayRoom:
             "rtt_ms": round(1000 * sum(rtts) / len(rtts), 1) if rtts else None,
             "upstream_state": participant.upstream.connectionState if participant.upstream else None,
             "audio_only": participant.audio_only,
+            "auto_audio_only": participant.auto_audio_only,
+            "downlink_kbps": round(participant.link.estimate_bps() / 1000) if participant.link else None,
+            "downlink_backoffs": dict(participant.link.estimate.reasons) if participant.link else None,
         }
 
     def _start_quality_reports(self) -> None:
@@ -326,6 +370,74 @@ class RelayRoom:
                 logger.exception("room %s: quality report failed", self.room_id)
                 continue
             self._broadcast({"type": "quality", "participants": report})
+
+    # --- congestion control ------------------------------------------------------
+
+    async def _control(self) -> None:
+        """Every CONTROL_TICK: the video gap timers of every publication. Every second:
+        each subscriber's audio-only decision and each publisher's REMB ceiling."""
+        ticks = 0
+        while not self._closed:
+            await asyncio.sleep(CONTROL_TICK)
+            ticks += 1
+            try:
+                for participant in list(self._participants.values()):
+                    rtt = self._rtt_to(participant.participant_id)
+                    for publication in participant.publications.values():
+                        publication.rtt = rtt
+                        publication.tick()
+                if ticks % round(1 / CONTROL_TICK) == 0:
+                    self._adapt()
+            except Exception:  # a connection closing under us; go on next tick
+                logger.exception("room %s: congestion control failed", self.room_id)
+
+    def _rtt_to(self, participant_id: str) -> Optional[float]:
+        rtts = [rtt for d in self.downstreams(participant_id) for sender in d.senders.values()
+                if (rtt := passthrough.sender_rtt(sender)) is not None]
+        return sum(rtts) / len(rtts) if rtts else None
+
+    def _video_share(self, subscriber: Participant) -> Optional[float]:
+        """What each video stream to this subscriber can have (bps), or None (no video)."""
+        if subscriber.link is None:
+            return None
+        mine = self.downstreams(subscriber.participant_id)
+        audio = sum(1 for d in mine if "audio" in d.tracks)
+        video = sum(1 for d in mine if "video" in d.tracks)
+        return video_share_bps(subscriber.link.estimate_bps(), audio, video)
+
+    def _adapt(self) -> None:
+        """Once a second. A subscriber's estimate counts (for its own audio-only switch and
+        for the publishers' ceiling) only while its link shows congestion (loss, queueing
+        delay, pacer drops): see SubscriberLink.congested."""
+        now = time.monotonic()
+        congested = {pid: p.link.update() for pid, p in self._participants.items() if p.link is not None}
+        for subscriber in list(self._participants.values()):
+            if subscriber.link is None:
+                continue
+            share = self._video_share(subscriber)
+            if not congested.get(subscriber.participant_id) and not subscriber.auto_audio_only:
+                share = None  # not limited by its link: no reason to go audio only
+            decision = subscriber.link.auto.update(share, subscriber.link.loss, now)
+            if decision is not None and decision != subscriber.auto_audio_only:
+                subscriber.auto_audio_only = decision
+                self._pause_video_to(subscriber)
+                self._broadcast({
+                    "type": "downlink", "participant": subscriber.participant_id,
+                    "audio_only": decision, "reason": "bandwidth",
+                    "estimate_kbps": round(subscriber.link.estimate_bps() / 1000)})
+        for publisher in list(self._participants.values()):
+            publication = publisher.publications.get("video")
+            if publication is None:
+                continue
+            shares = [self._video_share(self._participants[d.subscriber_id])
+                      for d in self.downstreams() if d.publisher_id == publisher.participant_id
+                      and d.subscriber_id in self._participants
+                      and congested.get(d.subscriber_id)
+                      and not self._participants[d.subscriber_id].video_paused]
+            cap = publisher_remb_bps(shares)
+            publication.remb_cap = cap
+            if cap is not None:
+                publication.send_remb(cap)
 
     # --- helpers -----------------------------------------------------------------
 
@@ -356,6 +468,39 @@ class RelayRoom:
 
 
 LOSS_WINDOW_SECONDS = 5.0
+CONTROL_TICK = 0.1
+
+# Opus as the relay negotiates it: in-band FEC (a lost packet is rebuilt from the next
+# one) and DTX (silence costs almost nothing), RFC 7587 section 6.1.
+OPUS_FMTP = {"minptime": 10, "useinbandfec": 1, "usedtx": 1}
+
+
+def _with_opus_fmtp(sdp: str) -> str:
+    """The relay's offer with OPUS_FMTP on its Opus payload type (aiortc's
+    setCodecPreferences takes only its capabilities as they are, without parameters)."""
+    lines = sdp.split("\r\n")
+    payload_types = [line.split()[0].split(":")[1] for line in lines
+                     if line.lower().startswith("a=rtpmap:") and " opus/" in line.lower()]
+    fmtp = ";".join(f"{k}={v}" for k, v in OPUS_FMTP.items())
+    out = []
+    for line in lines:
+        if any(line.startswith(f"a=fmtp:{pt} ") for pt in payload_types):
+            continue
+        out.append(line)
+        for pt in payload_types:
+            if line.startswith(f"a=rtpmap:{pt} "):
+                out.append(f"a=fmtp:{pt} {fmtp}")
+    return "\r\n".join(out)
+
+
+def _opus_fec_dtx(transceiver) -> None:
+    """Ask for Opus in-band FEC and DTX on this transceiver's Opus codec (its SDP fmtp)."""
+    codecs = []
+    for codec in transceiver._codecs:
+        if codec.name.lower() == "opus":
+            codec = dataclasses.replace(codec, parameters={**codec.parameters, **OPUS_FMTP})
+        codecs.append(codec)
+    transceiver._codecs = codecs
 
 
 def _windowed_loss(participant: Participant, received: int, lost: int) -> tuple[int, int]:

@@ -13,13 +13,13 @@ from consult.selectors import consultation_get
 from teleclinic.api import Pagination, date_in_range, PAGE_PARAMETERS, StrictSerializer, paginated, validated
 from teleclinic.errors import InvalidInput, NotFound
 
-from . import fhir, selectors
+from . import selectors
 from .events import report_event
 from . import statistics as report_statistics
 from .kinds import templates_description
-from .models import Delivery, QualitySample, Report, ReportVersion
+from .models import Delivery, Phrase, QualitySample, Report, ReportVersion
 from .services import delivery as delivery_services
-from .services import drafting, quality, sharing
+from .services import drafting, phrases, quality, sharing
 
 
 class DeliveryOut(serializers.ModelSerializer):
@@ -75,6 +75,66 @@ class AmendIn(StrictSerializer):
 
 class PatientLinkIn(StrictSerializer):
     hours = serializers.IntegerField(default=72)
+
+
+class PhraseOut(serializers.ModelSerializer):
+    specialty = serializers.CharField(source="specialty.code", default=None, allow_null=True)
+    mine = serializers.SerializerMethodField(help_text="the expert's own (changeable); else their specialty's")
+
+    class Meta:
+        model = Phrase
+        fields = ["id", "kind", "field", "code", "label", "text", "specialty", "mine", "updated_at"]
+
+    def get_mine(self, phrase) -> bool:
+        return phrase.owner_id is not None
+
+
+class PhraseIn(StrictSerializer):
+    kind = serializers.ChoiceField(choices=Report.Kind.choices)
+    field = serializers.CharField(max_length=40)
+    code = serializers.RegexField(r"^[a-z0-9][a-z0-9_-]*$", max_length=20,
+                                  help_text='typed after "/": lower-case letters, digits, - and _')
+    label = serializers.CharField(max_length=60)
+    text = serializers.CharField(max_length=2000)
+
+
+class PhrasePatch(PhraseIn):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+class PhrasesView(APIView):
+    """The expert's phrase library: their own phrases and their specialties' (GET), a new own phrase (POST)."""
+
+    @extend_schema(parameters=[OpenApiParameter("kind", str, enum=Report.Kind.values)], responses=PhraseOut(many=True))
+    def get(self, request):
+        kind = request.query_params.get("kind", "")
+        if kind and kind not in Report.Kind.values:
+            raise InvalidInput(f"kind: one of {', '.join(Report.Kind.values)}.", code="bad_filter")
+        return Response(PhraseOut(phrases.phrase_list(user=request.user, kind=kind), many=True).data)
+
+    @extend_schema(request=PhraseIn, responses={201: PhraseOut})
+    def post(self, request):
+        data = validated(PhraseIn, request.data)
+        phrase = phrases.phrase_create(user=request.user, **data)
+        return Response(PhraseOut(phrase).data, status=status.HTTP_201_CREATED)
+
+
+class PhraseView(APIView):
+    """One of the expert's own phrases: change (PATCH) or delete it; anyone else's is a 404."""
+
+    @extend_schema(request=PhrasePatch, responses=PhraseOut)
+    def patch(self, request, phrase_id: int):
+        data = validated(PhrasePatch, request.data)
+        phrase = phrases.phrase_update(user=request.user, phrase_id=phrase_id, changes=data)
+        return Response(PhraseOut(phrase).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, phrase_id: int):
+        phrases.phrase_delete(user=request.user, phrase_id=phrase_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TemplatesView(APIView):
@@ -309,45 +369,6 @@ class VerifyView(APIView):
         if page:
             body.update(kind_label=report.get_kind_display(), latest=report.latest_version)
         return Response(body)
-
-
-class FhirDiagnosticReportView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request, report_id: int, number: int):
-        version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request,
-                                        interface="fhir")
-        pdf_bytes = _read_pdf(version)
-        url = request.build_absolute_uri(f"/api/reports/{report_id}/versions/{number}/pdf/")
-        return _fhir(fhir.diagnostic_report(version, pdf_url=url, pdf_bytes=pdf_bytes))
-
-
-class FhirObservationView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request, report_id: int, number: int):
-        version = selectors.version_get(user=request.user, report_id=report_id, number=number, request=request,
-                                        interface="fhir")
-        if version.report.kind != Report.Kind.ECG:
-            raise NotFound("Only ECG reports have measurement observations.")
-        return _fhir(fhir.ecg_observation(version))
-
-
-class FhirServiceRequestView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request, consultation_id: int):
-        consultation = consultation_get(user=request.user, consultation_id=consultation_id, request=request,
-                                        interface="fhir")
-        return _fhir(fhir.service_request(consultation))
-
-
-def _fhir(resource: dict) -> Response:
-    return Response(resource, content_type="application/fhir+json")
-
-
-def _read_pdf(version: ReportVersion) -> bytes | None:
-    if not version.pdf:
-        return None
-    with version.pdf.open("rb") as handle:
-        return handle.read()
 
 
 def _pdf_response(version: ReportVersion) -> FileResponse:

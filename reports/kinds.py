@@ -86,11 +86,12 @@ def clean_content(kind: str, content: dict) -> dict:
     for name, value in content.items():
         spec = specs[name]
         if spec.type == "text" and not (isinstance(value, str) and len(value) <= MAX_TEXT):
-            raise InvalidInput(f"'{name}' must be text of at most {MAX_TEXT} characters.")
+            raise InvalidInput(f"'{name}' must be text of at most {MAX_TEXT} characters.", code="text_too_long",
+                               extra={"field": name})
         if spec.type == "number" and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise InvalidInput(f"'{name}' must be a number or null.")
+            raise InvalidInput(f"'{name}' must be a number or null.", code="not_a_number", extra={"field": name})
         if spec.type == "bool" and not isinstance(value, bool):
-            raise InvalidInput(f"'{name}' must be true or false.")
+            raise InvalidInput(f"'{name}' must be true or false.", code="not_a_boolean", extra={"field": name})
         cleaned[name] = value
     return cleaned
 

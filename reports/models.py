@@ -152,3 +152,35 @@ class QualitySample(models.Model):
     class Meta:
         ordering = ["sampled_at", "id"]
         indexes = [models.Index(fields=["second_reader", "read_at"])]
+
+
+class Phrase(models.Model):
+    """常用语/模板短语: a phrase an expert inserts into a text field of a report (findings, conclusion, ...)
+    with a click or by typing "/" and its code. Either an expert's own (owner set: only they see and change
+    it) or a specialty's, shared by its experts (owner empty: kept by administrators in the admin)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="phrases")
+    specialty = models.ForeignKey("directory.Specialty", null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="+", help_text="a shared phrase's specialty")
+    kind = models.CharField(max_length=20, choices=Report.Kind.choices)
+    field = models.CharField(max_length=40, help_text="the report field it goes into: findings, conclusion, ...")
+    code = models.SlugField(max_length=20, help_text='typed after "/" in the field, e.g. sr')
+    label = models.CharField(max_length=60)
+    text = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "field", "code", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(owner__isnull=False) | models.Q(specialty__isnull=False),
+                                   name="phrase_owner_or_specialty"),
+            models.UniqueConstraint(fields=["owner", "kind", "field", "code"], condition=models.Q(owner__isnull=False),
+                                    name="phrase_code_unique_per_owner"),
+            models.UniqueConstraint(fields=["specialty", "kind", "field", "code"], condition=models.Q(owner__isnull=True),
+                                    name="phrase_code_unique_per_specialty"),
+        ]
+
+    def __str__(self):
+        return f"/{self.code} {self.label}"

@@ -6,6 +6,8 @@ from . import api
 V = "reports/<int:report_id>/versions/<int:number>/"
 urlpatterns = [
     path("reports/templates/", api.TemplatesView.as_view(), name="api-report-templates"),
+    path("reports/phrases/", api.PhrasesView.as_view(), name="api-report-phrases"),
+    path("reports/phrases/<int:phrase_id>/", api.PhraseView.as_view(), name="api-report-phrase"),
     path("consultations/<int:consultation_id>/reports/", api.ConsultationReportsView.as_view(),
          name="api-consultation-reports"),
     path("reports/<int:report_id>/", api.ReportDetailView.as_view(), name="api-report"),
@@ -28,10 +30,4 @@ urlpatterns = [
     path("reports/quality/figures/", api.QualityFiguresView.as_view(), name="api-report-quality-figures"),
     path("reports/turnaround/", api.TurnaroundView.as_view(), name="api-report-turnaround"),
     path("reports/turnaround/page/", api.TurnaroundPageView.as_view(), name="report-turnaround-page"),
-    path("fhir/DiagnosticReport/<int:report_id>-<int:number>", api.FhirDiagnosticReportView.as_view(),
-         name="fhir-diagnostic-report"),
-    path("fhir/Observation/ecg-<int:report_id>-<int:number>", api.FhirObservationView.as_view(),
-         name="fhir-ecg-observation"),
-    path("fhir/ServiceRequest/<int:consultation_id>", api.FhirServiceRequestView.as_view(),
-         name="fhir-service-request"),
 ]

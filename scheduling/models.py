@@ -151,13 +151,24 @@ class Assignment(models.Model):
         EXPIRED = "expired", "已超时 expired"
         WITHDRAWN = "withdrawn", "已撤回 withdrawn"
 
+    class DeclineCode(models.TextChoices):
+        """Why an expert declined an offer (the coordinator reads it when the case is escalated)."""
+
+        BUSY = "busy", "手头病例已满 too many cases at hand"
+        OUTSIDE_EXPERTISE = "outside_expertise", "超出本人专业范围 outside my expertise"
+        UNAVAILABLE = "unavailable", "即将离岗/手术中 unavailable (leaving, in theatre)"
+        CONFLICT = "conflict", "需回避 conflict of interest"
+        OTHER = "other", "其他 other"
+
     consultation = models.ForeignKey("consult.Consultation", on_delete=models.CASCADE, related_name="assignments")
     expert = models.ForeignKey("directory.Expert", on_delete=models.PROTECT, related_name="assignments")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFFERED)
     offered_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=200, blank=True, help_text="a decline's reason in the expert's words")
+    decline_code = models.CharField(max_length=20, choices=DeclineCode.choices, blank=True,
+                                    help_text="a decline's reason among the choices")
 
     class Meta:
         ordering = ["-offered_at", "-id"]

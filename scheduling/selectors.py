@@ -152,8 +152,10 @@ def worklist_for(expert_user: User, *, request=None, interface: str = "api") -> 
              "slot_starts_at": slot_times.get(c.pk), "studies": studies.get(c.pk, [])} for c in rows]
 
 
-def assignment_list(*, user: User, status: str = "") -> QuerySet[Assignment]:
+def assignment_list(*, user: User, status: str = "", consultation: int | None = None) -> QuerySet[Assignment]:
     rows = scoped(user, Assignment.objects.select_related("consultation", "expert__user"), VIEW)
+    if consultation is not None:
+        rows = rows.filter(consultation_id=consultation)
     return (rows.filter(status=status) if status else rows).order_by("-offered_at", "-id")
 
 

@@ -45,7 +45,4 @@ urlpatterns = [
     path("scheduling/follow-ups/", api.FollowUpListView.as_view(), name="scheduling-follow-ups"),
     path("scheduling/follow-ups/<int:task_id>/complete/", api.FollowUpCompleteView.as_view(),
          name="scheduling-follow-up-complete"),
-    path("fhir/Schedule/<int:pk>", api.FhirScheduleView.as_view(), name="fhir-schedule"),
-    path("fhir/Slot/<int:pk>", api.FhirSlotView.as_view(), name="fhir-slot"),
-    path("fhir/Appointment/<int:pk>", api.FhirAppointmentView.as_view(), name="fhir-appointment"),
 ]

@@ -2,13 +2,11 @@
 import math
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import fhir
 from .errors import InvalidInput, InvalidStudy
 from .formats import render_frame
 from .formats.ecg.serve import ecg_samples_json
@@ -130,12 +128,3 @@ class PhotoView(APIView):
         return HttpResponse(media_path(photo.file).read_bytes(), content_type=photo.media_type,
                             headers={"Cache-Control": "private, max-age=3600"})
 
-
-class FhirImagingStudyView(APIView):
-    """FHIR R4 ImagingStudy (read), with a contained Endpoint pointing at our DICOMweb root."""
-
-    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="fhir_imaging_study_read")
-    def get(self, request, study_id):
-        study = imaging_study_get(user=request.user, study_id=study_id, request=request)
-        resource = fhir.imaging_study(study, wado_base=request.build_absolute_uri("/dicomweb"))
-        return Response(resource, content_type="application/fhir+json")

@@ -128,15 +128,17 @@ def instance_bytes(instance: Instance) -> bytes:
 
 
 def studies_by_consultation(consultation_ids: list[int]) -> dict[int, list[dict]]:
-    """The studies filed under each consultation: ECGs {"type": "ecg", "id"} and DICOM studies
+    """The studies filed under each consultation: ECGs {"type": "ecg", "id", "critical": [finding codes]} and DICOM studies
     {"type": "imaging", "id", "modalities", "description"}, oldest first within each type, as the
     reading page lists them (consultation_studies: an imaging study holding only ECG waveforms is
     its ECG). For the expert's worklist (scheduling), whose rows are in the caller's reach already.
     Two queries, whatever the count."""
     out: dict[int, list[dict]] = {}
-    for consultation_id, ecg_id in (EcgRecord.objects.filter(consultation_id__in=consultation_ids)
-                                    .order_by("created_at", "id").values_list("consultation_id", "id")):
-        out.setdefault(consultation_id, []).append({"type": "ecg", "id": ecg_id})
+    for consultation_id, ecg_id, critical in (EcgRecord.objects.filter(consultation_id__in=consultation_ids)
+                                              .order_by("created_at", "id")
+                                              .values_list("consultation_id", "id", "critical_findings")):
+        out.setdefault(consultation_id, []).append({"type": "ecg", "id": ecg_id,
+                                                    "critical": [f.get("code", "") for f in critical or []]})
     imaging: dict[int, dict] = {}
     for consultation_id, study_id, description, modality in (
             Series.objects.filter(study__consultation_id__in=consultation_ids, instances__ecg__isnull=True)

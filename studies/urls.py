@@ -16,5 +16,4 @@ urlpatterns = [
     path("instances/<int:instance_id>/frames/<int:frame>/rendered/", api.FrameRenderedView.as_view(),
          name="instance-frame-rendered"),
     path("photos/<int:photo_id>/", api.PhotoView.as_view(), name="photo"),
-    path("fhir/ImagingStudy/<int:study_id>", api.FhirImagingStudyView.as_view(), name="fhir-imaging-study"),
 ]

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "reports",
     "notifications",
     "frontend",
+    "oauth2_provider",  # OAuth2 client credentials of FHIR system clients (fhirapi/auth.py)
+    "fhirapi",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +190,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "teleclinic.api.Pagination",
     "PAGE_SIZE": 50,
 }
+# OAuth2 (django-oauth-toolkit) for FHIR system clients only: the client-credentials grant, one
+# read scope; the token endpoint is /fhir/auth/token (fhirapi). Secrets are stored hashed.
+OAUTH2_PROVIDER = {
+    "SCOPES": {"system/*.read": "read every FHIR resource in the client's reach"},
+    "DEFAULT_SCOPES": ["system/*.read"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("FHIR_TOKEN_TTL_SECONDS", default=3600),
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Teleclinic API",
     "DESCRIPTION": "Remote consultation for county medical communities (医共体).",

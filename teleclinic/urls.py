@@ -1,4 +1,4 @@
-"""URL map: pages, admin, /api/ (REST + OpenAPI), /healthz."""
+"""URL map: pages, admin, /api/ (REST + OpenAPI), /fhir/ (FHIR R4), /healthz."""
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
@@ -14,6 +14,7 @@ api_patterns = [
     path("", include("studies.urls")),
     path("", include("live.urls")),
     path("", include("reports.urls")),
+    path("fhir/", include("fhirapi.legacy_urls")),  # the old FHIR reads: redirects to the FHIR base
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
@@ -33,6 +34,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("dicomweb/", include("studies.dicomweb_urls")),
+    path("fhir/", include("fhirapi.urls")),  # the FHIR R4 base (fhirapi/)
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("frontend.urls")),
 ]

@@ -93,7 +93,8 @@ def report_sign(*, report_id: int, by: User, request=None) -> ReportVersion:
         content = clean_content(report.kind, report.draft)
         missing = missing_to_sign(report.kind, content)
         if missing:
-            raise InvalidInput(f"Fill in before signing: {', '.join(missing)}.", code="incomplete")
+            raise InvalidInput(f"Fill in before signing: {', '.join(missing)}.", code="incomplete",
+                               extra={"fields": list(missing)})
         version = ReportVersion.objects.create(
             report=report, number=report.latest_version + 1, content=content, critical=bool(content.get("critical")),
             amendment_reason=report.draft_reason, signed_by=by, signed_at=timezone.now(),
@@ -129,7 +130,8 @@ def _locked_report_for_expert(report_id: int, by: User) -> Report:
 def _require_assigned_expert(consultation: Consultation, by: User) -> None:
     expert_user_id = Consultation.objects.filter(pk=consultation.pk).values_list("assigned_expert__user_id", flat=True)[0]
     if expert_user_id is None or expert_user_id != by.id:
-        raise NotPermitted("Only the expert assigned to this consultation writes and signs its report.")
+        raise NotPermitted("Only the expert assigned to this consultation writes and signs its report.",
+                           code="not_assigned")
 
 
 def _verification_code() -> str:

@@ -2,7 +2,6 @@
 from .assignments import (AssignmentAcceptView, AssignmentDeclineView, AssignmentListView, ConsultationAssignmentView,
                           ConsultationAssignView, ConsultationEscalateView, ExpertsToAssignView, WorklistView)
 from .bookings import BookingCancelView, BookingListView, BookingRescheduleView
-from .fhir import FhirAppointmentView, FhirScheduleView, FhirSlotView
 from .referrals import (FollowUpCompleteView, FollowUpListView, ReferralAcceptView, ReferralAcknowledgeView,
                         ReferralArriveView, ReferralDetailView, ReferralDownView, ReferralListView)
 from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, OnCallShiftDetailView, OnCallShiftView,
@@ -11,7 +10,7 @@ from .rosters import (CalendarFeedTokenView, CalendarFeedView, MyCalendarView, O
 __all__ = [
     "AssignmentAcceptView", "AssignmentDeclineView", "AssignmentListView", "ConsultationAssignmentView",
     "ConsultationAssignView", "ConsultationEscalateView", "ExpertsToAssignView", "WorklistView", "BookingCancelView", "BookingListView",
-    "BookingRescheduleView", "FhirAppointmentView", "FhirScheduleView", "FhirSlotView", "FollowUpCompleteView",
+    "BookingRescheduleView", "FollowUpCompleteView",
     "FollowUpListView", "ReferralAcceptView", "ReferralAcknowledgeView", "ReferralArriveView", "ReferralDetailView",
     "ReferralDownView", "ReferralListView", "CalendarFeedTokenView", "CalendarFeedView", "MyCalendarView",
     "OnCallShiftView", "OnCallShiftDetailView", "RosterDetailView", "RosterExceptionView", "RosterListView",

@@ -8,7 +8,7 @@ from teleclinic.api import PAGE_PARAMETERS, paginated, validated
 from .. import selectors, services
 from ..models import Assignment
 from .serializers import (AssignIn, AssignmentOut, DeclineIn, EmptyIn, EscalatedOut, EscalateIn, ExpertToAssignOut,
-                          NoExpertOnDutyOut, WorklistItemOut, choice_param, filter_param, page_of)
+                          NoExpertOnDutyOut, WorklistItemOut, choice_param, filter_param, id_param, page_of)
 
 
 class ConsultationAssignmentView(APIView):
@@ -43,11 +43,15 @@ class ConsultationEscalateView(APIView):
 
 
 class AssignmentListView(APIView):
-    @extend_schema(parameters=[filter_param("status", Assignment.Status.values), *PAGE_PARAMETERS],
+    """Offers and their outcome (a decline's reason with it); ?consultation= for one case's history."""
+
+    @extend_schema(parameters=[filter_param("status", Assignment.Status.values),
+                               OpenApiParameter("consultation", int), *PAGE_PARAMETERS],
                    responses=paginated(AssignmentOut), operation_id="scheduling_assignments_list")
     def get(self, request):
         rows = selectors.assignment_list(user=request.user,
-                                         status=choice_param(request, "status", Assignment.Status.values))
+                                         status=choice_param(request, "status", Assignment.Status.values),
+                                         consultation=id_param(request, "consultation"))
         return page_of(self, request, rows, AssignmentOut, audit=True)
 
 
@@ -64,7 +68,7 @@ class AssignmentDeclineView(APIView):
     def post(self, request, assignment_id: int):
         d = validated(DeclineIn, request.data or {})
         return Response(AssignmentOut(services.assignment_decline(
-            assignment_id=assignment_id, by=request.user, reason=d["reason"], request=request)).data)
+            assignment_id=assignment_id, by=request.user, reason=d["reason"], code=d["code"], request=request)).data)
 
 
 class WorklistView(APIView):

@@ -70,9 +70,12 @@ class BookingOut(SlotBookingOut):
 
 
 class AssignmentOut(serializers.ModelSerializer):
+    expert_name = serializers.CharField(source="expert.user.__str__", read_only=True)
+
     class Meta:
         model = Assignment
-        fields = ["id", "consultation", "expert", "status", "offered_at", "expires_at", "decided_at", "reason"]
+        fields = ["id", "consultation", "expert", "expert_name", "status", "offered_at", "expires_at", "decided_at",
+                  "reason", "decline_code"]
 
 
 class FollowUpOut(serializers.ModelSerializer):
@@ -105,11 +108,15 @@ class WorklistStudyOut(serializers.Serializer):
     id = serializers.IntegerField()
     modalities = serializers.ListField(child=serializers.CharField(), required=False)
     description = serializers.CharField(required=False)
+    critical = serializers.ListField(child=serializers.CharField(), required=False,
+                                     help_text="an ECG's critical-value findings (codes): why the case is stat")
 
 
 class WorklistItemOut(serializers.Serializer):
     consultation = serializers.IntegerField(source="consultation.pk")
     patient_name = serializers.CharField(source="consultation.patient.name")
+    reason = serializers.CharField(source="consultation.reason", help_text="the requesting doctor's question")
+    clinic = serializers.CharField(source="consultation.requesting_org.name", help_text="the requesting clinic")
     specialty = serializers.CharField(source="consultation.specialty.code")
     urgency = serializers.CharField(source="consultation.urgency")
     mode = serializers.CharField(source="consultation.mode")
@@ -229,7 +236,15 @@ class RescheduleIn(StrictSerializer):
 
 
 class DeclineIn(StrictSerializer):
-    reason = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    reason = serializers.CharField(max_length=200, required=False, default="", allow_blank=True,
+                                   help_text="in the expert's words (required with code other)")
+    code = serializers.ChoiceField(choices=Assignment.DeclineCode.choices, required=False, default="",
+                                   help_text="why, among the choices")
+
+    def validate(self, data):
+        if data["code"] == Assignment.DeclineCode.OTHER and not data["reason"].strip():
+            raise serializers.ValidationError({"reason": ["Say why in a few words."]})
+        return data
 
 
 class AssignIn(StrictSerializer):

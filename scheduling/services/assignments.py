@@ -178,15 +178,17 @@ def _take(consultation: Consultation, expert_id: int, now: dt.datetime, *, by: U
         "type": "consultation.assigned", "consultation": consultation.pk, "expert": expert_id})
 
 
-def assignment_decline(*, assignment_id: int, by: User, reason: str = "", request=None) -> Assignment:
-    """The expert says no: the offer goes to the next expert at once."""
+def assignment_decline(*, assignment_id: int, by: User, reason: str = "", code: str = "",
+                       request=None) -> Assignment:
+    """The expert says no, with a reason (a choice and/or their words): the offer goes to the next expert at once."""
     with transaction.atomic():
         assignment, consultation = _decide(assignment_id, by)
         now = timezone.now()
         assignment.status, assignment.decided_at, assignment.reason = Assignment.Status.DECLINED, now, reason[:200]
-        assignment.save(update_fields=["status", "decided_at", "reason"])
+        assignment.decline_code = code
+        assignment.save(update_fields=["status", "decided_at", "reason", "decline_code"])
         audit_record(actor=by, action="update", obj=consultation, interface="api", request=request,
-                     detail={"assignment": assignment.pk, "status": "declined"})
+                     detail={"assignment": assignment.pk, "status": "declined", "decline_code": code})
         _offer_next(consultation, now)
     return assignment
 

@@ -125,6 +125,7 @@ def test_journey_1_async_ecg_reaches_an_on_call_expert_and_the_signed_report_com
     reader.fill("#report textarea[name=conclusion]", "窦性心律，心电图正常范围。")
     reader.wait_for_selector("#report .status:has-text('已于')")
     reader.click("#report button:has-text('签发')")
+    reader.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
     reader.wait_for_selector("#report[data-state=signed]")
     screenshot(reader, "signed")
 
@@ -262,6 +263,7 @@ def test_journey_2_live_cloud_clinic_booked_slot_patient_phone_three_way_video_a
     expert_page.fill("#report textarea[name=plan]", "完善24小时动态心电图，避免浓茶咖啡。")
     expert_page.wait_for_selector("#report .status:has-text('已于')")
     expert_page.click("#report button:has-text('签发')")
+    expert_page.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
     expert_page.wait_for_selector("#report[data-state=signed]")
     screenshot(expert_page, "signed")
 
@@ -374,6 +376,7 @@ def test_journey_3_township_ct_is_read_in_the_browser_by_the_radiologist_and_the
     reader.fill("#report textarea[name=impression]", "胸部CT未见明显异常。")
     reader.wait_for_selector("#report .status:has-text('已于')")
     reader.click("#report button:has-text('签发')")
+    reader.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
     reader.wait_for_selector("#report[data-state=signed]")
     screenshot(reader, "signed")
 

@@ -167,10 +167,10 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
     page.mouse.move(x0, y0 + 20 * CSS_PX_PER_MM, steps=4)
     page.mouse.up()
     assert float(page.get_attribute(".ecg-caliper-readout", "data-mv")) == pytest.approx(1.0, abs=0.01)
-    # and 50 mm/s doubles the paper's length
+    # and 50 mm/s doubles the traces' length (the margin widens with the calibration pulse, 0.2 s wide)
     page.click("[data-switch=Speed] button[data-value='50']")
     wide = page.evaluate("() => document.querySelector('.ecg-paper').getBoundingClientRect().width")
-    assert wide == pytest.approx((10 + 4 * 125 + 2) * CSS_PX_PER_MM, abs=1)
+    assert wide == pytest.approx((15 + 4 * 125 + 2) * CSS_PX_PER_MM, abs=1)
     page.click("[data-switch=Speed] button[data-value='25']")
     page.click("[data-switch=Gain] button[data-value='10']")
     # and zoom 2x draws the same paper twice as large
@@ -189,6 +189,7 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
     assert reports.puts[-1]["content"]["conclusion"] == "窦性心律，心电图正常范围。"
     # and signing freezes it
     page.click("#report button:has-text('签发')")
+    page.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
     page.wait_for_selector("#report[data-state=signed]")
     assert page.is_disabled("#report textarea[name=conclusion]")
     # when they amend it with a reason, change the conclusion and sign again, there are two versions
@@ -198,6 +199,7 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
     page.wait_for_selector("#report[data-state=amending]")
     page.fill("#report textarea[name=conclusion]", "窦性心律，ST段未见异常。")
     page.click("#report button:has-text('签发修订')")
+    page.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
     page.wait_for_selector("#report[data-state=signed] .versions li:nth-child(2)")
     assert "补充ST段描述" in page.inner_text("#report .versions")
     assert reports.report["versions"][1]["content"]["conclusion"] == "窦性心律，ST段未见异常。"

@@ -83,6 +83,7 @@ def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_bac
     reader.fill("#report textarea[name=conclusion]", "窦性心律，心电图正常范围。")
     reader.wait_for_selector("#report .status:has-text('已于')")
     reader.click("#report button:has-text('签发')")
+    reader.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
     reader.wait_for_selector("#report[data-state=signed]")
     screenshot(reader, "signed")
 

@@ -17,6 +17,7 @@ def _header(page, state: str, report: str) -> str:
 def _signed(page) -> None:
     page.wait_for_selector("#report .status:has-text('已于')")  # autosaved
     page.click("#report .report-actions button.primary")
+    page.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
     page.wait_for_selector("#report[data-state=signed]")
 
 

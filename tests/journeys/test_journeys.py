@@ -126,6 +126,7 @@ def test_journey_1_the_signed_ecg_report_reaches_the_village_with_its_trace_and_
     expert.fill("#report textarea[name=conclusion]", "窦性心律，心电图正常范围。")
     expert.wait_for_selector("#report .status:has-text('已于')")
     expert.click("#report button:has-text('签发')")
+    expert.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
     expert.wait_for_selector("#report[data-state=signed]")
 
     # then the report arrives on the village console, live (the page was not reloaded)

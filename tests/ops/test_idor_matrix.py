@@ -160,6 +160,11 @@ def calendar_booking_ids(body) -> list:
     return [booking["id"] for session in body for slot in session["slots"] for booking in slot["bookings"]]
 
 
+def bundle_ids(body) -> list:
+    """The ids of a FHIR searchset's matches (the FHIR base, fhirapi)."""
+    return [int(entry["resource"]["id"]) for entry in body["entry"] if entry["search"]["mode"] == "match"]
+
+
 @dataclass(frozen=True)
 class Endpoint:
     url: str  # "/api/things/{id}/" for a detail, no {id} for a list
@@ -186,7 +191,12 @@ ENDPOINTS = [
     Endpoint("/api/consultations/", a_consultation),
     Endpoint("/api/consultations/{id}/", a_consultation),
     Endpoint("/api/scheduling/bookings/", a_booking),
-    Endpoint("/api/fhir/Appointment/{id}", a_booking, returned_id=lambda body: int(body["id"])),
+    Endpoint("/fhir/Appointment/{id}", a_booking, returned_id=lambda body: int(body["id"])),
+    Endpoint("/fhir/Appointment", a_booking, listed_ids=bundle_ids),
+    Endpoint("/fhir/Patient/{id}", a_patient, returned_id=lambda body: int(body["id"])),
+    Endpoint("/fhir/Patient", a_patient, listed_ids=bundle_ids),
+    Endpoint("/fhir/ServiceRequest/{id}", a_consultation, returned_id=lambda body: int(body["id"])),
+    Endpoint("/fhir/ServiceRequest", a_consultation, listed_ids=bundle_ids),
     Endpoint("/api/scheduling/me/calendar/", a_booking, listed_ids=calendar_booking_ids, for_roles=("expert",)),
     Endpoint("/api/scheduling/assignments/", an_assignment),
     Endpoint("/api/scheduling/worklist/", a_consultation, listed_ids=worklist_ids, for_roles=("expert",)),
@@ -196,7 +206,8 @@ ENDPOINTS = [
     Endpoint("/api/ecgs/{id}/", an_ecg),
     Endpoint("/api/ecgs/{id}/samples/", an_ecg, returned_id=None),
     Endpoint("/api/imaging-studies/{id}/", an_imaging_study),
-    Endpoint("/api/fhir/ImagingStudy/{id}", an_imaging_study, returned_id=lambda body: int(body["id"])),
+    Endpoint("/fhir/ImagingStudy/{id}", an_imaging_study, returned_id=lambda body: int(body["id"])),
+    Endpoint("/fhir/ImagingStudy", an_imaging_study, listed_ids=bundle_ids),
     Endpoint("/api/instances/{id}/frames/1/rendered/", an_instance, returned_id=None),
     Endpoint("/api/photos/{id}/", a_photo, returned_id=None),
     Endpoint("/api/uploads/", an_upload, listed_ids=lambda body: [row["id"] for row in body["results"]],
@@ -264,6 +275,10 @@ def _assert_absent(endpoint: Endpoint, response, record: Model) -> None:
     if endpoint.is_list:
         assert response.status_code == 200
         assert endpoint.key(record) not in endpoint.listed_ids(response.json())
+    elif endpoint.url.startswith("/fhir/"):  # FHIR: an OperationOutcome, as for a resource that does not exist
+        assert response.status_code == 404
+        issue = response.json()["issue"][0]
+        assert issue["code"] == "not-found" and issue["details"]["coding"][0]["code"] == "not_found"
     else:
         assert response.status_code == 404
         assert set(response.json()) == {"code", "detail"} and response.json()["code"] == "not_found"

@@ -246,3 +246,29 @@ def test_only_coordinators_list_experts_to_assign_and_an_unknown_specialty_is_40
     assert api(people["expert"]).get("/api/scheduling/experts/?specialty=cardiology").status_code == 403
     response = api(people["coordinator"]).get("/api/scheduling/experts/?specialty=astrology")
     assert response.status_code == 404 and response.data["code"]
+
+
+def test_a_decline_keeps_its_reason_and_the_coordinator_reads_it_on_the_case(api, people, on_duty, case):
+    # given an offer to the first expert
+    consultation = case()
+    first = assignment_request(consultation_id=consultation.pk)
+    declined = api(first.expert.user).post(f"/api/scheduling/assignments/{first.pk}/decline/",
+                                           {"code": "busy", "reason": "门诊加号中"}, format="json")
+    assert declined.status_code == 200 and declined.json()["decline_code"] == "busy"
+    # "other" needs words; an unknown choice is refused; neither is stored
+    second = Assignment.objects.get(consultation=consultation, status="offered")
+    for body in ({"code": "other", "reason": " "}, {"code": "tired"}):
+        refused = api(second.expert.user).post(f"/api/scheduling/assignments/{second.pk}/decline/", body, format="json")
+        assert refused.status_code == 400 and refused.json()["code"] == "invalid", refused.json()
+    second.refresh_from_db()
+    assert second.status == "offered"
+    # then the coordinator sees, on this case's offers, who declined and why
+    rows = api(people["coordinator"]).get("/api/scheduling/assignments/", {"consultation": consultation.pk}).json()["results"]
+    mine = next(r for r in rows if r["id"] == first.pk)
+    assert (mine["status"], mine["decline_code"], mine["reason"]) == ("declined", "busy", "门诊加号中")
+    assert mine["expert_name"] == str(first.expert.user)
+    assert {r["consultation"] for r in rows} == {consultation.pk}
+    # a coordinator of another community does not
+    assert api(people["foreign_coordinator"]).get(
+        "/api/scheduling/assignments/", {"consultation": consultation.pk}).json()["results"] == []
+    assert api(people["coordinator"]).get("/api/scheduling/assignments/", {"consultation": "x"}).status_code == 400

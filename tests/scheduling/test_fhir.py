@@ -27,10 +27,10 @@ def test_schedule_slot_and_appointment_are_valid_fhir_r4(api, people, community,
                              by=people["village_doctor"])
     client = api(people["village_doctor"])
     # when the clinic reads them as FHIR
-    schedule = client.get(f"/api/fhir/Schedule/{session.pk}")
-    slot_free = client.get(f"/api/fhir/Slot/{reserved.pk}")
-    slot_busy = client.get(f"/api/fhir/Slot/{open_slot.pk}")
-    appointment = client.get(f"/api/fhir/Appointment/{booking.pk}")
+    schedule = client.get(f"/fhir/Schedule/{session.pk}")
+    slot_free = client.get(f"/fhir/Slot/{reserved.pk}")
+    slot_busy = client.get(f"/fhir/Slot/{open_slot.pk}")
+    appointment = client.get(f"/fhir/Appointment/{booking.pk}")
     # then each is a valid R4 resource of the right type, content type application/fhir+json
     assert appointment["Content-Type"].startswith("application/fhir+json")
     s = Schedule.model_validate(schedule.json())
@@ -55,5 +55,5 @@ def test_appointment_of_another_clinic_is_404(api, people, community, cardiology
     booking = booking_create(slot_id=session.slots.get().pk,
                              patient_id=patient_factory(home_clinic=community.village_a1).pk,
                              by=people["village_doctor"])
-    assert api(people["other_village_doctor"]).get(f"/api/fhir/Appointment/{booking.pk}").status_code == 404
-    assert api(people["foreign_coordinator"]).get(f"/api/fhir/Slot/{session.slots.get().pk}").status_code == 404
+    assert api(people["other_village_doctor"]).get(f"/fhir/Appointment/{booking.pk}").status_code == 404
+    assert api(people["foreign_coordinator"]).get(f"/fhir/Slot/{session.slots.get().pk}").status_code == 404

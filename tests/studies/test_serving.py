@@ -118,7 +118,7 @@ def test_fhir_imaging_study_is_valid_r4_and_only_for_readers_in_reach(api, tus_c
     instance = Instance.objects.select_related("series__study").get()
     study = instance.series.study
     # when the assigned expert reads it as FHIR
-    response = api(people["expert"]).get(f"/api/fhir/ImagingStudy/{study.pk}")
+    response = api(people["expert"]).get(f"/fhir/ImagingStudy/{study.pk}")
     # then it is a valid R4 ImagingStudy naming the study, series and instance UIDs, and the read is audited
     assert response.status_code == 200 and response["Content-Type"].startswith("application/fhir+json")
     resource = FhirImagingStudy.model_validate(response.json())
@@ -128,7 +128,7 @@ def test_fhir_imaging_study_is_valid_r4_and_only_for_readers_in_reach(api, tus_c
     assert resource.basedOn[0].reference == f"ServiceRequest/{consultation.pk}"
     assert AuditEvent.objects.filter(object_type="ImagingStudy", object_id=str(study.pk), action="read").count() == 1
     # and a doctor of another village gets 404
-    assert api(people["other_village_doctor"]).get(f"/api/fhir/ImagingStudy/{study.pk}").status_code == 404
+    assert api(people["other_village_doctor"]).get(f"/fhir/ImagingStudy/{study.pk}").status_code == 404
 
 
 def test_a_wfdb_record_with_lead_mlii_answers_leads_ii(api, tus_client, people, consultation):

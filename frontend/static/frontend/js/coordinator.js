@@ -125,11 +125,23 @@ async function loadEscalations() {
     $("#escalations").replaceChildren(...items.map((c) => el("li", { class: `urgency-${c.urgency}`, dataset: { id: c.id } },
       el("span", { class: `badge urgency-${c.urgency}` }, t(`urgency:${c.urgency}`)),
       ` #${c.id} ${c.patient_name} · ${specialtyName(c.specialty)} · ${formatDateTime(c.created_at)} `,
-      assignForm(c))));
+      assignForm(c), declines(c))));
     if (!items.length) $("#escalations").replaceChildren(el("li", { class: "muted" }, t("No escalations.")));
   } catch (error) {
     $("#escalations").replaceChildren(el("li", { class: "error" }, error.message));
   }
+}
+
+// Who declined the case before it was escalated, and why (the expert's choice and words), filled in once read.
+function declines(consultation) {
+  const list = el("ul", { class: "plain declines muted", dataset: { declines: consultation.id } });
+  rows(E.CONSULTATION_OFFERS(consultation.id)).then((offers) => {
+    const declined = offers.filter((a) => a.status === "declined");
+    list.replaceChildren(...declined.map((a) => el("li", { dataset: { expert: a.expert } },
+      `${t("Declined by {name}", { name: a.expert_name })}${a.decided_at ? ` ${formatDateTime(a.decided_at)}` : ""}：`,
+      [a.decline_code ? t(`decline:${a.decline_code}`) : "", a.reason].filter(Boolean).join(" — ") || "—")));
+  }).catch((error) => list.replaceChildren(el("li", { class: "error" }, error.message)));
+  return list;
 }
 
 // The experts of a specialty to give a case to, on duty first, then least loaded (asked once per specialty).

@@ -18,7 +18,10 @@ export const GAINS = [5, 10, 20];        // mm/mV
 export const SPEEDS = [25, 50];          // mm/s
 export const ZOOMS = [0.75, 1, 1.5, 2, 3];
 const COLUMN_SECONDS = 2.5;              // each of the 4 columns shows the next 2.5 s
-const LEFT_MM = 10;                      // room for the 1 mV calibration pulse
+const LEFT_MM = 10;                      // room for the 1 mV calibration pulse at 25 mm/s (wider at 50 mm/s)
+const CALIBRATION_X_MM = 2.5;            // where the pulse rises
+const LABEL_GAP_MM = 1;                  // between the pulse's tail and the first column's lead label
+const LABEL_X_MM = 1;                    // a lead label's offset into its column
 const RIGHT_MM = 2;
 const TOP_MM = 4;
 export const PAPER = { background: "#fff9f7", minor: "#f5cfcf", major: "#e39a9a", trace: "#111", label: "#333" };
@@ -137,8 +140,12 @@ export class EcgViewer {
 
   // --- geometry (all in mm) -------------------------------------------------
   get columnMm() { return COLUMN_SECONDS * this.speed; }
+  /** Where the calibration pulse (0.2 s wide, 2 mm tails) ends: it widens with the paper speed. */
+  get calibrationEndMm() { return CALIBRATION_X_MM + 0.2 * this.speed + 2; }
+  /** The traces start right of the pulse, so that the first column's lead labels never overlap it. */
+  get leftMm() { return Math.max(LEFT_MM, Math.ceil(this.calibrationEndMm + LABEL_GAP_MM - LABEL_X_MM)); }
   get rowMm() { return 15 + 1.5 * this.gain; }
-  get widthMm() { return LEFT_MM + 4 * this.columnMm + RIGHT_MM; }
+  get widthMm() { return this.leftMm + 4 * this.columnMm + RIGHT_MM; }
   get heightMm() { return TOP_MM + 4 * this.rowMm + 2; }
   baselineMm(row) { return TOP_MM + row * this.rowMm + this.rowMm * 0.6; }
   get pxPerMm() { return this.cssPxPerMm * this.zoom; }
@@ -162,16 +169,22 @@ export class EcgViewer {
       this.drawCalibration(ctx, row);
       leads.forEach((lead, col) => {
         const t0 = col * COLUMN_SECONDS;
-        this.drawTrace(ctx, lead, t0, t0 + COLUMN_SECONDS, LEFT_MM + col * this.columnMm, this.baselineMm(row));
-        this.drawLabel(ctx, lead, LEFT_MM + col * this.columnMm, this.baselineMm(row));
-        if (col > 0) this.drawSeparator(ctx, LEFT_MM + col * this.columnMm, this.baselineMm(row));
+        const x = this.leftMm + col * this.columnMm;
+        this.drawTrace(ctx, lead, t0, t0 + COLUMN_SECONDS, x, this.baselineMm(row));
+        this.drawLabel(ctx, lead, x, this.baselineMm(row));
+        if (col > 0) this.drawSeparator(ctx, x, this.baselineMm(row));
       });
     });
     this.drawCalibration(ctx, 3);
-    this.drawTrace(ctx, RHYTHM_LEAD, 0, 4 * COLUMN_SECONDS, LEFT_MM, this.baselineMm(3));
-    this.drawLabel(ctx, RHYTHM_LEAD, LEFT_MM, this.baselineMm(3));
+    this.drawTrace(ctx, RHYTHM_LEAD, 0, 4 * COLUMN_SECONDS, this.leftMm, this.baselineMm(3));
+    this.drawLabel(ctx, RHYTHM_LEAD, this.leftMm, this.baselineMm(3));
+    // the geometry, for checks: the pulse ends left of the first label
+    Object.assign(this.container.dataset, { speed: String(this.speed), calibrationEndMm: String(this.calibrationEndMm),
+      labelXMm: String(this.leftMm + LABEL_X_MM) });
     this.container.dataset.drawnLeads = String(this.drawnLeads.size);
     this.drawCaliper();
+    // the first trace on screen, for bench/reading_bench.py: a mark at the next frame, from the navigation's start
+    if (!this.painted) { this.painted = true; requestAnimationFrame(() => performance.mark("ecg-painted")); }
   }
 
   drawGrid(ctx) {
@@ -181,7 +194,7 @@ export class EcgViewer {
 
   drawCalibration(ctx, row) {
     // A 1 mV, 0.2 s square pulse: its height is the gain, its width 0.2 s at the paper speed.
-    const base = this.baselineMm(row), x = 2.5, w = 0.2 * this.speed;
+    const base = this.baselineMm(row), x = CALIBRATION_X_MM, w = 0.2 * this.speed;
     ctx.beginPath();
     ctx.moveTo(x - 2, base); ctx.lineTo(x, base); ctx.lineTo(x, base - this.gain);
     ctx.lineTo(x + w, base - this.gain); ctx.lineTo(x + w, base); ctx.lineTo(x + w + 2, base);
@@ -213,7 +226,7 @@ export class EcgViewer {
   drawLabel(ctx, lead, xMm, baseMm) {
     ctx.fillStyle = PAPER.label;
     ctx.font = `bold 3.2px system-ui, sans-serif`;
-    ctx.fillText(lead, xMm + 1, baseMm - this.rowMm * 0.42);
+    ctx.fillText(lead, xMm + LABEL_X_MM, baseMm - this.rowMm * 0.42);
   }
 
   drawSeparator(ctx, xMm, baseMm) {

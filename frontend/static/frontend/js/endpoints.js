@@ -77,3 +77,9 @@ export const LIVE_ROOMS = "/api/live/rooms/";                 // POST {consultat
 export const LIVE_ROOM_OF = (consultationId) => `/api/live/rooms/?consultation=${consultationId}`; // GET: the open room (experts join)
 export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;
 export const LIVE_EXPERT_REQUEST = (roomId) => `/api/live/rooms/${roomId}/expert-request/`; // POST: offer the case to an on-duty expert now
+
+// the expert's phrase library (常用语): GET ?kind= -> [{id, kind, field, code, label, text, specialty, mine}], POST {kind, field, code, label, text}
+export const PHRASES = "/api/reports/phrases/";
+export const PHRASE = (id) => `/api/reports/phrases/${id}/`; // PATCH {label, text, code, field}, DELETE: the expert's own only
+// one case's offers and their outcome: [{expert_name, status, decided_at, reason, decline_code}] (paginated)
+export const CONSULTATION_OFFERS = (id) => `/api/scheduling/assignments/?consultation=${id}`;

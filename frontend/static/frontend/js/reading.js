@@ -16,6 +16,9 @@ const referrals = new ReferralPanel($("#referral"), consultationId);
 let ecgViewer = null;
 let imageViewer = null;
 let consultation = null;
+let openedStudy = null;
+// the sign dialog names the patient and the study being reported
+editor.describe = () => ({ patient: consultation ? patientLine(consultation) : "", study: openedStudy ? studyLabel(openedStudy) : "" });
 
 // The header: the case, its state and its report's state. It follows what is done on this page
 // (starting, signing, amending the report, referrals) without a reload.
@@ -31,14 +34,22 @@ function renderHeader() {
   const header = $("#case");
   header.dataset.state = c.state;
   header.dataset.reportState = report ? report.state : "none";
-  header.replaceChildren(
+  header.replaceChildren(...[  // (no report yet: nothing in its place, never the text "null")
     el("strong", {}, `#${c.id} ${c.patient_name}`),
     el("span", { class: `badge urgency-${c.urgency}` }, t(`urgency:${c.urgency}`)),
     el("span", {}, t(`mode:${c.mode}`)),
     el("span", { class: `badge state-${c.state}`, dataset: { field: "state" } }, t(`state:${c.state}`)),
     report ? el("span", { class: "report-state", dataset: { field: "report" } }, reportSummary(report)) : null,
     el("span", { class: "muted" }, `${t("Requested")} ${formatDateTime(c.created_at)}`),
-    el("p", { class: "reason" }, c.reason));
+    c.reason ? el("p", { class: "reason" }, c.reason) : null].filter(Boolean));
+}
+
+function patientLine(c) {
+  return `${c.patient_name}${c.patient_sex ? ` · ${t(`sex:${c.patient_sex}`)}` : ""} · #${c.id}`;
+}
+
+function studyLabel(study) {
+  return `${t(`kind:${study.type}`)} ${formatDateTime(study.created_at)}`;
 }
 
 function reportSummary(report) {
@@ -65,7 +76,7 @@ async function loadStudies() {
   }
   const tabs = $("#study-tabs");
   tabs.replaceChildren(...studies.map((s, i) => el("button", { type: "button", dataset: { index: i },
-    onclick: () => openStudy(s) }, `${t(`kind:${s.type}`)} ${formatDateTime(s.created_at)}`)));
+    onclick: () => openStudy(s) }, studyLabel(s))));
   if (!studies.length) tabs.replaceChildren(el("p", { class: "muted" }, t("Nothing uploaded yet.")));
   const uids = studies.filter((s) => s.type === "imaging" && s.study_instance_uid).map((s) => s.study_instance_uid);
   const ohif = $("#open-ohif");
@@ -77,6 +88,7 @@ async function loadStudies() {
 }
 
 async function openStudy(study) {
+  openedStudy = study;
   $("#ecg-panel").hidden = study.type !== "ecg";
   $("#image-panel").hidden = study.type !== "imaging";
   if (study.type === "ecg") {
@@ -106,7 +118,10 @@ async function main() {
   $("#report").addEventListener("report-loaded", renderHeader);
   $("#report").addEventListener("report-changed", refreshHeader);
   $("#referral").addEventListener("referral-changed", refreshHeader);
-  const results = await Promise.allSettled([loadHeader(), loadStudies().then(() => editor.load()), referrals.load()]);
+  // the trace first: its requests go out before the report's and the referrals', which follow it
+  const studies = loadStudies();
+  const results = await Promise.allSettled([loadHeader(), studies.then(() => editor.load()),
+    studies.catch(() => {}).then(() => referrals.load())]);
   for (const r of results) if (r.status === "rejected") $("#page-status").textContent = r.reason.message;
   document.body.dataset.ready = "true";
 }

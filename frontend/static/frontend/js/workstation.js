@@ -8,6 +8,7 @@ import { addDays, dayKey, formatTime, monthDay, startOfDay, weekdayOf } from "./
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
 import { liveRoomButton } from "./rooms.js";
+import { askDialog } from "./dialog.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -26,14 +27,20 @@ async function loadWork() {
   }
 }
 
+// An offer says what the expert is asked to take on: the question, the clinic, why it is urgent, the studies.
 function renderOffers(offers) {
   $("#offers").replaceChildren(...offers.map((w) => el("li", {
     class: `offer urgency-${w.urgency}`, dataset: { id: w.assignment, consultation: w.consultation, expires: w.offer_expires_at } },
     el("div", {}, el("strong", {}, `${w.patient_name} · ${t(`urgency:${w.urgency}`)} · ${t(`mode:${w.mode}`)} · ${specialtyName(w.specialty)}`),
+      el("div", { class: "offer-details" },
+        el("span", { dataset: { detail: "reason" } }, `${t("Reason")}：${w.reason || "—"}`),
+        el("span", { dataset: { detail: "clinic" } }, `${t("Clinic")}：${w.clinic || "—"}`),
+        w.urgency !== "routine" ? el("span", { class: "urgency-reason", dataset: { detail: "urgency" } }, urgencyReason(w)) : null,
+        el("span", { dataset: { detail: "studies" } }, `${t("Studies")}：`, studiesLine(w.studies, { inline: true }) || t("Nothing uploaded yet."))),
       w.slot_starts_at ? el("p", { class: "muted" }, `${t("Booked time")} ${formatDateTime(w.slot_starts_at)}`) : null),
     el("span", { class: "countdown", "aria-live": "off" }),
     el("button", { type: "button", class: "primary small", onclick: () => decide(w.assignment, "accept") }, t("Accept")),
-    el("button", { type: "button", class: "small", onclick: () => decide(w.assignment, "decline") }, t("Decline")))));
+    el("button", { type: "button", class: "small", dataset: { decline: w.assignment }, onclick: () => declineOffer(w) }, t("Decline")))));
   if (!offers.length) $("#offers").replaceChildren(el("li", { class: "muted" }, t("No offers waiting.")));
   tick();
 }
@@ -48,10 +55,34 @@ function tick() {
   }
 }
 
-async function decide(assignmentId, decision) {
+// Why a case is stat or urgent: the ECG's critical values when it has them, else the requesting doctor's choice.
+function urgencyReason(w) {
+  const codes = [...new Set((w.studies || []).flatMap((s) => s.critical || []))];
+  const label = (code) => (t(`critical:${code}`) !== `critical:${code}` ? t(`critical:${code}`) : code);
+  return codes.length ? `${t("Why {urgency}", { urgency: t(`urgency:${w.urgency}`) })}：${t("Critical value")} ${codes.map(label).join(t(", "))}`
+    : `${t("Why {urgency}", { urgency: t(`urgency:${w.urgency}`) })}：${t("marked so by the requesting doctor")}`;
+}
+
+const DECLINE_CODES = ["busy", "outside_expertise", "unavailable", "conflict", "other"];
+
+// Declining asks why (a choice, and words for "other"): the coordinator sees it if the case is escalated.
+async function declineOffer(w) {
+  const choices = DECLINE_CODES.map((code) => el("label", {}, el("input", { type: "radio", name: "decline_code", value: code }),
+    ` ${t(`decline:${code}`)}`));
+  const words = el("textarea", { name: "decline_reason", rows: 2, maxlength: 200, placeholder: t("In a few words (optional; required for other)") });
+  const chosen = () => choices.map((c) => c.querySelector("input")).find((i) => i.checked)?.value || "";
+  const ok = await askDialog({
+    id: "decline-dialog", title: t("Decline the offer of {name}?", { name: w.patient_name }), confirm: t("Decline"),
+    content: [el("fieldset", {}, el("legend", {}, t("Why do you decline?")), choices), el("label", {}, t("Reason"), words)],
+    check: () => (!chosen() ? t("Choose a reason.") : chosen() === "other" && !words.value.trim() ? t("Say why in a few words.") : ""),
+  });
+  if (ok) await decide(w.assignment, "decline", { code: chosen(), reason: words.value.trim() });
+}
+
+async function decide(assignmentId, decision, why = {}) {
   try {
     if (decision === "accept") await api(E.OFFER_ACCEPT(assignmentId), { method: "POST", body: {} });
-    else await api(E.OFFER_DECLINE(assignmentId), { method: "POST", body: { reason: "" } });
+    else await api(E.OFFER_DECLINE(assignmentId), { method: "POST", body: { code: why.code || "", reason: why.reason || "" } });
     say($("#offers-status"), decision === "accept" ? t("Accepted: it is in your worklist.") : t("Declined."));
     await loadWork();
   } catch (error) {
@@ -64,11 +95,13 @@ function renderWorklist(items) {
   const now = Date.now();
   $("#worklist").replaceChildren(...items.map((w) => {
     const overdue = w.overdue || (w.due_at && Date.parse(w.due_at) < now);
+    // data-label: the column's name, shown before the value where the table is a list of cards (a phone)
     return el("tr", { class: overdue ? "overdue" : "", dataset: { id: w.consultation, urgency: w.urgency } },
       el("td", {}, el("span", { class: `badge urgency-${w.urgency}` }, t(`urgency:${w.urgency}`))),
-      el("td", {}, w.patient_name, studiesLine(w.studies)), el("td", {}, specialtyName(w.specialty)),
-      el("td", {}, t(`mode:${w.mode}`)), el("td", {}, t(`state:${w.state}`)),
-      el("td", { class: "due" }, formatDateTime(w.slot_starts_at || w.due_at), overdue ? el("strong", {}, ` ${t("overdue")}`) : null),
+      el("td", {}, w.patient_name, studiesLine(w.studies)), el("td", { "data-label": t("Specialty") }, specialtyName(w.specialty)),
+      el("td", { "data-label": t("Mode") }, t(`mode:${w.mode}`)), el("td", { "data-label": t("State") }, t(`state:${w.state}`)),
+      el("td", { class: "due", "data-label": t("Due or booked time") }, formatDateTime(w.slot_starts_at || w.due_at),
+        overdue ? el("strong", {}, ` ${t("overdue")}`) : null),
       el("td", { class: "actions" }, el("a", { href: `/read/${w.consultation}/`, class: "button" }, t("Read")),
         w.mode === "live" ? liveRoomButton(w.consultation, (error) => say($("#offers-status"), error.message, { error: true }), { join: true }) : null));
   }));
@@ -76,13 +109,14 @@ function renderWorklist(items) {
 }
 
 // What there is to read, under the patient's name: "心电图 ×2 · CT · MR/CT".
-function studiesLine(studies = []) {
+function studiesLine(studies = [], { inline = false } = {}) {
   const ecgs = studies.filter((s) => s.type === "ecg").length;
   const parts = ecgs ? [ecgs > 1 ? `${t("kind:ecg")} ×${ecgs}` : t("kind:ecg")] : [];
   for (const s of studies) {
     if (s.type === "imaging") parts.push((s.modalities || []).join("/") || t("kind:imaging"));
   }
-  return parts.length ? el("div", { class: "studies muted" }, parts.join(" · ")) : null;
+  if (!parts.length) return null;
+  return inline ? parts.join(" · ") : el("div", { class: "studies muted" }, parts.join(" · "));
 }
 
 function specialtyName(code) {

@@ -1,0 +1,423 @@
+"""Per-subscriber congestion control of the relay: the downlink estimate, the pacer, the
+rules for retransmissions and the REMB sent up to a publisher. Pure logic on injected
+clocks and callbacks (no aiortc): passthrough.py and room.py wire it to the peer
+connections; tests/relay/test_congestion.py drives it alone.
+
+A subscriber has one peer connection per publisher, all over the same access link; the
+relay keeps one estimate per subscriber, GCC's sender side in spirit, from what the
+subscriber reports about the relay's streams in RTCP receiver reports: fraction lost, and
+the round-trip time, whose growth above the lowest seen is queueing delay (REMB is read
+but not trusted, see DownlinkEstimate). Everything the relay sends that subscriber goes through
+one pacer at a rate a little above the estimate; audio never waits for video.
+"""
+
+import collections
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+# --- downlink estimate ----------------------------------------------------------------
+
+START_BPS = 1_000_000  # before any feedback
+MIN_BPS = 30_000
+MAX_BPS = 20_000_000
+LOSS_HIGH = 0.10  # more lost than this: the link is full (GCC's loss threshold)
+LOSS_LOW = 0.05  # less (and no queue): the estimate may grow. GCC grows only under 2 %, but
+# its delay-based side grows too; this one has no other way up on a link with 3 % random loss
+GROWTH = 1.08  # per second while the link shows no congestion
+BACKOFF = 0.85  # of what got through, on congestion (GCC's beta)
+APP_LIMIT = 1.5  # the estimate grows no further than this times what is being sent
+# RTT this far above the lowest seen: packets wait in a queue. Not less: on a busy machine
+# (load 15 on 2 cores) the median RTT on an idle loopback link rose 50-70 ms above its lowest.
+QUEUEING_DELAY = 0.25
+MAX_STEP_DOWN = 0.5  # at most halved per update (a start-up second sends little: no collapse)
+REMB_STALE_SECONDS = 5.0
+OUTAGE_SECONDS = 2.5  # no receiver report for this long: the link was down, not congested  # a connection that said nothing for this long no longer counts
+
+
+@dataclass
+class DownlinkEstimate:
+    """What one subscriber's link can carry, in bits per second.
+
+    ``on_remb(pc_id, bps, now)``: a REMB from one of its connections (the latest per
+    connection counts). ``update(now, loss, rtt, min_rtt, sent_bps)`` once a second:
+    - congestion (loss above LOSS_HIGH, or RTT more than QUEUEING_DELAY above the lowest
+      seen): the estimate falls to BACKOFF times what got through (what was sent, less
+      the loss), by at most half per update;
+    - loss under LOSS_LOW and no queue (RTT within 100 ms of its lowest): it grows by GROWTH a second, but not beyond
+      APP_LIMIT times what is being sent (a link carrying only audio proves nothing more);
+    - in between: it holds.
+    The REMBs are kept (``remb_bps``, the "quality" figures) but do not move the estimate:
+    measured here, Chromium sent REMB on only some of a subscriber's connections, and
+    values of 35 kbit/s on an idle loopback link while the machine was busy (its
+    receive-side estimator follows what it receives and takes scheduling jitter for
+    queueing), which would have starved links that were not full.
+    """
+
+    value: float = START_BPS
+    remb: dict[str, tuple[float, float]] = field(default_factory=dict)  # pc_id -> (bps, when)
+    congested: bool = False
+    reasons: collections.Counter = field(default_factory=collections.Counter)  # why it backed off
+
+    def on_remb(self, pc_id: str, bps: float, now: float) -> None:
+        self.remb[pc_id] = (max(float(bps), 0.0), now)
+
+    def forget(self, pc_id: str) -> None:
+        self.remb.pop(pc_id, None)
+
+    def remb_bps(self, now: float) -> Optional[float]:
+        fresh = [bps for bps, when in self.remb.values() if now - when <= REMB_STALE_SECONDS]
+        return sum(fresh) if fresh else None
+
+    def update(self, now: float, loss: Optional[float], rtt: Optional[float], min_rtt: Optional[float],
+               sent_bps: float) -> bool:
+        """Apply one second of feedback; returns whether the link showed congestion."""
+        queueing = rtt is not None and min_rtt is not None and rtt - min_rtt > QUEUEING_DELAY
+        lossy = loss is not None and loss > LOSS_HIGH
+        self.congested = queueing or lossy
+        if self.congested:
+            self.reasons["queueing" if queueing else "loss"] += 1
+            through = sent_bps * (1 - (loss or 0.0))
+            self.value = max(min(self.value, BACKOFF * through), MAX_STEP_DOWN * self.value)
+        elif (loss is None or loss < LOSS_LOW) and not (
+                rtt is not None and min_rtt is not None and rtt - min_rtt > QUEUEING_DELAY / 2.5):
+            self.value = min(self.value * GROWTH, max(APP_LIMIT * sent_bps, self.value))
+        self.value = min(max(self.value, MIN_BPS), MAX_BPS)
+        return self.congested
+
+    def bps(self, now: float) -> float:
+        return self.value
+
+
+# --- audio-only by itself --------------------------------------------------------------
+
+AUDIO_BPS = 40_000  # one Opus stream as Chromium sends it, headers included (measured: 39-42 kbit/s)
+VIDEO_MIN_BPS = 30_000  # below this per video stream, audio only (Chromium's VP8 encoder floor)
+AUDIO_ONLY_AFTER = 2.0  # seconds below the minimum before switching to audio only
+PROBE_FIRST = 8.0  # seconds of audio only before the first attempt at video again
+PROBE_MAX = 60.0  # the wait doubles after each failed attempt, up to this
+
+
+def video_share_bps(estimate_bps: float, audio_streams: int, video_streams: int) -> Optional[float]:
+    """What each video stream to a subscriber can have once its audio is served."""
+    if video_streams <= 0:
+        return None
+    return max(estimate_bps - AUDIO_BPS * audio_streams, 0.0) / video_streams
+
+
+@dataclass
+class AutoAudioOnly:
+    """Decides when a subscriber's link is too weak for video, and when to try again.
+
+    ``update(share_bps, loss, now)`` takes the per-video-stream share of the estimate
+    (``video_share_bps``) and the latest loss fraction, and returns True (go audio only),
+    False (video again) or None (no change). While audio only, the estimate cannot grow
+    (the link carries only audio), so video is tried again after PROBE_FIRST seconds if
+    the loss is low, then after twice as long each time the attempt fails.
+    """
+
+    audio_only: bool = False
+    below_since: Optional[float] = None
+    since: float = 0.0  # when the current audio-only period began
+    probe_wait: float = PROBE_FIRST
+    probing_since: Optional[float] = None  # video resumed on trial
+
+    def update(self, share_bps: Optional[float], loss: Optional[float], now: float) -> Optional[bool]:
+        if share_bps is None:
+            self.below_since = None
+            return None
+        if not self.audio_only:
+            if share_bps < VIDEO_MIN_BPS:
+                if self.below_since is None:
+                    self.below_since = now
+                if now - self.below_since >= AUDIO_ONLY_AFTER:
+                    if self.probing_since is not None and now - self.probing_since < 15.0:
+                        self.probe_wait = min(self.probe_wait * 2, PROBE_MAX)  # the trial failed
+                    else:
+                        self.probe_wait = PROBE_FIRST
+                    self.audio_only, self.since, self.below_since = True, now, None
+                    self.probing_since = None
+                    return True
+            else:
+                self.below_since = None
+            return None
+        if now - self.since >= self.probe_wait and (loss is None or loss < LOSS_HIGH):
+            self.audio_only, self.probing_since = False, now
+            return False
+        return None
+
+
+# --- REMB towards a publisher ------------------------------------------------------------
+
+
+REMB_HEADROOM = 1.0  # the share itself grows with the estimate (8 %/s while the link is clear)
+
+
+def publisher_remb_bps(subscriber_shares: list[Optional[float]], floor_bps: float = VIDEO_MIN_BPS) -> Optional[float]:
+    """The bitrate to ask a (non-simulcast) publisher's encoder for: the lowest share any
+    subscriber still receiving its video can take (audio-only ones do not hold it down),
+    plus its own audio, never below ``floor_bps``. None: no subscriber limits it."""
+    shares = [s for s in subscriber_shares if s is not None]
+    if not shares:
+        return None
+    return max(min(shares) * REMB_HEADROOM + AUDIO_BPS, floor_bps)
+
+
+# --- retransmissions -------------------------------------------------------------------
+
+RTX_SHARE = 0.25  # of the subscriber's estimate, over a RTX_WINDOW
+RTX_WINDOW = 1.0
+DEFAULT_RTT = 0.2
+
+
+@dataclass
+class RtxPolicy:
+    """Which NACKed packets a subscriber gets again.
+
+    A packet is resent only if it was first sent no longer ago than about one round trip
+    (``1.5 * rtt + 50 ms``: the NACK needs half a round trip to come back and the receiver
+    a little time to see the gap; older, the receiver has given it up or it is too late to
+    be shown); not again within one RTT of its last resend; and only while the
+    retransmitted bytes over the last second stay under RTX_SHARE of the estimate.
+    """
+
+    sent_at: dict[int, float] = field(default_factory=dict)  # seq -> first send
+    resent_at: dict[int, float] = field(default_factory=dict)
+    spent: collections.deque = field(default_factory=collections.deque)  # (when, bytes)
+    spent_bytes: int = 0
+    refused_old: int = 0
+    refused_budget: int = 0
+    refused_repeat: int = 0
+    resent: int = 0
+
+    HISTORY = 512
+
+    def on_sent(self, seq: int, now: float) -> None:
+        self.sent_at[seq] = now
+        if len(self.sent_at) > self.HISTORY:
+            # dicts keep insertion order: the oldest first
+            for old in list(self.sent_at)[: len(self.sent_at) - self.HISTORY]:
+                del self.sent_at[old]
+                self.resent_at.pop(old, None)
+
+    def allow(self, seq: int, size: int, now: float, rtt: Optional[float], estimate_bps: float) -> bool:
+        rtt = DEFAULT_RTT if rtt is None else rtt
+        sent = self.sent_at.get(seq)
+        if sent is None or now - sent > 1.5 * rtt + 0.05:
+            self.refused_old += 1
+            return False
+        last = self.resent_at.get(seq)
+        if last is not None and now - last < rtt:
+            self.refused_repeat += 1
+            return False
+        while self.spent and now - self.spent[0][0] > RTX_WINDOW:
+            self.spent_bytes -= self.spent.popleft()[1]
+        if (self.spent_bytes + size) * 8 > RTX_SHARE * estimate_bps * RTX_WINDOW:
+            self.refused_budget += 1
+            return False
+        self.spent.append((now, size))
+        self.spent_bytes += size
+        self.resent_at[seq] = now
+        self.resent += 1
+        return True
+
+
+# --- pacer --------------------------------------------------------------------------------
+
+PACING_FACTOR = 1.5  # send up to this times the estimate (headroom for the estimate to grow)
+BURST_SECONDS = 0.02  # what may go at once after an idle spell
+VIDEO_BACKLOG_SECONDS = 0.5  # more queued video than this much time at the pacing rate: flush
+
+
+@dataclass
+class _Queued:
+    size: int
+    send: Callable[[], Any]  # sends the packet; may return nothing
+    stream: Any  # which video stream it belongs to (flushed together)
+
+
+class Pacer:
+    """Sends one subscriber's packets no faster than ``rate_bps`` (token bucket).
+
+    ``send_audio`` goes at once (audio is never held behind video; it is counted against
+    the budget, so video gives way). ``send_video`` goes at once when the budget allows
+    and nothing is queued, else it waits in order; the queue drains on a timer
+    (``schedule(delay, callback)``, e.g. ``loop.call_later``). When more than
+    VIDEO_BACKLOG_SECONDS of video waits, the queue of the stream that overflows is
+    dropped and ``on_overflow(stream)`` called (the caller makes that stream restart at a
+    keyframe). ``flush(stream)`` drops a stream's queued packets at once (audio-only).
+    """
+
+    def __init__(self, rate_bps: float, clock: Callable[[], float],
+                 schedule: Callable[[float, Callable[[], None]], Any],
+                 on_overflow: Callable[[Any], None] = lambda stream: None) -> None:
+        self.rate_bps = float(rate_bps)
+        self._clock = clock
+        self._schedule = schedule
+        self._on_overflow = on_overflow
+        self._tokens = self.rate_bps / 8 * BURST_SECONDS  # bytes
+        self._last = clock()
+        self._queue: collections.deque[_Queued] = collections.deque()
+        self._queued_bytes = 0
+        self._timer: Any = None
+        self.sent_bytes = {"audio": 0, "video": 0}
+        self.charged_bytes = 0
+        self.dropped_packets = 0
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    def set_rate(self, rate_bps: float) -> None:
+        self._refill()
+        self.rate_bps = max(float(rate_bps), 8_000.0)
+
+    def _refill(self) -> None:
+        now = self._clock()
+        burst = self.rate_bps / 8 * BURST_SECONDS
+        self._tokens = min(self._tokens + (now - self._last) * self.rate_bps / 8, max(burst, 1500))
+        self._last = now
+
+    def send_audio(self, size: int, send: Callable[[], Any]) -> None:
+        self._refill()
+        self._tokens -= size
+        self.sent_bytes["audio"] += size
+        send()
+
+    def charge(self, size: int) -> None:
+        """Count bytes sent outside the queue (retransmissions) against the budget."""
+        self._refill()
+        self._tokens -= size
+        self.charged_bytes += size
+
+    def send_video(self, size: int, send: Callable[[], Any], stream: Any) -> None:
+        self._refill()
+        if not self._queue and self._tokens > 0:
+            self._tokens -= size
+            self.sent_bytes["video"] += size
+            send()
+            return
+        self._queue.append(_Queued(size, send, stream))
+        self._queued_bytes += size
+        if self._queued_bytes * 8 > self.rate_bps * VIDEO_BACKLOG_SECONDS:
+            self.flush(stream)
+            self._on_overflow(stream)
+            return
+        self._arm()
+
+    def flush(self, stream: Any = None) -> int:
+        """Drop queued video of ``stream`` (all streams if None); returns packets dropped."""
+        kept = collections.deque(q for q in self._queue if stream is not None and q.stream is not stream)
+        dropped = len(self._queue) - len(kept)
+        self._queue = kept
+        self._queued_bytes = sum(q.size for q in kept)
+        self.dropped_packets += dropped
+        return dropped
+
+    def _arm(self) -> None:
+        if self._timer is not None or not self._queue:
+            return
+        deficit = max(self._queue[0].size - self._tokens, 1.0)
+        delay = min(max(deficit * 8 / self.rate_bps, 0.002), 0.1)
+        self._timer = self._schedule(delay, self._drain)
+
+    def _drain(self) -> None:
+        self._timer = None
+        self._refill()
+        while self._queue and self._tokens > 0:
+            item = self._queue.popleft()
+            self._queued_bytes -= item.size
+            self._tokens -= item.size
+            self.sent_bytes["video"] += item.size
+            item.send()
+        self._arm()
+
+    def close(self) -> None:
+        self._queue.clear()
+        self._queued_bytes = 0
+        cancel = getattr(self._timer, "cancel", None)
+        if cancel is not None:
+            cancel()
+        self._timer = None
+
+
+# --- one subscriber's link ------------------------------------------------------------------
+
+
+class SubscriberLink:
+    """A subscriber's downlink: its estimate, its pacer and its audio-only automaton.
+    Shared by every connection the relay has to that subscriber (one per publisher)."""
+
+    def __init__(self, schedule: Callable[[float, Callable[[], None]], Any],
+                 clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.estimate = DownlinkEstimate()
+        self.auto = AutoAudioOnly()
+        self.pacer = Pacer(START_BPS * PACING_FACTOR, clock, schedule,
+                           on_overflow=lambda stream: stream.restart_at_keyframe())
+        self.loss: Optional[float] = None  # mean fraction lost over the last update's reports
+        self.rtt: Optional[float] = None
+        self.min_rtt: Optional[float] = None
+        self._rtts: list[float] = []
+        self._losses: list[float] = []
+        self._last_report = clock()
+        self._skip_until = 0.0
+        self._sent_seen = 0
+        self._dropped_seen = 0
+        self._last_update = clock()
+
+    def estimate_bps(self) -> float:
+        return self.estimate.bps(self.clock())
+
+    def on_remb(self, pc_id: str, bps: float) -> None:
+        self.estimate.on_remb(pc_id, bps, self.clock())
+
+    def on_loss(self, fraction: float, rtt: Optional[float] = None) -> None:
+        """One receiver report block: fraction lost and round-trip time (or None).
+
+        The first reports after a silence (an outage: nothing came back for
+        OUTAGE_SECONDS) count the outage's packets as lost; that is not congestion, so
+        they are left out (one second's worth)."""
+        now = self.clock()
+        if now - self._last_report > OUTAGE_SECONDS:
+            self._skip_until = now + 1.0
+        self._last_report = now
+        if now < self._skip_until:
+            return
+        self._losses.append(fraction)
+        if rtt is not None and rtt > 0:
+            self._rtts.append(rtt)
+
+    def on_rtt(self, rtt: Optional[float]) -> None:
+        if rtt is None or rtt <= 0:
+            return
+        self.rtt = rtt
+        if self.min_rtt is None or rtt < self.min_rtt:
+            self.min_rtt = rtt
+
+    def update(self) -> bool:
+        """Once a second: fold the feedback into the estimate, set the pacer's rate.
+        Returns whether the link showed congestion (loss, queueing, pacer drops)."""
+        now = self.clock()
+        seconds = max(now - self._last_update, 0.1)
+        self._last_update = now
+        sent = sum(self.pacer.sent_bytes.values()) + self.pacer.charged_bytes
+        sent_bps = (sent - self._sent_seen) * 8 / seconds
+        self._sent_seen = sent
+        if self._rtts:
+            self.on_rtt(sorted(self._rtts)[len(self._rtts) // 2])  # the median of the period's reports
+            self._rtts.clear()
+        # the mean over the period's report blocks (one per stream): the worst one of a
+        # stream of 15 packets a second would read 3 % random loss as 13 % now and then
+        self.loss = sum(self._losses) / len(self._losses) if self._losses else None
+        self._losses.clear()
+        dropped = self.pacer.dropped_packets - self._dropped_seen
+        self._dropped_seen = self.pacer.dropped_packets
+        if self.loss is None:
+            return dropped > 0  # nothing came back (an outage, or no media): hold the estimate
+        congested = self.estimate.update(now, self.loss, self.rtt, self.min_rtt, sent_bps)
+        self.pacer.set_rate(self.estimate_bps() * PACING_FACTOR)
+        return congested or dropped > 0
+
+    def close(self) -> None:
+        self.pacer.close()
