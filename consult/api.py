@@ -1,10 +1,11 @@
 """REST API of consultations."""
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teleclinic.api import Pagination, PAGE_PARAMETERS, StrictSerializer, paginated, validated
+from teleclinic.api import MAX_PAGE_LIMIT, Pagination, PAGE_PARAMETERS, StrictSerializer, paginated, validated
 
 from . import selectors, services
 from .models import Consultation, Urgency
@@ -33,12 +34,30 @@ class ConsultationIn(StrictSerializer):
     reason = serializers.CharField(max_length=4000)
 
 
+class NewestFirst(CursorPagination):
+    """Cursor pages of consultations, newest first: a page stays right while new ones arrive on top
+    (the console's "load more"), where an offset would shift by the new rows."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = MAX_PAGE_LIMIT
+
+
 class ConsultationListView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("state", str), *PAGE_PARAMETERS], responses=paginated(ConsultationOut),
-                   operation_id="consultations_list")
+    @extend_schema(parameters=[
+        OpenApiParameter("state", str), OpenApiParameter("q", str, description="patient name, record or ID number, "
+                                                         "or #consultation number"),
+        OpenApiParameter("paging", str, enum=["cursor"], description="cursor pages (next/previous links) instead of "
+                         "limit/offset"), OpenApiParameter("cursor", str), *PAGE_PARAMETERS],
+        responses=paginated(ConsultationOut), operation_id="consultations_list")
     def get(self, request):
-        rows = selectors.consultation_list(user=request.user, state=request.query_params.get("state", ""))
-        paginator = Pagination()
+        rows = selectors.consultation_list(user=request.user, state=request.query_params.get("state", ""),
+                                           query=request.query_params.get("q", "")[:100])
+        cursor = request.query_params.get("paging") == "cursor" or "cursor" in request.query_params
+        paginator = NewestFirst() if cursor else Pagination()
+        if cursor:
+            rows = rows.order_by()  # the paginator orders (by created_at, id)
         page = paginator.paginate_queryset(rows, request, view=self)
         selectors.audit_consultations_listed(user=request.user, consultations=page, request=request)
         return paginator.get_paginated_response(ConsultationOut(page, many=True).data)

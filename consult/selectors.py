@@ -13,12 +13,22 @@ from .models import Consultation
 BOOKED_AT = Min("bookings__slot__starts_at", filter=Q(bookings__status__in=("booked", "arrived")))
 
 
-def consultation_list(*, user: User, state: str = "") -> QuerySet[Consultation]:
-    """With `booked_at`: the start of the consultation's booked cloud-clinic slot, if any."""
+def consultation_list(*, user: User, state: str = "", query: str = "") -> QuerySet[Consultation]:
+    """With `booked_at`: the start of the consultation's booked cloud-clinic slot, if any. `query`: the
+    patient's name (part of it), health record number or whole ID number, or the consultation's number
+    ("#12" or "12")."""
     rows = scoped(user, Consultation.objects.select_related("patient", "specialty", "requesting_org",
                                                             "assigned_expert__user"), VIEW)
     if state:
         rows = rows.filter(state=state)
+    query = query.strip()
+    if query:
+        match = (Q(patient__name__icontains=query) | Q(patient__health_record_no=query)
+                 | Q(patient__id_number=query.replace(" ", "").upper()))
+        number = query.removeprefix("#")
+        if number.isdigit() and len(number) < 12:
+            match |= Q(pk=int(number))
+        rows = rows.filter(match)
     return rows.annotate(booked_at=BOOKED_AT).order_by("-created_at", "-id")
 
 

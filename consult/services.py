@@ -14,6 +14,7 @@ from directory.access import CHANGE
 from directory.models import Specialty, User
 from directory.selectors import patient_get
 from teleclinic.errors import InvalidInput, NotPermitted
+from teleclinic.events import send_event_on_commit
 
 from . import signals
 from .lifecycle import Transition, check_transition
@@ -83,8 +84,12 @@ def do_book(*, consultation: Consultation, expert_id: int, at: dt.datetime, due_
 
 
 def do_start(*, consultation: Consultation, by, detail: dict, request=None, interface: str = "api") -> Consultation:
-    """The expert started a report. Call holding the consultation's row lock."""
-    return _do_transition(consultation, Transition.START, by=by, interface=interface, request=request, detail=detail)
+    """The expert started a report. Call holding the consultation's row lock. The requester's console
+    is told on commit (consultation.started), as it is of an offer and of the report."""
+    _do_transition(consultation, Transition.START, by=by, interface=interface, request=request, detail=detail)
+    send_event_on_commit(user_ids=[consultation.requested_by_id], payload={
+        "type": "consultation.started", "consultation": consultation.pk, "state": consultation.state})
+    return consultation
 
 
 def do_report(*, consultation: Consultation, by, detail: dict, request=None, interface: str = "api") -> Consultation:

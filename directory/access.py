@@ -9,15 +9,20 @@ disagree. Rules (DESIGN.md):
 - coordinator: their whole community; admin: everything;
 - system client (a hospital system reading FHIR with OAuth2 client credentials, role SYSTEM): its
   organisation and all below it, as a township doctor, and only to view (see `system_client_reach`).
+Who reads a patient's whole record (the patient page, issue 17) is the table RECORD_ACCESS at the end.
 """
+import datetime as dt
+from dataclasses import dataclass
 from functools import wraps
 from typing import Callable
 
+from django.conf import settings
 from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
 
 from teleclinic.errors import NotFound
 
-from .models import Organisation, User
+from .models import Organisation, Patient, User
 
 VIEW, CHANGE = "view", "change"
 NOTHING = Q(pk__in=[])
@@ -90,12 +95,11 @@ def by_reach(scope: Callable[..., Q]) -> Callable[..., Q]:
 
 @by_reach
 def patient_q(user: User, action: str, orgs: list[int], prefix: str = "") -> Q:
-    if user.role == User.Role.EXPERT:
-        if action != VIEW:
-            return NOTHING
-        return Q(**{f"{prefix}consultations__assigned_expert__user_id": user.id})
-    if user.role == User.Role.COORDINATOR and action != VIEW:
-        return NOTHING  # coordinators route work; they do not edit the clinical record
+    """VIEW: the patients whose record the user reads (RECORD_ACCESS); CHANGE: their own clinic's and below."""
+    if action == VIEW:
+        return record_q(user, prefix)
+    if user.role in (User.Role.EXPERT, User.Role.COORDINATOR):
+        return NOTHING  # experts read; coordinators route work; neither edits the clinical record
     return Q(**{f"{prefix}home_clinic_id__in": orgs})
 
 
@@ -121,3 +125,97 @@ def access_get(user: User, queryset: QuerySet, action: str = VIEW, *, not_found:
 def can(user: User, action: str, obj: Model) -> bool:
     model = type(obj)
     return scoped(user, model._default_manager.filter(pk=obj.pk), action).exists()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The patient record (病历调阅, issue 17): who reads a patient's whole record, as one table.
+#
+# RECORD_ACCESS is read by patient_q (VIEW, so by every scope that reaches a patient: studies, the
+# patient page, reports through their patient), by the records app (which rows let a reader in, for
+# the audit row) and by the tests (tests/records/test_access_table.py: one case per row). A row
+# gives `roles` the patients its `patients(user, now)` selects (a Q over Patient). Rows that follow
+# a to-many relation are subqueries, so that rules never multiply each other's joins.
+# Relations named here by string (no import: those apps sit above the directory): consult's
+# `consultations`, scheduling's `referrals`, records' `break_glass_grants`.
+# ---------------------------------------------------------------------------------------------------
+DOCTORS = (User.Role.VILLAGE_DOCTOR, User.Role.TOWNSHIP_DOCTOR)
+STAFF = (*DOCTORS, User.Role.EXPERT, User.Role.COORDINATOR)
+# consult.models.Consultation.State: the states of an open case (closed and cancelled end it; the
+# expert's grace runs from its last change then)
+CASE_OPEN = ("requested", "offered", "assigned", "in_progress", "reported", "escalated")
+# scheduling.models.Referral.State: all but cancelled
+REFERRAL_LIVE = ("requested", "accepted", "arrived", "sent", "acknowledged")
+
+
+@dataclass(frozen=True)
+class RecordRule:
+    name: str
+    roles: tuple[str, ...]
+    who: str
+    patients: Callable[[User, dt.datetime], Q]
+
+
+def _subquery(q: Q) -> Q:
+    return Q(pk__in=Patient.objects.filter(q).values("pk"))
+
+
+def _home_clinic_in_reach(user: User, now: dt.datetime) -> Q:
+    orgs = orgs_in_reach(user)
+    return NOTHING if orgs is None or not orgs else Q(home_clinic_id__in=orgs)
+
+
+def _assigned_expert(user: User, now: dt.datetime) -> Q:
+    grace = now - dt.timedelta(days=settings.RECORD_EXPERT_GRACE_DAYS)
+    mine = {"consultations__assigned_expert__user_id": user.id}
+    # one consultation (one join: a single filter()) assigned to them that is open, or ended within the grace
+    return _subquery(Q(**mine, consultations__state__in=CASE_OPEN) | Q(**mine, consultations__updated_at__gte=grace))
+
+
+def _receiving_organisation(user: User, now: dt.datetime) -> Q:
+    if user.organisation_id is None:
+        return NOTHING
+    return _subquery(Q(referrals__to_org_id=user.organisation_id, referrals__state__in=REFERRAL_LIVE))
+
+
+def _break_glass(user: User, now: dt.datetime) -> Q:
+    return _subquery(Q(break_glass_grants__user_id=user.id, break_glass_grants__expires_at__gt=now))
+
+
+RECORD_ACCESS: tuple[RecordRule, ...] = (
+    RecordRule("own_clinic", DOCTORS, "the patient's own clinic and the township centre above it",
+               _home_clinic_in_reach),
+    RecordRule("community", (User.Role.COORDINATOR,), "coordinators of the patient's community",
+               _home_clinic_in_reach),
+    RecordRule("assigned_expert", (User.Role.EXPERT,),
+               "an expert while a case of the patient is assigned to them, and RECORD_EXPERT_GRACE_DAYS after it ends",
+               _assigned_expert),
+    RecordRule("referral_receiver", STAFF, "the staff of the organisation a (not cancelled) referral sends the "
+               "patient to", _receiving_organisation),
+    RecordRule("break_glass", STAFF, "anyone who opened the record in an emergency (break-glass), until the "
+               "grant expires (RECORD_BREAK_GLASS_HOURS); flagged to coordinators", _break_glass),
+    RecordRule("system_client", (User.Role.SYSTEM,), "a hospital system (FHIR, OAuth2 client credentials): the "
+               "patients of its organisation and below (system_client_reach)", _home_clinic_in_reach),
+    RecordRule("admin", (User.Role.ADMIN,), "administrators: everything", lambda user, now: Q()),
+)
+
+
+def record_rules_for(user: User) -> list[RecordRule]:
+    if not user.is_authenticated:
+        return []
+    role = User.Role.ADMIN if is_admin(user) else user.role
+    return [rule for rule in RECORD_ACCESS if role in rule.roles]
+
+
+def record_q(user: User, prefix: str = "") -> Q:
+    """The patients (or the rows reaching one through `prefix`, e.g. "patient__") whose whole record `user`
+    reads: the union of the RECORD_ACCESS rows of their role."""
+    now = timezone.now()
+    parts = [rule.patients(user, now) for rule in record_rules_for(user)]
+    if any(part == Q() for part in parts):
+        return Q()
+    if not parts:
+        return NOTHING
+    q = parts[0]
+    for part in parts[1:]:
+        q |= part
+    return Q(**{f"{prefix}in": Patient.objects.filter(q)}) if prefix else q

@@ -124,13 +124,17 @@ class TokenView(APIView):
     """POST: exchange a username and password for an API token (header `Authorization: Token <key>`).
     DELETE: the API's logout; the caller's token (the one it authenticates with) stops working at once."""
 
+    def _logging_out(self) -> bool:
+        request = getattr(self, "request", None)  # None while the OpenAPI schema is generated
+        return request is not None and request.method == "DELETE"
+
     def get_authenticators(self):
-        if self.request.method == "DELETE":
+        if self._logging_out():
             return super().get_authenticators()
         return []  # a login needs no credentials but the password it sends
 
     def get_permissions(self):
-        if self.request.method == "DELETE":
+        if self._logging_out():
             return super().get_permissions()
         return []
 

@@ -71,7 +71,7 @@ def seed() -> dict[str, list[str]]:
             villages.append(village)
     for n, village in enumerate(villages, start=1):
         name = rng.choice(SURNAMES) + rng.choice(GIVEN[rng.choice(list(GIVEN))])
-        _user(f"vdoc{n:02d}", f"{name}(村医)", User.Role.VILLAGE_DOCTOR, village)
+        _user(f"vdoc{n:02d}", name, User.Role.VILLAGE_DOCTOR, village)
         logins["village_doctor"].append(f"vdoc{n:02d} ({village.name})")
     for n in range(1, 41):
         village = villages[(n - 1) % len(villages)]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, audit_api
 
 urlpatterns = [
     path("me/", api.MeView.as_view(), name="api-me"),
@@ -9,4 +9,5 @@ urlpatterns = [
     path("patients/<int:patient_id>/", api.PatientDetailView.as_view(), name="api-patient"),
     path("organisations/", api.OrganisationListView.as_view(), name="api-organisations"),
     path("specialties/", api.SpecialtyListView.as_view(), name="api-specialties"),
+    path("audit/", audit_api.AuditSearchView.as_view(), name="api-audit"),  # audit's search, with patients named
 ]

@@ -9,5 +9,6 @@ urlpatterns = [
     path("live/", include("live.page_urls")),  # the live room and the patient's phone page
     path("", views.home, name="home"),
     path("read/<int:consultation_id>/", views.reading, name="reading"),
+    path("patients/<int:patient_id>/record/", views.record, name="record"),
     re_path(r"^ohif/(?P<path>.*)$", ohif.ohif, name="ohif"),  # the OHIF Viewer (scripts/install-ohif.sh)
 ]

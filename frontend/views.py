@@ -8,6 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import client_ip
 from directory.access import is_admin
@@ -68,3 +69,16 @@ def home(request):
 def reading(request, consultation_id: int):
     return render(request, "frontend/reading.html", {"js_strings": js_strings(), "consultation_id": consultation_id,
                                                      "ohif_installed": ohif_installed()})
+
+
+@login_required
+def record(request, patient_id: int):
+    """The patient's record across the community (issue 17): the script reads /api/records/, which checks reach."""
+    return render(request, "frontend/record.html", {"js_strings": js_strings(), "patient_id": patient_id,
+                                                    "ohif_installed": ohif_installed(),
+                                                    "kinds": RECORD_KINDS})
+
+
+RECORD_KINDS = [("consultation", _("Consultations")), ("ecg", _("ECGs")), ("imaging", _("Imaging")),
+                ("photo", _("Photos")), ("report", _("Reports")), ("referral", _("Referrals")),
+                ("followup", _("Follow-ups"))]

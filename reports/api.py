@@ -15,6 +15,7 @@ from teleclinic.errors import InvalidInput, NotFound
 
 from . import selectors
 from .events import report_event
+from .fhir import CONCLUSION_FIELD
 from . import statistics as report_statistics
 from .kinds import templates_description
 from .models import Delivery, Phrase, QualitySample, Report, ReportVersion
@@ -264,11 +265,16 @@ class ReceivedReportOut(DeliveryOut):
     amended = serializers.SerializerMethodField()
     amendment_reason = serializers.CharField(source="version.amendment_reason")
     pdf = serializers.SerializerMethodField(help_text="the PDF's URL, null while it is being rendered")
+    conclusion = serializers.SerializerMethodField(
+        help_text="the signed version's conclusion (ECG), impression (imaging) or assessment (consultation)")
 
     class Meta(DeliveryOut.Meta):
         fields = [*DeliveryOut.Meta.fields, "delivery", "report", "version", "current", "consultation", "kind",
                   "patient", "patient_name", "health_record_no", "specialty", "signed_at", "amended",
-                  "amendment_reason", "pdf"]
+                  "amendment_reason", "pdf", "conclusion"]
+
+    def get_conclusion(self, delivery) -> str:
+        return str((delivery.version.content or {}).get(CONCLUSION_FIELD.get(delivery.version.report.kind, ""), "") or "")
 
     def get_current(self, delivery) -> bool:
         return delivery.version.number == delivery.version.report.latest_version

@@ -28,7 +28,8 @@ class Report(models.Model):
     consultation = models.ForeignKey("consult.Consultation", on_delete=models.PROTECT, related_name="reports")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     # The study read: "ecg:<id>" or "dicom:<StudyInstanceUID>", loaded through settings.REPORTS_STUDY_LOADER
-    # (studies/report_inputs.py). A reference, not a foreign key: reports sits below studies in the layers.
+    # (studies/report_inputs.py). Its foreign key is studies.ReportStudy (report.study_link), made with the
+    # report through settings.REPORTS_STUDY_LINK: reports sits below studies in the layers.
     study_ref = models.CharField(max_length=100, null=True, blank=True)
     measurements = models.JSONField(default=dict, blank=True, help_text="ECG measurements the draft was prefilled from")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -6,7 +6,10 @@ import datetime as dt
 import statistics
 from collections import defaultdict
 
+from django.db.models import Count, Q
 from django.utils import timezone
+
+from consult.models import Consultation
 
 from directory.access import orgs_in_reach
 from directory.models import User
@@ -41,7 +44,17 @@ def turnaround(*, user: User, days: int = 30) -> dict:
                 by_urgency[consultation.urgency][step].append(minutes)
                 by_expert[expert][step].append(minutes)
     return {"days": days, "unit": "minutes from request", "by_urgency": _summaries(by_urgency),
-            "by_expert": _summaries(by_expert)}
+            "by_expert": _summaries(by_expert), "by_clinic": volumes_by_clinic(user=user, since=since)}
+
+
+def volumes_by_clinic(*, user: User, since: dt.datetime) -> dict:
+    """Consultations requested since `since` per requesting clinic (by name), and how many of them
+    have a signed report (reported or closed)."""
+    done = Q(state__in=[Consultation.State.REPORTED, Consultation.State.CLOSED])
+    rows = (Consultation.objects.filter(created_at__gte=since, **_org_filter(user, ""))
+            .values("requesting_org__name").annotate(requested=Count("pk"), reported=Count("pk", filter=done))
+            .order_by("-requested", "requesting_org__name"))
+    return {row["requesting_org__name"]: {"requested": row["requested"], "reported": row["reported"]} for row in rows}
 
 
 def quality_figures(*, user: User) -> list[dict]:

@@ -4,6 +4,7 @@ import datetime as dt
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from audit.services import audit_record, audit_record_many
 from consult.models import Consultation, Urgency
 from directory.access import access_get, VIEW, is_admin, scoped
@@ -176,10 +177,11 @@ def followup_list(*, user: User, state: str = "open") -> QuerySet[FollowUpTask]:
     return (rows.filter(state=state) if state else rows).order_by("due_on", "id")
 
 
-def experts_to_assign(*, user: User, specialty: str) -> list[Expert]:
+def experts_to_assign(*, user: User, specialty: str, consultation_id: int | None = None) -> list[Expert]:
     """The experts of one specialty in the user's community a coordinator may give a case to, each
-    annotated with `load` (cases held plus offers pending) and `on_duty` (in a session or on call
-    now); on duty first, then least loaded. Coordinators and admins only; 404 for an unknown specialty."""
+    annotated with `load` (cases held plus offers pending), `on_duty` (in a session or on call
+    now) and `declined` (declined an offer of `consultation_id`); those who declined last, then on
+    duty first, then least loaded. Coordinators and admins only; 404 for an unknown specialty."""
     from directory.access import is_admin
     from directory.models import Specialty
 
@@ -195,6 +197,46 @@ def experts_to_assign(*, user: User, specialty: str) -> list[Expert]:
         rows = rows.filter(user__organisation__community_id=user.organisation.community_id)
     on_duty = set(on_duty_experts(specialty_id=subject.pk, now=timezone.now()).values_list("pk", flat=True))
     experts = list(rows.filter(user__is_active=True).annotate(load=expert_load()))
+    declined = declined_by(consultation_id=consultation_id) if consultation_id else set()
     for expert in experts:
         expert.on_duty = expert.pk in on_duty
-    return sorted(experts, key=lambda e: (not e.on_duty, e.load, e.pk))
+        expert.declined = expert.pk in declined
+    return sorted(experts, key=lambda e: (e.declined, not e.on_duty, e.load, e.pk))
+
+
+def escalations_for(*, user: User, request=None) -> list[Consultation]:
+    """The escalated consultations in the coordinator's reach, most urgent and oldest first, each with
+    why it is escalated: `escalation_reason` (the code the escalation was recorded with:
+    no_expert_available, requested, ...), `declines` (the experts who declined, with their reasons),
+    `expired` (offers nobody answered) and `escalated_at`. Coordinators and admins only; each read audited."""
+    if not (is_admin(user) or user.role == User.Role.COORDINATOR):
+        raise NotPermitted("Only coordinators see the escalations.")
+    rank = Case(When(urgency=Urgency.STAT, then=Value(0)), When(urgency=Urgency.URGENT, then=Value(1)),
+                default=Value(2), output_field=IntegerField())
+    rows = list(scoped(user, Consultation.objects.select_related("patient", "specialty", "requesting_org"), VIEW)
+                .filter(state=Consultation.State.ESCALATED).annotate(rank=rank).order_by("rank", "created_at", "id"))
+    ids = [c.pk for c in rows]
+    offers: dict[int, list[Assignment]] = {pk: [] for pk in ids}
+    for offer in (Assignment.objects.filter(consultation_id__in=ids).select_related("expert__user")
+                  .order_by("offered_at", "id")):
+        offers[offer.consultation_id].append(offer)
+    escalated: dict[int, AuditEvent] = {}
+    for event in (AuditEvent.objects.filter(object_type="Consultation", object_id__in=[str(pk) for pk in ids],
+                                            detail__transition="escalate").order_by("at", "id")):
+        escalated[int(event.object_id)] = event  # the latest escalation of each
+    for consultation in rows:
+        event = escalated.get(consultation.pk)
+        consultation.escalation_reason = (event.detail.get("reason") if event else "") or ""
+        consultation.escalated_at = event.at if event else consultation.updated_at
+        consultation.declines = [{"expert": o.expert_id, "expert_name": str(o.expert.user), "reason": o.reason,
+                                  "decline_code": o.decline_code, "at": o.decided_at} for o in offers[consultation.pk]
+                                 if o.status == Assignment.Status.DECLINED]
+        consultation.expired = sum(o.status == Assignment.Status.EXPIRED for o in offers[consultation.pk])
+    audit_record_many(actor=user, action="read", objs=rows, interface="api", request=request)
+    return rows
+
+
+def declined_by(*, consultation_id: int) -> set[int]:
+    """The experts who declined an offer of this consultation."""
+    return set(Assignment.objects.filter(consultation_id=consultation_id, status=Assignment.Status.DECLINED)
+               .values_list("expert_id", flat=True))

@@ -187,3 +187,45 @@ class Photo(models.Model):
 
     def __str__(self):
         return f"photo {self.pk}"
+
+
+class StudyLink(models.Model):
+    """An imaging study read in another consultation of its patient than the one it was first filed under.
+
+    The same images sent again within a second consultation are stored once (SOP Instance UID is the
+    key) and linked here, so that the second consultation lists them, its expert may read them and its
+    report may name them.
+    """
+
+    study = models.ForeignKey(ImagingStudy, on_delete=models.PROTECT, related_name="links")
+    consultation = models.ForeignKey("consult.Consultation", on_delete=models.PROTECT, related_name="linked_studies")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["study", "consultation"], name="one_link_per_consultation")]
+
+    def __str__(self):
+        return f"{self.study} also in consultation #{self.consultation_id}"
+
+
+class ReportStudy(models.Model):
+    """What a report reads, by foreign key: its ECG record or its imaging study (the report's study_ref).
+
+    Kept here, not in reports, because reports sits below studies in the layers: reports reaches it
+    through settings.REPORTS_STUDY_LINK (studies.report_inputs.link_report_study), which refuses a
+    study_ref that names nothing or a study of another patient or consultation.
+    """
+
+    report = models.OneToOneField("reports.Report", on_delete=models.PROTECT, related_name="study_link")
+    ecg = models.ForeignKey(EcgRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="reports")
+    imaging_study = models.ForeignKey(ImagingStudy, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="reports")
+
+    class Meta:
+        constraints = [models.CheckConstraint(
+            condition=models.Q(ecg__isnull=False, imaging_study__isnull=True)
+            | models.Q(ecg__isnull=True, imaging_study__isnull=False), name="reads_one_study")]
+
+    def __str__(self):
+        return f"{self.report} reads {self.ecg or self.imaging_study}"

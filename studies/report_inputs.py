@@ -4,11 +4,15 @@
 Instance UID>". No permission check here: it runs in the delivery task for a report its expert
 has signed, and the PDF itself is served through the reports app's checks.
 """
+from django.conf import settings
+from django.utils.module_loading import import_string
+
 from reports.pdf import EcgTrace
+from teleclinic.errors import InvalidInput
 
 from .formats import render_frame
 from .formats.errors import FormatError
-from .models import EcgRecord, ImagingStudy, Instance
+from .models import EcgRecord, ImagingStudy, Instance, ReportStudy
 from .selectors import ecg_signal, instance_bytes
 
 KEY_IMAGES = 4  # the PDF's image page holds four
@@ -28,16 +32,42 @@ def load_report_inputs(study_ref: str) -> tuple[EcgTrace | None, list[bytes]]:
     return None, []
 
 
-def study_ref_owner(study_ref: str) -> tuple[int, int | None] | None:
-    """(patient id, consultation id or None) of the study a study_ref names; None if it names none."""
+def link_report_study(*, report, study_ref: str) -> ReportStudy:
+    """REPORTS_STUDY_LINK: link a new report to the study its study_ref names, by foreign key.
+
+    Call inside the transaction that creates the report. Refuses (400) a study_ref that names no
+    stored study (`study_not_found`), or a study of another patient, or one filed under another
+    consultation and not linked to the report's own (`study_not_in_consultation`).
+    """
+    consultation = report.consultation
     kind, _, key = study_ref.partition(":")
+    ecg = study = None
     if kind == "ecg" and key.isdigit():
-        row = EcgRecord.objects.filter(pk=int(key)).values_list("patient_id", "consultation_id").first()
+        ecg = EcgRecord.objects.filter(pk=int(key)).first()
+        found, owner_ok = ecg, ecg is not None and ecg.patient_id == consultation.patient_id and (
+            ecg.consultation_id in (None, consultation.pk))
     elif kind == "dicom" and key:
-        row = ImagingStudy.objects.filter(study_instance_uid=key).values_list("patient_id", "consultation_id").first()
+        study = ImagingStudy.objects.filter(study_instance_uid=key).first()
+        found, owner_ok = study, study is not None and study.patient_id == consultation.patient_id and (
+            study.consultation_id in (None, consultation.pk) or study.links.filter(consultation=consultation).exists())
     else:
-        row = None
-    return tuple(row) if row is not None else None
+        found, owner_ok = None, False
+    if found is None:
+        raise InvalidInput(f"No stored study is named {study_ref}: name an ECG or imaging study uploaded for this "
+                           "consultation.", code="study_not_found")
+    if not owner_ok and found.patient_id == consultation.patient_id and _attached(study_ref, consultation.pk):
+        owner_ok = True  # a study of the record attached to this consultation (results recognised, issue 17)
+    if not owner_ok:
+        raise InvalidInput("This study belongs to another patient or consultation; a report reads only its own "
+                           "consultation's studies.", code="study_not_in_consultation")
+    return ReportStudy.objects.create(report=report, ecg=ecg, imaging_study=study)
+
+
+def _attached(study_ref: str, consultation_id: int) -> bool:
+    """Whether the study was attached to the consultation from the patient's record (REPORTS_STUDY_ATTACHED:
+    the records app's records.selectors.study_attached, reached by name: records sits above studies)."""
+    check = getattr(settings, "REPORTS_STUDY_ATTACHED", "")
+    return bool(check) and import_string(check)(study_ref, consultation_id)
 
 
 def _key_images(study: ImagingStudy) -> list[bytes]:

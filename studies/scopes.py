@@ -30,8 +30,10 @@ def unmatched_q(user, action: str, orgs: list[int], prefix: str = "") -> Q:
 
 
 def _imaging(prefix: str):
+    """Also through a consultation the study is linked to (models.StudyLink: the same images sent again)."""
     through = _through(prefix)
-    return lambda user, action: through(user, action) | unmatched_q(user, action, prefix)
+    return lambda user, action: (through(user, action) | unmatched_q(user, action, prefix)
+                                 | consultation_q(user, action, f"{prefix}links__consultation__"))
 
 
 def _upload_scope(user, action: str) -> Q:

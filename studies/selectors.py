@@ -1,5 +1,5 @@
 """Reads of studies that apply permissions (directory.access) and write the audit log."""
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from audit.services import audit_record, audit_record_many
 from consult.models import Consultation
@@ -7,7 +7,7 @@ from directory.access import access_get, VIEW, scoped
 from directory.models import User
 
 from .errors import NotFound
-from .models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
+from .models import EcgRecord, ImagingStudy, Instance, Photo, Series, StudyLink, Upload
 from .parsing import ecg_from_npz
 from .services.storage import media_path
 
@@ -127,6 +127,11 @@ def instance_bytes(instance: Instance) -> bytes:
     return media_path(instance.file).read_bytes()
 
 
+def consultation_study_q(consultation_id: int, prefix: str = "") -> Q:
+    """Imaging studies (or rows under one, through `prefix`) of a consultation: filed under it or linked to it."""
+    return Q(**{f"{prefix}consultation_id": consultation_id}) | Q(**{f"{prefix}links__consultation_id": consultation_id})
+
+
 def studies_by_consultation(consultation_ids: list[int]) -> dict[int, list[dict]]:
     """The studies filed under each consultation: ECGs {"type": "ecg", "id", "critical": [finding codes]} and DICOM studies
     {"type": "imaging", "id", "modalities", "description"}, oldest first within each type, as the
@@ -149,7 +154,21 @@ def studies_by_consultation(consultation_ids: list[int]) -> dict[int, list[dict]
             out.setdefault(consultation_id, []).append(imaging[study_id])
         if modality and modality not in imaging[study_id]["modalities"]:
             imaging[study_id]["modalities"].append(modality)
+    for consultation_id, study_id in (StudyLink.objects.filter(consultation_id__in=consultation_ids)
+                                      .values_list("consultation_id", "study_id")):  # the same images sent again
+        row = _imaging_row(study_id)
+        if row is not None:
+            out.setdefault(consultation_id, []).append(row)
     return out
+
+
+def _imaging_row(study_id: int) -> dict | None:
+    rows = (Series.objects.filter(study_id=study_id, instances__ecg__isnull=True).order_by("series_number", "id")
+            .values_list("study__description", "modality").distinct())
+    if not rows:
+        return None
+    return {"type": "imaging", "id": study_id, "modalities": list(dict.fromkeys(m for _, m in rows if m)),
+            "description": rows[0][0]}
 
 
 def consultation_studies(*, user: User, consultation_id, request=None) -> list[dict]:
@@ -161,7 +180,7 @@ def consultation_studies(*, user: User, consultation_id, request=None) -> list[d
     consultation = access_get(user, Consultation.objects.all(), pk=consultation_id,
                               not_found="No such consultation in your reach.")
     ecgs = list(scoped(user, EcgRecord.objects.filter(consultation=consultation), VIEW))
-    studies = list(scoped(user, ImagingStudy.objects.filter(consultation=consultation), VIEW)
+    studies = list(scoped(user, ImagingStudy.objects.filter(consultation_study_q(consultation.pk)), VIEW)
                    .filter(series__instances__ecg__isnull=True).distinct())
     audit_record_many(actor=user, action="read", objs=[*ecgs, *studies], interface="api", request=request)
     rows = [{"type": "ecg", "id": e.pk, "created_at": e.created_at} for e in ecgs]

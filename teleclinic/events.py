@@ -10,6 +10,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from . import inprocess_tasks
+
 log = logging.getLogger(__name__)
 
 
@@ -83,7 +85,10 @@ def enqueue_on_commit(task_name: str, *args, eta: dt.datetime | None = None) -> 
 
     def enqueue() -> None:
         try:
-            task.apply_async(args, eta=eta)
+            if inprocess_tasks.running():  # the embedded default: after the request, on its own thread
+                inprocess_tasks.submit(task, args, eta=eta)
+            else:
+                task.apply_async(args, eta=eta)
         except Exception:
             log.warning("task %s%r not queued; beat's sweep will start it", task_name, args, exc_info=True)
 

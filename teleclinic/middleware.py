@@ -14,7 +14,13 @@ class RejectNulBytesMiddleware:
     def __call__(self, request):
         if "\x00" in request.path or any("\x00" in key or any("\x00" in v for v in values)
                                          for key, values in request.GET.lists()):
-            return JsonResponse({"code": "invalid", "detail": "NUL bytes are not allowed in the URL."}, status=400)
+            detail = "NUL bytes are not allowed in the URL."
+            if request.path.startswith("/fhir/"):  # the FHIR base answers every error as an OperationOutcome
+                return JsonResponse({"resourceType": "OperationOutcome", "issue": [{
+                    "severity": "error", "code": "invalid", "diagnostics": detail,
+                    "details": {"coding": [{"system": "urn:teleclinic:error-code", "code": "invalid"}], "text": detail}}]},
+                    status=400, content_type="application/fhir+json")
+            return JsonResponse({"code": "invalid", "detail": detail}, status=400)
         return self.get_response(request)
 
 

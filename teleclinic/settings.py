@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "live",
     "reports",
     "notifications",
+    "records",
     "frontend",
     "oauth2_provider",  # OAuth2 client credentials of FHIR system clients (fhirapi/auth.py)
     "fhirapi",
@@ -306,14 +307,26 @@ REPORTS_DELIVERY_STALE_SECONDS = env.float("REPORTS_DELIVERY_STALE_SECONDS", def
 # Where the PDF renderer gets the ECG trace / key images of a study_ref: a dotted path to a
 # function (study_ref) -> (EcgTrace | None, [png bytes]); the studies app's reads the stored study.
 REPORTS_STUDY_LOADER = env.str("REPORTS_STUDY_LOADER", default="studies.report_inputs.load_report_inputs")
-# (study_ref) -> (patient id, consultation id | None) of the study it names, or None: a report's study_ref
-# must name a study of its own consultation's patient (reports/study_inputs.py check_study_ref).
-REPORTS_STUDY_OWNER = "studies.report_inputs.study_ref_owner"
+# (report=, study_ref=): links a new report to the stored study its study_ref names by foreign key
+# (studies.ReportStudy), refusing one that names nothing or another patient's or consultation's study
+# (reports/study_inputs.py link_study_ref).
+REPORTS_STUDY_LINK = "studies.report_inputs.link_report_study"
+# (study_ref, consultation id) -> whether the study was attached to that consultation from the patient's record
+# (records.models.AttachedStudy, issue 17): a report of the consultation may then read it.
+REPORTS_STUDY_ATTACHED = "records.selectors.study_attached"
 REPORTS_PATIENT_LINK_MAX_HOURS = env.int("REPORTS_PATIENT_LINK_MAX_HOURS", default=24 * 30)
 # SMTP, when EMAIL_BACKEND is django.core.mail.backends.smtp.EmailBackend.
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # a hung mail server must not hold a delivery forever
+
+# --- the patient record (issue 17): who reads it (directory/access.py RECORD_ACCESS), results recognised
+# An expert reads the whole record of a patient while a case of theirs is open and this many days after it ends.
+RECORD_EXPERT_GRACE_DAYS = env.int("RECORD_EXPERT_GRACE_DAYS", default=30)
+# A break-glass (emergency) read opens the record to its reader for this long.
+RECORD_BREAK_GLASS_HOURS = env.float("RECORD_BREAK_GLASS_HOURS", default=4)
+# A new consultation is told of a study of the kind it asks for that the record holds from this many days back.
+RECORD_RECOGNISE_DAYS = env.int("RECORD_RECOGNISE_DAYS", default=30)
 
 # --- studies (uploads, ingest, ECG critical values) --------------------------
 # tus uploads: a declared Upload-Length above this is refused with 413 at creation.

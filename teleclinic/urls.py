@@ -14,6 +14,7 @@ api_patterns = [
     path("", include("studies.urls")),
     path("", include("live.urls")),
     path("", include("reports.urls")),
+    path("", include("records.urls")),
     path("fhir/", include("fhirapi.legacy_urls")),  # the old FHIR reads: redirects to the FHIR base
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

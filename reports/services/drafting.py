@@ -17,7 +17,7 @@ from teleclinic.events import enqueue_on_commit
 
 from ..kinds import TEMPLATES, clean_content, ecg_template_prefill, empty_draft, missing_to_sign
 from ..models import Delivery, Report, ReportVersion
-from ..study_inputs import check_study_ref
+from ..study_inputs import link_study_ref
 from .locks import lock_report
 
 STUDY_REF = re.compile(r"^(ecg:[0-9A-Za-z_-]{1,60}|dicom:[0-9.]{1,64})$")
@@ -35,13 +35,13 @@ def report_start(*, consultation_id: int, kind: str, by: User, study_ref: str | 
     measurements = measurements or {}
     with transaction.atomic():
         consultation = lock_consultation(_consultation_for_expert(consultation_id, by).pk)
-        check_study_ref(study_ref=study_ref, patient_id=consultation.patient_id, consultation_id=consultation.pk)
         if Report.objects.filter(consultation=consultation, kind=kind).exists():
             raise Conflict(f"This consultation already has a {kind} report.", code="report_exists")
         draft = ecg_template_prefill(measurements, statements or []) if kind == Report.Kind.ECG else empty_draft(kind)
         report = Report.objects.create(consultation=consultation, kind=kind, study_ref=study_ref,
                                        measurements=measurements, author=by, draft=draft,
                                        draft_saved_at=timezone.now())
+        link_study_ref(report=report)
         if allows(consultation.state, Transition.START):  # a second report of the case: started already
             do_start(consultation=consultation, by=by, request=request, detail={"report": report.pk})
         audit_record(actor=by, action="create", obj=report, interface="api", request=request,

@@ -4,11 +4,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from teleclinic.api import PAGE_PARAMETERS, paginated, validated
+from teleclinic.errors import InvalidInput
 
 from .. import selectors, services
 from ..models import Assignment
-from .serializers import (AssignIn, AssignmentOut, DeclineIn, EmptyIn, EscalatedOut, EscalateIn, ExpertToAssignOut,
-                          NoExpertOnDutyOut, WorklistItemOut, choice_param, filter_param, id_param, page_of)
+from .serializers import (AssignIn, AssignmentOut, DeclineIn, EmptyIn, EscalatedOut, EscalateIn, EscalationOut,
+                          ExpertToAssignOut, NoExpertOnDutyOut, WorklistItemOut, choice_param, filter_param, id_param,
+                          page_of)
 
 
 class ConsultationAssignmentView(APIView):
@@ -80,8 +82,22 @@ class WorklistView(APIView):
 class ExpertsToAssignView(APIView):
     """Whom a coordinator may give an escalated case to: the specialty's experts, on duty first, then least loaded."""
 
-    @extend_schema(parameters=[OpenApiParameter("specialty", str, required=True)],
+    @extend_schema(parameters=[OpenApiParameter("specialty", str, required=True),
+                               OpenApiParameter("consultation", int, description="mark who declined its offers")],
                    responses=ExpertToAssignOut(many=True))
     def get(self, request):
-        experts = selectors.experts_to_assign(user=request.user, specialty=request.query_params.get("specialty", ""))
+        raw = request.query_params.get("consultation", "")
+        if raw and not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+            raise InvalidInput("'consultation' must be a number.")
+        experts = selectors.experts_to_assign(user=request.user, specialty=request.query_params.get("specialty", ""),
+                                              consultation_id=int(raw) if raw else None)
         return Response(ExpertToAssignOut(experts, many=True).data)
+
+
+class EscalationListView(APIView):
+    """What needs a coordinator now: the escalated consultations, each with why (declines, lapsed offers,
+    nobody on duty)."""
+
+    @extend_schema(responses=EscalationOut(many=True))
+    def get(self, request):
+        return Response(EscalationOut(selectors.escalations_for(user=request.user, request=request), many=True).data)

@@ -10,7 +10,8 @@ from rest_framework.views import APIView
 from teleclinic.api import PAGE_PARAMETERS, paginated, validated
 
 from .. import ical, selectors, services
-from .serializers import (WINDOW, CalendarFeedUrlOut, CalendarSessionOut, EmptyIn, OnCallShiftIn, OnCallShiftOut,
+from .serializers import (WINDOW, CalendarFeedUrlOut, CalendarSessionOut, EmptyIn, ExceptionRemoveIn,
+                          ExceptionRemoveOut, OnCallShiftIn, OnCallShiftOut,
                           RosterExceptionIn, RosterExceptionOut, RosterIn, RosterOut, RosterPatch, SessionOut, SlotOut,
                           id_param, page_of, when_param)
 
@@ -52,6 +53,17 @@ class RosterExceptionView(APIView):
         d = validated(RosterExceptionIn, request.data)
         exc = services.roster_exception_add(by=request.user, roster_id=roster_id, **d)
         return Response(RosterExceptionOut(exc).data, status=201)
+
+
+class RosterExceptionDetailView(APIView):
+    @extend_schema(request=ExceptionRemoveIn, responses={200: ExceptionRemoveOut})
+    def delete(self, request, roster_id: int, exception_id: int):
+        """Undo a leave day (its sessions come back) or an extra session (refused with 409
+        session_has_bookings while patients are booked into it, unless cancel_bookings is true)."""
+        d = validated(ExceptionRemoveIn, request.data or {})
+        return Response(services.roster_exception_remove(by=request.user, roster_id=roster_id,
+                                                         exception_id=exception_id,
+                                                         cancel_bookings=d["cancel_bookings"]))
 
 
 class SessionListView(APIView):

@@ -101,6 +101,33 @@ class ExpertToAssignOut(serializers.Serializer):
     load = serializers.IntegerField(help_text="cases held plus offers pending")
     max_open_assignments = serializers.IntegerField()
     on_duty = serializers.BooleanField(help_text="in a cloud-clinic session or on call now")
+    declined = serializers.BooleanField(help_text="declined an offer of the consultation asked about")
+
+
+class EscalationDeclineOut(serializers.Serializer):
+    expert = serializers.IntegerField()
+    expert_name = serializers.CharField()
+    decline_code = serializers.CharField(help_text="the reason the expert chose (Assignment.DeclineCode), may be empty")
+    reason = serializers.CharField(help_text="the expert's own words (may be empty)")
+    at = serializers.DateTimeField(allow_null=True)
+
+
+class EscalationOut(serializers.Serializer):
+    """An escalated consultation and why it is with the coordinators."""
+
+    id = serializers.IntegerField()
+    patient = serializers.IntegerField(source="patient_id")
+    patient_name = serializers.CharField(source="patient.name")
+    requesting_org_name = serializers.CharField(source="requesting_org.name")
+    specialty = serializers.CharField(source="specialty.code")
+    urgency = serializers.CharField()
+    mode = serializers.CharField()
+    reason = serializers.CharField(help_text="the village doctor's reason for the consultation")
+    created_at = serializers.DateTimeField()
+    escalated_at = serializers.DateTimeField()
+    escalation_reason = serializers.CharField(help_text="no_expert_available, requested, or a coordinator's text")
+    declines = EscalationDeclineOut(many=True)
+    expired = serializers.IntegerField(help_text="offers that lapsed unanswered")
 
 
 class WorklistStudyOut(serializers.Serializer):
@@ -114,6 +141,7 @@ class WorklistStudyOut(serializers.Serializer):
 
 class WorklistItemOut(serializers.Serializer):
     consultation = serializers.IntegerField(source="consultation.pk")
+    patient = serializers.IntegerField(source="consultation.patient_id", help_text="for the patient record page")
     patient_name = serializers.CharField(source="consultation.patient.name")
     reason = serializers.CharField(source="consultation.reason", help_text="the requesting doctor's question")
     clinic = serializers.CharField(source="consultation.requesting_org.name", help_text="the requesting clinic")
@@ -207,6 +235,16 @@ class RosterExceptionIn(StrictSerializer):
     start_time = serializers.TimeField(required=False, allow_null=True, default=None)
     end_time = serializers.TimeField(required=False, allow_null=True, default=None)
     note = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class ExceptionRemoveIn(StrictSerializer):
+    cancel_bookings = serializers.BooleanField(required=False, default=False,
+                                               help_text="undoing an extra session: cancel its bookings, telling each booker")
+
+
+class ExceptionRemoveOut(serializers.Serializer):
+    sessions = serializers.IntegerField(help_text="sessions brought back (leave) or removed (extra session)")
+    bookings_cancelled = serializers.IntegerField()
 
 
 class OnCallShiftIn(StrictSerializer):

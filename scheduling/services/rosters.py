@@ -7,10 +7,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.models import Expert, Organisation, Specialty, User
-from teleclinic.errors import InvalidInput, NotFound, NotPermitted
+from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from teleclinic.events import send_event_on_commit
 
-from ..models import Booking, CloudClinicSession, OnCallShift, Roster, RosterException, Slot, session_bounds
+from ..models import ACTIVE_BOOKING, Booking, CloudClinicSession, OnCallShift, Roster, RosterException, Slot, session_bounds
 
 
 def _check_coordinator(by: User, organisation: Organisation) -> None:
@@ -107,6 +107,80 @@ def roster_exception_add(*, by: User, roster_id: int, date: dt.date, kind: str, 
             _cancel_sessions_on(roster, date)
         roster_generate(roster_id=roster.pk)
     return exception
+
+
+def roster_exception_remove(*, by: User, roster_id: int, exception_id: int, cancel_bookings: bool = False) -> dict:
+    """Undo a leave day or an extra session that has not begun.
+
+    Undoing leave brings that day's sessions back (bookings the leave cancelled stay cancelled: their
+    bookers were told). Undoing an extra session removes it; if patients are booked into it, it is
+    refused (409 `session_has_bookings`, with their count) unless `cancel_bookings`, which cancels them
+    and tells each booker, as leave does. Returns {"sessions": sessions brought back or removed,
+    "bookings_cancelled": n}.
+    """
+    with transaction.atomic():
+        roster = Roster.objects.select_for_update().select_related("organisation").filter(pk=roster_id).first()
+        if roster is None:
+            raise NotFound("No such roster.")
+        _check_coordinator(by, roster.organisation)
+        exception = RosterException.objects.filter(pk=exception_id, roster=roster).first()
+        if exception is None:
+            raise NotFound("No such leave day or extra session of this roster.")
+        if exception.date < timezone.localdate():
+            raise InvalidInput("This day is past: it stays as it was.", code="in_past")
+        tz = ZoneInfo(settings.TIME_ZONE)
+        if exception.kind == RosterException.Kind.EXTRA:
+            result = _remove_extra_session(roster, exception, tz, cancel_bookings)
+            exception.delete()
+            return result
+        exception.delete()
+        still_on_leave = roster.exceptions.filter(date=exception.date, kind=RosterException.Kind.LEAVE).exists()
+        back = 0
+        if not still_on_leave:
+            for session in CloudClinicSession.objects.select_for_update().filter(
+                    roster=roster, state=CloudClinicSession.State.CANCELLED, starts_at__gt=timezone.now()):
+                if session.starts_at.astimezone(tz).date() == exception.date:
+                    session.state = CloudClinicSession.State.SCHEDULED
+                    session.save(update_fields=["state"])
+                    back += 1
+        roster_generate(roster_id=roster.pk)
+    return {"sessions": back, "bookings_cancelled": 0}
+
+
+def _remove_extra_session(roster: Roster, exception: RosterException, tz, cancel_bookings: bool) -> dict:
+    starts_at, _ = session_bounds(exception.date, exception.start_time, exception.end_time, tz)
+    if _pattern_makes(roster, exception.date, starts_at, tz) or RosterException.objects.filter(
+            roster=roster, date=exception.date, kind=RosterException.Kind.EXTRA,
+            start_time=exception.start_time).exclude(pk=exception.pk).exists():
+        return {"sessions": 0, "bookings_cancelled": 0}  # the session is the roster's own that day: it stays
+    session = CloudClinicSession.objects.select_for_update().filter(roster=roster, starts_at=starts_at).first()
+    if session is None:
+        return {"sessions": 0, "bookings_cancelled": 0}
+    if session.starts_at <= timezone.now():
+        raise InvalidInput("This extra session has begun: it stays as it was.", code="in_past")
+    booked = list(Booking.objects.select_for_update().filter(slot__session=session, status__in=ACTIVE_BOOKING))
+    if booked and not cancel_bookings:
+        raise Conflict(f"{len(booked)} patient(s) are booked into this extra session: cancel their bookings "
+                       "(each booker is told) or keep the session.", code="session_has_bookings")
+    for booking in booked:
+        booking.status, booking.cancelled_at = Booking.Status.CANCELLED, timezone.now()
+        booking.save(update_fields=["status", "cancelled_at"])
+        send_event_on_commit(user_ids=[booking.booked_by_id], payload={
+            "type": "booking.cancelled", "booking": booking.pk, "reason": "extra_session_withdrawn"})
+    if Booking.objects.filter(slot__session=session).exists():  # bookings keep their slot: the session stays, cancelled
+        session.state = CloudClinicSession.State.CANCELLED
+        session.save(update_fields=["state"])
+    else:
+        session.delete()
+    return {"sessions": 1, "bookings_cancelled": len(booked)}
+
+
+def _pattern_makes(roster: Roster, date: dt.date, starts_at: dt.datetime, tz) -> bool:
+    """Whether the roster's weekly pattern itself has a session starting then."""
+    if date < roster.valid_from or (roster.valid_until and date > roster.valid_until):
+        return False
+    return date.isoweekday() in roster.weekdays and session_bounds(
+        date, roster.start_time, roster.end_time, tz)[0] == starts_at
 
 
 def _cancel_sessions_on(roster: Roster, date: dt.date) -> None:

@@ -28,7 +28,7 @@ from ..errors import DomainError, InvalidStudy, StudyOutOfReach
 from ..formats.ecg.measure import CriticalThresholds
 from ..formats.errors import FormatError
 from ..formats.limits import Limits
-from ..models import EcgRecord, ImagingStudy, Instance, Photo, Series, Upload
+from ..models import EcgRecord, ImagingStudy, Instance, Photo, Series, StudyLink, Upload
 from ..scopes import study_write_q
 from ..parsing import ParsedDicom, ParsedEcg, ParsedOther, ecg_to_npz, measure, parse_dicom, parse_upload
 from . import notify
@@ -51,7 +51,8 @@ class Stored:
     instance: Instance
     created: bool  # False: this SOP Instance UID was already stored
     study_created: bool = False
-    ecg: EcgRecord | None = None  # a DICOM ECG stored now
+    ecg: EcgRecord | None = None  # a DICOM ECG stored now (or its record made for another consultation)
+    linked: bool = False  # stored before under another consultation of the patient: now read in this one too
 
 
 @dataclass
@@ -132,10 +133,13 @@ def _store_upload(*, upload_id, parsed: ParsedDicom | ParsedOther) -> None:
             upload.result = {"type": "dicom", "study": study.study_instance_uid, "study_id": study.pk,
                              "series": instance.series.series_instance_uid, "instance": instance.sop_instance_uid,
                              "duplicate": not created, "unmatched": study.patient_id is None}
-            ecg = stored.ecg if created else getattr(instance, "ecg", None)
+            ecg = stored.ecg if created or stored.linked else _ecg_of(instance, upload.consultation_id)
             if ecg is not None:
                 upload.result.update(type="ecg", id=ecg.pk)
-            ready = (ecg or (study if stored.study_created else None)) if created else None
+            if stored.linked:
+                upload.result["linked"] = True
+            ready = (ecg or (study if stored.study_created or stored.linked else None)) if created or stored.linked \
+                else None
         elif parsed.ecg is not None:
             ecg = store_ecg(parsed=parsed.ecg, original=parsed.stored_bytes, source=source, files=files, upload=upload)
             upload.result, ready = {"type": "ecg", "id": ecg.pk}, ecg
@@ -148,7 +152,7 @@ def _store_upload(*, upload_id, parsed: ParsedDicom | ParsedOther) -> None:
                      consultation_id=upload.consultation_id)
         send_event_on_commit(user_ids=[upload.owner_id], payload=upload_event(upload))
         if ready is not None and not isinstance(ready, Photo):
-            notify.study_ready(ready)
+            notify.study_ready(ready, consultation=upload.consultation)
         transaction.on_commit(lambda: remove_quietly(partial_path(upload_id)))
 
 
@@ -199,8 +203,10 @@ def _store_dicom_batch(items: list[tuple[ParsedDicom, str]], source: Source) -> 
     with files_or_nothing() as files, transaction.atomic():
         stored = store_dicom_instances(items=items, source=source, files=files)
         _audit_stored(source, [r for r in stored if isinstance(r, Stored) and r.created])
-        notify.studies_ready([r.ecg or r.instance.series.study for r in stored  # one event per new study
-                              if isinstance(r, Stored) and (r.ecg is not None or r.study_created)])
+        notify.studies_ready(list({id(item): item for item in (  # one event per new (or newly linked) study
+            r.ecg or r.instance.series.study for r in stored
+            if isinstance(r, Stored) and (r.ecg is not None or r.study_created or r.linked))}.values()),
+            consultation=source.consultation)
     return stored
 
 
@@ -258,6 +264,8 @@ def store_dicom_instances(*, items: list[tuple[ParsedDicom, str]], source: Sourc
             created_now = stored.pk is None  # the same UID earlier in this batch
             if not created_now and stored.series.study_id not in reachable:
                 results.append(StudyOutOfReach(stored.series.study))
+            elif not created_now and source.consultation is not None:
+                results.append(_read_again(stored, source, files))
             else:
                 results.append(Stored(stored, False))
             continue
@@ -283,6 +291,46 @@ def store_dicom_instances(*, items: list[tuple[ParsedDicom, str]], source: Sourc
                 by=source.by, organisation=source.organisation, consultation=source.consultation or study.consultation,
                 patient=study.patient, interface=source.interface), files=files, instance=result.instance)
     return results
+
+
+def _read_again(instance: Instance, source: Source, files: FileBatch) -> Stored | DomainError:
+    """A stored instance sent again within a consultation: stored once, read in this consultation too.
+
+    A DICOM ECG gets an ECG record of this consultation (sharing the stored samples); an image's study
+    is linked to it (StudyLink). Stored.linked says this consultation has just got it, so it is routed
+    to an expert like a new study. Nothing is linked for the consultation it is filed under already.
+    """
+    consultation, study = source.consultation, instance.series.study
+    assert consultation is not None
+    if study.patient_id != consultation.patient_id:
+        return StudyOutOfReach(study, "This study is already filed under another patient.", code="study_patient_mismatch")
+    first = EcgRecord.objects.filter(instance=instance).first()
+    if first is not None:
+        if first.consultation_id == consultation.pk or EcgRecord.objects.filter(
+                consultation=consultation, samples_file=first.samples_file).exists():
+            return Stored(instance, False)
+        copy = EcgRecord.objects.create(
+            patient=first.patient, consultation=consultation, source_format=first.source_format,
+            sampling_rate=first.sampling_rate, lead_names=first.lead_names, derived_leads=first.derived_leads,
+            n_samples=first.n_samples, samples_file=first.samples_file, original_file=first.original_file,
+            device_measurements=first.device_measurements, device_statements=first.device_statements,
+            computed_measurements=first.computed_measurements, computed_statements=first.computed_statements,
+            measurement_error=first.measurement_error, critical_findings=first.critical_findings)
+        if copy.critical_findings:
+            _raise_to_stat(consultation.pk, copy)
+        return Stored(instance, False, ecg=copy, linked=True)
+    if study.consultation_id == consultation.pk:
+        return Stored(instance, False)
+    _, linked = StudyLink.objects.get_or_create(study=study, consultation=consultation)
+    return Stored(instance, False, linked=linked)
+
+
+def _ecg_of(instance: Instance, consultation_id: int | None) -> EcgRecord | None:
+    """The ECG record of a stored DICOM ECG instance: this consultation's own, if it has one."""
+    first = EcgRecord.objects.filter(instance=instance).first()
+    if first is None or consultation_id is None or first.consultation_id == consultation_id:
+        return first
+    return EcgRecord.objects.filter(consultation_id=consultation_id, samples_file=first.samples_file).first() or first
 
 
 def _refusal(study, series) -> DomainError | None:

@@ -13,22 +13,31 @@ from teleclinic.events import send_event_on_commit, send_events_on_commit
 from ..models import EcgRecord, ImagingStudy
 
 
-def study_ready(study_or_ecg: ImagingStudy | EcgRecord) -> None:
-    recipients = _recipients(study_or_ecg)
+def study_ready(study_or_ecg: ImagingStudy | EcgRecord, consultation: Consultation | None = None) -> None:
+    """`consultation`: the one it was sent within, if not the one it is filed under (a study linked to a
+    second consultation of its patient, models.StudyLink)."""
+    recipients = _recipients(study_or_ecg, consultation)
     if recipients:
-        send_event_on_commit(user_ids=sorted(recipients), payload=_payload(study_or_ecg))
-    _route(study_or_ecg)
+        send_event_on_commit(user_ids=sorted(recipients), payload=_payload(study_or_ecg, consultation))
+    _route(study_or_ecg, consultation)
 
 
-def studies_ready(items: list[ImagingStudy | EcgRecord]) -> None:
+def studies_ready(items: list[ImagingStudy | EcgRecord], consultation: Consultation | None = None) -> None:
     """study_ready for every new study (and DICOM ECG) of one batch; their events go out together."""
-    send_events_on_commit(events=[(sorted(_recipients(item)), _payload(item)) for item in items])
+    send_events_on_commit(events=[(sorted(_recipients(item, consultation)), _payload(item, consultation))
+                                  for item in items])
     for item in items:
-        _route(item)
+        _route(item, consultation)
 
 
-def _recipients(study_or_ecg: ImagingStudy | EcgRecord) -> set[int]:
-    consultation = study_or_ecg.consultation
+def _of(study_or_ecg: ImagingStudy | EcgRecord, consultation: Consultation | None) -> Consultation | None:
+    if isinstance(study_or_ecg, ImagingStudy) and consultation is not None:
+        return consultation
+    return study_or_ecg.consultation
+
+
+def _recipients(study_or_ecg: ImagingStudy | EcgRecord, consultation: Consultation | None = None) -> set[int]:
+    consultation = _of(study_or_ecg, consultation)
     recipients = set()
     if consultation is not None and consultation.assigned_expert_id is not None:
         recipients.add(consultation.assigned_expert.user_id)
@@ -40,18 +49,19 @@ def _recipients(study_or_ecg: ImagingStudy | EcgRecord) -> set[int]:
     return recipients
 
 
-def _route(study_or_ecg: ImagingStudy | EcgRecord) -> None:
+def _route(study_or_ecg: ImagingStudy | EcgRecord, consultation: Consultation | None = None) -> None:
     """Call inside the storing transaction."""
-    consultation = study_or_ecg.consultation
+    consultation = _of(study_or_ecg, consultation)
     critical = isinstance(study_or_ecg, EcgRecord) and bool(study_or_ecg.critical_findings)
     if consultation is not None and not critical:
         signals.study_arrived.send(sender=Consultation, consultation=consultation)
 
 
-def _payload(item) -> dict:
+def _payload(item, consultation: Consultation | None = None) -> dict:
     if isinstance(item, EcgRecord):
         return {"type": "study.ready", "kind": "ecg", "ecg": item.pk, "patient": item.patient_id,
                 "consultation": item.consultation_id, "critical": [f["code"] for f in item.critical_findings],
                 "url": f"/api/ecgs/{item.pk}/"}
     return {"type": "study.ready", "kind": "dicom", "study": item.pk, "study_instance_uid": item.study_instance_uid,
-            "patient": item.patient_id, "consultation": item.consultation_id, "url": f"/api/imaging-studies/{item.pk}/"}
+            "patient": item.patient_id, "consultation": getattr(_of(item, consultation), "pk", None),
+            "url": f"/api/imaging-studies/{item.pk}/"}

@@ -69,9 +69,23 @@ class _ServerUrl(str):
     log_path = None
 
 
+def clocked(command: list[str]) -> list[str]:
+    """`command` (a Python module or script run by sys.executable) on the moved clock of TEST_CLOCK_AT, if
+    a module of tests set one (tests/frontend/conftest.py clocked_stack; tests/e2e/clocked.py)."""
+    if not os.environ.get("TEST_CLOCK_AT"):
+        return command
+    assert command[0] == sys.executable
+    rest = command[2:] if command[1] == "-m" else command[1:]
+    return [sys.executable, "-m", "tests.e2e.clocked", *rest]
+
+
 @pytest.fixture(scope="session")
 def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
     """The base URL of a Daphne process serving teleclinic.asgi on the test database and Redis."""
+    yield from daphne_process(django_db_blocker, tmp_path_factory)
+
+
+def daphne_process(django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         database_url = _database_url()
     port = _free_port()
@@ -79,7 +93,8 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
     # the same environment as celery_worker_process (tests/conftest.py): same database, Redis and
     # MEDIA_ROOT, so that a file uploaded here is found by the worker that ingests it
     env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings")
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "teleclinic.asgi:application"]
+    command = clocked([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                       "teleclinic.asgi:application"])
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = _ServerUrl(f"http://127.0.0.1:{port}")
@@ -239,8 +254,8 @@ def relay_worker(django_db_blocker, live_daphne, tmp_path):
     env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings",
                RTC_LOOPBACK="1", LIVE_RELAY_MODE="workers")
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "manage.py", "relay_worker", "--name", name], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(clocked([sys.executable, "manage.py", "relay_worker", "--name", name]), cwd=ROOT,
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + RELAY_START_S
     while not RelayWorker.objects.filter(name=name).exists():
         if proc.poll() is not None or time.monotonic() > deadline:

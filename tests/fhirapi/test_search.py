@@ -7,6 +7,8 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from audit.models import AuditEvent
 
@@ -285,3 +287,26 @@ def test_staff_api_tokens_work_on_the_fhir_base(people, record):
                       format="json").json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert search(client, f"/fhir/DiagnosticReport?patient={record.patient.pk}")["total"] == 5
+
+
+# any query string a client may send: a FHIR error or a Bundle, never a 500
+_names = st.sampled_from(["patient", "subject", "date", "issued", "status", "category", "code", "based-on",
+                          "_count", "_offset", "_include", "_id", "date:missing", "status:not", "category:text"])
+_values = st.one_of(st.text(max_size=30), st.from_regex(r"(eq|ne|gt|lt|ge|le|sa|eb|xx)?\d{1,5}(-\d{1,3}){0,2}(T[\d:]{1,9})?",
+                                                         fullmatch=True),
+                    st.from_regex(r"[A-Za-z]{0,12}/?\d{0,25}", fullmatch=True))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(query=st.lists(st.tuples(_names, _values), max_size=4))
+def test_no_query_string_makes_a_500(api, people, record, query):
+    response = api(people["village_doctor"]).get("/fhir/DiagnosticReport", dict(query))
+    assert response.status_code in (200, 400, 406), response.content
+    body = response.json()
+    assert body["resourceType"] == ("Bundle" if response.status_code == 200 else "OperationOutcome")
+
+
+def test_a_nul_byte_is_refused_as_an_operation_outcome(api, people):
+    response = api(people["village_doctor"]).get("/fhir/Patient", {"name": "a\x00b"})
+    assert response.status_code == 400 and response["Content-Type"].startswith("application/fhir+json")
+    assert OperationOutcome.model_validate(response.json()).issue[0].details.coding[0].code == "invalid"

@@ -348,17 +348,20 @@ def test_coordinator_sees_rosters_and_turnaround_charts_and_the_admin_searches_t
     # when the administrator opens their home page
     login(page, people["admin"].username)
     page.wait_for_selector("body[data-ready=true]")
-    # then the charts are drawn and the session's quota shows 6 booked and 4 reserved of 12
-    assert page.locator("#turnaround-chart svg rect.bar").count() == 12  # 3 urgencies x 4 steps
-    texts = page.locator("#turnaround-chart svg text").evaluate_all("ts => ts.map(t => t.textContent)")
-    assert texts[4:7] == ["危急", "3 min", "6 min"]
-    assert page.locator("#qc-chart svg rect.bar").count() == 10
+    # then the charts are drawn (ECharts, on canvas: 3 urgencies x 4 steps, 2 experts x 5 QC figures)
+    for chart in ("#turnaround-chart", "#qc-chart"):
+        page.wait_for_selector(f"{chart}[data-rendered=true] canvas")
+    option = "(sel) => window.echarts.getInstanceByDom(document.querySelector(sel + ' .chart-canvas')).getOption()"
+    turnaround = page.evaluate(f"({option})('#turnaround-chart')")
+    assert turnaround["yAxis"][0]["data"] == ["常规", "加急", "危急"]  # the first row on top
+    assert [s["data"][2] for s in turnaround["series"]] == [3, 6, 14, 25]  # stat's medians
+    assert sum(len(s["data"]) for s in page.evaluate(f"({option})('#qc-chart')")["series"]) == 10
     # and the coordinator draws a 10 % second-read sample
     page.fill("#qc-share", "10")
     page.click("#qc-sample-form button[type=submit]")
     page.wait_for_selector("#qc-status:has-text('3')")
     assert qc.of("POST", "/quality/samples/") == [{"share": 0.1}]
-    assert "6/12" in page.inner_text("#sessions") and "30%" in page.inner_text("#rosters")
+    assert "6/12" in page.text_content("#sessions") and "30%" in page.inner_text("#rosters")  # (sessions folded)
     reserved_width = page.locator("#sessions .quota .reserved").evaluate("e => e.style.width")  # (set via the CSSOM)
     assert reserved_width.endswith("%") and float(reserved_width[:-1]) == pytest.approx(100 / 3, abs=1e-3)
     # and the audit log search answers

@@ -5,11 +5,29 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from tests.frontend.conftest import clocked_daphne
 from tests.e2e.conftest import login, outside_the_browser_loop, screenshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stack_clock")]
 
 REFUSED = r"status of (400|403|409)"  # chromium logs each refused request; the page shows why instead
+
+
+# The whole stack runs on one clock at Sunday 23:00 UTC (Monday 07:00 in the county), or TEST_STACK_CLOCK_AT:
+# this module's own Daphne (and relay worker), the test process and every page (tests/frontend/conftest.py).
+@pytest.fixture(scope="module")
+def live_daphne(clocked_stack, django_db_setup, django_db_blocker, tmp_path_factory):
+    yield from clocked_daphne(clocked_stack, django_db_blocker, tmp_path_factory)
+
+
+@pytest.fixture
+def open_page(open_page, stack_clock):
+    def make(name: str = "page", **context_options):
+        page = open_page(name, **context_options)
+        stack_clock.install(page)
+        return page
+
+    return make
 
 
 @pytest.fixture

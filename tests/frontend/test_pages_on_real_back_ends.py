@@ -202,9 +202,11 @@ def test_the_coordinator_sees_a_case_escalated_while_the_page_is_open(people, ca
     assert "urgency-stat" in item.get_attribute("class")
     assert "心血管内科" in item.inner_text() and "危急" in item.inner_text()
     # and it offers the community's cardiologists to give it to, with their load
-    options = f"#escalations li[data-id='{consultation.pk}'] select option"
+    options = f"#escalations li[data-id='{consultation.pk}'] select option[data-declined]"
     page.wait_for_selector(options, state="attached")
     assert page.locator(options).count() == 2 and "不在岗 · 0/" in page.inner_text(options)
+    # (nobody preselected: the choice is the coordinator's)
+    assert page.input_value(f"#escalations li[data-id='{consultation.pk}'] select") == ""
     screenshot(page, "coordinator-escalation")
     # when the coordinator gives it to the second cardiologist
     chosen = people["other_expert"]

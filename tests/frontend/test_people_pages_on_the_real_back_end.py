@@ -112,9 +112,10 @@ def test_a_live_request_is_offered_to_the_on_call_expert_and_the_console_shows_w
     screenshot(village, "assigned-live")
 
 
-def test_the_coordinator_records_a_leave_day_and_an_on_call_shift_from_the_page(people, cardiology, open_page):
+def test_the_coordinator_records_and_undoes_a_leave_day_and_an_on_call_shift_from_the_page(
+        people, cardiology, open_page, patient_factory):
     from scheduling.models import CloudClinicSession, OnCallShift, RosterException
-    from scheduling.services import roster_create
+    from scheduling.services import booking_create, roster_create
 
     # given the expert rostered every day, 09:00-11:00
     roster = roster_create(by=people["coordinator"], expert_id=people["expert"].expert.pk, specialty_code="cardiology",
@@ -135,6 +136,37 @@ def test_the_coordinator_records_a_leave_day_and_an_on_call_shift_from_the_page(
     cancelled = [s for s in CloudClinicSession.objects.filter(roster=roster)
                  if timezone.localtime(s.starts_at).date() == leave_day]
     assert [s.state for s in cancelled] == ["cancelled"]
+    # when the coordinator undoes the leave from the list
+    page.click(f"#roster-exceptions li[data-kind=leave][data-date='{leave_day.isoformat()}'] button[data-action=undo]")
+    # then it is gone from the list and the day's session is scheduled again
+    page.wait_for_selector("#roster-exceptions li.muted")
+    assert "已撤销停诊" in page.inner_text("#rosters-status")
+    cancelled[0].refresh_from_db()
+    assert cancelled[0].state == "scheduled" and not RosterException.objects.filter(roster=roster).exists()
+    # when the coordinator adds an extra afternoon session that day, and a patient is booked into it
+    page.fill("#exception-form input[name=date]", leave_day.isoformat())
+    page.select_option("#exception-form select[name=kind]", "extra")
+    page.fill("#exception-form input[name=start_time]", "14:00")
+    page.fill("#exception-form input[name=end_time]", "16:00")
+    page.click("#exception-form button[type=submit]")
+    page.wait_for_selector(f"#roster-exceptions li[data-kind=extra][data-date='{leave_day.isoformat()}']")
+    extra = CloudClinicSession.objects.get(roster=roster, starts_at=dt.datetime.combine(leave_day, dt.time(14),
+                                                                                        tzinfo=COUNTY))
+    booking = outside_the_browser_loop(
+        booking_create, slot_id=extra.slots.filter(kind="open").first().pk, by=people["village_doctor"],
+        patient_id=patient_factory(home_clinic=people["village_doctor"].organisation).pk)
+    # and then tries to undo it: the page says patients are booked, and nothing is removed yet
+    page.console_errors.allow(r"status of 409 .*/exceptions/\d+/")  # the refusal the page turns into a question
+    page.click("#roster-exceptions li[data-kind=extra] button[data-action=undo]")
+    page.wait_for_selector("#roster-exceptions li[data-kind=extra] [data-role=booked-warning]:has-text('已有患者预约')")
+    booking.refresh_from_db()
+    assert booking.status == "booked" and RosterException.objects.filter(roster=roster, kind="extra").exists()
+    # when the coordinator confirms that the bookings are cancelled
+    page.click("#roster-exceptions li[data-kind=extra] button[data-action=cancel-bookings]")
+    page.wait_for_selector("#roster-exceptions li.muted")
+    # then the booking is cancelled (its doctor told) and the extra session is gone
+    booking.refresh_from_db()
+    assert booking.status == "cancelled" and "已取消 1 个预约" in page.inner_text("#rosters-status")
     # when the coordinator puts the other cardiologist on call tomorrow from 18:00 (county time) for 14 hours
     tomorrow = timezone.localdate() + dt.timedelta(days=1)
     page.select_option("#oncall-form select[name=specialty]", "cardiology")
@@ -200,3 +232,35 @@ def test_the_rooms_host_asks_for_an_expert_now(relay_worker, people, cardiology,
     outside_the_browser_loop(assignment_accept, assignment_id=offer.pk, by=people["expert"])
     page.wait_for_selector(f"#expert-state:has-text('{people['expert']}')", timeout=15000)
     assert page.is_hidden("#btn-ask-expert")
+
+
+def test_the_console_loads_earlier_consultations_and_finds_one_by_number(people, patient_factory,
+                                                                        consultation_factory, open_page):
+    from playwright.sync_api import expect
+
+    from consult.models import Consultation
+
+    # given 60 consultations of the village clinic, all a month old (more than one page of 50)
+    doctor = people["village_doctor"]
+    patient = patient_factory(name="周玉兰", home_clinic=doctor.organisation)
+    made = [consultation_factory(patient=patient, requested_by=doctor) for _ in range(60)]
+    Consultation.objects.filter(pk__in=[c.pk for c in made]).update(
+        created_at=timezone.now() - dt.timedelta(days=30))
+    page = _open(open_page, doctor, "village-doctor")
+    # then the console shows the latest ten, and offers the earlier ones
+    page.wait_for_selector("#consultations tr[data-id]")
+    assert page.locator("#consultations tr[data-id]").count() == 10
+    # when the doctor loads the earlier ones
+    page.click("#consultations-more")
+    # then all 60 are listed, newest first, and there is nothing more to load
+    expect(page.locator("#consultations tr[data-id]")).to_have_count(60, timeout=20000)
+    assert page.locator("#consultations-more").is_hidden()
+    ids = [int(x) for x in page.locator("#consultations tr[data-id]").evaluate_all("rows => rows.map(r => r.dataset.id)")]
+    assert ids == sorted((c.pk for c in made), reverse=True)
+    # when the doctor searches for the oldest one by its number
+    page.fill("#consultations-search input[name=q]", f"#{made[0].pk}")
+    page.click("#consultations-search button[type=submit]")
+    # then only it is listed
+    expect(page.locator("#consultations tr[data-id]")).to_have_count(1, timeout=20000)
+    assert page.locator("#consultations tr[data-id]").get_attribute("data-id") == str(made[0].pk)
+    assert "找到 1 条" in page.inner_text("#consultations-title-note")

@@ -28,11 +28,13 @@ from pydicom.uid import generate_uid
 from reports.models import Delivery, ReportVersion
 from reports.services import drafting
 from reports.services.delivery import deliveries_sweep
-from studies.models import EcgRecord, Instance, Upload
+from studies.models import EcgRecord, Instance, ReportStudy, Upload
 from studies.services.ingest import uploads_ingest_stalled
 from studies.services.uploads import upload_append, upload_create
 from tests.conftest import _database_url
 from tests.reports.conftest import MEASUREMENTS, fill
+from tests.reports.pdf_checks import assert_pdf_shows
+from tests.reports.realdata import stored_real_ecg_ref
 from tests.reports.test_reliability import _wait_for_other_sessions_to_end
 from tests.reports.workers import kill_group, reports_tasks_routed_to, start_worker, stop_worker
 from tests.studies.ecgfiles import ecg_csv
@@ -66,10 +68,13 @@ def _complete_uploads(doctor, consultation, count: int, first: int = 0) -> list[
 
 
 def _sign_reports(expert, assigned, count: int) -> list[int]:
+    """`count` ECG reports signed, each naming a real stored ECG of its consultation (the product's loader
+    draws its trace); their version ids."""
     ids = []
     for _ in range(count):
-        report = drafting.report_start(consultation_id=assigned().pk, kind="ecg", by=expert, study_ref="ecg:1",
-                                       measurements=MEASUREMENTS)
+        consultation = assigned()
+        report = drafting.report_start(consultation_id=consultation.pk, kind="ecg", by=expert,
+                                       study_ref=stored_real_ecg_ref(consultation), measurements=MEASUREMENTS)
         drafting.draft_save(report_id=report.pk, by=expert, content=fill("ecg"))
         ids.append(drafting.report_sign(report_id=report.pk, by=expert).pk)
     return ids
@@ -125,7 +130,7 @@ def test_a_worker_killed_with_hundreds_of_tasks_in_flight_leaves_every_effect_do
     settings.MEDIA_ROOT = str(media)
     worker_env = {"MEDIA_ROOT": str(media), "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
                   "EMAIL_FILE_PATH": str(mail), "REPORTS_OUTBOUND_CHANNELS": "email",
-                  "REPORTS_STUDY_LOADER": "tests.reports.realdata.load_study", "LOG_LEVEL": "INFO"}
+                  "LOG_LEVEL": "INFO"}  # the product's study loader: the reports read their stored ECGs
     doctor = people["village_doctor"]
     doctor.email = "vdoc@clinic.example"
     doctor.save()
@@ -168,13 +173,15 @@ def test_a_worker_killed_with_hundreds_of_tasks_in_flight_leaves_every_effect_do
     assert Counter(u.state for u in uploads.values()) == {Upload.State.INGESTED: uploads_n}
     ecgs = Counter(str(pk) for pk in EcgRecord.objects.filter(upload__isnull=False).values_list("upload_id", flat=True))
     dicom_ids = [uid for i, uid in enumerate(upload_ids) if i % 3 == 2]
-    assert EcgRecord.objects.count() == uploads_n and Instance.objects.count() == len(dicom_ids)
+    read = ReportStudy.objects.filter(report__versions__in=version_ids).values_list("ecg_id", flat=True)
+    assert EcgRecord.objects.exclude(pk__in=read).count() == uploads_n and Instance.objects.count() == len(dicom_ids)
     assert all(ecgs[uid] == 1 for uid in upload_ids if uid not in dicom_ids)
     assert sorted(uploads[uid].result["instance"] for uid in dicom_ids) == sorted(
         Instance.objects.values_list("sop_instance_uid", flat=True))
     # and each signed version has one PDF, in one file
     versions = ReportVersion.objects.filter(pk__in=version_ids)
     assert all(v.pdf and (media / v.pdf.name).exists() for v in versions)
+    assert_pdf_shows(media / versions[0].pdf.name, texts=["窦性心律"], ecg_trace=True)  # drawn from the stored ECG
     pdf_files = Counter(p.parent.name for p in (media / "reports").glob("*/*.pdf"))
     assert sorted(pdf_files.values()) == [1] * reports_n, pdf_files
     # and exactly one delivery per version, delivered once, with exactly one e-mail

@@ -18,6 +18,7 @@ from teleclinic.celery import app, beat_schedule
 from tests.reports.conftest import MEASUREMENTS, fill
 from tests.reports.workers import reports_tasks_routed_to
 from tests.studies.ecgfiles import ecg_csv
+from tests.reports.realdata import stored_real_ecg_ref
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOST = f"lost-{uuid.uuid4().hex[:8]}"  # a queue no worker consumes
@@ -87,8 +88,9 @@ def test_a_delivery_made_while_the_channel_layer_is_down_is_sent_once_and_not_ro
     doctor, expert = people["village_doctor"], people["expert"]
     doctor.email = "vdoc@clinic.example"
     doctor.save()
-    report = drafting.report_start(consultation_id=assigned().pk, kind="ecg", by=expert, study_ref="ecg:1",
-                                   measurements=MEASUREMENTS)
+    consultation = assigned()
+    report = drafting.report_start(consultation_id=consultation.pk, kind="ecg", by=expert,
+                                   study_ref=stored_real_ecg_ref(consultation), measurements=MEASUREMENTS)
     drafting.draft_save(report_id=report.pk, by=expert, content=fill("ecg"))
     # when the expert signs (render and delivery run at once, in this process) and the delivery runs again
     version = drafting.report_sign(report_id=report.pk, by=expert)

@@ -27,6 +27,7 @@ from tests.reports.conftest import MEASUREMENTS, fill
 from tests import redis_server
 from tests.reports.test_reliability import _wait_for_other_sessions_to_end
 from tests.reports.workers import reports_tasks_routed_to, start_worker, stop_worker
+from tests.reports.realdata import stored_real_ecg_ref
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -81,8 +82,9 @@ class Socket:
 def _drafts(expert, assigned, count: int) -> list[int]:
     ids = []
     for _ in range(count):
-        report = drafting.report_start(consultation_id=assigned().pk, kind="ecg", by=expert, study_ref="ecg:1",
-                                       measurements=MEASUREMENTS)
+        consultation = assigned()
+        report = drafting.report_start(consultation_id=consultation.pk, kind="ecg", by=expert,
+                                       study_ref=stored_real_ecg_ref(consultation), measurements=MEASUREMENTS)
         drafting.draft_save(report_id=report.pk, by=expert, content=fill("ecg"))
         ids.append(report.pk)
     return ids

@@ -4,6 +4,7 @@ Also the study loader the test settings point REPORTS_STUDY_LOADER at, so that a
 worker process renders the same real ECG and CT frame: "ecg:*" -> waveform_ecg.dcm,
 "dicom:*" -> a CT_small.dcm frame.
 """
+import functools
 import io
 
 import numpy as np
@@ -45,3 +46,28 @@ def load_study(study_ref: str):
     if study_ref.startswith("dicom:"):
         return None, [ct_frame_png()]
     return None, []
+
+
+@functools.cache
+def _parsed_waveform(parse_dicom, limits, thresholds):
+    with open(get_testdata_file("waveform_ecg.dcm"), "rb") as f:
+        parsed = parse_dicom(f.read(), limits=limits, thresholds=thresholds)
+    assert parsed.ecg is not None
+    return parsed
+
+
+def stored_real_ecg_ref(consultation, by=None) -> str:
+    """waveform_ecg.dcm stored as an ECG record of the consultation, as an upload stores it (its samples
+    under MEDIA_ROOT): the study_ref ("ecg:<id>") that the product's loader
+    (studies.report_inputs.load_report_inputs) reads the trace of."""
+    from django.db import transaction
+
+    from studies.parsing import parse_dicom
+    from studies.services.ingest import Source, limits, store_ecg, thresholds
+    from studies.services.storage import files_or_nothing
+
+    parsed = _parsed_waveform(parse_dicom, limits(), thresholds())
+    with files_or_nothing() as files, transaction.atomic():
+        record = store_ecg(parsed=parsed.ecg, original=None, files=files,
+                           source=Source(by=by, organisation=None, consultation=consultation))
+    return f"ecg:{record.pk}"

@@ -9,18 +9,19 @@ from reports.models import PatientLink
 from reports.services import delivery as delivery_services
 
 from .conftest import MEASUREMENTS, fill
+from .realdata import stored_real_ecg_ref
 
 
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.REPORTS_STUDY_LOADER = "tests.reports.realdata.load_study"
 
 
 def _sign_through_the_api(api, people, consultation) -> dict:
     expert = api(people["expert"])
     started = expert.post(f"/api/consultations/{consultation.pk}/reports/",
-                          {"kind": "ecg", "study_ref": "ecg:7", "measurements": MEASUREMENTS}, format="json")
+                          {"kind": "ecg", "study_ref": stored_real_ecg_ref(consultation),
+                           "measurements": MEASUREMENTS}, format="json")
     assert started.status_code == 201, started.json()
     report_id = started.json()["id"]
     assert started.json()["draft"]["qtc_ms"] == 419

@@ -41,7 +41,10 @@ async def test_an_arrival_whose_live_event_was_lost_reaches_the_open_socket_once
             version = await sync_to_async(signed_report)()
         delivery_id = await sync_to_async(lambda: Delivery.objects.get(version=version).pk)()
         await sync_to_async(_deliver_without_nudge)(delivery_id)
-        # then the doctor's socket is sent its arrival within seconds, though no live event came
+        # then the doctor's socket was told the reading started (the report_start commit's live event)
+        started = await doctor.receive_json_from(timeout=5)
+        assert started["type"] == "consultation.started" and started["state"] == "in_progress"
+        # and is sent its arrival within seconds, though no live event came
         frame = await doctor.receive_json_from(timeout=5)
         assert frame["type"] == "report.arrived" and frame["delivery"] == delivery_id
         assert frame["report"] == version.report_id

@@ -1,5 +1,6 @@
 """The outbox: render once, deliver once, acknowledge with the time, escalate critical reports once."""
 import datetime as dt
+import inspect
 import io
 
 import pytest
@@ -43,9 +44,23 @@ def test_a_rolled_back_signature_leaves_nothing_to_publish(signed_report, django
 
 @pytest.mark.django_db
 def test_a_committed_signature_starts_exactly_one_render(signed_report, django_capture_on_commit_callbacks):
+    # when a report is started, filled in and signed in one committed go
     with django_capture_on_commit_callbacks() as callbacks:
         signed_report("ecg")
-    assert len(callbacks) == 1
+    # then exactly one Celery job waits for the commit, and it is the render (the outbox's first step);
+    # the rest are live events (the requester's console told the reading started), never a task
+    assert _tasks_enqueued(callbacks) == ["reports.render_pdf"]
+    assert len(callbacks) == 2
+
+
+def _tasks_enqueued(callbacks) -> list[str]:
+    """The names of the tasks that teleclinic.events.enqueue_on_commit registered among on-commit callbacks."""
+    names = []
+    for callback in callbacks:
+        task = inspect.getclosurevars(callback).nonlocals.get("task")
+        if task is not None:
+            names.append(task.name)
+    return names
 
 
 @pytest.mark.django_db

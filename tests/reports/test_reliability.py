@@ -22,6 +22,7 @@ from tests import redis_server
 from tests.conftest import _database_url
 
 from .conftest import MEASUREMENTS, fill
+from .realdata import stored_real_ecg_ref
 from .smtp import StallingSmtpServer
 from .workers import kill_group, reports_tasks_routed_to, start_worker, stop_worker
 
@@ -60,8 +61,9 @@ def _drafts(people, assigned, count: int) -> list[int]:
     """`count` filled-in ECG reports of the expert, not yet signed; their ids."""
     ids = []
     for _ in range(count):
-        report = drafting.report_start(consultation_id=assigned(urgency="stat").pk, kind="ecg", by=people["expert"],
-                                       study_ref="ecg:1", measurements=MEASUREMENTS)
+        consultation = assigned(urgency="stat")
+        report = drafting.report_start(consultation_id=consultation.pk, kind="ecg", by=people["expert"],
+                                       study_ref=stored_real_ecg_ref(consultation), measurements=MEASUREMENTS)
         drafting.draft_save(report_id=report.pk, by=people["expert"], content=fill("ecg"))
         ids.append(report.pk)
     return ids

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from studies.models import EcgRecord
+from studies.models import EcgRecord, ReportStudy
 
 from .conftest import MEASUREMENTS, fill
 
@@ -38,6 +38,27 @@ def test_a_study_ref_naming_another_consultations_ecg_is_refused(api, people, as
     own = expert.post(f"/api/consultations/{mine.pk}/reports/",
                       {"kind": "ecg", "study_ref": f"ecg:{_ecg(mine).pk}", "measurements": MEASUREMENTS}, format="json")
     assert own.status_code == 201, own.json()
+
+
+def test_a_study_ref_naming_no_stored_study_is_refused_and_a_real_one_is_linked_by_key(api, people, assigned):
+    # given a consultation assigned to the expert, with one stored ECG
+    mine = assigned()
+    expert = api(people["expert"])
+    ecg = _ecg(mine)
+    # when the expert names an ECG and an imaging study that were never stored
+    for ref in (f"ecg:{ecg.pk + 1000}", "dicom:1.2.3.4.5"):
+        response = expert.post(f"/api/consultations/{mine.pk}/reports/",
+                               {"kind": "ecg", "study_ref": ref, "measurements": MEASUREMENTS}, format="json")
+        # then it is refused with a reason, and nothing is half-stored
+        assert response.status_code == 400, ref
+        assert response.json()["code"] == "study_not_found" and ref in response.json()["detail"]
+        assert not mine.reports.exists() and not ReportStudy.objects.exists()
+    # and the stored one is accepted and linked by foreign key
+    own = expert.post(f"/api/consultations/{mine.pk}/reports/",
+                      {"kind": "ecg", "study_ref": f"ecg:{ecg.pk}", "measurements": MEASUREMENTS}, format="json")
+    assert own.status_code == 201, own.json()
+    link = ReportStudy.objects.get(report_id=own.json()["id"])
+    assert link.ecg == ecg and link.imaging_study is None
 
 
 def _signed_code(api, people, consultation) -> str:

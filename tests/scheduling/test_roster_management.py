@@ -129,3 +129,71 @@ def test_a_long_slot_list_is_paged_to_its_end(api, people, cardiology):
     assert first["count"] == 560 and len(first["results"]) + len(rest["results"]) == 560
     last_day = timezone.localtime(dt.datetime.fromisoformat(rest["results"][-1]["starts_at"])).date()
     assert last_day == start + dt.timedelta(days=13)
+
+
+def test_a_leave_day_is_undone_and_its_sessions_come_back(api, people, roster):
+    # given Wednesday put on leave
+    coordinator = api(people["coordinator"])
+    wednesday = timezone.localdate() + dt.timedelta(days=2)
+    url = f"/api/scheduling/rosters/{roster.pk}/exceptions/"
+    leave = coordinator.post(url, {"date": str(wednesday), "kind": "leave"}, format="json").json()
+    on = [s for s in CloudClinicSession.objects.filter(roster=roster) if timezone.localtime(s.starts_at).date() == wednesday]
+    assert [s.state for s in on] == ["cancelled"]
+    # when the coordinator undoes it
+    undone = coordinator.delete(f"{url}{leave['id']}/")
+    # then the day's session is scheduled again and the leave is no longer listed
+    assert undone.status_code == 200, undone.content
+    assert undone.json() == {"sessions": 1, "bookings_cancelled": 0}
+    on[0].refresh_from_db()
+    assert on[0].state == "scheduled"
+    assert coordinator.get(url).json()["results"] == []
+    # and it cannot be undone twice
+    assert coordinator.delete(f"{url}{leave['id']}/").status_code == 404
+
+
+def test_an_extra_session_with_bookings_is_not_removed_silently(api, people, roster, patient_factory, community):
+    # given an extra Saturday session with one booked slot
+    coordinator = api(people["coordinator"])
+    saturday = timezone.localdate() + dt.timedelta(days=5)
+    url = f"/api/scheduling/rosters/{roster.pk}/exceptions/"
+    extra = coordinator.post(url, {"date": str(saturday), "kind": "extra", "start_time": "14:00",
+                                   "end_time": "16:00"}, format="json").json()
+    session = next(s for s in CloudClinicSession.objects.filter(roster=roster)
+                   if timezone.localtime(s.starts_at).date() == saturday)
+    patient = patient_factory(home_clinic=community.village_a1)
+    booking = booking_create(slot_id=session.slots.filter(kind="open").first().pk, patient_id=patient.pk,
+                             by=people["village_doctor"])
+    # when a village doctor tries to undo it, then it is refused
+    assert api(people["village_doctor"]).delete(f"{url}{extra['id']}/").status_code == 403
+    # when the coordinator undoes it, then it is refused with the reason, and nothing changes
+    refused = coordinator.delete(f"{url}{extra['id']}/")
+    assert refused.status_code == 409 and refused.json()["code"] == "session_has_bookings"
+    assert "1 patient" in refused.json()["detail"]
+    session.refresh_from_db()
+    booking.refresh_from_db()
+    assert session.state == "scheduled" and booking.status == "booked"
+    assert len(coordinator.get(url).json()["results"]) == 1
+    # when the coordinator confirms that the bookings are to be cancelled
+    done = coordinator.delete(f"{url}{extra['id']}/", {"cancel_bookings": True}, format="json")
+    # then the booking is cancelled (its booker told), the session with it, and the extra session is gone
+    assert done.status_code == 200 and done.json() == {"sessions": 1, "bookings_cancelled": 1}
+    booking.refresh_from_db()
+    session.refresh_from_db()
+    assert booking.status == "cancelled" and session.state == "cancelled"
+    assert coordinator.get(url).json()["results"] == []
+
+
+def test_an_extra_session_nobody_booked_is_removed(api, people, roster):
+    coordinator = api(people["coordinator"])
+    saturday = timezone.localdate() + dt.timedelta(days=5)
+    url = f"/api/scheduling/rosters/{roster.pk}/exceptions/"
+    before = CloudClinicSession.objects.filter(roster=roster).count()
+    extra = coordinator.post(url, {"date": str(saturday), "kind": "extra", "start_time": "14:00",
+                                   "end_time": "16:00"}, format="json").json()
+    assert CloudClinicSession.objects.filter(roster=roster).count() == before + 1
+    assert coordinator.delete(f"{url}{extra['id']}/").json() == {"sessions": 1, "bookings_cancelled": 0}
+    assert CloudClinicSession.objects.filter(roster=roster).count() == before
+    # and the session does not come back when the roster's sessions are made again
+    from scheduling.services import roster_generate
+    roster_generate(roster_id=roster.pk)
+    assert CloudClinicSession.objects.filter(roster=roster).count() == before

@@ -112,7 +112,7 @@ def test_a_batch_costs_a_few_queries_not_a_few_per_instance(source):
 
 def test_one_study_ready_event_per_new_study_not_per_instance(source, monkeypatch):
     events = []
-    monkeypatch.setattr(ingest_service.notify, "studies_ready", lambda items: events.extend(items))
+    monkeypatch.setattr(ingest_service.notify, "studies_ready", lambda items, **_: events.extend(items))
     ingest_dicom_batch(datas=instances("CT_small.dcm", 10) + instances("MR_small.dcm", 10), source=source)
     assert sorted(e.study_instance_uid for e in events) == sorted(ImagingStudy.objects.values_list(
         "study_instance_uid", flat=True))

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from scheduling.models import Assignment, OnCallShift
-from studies.models import EcgRecord
+from studies.models import EcgRecord, Instance
 from studies.services.ingest import ingest_upload
 from tests.studies.conftest import sample_bytes, upload_id_of
 
@@ -113,3 +113,39 @@ def test_the_experts_worklist_says_what_each_case_holds_to_read(api, tus_client,
     ct = ImagingStudy.objects.get(series__modality="CT")
     assert item["studies"] == [{"type": "ecg", "id": EcgRecord.objects.get().pk},
                                {"type": "imaging", "id": ct.pk, "modalities": ["CT"], "description": ct.description}]
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "waveform_ecg.dcm"])
+def test_the_same_instance_sent_in_a_second_consultation_is_read_and_offered_there_too(
+        name, api, tus_client, people, async_consultation, consultation_factory, on_call, cardiology):
+    # given a study (a CT, or a 12-lead DICOM ECG) uploaded in one consultation and read there
+    doctor, expert = people["village_doctor"], people["expert"]
+    ingest(tus_client, doctor, name, consultation=async_consultation.pk)
+    Assignment.objects.filter(consultation=async_consultation).update(status="declined")
+    first = api(doctor).get(f"/api/consultations/{async_consultation.pk}/studies/").json()
+    # when the same file (same SOP Instance UID) is uploaded in a second consultation of that patient
+    second = consultation_factory(patient=async_consultation.patient, requested_by=doctor,
+                                  requesting_org=async_consultation.requesting_org, specialty=cardiology,
+                                  mode="async", urgency="routine")
+    upload = ingest(tus_client, doctor, name, consultation=second.pk)
+    # then the upload is processed and says it was linked, not silently filed under the first consultation
+    assert upload.state == "ingested" and upload.result["duplicate"] is True and upload.result["linked"] is True
+    assert Instance.objects.count() == 1  # the bytes are stored once
+    # and the second consultation lists the study and is offered to the on-call expert
+    listed = api(doctor).get(f"/api/consultations/{second.pk}/studies/").json()
+    assert [row["type"] for row in listed] == [first[0]["type"]]
+    offer = Assignment.objects.get(consultation=second)
+    assert offer.status == "offered" and offer.expert == expert.expert
+    # and the offered expert may read it there
+    if name == "CT_small.dcm":
+        assert listed[0]["id"] == first[0]["id"]
+        assert api(expert).get(f"/api/imaging-studies/{listed[0]['id']}/").status_code == 200
+    else:
+        # an ECG gets a record of its own in the second consultation (same samples), which a report may name
+        assert listed[0]["id"] != first[0]["id"]
+        assert EcgRecord.objects.get(pk=listed[0]["id"]).consultation == second
+        assert api(expert).get(f"/api/ecgs/{listed[0]['id']}/").status_code == 200
+    # and sending it again in the second consultation links nothing more
+    again = ingest(tus_client, doctor, name, consultation=second.pk)
+    assert "linked" not in again.result and Assignment.objects.filter(consultation=second).count() == 1
+    assert len(api(doctor).get(f"/api/consultations/{second.pk}/studies/").json()) == 1

@@ -10,6 +10,7 @@ from studies.models import EcgRecord
 from studies.services.ingest import ingest_upload
 from tests.formats.formats_samples import make_csv, make_wfdb_zip
 from tests.formats.rhythm_samples import beat_parts, pvc_shape, regular, synthesize
+from tests.reports.realdata import stored_real_ecg_ref
 from tests.studies.conftest import sample_bytes, upload_id_of
 from tests.studies.ecgfiles import reference_ecg
 
@@ -111,7 +112,7 @@ def test_the_report_draft_is_prefilled_with_the_computed_statements(api, people,
                                         requested_by=people["village_doctor"], assigned_expert=expert.expert,
                                         state=Consultation.State.ASSIGNED)
     response = api(expert).post(f"/api/consultations/{consultation.pk}/reports/", {
-        "kind": "ecg", "study_ref": "ecg:1", "measurements": {"heart_rate_bpm": 124.6},
+        "kind": "ecg", "study_ref": stored_real_ecg_ref(consultation), "measurements": {"heart_rate_bpm": 124.6},
         "statements": ["心房颤动伴快速心室率 Atrial fibrillation with rapid ventricular response",
                        "室性早搏 ×2 Premature ventricular complexes ×2"]}, format="json")
     assert response.status_code == 201, response.content

@@ -21,13 +21,15 @@ class Command(BaseCommand):
             settings.SITE_URL = address
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo")
+        call_command("seed_record_demo")  # the records app's demo patient (by name: the directory imports no app above it)
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
-        jobs = "in-process (eager)" if settings.CELERY_TASK_ALWAYS_EAGER else settings.CELERY_BROKER_URL
+        jobs = "in-process (a worker thread)" if settings.CELERY_TASK_ALWAYS_EAGER else settings.CELERY_BROKER_URL
         self.stdout.write(f"database={engine} channel_layer={layer} jobs={jobs}")
         if settings.CELERY_TASK_ALWAYS_EAGER:
-            from teleclinic import inprocess_beat
+            from teleclinic import inprocess_beat, inprocess_tasks
 
+            inprocess_tasks.start()  # tasks run after the request that enqueued them, not inside it
             inprocess_beat.start()
         self.stdout.write(self.style.SUCCESS(f"Teleclinic is running: open {address}/"))
         sys.stdout.flush()

@@ -70,6 +70,8 @@ function reportRow(d) {
       d.critical ? el("span", { class: "badge urgency-stat" }, t("Critical value")) : null),
     el("div", { class: "muted" }, `${d.health_record_no} · ${t("Consultation")} #${d.consultation} · ${t("signed")} ${formatDateTime(d.signed_at)} · `,
       el("span", { class: "ack-state" }, status)),
+    el("p", { class: "conclusion" }, el("span", { class: "muted" }, `${t("Conclusion")}: `),
+      d.conclusion ? d.conclusion : el("span", { class: "muted" }, "—")),
     d.amendment_reason ? el("div", { class: "muted" }, `${t("Reason for the amendment")}: ${d.amendment_reason}`) : null,
     el("div", { class: "actions" },
       acknowledged ? null : el("button", { type: "button", class: "primary small", onclick: () => acknowledge(d) }, t("Acknowledge")),

@@ -3,7 +3,7 @@
 
 import { allRows, api, rows } from "./api.js";
 import * as E from "./endpoints.js";
-import { debounce, el, formatDateTime, isToday, say } from "./dom.js";
+import { cardTables, debounce, el, formatDateTime, isToday, say } from "./dom.js";
 import { dayKey, formatClock, formatTime, monthDay, weekdayOf } from "./time.js";
 import { startNotifications } from "./socket.js";
 import { t } from "./strings.js";
@@ -23,8 +23,9 @@ async function searchPatients(query) {
     const patients = await rows(`${E.PATIENTS}?${new URLSearchParams({ q: query, limit: 20 })}`);
     list.replaceChildren(...patients.map((p) => el("li", {},
       el("button", { type: "button", class: "link", onclick: () => selectPatient(p) },
-        `${p.name} · ${label("sex", p.sex)} · ${p.birth_date} · ${p.health_record_no || ""}`))));
-    if (!patients.length) list.replaceChildren(el("li", { class: "muted" }, t("No patient found. Register one below.")));
+        `${p.name} · ${label("sex", p.sex)} · ${p.birth_date} · ${p.health_record_no || ""}`), " ",
+      el("a", { href: E.RECORD_PAGE(p.id), class: "small" }, t("Patient record")))));
+    if (!patients.length) list.replaceChildren(el("li", { class: "muted" }, t("No patient found. Register them under “Register a patient”.")));
   } catch (error) {
     list.replaceChildren(el("li", { class: "error" }, error.message));
   }
@@ -36,6 +37,8 @@ function selectPatient(patient) {
   $("#selected-patient").textContent = `${patient.name} (${label("sex", patient.sex)}, ${patient.birth_date})`;
   $("#consult-form").querySelector("button[type=submit]").disabled = false;
   $("#consult-form").dataset.patient = String(patient.id);
+  $("#selected-record").href = E.RECORD_PAGE(patient.id);
+  $("#selected-record").hidden = false;
 }
 
 async function registerPatient(event) {
@@ -76,6 +79,7 @@ async function startConsultation(event) {
     const consultation = await api(E.CONSULTATIONS, { method: "POST", body: { ...data, patient: state.patient.id } });
     form.querySelector("textarea").value = "";
     say($("#consult-status"), t("Consultation #{id} requested.", { id: consultation.id }));
+    loadRecognised(consultation);
     await loadConsultations();
     loadUnmatched(); // its consultation choices now include this one
     $("#upload-consultation").value = String(consultation.id);
@@ -85,23 +89,72 @@ async function startConsultation(event) {
   }
 }
 
-async function loadConsultations() {
-  state.consultations = await rows(`${E.CONSULTATIONS}?limit=100`);
+/** Who holds the case while no expert does yet. */
+function expertPending(c) {
+  if (c.state === "offered") return t("being offered to an expert");
+  if (c.state === "escalated") return t("the coordinator is finding an expert");
+  if (["closed", "cancelled"].includes(c.state)) return "—";
+  return t("not yet assigned");
+}
+
+/** What happens next, and whose move it is, for a consultation in the list. */
+function nextStep(c) {
+  switch (c.state) {
+    case "requested":
+      return c.mode === "live" ? (c.booked_at ? t("Wait for the booked time") : t("Book a cloud-clinic slot below"))
+        : t("Upload the ECG or images below");
+    case "offered": return t("Waiting for an expert to accept");
+    case "escalated": return t("Waiting for the coordinator");
+    case "assigned": return c.mode === "live" ? t("Open the room at the booked time") : t("Waiting for the expert's reading");
+    case "in_progress": return t("The expert is writing the report");
+    case "reported": return t("Read and acknowledge the report");
+    case "closed": return t("Done");
+    case "cancelled": return "—";
+    default: return "";
+  }
+}
+
+// Consultations come in cursor pages, newest first (a page stays right while new ones arrive on top). The
+// table shows today's (or the latest ten) until the doctor loads earlier ones or searches; then every row
+// loaded. A live event reloads the first page and merges it into what is loaded.
+const listing = { next: null, query: "", expanded: false };
+
+function consultationsUrl() {
+  const params = new URLSearchParams({ paging: "cursor", limit: "50" });
+  if (listing.query) params.set("q", listing.query);
+  return `${E.CONSULTATIONS}?${params}`;
+}
+
+async function loadConsultations({ more = false, fresh = false } = {}) {
+  const page = await api(more && listing.next ? listing.next : consultationsUrl());
+  const results = Array.isArray(page) ? page : (page?.results ?? []); // a server without paging: the whole list
+  const byId = new Map((fresh ? [] : state.consultations).map((c) => [c.id, c]));
+  for (const c of results) byId.set(c.id, c);
+  state.consultations = [...byId.values()].sort((a, b) => (b.created_at.localeCompare(a.created_at) || b.id - a.id));
+  if (more || fresh || (listing.next === null && !listing.expanded)) listing.next = page?.next ?? null;
+  $("#consultations-more").hidden = !listing.next;
+  renderConsultations();
+}
+
+function renderConsultations() {
   const today = state.consultations.filter((c) => isToday(c.created_at));
-  const shown = today.length ? today : state.consultations.slice(0, 10);
-  $("#consultations-title-note").textContent = !today.length && shown.length ? t("(none today; the latest)") : "";
+  const all = listing.expanded || listing.query;
+  const shown = all ? state.consultations : (today.length ? today : state.consultations.slice(0, 10));
+  $("#consultations-title-note").textContent = listing.query ? t("{n} found", { n: shown.length })
+    : !all && !today.length && shown.length ? t("(none today; the latest)") : "";
   $("#consultations").replaceChildren(...shown.map((c) => el("tr", { dataset: { id: c.id, urgency: c.urgency, state: c.state } },
-    el("td", {}, `#${c.id}`), el("td", {}, c.patient_name),
+    el("td", {}, `#${c.id}`), el("td", {}, el("a", { href: E.RECORD_PAGE(c.patient), class: "record-link" }, c.patient_name)),
     el("td", {}, specialtyName(c.specialty)),
     el("td", {}, el("span", { class: `badge urgency-${c.urgency}` }, label("urgency", c.urgency))),
     el("td", {}, label("mode", c.mode)),
     el("td", {}, el("span", { class: `badge state-${c.state}` }, label("state", c.state))),
-    el("td", { class: "expert" }, c.expert_name || ""),
+    el("td", { class: "expert" }, c.expert_name || el("span", { class: "muted" }, expertPending(c))),
+    el("td", { class: "next-step" }, nextStep(c)),
     el("td", { class: "booked" }, c.booked_at ? formatDateTime(c.booked_at) : ""),
     el("td", {}, formatDateTime(c.created_at)),
     el("td", {}, c.mode === "live" && !["closed", "cancelled"].includes(c.state)
       ? liveRoomButton(c.id, (error) => say($("#consult-status"), error.message, { error: true })) : null))));
-  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 10, class: "muted" }, t("No consultations yet."))));
+  if (!shown.length) $("#consultations").replaceChildren(el("tr", {}, el("td", { colspan: 11, class: "muted" }, t("No consultations yet."))));
   const open = state.consultations.filter((c) => !["closed", "cancelled", "reported"].includes(c.state));
   const keep = $("#booking-consultation").value;
   $("#booking-consultation").replaceChildren(el("option", { value: "" }, "—"), ...open.filter((c) => c.mode === "live")
@@ -113,6 +166,40 @@ async function loadConsultations() {
     .filter((c) => !["closed", "cancelled"].includes(c.state))
     .map((c) => el("option", { value: c.id }, `#${c.id} ${c.patient_name} · ${specialtyName(c.specialty)}`)));
   $("#upload-consultation").value = chosen;
+}
+
+// --- results recognised (检查结果互认): a recent study of the kind asked for, attached instead of repeated ----
+function ago(iso) {
+  const days = Math.floor((Date.now() - new Date(iso).getTime()) / 86400000);
+  return days <= 0 ? t("today") : t("{n} days ago", { n: days });
+}
+
+async function loadRecognised(consultation) {
+  let data;
+  try {
+    data = await api(E.RECORD_RECOGNISED(consultation.id));
+  } catch (error) {
+    return; // a hint, not a step: the consultation is requested either way
+  }
+  const box = $("#recognised");
+  box.hidden = !data.studies.length;
+  box.dataset.consultation = String(consultation.id);
+  $("#recognised-list").replaceChildren(...data.studies.map((s) => {
+    const status = el("span", { class: "status" });
+    return el("li", { dataset: { kind: s.kind, id: s.id } },
+      el("span", {}, t("{kind} from {ago} exists", { kind: t(`kind:${s.kind}`), ago: ago(s.at) })),
+      el("span", { class: "muted small" }, ` ${formatDateTime(s.at)}${s.description ? ` · ${s.description}` : ""} `),
+      el("button", { type: "button", class: "small", onclick: async (event) => {
+        event.currentTarget.disabled = true;
+        try {
+          await api(E.RECORD_RECOGNISED(consultation.id), { method: "POST", body: { study: `${s.kind}:${s.id}` } });
+          say(status, t("Attached to consultation #{id}: no need to repeat it.", { id: consultation.id }));
+        } catch (error) {
+          event.currentTarget.disabled = false;
+          say(status, error.message, { error: true });
+        }
+      } }, t("Attach instead of repeating")), " ", status);
+  }));
 }
 
 // --- studies a modality sent for a patient nobody here has ------------------------------
@@ -210,7 +297,8 @@ function referralRow(r) {
   const patient = consultation ? consultation.patient_name : `#${r.patient}`;
   const where = r.direction === "up" ? organisations[r.to_org] : organisations[r.from_org];
   return el("li", { class: `referral ${r.direction}`, dataset: { id: r.id, state: r.state } },
-    el("strong", {}, `${t(`direction:${r.direction}`)} · ${patient}`),
+    el("strong", {}, `${t(`direction:${r.direction}`)} · ${patient}`), " ",
+    el("a", { href: E.RECORD_PAGE(r.patient), class: "small record-link" }, t("Patient record")),
     el("span", { class: "muted" }, ` ${where || ""} ${r.slot_starts_at ? formatDateTime(r.slot_starts_at) : ""} · ${t(`referral:${r.state}`)}`),
     r.summary || r.reason ? el("p", {}, r.summary || r.reason) : null,
     r.direction === "down" && r.state === "sent"
@@ -392,6 +480,28 @@ function onEvent(event) {
     `${formatClock()} ${t(type)}${event.consultation ? ` · ${t("Consultation")} #${event.consultation}` : ""}`));
 }
 
+function bindConsultationSearch() {
+  const form = $("#consultations-search");
+  const run = async (fresh) => {
+    try {
+      await loadConsultations(fresh);
+    } catch (error) {
+      say($("#consult-status"), error.message, { error: true });
+    }
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    listing.query = form.elements.q.value.trim();
+    listing.next = null;
+    run({ fresh: true });
+  });
+  form.addEventListener("reset", () => {
+    Object.assign(listing, { query: "", next: null, expanded: false });
+    setTimeout(() => run({ fresh: true }));
+  });
+  $("#consultations-more").addEventListener("click", () => { listing.expanded = true; run({ more: true }); });
+}
+
 function showUploadState(event) {
   showUploadResult(document.querySelector(`.upload[data-upload-id="${event.upload}"]`), event);
 }
@@ -402,8 +512,10 @@ async function main() {
   $("#consult-form").addEventListener("submit", startConsultation);
   bindUploads();
   bindReportSearch();
+  cardTables();
   startNotifications($("#socket-state"), onEvent, { open: t("Live"), waiting: t("Reconnecting…"), closed: t("Offline") });
   $("#booking-consultation").addEventListener("change", loadSlots);
+  bindConsultationSearch();
   organisations = Object.fromEntries((await rows(E.ORGANISATIONS)).map((o) => [o.id, o.name]));
   await loadSpecialties();
   await loadConsultations();

@@ -36,3 +36,20 @@ export function debounce(fn, ms) {
   wrapped.flush = (...args) => { if (timer !== null) { clearTimeout(timer); timer = null; fn(...args); } };
   return wrapped;
 }
+
+/**
+ * Tables of class "cards" become one card per row on a narrow screen (site.css): each cell is given its
+ * column's heading (data-label) whenever the rows change, for the card to show it before the value.
+ */
+export function cardTables(root = document) {
+  for (const table of root.querySelectorAll("table.cards")) {
+    const headings = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    const label = () => {
+      for (const row of table.tBodies[0]?.rows || []) {
+        [...row.cells].forEach((cell, i) => { if (cell.colSpan === 1 && headings[i]) cell.dataset.label = headings[i]; });
+      }
+    };
+    label();
+    if (table.tBodies[0]) new MutationObserver(label).observe(table.tBodies[0], { childList: true });
+  }
+}

@@ -10,7 +10,7 @@ export const ORGANISATIONS = "/api/organisations/";
 export const CONSULTATIONS = "/api/consultations/";           // GET ?state= (paginated), POST
 export const CONSULTATION = (id) => `/api/consultations/${id}/`;
 export const ESCALATIONS = "/api/consultations/?state=escalated";
-export const AUDIT = "/api/audit/";                           // GET, admins only (paginated)
+export const AUDIT = "/api/audit/";                           // GET ?q=patient&actor=&action=..., admins only (paginated; rows name the patient)
 export const NOTIFICATIONS_SOCKET = "/ws/notifications/";
 
 // studies: tus 1.0.0 creation endpoint (metadata: filename, kind, consultation, patient)
@@ -37,6 +37,7 @@ export const OFFER_DECLINE = (assignmentId) => `/api/scheduling/assignments/${as
 export const MY_CALENDAR = "/api/scheduling/me/calendar/";    // ?from=&to= -> [{starts_at, ends_at, specialty, slots: [{bookings}]}]
 export const ROSTERS = "/api/scheduling/rosters/";            // paginated; POST {expert, specialty, weekdays, ...}
 export const ROSTER = (id) => `/api/scheduling/rosters/${id}/`; // PATCH {weekdays, start_time, capacity, active, ...}
+export const ROSTER_EXCEPTION = (id, exceptionId) => `/api/scheduling/rosters/${id}/exceptions/${exceptionId}/`; // DELETE {cancel_bookings?}: undo
 export const ROSTER_EXCEPTIONS = (id) => `/api/scheduling/rosters/${id}/exceptions/`; // GET (paginated), POST {date, kind: leave|extra, start_time, end_time, note}
 export const ON_CALL = "/api/scheduling/on-call/";            // GET (paginated), POST {expert, specialty, starts_at, ends_at}
 export const ON_CALL_SHIFT = (id) => `/api/scheduling/on-call/${id}/`; // DELETE: ends the shift
@@ -49,6 +50,11 @@ export const REFERRALS = "/api/scheduling/referrals/";        // paginated, each
 export const REFERRAL_DOWN = "/api/scheduling/referrals/down/"; // POST {consultation, summary, plan: [{title, due_in_days}]}
 export const REFERRAL_ACK = (id) => `/api/scheduling/referrals/${id}/acknowledge/`;
 export const EXPERTS_TO_ASSIGN = (specialty) => `/api/scheduling/experts/?specialty=${encodeURIComponent(specialty)}`; // coordinators: [{id, name, title, load, max_open_assignments, on_duty}]
+// coordinators: also marks who declined this consultation (declined: true), those last
+export const EXPERTS_TO_ASSIGN_FOR = (specialty, consultationId) =>
+  `/api/scheduling/experts/?${new URLSearchParams({ specialty, consultation: consultationId })}`;
+// coordinators: [{id, patient_name, requesting_org_name, specialty, urgency, escalation_reason, declines: [{expert_name, reason, at}], expired, ...}]
+export const SCHEDULING_ESCALATIONS = "/api/scheduling/escalations/";
 export const CONSULTATION_ASSIGN = (id) => `/api/scheduling/consultations/${id}/assign/`; // POST {expert}
 export const FOLLOW_UP_COMPLETE = (id) => `/api/scheduling/follow-ups/${id}/complete/`; // {note}
 
@@ -78,6 +84,15 @@ export const LIVE_ROOM_OF = (consultationId) => `/api/live/rooms/?consultation=$
 export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;
 export const LIVE_EXPERT_REQUEST = (roomId) => `/api/live/rooms/${roomId}/expert-request/`; // POST: offer the case to an on-duty expert now
 
+// records: the patient's record across the community (issue 17)
+export const RECORD_PAGE = (patientId) => `/patients/${patientId}/record/`;
+// {patient: {id, name, sex, birth_date, id_number_masked, health_record_no, home_clinic}, results: [{kind, id, at, consultation, ...}], next_cursor}
+export const RECORD_TIMELINE = (patientId) => `/api/records/patients/${patientId}/timeline/`; // ?kind=a,b&from=&to=&cursor=&limit=
+export const RECORD_BREAK_GLASS = (patientId) => `/api/records/patients/${patientId}/break-glass/`; // POST {reason}
+export const BREAK_GLASS_READS = "/api/records/break-glass/"; // coordinators (paginated): [{user_name, patient, patient_name, reason, created_at, expires_at}]
+export const RECORD_PRIORS = (consultationId) => `/api/records/consultations/${consultationId}/priors/`; // {attached: [...], priors: [{kind, id, at, consultation, study_instance_uid?}]}
+// GET {kinds, days, studies: [...]}: the record's recent studies of the kind asked for; POST {study: "ecg:<id>"|"imaging:<id>"} attaches one
+export const RECORD_RECOGNISED = (consultationId) => `/api/records/consultations/${consultationId}/recognised/`;
 // the expert's phrase library (常用语): GET ?kind= -> [{id, kind, field, code, label, text, specialty, mine}], POST {kind, field, code, label, text}
 export const PHRASES = "/api/reports/phrases/";
 export const PHRASE = (id) => `/api/reports/phrases/${id}/`; // PATCH {label, text, code, field}, DELETE: the expert's own only

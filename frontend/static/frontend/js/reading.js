@@ -66,6 +66,49 @@ async function refreshHeader() {
   }
 }
 
+// Priors for the reader: studies attached from the record (read like this case's own), then the patient's
+// earlier studies of the same kinds, each opening in this page's viewer for comparison.
+async function loadPriors() {
+  let data;
+  try {
+    data = await api(E.RECORD_PRIORS(consultationId));
+  } catch (error) {
+    $("#priors").replaceChildren(el("li", { class: "error" }, error.message));
+    return;
+  }
+  const link = $("#record-link");
+  link.href = E.RECORD_PAGE(data.patient);
+  link.hidden = false;
+  const row = (s, attached) => el("li", { dataset: { kind: s.kind, id: s.id, attached: attached ? "true" : "false" } },
+    el("button", { type: "button", class: "link", onclick: () => (attached ? openStudy({ type: s.kind, id: s.id, created_at: s.at }) : openPrior(s)) },
+      `${t(`kind:${s.kind}`)} ${formatDateTime(s.at)}${s.description ? ` · ${s.description}` : ""}`),
+    el("span", { class: "muted small" }, attached ? ` ${t("attached from the record")}` : (s.consultation ? ` #${s.consultation}` : "")));
+  const items = [...data.attached.map((s) => row(s, true)), ...data.priors.map((s) => row(s, false))];
+  $("#priors").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, t("No earlier studies."))]));
+}
+
+// A prior opens in the viewer for comparison; the report keeps reading this case's own study.
+async function openPrior(prior) {
+  $("#ecg-panel").hidden = prior.kind !== "ecg";
+  $("#image-panel").hidden = prior.kind !== "imaging";
+  try {
+    if (prior.kind === "ecg") {
+      ecgViewer ??= new EcgViewer($("#ecg"));
+      const [record, samples] = await Promise.all([api(E.ECG(prior.id)), api(E.ECG_SAMPLES(prior.id))]);
+      const device = record.device_measurements || {};
+      const computed = record.computed_measurements || {};
+      ecgViewer.load(samples, { device: device.values || {}, computed: computed.values || {}, statements: device.statements || [],
+        critical: record.critical_findings || [], computedStatements: computed.statements || [] });
+    } else {
+      imageViewer ??= new ImageViewer($("#images"));
+      imageViewer.load(await api(E.IMAGING_STUDY(prior.id)));
+    }
+    $("#study-tabs").dataset.showing = `prior:${prior.kind}:${prior.id}`;
+  } catch (error) {
+    $("#page-status").textContent = error.message;
+  }
+}
+
 async function loadStudies() {
   let studies;
   try {
@@ -88,6 +131,7 @@ async function loadStudies() {
 }
 
 async function openStudy(study) {
+  $("#study-tabs").dataset.showing = `${study.type}:${study.id}`;
   openedStudy = study;
   $("#ecg-panel").hidden = study.type !== "ecg";
   $("#image-panel").hidden = study.type !== "imaging";
@@ -121,7 +165,7 @@ async function main() {
   // the trace first: its requests go out before the report's and the referrals', which follow it
   const studies = loadStudies();
   const results = await Promise.allSettled([loadHeader(), studies.then(() => editor.load()),
-    studies.catch(() => {}).then(() => referrals.load())]);
+    studies.catch(() => {}).then(() => referrals.load()), studies.catch(() => {}).then(() => loadPriors())]);
   for (const r of results) if (r.status === "rejected") $("#page-status").textContent = r.reason.message;
   document.body.dataset.ready = "true";
 }

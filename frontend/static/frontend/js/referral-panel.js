@@ -31,7 +31,8 @@ export class ReferralPanel {
   list(referrals) {
     if (!referrals.length) return el("p", { class: "muted" }, t("No referrals."));
     return el("ul", { class: "plain referrals" }, referrals.map((r) => el("li", { class: `referral ${r.direction}`, dataset: { id: r.id, state: r.state } },
-      el("strong", {}, t(`direction:${r.direction}`)), ` · ${t(`referral:${r.state}`)}`,
+      el("strong", {}, t(`direction:${r.direction}`)), ` · ${t(`referral:${r.state}`)}`, " ",
+      el("a", { href: E.RECORD_PAGE(r.patient), class: "small record-link" }, t("Patient record")),
       r.slot_starts_at ? ` · ${t("Green channel")} ${formatDateTime(r.slot_starts_at)}` : "",
       (r.follow_ups || []).length ? el("ul", { class: "tasks" }, r.follow_ups.map((task) => el("li", {}, `${task.due_on} ${task.title}`))) : null)));
   }

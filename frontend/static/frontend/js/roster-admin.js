@@ -127,9 +127,14 @@ async function openExceptions(r) {
     el("button", { type: "submit", class: "primary" }, t("Add")));
   const show = async () => {
     const items = await allRows(E.ROSTER_EXCEPTIONS(r.id));
-    list.replaceChildren(...items.map((x) => el("li", { dataset: { kind: x.kind, date: x.date } },
-      `${x.date} · ${x.kind === "leave" ? t("leave (no session that day)") : `${t("extra session")} ${x.start_time.slice(0, 5)}–${x.end_time.slice(0, 5)}`}`,
-      x.note ? ` · ${x.note}` : "")));
+    list.replaceChildren(...items.map((x) => {
+      const row = el("li", { dataset: { kind: x.kind, date: x.date, exception: x.id } },
+        `${x.date} · ${x.kind === "leave" ? t("leave (no session that day)") : `${t("extra session")} ${x.start_time.slice(0, 5)}–${x.end_time.slice(0, 5)}`}`,
+        x.note ? ` · ${x.note}` : "", " ");
+      row.append(el("button", { type: "button", class: "small", dataset: { action: "undo" },
+        onclick: () => undoException(r, x, row, false, show) }, t("Undo")));
+      return row;
+    }));
     if (!items.length) list.replaceChildren(el("li", { class: "muted" }, t("No leave or extra sessions ahead.")));
   };
   form.addEventListener("submit", async (event) => {
@@ -147,6 +152,30 @@ async function openExceptions(r) {
   });
   panel(`${t("Leave / extra session")}: ${r.expert_name} · ${options.specialtyName(r.specialty)}`, list, form);
   try { await show(); } catch (error) { say($("#rosters-status"), error.message, { error: true }); }
+}
+
+/** Undo a leave day (its sessions come back) or an extra session. An extra session with bookings is not
+ * removed silently: the server refuses (409 session_has_bookings) and the row asks whether to cancel them. */
+async function undoException(r, x, row, cancelBookings, show) {
+  try {
+    const done = await api(E.ROSTER_EXCEPTION(r.id, x.id), { method: "DELETE",
+      body: cancelBookings ? { cancel_bookings: true } : undefined });
+    say($("#rosters-status"), x.kind === "leave" ? t("Leave undone; that day's sessions are open again.")
+      : done.bookings_cancelled ? t("Extra session removed; {n} bookings cancelled and their doctors told.", { n: done.bookings_cancelled })
+        : t("Extra session removed."));
+    await Promise.all([show(), options.reload()]);
+  } catch (error) {
+    if (error.body?.code === "session_has_bookings") {
+      row.querySelector("[data-action=undo]")?.remove();
+      row.append(el("span", { class: "error", dataset: { role: "booked-warning" } },
+        t("Patients are booked into this extra session.")), " ",
+      el("button", { type: "button", class: "small danger", dataset: { action: "cancel-bookings" },
+        onclick: () => undoException(r, x, row, true, show) }, t("Cancel their bookings and remove it")), " ",
+      el("button", { type: "button", class: "small", onclick: () => show() }, t("Keep the session")));
+      return;
+    }
+    say($("#rosters-status"), error.message, { error: true });
+  }
 }
 
 export async function loadOnCall() {

@@ -103,6 +103,7 @@ function renderWorklist(items) {
       el("td", { class: "due", "data-label": t("Due or booked time") }, formatDateTime(w.slot_starts_at || w.due_at),
         overdue ? el("strong", {}, ` ${t("overdue")}`) : null),
       el("td", { class: "actions" }, el("a", { href: `/read/${w.consultation}/`, class: "button" }, t("Read")),
+        w.status === "assigned" ? el("a", { href: E.RECORD_PAGE(w.patient), class: "button record-link" }, t("Patient record")) : null,
         w.mode === "live" ? liveRoomButton(w.consultation, (error) => say($("#offers-status"), error.message, { error: true }), { join: true }) : null));
   }));
   if (!items.length) $("#worklist").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, t("Nothing to read."))));
