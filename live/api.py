@@ -11,6 +11,7 @@ from . import links, selectors
 from .models import JoinToken, Participant, Room
 from .services import rooms, tokens
 from .services.expert_request import room_expert_request
+from .services.invite_sms import invite_sms_send
 
 
 class ParticipantOut(serializers.ModelSerializer):
@@ -46,10 +47,25 @@ class InviteIn(StrictSerializer):
 
 
 class InviteOut(serializers.Serializer):
+    id = serializers.IntegerField()
     url = serializers.CharField()
     token = serializers.CharField()
     expires_at = serializers.DateTimeField()
     qr_svg = serializers.CharField()
+    phone = serializers.CharField(help_text="the patient's phone on record (the SMS goes there unless another is typed)")
+
+
+class InviteSmsIn(StrictSerializer):
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+
+
+class InviteSmsOut(serializers.Serializer):
+    phone = serializers.CharField(help_text="the number it was sent to, masked")
+
+
+class LinkCheckOut(serializers.Serializer):
+    role = serializers.CharField()
+    expires_at = serializers.DateTimeField()
 
 
 class JoinIn(StrictSerializer):
@@ -120,8 +136,35 @@ class InviteView(APIView):
         invite, token = tokens.invite_create(by=request.user, room_id=room_id, role=data["role"],
                                              display_name=data["display_name"], request=request)
         url = links.patient_link(request, room_id=room_id, token=token)
-        body = {"url": url, "token": token, "expires_at": invite.expires_at, "qr_svg": links.qr_svg(url)}
+        body = {"id": invite.pk, "url": url, "token": token, "expires_at": invite.expires_at,
+                "qr_svg": links.qr_svg(url), "phone": invite.patient.phone}
         return Response(InviteOut(body).data, status=status.HTTP_201_CREATED)
+
+
+class InviteSmsView(APIView):
+    """The host sends the patient's link by SMS (the outbound backend of reports: REPORTS_SMS_BACKEND)."""
+
+    @extend_schema(request=InviteSmsIn, responses={202: InviteSmsOut})
+    def post(self, request, room_id: int, invite_id: int):
+        data = validated(InviteSmsIn, request.data)
+        masked = invite_sms_send(by=request.user, room_id=room_id, invite_id=invite_id, phone=data["phone"],
+                                 link=lambda token: links.patient_link(request, room_id=room_id, token=token),
+                                 request=request)
+        return Response({"phone": masked}, status=status.HTTP_202_ACCEPTED)
+
+
+class LinkCheckView(APIView):
+    """The patient's page asks, before it opens the camera, whether its link would be let in (nothing
+    changes: the link is claimed only by `join`). 403 {"code", "detail"} says why not."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=JoinIn, responses={200: LinkCheckOut})
+    def post(self, request, room_id: int):
+        data = validated(JoinIn, request.data)
+        invite = tokens.token_check(room_id=room_id, token=data["token"], device=request.session.get("live_device"))
+        return Response({"role": invite.role, "expires_at": invite.expires_at})
 
 
 class JoinView(APIView):

@@ -233,6 +233,10 @@ class RoomConsumer(SocketDbConsumer, AsyncJsonWebsocketConsumer):
                                             audio_only=message["enabled"])
         await self._to_relay({"type": "relay.audio_only", "enabled": message["enabled"]}, place=False)
 
+    async def _on_media(self, message):
+        # Stored and numbered (a room event): the others must learn it even over a blinking layer.
+        await _db(rooms.participant_media)(participant_id=self.participant_id, state=message["state"])
+
     async def _on_chat(self, message):
         # Stored in one transaction with the lines of this process's other sockets (group commit).
         await chat_batch.chat_post(participant_id=self.participant_id, room_id=self.room_id, text=message["text"])

@@ -52,6 +52,10 @@ def _rtt(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 60_000
 
 
+def _media_state(value) -> bool:
+    return value in ("lost", "restored")
+
+
 def _units(value) -> bool:
     return value in ecg_wire.UNITS
 
@@ -73,6 +77,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
                          "sdp": (_sdp, True, f"the answer's SDP text (at most {MAX_SDP_CHARS} characters)")},
     "mute": {"audio": (_bool, True, "true or false"), "video": (_bool, True, "true or false")},
     "audio_only": {"enabled": (_bool, True, "true or false")},
+    "media": {"state": (_media_state, True, '"lost" (my media connection died; reconnecting) or "restored"')},
     "chat": {"text": (_chat, True, f"1 to {MAX_CHAT_CHARS} characters of text")},
     "admit": {"participant": (_id, True, "a participant id")},
     "remove": {"participant": (_id, True, "a participant id")},

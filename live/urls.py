@@ -10,5 +10,8 @@ urlpatterns = [
     path("live/rooms/<int:room_id>/expert-request/", api.ExpertRequestView.as_view(),
          name="api-live-expert-request"),
     path("live/rooms/<int:room_id>/invites/", api.InviteView.as_view(), name="api-live-invites"),
+    path("live/rooms/<int:room_id>/invites/<int:invite_id>/sms/", api.InviteSmsView.as_view(),
+         name="api-live-invite-sms"),
+    path("live/rooms/<int:room_id>/link-check/", api.LinkCheckView.as_view(), name="api-live-link-check"),
     path("live/rooms/<int:room_id>/join/", api.JoinView.as_view(), name="api-live-join"),
 ]

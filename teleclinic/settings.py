@@ -388,6 +388,8 @@ ROOM_RESYNC_SECONDS = env.float("ROOM_RESYNC_SECONDS", default=2.0)
 NOTIFY_RESYNC_SECONDS = env.float("NOTIFY_RESYNC_SECONDS", default=5.0)
 LIVE_QUALITY_INTERVAL = env.float("LIVE_QUALITY_INTERVAL", default=2.0)  # relay quality reports, seconds
 LIVE_JOIN_TOKEN_TTL = env.int("LIVE_JOIN_TOKEN_TTL", default=4 * 3600)  # a patient link: one clinic afternoon
+# A media connection that stays `disconnected` this long is replaced by the page (it publishes again).
+LIVE_MEDIA_RECONNECT_SECONDS = env.float("LIVE_MEDIA_RECONNECT_SECONDS", default=5.0)
 LIVE_TICKET_TTL = 60  # a socket ticket: seconds between the page fetching it and the socket opening
 # The room of a booked live consultation opens this long before its slot (beat, live/schedules.py):
 # time for the village doctor to invite the patient and for the phone to pass its camera check.

@@ -239,6 +239,16 @@ def participant_update(*, participant_id: int, kind: str, **values) -> Participa
     return participant
 
 
+def participant_media(*, participant_id: int, state: str) -> None:
+    """An admitted participant's media died ("lost": its client is reconnecting it) or came back
+    ("restored"): event "media", stored with the room's others, for the others' tiles."""
+    room_id = _room_id_of(participant_id)
+    with transaction.atomic():
+        room = lock_room(room_id)
+        participant = _acting(participant_id, room)
+        event_append(room=room, kind="media", participant=participant, data={"state": state})
+
+
 def chat_post(*, participant_id: int, text: str, room_id: int | None = None) -> None:
     """An admitted participant's chat line, the room's next event. The hot path of a busy room:
     `room_id` (the socket knows it) spares a read; events.event_append_said stores it."""

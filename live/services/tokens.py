@@ -47,9 +47,14 @@ def invite_create(*, by: User, room_id: int, role: str = JoinToken.Role.PATIENT,
                                           created_by=by, expires_at=expires_at)
         audit_record(actor=by, action="create", obj=room.consultation, interface="api", request=request,
                      detail={"live_invite": invite.pk, "role": role})
-    token = signing.dumps({"j": invite.pk, "r": room.pk, "p": patient.pk, "e": int(expires_at.timestamp())},
-                          salt=SALT, compress=True)
-    return invite, token
+    return invite, invite_token(invite)
+
+
+def invite_token(invite: JoinToken) -> str:
+    """The signed token of an invitation (signed anew each time, with a timestamp; every one names the same
+    row, so the SMS's link and the panel's let in the same phone once)."""
+    return signing.dumps({"j": invite.pk, "r": invite.room_id, "p": invite.patient_id,
+                          "e": int(invite.expires_at.timestamp())}, salt=SALT, compress=True)
 
 
 def token_read(*, token: str, room_id: int) -> JoinToken:
@@ -73,6 +78,25 @@ def token_read(*, token: str, room_id: int) -> JoinToken:
     return invite
 
 
+def token_check(*, room_id: int, token: str, device: str | None) -> JoinToken:
+    """Whether a link would be let in, changing nothing: the patient page asks before it opens the camera.
+    `device` is the browser's id if it has one (a link claimed by another phone is refused)."""
+    invite = token_read(token=token, room_id=room_id)
+    if invite.claimed_by_hash and invite.claimed_by_hash != _hash(device or ""):
+        raise _reused()
+    if P.objects.filter(join_token=invite, state=P.State.REMOVED).exists():
+        raise _removed()
+    return invite
+
+
+def _reused() -> Refused:
+    return Refused("This link was already used on another phone; ask your doctor for a new one.", code="token_reused")
+
+
+def _removed() -> Refused:
+    return Refused("The doctor removed you from this consultation.", code="removed")
+
+
 def token_exchange(*, room_id: int, token: str, device: str) -> tuple[Participant, str, dt.datetime]:
     """Token -> (participant, ticket secret, ticket expiry). The first device claims the link;
     `device` is a random id kept in that browser's session. Another device is refused."""
@@ -81,11 +105,10 @@ def token_exchange(*, room_id: int, token: str, device: str) -> tuple[Participan
         room = lock_room(room_id)
         invite = JoinToken.objects.select_for_update().get(pk=invite.pk)
         if invite.claimed_by_hash and invite.claimed_by_hash != _hash(device):
-            raise Refused("This link was already used on another phone; ask your doctor for a new one.",
-                          code="token_reused")
+            raise _reused()
         participant = P.objects.filter(join_token=invite).first()
         if participant is not None and participant.state == P.State.REMOVED:
-            raise Refused("The doctor removed you from this consultation.", code="removed")
+            raise _removed()
         if participant is None:
             invite.claimed_by_hash, invite.claimed_at = _hash(device), timezone.now()
             invite.save(update_fields=["claimed_by_hash", "claimed_at"])

@@ -63,6 +63,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
     raise RuntimeError(f"Daphne did not start:\n{log.read_text()[-3000:]}")
 
 
+class _ServerUrl(str):
+    """The server's base URL; `log_path` is its log (stdout and stderr: e.g. the console SMS backend's lines)."""
+
+    log_path = None
+
+
 def clocked(command: list[str]) -> list[str]:
     """`command` (a Python module or script run by sys.executable) on the moved clock of TEST_CLOCK_AT, if
     a module of tests set one (tests/frontend/conftest.py clocked_stack; tests/e2e/clocked.py)."""
@@ -91,9 +97,9 @@ def daphne_process(django_db_blocker, tmp_path_factory):
                        "teleclinic.asgi:application"])
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = _ServerUrl(f"http://127.0.0.1:{port}")
     _wait_healthy(url, proc, log)
-    proc.log_path = log
+    proc.log_path = url.log_path = log
     yield url
     proc.terminate()
     try:

@@ -3,6 +3,7 @@
 import { api } from "../frontend/js/api.js";
 import { CONSULTATION, LIVE_EXPERT_REQUEST } from "../frontend/js/endpoints.js";
 import { NotificationSocket } from "../frontend/js/socket.js";
+import { t } from "../frontend/js/strings.js";
 import { formatDateTime } from "../frontend/js/time.js";
 
 const root = document.getElementById("live-room");
@@ -12,21 +13,21 @@ const line = document.getElementById("expert-state");
 const button = document.getElementById("btn-ask-expert");
 
 const STATE = {
-  requested: "尚未请专家 No expert asked yet",
-  offered: "正在邀请值班专家… An on-duty expert is being asked…",
-  escalated: "暂无值班专家，已转协调员 No expert on duty: the coordinators were told",
-  in_progress: "会诊进行中 In progress",
-  reported: "已出报告 Reported",
-  closed: "已完成 Closed",
-  cancelled: "已取消 Cancelled",
+  requested: t("No expert asked yet"),
+  offered: t("An on-duty expert is being asked…"),
+  escalated: t("No expert on duty: the coordinators were told"),
+  in_progress: t("In progress"),
+  reported: t("Reported"),
+  closed: t("Closed"),
+  cancelled: t("Cancelled"),
 };
 const ASKABLE = new Set(["requested", "escalated"]);
 
 function show(c) {
   line.dataset.state = c.state;
   if (c.expert_name) {
-    line.textContent = `专家 ${c.expert_name} 已接诊 ${c.expert_name} accepted`
-      + (c.booked_at ? ` · 预约 Booked ${formatDateTime(c.booked_at)}` : "");
+    line.textContent = t("Expert {name} accepted", { name: c.expert_name })
+      + (c.booked_at ? ` · ${t("Booked {time}", { time: formatDateTime(c.booked_at) })}` : "");
   } else {
     line.textContent = STATE[c.state] || c.state;
   }

@@ -4,6 +4,9 @@
 // event seq it saw, so no room event is missed or shown twice.
 // MediaSession: one upstream peer connection (our camera/mic, sendonly) and one downstream
 // per other participant, offered by the relay. No trickle ICE: SDP is sent complete.
+// A connection that fails, stays `disconnected` for `reconnectAfterMs`, or never connects, is
+// replaced: we publish again, and the relay offers fresh downstreams with it (relay/README.md).
+import { t } from "../frontend/js/strings.js";
 
 const FINAL_CLOSE_CODES = new Set([4401, 4403, 4404, 4410, 4429, 1000]);
 
@@ -115,11 +118,66 @@ function gatheringComplete(pc, timeoutMs = 3000) {
   });
 }
 
+// When a peer connection counts as dead, from its states alone (no timers of its own: `setTimer` and
+// `clearTimer` are given, so that tests drive it with a fake clock). update(state) on every change of
+// the connection's state; onDead() runs once per death: at "failed" or "closed" at once, after `afterMs` of
+// "disconnected", after `connectMs` of never connecting ("new", "checking", "connecting").
+const CONNECTING = new Set(["new", "checking", "connecting"]);
+const DEATH_GRACE_MS = 1500;
+
+export class DeadLinkTimer {
+  constructor({ afterMs = 5000, connectMs = 20000, onDead,
+    setTimer = (fn, ms) => setTimeout(fn, ms), clearTimer = (id) => clearTimeout(id) }) {
+    Object.assign(this, { afterMs, connectMs, onDead, setTimer, clearTimer });
+    this.timer = null;
+    this.state = null;
+    this.dead = false;
+  }
+
+  update(state) {
+    if (state === this.state || this.dead) return;
+    const wasConnecting = CONNECTING.has(this.state) && this.timer !== null;
+    this.state = state;
+    if (CONNECTING.has(state) && wasConnecting) return;  // still on its way: the first deadline holds
+    this.cancel();
+    if (state === "failed" || state === "closed") this.fire();  // closed by the far end (ours are unwatched first)
+    else if (state === "disconnected") this.timer = this.setTimer(() => this.fire(), this.afterMs);
+    else if (CONNECTING.has(state)) this.timer = this.setTimer(() => this.fire(), this.connectMs);
+    // connected, completed: alive
+  }
+
+  fire() {
+    this.timer = null;
+    if (this.dead) return;
+    this.dead = true;
+    this.onDead(this.state);
+  }
+
+  cancel() {
+    if (this.timer !== null) this.clearTimer(this.timer);
+    this.timer = null;
+  }
+}
+
+// The worse of a connection's two state machines (Chromium may keep one "connected" a while longer).
+function linkState(pc) {
+  const order = ["failed", "disconnected", "closed", "new", "checking", "connecting", "connected", "completed"];
+  const ice = pc.iceConnectionState;
+  const conn = pc.connectionState || ice;
+  return order.indexOf(ice) <= order.indexOf(conn) ? ice : conn;
+}
+
 export class MediaSession extends EventTarget {
-  constructor(client, { iceServers = [] } = {}) {
+  constructor(client, { iceServers = [], reconnectAfterMs = 5000, connectMs = 30000 } = {}) {
     super();
     this.client = client;
     this.iceServers = iceServers;
+    this.reconnectAfterMs = reconnectAfterMs;
+    this.connectMs = connectMs;
+    this.mediaLost = false;         // our media died; we are reconnecting it (the room was told)
+    this.watches = new Map();       // pc -> DeadLinkTimer
+    this.recoveries = 0;            // recoveries in a row (since the upstream last connected)
+    this.stopped = false;
     this.stream = null;
     this.upstream = null;
     this.downstreams = new Map();   // pc_id -> { pc, publisher }
@@ -135,6 +193,10 @@ export class MediaSession extends EventTarget {
     // The room's relay worker died: publish again (the server places the room on a live one).
     client.addEventListener("relay_moved", () => {
       if (this.upstream) this.publish().catch((err) => this.fail(err));
+    });
+    // The socket came back: tell the room how our media is (a "lost" sent while it was down was not).
+    client.addEventListener("welcome", () => {
+      if (this.mediaLost) this.client.send({ type: "media", state: "lost" });
     });
     client.addEventListener("error", (e) => {
       if (this.answerWaiter && this.isForWaiter(e.detail) && /sdp|encryption|codec|relay/.test(e.detail.code)) {
@@ -177,14 +239,69 @@ export class MediaSession extends EventTarget {
     return this.publishing;
   }
 
+  // Watch a peer connection; when it dies, recover (publish again: a fresh upstream and fresh downstreams).
+  watch(pc, which) {
+    // Each recovery in a row waits longer (x2, x4, x8): a link slow rather than dead (a busy relay, a
+    // congested uplink) is not torn down again and again, each time adding a handshake to its load.
+    const backoff = 2 ** Math.min(this.recoveries, 3);
+    const timer = new DeadLinkTimer({
+      afterMs: this.reconnectAfterMs * backoff, connectMs: this.connectMs * backoff,
+      onDead: (state) => this.linkDied(pc, which, state),
+    });
+    this.watches.set(pc, timer);
+    const update = () => timer.update(linkState(pc));
+    pc.addEventListener("iceconnectionstatechange", update);
+    pc.addEventListener("connectionstatechange", update);
+    update();
+  }
+
+  unwatch(pc) {
+    const timer = this.watches.get(pc);
+    if (timer) { timer.cancel(); timer.dead = true; }
+    this.watches.delete(pc);
+  }
+
+  linkDied(pc, which, state) {
+    // A connection the relay closed on purpose (it replaced a subscription, the publisher left, the room
+    // closed) is followed by a message saying so; give it a moment to arrive before calling it dead.
+    const current = () => !this.stopped && (which === "upstream" ? pc === this.upstream
+      : [...this.downstreams.values()].some((d) => d.pc === pc));
+    setTimeout(() => {
+      if (!current()) return;
+      this.recoveries += 1;
+      this.setMediaLost(true, { which, state });
+      this.recover();
+    }, state === "closed" || state === "failed" ? DEATH_GRACE_MS : 0);
+  }
+
+  // Publish again until the upstream connects (each try's own timer says when it is dead too).
+  recover() {
+    if (this.stopped || !this.stream || this.stream.getTracks().length === 0) return;
+    this.publish().catch((err) => {
+      this.fail(err);
+      if (this.mediaLost && !this.stopped) setTimeout(() => this.recover(), this.reconnectAfterMs);
+    });
+  }
+
+  setMediaLost(lost, detail = {}) {
+    if (this.mediaLost === lost) return;
+    this.mediaLost = lost;
+    this.client.send({ type: "media", state: lost ? "lost" : "restored" });
+    this.emit(lost ? "media-lost" : "media-restored", detail);
+  }
+
   async publishOnce() {
     if (!this.stream || this.stream.getTracks().length === 0) return;
     this.closeAll();
     const pc = new RTCPeerConnection(this.config());
     this.upstream = pc;
     for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
-    pc.addEventListener("iceconnectionstatechange", () => {
-      if (pc === this.upstream && pc.iceConnectionState === "failed") this.publish().catch((err) => this.fail(err));
+    this.watch(pc, "upstream");
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc === this.upstream && pc.connectionState === "connected") {
+        this.recoveries = 0;
+        this.setMediaLost(false);
+      }
     });
     await pc.setLocalDescription(await pc.createOffer());
     await gatheringComplete(pc);
@@ -206,7 +323,8 @@ export class MediaSession extends EventTarget {
 
   async subscribe({ pc_id, publisher, sdp }) {
     const pc = new RTCPeerConnection(this.config());
-    this.downstreams.set(pc_id, { pc, publisher });
+    this.downstreams.set(pc_id, { pc, publisher, last: null });
+    this.watch(pc, "downstream");
     const stream = new MediaStream();
     pc.addEventListener("track", (event) => {
       stream.addTrack(event.track);
@@ -221,6 +339,7 @@ export class MediaSession extends EventTarget {
   unsubscribe(pcId) {
     const entry = this.downstreams.get(pcId);
     if (!entry) return;
+    this.unwatch(entry.pc);
     entry.pc.close();
     this.downstreams.delete(pcId);
     this.emit("remote-gone", { publisher: entry.publisher, pcId });
@@ -228,8 +347,44 @@ export class MediaSession extends EventTarget {
 
   closeAll() {
     for (const pcId of [...this.downstreams.keys()]) this.unsubscribe(pcId);
-    if (this.upstream) this.upstream.close();
+    if (this.upstream) { this.unwatch(this.upstream); this.upstream.close(); }
     this.upstream = null;
+  }
+
+  // Leave: every connection closed and our camera and microphone released (no live track left).
+  stop() {
+    this.stopped = true;
+    this.closeAll();
+    for (const track of this.stream ? this.stream.getTracks() : []) track.stop();
+  }
+
+  // What we receive of each other participant, from getStats: round trip, loss since the last call,
+  // frames a second. {publisher: {rtt_ms, loss, fps, video}}
+  async downstreamQuality() {
+    const out = {};
+    for (const entry of this.downstreams.values()) {
+      const { pc, publisher } = entry;
+      if (pc.connectionState === "closed") continue;
+      let rtt = null, received = 0, lost = 0, fps = null, video = false;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === "candidate-pair" && s.nominated && typeof s.currentRoundTripTime === "number") {
+          rtt = s.currentRoundTripTime * 1000;
+        }
+        if (s.type === "inbound-rtp") {
+          received += s.packetsReceived || 0;
+          lost += Math.max(0, s.packetsLost || 0);
+          if (s.kind === "video") { video = true; fps = s.framesPerSecond ?? 0; }
+        }
+      });
+      const last = entry.last;
+      entry.last = { received, lost };
+      const dReceived = last ? received - last.received : received;
+      const dLost = last ? lost - last.lost : lost;
+      const loss = dReceived + dLost > 0 ? dLost / (dReceived + dLost) : null;
+      const dead = linkState(pc) !== "connected" && linkState(pc) !== "completed";
+      out[publisher] = { rtt_ms: rtt === null ? null : Math.round(rtt), loss, fps, video, dead };
+    }
+    return out;
   }
 
   setMuted({ audio, video }) {
@@ -262,40 +417,53 @@ export class MediaSession extends EventTarget {
   }
 }
 
-// What a quality figure means to a person: good / fair / poor.
-export function qualityLevel({ loss, rtt_ms }) {
-  if (loss == null && rtt_ms == null) return "unknown";
-  if ((loss || 0) > 0.1 || (rtt_ms || 0) > 600) return "poor";
-  if ((loss || 0) > 0.03 || (rtt_ms || 0) > 250) return "fair";
+// What a quality figure means to a person: good / fair / poor. `fps` counts only where video is expected.
+export function qualityLevel({ loss, rtt_ms, fps = null, dead = false }) {
+  if (dead) return "poor";
+  if (loss == null && rtt_ms == null && fps == null) return "unknown";
+  if ((loss || 0) > 0.1 || (rtt_ms || 0) > 600 || (fps !== null && fps < 5)) return "poor";
+  if ((loss || 0) > 0.03 || (rtt_ms || 0) > 250 || (fps !== null && fps < 12)) return "fair";
   return "good";
 }
 
+export const QUALITY_ICON = { good: "▂▄▆", fair: "▂▄·", poor: "▂··", unknown: "···" };
+export function qualityText(level) {
+  return { good: t("Good link"), fair: t("Fair link"), poor: t("Poor link"), unknown: t("Link: measuring") }[level];
+}
+
+// The worse of two readings of one person's link (the relay's or their own report, and what we receive).
+export function worseQuality(a, b) {
+  const rank = { unknown: 0, good: 1, fair: 2, poor: 3 };
+  if (!a) return b;
+  if (!b) return a;
+  return rank[qualityLevel(a)] >= rank[qualityLevel(b)] ? a : b;
+}
+
+// Module scripts run once the page is parsed: the strings table (#tc-strings) is there.
 export const REFUSAL_TEXT = {
-  token_forged: "链接无效，请向医生索取新的链接。",
-  token_expired: "链接已过期，请向医生索取新的链接。",
-  token_reused: "该链接已在另一部手机上使用，请向医生索取新的链接。",
-  token_other_room: "该链接不属于这个诊室。",
-  token_revoked: "医生已收回该链接。",
-  removed: "您已被医生移出本次会诊。",
-  room_closed: "本次会诊已结束。",
-  ticket_unknown: "连接凭证无效，请重新打开链接。",
-  ticket_expired: "连接凭证已过期，请重新打开链接。",
-  ticket_reused: "连接凭证已使用，请重新打开链接。",
-  unauthenticated: "请先登录，或打开医生发给您的链接。",
-  not_found: "找不到这个诊室。",
-  rate_limited: "消息发送过快，连接已断开。",
+  token_forged: t("This link is not valid. Ask your doctor for a new one."),
+  token_expired: t("This link has expired. Ask your doctor for a new one."),
+  token_reused: t("This link was already used on another phone. Ask your doctor for a new one."),
+  token_other_room: t("This link is for another consultation room."),
+  token_revoked: t("The doctor withdrew this link."),
+  removed: t("The doctor removed you from this consultation."),
+  room_closed: t("This consultation has ended."),
+  ticket_unknown: t("The connection pass is not valid; open the link again."),
+  ticket_expired: t("The connection pass has expired; open the link again."),
+  ticket_reused: t("The connection pass was used already; open the link again."),
+  unauthenticated: t("Log in first, or open the link your doctor sent you."),
+  not_found: t("No such consultation room."),
+  rate_limited: t("Messages were sent too fast; the connection was closed."),
 };
 
 export function cameraErrorText(error) {
   const name = error && error.name;
   if (name === "NotAllowedError" || name === "SecurityError") {
-    return "无法使用摄像头和麦克风：浏览器拒绝了访问。请点击地址栏的摄像头图标，选择“允许”，然后刷新页面。(Camera and microphone access was denied.)";
+    return t("Camera and microphone access was denied. Click the camera icon in the address bar, choose Allow, then reload the page.");
   }
-  if (name === "NotFoundError" || name === "OverconstrainedError") {
-    return "没有找到摄像头或麦克风。(No camera or microphone found.)";
-  }
-  if (name === "NotReadableError") return "摄像头正被其他程序使用，请关闭后重试。(The camera is in use by another program.)";
-  return "无法打开摄像头和麦克风。(Could not open the camera or microphone.)";
+  if (name === "NotFoundError" || name === "OverconstrainedError") return t("No camera or microphone found.");
+  if (name === "NotReadableError") return t("The camera is in use by another program; close it and try again.");
+  return t("Could not open the camera or microphone.");
 }
 
 export async function openCamera() {

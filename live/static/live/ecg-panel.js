@@ -7,15 +7,17 @@
 // after a reconnect the chunks the server did not store are sent again (welcome.ecg.next_seq).
 
 import { PAPER, cssPxPerMm, decodeSamples, drawPaper } from "../frontend/js/ecg-viewer.js";
+import { t } from "../frontend/js/strings.js";
 
 const KEEP_SECONDS = 12;   // samples kept per lead: a wide screen shows about 10 s at 25 mm/s
 const SPEED = 25;          // mm/s
 const GAIN = 10;           // mm/mV
 const HEIGHT_MM = 32;
 
+// Module scripts run once the page is parsed: the strings table (#tc-strings) is there.
 const REASON_TEXT = {
-  stopped: "已停止 Stopped", finished: "已播放完 Finished", left: "村医已离开 The host left",
-  room_closed: "会诊已结束 Room closed", idle: "信号中断 Signal lost", failed: "回放失败 Replay failed",
+  stopped: t("Stopped"), finished: t("Finished"), left: t("The host left"),
+  room_closed: t("Room closed"), idle: t("Signal lost"), failed: t("Replay failed"),
 };
 
 export class EcgPanel {
@@ -33,11 +35,11 @@ export class EcgPanel {
     this.container.classList.add("ecg-panel");
     this.container.innerHTML = `
       <div class="ecg-panel-bar">
-        <label>导联 Lead <select class="ecg-lead" disabled></select></label>
+        <label>${t("Lead")} <select class="ecg-lead" disabled></select></label>
         <span class="ecg-count" aria-live="off">0 samples</span>
-        <span class="ecg-state" role="status">暂无心电图 No ECG</span>
+        <span class="ecg-state" role="status">${t("No ECG")}</span>
       </div>
-      <canvas class="ecg-strip" aria-label="实时心电图 live ECG"></canvas>`;
+      <canvas class="ecg-strip" aria-label="${t("Live ECG")}"></canvas>`;
     this.select = this.container.querySelector(".ecg-lead");
     this.count = this.container.querySelector(".ecg-count");
     this.stateEl = this.container.querySelector(".ecg-state");
@@ -62,7 +64,7 @@ export class EcgPanel {
     this.select.disabled = false;
     this.container.dataset.stream = info.stream;
     this.container.dataset.state = "live";
-    this.setState(info.source === "replay" ? `回放中 Replaying ECG #${info.ecg}` : "直播中 Live", "live");
+    this.setState(info.source === "replay" ? t("Replaying ECG #{id}", { id: info.ecg }) : t("Live now"), "live");
     this.showCount();
     this.scheduleDraw();
   }
@@ -104,15 +106,15 @@ export class EcgPanel {
     if (this.stream && this.stream.stream !== data.stream) return;
     this.container.dataset.state = "saved";
     this.container.dataset.study = data.study;
-    const text = data.replayed ? `回放的心电图 Replayed ECG #${data.study}` : `已保存为心电图 Saved as ECG #${data.study}`;
+    const text = data.replayed ? t("Replayed ECG #{id}", { id: data.study }) : t("Saved as ECG #{id}", { id: data.study });
     this.setState(text, "saved", this.studyLink(data.study));
-    if (data.critical && data.critical.length) this.stateEl.append(" · ⚠ 危急值 critical");
+    if (data.critical && data.critical.length) this.stateEl.append(` · ⚠ ${t("critical")}`);
   }
 
   failed(data) {
     if (this.stream && this.stream.stream !== data.stream) return;
     this.container.dataset.state = "failed";
-    this.setState(`未能保存 Not saved: ${data.detail}`, "failed");
+    this.setState(t("Not saved: {detail}", { detail: data.detail }), "failed");
   }
 
   setState(text, cls, href = null) {

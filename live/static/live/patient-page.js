@@ -1,39 +1,78 @@
 // The patient's phone page: opened from the link (token in the URL fragment), no account.
-// Camera/mic check -> waiting room -> the call. Each socket uses a fresh single-use ticket.
-import { MediaSession, REFUSAL_TEXT, RoomClient, cameraErrorText, openCamera, qualityLevel } from "./client.js";
+// Link check (a refused link never reaches the camera) -> camera/mic check -> waiting room -> the call.
+// Each socket uses a fresh single-use ticket.
+import {
+  MediaSession, QUALITY_ICON, REFUSAL_TEXT, RoomClient, cameraErrorText, openCamera, qualityLevel, qualityText,
+  worseQuality,
+} from "./client.js";
 import { EcgPanel, connectPanel } from "./ecg-panel.js";
-import { RoomState } from "./room-state.js";
+import { ROLE_TEXT, RoomState } from "./room-state.js";
+import { t } from "../frontend/js/strings.js";
 
 const root = document.getElementById("patient");
 const roomId = Number(root.dataset.room);
+const reconnectMs = Number(root.dataset.reconnectMs) || 5000;
 const $ = (id) => document.getElementById(id);
 const token = decodeURIComponent(location.hash.slice(1));
 const wsBase = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
 let stream = null;
 let media = null;
+let client = null;
 let muted = { audio: false, video: false };
 let audioOnly = false;
+let socketDown = false;
+let ended = false;
+const quality = new Map();    // participant id -> {loss, rtt_ms}: the relay's or their own report
+const received = new Map();   // publisher id -> what this phone receives of them
 const state = new RoomState();
-window.livePatient = { state, get media() { return media; } };
+window.livePatient = { state, get media() { return media; }, get client() { return client; }, get stream() { return stream; } };
 
 function show(step) {
-  for (const id of ["step-check", "step-wait", "step-call", "step-end"]) $(id).hidden = id !== step;
+  for (const id of ["step-link", "step-check", "step-wait", "step-call", "step-end"]) $(id).hidden = id !== step;
 }
 function message(text) { $("message").textContent = text; $("message").hidden = !text; }
 
-async function fetchTicket() {
-  const response = await fetch(`/api/live/rooms/${roomId}/join/`, {
+async function postJson(url, body) {
+  const response = await fetch(url, {
     method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
-    body: JSON.stringify({ token }),
+    body: JSON.stringify(body),
   });
-  const body = await response.json();
+  let data = {};
+  try { data = await response.json(); } catch (_) { /* an empty or HTML body */ }
+  return { response, body: data };
+}
+
+function refusal(body) { return REFUSAL_TEXT[body.code] || body.detail || t("This link is not valid. Ask your doctor for a new one."); }
+
+async function fetchTicket() {
+  const { response, body } = await postJson(`/api/live/rooms/${roomId}/join/`, { token });
   if (!response.ok) {
-    const error = new Error(REFUSAL_TEXT[body.code] || body.detail);
+    const error = new Error(refusal(body));
     error.code = body.code;
     error.final = response.status < 500;
     throw error;
   }
   return `${wsBase}${body.ws_path}`;
+}
+
+// The server says whether the link would be let in before anything asks for the camera.
+async function checkLink() {
+  if (!token) { finish(REFUSAL_TEXT.token_forged); return; }
+  for (let attempt = 0; ; attempt++) {
+    let result;
+    try {
+      result = await postJson(`/api/live/rooms/${roomId}/link-check/`, { token });
+    } catch (_) {
+      result = null;  // no network yet: try again
+    }
+    if (result && result.response.ok) { show("step-check"); return; }
+    if (result && result.response.status < 500) {
+      root.dataset.refused = result.body.code || "refused";
+      finish(refusal(result.body));
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(10000, 1000 * 2 ** attempt)));
+  }
 }
 
 function meter(mediaStream) {
@@ -43,6 +82,7 @@ function meter(mediaStream) {
   context.createMediaStreamSource(mediaStream).connect(analyser);
   const data = new Uint8Array(analyser.fftSize);
   const draw = () => {
+    if (ended) { context.close().catch(() => {}); return; }
     analyser.getByteTimeDomainData(data);
     let peak = 0;
     for (const v of data) peak = Math.max(peak, Math.abs(v - 128));
@@ -69,21 +109,57 @@ $("btn-enter").addEventListener("click", () => {
   connect();
 });
 
-function addRemote({ publisher, stream: remoteStream }) {
-  let video = document.querySelector(`#remote video[data-participant="${publisher}"]`);
-  if (!video) {
-    video = document.createElement("video");
-    video.autoplay = true;
-    video.playsInline = true;
-    video.dataset.participant = publisher;
-    $("remote").appendChild(video);
+// One tile per other participant: their video, name, role and link quality.
+function tileFor(publisher) {
+  let tile = document.querySelector(`#remote figure[data-participant="${publisher}"]`);
+  if (!tile) {
+    tile = document.createElement("figure");
+    tile.className = "tile phone-tile";
+    tile.dataset.participant = publisher;
+    tile.innerHTML = `<video autoplay playsinline></video><p class="tile-state" hidden></p>
+      <figcaption><span class="name"></span> <span class="role"></span>
+        <span class="link quality unknown"><span class="icon" aria-hidden="true"></span> <span class="text"></span></span></figcaption>`;
+    tile.querySelector("video").dataset.participant = publisher;
+    $("remote").appendChild(tile);
   }
+  return tile;
+}
+
+function renderTiles() {
+  for (const tile of document.querySelectorAll("#remote figure")) {
+    const id = Number(tile.dataset.participant);
+    const p = state.participants.get(id);
+    tile.querySelector(".name").textContent = p && p.name ? p.name : "";
+    tile.querySelector(".role").textContent = p && p.role ? ROLE_TEXT[p.role] || p.role : "";
+    tile.dataset.role = p ? p.role : "";
+    const figures = worseQuality(quality.get(id), received.get(id));
+    const level = figures ? qualityLevel(figures) : "unknown";
+    const link = tile.querySelector(".link");
+    link.className = `link quality ${level}`;
+    link.dataset.level = level;
+    link.querySelector(".icon").textContent = QUALITY_ICON[level];
+    link.querySelector(".text").textContent = qualityText(level);
+    const lost = Boolean(p && p.media_lost);
+    tile.classList.toggle("lost", lost);
+    tile.querySelector(".tile-state").hidden = !lost;
+    tile.querySelector(".tile-state").textContent = lost ? t("Reconnecting…") : "";
+  }
+}
+
+function addRemote({ publisher, stream: remoteStream }) {
+  const video = tileFor(publisher).querySelector("video");
   if (video.srcObject !== remoteStream) video.srcObject = remoteStream;
+  renderTiles();
+}
+
+function renderReconnecting() {
+  const on = !ended && (socketDown || Boolean(media && media.mediaLost));
+  $("reconnecting").hidden = !on;
+  $("conn-status").textContent = on ? t("Reconnecting…") : "";
 }
 
 function connect() {
-  const client = new RoomClient({ socketUrl: fetchTicket });
-  window.livePatient.client = client;
+  client = new RoomClient({ socketUrl: fetchTicket });
   // The ECG the village doctor shows: visible once one starts (the samples come only once admitted).
   const ecgPanel = new EcgPanel($("ecg-panel"));
   window.livePatient.ecgPanel = ecgPanel;
@@ -92,45 +168,83 @@ function connect() {
   client.addEventListener("event", (e) => { if (e.detail.kind === "ecg.started") $("ecg-card").hidden = false; });
   client.addEventListener("welcome", (e) => {
     state.welcome(e.detail);
-    $("conn-status").textContent = "";
+    socketDown = false;
     if (!media) {
-      media = new MediaSession(client, { iceServers: e.detail.ice_servers });
+      media = new MediaSession(client, { iceServers: e.detail.ice_servers, reconnectAfterMs: reconnectMs });
       media.stream = stream;
       media.addEventListener("remote", ({ detail }) => addRemote(detail));
       media.addEventListener("remote-gone", ({ detail }) => {
-        const video = document.querySelector(`#remote video[data-participant="${detail.publisher}"]`);
-        if (video) video.remove();
+        const tile = document.querySelector(`#remote figure[data-participant="${detail.publisher}"]`);
+        if (tile) tile.remove();
       });
-      setInterval(() => media.measure().then((r) => {
-        if (r) $("net").textContent = `网络${{ good: "良好", fair: "一般", poor: "较差", unknown: "" }[qualityLevel(r)]}`;
-      }).catch(() => {}), 4000);
+      media.addEventListener("media-lost", renderReconnecting);
+      media.addEventListener("media-restored", renderReconnecting);
+      setInterval(() => {
+        if (ended) return;
+        media.measure().then((r) => {
+          if (r) $("net").textContent = `${QUALITY_ICON[qualityLevel(r)]} ${qualityText(qualityLevel(r))}`;
+        }).catch(() => {});
+        media.downstreamQuality().then((figures) => {
+          for (const [publisher, f] of Object.entries(figures)) received.set(Number(publisher), { ...f, fps: f.video && !audioOnly ? f.fps : null });
+          renderTiles();
+        }).catch(() => {});
+      }, 2000);
     }
+    renderReconnecting();
     enterIfAdmitted();
+    renderTiles();
   });
   client.addEventListener("event", (e) => {
     const admittedBefore = state.me && state.me.state === "admitted";
     state.apply(e.detail);
     if (!admittedBefore) enterIfAdmitted();
+    renderTiles();
   });
-  client.addEventListener("reconnecting", () => { $("conn-status").textContent = "网络中断，正在重新连接…"; });
-  client.addEventListener("refused", (e) => { show("step-end"); $("end-text").textContent = e.detail.detail; });
+  client.addEventListener("quality", (e) => {
+    for (const [id, figures] of Object.entries(e.detail.participants)) {
+      quality.set(Number(id), { loss: figures.upstream_loss ?? figures.downstream_loss, rtt_ms: figures.rtt_ms });
+    }
+    renderTiles();
+  });
+  client.addEventListener("client_quality", (e) => {
+    quality.set(e.detail.participant, { loss: e.detail.loss, rtt_ms: e.detail.rtt_ms });
+    renderTiles();
+  });
+  client.addEventListener("reconnecting", () => { socketDown = true; renderReconnecting(); });
+  client.addEventListener("refused", (e) => finish(e.detail.detail));
   client.addEventListener("closed", (e) => {
-    if (media) media.closeAll();
-    show("step-end");
     const code = e.detail.reason && e.detail.reason.code;
-    if (e.detail.code === 4403) $("end-text").textContent = REFUSAL_TEXT.removed;
-    else if (code && REFUSAL_TEXT[code]) $("end-text").textContent = REFUSAL_TEXT[code];
+    if (e.detail.code === 4403) finish(REFUSAL_TEXT.removed);
+    else if (e.detail.code === 4410) finish(REFUSAL_TEXT.room_closed);
+    else finish(code && REFUSAL_TEXT[code]);
   });
-  $("btn-hangup").onclick = () => { client.send({ type: "leave" }); client.stop(); };
+  $("btn-hangup").onclick = () => { client.send({ type: "leave" }); client.stop(); finish(null); };
   client.connect();
 }
 
+// The call is over: connections closed, camera and microphone released (no live track left).
+function finish(text) {
+  ended = true;
+  if (media) media.stop();
+  for (const track of stream ? stream.getTracks() : []) track.stop();
+  for (const id of ["preview", "self-view"]) $(id).srcObject = null;
+  $("remote").replaceChildren();
+  renderReconnecting();
+  show("step-end");
+  if (text) $("end-text").textContent = text;
+  root.dataset.ended = "true";
+}
+
 function enterIfAdmitted() {
+  if (ended) return;
   if (!state.me || state.me.state !== "admitted") { show("step-wait"); return; }
   show("step-call");
   document.body.classList.add("in-call");
   $("self-view").srcObject = stream;
-  media.publish().catch((err) => message(`无法发送音视频：${err.detail || err.message}`));
+  media.publish().catch((err) => {
+    message(t("Could not send audio and video: {error}", { error: err.detail || err.message }));
+    media.recover();
+  });
 }
 
 function toggle(button, on, onText, offText) {
@@ -139,18 +253,22 @@ function toggle(button, on, onText, offText) {
 }
 $("btn-mic").addEventListener("click", (e) => {
   muted.audio = !muted.audio;
-  toggle(e.currentTarget, muted.audio, "取消静音", "静音");
+  toggle(e.currentTarget, muted.audio, t("Unmute"), t("Mute"));
   media && media.setMuted(muted);
 });
 $("btn-cam").addEventListener("click", (e) => {
   muted.video = !muted.video;
-  toggle(e.currentTarget, muted.video, "开摄像头", "关摄像头");
+  toggle(e.currentTarget, muted.video, t("Camera on"), t("Camera off"));
   media && media.setMuted(muted);
 });
 $("btn-audio-only").addEventListener("click", (e) => {
   audioOnly = !audioOnly;
-  toggle(e.currentTarget, audioOnly, "恢复视频", "仅语音");
+  toggle(e.currentTarget, audioOnly, t("Video back"), t("Audio only"));
   media && media.setAudioOnly(audioOnly, muted.video);
 });
+// The language switch keeps the link: the token is in the fragment, which a redirect would drop.
+for (const form of document.querySelectorAll("form.phone-lang")) {
+  form.addEventListener("submit", () => { form.querySelector("input[name=next]").value = location.pathname + location.hash; });
+}
 
-if (!token) { show("step-end"); $("end-text").textContent = REFUSAL_TEXT.token_forged; }
+checkLink();

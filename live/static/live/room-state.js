@@ -1,11 +1,14 @@
 // Room state kept from the welcome frame and the numbered events: who is here, chat, quality.
 // Shared by the staff room page and the patient's phone page.
 
+import { t } from "../frontend/js/strings.js";
+
+// Module scripts run once the page is parsed: the strings table (#tc-strings) is there.
 export const ROLE_TEXT = {
-  host: "村医 Village doctor", expert: "专家 Expert", second_expert: "专家 Expert",
-  family: "家属 Family", patient: "患者 Patient",
+  host: t("Doctor (host)"), expert: t("Expert"), second_expert: t("Second expert"),
+  family: t("Family"), patient: t("Patient"),
 };
-export const STATE_TEXT = { waiting: "等候中", admitted: "已入会", removed: "已移出", left: "已离开" };
+export const STATE_TEXT = { waiting: t("waiting"), admitted: t("in the call"), removed: t("removed"), left: t("left") };
 
 export class RoomState extends EventTarget {
   constructor() {
@@ -29,6 +32,11 @@ export class RoomState extends EventTarget {
     this.emit("changed", {});
   }
 
+  // An event about someone this state does not hold (yet) changes nothing: no half-known participant.
+  update(id, values) {
+    if (this.participants.has(id)) this.upsert(id, values);
+  }
+
   upsert(id, values) {
     const current = this.participants.get(id) || { id };
     const updated = { ...current, ...values };
@@ -39,7 +47,8 @@ export class RoomState extends EventTarget {
 
   apply(event) {
     const data = event.data || {};
-    if (event.seq <= this.snapshotSeq && event.kind !== "chat") {
+    // A participant's media state is not in the snapshot: the history's latest one holds.
+    if (event.seq <= this.snapshotSeq && event.kind !== "chat" && event.kind !== "media") {
       this.emit("changed", { event, replayed: true });
       return;
     }
@@ -49,16 +58,20 @@ export class RoomState extends EventTarget {
       case "participant.admitted":
       case "participant.removed":
       case "participant.left":
-        if (data.participant) this.upsert(data.participant.id, data.participant);
+        if (data.participant) this.upsert(data.participant.id, { ...data.participant, media_lost: false });
         break;
       case "participant.presence":
-        this.upsert(event.participant, { connected: data.connected });
+        this.update(event.participant, { connected: data.connected });
         break;
       case "mute":
-        this.upsert(event.participant, { audio_muted: data.audio_muted, video_muted: data.video_muted });
+        this.update(event.participant, { audio_muted: data.audio_muted, video_muted: data.video_muted });
         break;
       case "audio_only":
-        this.upsert(event.participant, { audio_only: data.audio_only });
+        this.update(event.participant, { audio_only: data.audio_only });
+        break;
+      case "media":
+        this.update(event.participant, { media_lost: data.state === "lost" });
+        this.emit("media", { participant: event.participant, lost: data.state === "lost", replayed: event.seq <= this.snapshotSeq });
         break;
       case "chat":
         this.chat.push({ seq: event.seq, participant: event.participant, text: data.text, at: event.at });
