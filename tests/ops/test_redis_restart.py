@@ -116,8 +116,7 @@ def test_after_a_redis_restart_no_signed_report_is_lost_and_room_sockets_resume_
     media, mail = tmp_path / "media", tmp_path / "mail"
     settings.MEDIA_ROOT = str(media)
     worker_env = {"MEDIA_ROOT": str(media), "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-                  "EMAIL_FILE_PATH": str(mail), "REPORTS_OUTBOUND_CHANNELS": "email",
-                  "REPORTS_STUDY_LOADER": "tests.reports.realdata.load_study"}
+                  "EMAIL_FILE_PATH": str(mail), "REPORTS_OUTBOUND_CHANNELS": "email"}  # the product's study loader
     report_ids = _drafts(expert, assigned, 4)
     cookies = {"doctor": session_cookie(doctor), "expert": session_cookie(expert)}
     queue = f"ops-redis-{uuid.uuid4().hex[:8]}"

@@ -91,7 +91,7 @@ def relay():
 def worker_env(tmp_path, relay):
     return {"MEDIA_ROOT": str(tmp_path / "media"), "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(relay.port), "EMAIL_TIMEOUT": "120",
-            "REPORTS_OUTBOUND_CHANNELS": "email,sms", "REPORTS_STUDY_LOADER": "tests.reports.realdata.load_study"}
+            "REPORTS_OUTBOUND_CHANNELS": "email,sms"}  # the product's study loader: the stored ECG
 
 
 @pytest.fixture
