@@ -26,7 +26,7 @@ def consultation_list(*, user: User, state: str = "", query: str = "") -> QueryS
         match = (Q(patient__name__icontains=query) | Q(patient__health_record_no=query)
                  | Q(patient__id_number=query.replace(" ", "").upper()))
         number = query.removeprefix("#")
-        if number.isdigit() and len(number) < 12:
+        if number.isascii() and number.isdigit() and len(number) < 12:
             match |= Q(pk=int(number))
         rows = rows.filter(match)
     return rows.annotate(booked_at=BOOKED_AT).order_by("-created_at", "-id")

@@ -27,6 +27,8 @@ def date_range(name: str, text: str) -> tuple[dt.datetime, dt.datetime]:
     if not match:
         raise _bad(name, text, "not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[+zz:zz])")
     year, month, day, time = match["y"], match["m"], match["d"], match["time"]
+    if not 1900 <= int(year) <= 9998:  # the range every date of the service lies in; no overflow at the ends
+        raise _bad(name, text, "a year from 1900 to 9998")
     try:
         if time is not None:
             parsed = dt.datetime.fromisoformat(f"{year}-{month}-{day}T{time}{(match['tz'] or '').replace('Z', '+00:00')}")
@@ -35,15 +37,15 @@ def date_range(name: str, text: str) -> tuple[dt.datetime, dt.datetime]:
             step = dt.timedelta(seconds=1) if time.count(":") >= 2 else dt.timedelta(minutes=1)
             return parsed, parsed + step
         start = dt.datetime(int(year), int(month or 1), int(day or 1))
-    except ValueError as error:
+        if day is not None:
+            end = start + dt.timedelta(days=1)
+        elif month is not None:
+            end = dt.datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+        else:
+            end = dt.datetime(start.year + 1, 1, 1)
+        return timezone.make_aware(start), timezone.make_aware(end)
+    except (ValueError, OverflowError) as error:
         raise _bad(name, text, str(error))
-    if day is not None:
-        end = start + dt.timedelta(days=1)
-    elif month is not None:
-        end = dt.datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
-    else:
-        end = dt.datetime(start.year + 1, 1, 1)
-    return timezone.make_aware(start), timezone.make_aware(end)
 
 
 def split_prefix(value: str) -> tuple[str, str]:
@@ -121,7 +123,7 @@ def reference_param(path: str, target: str, *, doc: str = "") -> Param:
         kind, _, ident = value.rstrip("/").rpartition("/")
         if kind and kind.rpartition("/")[2] != target:
             return Q(pk__in=[])
-        if not ident.isdigit() or len(ident) > 18:
+        if not (ident.isascii() and ident.isdigit()) or len(ident) > 18:
             raise _bad(name, value, f"a reference to a {target} is {target}/<id> with a numeric id")
         return Q(**{path: int(ident)})
 

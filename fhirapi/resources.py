@@ -59,7 +59,7 @@ class ResourceType:
 
 
 def _int_id(value: str) -> dict | None:
-    return {"pk": int(value)} if value.isdigit() and len(value) <= 18 else None
+    return {"pk": int(value)} if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 def _version_id(prefix: str = ""):
@@ -67,7 +67,8 @@ def _version_id(prefix: str = ""):
         if not value.startswith(prefix):
             return None
         report, _, number = value[len(prefix):].partition("-")
-        if not (report.isdigit() and number.isdigit()) or len(report) > 18 or len(number) > 9:
+        if not (report.isascii() and number.isascii() and report.isdigit() and number.isdigit()) \
+                or len(report) > 18 or len(number) > 9:
             return None
         return {"report_id": int(report), "number": int(number)}
 

@@ -216,7 +216,7 @@ class UnknownView(FhirView):
 def _number(raw: str | None, name: str, default: int, limit: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 9 or int(raw) > limit:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) > limit:
         raise FhirError(f"{name} must be a whole number from 0 to {limit}.", code="bad_search_parameter")
     return int(raw)
 

@@ -1,8 +1,11 @@
 """The outbound channel besides the live socket: e-mail (Django's backend) and SMS (pluggable).
 
 An SMS gateway is any class with `send(*, phone, text)`, named by REPORTS_SMS_BACKEND; the
-console backend prints one line per message (the gateway of development and tests).
+console backend prints one line per message (the gateway of development and tests), the number
+masked and every link cut to its host: a log must not hold a patient's join or share link (a bearer
+secret) nor their phone number (docs/security.md).
 """
+import re
 import sys
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,8 +26,18 @@ class ConsoleSmsBackend:
         self.stream = stream or sys.stdout
 
     def send(self, *, phone: str, text: str) -> None:
-        self.stream.write(f"SMS to {phone}: {text}\n")
+        shown = _LINK.sub(r"\1/…", text)
+        self.stream.write(f"SMS to {mask_phone(phone)}: {shown}\n")
         self.stream.flush()
+
+
+_LINK = re.compile(r"(https?://[^\s/]+)/\S*")
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: enough for a person to recognise the number, not to dial it."""
+    digits = re.sub(r"\D", "", phone)
+    return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 8 else "****"
 
 
 @dataclass

@@ -20,7 +20,7 @@ KEY_IMAGES = 4  # the PDF's image page holds four
 
 def load_report_inputs(study_ref: str) -> tuple[EcgTrace | None, list[bytes]]:
     kind, _, key = study_ref.partition(":")
-    if kind == "ecg" and key.isdigit():
+    if kind == "ecg" and key.isascii() and key.isdigit():
         record = EcgRecord.objects.filter(pk=int(key)).first()
         if record is None:
             return None, []
@@ -42,7 +42,7 @@ def link_report_study(*, report, study_ref: str) -> ReportStudy:
     consultation = report.consultation
     kind, _, key = study_ref.partition(":")
     ecg = study = None
-    if kind == "ecg" and key.isdigit():
+    if kind == "ecg" and key.isascii() and key.isdigit():
         ecg = EcgRecord.objects.filter(pk=int(key)).first()
         found, owner_ok = ecg, ecg is not None and ecg.patient_id == consultation.patient_id and (
             ecg.consultation_id in (None, consultation.pk))

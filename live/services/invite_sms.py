@@ -1,24 +1,26 @@
 """The patient's link sent by SMS, through the outbound backend reports use (REPORTS_SMS_BACKEND:
 any class with `send(*, phone, text)`; the console backend writes one line to the process's log)."""
+import datetime as dt
 import re
 
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from audit.services import audit_record
 from directory.models import User
-from reports.outbound import sms_backend
-from teleclinic.errors import InvalidInput, NotFound, NotPermitted
+from reports.outbound import mask_phone, sms_backend
+from teleclinic.errors import DomainError, InvalidInput, NotFound, NotPermitted
 
 from ..models import JoinToken
 from .rooms import room_for_staff
 from .tokens import invite_token
 
 PHONE = re.compile(r"\+?[0-9][0-9 -]{4,18}[0-9]")
+PER_INVITE, PER_HOUR = 3, 20  # texts of one link; texts of one host in an hour (each costs, each is a secret sent)
 
 
-def mask_phone(phone: str) -> str:
-    digits = re.sub(r"\D", "", phone)
-    return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 8 else "****"
+class SmsLimited(DomainError):
+    status, code = 429, "sms_limit"
 
 
 def invite_sms_send(*, by: User, room_id: int, invite_id: int, phone: str, link, request=None) -> str:
@@ -39,6 +41,7 @@ def invite_sms_send(*, by: User, room_id: int, invite_id: int, phone: str, link,
     if not PHONE.fullmatch(phone):
         raise InvalidInput("A phone number is 6 to 20 digits (spaces, dashes and a leading + allowed).",
                            code="invalid_phone")
+    _check_sms_limits(by=by, invite_id=invite.pk)
     expires = timezone.localtime(invite.expires_at).strftime("%H:%M")
     text = f"【远程会诊】{by}医生邀请您视频看诊，请用手机打开 {link(invite_token(invite))} （{expires}前有效，仅限一部手机）"
     sms_backend().send(phone=phone, text=text)
@@ -46,3 +49,12 @@ def invite_sms_send(*, by: User, room_id: int, invite_id: int, phone: str, link,
     audit_record(actor=by, action="create", obj=room.consultation, interface="api", request=request,
                  detail={"live_invite_sms": invite.pk, "phone": masked})
     return masked
+
+
+def _check_sms_limits(*, by: User, invite_id: int) -> None:
+    """Counted from the audit rows each send writes, so every process sees the same count."""
+    sent = AuditEvent.objects.filter(actor_id=by.pk, detail__has_key="live_invite_sms")
+    if sent.filter(detail__live_invite_sms=invite_id).count() >= PER_INVITE:
+        raise SmsLimited(f"This link was sent {PER_INVITE} times already; make a new one if the patient lost it.")
+    if sent.filter(at__gte=timezone.now() - dt.timedelta(hours=1)).count() >= PER_HOUR:
+        raise SmsLimited(f"You sent {PER_HOUR} invitations by SMS in the last hour; try again later.")

@@ -43,11 +43,21 @@ def check_slot_bookable(*, slot: Slot, org: Organisation | None, via_referral: b
         raise SlotTaken("This slot was just taken; please choose another.")
 
 
+def may_act_for(by: User, patient: Patient) -> bool:
+    """Whether `by` may book or refer for the patient: a clinic doctor for a patient of their own reach
+    (CHANGE: not one they only read through a break-glass grant or a referral to them), a coordinator for
+    one of their community (they route work), an expert for the patient of a consultation of theirs (the
+    caller checks that consultation)."""
+    if by.role in (User.Role.COORDINATOR, User.Role.EXPERT):
+        return can(by, VIEW, patient)
+    return can(by, CHANGE, patient)
+
+
 def _check_booker(by: User, patient_id: int, consultation_id: int | None) -> tuple[Patient, Consultation | None]:
     if by.role not in BOOKERS:
         raise NotPermitted("Only clinic doctors and coordinators book slots.")
     patient = Patient.objects.filter(pk=patient_id).first()
-    if patient is None or not can(by, VIEW, patient):
+    if patient is None or not may_act_for(by, patient):
         raise NotFound("No such patient in your reach.")
     consultation = None
     if consultation_id is not None:

@@ -6,13 +6,13 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from consult.models import Consultation
-from directory.access import CHANGE, VIEW, can, is_admin
+from directory.access import CHANGE, can, is_admin
 from directory.models import Patient, Specialty, User
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from teleclinic.events import send_event_on_commit
 
 from ..models import ACTIVE_BOOKING, Booking, CloudClinicSession, FollowUpTask, Referral, Slot
-from .bookings import BOOKERS, _book
+from .bookings import BOOKERS, _book, may_act_for
 from .locks import lock_referral
 
 CLINIC_ROLES = (User.Role.VILLAGE_DOCTOR, User.Role.TOWNSHIP_DOCTOR)
@@ -41,7 +41,7 @@ def _referrer_inputs(by: User, patient_id: int, consultation_id: int | None):
     if by.role not in (*BOOKERS, User.Role.EXPERT):
         raise NotPermitted("Only doctors, experts and coordinators refer patients.")
     patient = Patient.objects.select_related("home_clinic").filter(pk=patient_id).first()
-    if patient is None or not can(by, VIEW, patient):
+    if patient is None or not may_act_for(by, patient):
         raise NotFound("No such patient in your reach.")
     return patient, consultation
 

@@ -46,3 +46,10 @@ def test_the_list_is_searched_by_patient_or_consultation_number(api, people, man
 def test_a_bad_cursor_is_a_clear_client_error(api, people, many):
     response = api(people["village_doctor"]).get("/api/consultations/?cursor=not-a-cursor")
     assert 400 <= response.status_code < 500 and response.json()["code"] and response.json()["detail"]
+
+
+@pytest.mark.parametrize("query", ["²", "#①", "#" + "9" * 30])
+def test_a_search_with_digits_int_cannot_read_finds_nothing_and_never_fails(api, people, many, query):
+    response = api(people["village_doctor"]).get("/api/consultations/", {"paging": "cursor", "q": query})
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []

@@ -12,7 +12,7 @@ from django.utils import timezone
 from consult.models import Consultation
 from reports.services import drafting
 from scheduling.services import booking_create
-from studies.models import ImagingStudy, Series
+from studies.models import EcgRecord, ImagingStudy, Series, StudyLink
 from tests.scheduling.conftest import make_session
 
 CONTENT = {
@@ -35,9 +35,9 @@ class Record:
     session: object = None
 
 
-def sign(expert_user, consultation, kind):
+def sign(expert_user, consultation, kind, study_ref):
     report = drafting.report_start(consultation_id=consultation.pk, kind=kind, by=expert_user,
-                                   study_ref="ecg:1" if kind == "ecg" else "dicom:1.2.3", measurements=MEASUREMENTS)
+                                   study_ref=study_ref, measurements=MEASUREMENTS)
     drafting.draft_save(report_id=report.pk, by=expert_user, content=CONTENT[kind])
     return drafting.report_sign(report_id=report.pk, by=expert_user)
 
@@ -59,11 +59,13 @@ def make_record(people, community, cardiology, patient_factory, consultation_fac
                 created_at=dt.datetime(2026, 3, 1 + i, 9, 30, tzinfo=TZ))
             consultation.refresh_from_db()
             record.consultations.append(consultation)
-            record.versions.append(sign(people["expert"], consultation, "ecg" if i % 2 == 0 else "imaging"))
         record.study = ImagingStudy.objects.create(
             study_instance_uid=f"1.2.826.0.1.{patient.pk}", patient=patient, consultation=record.consultations[-1],
             organisation=clinic, study_date=dt.date(2026, 3, 2), description="CT 胸部")
         Series.objects.create(series_instance_uid=f"1.2.826.0.1.{patient.pk}.1", study=record.study, modality="CT")
+        for i, consultation in enumerate(record.consultations):
+            kind = "ecg" if i % 2 == 0 else "imaging"
+            record.versions.append(sign(people["expert"], consultation, kind, stored_ref(record, consultation, kind)))
         record.session = make_session(people["expert"], cardiology,
                                       starts_at=(timezone.now() + dt.timedelta(days=10)).replace(microsecond=0),
                                       slots=2)
@@ -73,6 +75,19 @@ def make_record(people, community, cardiology, patient_factory, consultation_fac
         return record
 
     return make
+
+
+def stored_ref(record, consultation, kind: str) -> str:
+    """What each report names, stored as reports require (issue 12): an ECG record row of the consultation,
+    or the record's one CT, read in this consultation through a study link (no second study to search)."""
+    if kind == "ecg":
+        ecg = EcgRecord.objects.create(patient=record.patient, consultation=consultation, source_format="csv",
+                                       sampling_rate=500, lead_names=["I", "II"], n_samples=5000,
+                                       samples_file="ecg/none.npz")
+        return f"ecg:{ecg.pk}"
+    if record.study.consultation_id != consultation.pk:
+        StudyLink.objects.create(study=record.study, consultation=consultation)
+    return f"dicom:{record.study.study_instance_uid}"
 
 
 def register_client(organisation_code: str, name: str = "县医院 HIS") -> tuple[str, str]:

@@ -180,6 +180,15 @@ def test_search_parameters_of_the_other_types(api, people, record, path, expecte
     ("/fhir/DiagnosticReport?_count=99999999999", 400, "bad_search_parameter"),
     ("/fhir/DiagnosticReport?_offset=1e3", 400, "bad_search_parameter"),
     ("/fhir/DiagnosticReport?_include=DiagnosticReport:performer", 400, "unknown_include"),
+    # digits Python's isdigit() takes and int() refuses, and the calendar's edges (were 500s)
+    ("/fhir/DiagnosticReport?_count=²", 400, "bad_search_parameter"),
+    ("/fhir/DiagnosticReport?_offset=①", 400, "bad_search_parameter"),
+    ("/fhir/DiagnosticReport?patient=²", 400, "bad_search_parameter"),
+    ("/fhir/Patient?birthdate=9999", 400, "bad_search_parameter"),
+    ("/fhir/DiagnosticReport?date=9999-12", 400, "bad_search_parameter"),
+    ("/fhir/DiagnosticReport?date=9999-12-31", 400, "bad_search_parameter"),
+    ("/fhir/DiagnosticReport?date=le9999-12-31T23:59:59Z", 400, "bad_search_parameter"),
+    ("/fhir/DiagnosticReport?date=0001-01-01", 400, "bad_search_parameter"),
     ("/fhir/DiagnosticReport?_format=xml", 406, "unsupported_format"),
     ("/fhir/Medication", 404, "unknown_resource_type"),
     ("/fhir/Medication/1", 404, "unknown_resource_type"),
@@ -310,3 +319,10 @@ def test_a_nul_byte_is_refused_as_an_operation_outcome(api, people):
     response = api(people["village_doctor"]).get("/fhir/Patient", {"name": "a\x00b"})
     assert response.status_code == 400 and response["Content-Type"].startswith("application/fhir+json")
     assert OperationOutcome.model_validate(response.json()).issue[0].details.coding[0].code == "invalid"
+
+
+@pytest.mark.parametrize("path", ["/fhir/Patient?_id=²", "/fhir/DiagnosticReport?_id=1-²", "/fhir/DiagnosticReport?_id=²-1"])
+def test_ids_with_digits_int_cannot_read_find_nothing(api, people, record, path):
+    response = api(people["village_doctor"]).get(path)
+    assert response.status_code in (200, 400), response.content
+    assert response.status_code == 400 or response.json()["total"] == 0

@@ -168,3 +168,14 @@ def test_every_string_of_the_live_scripts_is_in_the_table_and_translated():
     with override("zh-hans"):
         untranslated = [text for text in strings.PLAIN if gettext(text) == text]
     assert untranslated == []
+
+
+def test_one_link_goes_by_sms_three_times_at_most(room, people, api, sms):
+    host = api(people["village_doctor"])
+    made = host.post(f"/api/live/rooms/{room.pk}/invites/", {}, format="json").json()
+    url = f"/api/live/rooms/{room.pk}/invites/{made['id']}/sms/"
+    assert [host.post(url, {"phone": "13812345678"}, format="json").status_code for _ in range(3)] == [202] * 3
+    # a fourth text of the same link (costs money, sends the secret again) is refused, and not sent
+    refused = host.post(url, {"phone": "13812345679"}, format="json")
+    assert refused.status_code == 429 and refused.json()["code"] == "sms_limit"
+    assert len(sms) == 3

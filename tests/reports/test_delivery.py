@@ -158,8 +158,9 @@ def test_console_sms_backend_writes_one_line_per_message(settings):
     settings.REPORTS_SMS_BACKEND = "reports.outbound.ConsoleSmsBackend"
     backend = ConsoleSmsBackend(stream=stream)
     # when a message goes to two phones (one listed twice)
-    backend.send(phone="13800000001", text="报告已送达")
-    assert stream.getvalue() == "SMS to 13800000001: 报告已送达\n"
+    backend.send(phone="13800000001", text="报告已送达 http://clinic.example/api/reports/shared/s3cr3t-t0ken/ 请查收")
+    # then the log line holds neither the phone number nor the link's secret (a bearer token)
+    assert stream.getvalue() == "SMS to 138****0001: 报告已送达 http://clinic.example/… 请查收\n"
     sent = send_message(Message(key="k", subject="s", text="t", emails=[], phones=["1", "2", "1"]))
     assert sent == 2
 

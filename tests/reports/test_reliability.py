@@ -166,7 +166,7 @@ async def test_workers_killed_while_rendering_and_while_delivering_still_deliver
     delivery_ids = await sync_to_async(lambda: sorted(Delivery.objects.values_list("id", flat=True)))()
     assert sorted(mailed) == delivery_ids and len(delivery_ids) == n
     text = "".join(log.read_text() for log in logs)
-    texted = [int(m) for m in re.findall(r"SMS to 13900000001: .*?报告 #(\d+) 第 1 版", text)]
+    texted = [int(m) for m in re.findall(r"SMS to 139\*\*\*\*0001: .*?报告 #(\d+) 第 1 版", text)]
     assert sorted(texted) == sorted(report_ids[:n])
     print(f"killed while rendering ({killed_rendering}) and while delivering ({killed_delivering}), "
           f"{at_kill}/{n} delivered at the second kill")

@@ -117,3 +117,21 @@ def test_another_clinic_cannot_complete_a_followup(people, assigned_case):
     task = FollowUpTask.objects.get(referral=down)
     with pytest.raises(NotFound):
         followup_complete(task_id=task.pk, by=people["other_village_doctor"])
+
+
+def test_a_break_glass_read_lets_a_doctor_read_but_not_refer_or_book_for_anothers_patient(
+        api, people, assigned_case, green_clinic):
+    # given a doctor of the next village who opened village A1's patient in an emergency (a read grant)
+    reader = api(people["other_village_doctor"])
+    patient = assigned_case.patient_id
+    granted = reader.post(f"/api/records/patients/{patient}/break-glass/", {"reason": "急诊昏迷，查既往史"},
+                          format="json")
+    assert granted.status_code == 201, granted.content
+    assert reader.get(f"/api/records/patients/{patient}/timeline/").status_code == 200
+    # when they refer the patient up, or book them a slot
+    referred = reader.post("/api/scheduling/referrals/", {"patient": patient, "specialty": "cardiology"}, format="json")
+    slot = green_clinic.slots.order_by("starts_at").first()
+    booked = reader.post("/api/scheduling/bookings/", {"slot": slot.pk, "patient": patient}, format="json")
+    # then both are refused as for a patient out of reach, and nothing is stored
+    assert (referred.status_code, booked.status_code) == (404, 404), (referred.content, booked.content)
+    assert not Referral.objects.exists() and not Booking.objects.exists()
