@@ -43,6 +43,15 @@ class NewestFirst(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = MAX_PAGE_LIMIT
 
+    def paginate_queryset(self, queryset, request, view=None):
+        self.count = queryset.count()  # the same body as the offset pages (one schema): count, next, previous
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data = {"count": self.count, **response.data}
+        return response
+
 
 class ConsultationListView(APIView):
     @extend_schema(parameters=[

@@ -197,6 +197,18 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"system/*.read": "read every FHIR resource in the client's reach"},
     "DEFAULT_SCOPES": ["system/*.read"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("FHIR_TOKEN_TTL_SECONDS", default=3600),
+    # RFC 9700 (OAuth 2.0 Security BCP): only client credentials are used here, so every legacy behaviour
+    # is off: no implicit or password grant, tokens only in the Authorization header, stored hashed, ...
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "PKCE_REQUIRED": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -212,6 +224,7 @@ SPECTACULAR_SETTINGS = {
     # of a collision it cannot resolve by the component's name.
     "ENUM_NAME_OVERRIDES": {
         "BookingStatusEnum": "scheduling.models.Booking.Status",
+        "DeclineCodeEnum": "scheduling.models.Assignment.DeclineCode",  # an offer's decline: `code` in, `decline_code` out
         "DeliveryStateEnum": "reports.models.Delivery.State",
         "ComputedSourceEnum": [("computed", "computed")],  # the ECG's computed statements and measurements
         "ReportKindEnum": "reports.models.Report.Kind",

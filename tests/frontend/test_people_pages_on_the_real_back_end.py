@@ -195,6 +195,8 @@ def test_the_calendars_second_week_shows_its_slots(people, cardiology, open_page
                   capacity=80, valid_from=timezone.localdate())
     # when the coordinator opens the page
     page = _open(open_page, people["coordinator"], "coordinator")
+    page.wait_for_selector("#sessions tr[data-session]", state="attached")
+    page.click("#sessions-box > summary")  # the sessions are folded below the escalations (issue 19)
     page.wait_for_selector("#sessions tr[data-session]")
     # then every session of the two weeks shows its 80 slots, the last ones (second week) included
     quotas = page.locator("#sessions tr[data-session] td:nth-child(4)").all_inner_texts()

@@ -160,6 +160,9 @@ def test_workstation_and_coordinator_show_county_days_and_times(people, county_d
 
     # the coordinator's sessions and the audit log
     admin = _open(open_page, people["admin"], "coordinator")
+    admin.wait_for_selector("#sessions tr[data-session]", state="attached")
+    admin.click("#sessions-box > summary")  # the sessions are folded below the escalations (issue 19)
+    admin.wait_for_selector("#sessions tr[data-session]")
     sessions = admin.inner_text("#sessions")
     for s in (early, session):
         assert in_zone(s.starts_at, SERVICE) in sessions and in_zone(s.starts_at, BROWSER) not in sessions

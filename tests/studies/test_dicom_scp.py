@@ -68,13 +68,17 @@ def test_unknown_ae_title_is_refused_and_nothing_stored(receiver, community):
     assert statuses == [dicom_scp.NOT_AUTHORISED] and not Instance.objects.exists()
 
 
-def test_patient_outside_the_organisation_is_refused_per_instance(receiver, community, patient_factory):
+def test_a_patient_id_held_outside_the_organisation_waits_unmatched_as_an_unknown_one(receiver, community,
+                                                                                     patient_factory):
+    # the other township's patient holds CT_small's Patient ID; the sender is told nothing of them
     community.township_a.dicom_ae_title = "TOWNA_CT"
     community.township_a.dicom_peers = "127.0.0.1"
     community.township_a.save()
-    patient_factory(home_clinic=community.township_b, health_record_no="1CT1")
-    assert send(receiver, ["CT_small.dcm"], "TOWNA_CT") == [dicom_scp.CANNOT_UNDERSTAND]
-    assert not Instance.objects.exists()
+    other = patient_factory(home_clinic=community.township_b, health_record_no="1CT1")
+    assert send(receiver, ["CT_small.dcm"], "TOWNA_CT") == [0]
+    study = ImagingStudy.objects.get()
+    assert study.patient_id is None and study.organisation_id == community.township_a.pk
+    assert not other.imaging_studies.exists()
 
 
 def test_management_command_starts_and_answers_c_echo(django_db_setup):
