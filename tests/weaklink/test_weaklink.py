@@ -9,6 +9,7 @@ is missing. About 3 minutes in all.
 """
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -185,6 +186,8 @@ async def test_audio_only_by_request_empties_the_patients_downlink(link, playwri
         _report("audio-only by request", under_100k_after_s=round(time.monotonic() - switched, 1))
 
 
+@pytest.mark.skipif(not os.environ.get("TELECLINIC_SOAK"), reason=(
+    "a 60 s soak whose outcome is not reached yet (below): run with TELECLINIC_SOAK=1, or bench/weaklink_bench.py"))
 @pytest.mark.xfail(strict=False, reason=(
     "the relay's own audio-only switch under a 100 kbit/s link came in 1 of 3 runs on 2026-12-07 "
     "(after 19.8 s); in the others its estimate stayed above the video floor for 60 s (relay/README.md)"))
