@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from tests.frontend.conftest import clocked_daphne
+from tests.frontend import clocked
 from tests.e2e.conftest import login, outside_the_browser_loop, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stack_clock")]
@@ -14,20 +14,8 @@ REFUSED = r"status of (400|403|409)"  # chromium logs each refused request; the 
 
 
 # The whole stack runs on one clock at Sunday 23:00 UTC (Monday 07:00 in the county), or TEST_STACK_CLOCK_AT:
-# this module's own Daphne (and relay worker), the test process and every page (tests/frontend/conftest.py).
-@pytest.fixture(scope="module")
-def live_daphne(clocked_stack, django_db_setup, django_db_blocker, tmp_path_factory):
-    yield from clocked_daphne(clocked_stack, django_db_blocker, tmp_path_factory)
-
-
-@pytest.fixture
-def open_page(open_page, stack_clock):
-    def make(name: str = "page", **context_options):
-        page = open_page(name, **context_options)
-        stack_clock.install(page)
-        return page
-
-    return make
+# this module's own Daphne (and relay worker), the test process and every page (tests/frontend/clocked.py).
+live_daphne, open_page = clocked.live_daphne, clocked.open_page
 
 
 @pytest.fixture
