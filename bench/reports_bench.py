@@ -20,10 +20,12 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = Path(tempfile.gettempdir())  # the machine's own temporary directory
 sys.path.insert(0, str(ROOT))
 DB_NAME = "tc_bench_reports"
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -34,7 +36,7 @@ ENV = {
     "CHANNEL_PREFIX": "bench-reports",
     "CELERY_QUEUE": "bench-reports",
     "DJANGO_SETTINGS_MODULE": "teleclinic.settings",
-    "MEDIA_ROOT": "/tmp/tc-bench-reports-media",
+    "MEDIA_ROOT": str(SCRATCH / "tc-bench-reports-media"),
     "REPORTS_OUTBOUND_CHANNELS": "email",
     "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     "ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
@@ -194,7 +196,7 @@ def main() -> dict:
 
         app.control.purge()
         doctor, expert, report_ids = _setup_world(REPORTS)
-        log = open("/tmp/tc-bench-reports-worker.log", "w")
+        log = open(SCRATCH / "tc-bench-reports-worker.log", "w")
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "teleclinic", "worker", "-l", "warning", "-c", "2", "-Q",
              ENV["CELERY_QUEUE"], "--without-gossip", "--without-mingle", "-n", "bench-reports@%h"],
