@@ -4,6 +4,9 @@ latency, and time to first picture, against aiortc's MediaRelay and a direct con
 The relay runs in its own process (its CPU time is what is measured); the simulated
 participants run in another. Publishers send a VP8 clip encoded once beforehand, so the
 clients do not need to encode; subscribers count encoded frames without decoding them.
+The clips carry a camera's load (a textured, panning scene with sensor noise, encoded at
+600 kbit/s and 1.5 Mbit/s); every figure is printed beside the bit rate and the RTP
+packets per second that the subscribers measured in the same window.
 
     .venv/bin/python bench/relay_bench.py                 # about 2-3 minutes
     .venv/bin/python bench/relay_bench.py --rooms 1 2 --baseline-rooms 1 --seconds 3
@@ -37,7 +40,8 @@ from relay.sim import (  # noqa: E402
     ClipTrack,
     Received,
     SimParticipant,
-    encode_clip,
+    clip_bitrate,
+    encode_camera_clip,
     wait_for,
 )
 
@@ -244,13 +248,19 @@ async def _run_rooms(port: int, room_ids: list[int], seconds: float, clip, late_
     ready.put(flowing)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, go.wait)  # every client process starts the window together
-    before = {id(r): r.video_frames for _, _, r in _pairs(everyone)}
+    before = {id(r): (r.video_frames, r.video_bytes) for _, _, r in _pairs(everyone)}
+    packets_before = [await p.inbound_packets() for p in everyone]
     start = time.monotonic()
     await asyncio.sleep(seconds)
     elapsed = time.monotonic() - start
+    packets_after = [await p.inbound_packets() for p in everyone]
     result = {
         "flowing": flowing,
-        "fps": [(r.video_frames - before.get(id(r), 0)) / elapsed for _, _, r in _pairs(everyone)],
+        "fps": [(r.video_frames - before.get(id(r), (0, 0))[0]) / elapsed for _, _, r in _pairs(everyone)],
+        "video_bits_s": [8 * (r.video_bytes - before.get(id(r), (0, 0))[1]) / elapsed
+                         for _, _, r in _pairs(everyone)],
+        "packets_s": {kind: sum(a[kind] - b[kind] for a, b in zip(packets_after, packets_before)) / elapsed
+                      for kind in ("audio", "video")},
         "latencies": _latencies(remote.people, since=start),
     }
     if late_joiner:
@@ -359,6 +369,7 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
         return result
     cores = [(b - a) / (wall1 - wall0) for a, b in zip(cpu0, cpu1)]
     fps = [f for p in parts for f in p["fps"]]
+    bits = [b for p in parts for b in p["video_bits_s"]]
     latencies = [x for p in parts for x in p["latencies"]]
     result.update({
         "all_streams_flowing": all(flowing),
@@ -368,6 +379,10 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
         "delivered_fps_mean": round(statistics.mean(fps), 1) if fps else 0.0,
         "delivered_fps_min": round(min(fps), 1) if fps else 0.0,
         "streams": len(fps),
+        # what the subscribers measured in the window: the load the relay really forwarded
+        "video_kbit_s_per_stream": round(statistics.mean(bits) / 1000, 1) if bits else 0.0,
+        "video_packets_s_forwarded": round(sum(p["packets_s"]["video"] for p in parts)),
+        "audio_packets_s_forwarded": round(sum(p["packets_s"]["audio"] for p in parts)),
     })
     if latencies:
         result["latency_ms_p50"] = round(statistics.median(latencies), 1)
@@ -375,6 +390,59 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
     if ttfp:
         result["time_to_first_picture_ms"] = ttfp[0]
     return result
+
+
+CLIP_FRAMES = 150
+
+
+def _clip_setup(clip) -> dict:
+    sizes = [len(data) for data, _ in clip]
+    return {"encoded_kbit_s": round(clip_bitrate(clip, FPS) / 1000, 1),
+            "median_frame_bytes": int(statistics.median(sizes)),
+            "keyframe_bytes": sizes[0], "frames": len(clip)}
+
+
+def _bench_clip(args, clip) -> dict:
+    out: dict[str, Any] = {"clip": _clip_setup(clip), "passthrough": [], "mediarelay_baseline": []}
+    for rooms in args.rooms:
+        out["passthrough"].append(run_once("passthrough", rooms, args.seconds, clip, rooms == 1, args.client_procs))
+    saturated_at = None
+    for rooms in args.baseline_rooms:
+        if saturated_at is not None:
+            # more rooms cannot do better once the relay delivers under half the frame rate
+            out["mediarelay_baseline"].append(
+                {"rooms": rooms, "skipped": f"saturated at {saturated_at} rooms (fps < {FPS / 2})"})
+            continue
+        result = run_once("mediarelay", rooms, args.seconds, clip, rooms == 1, args.client_procs)
+        out["mediarelay_baseline"].append(result)
+        if result.get("delivered_fps_mean", 0) < FPS / 2:
+            saturated_at = rooms
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    direct = ctx.Process(target=direct_process, args=(args.seconds, clip, results), daemon=True)
+    direct.start()
+    out["direct_baseline"] = results.get(timeout=args.seconds + 60)
+    direct.join(timeout=10)
+    out["summary"] = _summary(out)
+    return out
+
+
+def _summary(out: dict) -> dict:
+    def one(rows):
+        return next((r for r in rows if r.get("rooms") == 1), {})
+    room, base = one(out["passthrough"]), one(out["mediarelay_baseline"])
+    return {
+        "relay_cpu_cores_per_room": room.get("relay_cpu_cores_per_room"),
+        "relay_video_kbit_s_per_stream": room.get("video_kbit_s_per_stream"),
+        "relay_video_packets_s_forwarded": room.get("video_packets_s_forwarded"),
+        "mediarelay_cpu_cores_per_room": base.get("relay_cpu_cores_per_room"),
+        "mediarelay_video_kbit_s_per_stream": base.get("video_kbit_s_per_stream"),
+        "mediarelay_video_packets_s_forwarded": base.get("video_packets_s_forwarded"),
+        "latency_ms_p50_through_relay": room.get("latency_ms_p50"),
+        "latency_ms_p50_baseline_direct": out["direct_baseline"].get("latency_ms_p50"),
+        "time_to_first_picture_ms": room.get("time_to_first_picture_ms"),
+        "time_to_first_picture_ms_baseline_mediarelay": base.get("time_to_first_picture_ms"),
+    }
 
 
 def main() -> None:
@@ -385,47 +453,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="measurement window per run")
     parser.add_argument("--client-procs", type=int, default=2,
                         help="processes the simulated participants are spread over")
+    parser.add_argument("--kbit-s", type=int, nargs="+", default=[600, 1500],
+                        help="clips to run: the bit rate each is encoded at (camera-like content)")
     args = parser.parse_args()
 
     started = time.monotonic()
-    clip = encode_clip((40, 120, 200), width=WIDTH, height=HEIGHT, fps=FPS, frames=150, gop=150)
     report: dict[str, Any] = {
         "setup": {"resolution": f"{WIDTH}x{HEIGHT}", "fps": FPS, "codec": "VP8",
                   "people_per_room": PEOPLE_PER_ROOM, "window_s": args.seconds,
-                  "clip_keyframe_interval_s": 150 / FPS, "cpu_count": multiprocessing.cpu_count(),
+                  "clip": "textured scene panning 60 px/s, a moving block, sensor noise",
+                  "clip_keyframe_interval_s": CLIP_FRAMES / FPS, "cpu_count": multiprocessing.cpu_count(),
                   "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
-        "passthrough": [], "mediarelay_baseline": [],
+        "clips": {},
     }
-    for rooms in args.rooms:
-        report["passthrough"].append(run_once("passthrough", rooms, args.seconds, clip, rooms == 1, args.client_procs))
-    saturated_at = None
-    for rooms in args.baseline_rooms:
-        if saturated_at is not None:
-            # more rooms cannot do better once the relay delivers under half the frame rate
-            report["mediarelay_baseline"].append(
-                {"rooms": rooms, "skipped": f"saturated at {saturated_at} rooms (fps < {FPS / 2})"})
-            continue
-        result = run_once("mediarelay", rooms, args.seconds, clip, rooms == 1, args.client_procs)
-        report["mediarelay_baseline"].append(result)
-        if result.get("delivered_fps_mean", 0) < FPS / 2:
-            saturated_at = rooms
-    ctx = multiprocessing.get_context("spawn")
-    results = ctx.Queue()
-    direct = ctx.Process(target=direct_process, args=(args.seconds, clip, results), daemon=True)
-    direct.start()
-    report["direct_baseline"] = results.get(timeout=args.seconds + 60)
-    direct.join(timeout=10)
-
-    one_room = next((r for r in report["passthrough"] if r.get("rooms") == 1), {})
-    one_base = next((r for r in report["mediarelay_baseline"] if r.get("rooms") == 1), {})
-    report["summary"] = {
-        "relay_cpu_cores_per_room": one_room.get("relay_cpu_cores_per_room"),
-        "relay_cpu_cores_per_room_baseline_mediarelay": one_base.get("relay_cpu_cores_per_room"),
-        "latency_ms_p50_through_relay": one_room.get("latency_ms_p50"),
-        "latency_ms_p50_baseline_direct": report["direct_baseline"].get("latency_ms_p50"),
-        "time_to_first_picture_ms": one_room.get("time_to_first_picture_ms"),
-        "time_to_first_picture_ms_baseline_mediarelay": one_base.get("time_to_first_picture_ms"),
-    }
+    for kbit_s in args.kbit_s:
+        clip = encode_camera_clip(width=WIDTH, height=HEIGHT, fps=FPS, frames=CLIP_FRAMES,
+                                  bitrate=kbit_s * 1000)
+        report["clips"][f"{kbit_s}k"] = _bench_clip(args, clip)
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     report["setup"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
