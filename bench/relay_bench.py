@@ -33,6 +33,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
 from aiortc.mediastreams import AudioStreamTrack  # noqa: E402
 
+from janus_baseline import JanusProcess, JanusRoom, JanusSession  # noqa: E402  (bench/, beside this file)
 from relay import Relay, RelayConfig  # noqa: E402
 from relay.passthrough import loopback_candidates, on_keyframe_request  # noqa: E402
 from relay.sim import (  # noqa: E402
@@ -46,6 +47,10 @@ from relay.sim import (  # noqa: E402
 )
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
+# Janus's HTTP API and RTP ports (a port range of this bench's own, clear of the relay's
+# ephemeral ones); --janus-port moves them
+JANUS_HTTP_PORT = 18601
+JANUS_RTP_PORTS = (18610, 18699)
 PEOPLE_PER_ROOM = 3
 
 
@@ -232,10 +237,39 @@ def _latencies(people: dict[tuple[str, str], SimParticipant], since: float) -> l
     return out
 
 
-async def _run_rooms(port: int, room_ids: list[int], seconds: float, clip, late_joiner: bool,
-                     ready, go) -> dict:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
-    remote = RemoteRelay(reader, writer)
+class JanusRemote:
+    """The same role as RemoteRelay, for Janus: one API session, a JanusRoom per room."""
+
+    def __init__(self, session: JanusSession) -> None:
+        self.session = session
+        self.people: dict[tuple[str, str], SimParticipant] = {}
+        self._rooms: dict[str, JanusRoom] = {}
+
+    def room(self, room_id: str) -> JanusRoom:
+        if room_id not in self._rooms:
+            def send(pid, message, room_id=room_id):
+                self.people[(room_id, pid)].deliver(message)
+            self._rooms[room_id] = JanusRoom(self.session, 1 + int(room_id.removeprefix("room")), send)
+        return self._rooms[room_id]
+
+
+async def _connect(target: tuple[str, Any]):
+    """The signalling for the bench's participants, and how to close it."""
+    kind, address = target
+    if kind == "janus":
+        session = JanusSession(address)
+        await session.start()
+        return JanusRemote(session), session.close
+    reader, writer = await asyncio.open_connection("127.0.0.1", address, limit=1 << 22)
+
+    async def close():
+        writer.close()
+    return RemoteRelay(reader, writer), close
+
+
+async def _run_rooms(target: tuple[str, Any], room_ids: list[int], seconds: float, clip,
+                     late_joiner: bool, ready, go) -> dict:
+    remote, close = await _connect(target)
     for r, i in itertools.product(room_ids, range(PEOPLE_PER_ROOM)):
         person = SimParticipant(f"p{i}", remote.room(f"room{r}"), video=ClipTrack(clip, FPS),
                                 audio=AudioStreamTrack(), decode=False)
@@ -267,7 +301,7 @@ async def _run_rooms(port: int, room_ids: list[int], seconds: float, clip, late_
         result["time_to_first_picture_ms"] = await _late_joiner(remote, clip)
     for person in list(remote.people.values()):
         await person.close()
-    writer.close()
+    await close()
     return result
 
 
@@ -312,10 +346,10 @@ async def _direct(seconds: float, clip) -> dict:
     return {"latency_ms_p50": round(statistics.median(lat), 1) if lat else None}
 
 
-def client_process(port: int, room_ids: list[int], seconds: float, clip, late_joiner: bool,
-                   ready, go, results) -> None:
+def client_process(target: tuple[str, Any], room_ids: list[int], seconds: float, clip,
+                   late_joiner: bool, ready, go, results) -> None:
     try:
-        results.put(asyncio.run(_run_rooms(port, room_ids, seconds, clip, late_joiner, ready, go)))
+        results.put(asyncio.run(_run_rooms(target, room_ids, seconds, clip, late_joiner, ready, go)))
     except Exception:
         ready.put(False)
         results.put({"error": traceback.format_exc(limit=3)})
@@ -337,12 +371,20 @@ def cpu_seconds(pid: int) -> float:
 def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, client_procs: int) -> dict:
     ctx = multiprocessing.get_context("spawn")
     ports, ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
-    relay = ctx.Process(target=relay_process, args=(mode, ports), daemon=True)
-    relay.start()
-    port = ports.get(timeout=30)
+    janus: Optional[JanusProcess] = None
+    if mode == "janus":
+        janus = JanusProcess(JANUS_HTTP_PORT, JANUS_RTP_PORTS)
+        relay_pid = janus.start()
+        target: tuple[str, Any] = ("janus", janus.url)
+        relay = None
+    else:
+        relay = ctx.Process(target=relay_process, args=(mode, ports), daemon=True)
+        relay.start()
+        relay_pid = relay.pid
+        target = ("relay", ports.get(timeout=30))
     shares = [list(range(rooms))[k::client_procs] for k in range(min(client_procs, rooms))]
     clients = [ctx.Process(target=client_process, daemon=True, args=(
-        port, share, seconds, clip, late_joiner and 0 in share, ready, go, results))
+        target, share, seconds, clip, late_joiner and 0 in share, ready, go, results))
         for share in shares]
     for client in clients:
         client.start()
@@ -350,7 +392,7 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
     try:
         flowing = [ready.get(timeout=60 + 5 * rooms) for _ in clients]
         time.sleep(1.0)  # warm-up
-        pids = [relay.pid] + [c.pid for c in clients]
+        pids = [relay_pid] + [c.pid for c in clients]
         cpu0, wall0 = [cpu_seconds(pid) for pid in pids], time.monotonic()
         go.set()
         time.sleep(seconds)
@@ -359,10 +401,14 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
     except Exception:
         result["error"] = traceback.format_exc(limit=2)
         parts, flowing = [], [False]
-    for process in clients + [relay]:
+    for process in clients + ([relay] if relay else []):
         process.join(timeout=5)
         if process.is_alive():
             process.terminate()
+    if janus is not None:
+        if result.get("error"):
+            result["janus_log"] = janus.log_tail()
+        janus.stop()
     errors = [p["error"] for p in parts if "error" in p]
     if errors or not parts:
         result["error"] = result.get("error") or errors[0]
@@ -403,9 +449,16 @@ def _clip_setup(clip) -> dict:
 
 
 def _bench_clip(args, clip) -> dict:
-    out: dict[str, Any] = {"clip": _clip_setup(clip), "passthrough": [], "mediarelay_baseline": []}
+    out: dict[str, Any] = {"clip": _clip_setup(clip), "passthrough": [], "mediarelay_baseline": [],
+                           "janus_baseline": []}
+    why_no_janus = JanusProcess.available()
     for rooms in args.rooms:
         out["passthrough"].append(run_once("passthrough", rooms, args.seconds, clip, rooms == 1, args.client_procs))
+        if rooms in args.janus_rooms:
+            # right after the relay's run with the same rooms: the machine's load is alike
+            out["janus_baseline"].append(
+                {"rooms": rooms, "skipped": why_no_janus} if why_no_janus else
+                run_once("janus", rooms, args.seconds, clip, rooms == 1, args.client_procs))
     saturated_at = None
     for rooms in args.baseline_rooms:
         if saturated_at is not None:
@@ -430,8 +483,15 @@ def _bench_clip(args, clip) -> dict:
 def _summary(out: dict) -> dict:
     def one(rows):
         return next((r for r in rows if r.get("rooms") == 1), {})
-    room, base = one(out["passthrough"]), one(out["mediarelay_baseline"])
+    room, base, janus = one(out["passthrough"]), one(out["mediarelay_baseline"]), one(out["janus_baseline"])
+    relay_cores, janus_cores = room.get("relay_cpu_cores_per_room"), janus.get("relay_cpu_cores_per_room")
     return {
+        "janus_cpu_cores_per_room": janus_cores,
+        "janus_video_kbit_s_per_stream": janus.get("video_kbit_s_per_stream"),
+        "janus_video_packets_s_forwarded": janus.get("video_packets_s_forwarded"),
+        "janus_delivered_fps_mean": janus.get("delivered_fps_mean"),
+        "relay_delivered_fps_mean": room.get("delivered_fps_mean"),
+        "relay_cpu_over_janus": round(relay_cores / janus_cores, 2) if relay_cores and janus_cores else None,
         "relay_cpu_cores_per_room": room.get("relay_cpu_cores_per_room"),
         "relay_video_kbit_s_per_stream": room.get("video_kbit_s_per_stream"),
         "relay_video_packets_s_forwarded": room.get("video_packets_s_forwarded"),
@@ -450,6 +510,8 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--baseline-rooms", type=int, nargs="*", default=[1, 2, 4, 8],
                         help="room counts for the MediaRelay baseline")
+    parser.add_argument("--janus-rooms", type=int, nargs="*", default=[1, 2, 4],
+                        help="room counts for the Janus VideoRoom baseline (each run beside the relay's)")
     parser.add_argument("--seconds", type=float, default=4.0, help="measurement window per run")
     parser.add_argument("--client-procs", type=int, default=2,
                         help="processes the simulated participants are spread over")
