@@ -4,6 +4,9 @@ latency, and time to first picture, against aiortc's MediaRelay and a direct con
 The relay runs in its own process (its CPU time is what is measured); the simulated
 participants run in another. Publishers send a VP8 clip encoded once beforehand, so the
 clients do not need to encode; subscribers count encoded frames without decoding them.
+The clips carry a camera's load (a textured, panning scene with sensor noise, encoded at
+600 kbit/s and 1.5 Mbit/s); every figure is printed beside the bit rate and the RTP
+packets per second that the subscribers measured in the same window.
 
     .venv/bin/python bench/relay_bench.py                 # about 2-3 minutes
     .venv/bin/python bench/relay_bench.py --rooms 1 2 --baseline-rooms 1 --seconds 3
@@ -30,6 +33,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
 from aiortc.mediastreams import AudioStreamTrack  # noqa: E402
 
+from janus_baseline import JanusProcess, JanusRoom, JanusSession  # noqa: E402  (bench/, beside this file)
 from relay import Relay, RelayConfig  # noqa: E402
 from relay.passthrough import loopback_candidates, on_keyframe_request  # noqa: E402
 from relay.sim import (  # noqa: E402
@@ -37,11 +41,16 @@ from relay.sim import (  # noqa: E402
     ClipTrack,
     Received,
     SimParticipant,
-    encode_clip,
+    clip_bitrate,
+    encode_camera_clip,
     wait_for,
 )
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
+# Janus's HTTP API and RTP ports (a port range of this bench's own, clear of the relay's
+# ephemeral ones); --janus-port moves them
+JANUS_HTTP_PORT = 18601
+JANUS_RTP_PORTS = (18610, 18699)
 PEOPLE_PER_ROOM = 3
 
 
@@ -228,10 +237,39 @@ def _latencies(people: dict[tuple[str, str], SimParticipant], since: float) -> l
     return out
 
 
-async def _run_rooms(port: int, room_ids: list[int], seconds: float, clip, late_joiner: bool,
-                     ready, go) -> dict:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
-    remote = RemoteRelay(reader, writer)
+class JanusRemote:
+    """The same role as RemoteRelay, for Janus: one API session, a JanusRoom per room."""
+
+    def __init__(self, session: JanusSession) -> None:
+        self.session = session
+        self.people: dict[tuple[str, str], SimParticipant] = {}
+        self._rooms: dict[str, JanusRoom] = {}
+
+    def room(self, room_id: str) -> JanusRoom:
+        if room_id not in self._rooms:
+            def send(pid, message, room_id=room_id):
+                self.people[(room_id, pid)].deliver(message)
+            self._rooms[room_id] = JanusRoom(self.session, 1 + int(room_id.removeprefix("room")), send)
+        return self._rooms[room_id]
+
+
+async def _connect(target: tuple[str, Any]):
+    """The signalling for the bench's participants, and how to close it."""
+    kind, address = target
+    if kind == "janus":
+        session = JanusSession(address)
+        await session.start()
+        return JanusRemote(session), session.close
+    reader, writer = await asyncio.open_connection("127.0.0.1", address, limit=1 << 22)
+
+    async def close():
+        writer.close()
+    return RemoteRelay(reader, writer), close
+
+
+async def _run_rooms(target: tuple[str, Any], room_ids: list[int], seconds: float, clip,
+                     late_joiner: bool, ready, go) -> dict:
+    remote, close = await _connect(target)
     for r, i in itertools.product(room_ids, range(PEOPLE_PER_ROOM)):
         person = SimParticipant(f"p{i}", remote.room(f"room{r}"), video=ClipTrack(clip, FPS),
                                 audio=AudioStreamTrack(), decode=False)
@@ -244,20 +282,26 @@ async def _run_rooms(port: int, room_ids: list[int], seconds: float, clip, late_
     ready.put(flowing)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, go.wait)  # every client process starts the window together
-    before = {id(r): r.video_frames for _, _, r in _pairs(everyone)}
+    before = {id(r): (r.video_frames, r.video_bytes) for _, _, r in _pairs(everyone)}
+    packets_before = [await p.inbound_packets() for p in everyone]
     start = time.monotonic()
     await asyncio.sleep(seconds)
     elapsed = time.monotonic() - start
+    packets_after = [await p.inbound_packets() for p in everyone]
     result = {
         "flowing": flowing,
-        "fps": [(r.video_frames - before.get(id(r), 0)) / elapsed for _, _, r in _pairs(everyone)],
+        "fps": [(r.video_frames - before.get(id(r), (0, 0))[0]) / elapsed for _, _, r in _pairs(everyone)],
+        "video_bits_s": [8 * (r.video_bytes - before.get(id(r), (0, 0))[1]) / elapsed
+                         for _, _, r in _pairs(everyone)],
+        "packets_s": {kind: sum(a[kind] - b[kind] for a, b in zip(packets_after, packets_before)) / elapsed
+                      for kind in ("audio", "video")},
         "latencies": _latencies(remote.people, since=start),
     }
     if late_joiner:
         result["time_to_first_picture_ms"] = await _late_joiner(remote, clip)
     for person in list(remote.people.values()):
         await person.close()
-    writer.close()
+    await close()
     return result
 
 
@@ -302,10 +346,10 @@ async def _direct(seconds: float, clip) -> dict:
     return {"latency_ms_p50": round(statistics.median(lat), 1) if lat else None}
 
 
-def client_process(port: int, room_ids: list[int], seconds: float, clip, late_joiner: bool,
-                   ready, go, results) -> None:
+def client_process(target: tuple[str, Any], room_ids: list[int], seconds: float, clip,
+                   late_joiner: bool, ready, go, results) -> None:
     try:
-        results.put(asyncio.run(_run_rooms(port, room_ids, seconds, clip, late_joiner, ready, go)))
+        results.put(asyncio.run(_run_rooms(target, room_ids, seconds, clip, late_joiner, ready, go)))
     except Exception:
         ready.put(False)
         results.put({"error": traceback.format_exc(limit=3)})
@@ -327,12 +371,20 @@ def cpu_seconds(pid: int) -> float:
 def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, client_procs: int) -> dict:
     ctx = multiprocessing.get_context("spawn")
     ports, ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
-    relay = ctx.Process(target=relay_process, args=(mode, ports), daemon=True)
-    relay.start()
-    port = ports.get(timeout=30)
+    janus: Optional[JanusProcess] = None
+    if mode == "janus":
+        janus = JanusProcess(JANUS_HTTP_PORT, JANUS_RTP_PORTS)
+        relay_pid = janus.start()
+        target: tuple[str, Any] = ("janus", janus.url)
+        relay = None
+    else:
+        relay = ctx.Process(target=relay_process, args=(mode, ports), daemon=True)
+        relay.start()
+        relay_pid = relay.pid
+        target = ("relay", ports.get(timeout=30))
     shares = [list(range(rooms))[k::client_procs] for k in range(min(client_procs, rooms))]
     clients = [ctx.Process(target=client_process, daemon=True, args=(
-        port, share, seconds, clip, late_joiner and 0 in share, ready, go, results))
+        target, share, seconds, clip, late_joiner and 0 in share, ready, go, results))
         for share in shares]
     for client in clients:
         client.start()
@@ -340,7 +392,7 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
     try:
         flowing = [ready.get(timeout=60 + 5 * rooms) for _ in clients]
         time.sleep(1.0)  # warm-up
-        pids = [relay.pid] + [c.pid for c in clients]
+        pids = [relay_pid] + [c.pid for c in clients]
         cpu0, wall0 = [cpu_seconds(pid) for pid in pids], time.monotonic()
         go.set()
         time.sleep(seconds)
@@ -349,16 +401,21 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
     except Exception:
         result["error"] = traceback.format_exc(limit=2)
         parts, flowing = [], [False]
-    for process in clients + [relay]:
+    for process in clients + ([relay] if relay else []):
         process.join(timeout=5)
         if process.is_alive():
             process.terminate()
+    if janus is not None:
+        if result.get("error"):
+            result["janus_log"] = janus.log_tail()
+        janus.stop()
     errors = [p["error"] for p in parts if "error" in p]
     if errors or not parts:
         result["error"] = result.get("error") or errors[0]
         return result
     cores = [(b - a) / (wall1 - wall0) for a, b in zip(cpu0, cpu1)]
     fps = [f for p in parts for f in p["fps"]]
+    bits = [b for p in parts for b in p["video_bits_s"]]
     latencies = [x for p in parts for x in p["latencies"]]
     result.update({
         "all_streams_flowing": all(flowing),
@@ -368,6 +425,10 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
         "delivered_fps_mean": round(statistics.mean(fps), 1) if fps else 0.0,
         "delivered_fps_min": round(min(fps), 1) if fps else 0.0,
         "streams": len(fps),
+        # what the subscribers measured in the window: the load the relay really forwarded
+        "video_kbit_s_per_stream": round(statistics.mean(bits) / 1000, 1) if bits else 0.0,
+        "video_packets_s_forwarded": round(sum(p["packets_s"]["video"] for p in parts)),
+        "audio_packets_s_forwarded": round(sum(p["packets_s"]["audio"] for p in parts)),
     })
     if latencies:
         result["latency_ms_p50"] = round(statistics.median(latencies), 1)
@@ -377,55 +438,100 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rooms", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--baseline-rooms", type=int, nargs="*", default=[1, 2, 4, 8],
-                        help="room counts for the MediaRelay baseline")
-    parser.add_argument("--seconds", type=float, default=4.0, help="measurement window per run")
-    parser.add_argument("--client-procs", type=int, default=2,
-                        help="processes the simulated participants are spread over")
-    args = parser.parse_args()
+CLIP_FRAMES = 150
 
-    started = time.monotonic()
-    clip = encode_clip((40, 120, 200), width=WIDTH, height=HEIGHT, fps=FPS, frames=150, gop=150)
-    report: dict[str, Any] = {
-        "setup": {"resolution": f"{WIDTH}x{HEIGHT}", "fps": FPS, "codec": "VP8",
-                  "people_per_room": PEOPLE_PER_ROOM, "window_s": args.seconds,
-                  "clip_keyframe_interval_s": 150 / FPS, "cpu_count": multiprocessing.cpu_count(),
-                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
-        "passthrough": [], "mediarelay_baseline": [],
-    }
+
+def _clip_setup(clip) -> dict:
+    sizes = [len(data) for data, _ in clip]
+    return {"encoded_kbit_s": round(clip_bitrate(clip, FPS) / 1000, 1),
+            "median_frame_bytes": int(statistics.median(sizes)),
+            "keyframe_bytes": sizes[0], "frames": len(clip)}
+
+
+def _bench_clip(args, clip) -> dict:
+    out: dict[str, Any] = {"clip": _clip_setup(clip), "passthrough": [], "mediarelay_baseline": [],
+                           "janus_baseline": []}
+    why_no_janus = JanusProcess.available()
     for rooms in args.rooms:
-        report["passthrough"].append(run_once("passthrough", rooms, args.seconds, clip, rooms == 1, args.client_procs))
+        out["passthrough"].append(run_once("passthrough", rooms, args.seconds, clip, rooms == 1, args.client_procs))
+        if rooms in args.janus_rooms:
+            # right after the relay's run with the same rooms: the machine's load is alike
+            out["janus_baseline"].append(
+                {"rooms": rooms, "skipped": why_no_janus} if why_no_janus else
+                run_once("janus", rooms, args.seconds, clip, rooms == 1, args.client_procs))
     saturated_at = None
     for rooms in args.baseline_rooms:
         if saturated_at is not None:
             # more rooms cannot do better once the relay delivers under half the frame rate
-            report["mediarelay_baseline"].append(
+            out["mediarelay_baseline"].append(
                 {"rooms": rooms, "skipped": f"saturated at {saturated_at} rooms (fps < {FPS / 2})"})
             continue
         result = run_once("mediarelay", rooms, args.seconds, clip, rooms == 1, args.client_procs)
-        report["mediarelay_baseline"].append(result)
+        out["mediarelay_baseline"].append(result)
         if result.get("delivered_fps_mean", 0) < FPS / 2:
             saturated_at = rooms
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     direct = ctx.Process(target=direct_process, args=(args.seconds, clip, results), daemon=True)
     direct.start()
-    report["direct_baseline"] = results.get(timeout=args.seconds + 60)
+    out["direct_baseline"] = results.get(timeout=args.seconds + 60)
     direct.join(timeout=10)
+    out["summary"] = _summary(out)
+    return out
 
-    one_room = next((r for r in report["passthrough"] if r.get("rooms") == 1), {})
-    one_base = next((r for r in report["mediarelay_baseline"] if r.get("rooms") == 1), {})
-    report["summary"] = {
-        "relay_cpu_cores_per_room": one_room.get("relay_cpu_cores_per_room"),
-        "relay_cpu_cores_per_room_baseline_mediarelay": one_base.get("relay_cpu_cores_per_room"),
-        "latency_ms_p50_through_relay": one_room.get("latency_ms_p50"),
-        "latency_ms_p50_baseline_direct": report["direct_baseline"].get("latency_ms_p50"),
-        "time_to_first_picture_ms": one_room.get("time_to_first_picture_ms"),
-        "time_to_first_picture_ms_baseline_mediarelay": one_base.get("time_to_first_picture_ms"),
+
+def _summary(out: dict) -> dict:
+    def one(rows):
+        return next((r for r in rows if r.get("rooms") == 1), {})
+    room, base, janus = one(out["passthrough"]), one(out["mediarelay_baseline"]), one(out["janus_baseline"])
+    relay_cores, janus_cores = room.get("relay_cpu_cores_per_room"), janus.get("relay_cpu_cores_per_room")
+    return {
+        "janus_cpu_cores_per_room": janus_cores,
+        "janus_video_kbit_s_per_stream": janus.get("video_kbit_s_per_stream"),
+        "janus_video_packets_s_forwarded": janus.get("video_packets_s_forwarded"),
+        "janus_delivered_fps_mean": janus.get("delivered_fps_mean"),
+        "relay_delivered_fps_mean": room.get("delivered_fps_mean"),
+        "relay_cpu_over_janus": round(relay_cores / janus_cores, 2) if relay_cores and janus_cores else None,
+        "relay_cpu_cores_per_room": room.get("relay_cpu_cores_per_room"),
+        "relay_video_kbit_s_per_stream": room.get("video_kbit_s_per_stream"),
+        "relay_video_packets_s_forwarded": room.get("video_packets_s_forwarded"),
+        "mediarelay_cpu_cores_per_room": base.get("relay_cpu_cores_per_room"),
+        "mediarelay_video_kbit_s_per_stream": base.get("video_kbit_s_per_stream"),
+        "mediarelay_video_packets_s_forwarded": base.get("video_packets_s_forwarded"),
+        "latency_ms_p50_through_relay": room.get("latency_ms_p50"),
+        "latency_ms_p50_baseline_direct": out["direct_baseline"].get("latency_ms_p50"),
+        "time_to_first_picture_ms": room.get("time_to_first_picture_ms"),
+        "time_to_first_picture_ms_baseline_mediarelay": base.get("time_to_first_picture_ms"),
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rooms", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--baseline-rooms", type=int, nargs="*", default=[1, 2, 4, 8],
+                        help="room counts for the MediaRelay baseline")
+    parser.add_argument("--janus-rooms", type=int, nargs="*", default=[1, 2, 4],
+                        help="room counts for the Janus VideoRoom baseline (each run beside the relay's)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="measurement window per run")
+    parser.add_argument("--client-procs", type=int, default=2,
+                        help="processes the simulated participants are spread over")
+    parser.add_argument("--kbit-s", type=int, nargs="+", default=[600, 1500],
+                        help="clips to run: the bit rate each is encoded at (camera-like content)")
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    report: dict[str, Any] = {
+        "setup": {"resolution": f"{WIDTH}x{HEIGHT}", "fps": FPS, "codec": "VP8",
+                  "people_per_room": PEOPLE_PER_ROOM, "window_s": args.seconds,
+                  "clip": "textured scene panning 60 px/s, a moving block, sensor noise",
+                  "clip_keyframe_interval_s": CLIP_FRAMES / FPS, "cpu_count": multiprocessing.cpu_count(),
+                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
+        "clips": {},
+    }
+    for kbit_s in args.kbit_s:
+        clip = encode_camera_clip(width=WIDTH, height=HEIGHT, fps=FPS, frames=CLIP_FRAMES,
+                                  bitrate=kbit_s * 1000)
+        report["clips"][f"{kbit_s}k"] = _bench_clip(args, clip)
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     report["setup"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))

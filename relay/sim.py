@@ -78,6 +78,56 @@ def encode_clip(
     return clip
 
 
+def encode_camera_clip(
+    *, width: int, height: int, fps: int, frames: int, bitrate: int, seed: int = 0,
+) -> list[tuple[bytes, bool]]:
+    """Encode a clip with a real camera's load: a textured scene panning slowly, a moving
+    object and sensor noise, so that libvpx spends the whole ``bitrate`` (a flat colour
+    encodes at a few kbit/s whatever it is asked). Only frame 0 is a keyframe, as from a
+    WebRTC encoder that is sent a keyframe request now and then.
+    Returns (frame bytes, is_keyframe) per frame."""
+    rng = numpy.random.default_rng(seed)
+    # Smooth-ish texture: coarse noise upscaled (what a room, a face and a shirt look like
+    # to an encoder), plus fine detail.
+    coarse = rng.integers(0, 256, (height // 8 + 2, (width + frames * 2) // 8 + 2, 3), numpy.uint8)
+    scene = numpy.repeat(numpy.repeat(coarse, 8, axis=0), 8, axis=1).astype(numpy.int16)
+    scene += rng.integers(-24, 25, scene.shape, numpy.int16)
+    context = _vp8_context(width, height, fps, bitrate, gop=frames * 4)
+    clip = []
+    for index in range(frames):
+        image = scene[:height, index * 2:index * 2 + width].copy()  # the camera pans 60 px/s
+        x = int((width - 96) * (0.5 + 0.5 * numpy.sin(index / 12)))
+        image[height // 3:height // 3 + 96, x:x + 96] = (220, 180, 150)  # a moving hand
+        image += rng.integers(-6, 7, image.shape, numpy.int16)  # sensor noise
+        rgb = numpy.clip(image, 0, 255).astype(numpy.uint8)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        frame.pts = index
+        clip.extend((bytes(p), p.is_keyframe) for p in context.encode(frame))
+    clip.extend((bytes(p), p.is_keyframe) for p in context.encode(None))
+    return clip
+
+
+def _vp8_context(width: int, height: int, fps: int, bitrate: int, gop: int) -> av.CodecContext:
+    context = av.CodecContext.create("libvpx", "w")
+    context.width, context.height, context.pix_fmt = width, height, "yuv420p"
+    context.time_base = fractions.Fraction(1, fps)
+    context.framerate = fractions.Fraction(fps, 1)
+    context.bit_rate = bitrate
+    context.gop_size = gop
+    # What WebRTC asks of libvpx (constant bit rate, no look-ahead), but at the "good"
+    # deadline: "realtime" adapts its speed to the machine's load, so the clip would differ
+    # from run to run.
+    context.options = {"deadline": "good", "cpu-used": "5", "lag-in-frames": "0",
+                       "minrate": str(bitrate), "maxrate": str(bitrate),
+                       "bufsize": str(bitrate), "error-resilient": "1"}
+    return context
+
+
+def clip_bitrate(clip: list[tuple[bytes, bool]], fps: int) -> float:
+    """Bits per second of a clip played at ``fps``."""
+    return 8 * sum(len(data) for data, _ in clip) * fps / len(clip)
+
+
 class ClipTrack(MediaStreamTrack):
     """Pre-encoded video, paced in real time; jumps to a keyframe when one is requested
     (the way a real encoder answers a PLI). Records when each frame was handed over."""
@@ -118,6 +168,7 @@ class Received:
     """What a participant got from one publisher."""
 
     video_frames: int = 0
+    video_bytes: int = 0
     audio_frames: int = 0
     first_video_at: Optional[float] = None
     last_rgb: Optional[tuple[float, float, float]] = None
@@ -241,6 +292,15 @@ class SimParticipant:
                 return
             received.audio_frames += 1
 
+    async def inbound_packets(self) -> dict[str, int]:
+        """RTP packets received so far on every subscription, by kind (from getStats)."""
+        counts = {"audio": 0, "video": 0}
+        for pc in list(self.subscriptions.values()):
+            for stats in (await pc.getStats()).values():
+                if stats.type == "inbound-rtp":
+                    counts[stats.kind] += stats.packetsReceived
+        return counts
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -265,6 +325,7 @@ def _revive(track: Optional[MediaStreamTrack]) -> Optional[MediaStreamTrack]:
 def _count_encoded(frame: EncodedFrame, received: Received) -> None:
     now = time.monotonic()
     received.video_frames += 1
+    received.video_bytes += len(frame.data)
     if frame.keyframe:
         received.keyframes += 1
     if received.first_video_at is None and frame.keyframe:
