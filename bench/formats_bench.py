@@ -79,7 +79,7 @@ def percentiles_ms(fn, runs: int) -> dict:
 DEVICE_RHYTHM = {"RITMO SINUSALE": "sinus", "SINUS RHYTHM": "sinus", "NORMAL SINUS RHYTHM": "sinus",
                  "ATRIAL FIBRILLATION": "AF", "FIBRILLAZIONE ATRIALE": "AF"}
 OUR_RHYTHM = {"sinus_rhythm": "sinus", "sinus_bradycardia": "sinus", "sinus_tachycardia": "sinus",
-              "atrial_fibrillation": "AF", "af_rvr": "AF", "atrial_flutter": "AF"}
+              "atrial_fibrillation": "AF", "af_rvr": "AF", "atrial_flutter": "AF", "atrial_flutter_2to1": "AF"}
 
 
 def bench_rhythm(runs: int) -> dict:

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from directory.access import is_admin
 from directory.models import User
+from studies.formats.ecg.serial import Side, measurement_changes, statement_changes
 from teleclinic.api import Pagination, PAGE_PARAMETERS, StrictSerializer, date_in_range, paginated, validated
 from teleclinic.errors import InvalidInput, NotPermitted
 
@@ -199,6 +200,66 @@ class PriorsView(APIView):
                                                         request=request)
         return Response({"patient": consultation.patient_id, "priors": [study_out(r) for r in rows],
                          "attached": [study_out(a.ecg or a.imaging_study, a) for a in attached]})
+
+
+class SerialEcgOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    consultation = serializers.IntegerField(allow_null=True)
+    sampling_rate = serializers.FloatField()
+    leads = serializers.ListField(child=serializers.CharField())
+    samples_url = serializers.CharField(help_text="the samples for the viewer, at full resolution")
+
+
+class MeasurementChangeOut(serializers.Serializer):
+    key = serializers.CharField(help_text="heart_rate_bpm, pr_ms, qrs_ms, qtc_ms, qrs_axis_deg")
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    current = serializers.FloatField(allow_null=True)
+    prior = serializers.FloatField(allow_null=True)
+    change = serializers.FloatField(allow_null=True, help_text="current - prior (an axis: the shorter turn)")
+    source = serializers.CharField(help_text="computed or device on both sides, or mixed")
+    withheld = serializers.DictField(child=serializers.CharField(), help_text="side -> why it does not apply")
+
+
+class StatementChangesOut(serializers.Serializer):
+    new = serializers.ListField(child=serializers.DictField())
+    gone = serializers.ListField(child=serializers.DictField())
+    unchanged = serializers.ListField(child=serializers.DictField())
+    device_new = serializers.ListField(child=serializers.CharField())
+    device_gone = serializers.ListField(child=serializers.CharField())
+
+
+class SerialComparisonOut(serializers.Serializer):
+    current = SerialEcgOut()
+    prior = SerialEcgOut(allow_null=True, help_text="the patient's most recent earlier ECG the caller may see")
+    measurements = MeasurementChangeOut(many=True)
+    statements = StatementChangesOut(allow_null=True)
+
+
+def serial_ecg_out(ecg) -> dict:
+    return {"id": ecg.pk, "at": ecg.created_at.isoformat(), "consultation": ecg.consultation_id,
+            "sampling_rate": ecg.sampling_rate, "leads": ecg.lead_names, "samples_url": f"/api/ecgs/{ecg.pk}/samples/"}
+
+
+def _side(ecg) -> Side:
+    return Side(computed=ecg.computed_measurements or {}, device=ecg.device_measurements or {},
+                statements=ecg.computed_statements or [], device_statements=ecg.device_statements or [])
+
+
+class SerialComparisonView(APIView):
+    """The ECG beside the patient's previous one: the differences in rate, PR, QRS, QTc and axis, and the
+    statements new and gone. `prior` is null when there is no earlier ECG in the caller's reach."""
+
+    @extend_schema(responses=SerialComparisonOut, operation_id="records_ecg_comparison")
+    def get(self, request, ecg_id: int):
+        current, prior = selectors.previous_ecg(user=request.user, ecg_id=ecg_id, request=request)
+        if prior is None:
+            return Response({"current": serial_ecg_out(current), "prior": None, "measurements": [],
+                             "statements": None})
+        return Response({"current": serial_ecg_out(current), "prior": serial_ecg_out(prior),
+                         "measurements": measurement_changes(_side(current), _side(prior)),
+                         "statements": statement_changes(_side(current), _side(prior))})
 
 
 class RecognisedOut(serializers.Serializer):

@@ -23,6 +23,7 @@ from directory.models import Patient, User
 from reports.models import ReportVersion
 from scheduling.models import FollowUpTask, Referral
 from studies.models import EcgRecord, ImagingStudy, Instance, Photo, Series
+from studies.selectors import ecg_get
 from teleclinic.errors import InvalidInput, NotFound
 
 from .models import AttachedStudy
@@ -248,6 +249,21 @@ def priors(*, user: User, consultation_id, request=None) -> tuple[Consultation, 
     rows = _study_rows(user, consultation.patient, kinds, exclude_consultation=consultation)
     audit_record_many(actor=user, action="read", objs=[*rows, *attached], interface="api", request=request)
     return consultation, rows, attached
+
+
+def previous_ecg(*, user: User, ecg_id, request=None) -> tuple[EcgRecord, EcgRecord | None]:
+    """For the serial comparison: the ECG `ecg_id` (404 unless the caller may see it) and the patient's most
+    recent earlier ECG that the caller may see (directory.access, as the priors above), or None. An
+    earlier ECG out of the caller's reach (an expert offered the case reads its own ECG, not the record)
+    looks the same as none. Both reads are audited."""
+    current = ecg_get(user=user, ecg_id=ecg_id, request=request)
+    earlier = Q(created_at__lt=current.created_at) | Q(created_at=current.created_at, pk__lt=current.pk)
+    prior = (scoped(user, EcgRecord.objects.filter(earlier, patient_id=current.patient_id), VIEW)
+             .order_by("-created_at", "-pk").first())
+    if prior is not None:
+        audit_record(actor=user, action="read", obj=prior, interface="api", request=request,
+                     detail={"serial_comparison_with": current.pk})
+    return current, prior
 
 
 def recognised(*, user: User, consultation_id, kinds: list[str] | None = None, request=None):

@@ -215,3 +215,39 @@ def test_a_borderline_qtc_is_prolonged_for_a_man_only(borderline_qt, sex, prolon
 def test_a_long_qt_is_prolonged_whatever_the_sex(parts):
     record = sinus(parts, 72, shape=qt_stretched(parts, 1.45))
     assert all("prolonged_qtc" in codes(analyse_ecg(record, sex=sex)) for sex in ("M", "F", ""))
+
+
+def _fast(parts, rate, *, flutter_amplitude_uv=None, seed=1):
+    """At `rate`, QT shortened: sinus tachycardia (P waves), or with flutter waves at twice the rate and no P (2:1)."""
+    from tests.formats.rhythm_samples import with_flutter_waves
+
+    times = regular(0.5, rate, SECONDS)
+    shape = qt_stretched(parts, np.sqrt(60.0 / rate / 0.982))
+    if flutter_amplitude_uv is None:
+        return synthesize(parts, seconds=SECONDS, p_times=times, qrst_beats=[(t, shape) for t in times], seed=seed)
+    return with_flutter_waves(synthesize(parts, seconds=SECONDS, qrst_beats=[(t, shape) for t in times], seed=seed),
+                              rate_per_min=2 * rate, amplitude_uv=flutter_amplitude_uv)
+
+
+@pytest.mark.parametrize("rate, amplitude, seed", [(150, 150, 1), (150, 80, 2), (140, 150, 3), (160, 100, 1)])
+def test_flutter_conducted_2_to_1_at_150_is_atrial_flutter_not_sinus_tachycardia(parts, rate, amplitude, seed):
+    # given flutter waves at twice the ventricular rate: one before each QRS (like a P wave), one in the ST-T
+    a = analyse_ecg(_fast(parts, rate, flutter_amplitude_uv=amplitude, seed=seed))
+    # then the rhythm is atrial flutter with 2:1 conduction, its atrial rate twice the ventricles'
+    assert codes(a)[0] == "atrial_flutter_2to1"
+    assert (a.statements[0].zh, a.statements[0].en) == ("心房扑动（2:1下传）", "Atrial flutter with 2:1 conduction")
+    assert a.computed.rhythm == Rhythm.FLUTTER
+    assert a.computed.heart_rate_bpm == pytest.approx(rate, abs=1.5)
+    assert a.computed.atrial_rate_bpm == pytest.approx(2 * rate, abs=3)
+    # no PR: the wave before the QRS is a flutter wave, not a conducted P wave
+    assert a.computed.pr_ms is None and a.computed.withheld["pr_ms"].startswith("atrial flutter")
+    # and flutter at a rapid ventricular rate is critical
+    assert "af_rvr" in critical(a)
+
+
+@pytest.mark.parametrize("rate", [125, 135, 150, 160, 170])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sinus_tachycardia_at_the_rates_of_2_to_1_flutter_stays_sinus(parts, rate, seed):
+    a = analyse_ecg(_fast(parts, rate, seed=seed))
+    assert codes(a)[0] == Rhythm.SINUS_TACHY
+    assert a.computed.pr_ms is not None

@@ -75,8 +75,9 @@ export function decodeSamples(json) {
 }
 
 export class EcgViewer {
-  constructor(container, { gain = 10, speed = 25, zoom = 1 } = {}) {
+  constructor(container, { gain = 10, speed = 25, zoom = 1, toolbar = true } = {}) {
     this.container = container;
+    this.showToolbar = toolbar;  // false: a follower (the serial comparison's prior) takes its paper from setPaper
     this.gain = gain;
     this.speed = speed;
     this.zoom = zoom;
@@ -96,6 +97,7 @@ export class EcgViewer {
     this.measurements = el("aside", { class: "ecg-measurements" });
     this.container.replaceChildren(this.toolbar, el("div", { class: "ecg-body" }, this.scroller, this.measurements));
     this.buildToolbar();
+    this.toolbar.hidden = !this.showToolbar;
     this.bindCalipers();
   }
 
@@ -134,9 +136,28 @@ export class EcgViewer {
     this.draw();
   }
 
-  setGain(v) { this.gain = v; this.clearCaliper(); this.draw(); }
-  setSpeed(v) { this.speed = v; this.clearCaliper(); this.draw(); }
-  setZoom(v) { this.zoom = v; this.clearCaliper(); this.draw(); }
+  setGain(v) { this.gain = v; this.paperChanged(); }
+  setSpeed(v) { this.speed = v; this.paperChanged(); }
+  setZoom(v) { this.zoom = v; this.paperChanged(); }
+
+  /** The same paper as another viewer's (gain, speed, zoom): the serial comparison draws both alike. */
+  setPaper({ gain = this.gain, speed = this.speed, zoom = this.zoom } = {}) {
+    Object.assign(this, { gain, speed, zoom });
+    for (const [name, value] of [["Gain", gain], ["Speed", speed], ["Zoom", zoom]]) {
+      this.toolbar.querySelectorAll(`[data-switch="${name}"] button`).forEach(
+        (b) => b.setAttribute("aria-pressed", String(Number(b.dataset.value) === value)));
+    }
+    this.clearCaliper();
+    this.draw();
+  }
+
+  get paper() { return { gain: this.gain, speed: this.speed, zoom: this.zoom }; }
+
+  paperChanged() {
+    this.clearCaliper();
+    this.draw();
+    this.container.dispatchEvent(new CustomEvent("paper-changed", { detail: this.paper }));
+  }
 
   // --- geometry (all in mm) -------------------------------------------------
   get columnMm() { return COLUMN_SECONDS * this.speed; }
@@ -179,7 +200,8 @@ export class EcgViewer {
     this.drawTrace(ctx, RHYTHM_LEAD, 0, 4 * COLUMN_SECONDS, this.leftMm, this.baselineMm(3));
     this.drawLabel(ctx, RHYTHM_LEAD, this.leftMm, this.baselineMm(3));
     // the geometry, for checks: the pulse ends left of the first label
-    Object.assign(this.container.dataset, { speed: String(this.speed), calibrationEndMm: String(this.calibrationEndMm),
+    Object.assign(this.container.dataset, { speed: String(this.speed), gain: String(this.gain), zoom: String(this.zoom),
+      calibrationEndMm: String(this.calibrationEndMm),
       labelXMm: String(this.leftMm + LABEL_X_MM) });
     this.container.dataset.drawnLeads = String(this.drawnLeads.size);
     this.drawCaliper();

@@ -92,6 +92,7 @@ export const RECORD_BREAK_GLASS = (patientId) => `/api/records/patients/${patien
 export const BREAK_GLASS_READS = "/api/records/break-glass/"; // coordinators (paginated): [{user_name, patient, patient_name, reason, created_at, expires_at}]
 export const RECORD_PRIORS = (consultationId) => `/api/records/consultations/${consultationId}/priors/`; // {attached: [...], priors: [{kind, id, at, consultation, study_instance_uid?}]}
 // GET {kinds, days, studies: [...]}: the record's recent studies of the kind asked for; POST {study: "ecg:<id>"|"imaging:<id>"} attaches one
+export const RECORD_ECG_COMPARISON = (ecgId) => `/api/records/ecgs/${ecgId}/comparison/`; // {current, prior|null, measurements: [{key, label, unit, current, prior, change, withheld}], statements: {new, gone, unchanged, device_new, device_gone}}
 export const RECORD_RECOGNISED = (consultationId) => `/api/records/consultations/${consultationId}/recognised/`;
 // the expert's phrase library (常用语): GET ?kind= -> [{id, kind, field, code, label, text, specialty, mine}], POST {kind, field, code, label, text}
 export const PHRASES = "/api/reports/phrases/";

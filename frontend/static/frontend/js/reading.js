@@ -14,6 +14,8 @@ const consultationId = Number(document.body.dataset.consultation);
 const editor = new ReportEditor($("#report"), consultationId);
 const referrals = new ReferralPanel($("#referral"), consultationId);
 let ecgViewer = null;
+let priorViewer = null;
+let comparing = 0;  // the latest comparison asked for: an older answer arriving late is dropped
 let imageViewer = null;
 let consultation = null;
 let openedStudy = null;
@@ -89,11 +91,12 @@ async function loadPriors() {
 
 // A prior opens in the viewer for comparison; the report keeps reading this case's own study.
 async function openPrior(prior) {
+  hideComparison();
   $("#ecg-panel").hidden = prior.kind !== "ecg";
   $("#image-panel").hidden = prior.kind !== "imaging";
   try {
     if (prior.kind === "ecg") {
-      ecgViewer ??= new EcgViewer($("#ecg"));
+      ecgViewerOnce();
       const [record, samples] = await Promise.all([api(E.ECG(prior.id)), api(E.ECG_SAMPLES(prior.id))]);
       const device = record.device_measurements || {};
       const computed = record.computed_measurements || {};
@@ -130,13 +133,79 @@ async function loadStudies() {
   if (studies.length) await openStudy(studies[0]);
 }
 
+function ecgViewerOnce() {
+  if (!ecgViewer) {
+    ecgViewer = new EcgViewer($("#ecg"));
+    // the prior is drawn on the same paper as the current ECG: it follows its gain, speed and zoom
+    $("#ecg").addEventListener("paper-changed", (event) => priorViewer?.setPaper(event.detail));
+  }
+  return ecgViewer;
+}
+
+function hideComparison() {
+  comparing += 1;
+  $("#serial").hidden = true;
+  delete $("#serial").dataset.prior;
+}
+
+// Serial comparison: the patient's previous ECG (the most recent earlier one this reader may see) under
+// the current one, on the same paper, with the differences in rate, PR, QRS, QTc and axis and the
+// statements that are new or gone.
+async function loadComparison(ecgId) {
+  hideComparison();
+  const asked = comparing;
+  const body = await api(E.RECORD_ECG_COMPARISON(ecgId));
+  if (asked !== comparing) return;
+  const section = $("#serial");
+  section.dataset.current = String(ecgId);
+  if (!body.prior) {
+    section.dataset.prior = "none";
+    return;
+  }
+  const samples = await api(body.prior.samples_url);
+  if (asked !== comparing) return;
+  $("#serial-when").textContent = `${formatDateTime(body.prior.at)}${body.prior.consultation ? ` · #${body.prior.consultation}` : ""}`;
+  $("#serial-measurements").replaceChildren(comparisonTable(body.measurements));
+  $("#serial-statements").replaceChildren(...statementChanges(body.statements));
+  section.hidden = false;  // before drawing: a hidden container measures no paper
+  priorViewer ??= new EcgViewer($("#ecg-prior"), { toolbar: false });
+  priorViewer.setPaper(ecgViewerOnce().paper);
+  priorViewer.load(samples);
+  section.dataset.prior = String(body.prior.id);
+}
+
+function signed(value, unit) {
+  if (value === null || value === undefined) return "—";
+  const rounded = Math.round(value);
+  return `${rounded > 0 ? "+" : rounded < 0 ? "−" : "±"}${Math.abs(rounded)} ${unit}`;
+}
+
+function comparisonTable(rows) {
+  const cell = (row, side) => row.withheld?.[side] ? el("td", { class: "muted", title: row.withheld[side] }, t("not applicable"))
+    : el("td", {}, row[side] === null ? "—" : `${Math.round(row[side])} ${row.unit}`);
+  return el("tbody", {},
+    el("tr", {}, el("th", {}, ""), el("th", {}, t("This ECG")), el("th", {}, t("Previous ECG")), el("th", {}, t("Difference"))),
+    rows.map((row) => el("tr", { dataset: { key: row.key } }, el("th", {}, t(row.label)), cell(row, "current"),
+      cell(row, "prior"), el("td", { class: "change" }, signed(row.change, row.unit)))));
+}
+
+function statementChanges(changes) {
+  const text = (s) => (typeof s === "string" ? s : `${s.zh} · ${s.en}`);
+  const list = (kind, title, items) => items.length ? el("div", { class: `serial-${kind}` }, el("h4", {}, title),
+    el("ul", {}, items.map((s) => el("li", { dataset: { code: s.code ?? "" } }, text(s))))) : null;
+  const parts = [list("new", t("New statements"), [...changes.new, ...changes.device_new]),
+    list("gone", t("Statements no longer present"), [...changes.gone, ...changes.device_gone])].filter(Boolean);
+  return parts.length ? parts : [el("p", { class: "muted" }, t("No statement changed."))];
+}
+
 async function openStudy(study) {
   $("#study-tabs").dataset.showing = `${study.type}:${study.id}`;
   openedStudy = study;
   $("#ecg-panel").hidden = study.type !== "ecg";
   $("#image-panel").hidden = study.type !== "imaging";
+  if (study.type !== "ecg") hideComparison();
   if (study.type === "ecg") {
-    ecgViewer ??= new EcgViewer($("#ecg"));
+    ecgViewerOnce();
     const [record, samples] = await Promise.all([api(E.ECG(study.id)), api(E.ECG_SAMPLES(study.id))]);
     const device = record.device_measurements || {};
     const computed = record.computed_measurements || {};
@@ -146,6 +215,7 @@ async function openStudy(study) {
     // and with the computed preliminary statements for the expert to accept or edit
     editor.setStudy({ kind: "ecg", ref: `ecg:${study.id}`, measurements: numbersOnly({ ...computed.values, ...device.values }),
       statements: (computed.statements || []).map((s) => `${s.zh} ${s.en}`) });
+    loadComparison(study.id).catch((error) => { $("#page-status").textContent = error.message; });
   } else if (study.type === "imaging") {
     imageViewer ??= new ImageViewer($("#images"));
     const imaging = await api(E.IMAGING_STUDY(study.id));
