@@ -5,6 +5,7 @@ import * as E from "./endpoints.js";
 import { el, formatDateTime } from "./dom.js";
 import { EcgViewer } from "./ecg-viewer.js";
 import { ImageViewer } from "./image-viewer.js";
+import { KeyImages } from "./key-images.js";
 import { ReferralPanel } from "./referral-panel.js";
 import { ReportEditor } from "./report-editor.js";
 import { t } from "./strings.js";
@@ -15,6 +16,7 @@ const editor = new ReportEditor($("#report"), consultationId);
 const referrals = new ReferralPanel($("#referral"), consultationId);
 let ecgViewer = null;
 let imageViewer = null;
+let keyImages = null;  // the imaging report's key images, marked on the viewer's frame
 let consultation = null;
 let openedStudy = null;
 // the sign dialog names the patient and the study being reported
@@ -100,8 +102,9 @@ async function openPrior(prior) {
       ecgViewer.load(samples, { device: device.values || {}, computed: computed.values || {}, statements: device.statements || [],
         critical: record.critical_findings || [], computedStatements: computed.statements || [] });
     } else {
-      imageViewer ??= new ImageViewer($("#images"));
-      imageViewer.load(await api(E.IMAGING_STUDY(prior.id)));
+      const shown = await api(E.IMAGING_STUDY(prior.id));
+      imagesViewer().load(shown);
+      keyImages.setShown(`dicom:${shown.study_instance_uid}`);
     }
     $("#study-tabs").dataset.showing = `prior:${prior.kind}:${prior.id}`;
   } catch (error) {
@@ -147,11 +150,26 @@ async function openStudy(study) {
     editor.setStudy({ kind: "ecg", ref: `ecg:${study.id}`, measurements: numbersOnly({ ...computed.values, ...device.values }),
       statements: (computed.statements || []).map((s) => `${s.zh} ${s.en}`) });
   } else if (study.type === "imaging") {
-    imageViewer ??= new ImageViewer($("#images"));
     const imaging = await api(E.IMAGING_STUDY(study.id));
-    imageViewer.load(imaging);
-    editor.setStudy({ kind: "imaging", ref: imaging.study_instance_uid ? `dicom:${imaging.study_instance_uid}` : null, measurements: {} });
+    imagesViewer().load(imaging);
+    const ref = imaging.study_instance_uid ? `dicom:${imaging.study_instance_uid}` : null;
+    keyImages.setShown(ref);
+    editor.setStudy({ kind: "imaging", ref, measurements: {} });
   }
+}
+
+/** The image viewer, with the key-image marker of the report under it (made on the first imaging study). */
+function imagesViewer() {
+  if (!imageViewer) {
+    imageViewer = new ImageViewer($("#images"));
+    keyImages = new KeyImages($("#key-images"), imageViewer);
+    keyImages.setReport(editor.report).catch((error) => { $("#page-status").textContent = error.message; });
+  }
+  return imageViewer;
+}
+
+function reportChanged() {
+  if (keyImages) keyImages.setReport(editor.report).catch((error) => { $("#page-status").textContent = error.message; });
 }
 
 function numbersOnly(values) {
@@ -161,6 +179,8 @@ function numbersOnly(values) {
 async function main() {
   $("#report").addEventListener("report-loaded", renderHeader);
   $("#report").addEventListener("report-changed", refreshHeader);
+  $("#report").addEventListener("report-loaded", reportChanged);
+  $("#report").addEventListener("report-changed", reportChanged);
   $("#referral").addEventListener("referral-changed", refreshHeader);
   // the trace first: its requests go out before the report's and the referrals', which follow it
   const studies = loadStudies();
