@@ -267,6 +267,7 @@ PLAIN = [
     _("Open in the ECG viewer"),
     _("Open in the image viewer"),
     _("Open in OHIF Viewer"),
+    _("Compare with this prior in OHIF"),
     # key images of an imaging report (issues 12 and 14)
     _("Key image"),
     _("Key images for the report"),

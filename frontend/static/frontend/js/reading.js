@@ -19,6 +19,7 @@ let imageViewer = null;
 let keyImages = null;  // the imaging report's key images, marked on the viewer's frame
 let consultation = null;
 let openedStudy = null;
+let currentImagingUid = null;  // the case's first imaging study: what a prior is compared with in OHIF
 // the sign dialog names the patient and the study being reported
 editor.describe = () => ({ patient: consultation ? patientLine(consultation) : "", study: openedStudy ? studyLabel(openedStudy) : "" });
 
@@ -84,9 +85,21 @@ async function loadPriors() {
   const row = (s, attached) => el("li", { dataset: { kind: s.kind, id: s.id, attached: attached ? "true" : "false" } },
     el("button", { type: "button", class: "link", onclick: () => (attached ? openStudy({ type: s.kind, id: s.id, created_at: s.at }) : openPrior(s)) },
       `${t(`kind:${s.kind}`)} ${formatDateTime(s.at)}${s.description ? ` · ${s.description}` : ""}`),
-    el("span", { class: "muted small" }, attached ? ` ${t("attached from the record")}` : (s.consultation ? ` #${s.consultation}` : "")));
+    el("span", { class: "muted small" }, attached ? ` ${t("attached from the record")}` : (s.consultation ? ` #${s.consultation}` : "")),
+    compareLink(s));
   const items = [...data.attached.map((s) => row(s, true)), ...data.priors.map((s) => row(s, false))];
   $("#priors").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, t("No earlier studies."))]));
+}
+
+/** "Compare with this prior": OHIF with the case's study and the prior side by side (OHIF's own hanging
+ * protocol for two studies, @ohif/hpCompare: the first study on the left, the second on the right). */
+function compareLink(prior) {
+  if (!$("#open-ohif") || !currentImagingUid || prior.kind !== "imaging" || !prior.study_instance_uid
+    || prior.study_instance_uid === currentImagingUid) return null;
+  const query = new URLSearchParams({ StudyInstanceUIDs: `${currentImagingUid},${prior.study_instance_uid}`,
+    hangingProtocolId: "@ohif/hpCompare" });
+  return el("a", { class: "button small", href: `/ohif/viewer?${query}`, target: `ohif-${consultationId}`,
+    dataset: { compare: prior.study_instance_uid } }, t("Compare with this prior in OHIF"));
 }
 
 // A prior opens in the viewer for comparison; the report keeps reading this case's own study.
@@ -125,6 +138,7 @@ async function loadStudies() {
     onclick: () => openStudy(s) }, studyLabel(s))));
   if (!studies.length) tabs.replaceChildren(el("p", { class: "muted" }, t("Nothing uploaded yet.")));
   const uids = studies.filter((s) => s.type === "imaging" && s.study_instance_uid).map((s) => s.study_instance_uid);
+  currentImagingUid = uids[0] ?? null;
   const ohif = $("#open-ohif");
   if (ohif && uids.length) {  // the reading viewer, in its own window beside this page's report editor
     ohif.href = `/ohif/viewer?${new URLSearchParams({ StudyInstanceUIDs: uids.join(",") })}`;
