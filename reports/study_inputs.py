@@ -11,14 +11,15 @@ from django.utils.module_loading import import_string
 from .pdf import EcgTrace
 
 
-def no_study_inputs(study_ref: str):
+def no_study_inputs(study_ref: str, *, report_id: int | None = None):
     return None, []
 
 
-def load_study_inputs(study_ref: str | None) -> tuple[EcgTrace | None, list[bytes]]:
+def load_study_inputs(study_ref: str | None, *, report_id: int | None = None) -> tuple[EcgTrace | None, list[bytes]]:
+    """The loader gets the report's id too: an imaging report's PDF draws the key images its expert picked."""
     if not study_ref:
         return None, []
-    return import_string(settings.REPORTS_STUDY_LOADER)(study_ref)
+    return import_string(settings.REPORTS_STUDY_LOADER)(study_ref, report_id=report_id)
 
 
 def link_study_ref(*, report) -> None:

@@ -12,9 +12,11 @@ from .formats import render_frame
 from .formats.ecg.serve import ecg_samples_json
 from .formats.errors import FormatError
 from .selectors import (consultation_studies, ecg_get, ecg_signal, imaging_study_get, instance_bytes, instance_get,
-                        photo_get, unmatched_studies_read)
-from .serializers import (EcgOut, EcgSamplesOut, EcgSamplesQuery, ImagingStudyOut, RenderQuery, StudyMatchIn,
-                          UnmatchedStudyOut, ecg_out, images, imaging_study_out, unmatched_study_out)
+                        photo_get, report_key_images_read, unmatched_studies_read)
+from .serializers import (EcgOut, EcgSamplesOut, EcgSamplesQuery, ImagingStudyOut, KeyImageOut, KeyImagesIn,
+                          RenderQuery, StudyMatchIn, UnmatchedStudyOut, ecg_out, images, imaging_study_out,
+                          key_image_out, unmatched_study_out)
+from .services.key_images import KeyImagePick, key_images_set
 from .services.reconcile import study_match
 from .services.storage import media_path
 
@@ -82,6 +84,24 @@ class StudyMatchView(APIView):
         study = study_match(by=request.user, study_id=study_id, patient_id=body.validated_data["patient"],
                             consultation_id=body.validated_data.get("consultation"), request=request)
         return Response(imaging_study_out(study))
+
+
+class ReportKeyImagesView(APIView):
+    """The key images the expert picked for an imaging report (drawn on its PDF); PUT replaces the whole choice."""
+
+    @extend_schema(responses=KeyImageOut(many=True))
+    def get(self, request, report_id):
+        return Response([key_image_out(r) for r in report_key_images_read(user=request.user, report_id=report_id,
+                                                                            request=request)])
+
+    @extend_schema(request=KeyImagesIn, responses=KeyImageOut(many=True))
+    def put(self, request, report_id):
+        body = KeyImagesIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        picks = [KeyImagePick(instance_id=p["instance"], frame=p["frame"], window_center=p["window_center"],
+                              window_width=p["window_width"]) for p in body.validated_data["key_images"]]
+        key_images_set(report_id=report_id, by=request.user, picks=picks, request=request)
+        return Response([key_image_out(r) for r in report_key_images_read(user=request.user, report_id=report_id)])
 
 
 class FrameRenderedView(APIView):

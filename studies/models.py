@@ -229,3 +229,34 @@ class ReportStudy(models.Model):
 
     def __str__(self):
         return f"{self.report} reads {self.ecg or self.imaging_study}"
+
+
+class ReportKeyImage(models.Model):
+    """A key image the expert picked for an imaging report: one frame of an instance of the study the report
+    reads (its ReportStudy), in the window the expert saw it, drawn on the signed PDF in `position` order.
+
+    Written by studies.services.key_images.key_images_set, which checks the instance against the report's own
+    study and replaces the whole choice at once; with none chosen the PDF shows each series' first frame.
+    """
+
+    report = models.ForeignKey("reports.Report", on_delete=models.PROTECT, related_name="key_images")
+    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="key_images")
+    frame = models.PositiveIntegerField(default=1, help_text="1-based, as in DICOMweb")
+    position = models.PositiveSmallIntegerField()
+    window_center = models.FloatField(null=True, blank=True, help_text="empty: the file's own window")
+    window_width = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["report_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "position"], name="one_key_image_per_position"),
+            models.UniqueConstraint(fields=["report", "instance", "frame"], name="one_key_image_per_frame"),
+            models.CheckConstraint(condition=models.Q(frame__gte=1), name="key_image_frame_from_one"),
+            models.CheckConstraint(condition=models.Q(window_center__isnull=True, window_width__isnull=True)
+                                   | models.Q(window_center__isnull=False, window_width__gt=0),
+                                   name="key_image_window_whole"),
+        ]
+
+    def __str__(self):
+        return f"key image {self.position + 1} of {self.report}: {self.instance} frame {self.frame}"

@@ -1,7 +1,8 @@
 """What a report's PDF shows of its study (the REPORTS_STUDY_LOADER of reports/study_inputs.py).
 
-`load_report_inputs(study_ref)` -> (EcgTrace | None, [PNG bytes]) for "ecg:<id>" and "dicom:<Study
-Instance UID>". No permission check here: it runs in the delivery task for a report its expert
+`load_report_inputs(study_ref, report_id=)` -> (EcgTrace | None, [PNG bytes]) for "ecg:<id>" and "dicom:<Study
+Instance UID>": the key images the report's expert picked (ReportKeyImage), else each series' first frame.
+No permission check here: it runs in the delivery task for a report its expert
 has signed, and the PDF itself is served through the reports app's checks.
 """
 from django.conf import settings
@@ -12,13 +13,13 @@ from teleclinic.errors import InvalidInput
 
 from .formats import render_frame
 from .formats.errors import FormatError
-from .models import EcgRecord, ImagingStudy, Instance, ReportStudy
+from .models import EcgRecord, ImagingStudy, Instance, ReportKeyImage, ReportStudy
 from .selectors import ecg_signal, instance_bytes
 
 KEY_IMAGES = 4  # the PDF's image page holds four
 
 
-def load_report_inputs(study_ref: str) -> tuple[EcgTrace | None, list[bytes]]:
+def load_report_inputs(study_ref: str, *, report_id: int | None = None) -> tuple[EcgTrace | None, list[bytes]]:
     kind, _, key = study_ref.partition(":")
     if kind == "ecg" and key.isascii() and key.isdigit():
         record = EcgRecord.objects.filter(pk=int(key)).first()
@@ -28,7 +29,10 @@ def load_report_inputs(study_ref: str) -> tuple[EcgTrace | None, list[bytes]]:
         return EcgTrace(leads=dict(signal.leads), sampling_rate=signal.sampling_rate), []
     if kind == "dicom" and key:
         study = ImagingStudy.objects.filter(study_instance_uid=key).first()
-        return None, _key_images(study) if study is not None else []
+        if study is None:
+            return None, []
+        picked = _picked_images(report_id, study) if report_id is not None else None
+        return None, picked if picked is not None else _key_images(study)
     return None, []
 
 
@@ -68,6 +72,22 @@ def _attached(study_ref: str, consultation_id: int) -> bool:
     the records app's records.selectors.study_attached, reached by name: records sits above studies)."""
     check = getattr(settings, "REPORTS_STUDY_ATTACHED", "")
     return bool(check) and import_string(check)(study_ref, consultation_id)
+
+
+def _picked_images(report_id: int, study: ImagingStudy) -> list[bytes] | None:
+    """The frames the expert marked as key images, in their window and order; None if none were marked."""
+    rows = list(ReportKeyImage.objects.filter(report_id=report_id, instance__series__study=study)
+                .select_related("instance")[:KEY_IMAGES])
+    if not rows:
+        return None
+    images = []
+    for row in rows:
+        try:
+            images.append(render_frame(instance_bytes(row.instance), frame=row.frame - 1, image_format="png",
+                                       window_center=row.window_center, window_width=row.window_width).content)
+        except FormatError:
+            continue  # as below: a frame that cannot be rendered is left off the page, not the report
+    return images
 
 
 def _key_images(study: ImagingStudy) -> list[bytes]:

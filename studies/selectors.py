@@ -5,9 +5,10 @@ from audit.services import audit_record, audit_record_many
 from consult.models import Consultation
 from directory.access import access_get, VIEW, scoped
 from directory.models import User
+from reports.models import Report
 
 from .errors import NotFound
-from .models import EcgRecord, ImagingStudy, Instance, Photo, Series, StudyLink, Upload
+from .models import EcgRecord, ImagingStudy, Instance, Photo, ReportKeyImage, Series, StudyLink, Upload
 from .parsing import ecg_from_npz
 from .services.storage import media_path
 
@@ -187,3 +188,9 @@ def consultation_studies(*, user: User, consultation_id, request=None) -> list[d
     rows += [{"type": "imaging", "id": s.pk, "created_at": s.created_at,
               "study_instance_uid": s.study_instance_uid} for s in studies]
     return sorted(rows, key=lambda row: row["created_at"], reverse=True)
+
+
+def report_key_images_read(*, user: User, report_id, request=None) -> list[ReportKeyImage]:
+    """The key images picked for a report in the caller's reach, in the PDF's order (a read of the report)."""
+    report = _get(user, Report.objects.all(), report_id, "report", request, "api")
+    return list(ReportKeyImage.objects.filter(report=report).select_related("instance__series"))

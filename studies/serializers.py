@@ -209,3 +209,35 @@ class StudyMatchIn(serializers.Serializer):
     patient = serializers.IntegerField(help_text="the patient to file it under (register one first if new)")
     consultation = serializers.IntegerField(required=False, allow_null=True,
                                             help_text="one of that patient's consultations: the study is read there")
+
+
+class KeyImageIn(serializers.Serializer):
+    instance = serializers.IntegerField(help_text="an image of the study the report reads (imaging-study's instance id)")
+    frame = serializers.IntegerField(default=1, help_text="1-based, as in DICOMweb")
+    window_center = serializers.FloatField(required=False, allow_null=True, default=None)
+    window_width = serializers.FloatField(required=False, allow_null=True, default=None)
+
+
+class KeyImagesIn(serializers.Serializer):
+    key_images = KeyImageIn(many=True, help_text="the whole choice, in the PDF's order (at most four); [] clears it")
+
+
+class KeyImageOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    instance = serializers.IntegerField()
+    sop_instance_uid = serializers.CharField()
+    series_instance_uid = serializers.CharField()
+    frame = serializers.IntegerField()
+    window_center = serializers.FloatField(allow_null=True)
+    window_width = serializers.FloatField(allow_null=True)
+    rendered_url = serializers.CharField()
+
+
+def key_image_out(row) -> dict:
+    query = (f"?window_center={row.window_center}&window_width={row.window_width}"
+             if row.window_width is not None else "")
+    return KeyImageOut({
+        "id": row.pk, "instance": row.instance_id, "sop_instance_uid": row.instance.sop_instance_uid,
+        "series_instance_uid": row.instance.series.series_instance_uid, "frame": row.frame,
+        "window_center": row.window_center, "window_width": row.window_width,
+        "rendered_url": f"/api/instances/{row.instance_id}/frames/{row.frame}/rendered/{query}"}).data

@@ -15,5 +15,6 @@ urlpatterns = [
     path("imaging-studies/<int:study_id>/match/", api.StudyMatchView.as_view(), name="imaging-study-match"),
     path("instances/<int:instance_id>/frames/<int:frame>/rendered/", api.FrameRenderedView.as_view(),
          name="instance-frame-rendered"),
+    path("reports/<int:report_id>/key-images/", api.ReportKeyImagesView.as_view(), name="report-key-images"),
     path("photos/<int:photo_id>/", api.PhotoView.as_view(), name="photo"),
 ]

@@ -111,6 +111,15 @@ def report_sign(*, report_id: int, by: User, request=None) -> ReportVersion:
     return version
 
 
+def report_lock_for_editing(*, report_id: int, by: User) -> Report:
+    """The report locked for its assigned expert to change what it reads (its key images): 404 outside their
+    reach, 403 for anyone else, 409 `signed` once signed (an amendment opens it again). Call inside a transaction."""
+    report = _locked_report_for_expert(report_id, by)
+    if report.state == Report.State.SIGNED:
+        raise Conflict("A signed report is never edited: start an amendment.", code="signed")
+    return report
+
+
 def _consultation_for_expert(consultation_id: int, by: User) -> Consultation:
     consultation = scoped(by, Consultation.objects.all(), VIEW).filter(pk=consultation_id).first()
     if consultation is None:

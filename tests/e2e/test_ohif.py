@@ -113,3 +113,61 @@ def test_reading_page_opens_ohif_which_lists_and_displays_the_cases_ct(people, c
     assert [e for e in errors if "/dicomweb" in e] == []
     # and nothing the viewer did was refused by its policy (it would have broken the display above)
     assert csp_violations == []
+
+
+NON_BLANK_VIEWPORTS = NON_BLANK_CANVAS.replace("return true;", "count += 1;").replace(
+    "() => {", "() => { let count = 0;").replace("return false;\n}", "return count;\n}")
+
+
+def test_compare_with_prior_opens_ohif_with_the_current_and_the_prior_study_side_by_side(
+        people, community, cardiology, patient_factory, consultation_factory, open_page):
+    # given a patient with a CT filed in an earlier consultation and a new CT in a case assigned to the expert
+    patient = patient_factory(home_clinic=community.township_a, health_record_no="1CT1")
+    doctor = people["township_doctor"]
+    studies = []
+    for slices in (3, 5):
+        assert all(not isinstance(r, Exception) for r in ingest_dicom_batch(
+            datas=ct_series(slices), source=Source(by=doctor, organisation=community.township_a)))
+        studies.append(ImagingStudy.objects.exclude(pk__in=[s.pk for s in studies]).get())
+    prior, current = studies
+    for study, state in ((prior, "closed"), (current, "assigned")):
+        study.consultation = consultation_factory(
+            patient=patient, requesting_org=community.township_a, requested_by=doctor, specialty=cardiology,
+            assigned_expert=people["expert"].expert, state=state)
+        study.save(update_fields=["consultation"])
+    # when the expert opens the case's reading page and picks "compare" on the prior
+    page = open_page("ohif-compare")
+    failed, metadata = [], set()
+    page.context.on("response", lambda r: "/dicomweb/" in r.url and r.status >= 400
+                    and failed.append(f"{r.status} {r.url}"))
+    page.context.on("response", lambda r: "/metadata" in r.url and r.status == 200
+                    and metadata.update(uid for uid in (prior.study_instance_uid, current.study_instance_uid)
+                                        if uid in r.url))
+    page.console_errors.allow(r"^(?!.*(/dicomweb|app-config|Content Security Policy)).*$")
+    login(page, people["expert"].username, next=f"/read/{current.consultation_id}/")
+    link = page.wait_for_selector(f"#priors a[data-compare='{prior.study_instance_uid}']")
+    assert "对比" in link.inner_text()
+    with page.expect_popup() as opened:
+        link.click()
+    viewer = opened.value
+    # then OHIF opens both studies, the case's first, with the two-study hanging protocol
+    query = viewer.url.split("?", 1)[1]
+    assert "hpCompare" in viewer.url
+    assert query.index(current.study_instance_uid) < query.index(prior.study_instance_uid)
+    # and draws them side by side: two viewports with non-blank pixels, each study's metadata read
+    wait_for_js(viewer, f"({NON_BLANK_VIEWPORTS})() >= 2", timeout_ms=90_000)
+    wait_for_js(viewer, "document.querySelectorAll('canvas.cornerstone-canvas').length >= 2")
+    assert metadata == {prior.study_instance_uid, current.study_instance_uid}
+    # the case's 5-slice CT on the left, the prior 3-slice CT on the right (each viewport's image counter)
+    counters = """(() => { const out = {};  // the x of each viewport's image counter "(1/5)" or "(1/3)"
+      for (const e of document.querySelectorAll('body *')) {
+        const m = e.childElementCount === 0 && /\\(1\\/([35])\\)/.exec(e.textContent || '');
+        if (m) out[m[1]] = e.getBoundingClientRect().left;
+      }
+      return out; })()"""
+    wait_for_js(viewer, f"Object.keys({counters}).length === 2")
+    x = viewer.evaluate(counters)
+    assert x["5"] < x["3"], x
+    viewer.test_slug = page.test_slug
+    screenshot(viewer, "ohif-compare")
+    assert not failed, failed

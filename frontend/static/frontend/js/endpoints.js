@@ -70,6 +70,8 @@ export const REPORT = (id) => `/api/reports/${id}/`;
 export const REPORT_DRAFT = (id) => `/api/reports/${id}/draft/`;   // PUT {content}
 export const REPORT_SIGN = (id) => `/api/reports/${id}/sign/`;     // POST
 export const REPORT_AMEND = (id) => `/api/reports/${id}/amend/`;   // POST {reason}: opens an amendment draft
+// studies: [{id, instance, frame, window_center, window_width, rendered_url}]; PUT {key_images: [{instance, frame, window_center, window_width}]} replaces all
+export const REPORT_KEY_IMAGES = (id) => `/api/reports/${id}/key-images/`;
 // {days, by_urgency: {urgency: {step: {n, median, p90}}}, by_expert: {name: {...}}}, steps below; minutes
 export const TURNAROUND = "/api/reports/turnaround/";         // ?days=
 export const QC = "/api/reports/quality/figures/";            // [{expert, sampled, read, agree, minor, major, agreement_rate}]

@@ -146,6 +146,24 @@ export class ImageViewer {
     const win = this.window.center === null ? t("default") : `${this.window.center} / ${this.window.width}`;
     this.info.textContent = `${t("Frame")} ${this.index + 1}/${this.frames.length} · ${t("Window")} ${win} · ${Math.round(this.view.scale * 100)}%`;
     this.container.dataset.frame = String(this.index);
+    this.container.dispatchEvent(new CustomEvent("frame-shown", { detail: this.current() }));
+  }
+
+  /** What is on screen: {instance, frame (1-based, as the API counts), window: {center, width} | null}. */
+  current() {
+    const { instance, frame } = this.frames[this.index] || {};
+    if (instance === undefined) return null;
+    const window = this.window.center === null ? null : { ...this.window };
+    return { instance, frame: frame + 1, window };
+  }
+
+  /** Show a frame of an instance (1-based), opening its series. */
+  showFrame(instanceId, frame) {
+    const i = this.series.findIndex((s) => (s.instances || []).some((x) => x.id === instanceId));
+    if (i < 0) return;
+    this.openSeries(i);
+    const index = this.frames.findIndex((f) => f.instance === instanceId && f.frame === frame - 1);
+    if (index >= 0) this.show(index);
   }
 
   onWheel(event) {

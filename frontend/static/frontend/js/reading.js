@@ -5,6 +5,7 @@ import * as E from "./endpoints.js";
 import { el, formatDateTime } from "./dom.js";
 import { EcgViewer } from "./ecg-viewer.js";
 import { ImageViewer } from "./image-viewer.js";
+import { KeyImages } from "./key-images.js";
 import { ReferralPanel } from "./referral-panel.js";
 import { ReportEditor } from "./report-editor.js";
 import { t } from "./strings.js";
@@ -17,8 +18,10 @@ let ecgViewer = null;
 let priorViewer = null;
 let comparing = 0;  // the latest comparison asked for: an older answer arriving late is dropped
 let imageViewer = null;
+let keyImages = null;  // the imaging report's key images, marked on the viewer's frame
 let consultation = null;
 let openedStudy = null;
+let currentImagingUid = null;  // the case's first imaging study: what a prior is compared with in OHIF
 // the sign dialog names the patient and the study being reported
 editor.describe = () => ({ patient: consultation ? patientLine(consultation) : "", study: openedStudy ? studyLabel(openedStudy) : "" });
 
@@ -84,9 +87,21 @@ async function loadPriors() {
   const row = (s, attached) => el("li", { dataset: { kind: s.kind, id: s.id, attached: attached ? "true" : "false" } },
     el("button", { type: "button", class: "link", onclick: () => (attached ? openStudy({ type: s.kind, id: s.id, created_at: s.at }) : openPrior(s)) },
       `${t(`kind:${s.kind}`)} ${formatDateTime(s.at)}${s.description ? ` · ${s.description}` : ""}`),
-    el("span", { class: "muted small" }, attached ? ` ${t("attached from the record")}` : (s.consultation ? ` #${s.consultation}` : "")));
+    el("span", { class: "muted small" }, attached ? ` ${t("attached from the record")}` : (s.consultation ? ` #${s.consultation}` : "")),
+    compareLink(s));
   const items = [...data.attached.map((s) => row(s, true)), ...data.priors.map((s) => row(s, false))];
   $("#priors").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, t("No earlier studies."))]));
+}
+
+/** "Compare with this prior": OHIF with the case's study and the prior side by side (OHIF's own hanging
+ * protocol for two studies, @ohif/hpCompare: the first study on the left, the second on the right). */
+function compareLink(prior) {
+  if (!$("#open-ohif") || !currentImagingUid || prior.kind !== "imaging" || !prior.study_instance_uid
+    || prior.study_instance_uid === currentImagingUid) return null;
+  const query = new URLSearchParams({ StudyInstanceUIDs: `${currentImagingUid},${prior.study_instance_uid}`,
+    hangingProtocolId: "@ohif/hpCompare" });
+  return el("a", { class: "button small", href: `/ohif/viewer?${query}`, target: `ohif-${consultationId}`,
+    dataset: { compare: prior.study_instance_uid } }, t("Compare with this prior in OHIF"));
 }
 
 // A prior opens in the viewer for comparison; the report keeps reading this case's own study.
@@ -103,8 +118,9 @@ async function openPrior(prior) {
       ecgViewer.load(samples, { device: device.values || {}, computed: computed.values || {}, statements: device.statements || [],
         critical: record.critical_findings || [], computedStatements: computed.statements || [] });
     } else {
-      imageViewer ??= new ImageViewer($("#images"));
-      imageViewer.load(await api(E.IMAGING_STUDY(prior.id)));
+      const shown = await api(E.IMAGING_STUDY(prior.id));
+      imagesViewer().load(shown);
+      keyImages.setShown(`dicom:${shown.study_instance_uid}`);
     }
     $("#study-tabs").dataset.showing = `prior:${prior.kind}:${prior.id}`;
   } catch (error) {
@@ -125,6 +141,7 @@ async function loadStudies() {
     onclick: () => openStudy(s) }, studyLabel(s))));
   if (!studies.length) tabs.replaceChildren(el("p", { class: "muted" }, t("Nothing uploaded yet.")));
   const uids = studies.filter((s) => s.type === "imaging" && s.study_instance_uid).map((s) => s.study_instance_uid);
+  currentImagingUid = uids[0] ?? null;
   const ohif = $("#open-ohif");
   if (ohif && uids.length) {  // the reading viewer, in its own window beside this page's report editor
     ohif.href = `/ohif/viewer?${new URLSearchParams({ StudyInstanceUIDs: uids.join(",") })}`;
@@ -217,11 +234,26 @@ async function openStudy(study) {
       statements: (computed.statements || []).map((s) => `${s.zh} ${s.en}`) });
     loadComparison(study.id).catch((error) => { $("#page-status").textContent = error.message; });
   } else if (study.type === "imaging") {
-    imageViewer ??= new ImageViewer($("#images"));
     const imaging = await api(E.IMAGING_STUDY(study.id));
-    imageViewer.load(imaging);
-    editor.setStudy({ kind: "imaging", ref: imaging.study_instance_uid ? `dicom:${imaging.study_instance_uid}` : null, measurements: {} });
+    imagesViewer().load(imaging);
+    const ref = imaging.study_instance_uid ? `dicom:${imaging.study_instance_uid}` : null;
+    keyImages.setShown(ref);
+    editor.setStudy({ kind: "imaging", ref, measurements: {} });
   }
+}
+
+/** The image viewer, with the key-image marker of the report under it (made on the first imaging study). */
+function imagesViewer() {
+  if (!imageViewer) {
+    imageViewer = new ImageViewer($("#images"));
+    keyImages = new KeyImages($("#key-images"), imageViewer);
+    keyImages.setReport(editor.report).catch((error) => { $("#page-status").textContent = error.message; });
+  }
+  return imageViewer;
+}
+
+function reportChanged() {
+  if (keyImages) keyImages.setReport(editor.report).catch((error) => { $("#page-status").textContent = error.message; });
 }
 
 function numbersOnly(values) {
@@ -231,6 +263,8 @@ function numbersOnly(values) {
 async function main() {
   $("#report").addEventListener("report-loaded", renderHeader);
   $("#report").addEventListener("report-changed", refreshHeader);
+  $("#report").addEventListener("report-loaded", reportChanged);
+  $("#report").addEventListener("report-changed", reportChanged);
   $("#referral").addEventListener("referral-changed", refreshHeader);
   // the trace first: its requests go out before the report's and the referrals', which follow it
   const studies = loadStudies();
