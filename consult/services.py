@@ -77,10 +77,14 @@ def do_assign(*, consultation: Consultation, expert_id: int, at: dt.datetime, du
 
 def do_book(*, consultation: Consultation, expert_id: int, at: dt.datetime, due_at: dt.datetime, by,
             detail: dict, request=None, interface: str = "api") -> Consultation:
-    """Booked into a cloud-clinic slot: the session's expert holds it, due at the slot's end. Call holding the row lock."""
-    return _do_transition(consultation, Transition.BOOK, by=by, interface=interface, request=request,
-                          fields={"assigned_expert_id": expert_id, "assigned_at": at, "due_at": due_at},
-                          detail={"expert": expert_id, **detail})
+    """Booked into a cloud-clinic slot: the session's expert holds it, due at the slot's end. Call holding the row lock.
+    The requester's console is told on commit (consultation.booked): every window of it shows the expert."""
+    _do_transition(consultation, Transition.BOOK, by=by, interface=interface, request=request,
+                   fields={"assigned_expert_id": expert_id, "assigned_at": at, "due_at": due_at},
+                   detail={"expert": expert_id, **detail})
+    send_event_on_commit(user_ids=[consultation.requested_by_id], payload={
+        "type": "consultation.booked", "consultation": consultation.pk, "state": consultation.state})
+    return consultation
 
 
 def do_start(*, consultation: Consultation, by, detail: dict, request=None, interface: str = "api") -> Consultation:

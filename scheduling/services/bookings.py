@@ -119,8 +119,13 @@ def _assign_to_session_expert(consultation: Consultation, slot: Slot, booking: B
     if consultation.assigned_expert_id not in (None, expert_id, moving_from):
         raise Conflict("Another expert already holds this consultation.", code="assigned_elsewhere")
     now = timezone.now()
-    Assignment.objects.filter(consultation=consultation, status=Assignment.Status.OFFERED).update(
-        status=Assignment.Status.WITHDRAWN, decided_at=now, reason="booked_in_cloud_clinic")
+    offers = Assignment.objects.filter(consultation=consultation, status=Assignment.Status.OFFERED)
+    offered_to = list(offers.values_list("pk", "expert__user_id"))
+    offers.update(status=Assignment.Status.WITHDRAWN, decided_at=now, reason="booked_in_cloud_clinic")
+    for assignment_id, user_id in offered_to:  # their workstations drop the offer at once
+        send_event_on_commit(user_ids=[user_id], payload={
+            "type": "assignment.withdrawn", "assignment": assignment_id, "consultation": consultation.pk,
+            "reason": "booked_in_cloud_clinic"})
     do_book(consultation=consultation, expert_id=expert_id, at=now, due_at=slot.ends_at, by=by, request=request,
             detail={"booking": booking.pk, "slot": slot.pk})
 

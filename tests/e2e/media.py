@@ -34,13 +34,13 @@ STATS_JS = """async () => {
 }"""
 
 
-def video_decoding(page, selector: str, timeout_s: float = 30) -> dict:
-    """Wait until the video at `selector` has a size and presents at least 5 frames a second."""
+def video_decoding(page, selector: str, timeout_s: float = 30, min_frames: int = 5) -> dict:
+    """Wait until the video at `selector` has a size and presents at least `min_frames` frames a second."""
     deadline = time.monotonic() + timeout_s
     seen = None
     while time.monotonic() < deadline:
         seen = page.evaluate(FRAMES_JS, selector)
-        if seen and seen["width"] > 0 and seen["frames"] >= 5:
+        if seen and seen["width"] > 0 and seen["frames"] >= min_frames:
             return seen
         time.sleep(0.3)
     raise AssertionError(f"no frames decoding in {selector}: {seen}; the page's media: {page.evaluate(STATS_JS)}")

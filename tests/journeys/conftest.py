@@ -4,13 +4,14 @@ Debian's Chromium through Playwright, one context per person.
 No substitute anywhere: no routed endpoint, no fake server, no test loader in settings. Rows are made
 through the product's own API or pages as the demo's people (password teleclinic-demo).
 """
+import datetime as dt
 import os
 import re
 
 import pytest
 
 from tests.conftest import ARTIFACTS
-from tests.journeys.demo import DEMO_PASSWORD, Demo
+from tests.journeys.demo import DEMO_PASSWORD, Demo, StackClock, next_sunday_23h_utc
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--allow-loopback-in-peer-connection", "--use-fake-device-for-media-stream",
@@ -20,10 +21,21 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 JOURNEY_ENV = {"BEAT_INTERVAL_SCALE": "0.1"}
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The module's `manage.py rundemo` (embedded default, demo seeded), stopped at its end."""
-    running = Demo(tmp_path_factory.mktemp("rundemo"), env=JOURNEY_ENV)
+@pytest.fixture(scope="session")
+def stack_clock():
+    """The clock the journeys' server and pages share: a Sunday 23:00 UTC (Monday 07:00 in the service's
+    zone, where "this week" and "today" differ between UTC and the county), or TEST_STACK_CLOCK_AT (ISO
+    8601) to run them once at another odd moment by hand. Nothing depends on the machine's day or zone."""
+    at = os.environ.get("TEST_STACK_CLOCK_AT")
+    return StackClock(dt.datetime.fromisoformat(at) if at else next_sunday_23h_utc(dt.datetime.now(dt.UTC)))
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory, stack_clock):
+    """One `manage.py rundemo` (embedded default, demo seeded) for the whole session, stopped at its end.
+    Tests share it and stay independent: each makes its own consultation (the demo has 40 patients and
+    8 experts, all on call), and none needs an empty database."""
+    running = Demo(tmp_path_factory.mktemp("rundemo"), env=JOURNEY_ENV, clock=stack_clock)
     yield running
     running.stop()
 
@@ -43,30 +55,35 @@ def chromium():
 
 
 @pytest.fixture
-def person(chromium, demo, request):
-    """person(username) -> a logged-in Page in its own browser context on the demo, in Chinese."""
+def person(chromium, demo, stack_clock, request):
+    """person(username) -> a logged-in Page in its own browser context on the demo, in Chinese, on the
+    demo's clock. person(None, ...) -> a Page with nobody logged in (a patient's phone)."""
     opened = []
 
-    def make(username: str, **context_options):
-        context = chromium.new_context(base_url=demo.url, locale="zh-CN", timezone_id="Asia/Shanghai",
-                                       accept_downloads=True, **context_options)
+    def make(username: str | None, **context_options):
+        context = chromium.new_context(**{"base_url": demo.url, "locale": "zh-CN", "timezone_id": "Asia/Shanghai",
+                                          "accept_downloads": True, **context_options})
         context.set_default_timeout(20_000)
         page = context.new_page()
-        page.errors = []
+        stack_clock.install(page)
+        page.errors, page.console = [], []
         page.on("pageerror", lambda error: page.errors.append(str(error)))
-        opened.append((username, page))
-        login(page, username)
+        page.on("console", lambda message: page.console.append(f"{message.type}: {message.text}"))
+        opened.append((f"{len(opened) + 1}-{username or 'phone'}", page))
+        if username:
+            login(page, username)
         return page
 
     yield make
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
-    for username, page in opened:
+    for name, page in opened:  # each page's picture and console, to be looked at when a step fails
         try:
-            page.screenshot(path=str(SCREENSHOTS / f"journeys-{slug}-{username}.png"), full_page=True)
+            (SCREENSHOTS / f"journeys-{slug}-{name}.console.txt").write_text("\n".join(page.console))
+            page.screenshot(path=str(SCREENSHOTS / f"journeys-{slug}-{name}.png"), full_page=True)
         finally:
             page.context.close()
-    errors = [f"{username}: {e}" for username, page in opened for e in page.errors]
+    errors = [f"{name}: {e}" for name, page in opened for e in page.errors]
     assert not errors, "uncaught errors in the pages:\n" + "\n".join(errors)
 
 

@@ -4,6 +4,7 @@ Embedded settings: no DATABASE_URL, REDIS_URL or CELERY_BROKER_URL (SQLite in a 
 the in-memory channel layer, eager in-process jobs, the in-process beat). Only timers are shortened,
 through the environment variables the product reads (BEAT_INTERVAL_SCALE, SCHEDULING_OFFER_*_SECONDS).
 """
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "teleclinic-demo"  # directory/demo.py
 START_S = 300  # migrate + seed on SQLite, on a machine other test runs keep busy
 EMBEDDED_UNSET = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "SITE_URL",
-                  "REPORTS_PUBLIC_BASE_URL", "REPORTS_STUDY_LOADER", "MEDIA_ROOT")
+                  "REPORTS_PUBLIC_BASE_URL", "REPORTS_STUDY_LOADER", "MEDIA_ROOT", "TEST_CLOCK_AT", "TEST_CLOCK_SINCE")
 
 
 def free_port() -> int:
@@ -29,17 +30,21 @@ def free_port() -> int:
 class Demo:
     """A running `manage.py rundemo`: its address, its log, its VAR_DIR (the SQLite file is var_dir/teleclinic.sqlite3)."""
 
-    def __init__(self, var_dir: Path, env: dict | None = None):
+    def __init__(self, var_dir: Path, env: dict | None = None, clock: "StackClock | None" = None):
         self.var_dir = Path(var_dir)
+        self.clock = clock
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.var_dir / "rundemo.log"
         environment = {k: v for k, v in os.environ.items() if k not in EMBEDDED_UNSET}
         environment.update({"TELECLINIC_VAR_DIR": str(self.var_dir), "PYTHONUNBUFFERED": "1", **(env or {})})
+        command = [sys.executable, "manage.py", "rundemo", "--port", str(self.port)]
+        if clock is not None:  # the same command on a moved clock (time-machine in the process: tests/e2e/clocked.py)
+            environment.update(clock.env())
+            command = [sys.executable, "-m", "tests.e2e.clocked", *command[1:]]
         self.var_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "w") as out:
-            self.proc = subprocess.Popen([sys.executable, "manage.py", "rundemo", "--port", str(self.port)], cwd=ROOT,
-                                         env=environment, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -82,6 +87,33 @@ class Demo:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+class StackClock:
+    """A ticking clock for a `rundemo` and the pages on it: it showed `at` at the real moment `since`.
+    Only where Python (time-machine, in the server process) or the page (Playwright's clock) reads the time;
+    monotonic clocks, timeouts and event loops keep real time."""
+
+    def __init__(self, at: dt.datetime):
+        self.at, self.since = at, time.time()
+
+    def now(self) -> dt.datetime:
+        return self.at + dt.timedelta(seconds=time.time() - self.since)
+
+    def env(self) -> dict[str, str]:
+        return {"TEST_CLOCK_AT": self.at.isoformat(), "TEST_CLOCK_SINCE": repr(self.since)}
+
+    def install(self, page) -> None:
+        """Call before the page's first navigation: its scripts then see the server's clock."""
+        page.clock.install(time=self.now())
+
+
+def next_sunday_23h_utc(after: dt.datetime) -> dt.datetime:
+    """The first Sunday 23:00 UTC after `after` (already Monday 07:00 in the service's zone): never in the
+    past, so that the cookies the server dates by it are not expired by the browser's real clock."""
+    moment = after.astimezone(dt.UTC).replace(hour=23, minute=0, second=0, microsecond=0)
+    moment += dt.timedelta(days=(6 - moment.weekday()) % 7)
+    return moment if moment > after else moment + dt.timedelta(days=7)
 
 
 class _BaseUrlSession(requests.Session):

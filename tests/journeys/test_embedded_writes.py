@@ -9,22 +9,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pydicom
-import pytest
 import requests
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from tests.journeys.demo import Demo
-
 FILES = ["CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "emri_small.dcm"]
 BOUNDARY = "j12boundary"
-
-
-@pytest.fixture(scope="module")
-def demo_alone(tmp_path_factory):
-    running = Demo(tmp_path_factory.mktemp("rundemo-writes"))
-    yield running
-    running.stop()
 
 
 def _stow_body(name: str, patient_id: str) -> bytes:
@@ -39,14 +29,14 @@ def _stow_body(name: str, patient_id: str) -> bytes:
             + f"\r\n--{BOUNDARY}--\r\n".encode())
 
 
-def test_parallel_stow_rs_requests_all_succeed_on_embedded_sqlite(demo_alone):
+def test_parallel_stow_rs_requests_all_succeed_on_embedded_sqlite(demo):
     # given a township doctor's token on `make run`'s embedded default
-    token = demo_alone.api("tdoc01").headers["Authorization"]
+    token = demo.api("tdoc01").headers["Authorization"]
     # (the demo's patients DEMO-0001..0004 belong to the villages of township 1)
     bodies = [_stow_body(FILES[i % len(FILES)], f"DEMO-{i % 4 + 1:04d}") for i in range(12)]
 
     def stow(body: bytes) -> requests.Response:
-        return requests.post(f"{demo_alone.url}/dicomweb/studies", data=body, timeout=120, headers={
+        return requests.post(f"{demo.url}/dicomweb/studies", data=body, timeout=120, headers={
             "Authorization": token, "Accept": "application/dicom+json",
             "Content-Type": f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'})
 
@@ -57,7 +47,7 @@ def test_parallel_stow_rs_requests_all_succeed_on_embedded_sqlite(demo_alone):
     statuses = [(r.status_code, r.headers.get("Content-Type"), r.text[:200]) for r in responses]
     assert all(r.status_code == 200 for r in responses), statuses
     assert all(len(r.json()["00081199"]["Value"]) == 1 and "00081198" not in r.json() for r in responses), statuses
-    found = requests.get(f"{demo_alone.url}/dicomweb/studies?limit=100", headers={"Authorization": token}, timeout=60)
+    found = requests.get(f"{demo.url}/dicomweb/studies?limit=100", headers={"Authorization": token}, timeout=60)
     assert found.status_code == 200 and len(found.json()) >= len(bodies)
 
 
@@ -81,9 +71,9 @@ def _tus_upload(session, data: bytes, **metadata) -> dict:
     raise AssertionError(f"upload {url} never finished: {upload}")
 
 
-def test_the_same_ct_sent_in_a_second_consultation_is_offered_there_too_on_embedded_sqlite(demo_alone):
+def test_the_same_ct_sent_in_a_second_consultation_is_offered_there_too_on_embedded_sqlite(demo):
     # given a village doctor's patient with two async cardiology consultations on `make run`'s default
-    doctor = demo_alone.api("vdoc01")
+    doctor = demo.api("vdoc01")
     patient = doctor.get("/api/patients/").json()["results"][0]
     ids = [doctor.post("/api/consultations/", json={"patient": patient["id"], "specialty": "cardiology",
                                                      "mode": "async", "reason": reason}).json()["id"]

@@ -4,9 +4,11 @@ The product runs as `manage.py rundemo` (tests/journeys/demo.py); the people are
 What is checked is what each person sees: the upload's true outcome, the report arriving at the
 village clinic, the PDF's trace drawn on its grid, the QR code opening a page a person reads.
 """
+import datetime as dt
 import subprocess
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -17,10 +19,13 @@ from pydicom.uid import generate_uid
 
 from directory.demo import EXPERTS
 from tests.e2e.conftest import wait_for_js
+from tests.e2e.media import video_decoding
 from tests.journeys.conftest import SCREENSHOTS
+from tests.reports.pdf_checks import assert_pdf_shows
 
 pytestmark = pytest.mark.browser
 
+SERVICE_ZONE = ZoneInfo("Asia/Shanghai")  # settings.TIME_ZONE: the county's clock, the pages' too
 SLOW_MS = 90_000  # ingest and PDF rendering in-process on a loaded 2-core machine
 TRACE_NOT_ATTACHED = "could not be attached"  # reports/services/delivery.py, when the loader found no trace
 
@@ -46,11 +51,17 @@ def _request_async_cardiology(village, patient_name: str, reason: str) -> int:
 
 
 def _fresh_ecg(tmp_path: Path) -> str:
-    """pydicom's 12-lead ECG as a new recording (new UIDs): the same instance sent twice is stored once."""
-    ds = pydicom.dcmread(get_testdata_file("waveform_ecg.dcm"))
+    """pydicom's 12-lead ECG as a new recording."""
+    return _fresh_copy(tmp_path, "waveform_ecg.dcm")
+
+
+def _fresh_copy(tmp_path: Path, name: str) -> str:
+    """A pydicom sample as a new study (new UIDs): the same instance sent twice is stored once, and the demo
+    server is shared by the session's tests."""
+    ds = pydicom.dcmread(get_testdata_file(name))
     ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = generate_uid(), generate_uid(), generate_uid()
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    path = tmp_path / "waveform_ecg.dcm"
+    path = tmp_path / name
     ds.save_as(path, enforce_file_format=True)
     return str(path)
 
@@ -61,7 +72,7 @@ def _upload(village, kind: str, files) -> None:
     village.click("#upload-form button[type=submit]")
 
 
-def _offered_expert_username(demo, consultation_id: int) -> str:
+def _offered_expert_username(demo, consultation_id: int, specialty: str = "cardiology") -> str:
     """Whom the system offered the case to (as the coordinator's API says), as a demo login."""
     coordinator = demo.api("coord")
     deadline = time.monotonic() + SLOW_MS / 1000
@@ -69,7 +80,7 @@ def _offered_expert_username(demo, consultation_id: int) -> str:
         offers = [a for a in coordinator.get("/api/scheduling/assignments/?status=offered&limit=500").json()["results"]
                   if a["consultation"] == consultation_id]
         if offers:
-            experts = coordinator.get("/api/scheduling/experts/?specialty=cardiology").json()
+            experts = coordinator.get(f"/api/scheduling/experts/?specialty={specialty}").json()
             name = next(e["name"] for e in experts if e["id"] == offers[0]["expert"])
             return next(username for username, full_name, *_ in EXPERTS if full_name in name)
         time.sleep(0.5)
@@ -184,3 +195,147 @@ def _ecg_page_pixels(pdf: Path, tmp_path: Path) -> tuple[int, int]:
         dark = (r < 90) & (g < 90) & (b < 90)
         best = (int(grid.sum()), int(dark[box].sum()))
     return best
+
+
+# --- journey 2: live cloud clinic ---------------------------------------------------------------------
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+VIDEO_S = 90  # the first frames through the relay, three pages decoding on a shared 2-core machine
+
+
+def _expert_id(demo, username: str, specialty: str) -> int:
+    """The demo expert's id, as the coordinator's API lists them."""
+    full_name = next(name for login, name, *_ in EXPERTS if login == username)
+    experts = demo.api("coord").get(f"/api/scheduling/experts/?specialty={specialty}").json()
+    return next(e["id"] for e in experts if full_name in e["name"])
+
+
+def _cloud_clinic_starting_soon(demo, stack_clock, username: str) -> dict:
+    """As the coordinator, on the roster page's API: a one-day cardiology cloud clinic of the expert starting
+    in four minutes (within the five minutes before a slot in which beat opens its room), every slot kept for
+    grassroots clinics until it starts. Returns the session."""
+    local = stack_clock.now().astimezone(SERVICE_ZONE) + dt.timedelta(minutes=4)
+    start = local.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    if start.hour == 23:
+        pytest.skip("a one-day session needs an hour before midnight in the service's zone (TEST_STACK_CLOCK_AT)")
+    end = start + dt.timedelta(minutes=60)
+    coordinator = demo.api("coord")
+    expert_id = _expert_id(demo, username, "cardiology")
+    roster = coordinator.post("/api/scheduling/rosters/", json={
+        "expert": expert_id, "specialty": "cardiology", "weekdays": [start.isoweekday()],
+        "start_time": f"{start:%H:%M}", "end_time": f"{end:%H:%M}", "slot_minutes": 20, "capacity": 3,
+        "valid_from": f"{start:%Y-%m-%d}", "valid_until": f"{start:%Y-%m-%d}", "reserved_share": 100,
+        "release_hours": 0})
+    assert roster.status_code == 201, roster.text
+    sessions = coordinator.get("/api/scheduling/sessions/", params={
+        "expert": expert_id, "from": (start - dt.timedelta(minutes=1)).isoformat(),
+        "to": (end + dt.timedelta(minutes=1)).isoformat(), "limit": 50}).json()
+    sessions = sessions["results"] if isinstance(sessions, dict) else sessions
+    return next(s for s in sessions if s["roster"] == roster.json()["id"])
+
+
+def test_journey_2_a_booked_cloud_clinic_opens_its_room_the_patient_joins_by_phone_and_the_report_returns(
+        demo, person, stack_clock, tmp_path):
+    # given the expert's cloud clinic starting in a few minutes, and the village doctor's console (never reloaded)
+    expert_login = "expert03"
+    session = _cloud_clinic_starting_soon(demo, stack_clock, expert_login)
+    village = person("vdoc03")
+    patient = _patient(demo, "vdoc03")
+    village.wait_for_selector("#socket-state[data-state=open]")
+    village.evaluate("window.__journeyMark = 'kept'")
+
+    # when the doctor requests a live cardiology consultation and books a reserved slot of that clinic
+    village.fill("#patient-q", patient["name"])
+    village.click("#patient-search button[type=submit]")
+    village.click(f"#patient-results button:has-text('{patient['name']}') >> nth=0")
+    village.select_option("#consult-specialty", "cardiology")
+    village.check("#consult-form input[name=mode][value=live]")
+    village.fill("#consult-form textarea[name=reason]", "心悸一周，夜间明显")
+    village.click("#consult-form button[type=submit]")
+    village.wait_for_selector("#consult-status:has-text('已申请')")
+    wait_for_js(village, "document.querySelector('#booking-consultation').value !== ''")
+    consultation_id = int(village.input_value("#booking-consultation"))
+    village.click(f"#slots li.session-slots[data-session='{session['id']}'] button.slot.reserved >> nth=0",
+                  timeout=SLOW_MS)
+    village.wait_for_selector("#booking-status:has-text('已预约')")
+    # then the console shows the case as the session expert's, with the booked time
+    expert_name = next(name for login, name, *_ in EXPERTS if login == expert_login)
+    row = f"#consultations tr[data-id='{consultation_id}']"
+    village.wait_for_selector(f"{row}[data-state=assigned] td.expert:has-text('{expert_name}')", timeout=SLOW_MS)
+    assert village.inner_text(f"{row} td.booked").strip(), "no booked time shown"
+
+    # when the slot's time comes, the room opens by itself (beat) and the console says so, live
+    village.wait_for_selector(f"#events li:has-text('预约时段的远程诊室已开放'):has-text('#{consultation_id}')",
+                              timeout=SLOW_MS)
+    # and the doctor goes into it (a second window: the console stays open) and makes the patient's link
+    room = person("vdoc03")
+    with room.expect_navigation(url="**/live/rooms/*/"):
+        room.click(f"#consultations tr[data-id='{consultation_id}'] button[data-room]")
+    room.wait_for_selector("#conn-status.ok", timeout=SLOW_MS)
+    room.click("#btn-invite")
+    room.wait_for_selector("#invite-qr svg")
+    link = room.input_value("#invite-url")
+    assert link.startswith(f"{demo.url}/") and "/join/#" in link, link
+    host_id = str(room.evaluate("window.liveRoom.state.me.id"))
+
+    # and the expert joins from the workstation's worklist
+    expert = person(expert_login)
+    with expert.expect_navigation(url="**/live/rooms/*/"):
+        expert.click(f"#worklist tr[data-id='{consultation_id}'] button[data-room]", timeout=SLOW_MS)
+    expert.wait_for_selector("#conn-status.ok", timeout=SLOW_MS)
+    expert_id = str(expert.evaluate("window.liveRoom.state.me.id"))
+
+    # when the patient opens the link on their phone (no account), passes the camera check and waits
+    phone = person(None, **PHONE)
+    phone.goto(link)
+    phone.click("#btn-check")
+    phone.wait_for_selector("#btn-enter", state="visible", timeout=SLOW_MS)
+    video_decoding(phone, "#preview", timeout_s=VIDEO_S, min_frames=2)
+    phone.click("#btn-enter")
+    phone.wait_for_selector("#step-wait", state="visible")
+    # then the doctor sees them waiting and admits them
+    waiting = room.wait_for_selector("#participants li.waiting", timeout=SLOW_MS)
+    patient_id = waiting.get_attribute("data-participant")
+    room.click(f"#participants li.waiting[data-participant='{patient_id}'] button[data-action=admit]")
+    room.wait_for_selector(f"#participants li.admitted[data-participant='{patient_id}']", timeout=SLOW_MS)
+    phone.wait_for_selector("#step-call", state="visible", timeout=SLOW_MS)
+
+    # then video flows through the relay between all three: each page decodes the other two cameras
+    for who, pid in (("doctor", host_id), ("expert", expert_id)):
+        video_decoding(phone, f'#remote video[data-participant="{pid}"]', timeout_s=VIDEO_S, min_frames=2)
+    for page, others in ((expert, (host_id, patient_id)), (room, (expert_id, patient_id))):
+        for pid in others:
+            video_decoding(page, f'#tiles figure.tile[data-participant="{pid}"] video', timeout_s=VIDEO_S,
+                           min_frames=2)
+
+    # when the expert leaves the call and writes and signs the consultation report
+    expert.click("#btn-leave")
+    expert.goto(f"/read/{consultation_id}/")
+    expert.wait_for_selector("body[data-ready=true]")
+    expert.click("#report button[data-start=consultation]")
+    expert.wait_for_selector("#report[data-state=draft]")
+    expert.fill("#report textarea[name=assessment]", "阵发性室上性心动过速可能，血流动力学稳定。")
+    expert.fill("#report textarea[name=plan]", "完善24小时动态心电图，避免浓茶咖啡。")
+    expert.wait_for_selector("#report .status:has-text('已于')")
+    expert.click("#report button:has-text('签发')")
+    expert.click("#sign-dialog button[data-confirm]")
+    expert.wait_for_selector("#report[data-state=signed]")
+
+    # then the report reaches the village console live, and its PDF reads what the expert wrote
+    item = f"#reports li.unread:has-text('#{consultation_id}')"
+    assert patient["name"] in village.wait_for_selector(item, timeout=SLOW_MS).inner_text()
+    href = village.wait_for_selector(f"{item} a:has-text('打开PDF')", timeout=SLOW_MS).get_attribute("href")
+    _assert_pdf(village, href, tmp_path, texts=[patient["name"], "阵发性室上性心动过速可能，血流动力学稳定。",
+                                                "完善24小时动态心电图，避免浓茶咖啡。", expert_name])
+    assert village.evaluate("window.__journeyMark") == "kept", "the console was reloaded"
+
+
+def _assert_pdf(page, href: str, tmp_path: Path, **shows) -> None:
+    """The PDF opens for the page's user and shows what the person must see (tests/reports/pdf_checks.py)."""
+    response = page.request.get(href)
+    assert response.status == 200 and response.body()[:5] == b"%PDF-", response.text()[:300]
+    path = tmp_path / "report.pdf"
+    path.write_bytes(response.body())
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / f"journeys-{Path(tmp_path).name}-report.pdf").write_bytes(response.body())
+    assert_pdf_shows(path, **shows)

@@ -137,3 +137,31 @@ async def test_the_requesting_doctor_hears_the_offer_and_the_acceptance_live(peo
     assert assigned == {"type": "consultation.assigned", "consultation": consultation.pk,
                         "expert": people["expert"].expert.pk}
     await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_booking_an_offered_live_consultation_tells_the_doctor_and_withdraws_the_offer_live(
+        people, on_call, socket_of, patient_factory, community, cardiology, session_factory, tomorrow):
+    from consult.services import consultation_request
+    from scheduling.services import booking_create
+
+    # given a live consultation on offer to the on-call cardiologist
+    await sync_to_async(on_call)(people["expert"])
+    patient = await sync_to_async(patient_factory)(home_clinic=community.village_a1)
+    session = await sync_to_async(session_factory)(people["other_expert"], cardiology, starts_at=tomorrow)
+    slot = await sync_to_async(lambda: session.slots.order_by("starts_at").first())()
+    async with socket_of(people["village_doctor"]) as doctor, socket_of(people["expert"]) as expert:
+        consultation = await sync_to_async(consultation_request)(
+            by=people["village_doctor"], patient_id=patient.pk, specialty_code="cardiology",
+            mode=Consultation.Mode.LIVE, reason="胸痛")
+        offered = await expert.next("assignment.offered", timeout=5)
+        # when the doctor books it into the other cardiologist's cloud clinic
+        await sync_to_async(booking_create)(slot_id=slot.pk, patient_id=patient.pk, consultation_id=consultation.pk,
+                                            by=people["village_doctor"])
+        # then the offered expert's workstation hears the offer withdrawn, and the doctor's console the booking
+        withdrawn = await expert.next("assignment.withdrawn", timeout=5)
+        booked = await doctor.next("consultation.booked", timeout=5)
+    assert withdrawn == {"type": "assignment.withdrawn", "assignment": offered["assignment"],
+                         "consultation": consultation.pk, "reason": "booked_in_cloud_clinic"}
+    assert booked == {"type": "consultation.booked", "consultation": consultation.pk, "state": "assigned"}
+    await sync_to_async(connections.close_all)()
