@@ -159,9 +159,10 @@ async function breakGlass(event) {
   event.preventDefault();
   const reason = new FormData(event.currentTarget).get("reason").trim();
   try {
-    await api(E.RECORD_BREAK_GLASS(patientId), { method: "POST", body: { reason } });
-    say($("#break-glass-status"), t("Opened for an emergency: the coordinators are told."));
-    await load();
+    const grant = await api(E.RECORD_BREAK_GLASS(patientId), { method: "POST", body: { reason } });
+    await load(); // hides the break-glass form and its status: the reader is told above the record instead
+    say($("#page-status"), `${t("Opened for an emergency: the coordinators are told.")} ${t("until {time}", {
+      time: formatDateTime(grant.expires_at) })}`);
   } catch (error) {
     say($("#break-glass-status"), error.message, { error: true });
   }
