@@ -35,6 +35,7 @@ QUEUEING_DELAY = 0.25
 QUEUEING_UPDATES = 2
 MAX_STEP_DOWN = 0.5  # at most halved per update (a start-up second sends little: no collapse)
 REMB_STALE_SECONDS = 5.0
+MIN_RTT_WINDOW = 30.0  # seconds over which the lowest round trip is taken (GCC's is similar)
 OUTAGE_SECONDS = 2.5  # no receiver report for this long: the link was down, not congested  # a connection that said nothing for this long no longer counts
 
 
@@ -74,8 +75,10 @@ class DownlinkEstimate:
         return sum(fresh) if fresh else None
 
     def update(self, now: float, loss: Optional[float], rtt: Optional[float], min_rtt: Optional[float],
-               sent_bps: float) -> bool:
-        """Apply one second of feedback; returns whether the link showed congestion."""
+               sent_bps: float, last_rtt: Optional[float] = None) -> bool:
+        """Apply one second of feedback; returns whether the link showed congestion.
+        ``rtt``: measured this second (None: no report carried one); ``last_rtt``: the
+        latest ever measured, which may hold growth back but never counts as a queue."""
         inflated = rtt is not None and min_rtt is not None and rtt - min_rtt > QUEUEING_DELAY
         self.queue_streak = self.queue_streak + 1 if inflated else 0
         # two updates in a row: one slow second of a busy machine is not a queue
@@ -87,7 +90,8 @@ class DownlinkEstimate:
             through = sent_bps * (1 - (loss or 0.0))
             self.value = max(min(self.value, BACKOFF * through), MAX_STEP_DOWN * self.value)
         elif (loss is None or loss < LOSS_LOW) and not (
-                rtt is not None and min_rtt is not None and rtt - min_rtt > QUEUEING_DELAY / 2.5):
+                (growth_rtt := rtt if rtt is not None else last_rtt) is not None
+                and min_rtt is not None and growth_rtt - min_rtt > QUEUEING_DELAY / 2.5):
             self.value = min(self.value * GROWTH, max(APP_LIMIT * sent_bps, self.value))
         self.value = min(max(self.value, MIN_BPS), MAX_BPS)
         return self.congested
@@ -157,7 +161,13 @@ class AutoAudioOnly:
 # --- REMB towards a publisher ------------------------------------------------------------
 
 
-REMB_HEADROOM = 1.0  # the share itself grows with the estimate (8 %/s while the link is clear)
+REMB_HEADROOM = 0.8  # of the share: an encoder's target leaves out RTP headers and its own
+# overshoot, and retransmissions come on top. At 1.0 the two pictures plus audio filled the
+# pacer (1.1 x the estimate) and its backlog overflowed every few seconds (a keyframe each time).
+# The share itself grows with the estimate (8 %/s while the link is clear).
+REMB_HOLD_SECONDS = 20.0  # a subscriber holds its publishers' ceiling this long after its link
+# last showed congestion. Only during congested seconds (as before) the ceiling came and went:
+# the publisher's encoder rose again each clear second, refilled the link and congested it.
 
 
 def publisher_remb_bps(subscriber_shares: list[Optional[float]], floor_bps: float = VIDEO_MIN_BPS) -> Optional[float]:
@@ -367,6 +377,7 @@ class SubscriberLink:
         self.loss: Optional[float] = None  # mean fraction lost over the last update's reports
         self.rtt: Optional[float] = None
         self.min_rtt: Optional[float] = None
+        self._rtt_history: collections.deque[tuple[float, float]] = collections.deque()
         self._rtts: list[float] = []
         self._losses: list[float] = []
         self._last_report = clock()
@@ -374,6 +385,12 @@ class SubscriberLink:
         self._sent_seen = 0
         self._dropped_seen = 0
         self._last_update = clock()
+        self.congested_at: Optional[float] = None
+
+    def limits_publishers(self) -> bool:
+        """Whether this link's share holds its publishers' REMB ceiling: it showed congestion
+        within REMB_HOLD_SECONDS (its estimate grows back by itself while the link is clear)."""
+        return self.congested_at is not None and self.clock() - self.congested_at <= REMB_HOLD_SECONDS
 
     def estimate_bps(self) -> float:
         return self.estimate.bps(self.clock())
@@ -400,9 +417,14 @@ class SubscriberLink:
     def on_rtt(self, rtt: Optional[float]) -> None:
         if rtt is None or rtt <= 0:
             return
+        now = self.clock()
         self.rtt = rtt
-        if self.min_rtt is None or rtt < self.min_rtt:
-            self.min_rtt = rtt
+        # the lowest over a window, not ever: a path that got longer (another route, a
+        # shaped link) would otherwise read as a standing queue and never let it grow
+        self._rtt_history.append((now, rtt))
+        while self._rtt_history and now - self._rtt_history[0][0] > MIN_RTT_WINDOW:
+            self._rtt_history.popleft()
+        self.min_rtt = min(r for _, r in self._rtt_history)
 
     def update(self, relay_busy: bool = False) -> bool:
         """Once a second: fold the feedback into the estimate, set the pacer's rate.
@@ -417,7 +439,8 @@ class SubscriberLink:
         sent = sum(self.pacer.sent_bytes.values()) + self.pacer.charged_bytes
         sent_bps = (sent - self._sent_seen) * 8 / seconds
         self._sent_seen = sent
-        if self._rtts:
+        fresh_rtt = bool(self._rtts)
+        if fresh_rtt:
             self.on_rtt(sorted(self._rtts)[len(self._rtts) // 2])  # the median of the period's reports
             self._rtts.clear()
         # the mean over the period's report blocks (one per stream): the worst one of a
@@ -427,10 +450,19 @@ class SubscriberLink:
         dropped = self.pacer.dropped_packets - self._dropped_seen
         self._dropped_seen = self.pacer.dropped_packets
         if self.loss is None:
-            return dropped > 0  # nothing came back (an outage, or no media): hold the estimate
-        congested = self.estimate.update(now, self.loss, self.rtt, self.min_rtt, sent_bps)
-        self.pacer.set_rate(self.estimate_bps() * PACING_FACTOR)
-        return congested or dropped > 0
+            congested = dropped > 0  # nothing came back (an outage, or no media): hold the estimate
+        else:
+            # only this period's round trips say whether a queue is there now. A report gives
+            # one only if it answers the latest SR, so once the RTT exceeds the SR interval
+            # (about 1 s) none comes; the last one, kept, read as a queue every second and
+            # walked the estimate down to its floor on a link that had long drained
+            rtt = self.rtt if fresh_rtt else None
+            congested = self.estimate.update(now, self.loss, rtt, self.min_rtt, sent_bps,
+                                             last_rtt=self.rtt) or dropped > 0
+            self.pacer.set_rate(self.estimate_bps() * PACING_FACTOR)
+        if congested:
+            self.congested_at = now
+        return congested
 
     def close(self) -> None:
         self.pacer.close()

@@ -801,30 +801,36 @@ def send_remb(receiver: RTCRtpReceiver, media_ssrc: int, bitrate: int) -> None:
     rtcp_ssrc = getattr(receiver, "_RTCRtpReceiver__rtcp_ssrc", None)
     if rtcp_ssrc is None:
         return
-    uplink = getattr(receiver, "_relay_uplink_remb", None)  # aiortc's own estimate of the uplink
-    if uplink is not None:
-        bitrate = min(bitrate, uplink)
     packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0,
                             fci=pack_remb_fci(int(bitrate), [media_ssrc]))
     asyncio.ensure_future(receiver._send_rtcp(packet))
 
 
+UNLIMITED_REMB_BPS = 10_000_000  # a REMB that limits nothing (a 640x480 encoder wants 2.5 Mbit/s at most)
+
+
 def cap_receiver_remb(receiver: RTCRtpReceiver, cap: Callable[[], Optional[float]]) -> None:
-    """aiortc's receiver sends the publisher REMBs from its own estimate of the uplink; lower
-    each to ``cap()`` (the subscribers' figure) so the two do not contradict each other."""
+    """aiortc's receiver sends the publisher REMBs from its own delay-based estimate of the
+    uplink; each is rewritten to ``cap()`` (the subscribers' ceiling), or to a figure that
+    limits nothing when there is none. aiortc's figure is kept (``_relay_uplink_remb``) but
+    not sent: on a busy machine it reads the relay's scheduling delays as a queue, and it was
+    measured at 33-35 kbit/s for publishers on an idle loopback link at load 20-26, which held
+    their encoders at 30 kbit/s ("bandwidth" limited, 10 fps) for every subscriber. The
+    publisher's own loss-based control still guards a weak uplink."""
     send = receiver._send_rtcp
 
     async def send_rtcp(packet) -> None:
-        limit = cap()
         if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
             try:
                 bitrate, ssrcs = unpack_remb_fci(packet.fci)
-                receiver._relay_uplink_remb = bitrate
-                if limit is not None and bitrate > limit:
-                    packet = RtcpPsfbPacket(fmt=packet.fmt, ssrc=packet.ssrc, media_ssrc=packet.media_ssrc,
-                                            fci=pack_remb_fci(int(limit), ssrcs))
             except ValueError:
-                pass
+                bitrate, ssrcs = None, []
+            if bitrate is not None:
+                receiver._relay_uplink_remb = bitrate
+                limit = cap()
+                packet = RtcpPsfbPacket(fmt=packet.fmt, ssrc=packet.ssrc, media_ssrc=packet.media_ssrc,
+                                        fci=pack_remb_fci(int(UNLIMITED_REMB_BPS if limit is None else limit),
+                                                          ssrcs))
         await send(packet)
 
     receiver._send_rtcp = send_rtcp

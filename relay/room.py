@@ -412,13 +412,15 @@ class RelayRoom:
         return video_share_bps(subscriber.link.estimate_bps(), audio, video)
 
     def _adapt(self) -> None:
-        """Once a second. A subscriber's estimate counts (for its own audio-only switch and
-        for the publishers' ceiling) only while its link shows congestion (loss, queueing
-        delay, pacer drops): see SubscriberLink.congested."""
+        """Once a second. A subscriber's estimate counts for its own audio-only switch only
+        while its link shows loss, and for the publishers' ceiling while its link showed
+        congestion (loss, queueing delay, pacer drops) within REMB_HOLD_SECONDS: see
+        SubscriberLink.limits_publishers."""
         now = time.monotonic()
         busy, self._loop_lag = self._loop_lag > BUSY_LOOP_LAG, 0.0
-        congested = {pid: p.link.update(relay_busy=busy)
-                     for pid, p in self._participants.items() if p.link is not None}
+        for participant in self._participants.values():
+            if participant.link is not None:
+                participant.link.update(relay_busy=busy)
         for subscriber in list(self._participants.values()):
             if subscriber.link is None:
                 continue
@@ -443,7 +445,8 @@ class RelayRoom:
             shares = [self._video_share(self._participants[d.subscriber_id])
                       for d in self.downstreams() if d.publisher_id == publisher.participant_id
                       and d.subscriber_id in self._participants
-                      and congested.get(d.subscriber_id)
+                      and self._participants[d.subscriber_id].link is not None
+                      and self._participants[d.subscriber_id].link.limits_publishers()
                       and not self._participants[d.subscriber_id].video_paused]
             cap = publisher_remb_bps(shares)
             publication.remb_cap = cap

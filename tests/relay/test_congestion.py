@@ -316,3 +316,61 @@ def test_a_busy_relay_does_not_read_its_own_delay_as_a_queue():
         clock.advance(1.0, step=1.0)
         congested = link.update()
     assert congested and link.estimate_bps() < 300_000
+
+
+def test_a_round_trip_from_an_earlier_second_is_not_read_as_a_queue():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.estimate.value = 300_000
+    link.on_loss(0.0, rtt=0.15)
+    clock.advance(1.0, step=1.0)
+    link.update()
+    # given one report that measured a 900 ms queue, then reports with no round trip (once
+    # the RTT exceeds the SR interval, no report answers the latest SR)
+    link.on_loss(0.0, rtt=0.9)
+    link.pacer.sent_bytes["video"] += 35_000
+    clock.advance(1.0, step=1.0)
+    link.update()
+    for _ in range(8):
+        link.on_loss(0.0, rtt=None)
+        link.pacer.sent_bytes["video"] += 35_000
+        clock.advance(1.0, step=1.0)
+        # then the old round trip does not count as a queue second after second
+        assert not link.update()
+    # but, not knowing the queue has drained, the estimate does not grow either
+    assert link.estimate_bps() == 300_000
+
+
+def test_the_lowest_round_trip_follows_a_path_that_got_longer():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.on_rtt(0.005)  # a clean loopback-like path
+    # given the path becomes a 150 ms one
+    for _ in range(int(congestion.MIN_RTT_WINDOW) + 2):
+        clock.advance(1.0, step=1.0)
+        link.on_rtt(0.15)
+    # then 150 ms is the base, not a 145 ms standing queue
+    assert link.min_rtt == 0.15
+
+
+def test_a_congested_link_holds_its_publishers_ceiling_for_a_while():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.on_loss(0.0, rtt=0.1)
+    clock.advance(1.0, step=1.0)
+    link.update()
+    assert not link.limits_publishers()
+    # given one second of heavy loss
+    link.on_loss(0.2, rtt=0.1)
+    link.pacer.sent_bytes["video"] += 100_000
+    clock.advance(1.0, step=1.0)
+    assert link.update()
+    # then its share holds the publishers down through the clear seconds that follow
+    for _ in range(int(congestion.REMB_HOLD_SECONDS) - 1):
+        link.on_loss(0.0, rtt=0.1)
+        clock.advance(1.0, step=1.0)
+        assert not link.update()
+        assert link.limits_publishers()
+    # and lets go once the link has been clear for REMB_HOLD_SECONDS
+    clock.advance(2.0, step=1.0)
+    assert not link.limits_publishers()

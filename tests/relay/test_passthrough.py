@@ -193,3 +193,29 @@ def test_send_path_that_suspends_is_refused_loudly():
 
     with pytest.raises(RuntimeError, match="suspended"):
         passthrough._run_to_completion(suspends())
+
+
+async def test_publisher_remb_is_the_relays_ceiling_not_aiortcs_delay_estimate():
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
+
+    sent = []
+
+    class Receiver:
+        async def _send_rtcp(self, packet):
+            sent.append(packet)
+
+    receiver, ceiling = Receiver(), [None]
+    passthrough.cap_receiver_remb(receiver, lambda: ceiling[0])
+
+    def aiortc_remb(bps):
+        return RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bps, [42]))
+
+    # given aiortc's estimate of 35 kbit/s (a busy machine's jitter) and no subscriber limiting
+    await receiver._send_rtcp(aiortc_remb(35_000))
+    # then the publisher is told nothing limits it; aiortc's figure is kept aside
+    assert unpack_remb_fci(sent[-1].fci) == (passthrough.UNLIMITED_REMB_BPS, [42])
+    assert receiver._relay_uplink_remb == 35_000
+    # and when a congested subscriber sets a ceiling, the publisher gets that ceiling
+    ceiling[0] = 150_000
+    await receiver._send_rtcp(aiortc_remb(35_000))
+    assert unpack_remb_fci(sent[-1].fci) == (150_000, [42])
