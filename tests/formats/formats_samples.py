@@ -162,3 +162,93 @@ def make_muse(ecg, *, per_bit: float = 4.88, doctype: bool = True) -> bytes:
            f"</TestDemographics>{measurements}<Diagnosis><Modality>RESTING</Modality>{statements}</Diagnosis>"
            f"{median}{rhythm}</RestingECG>")
     return xml.encode("iso-8859-1")
+
+
+# --- Philips Sierra XML --------------------------------------------------------------------------------
+# No Philips writer ships in a package: these write the PageWriter layout (Sierra ECG 1.04, UTF-16, the
+# Philips namespace) with the 12 leads uncompressed or XLI-compressed, the encoding that sierraecg's
+# decoder (xli.py, lzw.py) undoes: per lead, second differences packed as high bytes then low bytes,
+# LZW with 10-bit codes, after an 8-byte header (chunk size, and the third sample's prediction error).
+
+def _lzw_10bit(data: bytes) -> bytes:
+    table = {bytes([i]): i for i in range(256)}
+    next_code, max_code, codes, word = 256, (1 << 10) - 2, [], b""
+    for value in data:
+        grown = word + bytes([value])
+        if grown in table:
+            word = grown
+            continue
+        codes.append(table[word])
+        if next_code <= max_code:
+            table[grown] = next_code
+            next_code += 1
+        word = bytes([value])
+    if word:
+        codes.append(table[word])
+    bits = "".join(format(code, "010b") for code in codes)
+    bits += "0" * (-len(bits) % 8)
+    return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
+
+
+def xli_encode(leads: list[np.ndarray]) -> bytes:
+    out = b""
+    for samples in leads:
+        s = [int(v) for v in samples]
+        deltas = [s[0], s[1]] + [0] * (len(s) - 2)
+        for i in range(3, len(s)):
+            deltas[i - 1] = 2 * s[i - 1] - s[i - 2] - s[i] + 64
+        deltas[-1] = 64
+        start = 2 * s[1] - s[0] - s[2]
+        packed = np.array(deltas, dtype=np.int16).astype(np.uint16)
+        chunk = _lzw_10bit(bytes((packed >> 8).astype(np.uint8)) + bytes((packed & 0xFF).astype(np.uint8)))
+        out += len(chunk).to_bytes(4, "little") + b"\x00\x00" + start.to_bytes(2, "little", signed=True) + chunk
+    return out
+
+
+SIERRA_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+
+
+def make_sierra(ecg, *, compression: str = "XLI", resolution: float = 5.0, statements=None) -> bytes:
+    """A Philips Sierra ECG 1.04 document of `ecg` at `resolution` uV per unit (12 leads; for XLI, III and
+    the augmented leads are stored as what is left after predicting them from I and II, as PageWriters do)."""
+    import base64
+
+    units = {n: np.rint(ecg.leads[n] / resolution).astype(np.int64) for n in SIERRA_LEADS}
+    one, two = units["I"], units["II"]
+    if compression == "XLI":  # what sierraecg's read_file adds back: III = II - I - stored, ...
+        units["III"] = two - one - units["III"]
+        units["aVR"] = -units["aVR"] - np.floor((one + two) / 2).astype(np.int64)
+        units["aVL"] = np.floor((one - units["III"]) / 2).astype(np.int64) - units["aVL"]
+        units["aVF"] = np.floor((two + units["III"]) / 2).astype(np.int64) - units["aVF"]
+        payload = xli_encode([units[n] for n in SIERRA_LEADS])
+    else:
+        payload = b"".join(units[n].astype("<i2").tobytes() for n in SIERRA_LEADS)
+    rate = int(ecg.sampling_rate)
+    duration_ms = int(round(ecg.n_samples * 1000 / rate))
+    m = ecg.device_measurements
+    measurements = "".join(f'<{tag} editedflag="False">{value:g}</{tag}>' for tag, value in (
+        ("heartrate", round(60000 / m["rr_ms"])), ("rrint", m["rr_ms"]), ("atrialrate", round(60000 / m["rr_ms"])),
+        ("pdur", 98), ("print", m["pr_ms"]), ("qrsdur", m["qrs_ms"]), ("qtint", m["qt_ms"]), ("qtcb", m["qtc_ms"]),
+        ("qtcf", 401), ("pfrontaxis", m["p_axis_deg"]), ("qrsfrontaxis", m["qrs_axis_deg"]),
+        ("tfrontaxis", m["t_axis_deg"]), ("qrshorizaxis", -63)))
+    statements = statements if statements is not None else [("SR", "SINUS RHYTHM", "normal P axis, V-rate 60-99")]
+    statement_xml = "".join(f'<statement editedflag="False"><statementcode>{code}</statementcode><leftstatement>{left}'
+                            f"</leftstatement><rightstatement>{right}</rightstatement></statement>"
+                            for code, left, right in statements)
+    xml = ('<?xml version="1.0" encoding="utf-16"?>\n'
+           '<restingecgdata xmlns="http://www3.medical.philips.com" '
+           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" status="Await confirm" lang="en">'
+           "<documentinfo><documenttype>PhilipsECG</documenttype><documentversion>1.04</documentversion></documentinfo>"
+           '<dataacquisition date="2010-01-19" time="15:19:22"><machine machineid="EKG1715">PageWriter Touch</machine>'
+           f"<signalcharacteristics><samplingrate>{rate}</samplingrate><resolution>{resolution:g}</resolution>"
+           "<acquisitiontype>10-WIRE</acquisitiontype><bitspersample>16</bitspersample><signaloffset>0</signaloffset>"
+           "<signalsigned>True</signalsigned><numberchannelsallocated>12</numberchannelsallocated>"
+           "<numberchannelsvalid>12</numberchannelsvalid></signalcharacteristics></dataacquisition>"
+           '<interpretations><interpretation date="2010-01-19" time="15:19:22">'
+           f'<globalmeasurements editedflag="False">{measurements}</globalmeasurements>'
+           f"{statement_xml}</interpretation></interpretations>"
+           f'<waveforms><parsedwaveforms dataencoding="Base64" compression="{compression}" numberofleads="12" '
+           f'leadlabels="{" ".join(SIERRA_LEADS)}" durationperchannel="{duration_ms}" samplespersecond="{rate}" '
+           f'resolution="{resolution:g}" signalsigned="True">{base64.b64encode(payload).decode()}</parsedwaveforms>'
+           "</waveforms></restingecgdata>")
+    return xml.encode("utf-16")

@@ -46,7 +46,7 @@ def test_an_edf_without_ecg_channels_is_refused_naming_its_channels(reference_ec
 
 
 @pytest.mark.parametrize("payload, seen", [
-    (b'<?xml version="1.0"?><restingecgdata xmlns="http://www3.medical.philips.com"/>', "Philips Sierra XML"),
+    (b'<?xml version="1.0"?><ECG/>', "Mortara"),
     (b'<?xml version="1.0"?><CardiologyXML/>', "GE CardioSoft XML"),
     (b"\x12\x34" + (1000).to_bytes(4, "little") + b"\x00\x00\x00\x00" + (136).to_bytes(4, "little") + b"\x14\x14"
      + b"SCPECG" + bytes(200), "SCP-ECG"),
