@@ -18,6 +18,7 @@ class Format(str, enum.Enum):
     EDF = "edf"  # EDF / EDF+ (European Data Format)
     MUSE = "muse"  # GE MUSE XML (root RestingECG)
     SIERRA = "sierra"  # Philips Sierra XML (root restingecgdata)
+    SCP = "scp"  # SCP-ECG (EN 1064): Section 0's header ends with "SCPECG"
     JPEG = "jpeg"
     PNG = "png"
 
@@ -35,6 +36,8 @@ def detect(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Format:
         return Format.WFDB
     if looks_like_edf(data):
         return Format.EDF
+    if data[16:22] == b"SCPECG":  # Section 0's header ends with the reserved "SCPECG" (EN 1064)
+        return Format.SCP
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<") or data.startswith((b"\xff\xfe<", b"\xfe\xff\x00<")):  # UTF-8, or UTF-16 (Philips)
         root = _xml_root(data)
@@ -55,7 +58,7 @@ def detect(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Format:
 
 
 ACCEPTED = ("We accept a DICOM file (with its 128-byte preamble and 'DICM' header), an HL7 aECG XML, a GE MUSE XML, "
-            "a Philips Sierra XML, "
+            "a Philips Sierra XML, an SCP-ECG file, "
             "a WFDB record zipped with its .hea and .dat files, an EDF/EDF+ file, an ECG CSV (see the "
             "upload help), or a JPEG/PNG photo.")
 # Root elements of ECG XML formats that are recognised but not read (yet): named in the refusal.
@@ -73,8 +76,6 @@ def _known_xml(root: str | None) -> str:
 def _known_binary(data: bytes) -> str:
     if data.startswith(b"\xffBIOSEMI"):
         return "a BDF (BioSemi 24-bit) file"
-    if data[16:22] == b"SCPECG":  # Section 0's header ends with the reserved "SCPECG" (EN 1064)
-        return "an SCP-ECG file (EN 1064)"
     if data.startswith(b"%PDF"):
         return "a PDF document (send the machine's data file, or a photo of the trace)"
     return ""

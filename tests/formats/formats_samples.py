@@ -252,3 +252,90 @@ def make_sierra(ecg, *, compression: str = "XLI", resolution: float = 5.0, state
            f'resolution="{resolution:g}" signalsigned="True">{base64.b64encode(payload).decode()}</parsedwaveforms>'
            "</waveforms></restingecgdata>")
     return xml.encode("utf-16")
+
+
+# --- SCP-ECG (EN 1064) -----------------------------------------------------------------------------------
+# No SCP-ECG writer ships in a package: this writes the standard's layout (record CRC and length, Section 0
+# pointers, each section's 16-byte header and CRC-CCITT), the rhythm as second differences encoded with the
+# default Huffman table (Section 2 = 19999) or as plain 16-bit values.
+
+SCP_CODES = {"I": 1, "II": 2, "V1": 3, "V2": 4, "V3": 5, "V4": 6, "V5": 7, "V6": 8, "III": 61, "aVR": 62, "aVL": 63,
+             "aVF": 64}
+
+
+def _scp_section(number: int, body: bytes, reserved: bytes = bytes(6)) -> bytes:
+    from studies.formats.ecg.scp import crc_ccitt
+
+    rest = number.to_bytes(2, "little") + (16 + len(body)).to_bytes(4, "little") + bytes([20, 20]) + reserved + body
+    return crc_ccitt(rest).to_bytes(2, "little") + rest
+
+
+def _scp_huffman(values) -> bytes:
+    bits = []
+    for v in values:
+        v = int(v)
+        if v == 0:
+            bits.append("0")
+        elif -8 <= v <= 8:
+            bits.append("1" * abs(v) + "0" + ("0" if v > 0 else "1"))
+        elif -128 <= v <= 127:
+            bits.append("1111111110" + format(v & 0xFF, "08b"))
+        else:
+            bits.append("1111111111" + format(v & 0xFFFF, "016b"))
+    text = "".join(bits)
+    text += "0" * (-len(text) % 8)
+    return int(text, 2).to_bytes(len(text) // 8, "big")
+
+
+def make_scp(ecg, *, huffman: bool = True, nanovolts: int = 5000, leads=None, statements=("Sinus rhythm",),
+             flags: int = 0b0000_0100, section2: int = 19999, span_end=None) -> bytes:
+    """An SCP-ECG record of `ecg` at `nanovolts` per unit; `flags` is Section 3's (bit 0: reference beat
+    subtracted), `span_end` overrides each lead's last sample number (a file claiming more than it holds)."""
+    from studies.formats.ecg.scp import crc_ccitt
+
+    leads = leads or [n for n in SCP_CODES if n in ecg.leads]
+    n = ecg.n_samples
+    lead_def = bytes([len(leads), flags]) + b"".join(
+        (1).to_bytes(4, "little") + (span_end or n).to_bytes(4, "little") + bytes([SCP_CODES[name]]) for name in leads)
+    streams = []
+    for name in leads:
+        units = np.rint(ecg.leads[name] * 1000.0 / nanovolts).astype(np.int64)
+        if huffman:
+            second = units.copy()
+            second[2:] = units[2:] - 2 * units[1:-1] + units[:-2]
+            streams.append(_scp_huffman(second))
+        else:
+            streams.append(units.astype("<i2").tobytes())
+    rhythm = (nanovolts.to_bytes(2, "little") + int(round(1e6 / ecg.sampling_rate)).to_bytes(2, "little")
+              + bytes([2 if huffman else 0, 0]) + b"".join(len(s).to_bytes(2, "little") for s in streams)
+              + b"".join(streams))
+    m = ecg.device_measurements
+    p_on, qrs_on = 400, 400 + int(m["pr_ms"])
+    measurements = (bytes([2, 0]) + int(m["rr_ms"]).to_bytes(2, "little") + int(m["rr_ms"]).to_bytes(2, "little")
+                    + b"".join(int(v).to_bytes(2, "little") for v in (p_on, p_on + 98, qrs_on, qrs_on + int(m["qrs_ms"]),
+                                                                     qrs_on + int(m["qt_ms"])))
+                    + b"".join(int(v).to_bytes(2, "little", signed=True) for v in (m["p_axis_deg"], m["qrs_axis_deg"],
+                                                                                   m["t_axis_deg"])))
+    texts = [s.encode("utf-8") + b"\x00" for s in statements]
+    interpretation = (bytes([1]) + (2026).to_bytes(2, "little") + bytes([3, 2, 9, 30, 0, len(texts)])
+                      + b"".join(bytes([i + 1]) + len(t).to_bytes(2, "little") + t for i, t in enumerate(texts)))
+    bodies = {1: bytes([255, 0, 0]), 3: lead_def, 6: rhythm, 7: measurements, 8: interpretation}
+    if huffman:
+        bodies[2] = section2.to_bytes(2, "little")
+    # Section 0 lists sections 0-11, then the others follow it in order
+    pointer_size = 16 + 12 * 10
+    offset = 6 + pointer_size
+    placed, pointers = [], b""
+    for number in range(12):
+        if number == 0:
+            pointers += (0).to_bytes(2, "little") + pointer_size.to_bytes(4, "little") + (7).to_bytes(4, "little")
+        elif number in bodies:
+            section = _scp_section(number, bodies[number])
+            pointers += number.to_bytes(2, "little") + len(section).to_bytes(4, "little") + (offset + 1).to_bytes(4, "little")
+            placed.append(section)
+            offset += len(section)
+        else:
+            pointers += number.to_bytes(2, "little") + bytes(8)
+    record = _scp_section(0, pointers, b"SCPECG") + b"".join(placed)
+    body = (6 + len(record)).to_bytes(4, "little") + record
+    return crc_ccitt(body).to_bytes(2, "little") + body
