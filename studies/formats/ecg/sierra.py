@@ -24,6 +24,9 @@ from .model import Ecg, build_ecg, measurement_key
 
 STORED = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")  # the leads an XLI file keeps whole
 SIERRA_12 = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+# Samples (all leads) decoded here at most: sierraecg's XLI decoder runs in Python, about 20 us a sample, and
+# LZW lets a small file claim millions. PageWriters record 10-11 s (12 x 5,500 at 500 Hz; 132,000 at 1000 Hz).
+MAX_SAMPLES = 150_000
 VERSIONS = ("1.03", "1.04", "1.04.01", "1.04.02")  # the ones sierraecg's XLI decoder was written for
 
 
@@ -63,8 +66,10 @@ def _layout(waveforms: Element, limits: Limits) -> tuple[list[str], float, int]:
     except ValueError:
         raise InvalidEcg("The Philips XML's waveform attributes are not numbers.", code="sierra_bad_xml")
     labels = (waveforms.get("leadlabels") or " ".join(SIERRA_12)).split()[:count]
-    if count * per_lead > limits.max_ecg_samples:
-        raise InvalidEcg("The ECG is too long to read here.", code="ecg_too_long")
+    most = min(limits.max_ecg_samples, MAX_SAMPLES)
+    if count * per_lead > most:
+        raise InvalidEcg(f"The Philips XML claims {count * per_lead:,} samples; resting ECGs of up to {most:,} "
+                         "(all leads) are read here.", code="ecg_too_long")
     if per_lead < 2 or not 0 < rate <= 20_000:
         raise InvalidEcg("The Philips XML declares no samples, or an implausible sampling rate.", code="ecg_no_samples")
     return labels, rate, per_lead
@@ -88,8 +93,15 @@ def _decode(waveforms: Element, labels: list[str], per_lead: int) -> list[np.nda
     if compression != "XLI":
         raise InvalidEcg(f"The Philips XML's compression {compression!r} is not one we read (XLI, Uncompressed).",
                          code="sierra_unsupported")
-    try:
-        return [lead[:per_lead] for lead in xli_decode(payload, labels)]
+    try:  # chunk by chunk: the four limb leads an XLI file stores as residuals are not decoded at all
+        out, offset = [], 0
+        for label in labels:
+            size = int.from_bytes(payload[offset:offset + 4], "little", signed=True)
+            if size < 0 or offset + 8 + size > len(payload):
+                raise ValueError("chunk outside the waveform data")
+            chunk, offset = payload[offset:offset + 8 + size], offset + 8 + size
+            out.append(xli_decode(chunk, [label])[0][:per_lead] if label in STORED else np.zeros(0, dtype=np.int16))
+        return out
     except (ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
         raise InvalidEcg(f"The Philips XML's XLI waveforms cannot be decoded ({type(exc).__name__}).",
                          code="sierra_bad_waveform") from exc
