@@ -10,7 +10,7 @@ import numpy as np
 
 from .formats import DicomIndex, Format, detect, index_dataset, read_dicom, sanitize_photo, sanitized_bytes
 from .formats.dicom_header import index_dicom_header
-from .formats.ecg import Ecg, read_aecg, read_csv_ecg, read_dicom_ecg, read_edf, read_muse, read_wfdb_zip
+from .formats.ecg import Ecg, read_aecg, read_csv_ecg, read_dicom_ecg, read_edf, read_muse, read_scp, read_sierra, read_wfdb_zip
 from .formats.ecg.measure import CriticalThresholds, analyse_ecg
 from .formats.errors import FormatError, MeasurementError, UnsupportedFormat
 from .formats.limits import Limits
@@ -57,7 +57,7 @@ def parse_upload(data: bytes, *, kind: str, limits: Limits, thresholds: Critical
         clean, media_type = sanitize_photo(data, limits=limits)
         return ParsedOther(format=fmt, stored_bytes=clean, media_type=media_type)
     reader = {Format.AECG: read_aecg, Format.WFDB: read_wfdb_zip, Format.CSV: read_csv_ecg, Format.EDF: read_edf,
-              Format.MUSE: read_muse}[fmt]
+              Format.MUSE: read_muse, Format.SIERRA: read_sierra, Format.SCP: read_scp}[fmt]
     ecg = reader(data, limits=limits)
     return ParsedOther(format=fmt, stored_bytes=data, ecg=measure(ecg, thresholds, sex=sex))
 

@@ -17,6 +17,8 @@ class Format(str, enum.Enum):
     CSV = "csv"  # see README.md for the columns
     EDF = "edf"  # EDF / EDF+ (European Data Format)
     MUSE = "muse"  # GE MUSE XML (root RestingECG)
+    SIERRA = "sierra"  # Philips Sierra XML (root restingecgdata)
+    SCP = "scp"  # SCP-ECG (EN 1064): Section 0's header ends with "SCPECG"
     JPEG = "jpeg"
     PNG = "png"
 
@@ -34,13 +36,17 @@ def detect(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Format:
         return Format.WFDB
     if looks_like_edf(data):
         return Format.EDF
+    if data[16:22] == b"SCPECG":  # Section 0's header ends with the reserved "SCPECG" (EN 1064)
+        return Format.SCP
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"<"):
+    if head.startswith(b"<") or data.startswith((b"\xff\xfe<", b"\xfe\xff\x00<")):  # UTF-8, or UTF-16 (Philips)
         root = _xml_root(data)
         if root == f"{{{HL7_V3}}}AnnotatedECG":
             return Format.AECG
         if root == "RestingECG":
             return Format.MUSE
+        if root is not None and root.rsplit("}", 1)[-1] == "restingecgdata":
+            return Format.SIERRA
         seen = _known_xml(root)
     elif _looks_like_ecg_csv(data):
         return Format.CSV
@@ -52,11 +58,11 @@ def detect(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Format:
 
 
 ACCEPTED = ("We accept a DICOM file (with its 128-byte preamble and 'DICM' header), an HL7 aECG XML, a GE MUSE XML, "
+            "a Philips Sierra XML, an SCP-ECG file, "
             "a WFDB record zipped with its .hea and .dat files, an EDF/EDF+ file, an ECG CSV (see the "
             "upload help), or a JPEG/PNG photo.")
 # Root elements of ECG XML formats that are recognised but not read (yet): named in the refusal.
 KNOWN_XML = {"cardiologyxml": "a GE CardioSoft XML ECG (root <CardiologyXML>)",
-             "restingecgdata": "a Philips Sierra XML ECG (root <restingecgdata>)",
              "ecg": "a Mortara/Welch Allyn XML ECG (root <ECG>)"}
 
 
@@ -70,8 +76,6 @@ def _known_xml(root: str | None) -> str:
 def _known_binary(data: bytes) -> str:
     if data.startswith(b"\xffBIOSEMI"):
         return "a BDF (BioSemi 24-bit) file"
-    if data[16:22] == b"SCPECG":  # Section 0's header ends with the reserved "SCPECG" (EN 1064)
-        return "an SCP-ECG file (EN 1064)"
     if data.startswith(b"%PDF"):
         return "a PDF document (send the machine's data file, or a photo of the trace)"
     return ""

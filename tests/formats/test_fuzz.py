@@ -12,11 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studies.formats import detect, index_dicom, render_frame, sanitize_photo
-from studies.formats.ecg import read_aecg, read_csv_ecg, read_ecg, read_edf, read_muse, read_wfdb_zip
+from studies.formats.ecg import (read_aecg, read_csv_ecg, read_ecg, read_edf, read_muse, read_scp, read_sierra,
+                                 read_wfdb_zip)
 from studies.formats.errors import FormatError
 from studies.formats.limits import Limits
 
-from tests.formats.formats_samples import data_bytes, make_aecg, make_csv, make_edf, make_muse, make_wfdb_zip
+from tests.formats.formats_samples import (data_bytes, make_aecg, make_csv, make_edf, make_muse, make_scp, make_sierra,
+                                          make_wfdb_zip)
 
 FUZZ = settings(max_examples=int(os.environ.get("FORMATS_FUZZ_EXAMPLES", "300")), deadline=3000, derandomize=os.environ.get("FORMATS_FUZZ_RANDOM") is None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -32,11 +34,14 @@ def _ecg_seeds() -> dict[str, bytes]:
                       source_format="test", device_measurements=ecg.device_measurements,
                       device_statements=ecg.device_statements)
     return {"aecg": make_aecg(short), "csv": make_csv(short), "wfdb": make_wfdb_zip(short), "edf": make_edf(short),
-            "muse": make_muse(short)}
+            "muse": make_muse(short), "sierra": make_sierra(short), "scp": make_scp(short)}
 
 
 def _seed(name: str) -> bytes:
-    return _ecg_seeds()[name] if name in ("aecg", "csv", "wfdb", "edf", "muse") else data_bytes(name)
+    return _ecg_seeds()[name] if name in ECG_SEEDS else data_bytes(name)
+
+
+ECG_SEEDS = ("aecg", "csv", "wfdb", "edf", "muse", "sierra", "scp")
 
 
 @st.composite
@@ -66,7 +71,8 @@ def _only_format_errors(parse, data):
 @FUZZ
 @given(st.binary(max_size=2048))
 def test_random_bytes_only_raise_format_errors(data):
-    for parse in (detect, index_dicom, read_ecg, read_aecg, read_csv_ecg, read_wfdb_zip, read_edf, read_muse,
+    for parse in (detect, index_dicom, read_ecg, read_aecg, read_csv_ecg, read_wfdb_zip, read_edf, read_muse, read_scp,
+                  read_sierra,
                   sanitize_photo):
         _only_format_errors(functools.partial(parse, limits=SMALL), data)
 
@@ -80,11 +86,11 @@ def test_mutated_dicom_images_index_and_render_or_raise_format_error(data):
 
 
 @FUZZ
-@given(mutated(["waveform_ecg.dcm", "aecg", "csv", "wfdb", "edf", "muse"]))
+@given(mutated(["waveform_ecg.dcm", *ECG_SEEDS]))
 def test_mutated_ecgs_read_or_raise_format_error(data):
     _only_format_errors(functools.partial(read_ecg, limits=SMALL), data)
 
 
-@pytest.mark.parametrize("name", ["aecg", "csv", "wfdb", "edf", "muse"])
+@pytest.mark.parametrize("name", ECG_SEEDS)
 def test_fuzz_seeds_themselves_are_valid(name):
     assert read_ecg(_seed(name)).n_samples == (2000 if name == "edf" else 1500)  # EDF: whole 1 s data records

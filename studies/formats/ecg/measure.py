@@ -192,20 +192,43 @@ def _r_peaks(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _delineate(cleaned: np.ndarray, rpeaks: np.ndarray, fs: float) -> dict[str, list]:
+    """QRS onsets (neurokit2 "prominence") and T-wave ends (neurokit2 "dwt") per beat, for the QT."""
     import neurokit2 as nk
 
-    waves = {k: [np.nan] * len(rpeaks) for k in ("ECG_P_Onsets", "ECG_R_Onsets", "ECG_R_Offsets", "ECG_T_Offsets")}
-    for method, keys in (("dwt", ("ECG_P_Onsets", "ECG_T_Offsets")), ("prominence", ("ECG_R_Onsets", "ECG_R_Offsets"))):
+    waves = {k: [np.nan] * len(rpeaks) for k in ("ECG_R_Onsets", "ECG_T_Offsets")}
+    def qrs_onsets(x, r, f):
+        return nk.ecg_delineate(x, r, sampling_rate=f, method="prominence")[1]["ECG_R_Onsets"]
+
+    for key, delineate in (("ECG_T_Offsets", _dwt_t_offsets), ("ECG_R_Onsets", qrs_onsets)):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                _, found = nk.ecg_delineate(cleaned, rpeaks, sampling_rate=fs, method=method)
+                found = delineate(cleaned, rpeaks, fs)
         except Exception:  # one failing method leaves its intervals unknown, not the whole analysis
             continue
-        for key in keys:
-            if len(found.get(key, [])) == len(rpeaks):
-                waves[key] = found[key]
+        if len(found) == len(rpeaks):
+            waves[key] = found
     return waves
+
+
+def _dwt_t_offsets(cleaned: np.ndarray, rpeaks: np.ndarray, fs: float) -> list:
+    """neurokit2's "dwt" T-wave ends, the same steps as its ecg_delineate(method="dwt") takes for them, without
+    the Q and S peaks and P waves it also finds there (two thirds of its time, on pandas epochs), which the QT
+    does not use. neurokit2 is pinned below 0.3 (pyproject.toml) for these functions of its module."""
+    import importlib
+
+    from neurokit2.signal import signal_resample
+
+    nk_delineate = importlib.import_module("neurokit2.ecg.ecg_delineate")  # the module (the package exports the function)
+
+    analysis_rate = 2000  # the rate ecg_delineate's dwt delineator analyses at
+    ecg = signal_resample(cleaned, sampling_rate=fs, desired_sampling_rate=analysis_rate)
+    scales = nk_delineate._dwt_compute_multiscales(ecg, 9)
+    at_rate = nk_delineate._dwt_resample_points(rpeaks, fs, analysis_rate)
+    tpeaks, _ = nk_delineate._dwt_delineate_tp_peaks(ecg, at_rate, scales, sampling_rate=analysis_rate)
+    _, toffsets = nk_delineate._dwt_delineate_tp_onsets_offsets(tpeaks, at_rate, scales, sampling_rate=analysis_rate,
+                                                                onset_weight=0.6, duration_onset=0.6)
+    return nk_delineate._dwt_resample_points(toffsets, analysis_rate, desired_sampling_rate=fs)
 
 
 def _median_interval(starts, ends, fs: float, kind: str) -> float | None:

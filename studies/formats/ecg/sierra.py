@@ -1,0 +1,174 @@
+"""ECG from a Philips Sierra XML file (PageWriter, TraceMasterVue; root <restingecgdata>), read with sierraecg.
+
+Layout read (Sierra ECG 1.03, 1.04, 1.04.01, 1.04.02; UTF-8 or UTF-16, in the Philips namespace or none):
+<waveforms><parsedwaveforms> holds the 12 leads, base64, uncompressed 16-bit or XLI-compressed (what
+PageWriters write; sierraecg's decoder undoes it). Its <resolution> (signalcharacteristics, or the attribute)
+is µV per unit. In an XLI file III, aVR, aVL and aVF are stored as what is left after the other leads
+predict them: only I, II and V1-V6 are taken, and the model derives the four limb leads (Einthoven,
+Goldberger), as for GE MUSE. <interpretations><interpretation><globalmeasurements> children are the
+device's measurements (Philips's names mapped, the others kept as they came); each <statement>'s
+<leftstatement> the device's statements (the <rightstatement> beside it gives the criteria).
+DTDs are allowed and never fetched; entities are refused (defusedxml).
+"""
+import base64
+import binascii
+
+import numpy as np
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from xml.etree.ElementTree import Element, ParseError
+
+from ..errors import InvalidEcg, UnsafeXml
+from ..limits import DEFAULT_LIMITS, Limits, check_size
+from .model import Ecg, build_ecg, measurement_key
+
+STORED = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")  # the leads an XLI file keeps whole
+SIERRA_12 = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+# Samples (all leads) decoded here at most: sierraecg's XLI decoder runs in Python, about 20 us a sample, and
+# LZW lets a small file claim millions. PageWriters record 10-11 s (12 x 5,500 at 500 Hz; 132,000 at 1000 Hz).
+MAX_SAMPLES = 150_000
+VERSIONS = ("1.03", "1.04", "1.04.01", "1.04.02")  # the ones sierraecg's XLI decoder was written for
+
+
+def read_sierra(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Ecg:
+    check_size(data, limits)
+    root = _parse(data)
+    if _local(root.tag) != "restingecgdata":
+        raise InvalidEcg("The XML file is not a Philips Sierra ECG (root <restingecgdata>).", code="sierra_wrong_root")
+    _check_version(root)
+    waveforms = _first(root, "parsedwaveforms")
+    if waveforms is None:
+        raise InvalidEcg("The Philips XML has no <parsedwaveforms>.", code="ecg_no_waveform")
+    labels, rate, per_lead = _layout(waveforms, limits)
+    leads = dict(zip(labels, _decode(waveforms, labels, per_lead)))
+    names = [name for name in STORED if name in leads]
+    if not {"I", "II"} <= set(names) or {len(leads[n]) for n in names} != {per_lead}:
+        raise InvalidEcg("The Philips XML leads are missing or shorter than it says.", code="ecg_no_samples")
+    per_unit = _resolution(root, waveforms)
+    microvolts = np.column_stack([leads[n].astype(np.float64) * per_unit for n in names])
+    return build_ecg(names=names, microvolts=microvolts, sampling_rate=rate, source_format="sierra",
+                     device_measurements=_measurements(root), device_statements=_statements(root))
+
+
+def _check_version(root: Element) -> None:
+    kind, version = _text(root, "documenttype"), _text(root, "documentversion")
+    if kind not in ("SierraECG", "PhilipsECG") or version not in VERSIONS:
+        raise InvalidEcg(f"This Philips XML ({kind} {version}) is not one we read; Sierra ECG "
+                         f"{', '.join(VERSIONS)} are.", code="sierra_unsupported")
+
+
+def _layout(waveforms: Element, limits: Limits) -> tuple[list[str], float, int]:
+    """Lead labels, sampling rate and samples per lead the file declares, checked before decoding (XLI inflates)."""
+    try:
+        count = int(waveforms.get("numberofleads") or 12)
+        rate = float(waveforms.get("samplespersecond") or 0)
+        per_lead = int(round(int(waveforms.get("durationperchannel") or 0) * rate / 1000))
+    except ValueError:
+        raise InvalidEcg("The Philips XML's waveform attributes are not numbers.", code="sierra_bad_xml")
+    labels = (waveforms.get("leadlabels") or " ".join(SIERRA_12)).split()[:count]
+    most = min(limits.max_ecg_samples, MAX_SAMPLES)
+    if count * per_lead > most:
+        raise InvalidEcg(f"The Philips XML claims {count * per_lead:,} samples; resting ECGs of up to {most:,} "
+                         "(all leads) are read here.", code="ecg_too_long")
+    if per_lead < 2 or not 0 < rate <= 20_000:
+        raise InvalidEcg("The Philips XML declares no samples, or an implausible sampling rate.", code="ecg_no_samples")
+    return labels, rate, per_lead
+
+
+def _decode(waveforms: Element, labels: list[str], per_lead: int) -> list[np.ndarray]:
+    """The leads' 16-bit values: XLI through sierraecg's decoder; uncompressed, split here (sierraecg 0.4's
+    read_file writes into the read-only buffer of an uncompressed file)."""
+    from sierraecg.xli import xli_decode
+
+    if (waveforms.get("dataencoding") or "Base64") != "Base64":
+        raise InvalidEcg("The Philips XML's waveforms are not Base64.", code="sierra_unsupported")
+    try:
+        payload = base64.b64decode("".join((waveforms.text or "").split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidEcg("The Philips XML's waveforms are not valid Base64.", code="sierra_bad_waveform") from exc
+    compression = waveforms.get("compressmethod") or waveforms.get("compression") or "Uncompressed"
+    if compression == "Uncompressed":
+        values = np.frombuffer(payload[:len(payload) // 2 * 2], dtype="<i2")
+        return [values[i * per_lead:(i + 1) * per_lead] for i in range(len(labels))]
+    if compression != "XLI":
+        raise InvalidEcg(f"The Philips XML's compression {compression!r} is not one we read (XLI, Uncompressed).",
+                         code="sierra_unsupported")
+    try:  # chunk by chunk: the four limb leads an XLI file stores as residuals are not decoded at all
+        out, offset = [], 0
+        for label in labels:
+            size = int.from_bytes(payload[offset:offset + 4], "little", signed=True)
+            if size < 0 or offset + 8 + size > len(payload):
+                raise ValueError("chunk outside the waveform data")
+            chunk, offset = payload[offset:offset + 8 + size], offset + 8 + size
+            out.append(xli_decode(chunk, [label])[0][:per_lead] if label in STORED else np.zeros(0, dtype=np.int16))
+        return out
+    except (ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
+        raise InvalidEcg(f"The Philips XML's XLI waveforms cannot be decoded ({type(exc).__name__}).",
+                         code="sierra_bad_waveform") from exc
+
+
+def _resolution(root: Element, waveforms: Element) -> float:
+    """µV per unit: <signalcharacteristics><resolution>, else the waveforms' attribute (PageWriters write 5)."""
+    characteristics = _first(root, "signalcharacteristics")
+    element = next((c for c in characteristics if _local(c.tag) == "resolution"), None) if characteristics is not None else None
+    value = _number(element) or _number_text(waveforms.get("resolution"))
+    if value is None or not 0 < value <= 1000:
+        raise InvalidEcg("The Philips XML gives no plausible amplitude resolution (µV per unit).", code="ecg_bad_units")
+    return value
+
+
+def _number_text(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _parse(data: bytes) -> Element:
+    try:
+        return fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise UnsafeXml("The Philips XML declares entities, which we refuse for safety.") from exc
+    except (ParseError, ValueError) as exc:
+        raise InvalidEcg(f"The Philips XML is not well-formed ({exc}).", code="sierra_bad_xml") from exc
+
+
+def _text(root: Element, name: str) -> str:
+    found = _first(root, name)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _first(root: Element, name: str) -> Element | None:
+    return next((e for e in root.iter() if _local(e.tag) == name), None)
+
+
+def _number(element: Element | None, default: float | None = None) -> float | None:
+    try:
+        return float((element.text or "").strip()) if element is not None else default
+    except ValueError:
+        return default
+
+
+def _measurements(root: Element) -> dict:
+    found = _first(root, "globalmeasurements")
+    out: dict = {}
+    for child in list(found) if found is not None else []:
+        value = _number(child)
+        if value is not None:
+            out[measurement_key(_local(child.tag), "philips") or _local(child.tag)] = value
+    return out
+
+
+def _statements(root: Element) -> list[str]:
+    interpretation = _first(root, "interpretation")
+    out = []
+    for statement in [e for e in interpretation.iter() if _local(e.tag) == "statement"] if interpretation is not None else []:
+        # the left statement is the finding; the right one its criteria ("normal P axis, V-rate 60-99")
+        text = next(((c.text or "").strip() for c in statement if _local(c.tag) == "leftstatement"), "")
+        if text:
+            out.append(text)
+    return out
