@@ -5,19 +5,23 @@ association's peer address must be one of that organisation's (Organisation.dico
 title alone is guessable. Otherwise each instance is refused with status 0x0124 (not authorised). TCP_NODELAY is
 set on every association's socket: with Nagle's algorithm on, pynetdicom's small PDUs
 wait for delayed ACKs and a C-STORE loop stalls near 10 instances/s.
+
+An association's instances are stored in batches (group commit, studies/services/cstore.py): each is
+answered once it is read and durable in the association's journal, and its rows commit with its batch.
 """
 import logging
 import socket
 
 from django.db import close_old_connections
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom.pdu_primitives import A_RELEASE
 from pynetdicom.sop_class import Verification
 
 from directory.models import Organisation
 
 from .errors import DomainError
 from .formats.errors import FormatError
-from .services.ingest import Source, ingest_dicom_bytes
+from .services.cstore import AssociationBatch, spool_recover
 
 log = logging.getLogger(__name__)
 SUCCESS, NOT_AUTHORISED, CANNOT_UNDERSTAND, OUT_OF_RESOURCES = 0x0000, 0x0124, 0xC000, 0xA700
@@ -40,21 +44,51 @@ def organisation_for(ae_title: str, address: str) -> Organisation | None:
 def handle_store(event) -> int:
     calling, address = event.assoc.requestor.ae_title, event.assoc.requestor.address
     try:
-        organisation = organisation_for(calling, address)
-        if organisation is None:
+        batch = _batch_of(event.assoc)
+        if batch is None:
             log.warning("C-STORE from AE title %r at %s refused: unknown title, or not one of its addresses",
                         calling, address)
             return NOT_AUTHORISED
-        stored = ingest_dicom_bytes(data=event.encoded_dataset(include_meta=True),
-                                    source=Source(by=None, organisation=organisation, interface="dicom"))
-        log.info("C-STORE %s from %s: %s", stored.instance.sop_instance_uid, calling,
-                 "stored" if stored.created else "already stored")
+        batch.add(event.encoded_dataset(include_meta=True))
         return SUCCESS
     except (FormatError, DomainError) as exc:
         log.warning("C-STORE from %s refused: %s", calling, exc)
         return CANNOT_UNDERSTAND
     except MemoryError:
         return OUT_OF_RESOURCES
+    except OSError:
+        log.exception("C-STORE from %s: the journal could not be written", calling)
+        return OUT_OF_RESOURCES
+    finally:
+        close_old_connections()
+
+
+def _batch_of(assoc) -> AssociationBatch | None:
+    """The association's batch, made at its first instance once its sender is recognised (None: refused)."""
+    if not hasattr(assoc, "teleclinic_batch"):
+        organisation = organisation_for(assoc.requestor.ae_title, assoc.requestor.address)
+        assoc.teleclinic_batch = AssociationBatch(organisation) if organisation is not None else None
+    return assoc.teleclinic_batch
+
+
+def handle_release_request(event) -> None:
+    """EVT_ACSE_RECV: on the sender's A-RELEASE request, store the last batch before the release is answered,
+    so that once its association is released, everything it sent is indexed (listed, routed)."""
+    primitive = event.primitive
+    if isinstance(primitive, A_RELEASE) and primitive.result is None:
+        handle_end(event)
+
+
+def handle_end(event) -> None:
+    """EVT_RELEASED / EVT_ABORTED / EVT_CONN_CLOSE: store what the association left in its batch (once)."""
+    batch = getattr(event.assoc, "teleclinic_batch", None)
+    if batch is None:
+        return
+    event.assoc.teleclinic_batch = None
+    try:
+        batch.close()
+    except Exception:  # its journal stays and is stored when the receiver starts again
+        log.exception("C-STORE from %s: the association's last batch was not stored", batch.organisation)
     finally:
         close_old_connections()
 
@@ -68,8 +102,13 @@ def build_ae(ae_title: str = "TELECLINIC") -> AE:
     return ae
 
 
-HANDLERS = [(evt.EVT_C_STORE, handle_store), (evt.EVT_CONN_OPEN, set_nodelay)]
+HANDLERS = [(evt.EVT_C_STORE, handle_store), (evt.EVT_CONN_OPEN, set_nodelay),
+            (evt.EVT_ACSE_RECV, handle_release_request), (evt.EVT_RELEASED, handle_end),
+            (evt.EVT_ABORTED, handle_end), (evt.EVT_CONN_CLOSE, handle_end)]
 
 
 def start(*, host: str, port: int, ae_title: str = "TELECLINIC", block: bool = True):
+    recovered = spool_recover()  # answered instances a stopped receiver had not stored yet
+    if recovered:
+        log.info("C-STORE: %d instances recovered from the journals of a previous run", recovered)
     return build_ae(ae_title).start_server((host, port), block=block, evt_handlers=HANDLERS)

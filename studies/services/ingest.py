@@ -174,29 +174,48 @@ def ingest_dicom_batch(*, datas: list[bytes], source: Source,
     once every file and its folder are durable.
     """
     results: list = [None] * len(datas)
-    staged: list[tuple[int, ParsedDicom, str]] = []
-    source_sex = _patient_sex(source.patient or (source.consultation.patient if source.consultation else None))
+    parsed: list[ParsedDicom | None] = [None] * len(datas)
+    source_sex = dicom_source_sex(source)
+    for position, data in enumerate(datas):
+        try:
+            parsed[position] = dicom_parse(data, sex=source_sex)
+        except FormatError as exc:
+            results[position] = exc
+            continue
+        if study is not None and parsed[position].index.study_instance_uid != study:
+            results[position] = InvalidStudy(f"This instance belongs to study {parsed[position].index.study_instance_uid}, "
+                                             f"not to {study}.", code="study_mismatch")
+            parsed[position] = None
+    stored = iter(store_parsed_dicom(parsed=[p for p in parsed if p is not None], source=source))
+    return [next(stored) if p is not None else result for p, result in zip(parsed, results)]
+
+
+def dicom_source_sex(source: Source) -> str:
+    """The sex of the patient the sender names (for ECG thresholds), read once per batch or association."""
+    return _patient_sex(source.patient or (source.consultation.patient if source.consultation else None))
+
+
+def dicom_parse(data: bytes, *, sex: str = "") -> ParsedDicom:
+    """The safe read of one instance (FormatError if refused), with no row or file written yet."""
+    return parse_dicom(data, limits=limits(), thresholds=thresholds(), sex=sex)
+
+
+def store_parsed_dicom(*, parsed: list[ParsedDicom], source: Source) -> list[Stored | DomainError]:
+    """Store instances read by dicom_parse: files written and made durable together, rows in one transaction.
+
+    C-STORE calls it once per batch of an association (studies/services/cstore.py); per instance, in order,
+    a Stored or the error that refused it.
+    """
     with files_or_nothing() as files:
-        names = new_names("dicom", "dcm", len(datas))
-        for position, data in enumerate(datas):
-            try:
-                parsed = parse_dicom(data, limits=limits(), thresholds=thresholds(), sex=source_sex)
-            except FormatError as exc:
-                results[position] = exc
-                continue
-            if study is not None and parsed.index.study_instance_uid != study:
-                results[position] = InvalidStudy(f"This instance belongs to study {parsed.index.study_instance_uid}, "
-                                                 f"not to {study}.", code="study_mismatch")
-                continue
-            staged.append((position, parsed, files.stage(names[position], parsed.stored_bytes)))
+        names = new_names("dicom", "dcm", len(parsed))
+        staged = [files.stage(name, item.stored_bytes) for name, item in zip(names, parsed)]
         files.durable()
-        outcome = once_more_on_race(lambda: _store_dicom_batch([(p, name) for _, p, name in staged], source))
-    for (position, _, name), result in zip(staged, outcome):
-        results[position] = result
+        outcome = once_more_on_race(lambda: _store_dicom_batch(list(zip(parsed, staged)), source))
+    for name, result in zip(staged, outcome):
         refusal_audit(source=source, error=result)
         if not (isinstance(result, Stored) and result.created):
             remove_quietly(name)  # no row points to it: already stored, or refused
-    return results
+    return outcome
 
 
 def _store_dicom_batch(items: list[tuple[ParsedDicom, str]], source: Source) -> list[Stored | DomainError]:

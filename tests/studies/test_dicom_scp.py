@@ -117,3 +117,105 @@ def test_both_ends_of_an_association_set_tcp_nodelay(receiver):
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
         assoc.release()
+
+
+def _ct_slices(n: int) -> list[pydicom.Dataset]:
+    """CT_small as `n` slices of one new series (new UIDs)."""
+    from pydicom.uid import generate_uid
+
+    study, series = generate_uid(), generate_uid()
+    out = []
+    for k in range(n):
+        ds = pydicom.dcmread(io.BytesIO(sample_bytes("CT_small.dcm")))
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.InstanceNumber = k + 1
+        out.append(ds)
+    return out
+
+
+def test_an_associations_instances_are_stored_in_batches_and_indexed_when_it_is_released(receiver, community,
+                                                                                        patient_factory, monkeypatch):
+    from audit.models import AuditEvent
+    from studies.services import cstore
+
+    monkeypatch.setattr(cstore, "FLUSH_AFTER_S", 3600)  # batches cut by size and by the release only
+
+    # given a CT whose organisation is known, and a series of more slices than one batch holds
+    community.township_a.dicom_ae_title = "TOWNA_CT"
+    community.township_a.dicom_peers = "127.0.0.1"
+    community.township_a.save()
+    patient_factory(home_clinic=community.township_a, health_record_no="1CT1")
+    slices = _ct_slices(cstore.BATCH_MAX + 6)
+    broken = pydicom.dcmread(io.BytesIO(sample_bytes("CT_small.dcm")))
+    broken.SOPInstanceUID = broken.file_meta.MediaStorageSOPInstanceUID = "1.2.3.999"
+    broken.PixelData = broken.PixelData[:100]  # shorter than its rows x columns say
+    ae = AE(ae_title="TOWNA_CT")
+    ae.add_requested_context(CTImageStorage, "1.2.840.10008.1.2.1")
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC",
+                         evt_handlers=[(evt.EVT_CONN_OPEN, dicom_scp.set_nodelay)])
+    # when it sends them on one association, a broken one among them, and releases it
+    statuses = [assoc.send_c_store(ds).Status for ds in slices[:10] + [broken] + slices[10:]]
+    assoc.release()
+    # then the broken one alone is refused at once, and once released every other is indexed
+    assert statuses.count(dicom_scp.CANNOT_UNDERSTAND) == 1 and statuses[10] == dicom_scp.CANNOT_UNDERSTAND
+    assert statuses.count(0) == len(slices)
+    assert Instance.objects.count() == len(slices)
+    # in two transactions (one audit row per study per batch), not one per instance
+    created = AuditEvent.objects.filter(object_type="ImagingStudy", action="create", interface="dicom")
+    assert sorted(e.detail["instances"] for e in created) == [6, cstore.BATCH_MAX]
+    # and no journal is left behind
+    assert not list(cstore.media_path(cstore.SPOOL).glob("*.journal"))
+
+
+def test_instances_answered_but_not_yet_stored_are_stored_when_the_receiver_starts_again(community,
+                                                                                      patient_factory):
+    from studies.services import cstore
+
+    # given a receiver that answered two instances (durable in its journal) and stopped before storing them
+    community.township_a.dicom_ae_title = "TOWNA_CT"
+    community.township_a.dicom_peers = "127.0.0.1"
+    community.township_a.save()
+    batch = cstore.AssociationBatch(community.township_a)
+    datas = []
+    for ds in _ct_slices(2):
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        datas.append(buffer.getvalue())
+        batch.add(datas[-1])
+    batch.timer.cancel()  # the process "dies" here: nothing stored
+    assert not Instance.objects.exists()
+    # and a third record cut short by the crash (never answered)
+    with open(batch.journal_path, "ab") as journal:
+        journal.write(cstore._RECORD.pack(len(datas[0])) + datas[0][:100])
+    # when the receiver starts again
+    port = _free_port()
+    server = dicom_scp.start(host="127.0.0.1", port=port, block=False)
+    server.shutdown()
+    # then the two answered instances are stored, and the journal is gone
+    assert Instance.objects.count() == 2
+    assert not batch.journal_path.exists()
+
+
+def test_a_paused_associations_instances_are_indexed_without_waiting_for_its_release(receiver, community,
+                                                                                     patient_factory, monkeypatch):
+    from studies.services import cstore
+
+    monkeypatch.setattr(cstore, "FLUSH_AFTER_S", 0.2)
+    community.township_a.dicom_ae_title = "TOWNA_CT"
+    community.township_a.dicom_peers = "127.0.0.1"
+    community.township_a.save()
+    ae = AE(ae_title="TOWNA_CT")
+    ae.add_requested_context(CTImageStorage, "1.2.840.10008.1.2.1")
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC")
+    try:
+        # when a modality sends three slices and then pauses, its association still open
+        assert [assoc.send_c_store(ds).Status for ds in _ct_slices(3)] == [0, 0, 0]
+        # then they are indexed (listed, routed) without waiting for the release
+        deadline = time.monotonic() + 60
+        while Instance.objects.count() < 3:
+            assert time.monotonic() < deadline, "the paused association's batch was never stored"
+            time.sleep(0.1)
+    finally:
+        assoc.release()
+    assert Instance.objects.count() == 3
