@@ -339,3 +339,161 @@ def _assert_pdf(page, href: str, tmp_path: Path, **shows) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS / f"journeys-{Path(tmp_path).name}-report.pdf").write_bytes(response.body())
     assert_pdf_shows(path, **shows)
+
+
+# --- journey 3: imaging --------------------------------------------------------------------------------
+
+CANVAS_JS = """() => {
+  const canvas = document.querySelector('#images canvas.iv-canvas');
+  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const levels = new Set();
+  let sum = 0;
+  for (let i = 0; i < px.length; i += 4) { sum += px[i]; levels.add(px[i]); }
+  return { mean: sum / (px.length / 4), levels: levels.size };
+}"""
+
+
+def test_journey_3_a_township_ct_is_read_by_the_offered_radiologist_and_the_report_returns_with_its_image(
+        demo, person, tmp_path):
+    # given the township doctor's console (never reloaded) and a patient of the township's villages
+    township = person("tdoc01")
+    patient = _patient(demo, "tdoc01")
+    township.wait_for_selector("#socket-state[data-state=open]")
+    township.evaluate("window.__journeyMark = 'kept'")
+    assert township.inner_text("h1") == "乡镇医生工作台"
+
+    # when the doctor requests an urgent radiology consultation and uploads the CT through the console
+    township.fill("#patient-q", patient["name"])
+    township.click("#patient-search button[type=submit]")
+    township.click(f"#patient-results button:has-text('{patient['name']}') >> nth=0")
+    township.select_option("#consult-specialty", "radiology")
+    township.check("#consult-form input[name=urgency][value=urgent]")
+    township.check("#consult-form input[name=mode][value=async]")
+    township.fill("#consult-form textarea[name=reason]", "咳嗽一月，胸部CT请上级医院阅片")
+    township.click("#consult-form button[type=submit]")
+    township.wait_for_selector("#consult-status:has-text('已申请')")
+    wait_for_js(township, "document.querySelector('#upload-consultation').value !== ''")
+    consultation_id = int(township.input_value("#upload-consultation"))
+    _upload(township, "dicom", _fresh_copy(tmp_path, "CT_small.dcm"))
+    township.wait_for_selector(".upload[data-state=ingested]:has-text('CT_small.dcm')", timeout=SLOW_MS)
+
+    # then the on-duty radiologist it was offered to sees the offer live; accepted, it is on the worklist as urgent
+    radiologist_login = _offered_expert_username(demo, consultation_id, "radiology")
+    radiologist = person(radiologist_login)
+    offer = f"#offers li.offer[data-consultation='{consultation_id}']"
+    radiologist.wait_for_selector(offer, timeout=SLOW_MS)
+    radiologist.click(f"{offer} button.primary")
+    row = radiologist.wait_for_selector(f"#worklist tr[data-id='{consultation_id}'][data-urgency=urgent]")
+    assert patient["name"] in row.inner_text()
+    # and the township console shows who took it, live
+    radiologist_name = next(name for login, name, *_ in EXPERTS if login == radiologist_login)
+    township.wait_for_selector(f"#consultations tr[data-id='{consultation_id}'][data-state=assigned] "
+                               f"td.expert:has-text('{radiologist_name}')", timeout=SLOW_MS)
+
+    # when the radiologist opens the reading page, the CT frame is drawn on the viewer's canvas
+    with radiologist.expect_navigation():
+        radiologist.click(f"#worklist tr[data-id='{consultation_id}'] a:has-text('阅片')")
+    radiologist.wait_for_selector("body[data-ready=true]")
+    radiologist.wait_for_selector("#image-panel:not([hidden]) .iv-info:has-text('1/1')", timeout=SLOW_MS)
+    wait_for_js(radiologist, f"({CANVAS_JS})().levels > 16", timeout_ms=SLOW_MS)
+    default_window = radiologist.evaluate(CANVAS_JS)
+    # and the lung preset redraws it with that window: a different picture
+    with radiologist.expect_response(lambda r: "/rendered/" in r.url and "window_center=-600" in r.url,
+                                     timeout=SLOW_MS) as rendered:
+        radiologist.click("button[data-preset=lung]")
+    assert rendered.value.status == 200 and rendered.value.headers["content-type"] == "image/png"
+    radiologist.wait_for_selector(".iv-info:has-text('-600 / 1500')")
+    wait_for_js(radiologist, f"({CANVAS_JS})().mean !== {default_window['mean']}", timeout_ms=SLOW_MS)
+
+    # when the radiologist writes and signs the imaging report
+    radiologist.click("#report button[data-start=imaging]")
+    radiologist.wait_for_selector("#report[data-state=draft]")
+    radiologist.fill("#report textarea[name=findings]", "双肺纹理清晰，未见明确实质性病变。")
+    radiologist.fill("#report textarea[name=impression]", "胸部CT未见明显异常。")
+    radiologist.wait_for_selector("#report .status:has-text('已于')")
+    radiologist.click("#report button:has-text('签发')")
+    radiologist.click("#sign-dialog button[data-confirm]")
+    radiologist.wait_for_selector("#report[data-state=signed]")
+
+    # then the report reaches the township console live, its PDF carries the CT frame, and it is acknowledged
+    item = f"#reports li.unread:has-text('#{consultation_id}')"
+    township.wait_for_selector(item, timeout=SLOW_MS)
+    href = township.wait_for_selector(f"{item} a:has-text('打开PDF')", timeout=SLOW_MS).get_attribute("href")
+    _assert_pdf(township, href, tmp_path, key_images=[(128, 128)],  # CT_small.dcm's frame
+                texts=[patient["name"], "双肺纹理清晰，未见明确实质性病变。", "胸部CT未见明显异常。"])
+    township.click(f"{item} button:has-text('确认收到')")
+    township.wait_for_selector(f"#reports li.acknowledged:has-text('#{consultation_id}')")
+    assert township.evaluate("window.__journeyMark") == "kept", "the console was reloaded"
+
+
+# --- journey 4: referral -------------------------------------------------------------------------------
+
+def _taken_cardiology_case(demo, doctor: str, reason: str) -> tuple[dict, int, str]:
+    """Through the API, as the people would: the doctor requests an urgent cardiology consultation and asks
+    for an expert, the on-duty cardiologist it is offered to accepts it. Returns (patient, consultation id, expert login)."""
+    patient = _patient(demo, doctor)
+    consultation = demo.api(doctor).post("/api/consultations/", json={
+        "patient": patient["id"], "specialty": "cardiology", "mode": "async", "urgency": "urgent",
+        "reason": reason})
+    assert consultation.status_code == 201, consultation.text
+    consultation_id = consultation.json()["id"]
+    routed = demo.api(doctor).post(f"/api/scheduling/consultations/{consultation_id}/assignment/", json={})
+    assert routed.status_code == 201, routed.text  # an async case without a study yet is routed on request
+    username = _offered_expert_username(demo, consultation_id)
+    expert = demo.api(username)
+    offers = expert.get("/api/scheduling/assignments/?status=offered&limit=500").json()["results"]
+    offer = next(a for a in offers if a["consultation"] == consultation_id)
+    accepted = expert.post(f"/api/scheduling/assignments/{offer['id']}/accept/", json={})
+    assert accepted.status_code == 200, accepted.text
+    return patient, consultation_id, username
+
+
+def test_journey_4_referred_up_through_a_green_channel_and_back_down_with_a_follow_up_plan(demo, person):
+    # given an urgent cardiology case of the village doctor's that an on-duty cardiologist has taken
+    patient, consultation_id, expert_login = _taken_cardiology_case(demo, "vdoc05", "反复胸痛，心电图ST段压低")
+    village = person("vdoc05")
+    village.wait_for_selector("#socket-state[data-state=open]")
+    village.evaluate("window.__journeyMark = 'kept'")
+
+    # when the expert, on the reading page, recommends an upward referral
+    reader = person(expert_login)
+    reader.goto(f"/read/{consultation_id}/")
+    reader.wait_for_selector("body[data-ready=true]")
+    reader.fill("#refer-up textarea[name=reason]", "疑似不稳定型心绞痛，建议上级医院冠脉造影")
+    reader.click("#refer-up button[type=submit]")
+    # then a green-channel slot at the lead hospital is booked for the patient
+    reader.wait_for_selector("#referral .status:has-text('已预约绿色通道号源')", timeout=SLOW_MS)
+    referrals = demo.api("vdoc05").get("/api/scheduling/referrals/?limit=500").json()["results"]
+    up = next(r for r in referrals if r["consultation"] == consultation_id and r["direction"] == "up")
+    assert up["booking"] and up["slot_starts_at"], up
+    # and the village console shows it live: up, the patient, the reason, the hospital, the slot's time
+    item = village.wait_for_selector(f"#referrals li.referral.up[data-id='{up['id']}']", timeout=SLOW_MS)
+    text = item.inner_text()
+    slot_time = dt.datetime.fromisoformat(up["slot_starts_at"]).astimezone(SERVICE_ZONE).strftime("%H:%M")
+    assert "上转" in text and patient["name"] in text and "冠脉造影" in text, text
+    assert "县人民医院" in text and slot_time in text, text
+    village.wait_for_selector("#events li:has-text('患者已上转')")
+
+    # when the expert later sends the patient back down with a follow-up plan
+    reader.fill("#refer-down textarea[name=summary]", "冠脉造影示单支病变，已植入支架，病情稳定。")
+    titles = reader.locator("#refer-down input[name=title]")
+    titles.nth(0).fill("一周后复查心电图")
+    titles.nth(1).fill("每日监测血压并记录")
+    reader.click("#refer-down button[type=submit]")
+    reader.wait_for_selector("#referral .status:has-text('已下转')", timeout=SLOW_MS)
+
+    # then the village console shows it with its tasks, live; the doctor receives it and completes one task
+    down = village.wait_for_selector(
+        f"#referrals li.referral.down:has-text('{patient['name']}') .tasks li:has-text('一周后复查心电图')",
+        timeout=SLOW_MS)
+    down_id = down.evaluate("(li) => li.closest('li.referral').dataset.id")
+    item = f"#referrals li.referral.down[data-id='{down_id}']"
+    village.click(f"{item} button:has-text('确认接收')")
+    village.wait_for_selector(f"{item}[data-state=acknowledged]")
+    village.click(f"{item} .tasks li:has-text('一周后复查心电图') button:has-text('完成')")
+    village.wait_for_selector(f"{item} .tasks li.done:has-text('一周后复查心电图')")
+    assert village.locator(f"{item} .tasks li:not(.done):has-text('每日监测血压')").count() == 1
+    assert village.evaluate("window.__journeyMark") == "kept", "the console was reloaded"
+    tasks = {t["title"]: t["state"] for r in demo.api("vdoc05").get("/api/scheduling/referrals/?limit=500")
+             .json()["results"] if r["id"] == int(down_id) for t in r["follow_ups"]}
+    assert tasks == {"一周后复查心电图": "done", "每日监测血压并记录": "open"}, tasks
