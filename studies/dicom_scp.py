@@ -17,7 +17,8 @@ from directory.models import Organisation
 
 from .errors import DomainError
 from .formats.errors import FormatError
-from .services.ingest import Source, ingest_dicom_bytes
+from .services.dicom_store import ingest_dicom_bytes
+from .services.sources import Source
 
 log = logging.getLogger(__name__)
 SUCCESS, NOT_AUTHORISED, CANNOT_UNDERSTAND, OUT_OF_RESOURCES = 0x0000, 0x0124, 0xC000, 0xA700
