@@ -19,7 +19,9 @@ from reports.models import Delivery, Report, ReportVersion
 from reports.services.delivery import version_render_pdf
 from studies.formats.ecg.model import Ecg
 from studies.models import EcgRecord, ImagingStudy
-from studies.services.ingest import Source, ecg_measure, ecg_signal_store, ingest_dicom_batch
+from studies.services.dicom_store import ingest_dicom_batch
+from studies.services.ecg_store import ecg_measure, ecg_signal_store
+from studies.services.sources import Source
 from studies.services.storage import files_or_nothing
 
 PATIENT = "DEMO-0001"

@@ -26,7 +26,8 @@ from studies.formats.ecg.model import build_ecg
 from studies.formats.errors import FormatError
 from studies.models import EcgRecord
 from studies.selectors import ecg_signal
-from studies.services.ingest import Source, ecg_measure, ecg_signal_store
+from studies.services.ecg_store import ecg_measure, ecg_signal_store
+from studies.services.sources import Source
 from studies.services.storage import files_or_nothing
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from teleclinic.events import enqueue_on_commit

@@ -18,7 +18,8 @@ from ..errors import DomainError, InvalidInput, NotFound, TooLarge
 from ..formats.dicom_header import file_meta_uids
 from ..formats.errors import FormatError
 from ..selectors import audit_listed, instance_list, series_list, study_list
-from ..services.ingest import Source, ingest_dicom_batch
+from ..services.dicom_store import ingest_dicom_batch
+from ..services.sources import Source
 from . import qido, wado
 from .multipart import build_related, parse_related
 from .schema import (DICOM_JSON, DICOM_JSON_LIST, INSTANCE_KEYS, PAGE, RENDERED, SERIES_KEYS, STUDY_KEYS, WINDOW,

@@ -9,7 +9,7 @@ How: each instance is read (the safe parse; a bad one is refused at once, 0xC000
 association's journal under MEDIA_ROOT/dicom-spool/ and the journal fdatasync'ed: then it is durable and
 answered with success. Every BATCH_MAX instances, FLUSH_AFTER_S after the first unstored one, and when the
 association ends (released, aborted or its connection lost), the batch is stored as STOW-RS stores a
-request (ingest.store_parsed_dicom: files, one transaction, one audit row per study) and the journal is
+request (dicom_store.store_parsed_dicom: files, one transaction, one audit row per study) and the journal is
 emptied. A journal left by a process that died is stored when the receiver starts (`spool_recover`): an
 answered instance is never lost, and storing one twice is harmless (SOP Instance UID is the key).
 """
@@ -25,7 +25,8 @@ from django.db import close_old_connections
 
 from directory.models import Organisation
 
-from .ingest import Source, dicom_parse, ingest_dicom_batch, store_parsed_dicom
+from .dicom_store import dicom_parse, ingest_dicom_batch, store_parsed_dicom
+from .sources import Source
 from .storage import media_path
 
 log = logging.getLogger(__name__)

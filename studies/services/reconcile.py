@@ -17,7 +17,8 @@ from ..formats.errors import FormatError
 from ..models import EcgRecord, ImagingStudy, Instance
 from ..parsing import ECG_SOP_PREFIX, parse_dicom
 from . import notify
-from .ingest import Source, limits, store_ecg, thresholds
+from .ecg_store import store_ecg
+from .sources import Source, limits, thresholds
 from .storage import FileBatch, files_or_nothing, media_path
 
 

@@ -94,7 +94,7 @@ def test_patient_admitted_before_their_socket_joined_publishes_once_and_is_seen(
 
 # A MediaSession with a stand-in room client, the relay's side played by peer connections in the page.
 PUBLISH_TWICE_JS = """async () => {
-  const { MediaSession } = await import('/static/live/client.js');
+  const { MediaSession } = await import('/static/live/media.js');
   const client = new EventTarget();
   client.sent = [];
   client.send = (message) => { client.sent.push(message); return true; };

@@ -289,7 +289,7 @@ def test_a_refused_link_is_refused_before_the_camera_check(people, open_page, li
 
 # The reconnect timer alone, on a fake clock: when a connection counts as dead.
 DEAD_LINK_JS = """async () => {
-  const { DeadLinkTimer } = await import('/static/live/client.js');
+  const { DeadLinkTimer } = await import('/static/live/media.js');
   const run = (steps) => {
     let now = 0, next = 1;
     const timers = new Map();

@@ -11,6 +11,7 @@ from pydicom.uid import generate_uid
 
 from studies.formats.errors import FormatError
 from studies.models import ImagingStudy, Instance, Series
+from studies.services import dicom_store
 from studies.services import ingest as ingest_service
 from studies.services.ingest import Source, Stored, ingest_dicom_batch
 from studies.services.storage import FileBatch, files_or_nothing, media_path
@@ -158,7 +159,7 @@ def test_every_file_is_durable_before_the_rows_commit(source, monkeypatch):
 
     steps = []
     real_stage, real_fsync, real_folder = FileBatch.stage, storage._fsync_and_close, storage._fsync_path
-    real_store = ingest_service.store_dicom_instances
+    real_store = dicom_store.store_dicom_instances
 
     def stage(self, name, data):
         steps.append("write")
@@ -180,7 +181,7 @@ def test_every_file_is_durable_before_the_rows_commit(source, monkeypatch):
     monkeypatch.setattr(FileBatch, "stage", stage)
     monkeypatch.setattr(storage, "_fsync_and_close", fsync)
     monkeypatch.setattr(storage, "_fsync_path", folder)
-    monkeypatch.setattr(ingest_service, "store_dicom_instances", store)
+    monkeypatch.setattr(dicom_store, "store_dicom_instances", store)
     # when a batch of 20 is ingested
     ingest_dicom_batch(datas=instances("CT_small.dcm", 20), source=source)
     # then every file and its folder were fsynced before any row was written

@@ -1,12 +1,17 @@
 // The patient's phone page: opened from the link (token in the URL fragment), no account.
 // Link check (a refused link never reaches the camera) -> camera/mic check -> waiting room -> the call.
 // Each socket uses a fresh single-use ticket.
-import {
-  MediaSession, QUALITY_ICON, REFUSAL_TEXT, RoomClient, cameraErrorText, openCamera, qualityLevel, qualityText,
-  worseQuality,
-} from "./client.js";
+import { cameraErrorText, openCamera } from "./camera.js";
+import { REFUSAL_TEXT, RoomClient } from "./client.js";
+import { MediaSession } from "./media.js";
+import { QUALITY_ICON, qualityLevel, qualityText, worseQuality } from "./quality.js";
 import { EcgPanel, connectPanel } from "./ecg-panel.js";
+import { ReconnectBanner } from "./reconnecting.js";
 import { ROLE_TEXT, RoomState } from "./room-state.js";
+import { ApiError, api } from "../frontend/js/api.js";
+import { backoff } from "../frontend/js/backoff.js";
+import { LIVE_JOIN, LIVE_LINK_CHECK } from "../frontend/js/endpoints.js";
+import { socketUrl } from "../frontend/js/socket.js";
 import { t } from "../frontend/js/strings.js";
 
 const root = document.getElementById("patient");
@@ -14,17 +19,18 @@ const roomId = Number(root.dataset.room);
 const reconnectMs = Number(root.dataset.reconnectMs) || 5000;
 const $ = (id) => document.getElementById(id);
 const token = decodeURIComponent(location.hash.slice(1));
-const wsBase = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
 let stream = null;
 let media = null;
 let client = null;
 let muted = { audio: false, video: false };
 let audioOnly = false;
-let socketDown = false;
 let ended = false;
 const quality = new Map();    // participant id -> {loss, rtt_ms}: the relay's or their own report
 const received = new Map();   // publisher id -> what this phone receives of them
 const state = new RoomState();
+const banner = new ReconnectBanner($("reconnecting"), {
+  onChange: (on) => { $("conn-status").textContent = on ? t("Reconnecting…") : ""; },
+});
 window.livePatient = { state, get media() { return media; }, get client() { return client; }, get stream() { return stream; } };
 
 function show(step) {
@@ -32,46 +38,42 @@ function show(step) {
 }
 function message(text) { $("message").textContent = text; $("message").hidden = !text; }
 
-async function postJson(url, body) {
-  const response = await fetch(url, {
-    method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
-    body: JSON.stringify(body),
-  });
-  let data = {};
-  try { data = await response.json(); } catch (_) { /* an empty or HTML body */ }
-  return { response, body: data };
+function refusal(body) {
+  return REFUSAL_TEXT[body?.code] || body?.detail || t("This link is not valid. Ask your doctor for a new one.");
 }
 
-function refusal(body) { return REFUSAL_TEXT[body.code] || body.detail || t("This link is not valid. Ask your doctor for a new one."); }
+// A refusal (4xx) is final: the link will not be let in by trying again. A 5xx or no network is not.
+const isFinal = (error) => error instanceof ApiError && error.status < 500;
 
 async function fetchTicket() {
-  const { response, body } = await postJson(`/api/live/rooms/${roomId}/join/`, { token });
-  if (!response.ok) {
-    const error = new Error(refusal(body));
-    error.code = body.code;
-    error.final = response.status < 500;
-    throw error;
+  let body;
+  try {
+    body = await api(LIVE_JOIN(roomId), { method: "POST", body: { token } });
+  } catch (error) {
+    const refused = new Error(refusal(error.body));
+    refused.code = error.body?.code;
+    refused.final = isFinal(error);
+    throw refused;
   }
-  return `${wsBase}${body.ws_path}`;
+  return socketUrl(body.ws_path);
 }
 
 // The server says whether the link would be let in before anything asks for the camera.
 async function checkLink() {
   if (!token) { finish(REFUSAL_TEXT.token_forged); return; }
   for (let attempt = 0; ; attempt++) {
-    let result;
     try {
-      result = await postJson(`/api/live/rooms/${roomId}/link-check/`, { token });
-    } catch (_) {
-      result = null;  // no network yet: try again
-    }
-    if (result && result.response.ok) { show("step-check"); return; }
-    if (result && result.response.status < 500) {
-      root.dataset.refused = result.body.code || "refused";
-      finish(refusal(result.body));
+      await api(LIVE_LINK_CHECK(roomId), { method: "POST", body: { token } });
+      show("step-check");
       return;
+    } catch (error) {
+      if (isFinal(error)) {
+        root.dataset.refused = error.body?.code || "refused";
+        finish(refusal(error.body));
+        return;
+      }
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(10000, 1000 * 2 ** attempt)));
+    await backoff(attempt, { baseMs: 1000, maxMs: 10000 });  // no network yet, or the server is down: try again
   }
 }
 
@@ -152,14 +154,9 @@ function addRemote({ publisher, stream: remoteStream }) {
   renderTiles();
 }
 
-function renderReconnecting() {
-  const on = !ended && (socketDown || Boolean(media && media.mediaLost));
-  $("reconnecting").hidden = !on;
-  $("conn-status").textContent = on ? t("Reconnecting…") : "";
-}
-
 function connect() {
   client = new RoomClient({ socketUrl: fetchTicket });
+  banner.watchClient(client);
   // The ECG the village doctor shows: visible once one starts (the samples come only once admitted).
   const ecgPanel = new EcgPanel($("ecg-panel"));
   window.livePatient.ecgPanel = ecgPanel;
@@ -168,7 +165,6 @@ function connect() {
   client.addEventListener("event", (e) => { if (e.detail.kind === "ecg.started") $("ecg-card").hidden = false; });
   client.addEventListener("welcome", (e) => {
     state.welcome(e.detail);
-    socketDown = false;
     if (!media) {
       media = new MediaSession(client, { iceServers: e.detail.ice_servers, reconnectAfterMs: reconnectMs });
       media.stream = stream;
@@ -177,8 +173,7 @@ function connect() {
         const tile = document.querySelector(`#remote figure[data-participant="${detail.publisher}"]`);
         if (tile) tile.remove();
       });
-      media.addEventListener("media-lost", renderReconnecting);
-      media.addEventListener("media-restored", renderReconnecting);
+      banner.watchMedia(media);
       setInterval(() => {
         if (ended) return;
         media.measure().then((r) => {
@@ -190,7 +185,6 @@ function connect() {
         }).catch(() => {});
       }, 2000);
     }
-    renderReconnecting();
     enterIfAdmitted();
     renderTiles();
   });
@@ -210,7 +204,6 @@ function connect() {
     quality.set(e.detail.participant, { loss: e.detail.loss, rtt_ms: e.detail.rtt_ms });
     renderTiles();
   });
-  client.addEventListener("reconnecting", () => { socketDown = true; renderReconnecting(); });
   client.addEventListener("refused", (e) => finish(e.detail.detail));
   client.addEventListener("closed", (e) => {
     const code = e.detail.reason && e.detail.reason.code;
@@ -229,7 +222,7 @@ function finish(text) {
   for (const track of stream ? stream.getTracks() : []) track.stop();
   for (const id of ["preview", "self-view"]) $(id).srcObject = null;
   $("remote").replaceChildren();
-  renderReconnecting();
+  banner.end();
   show("step-end");
   if (text) $("end-text").textContent = text;
   root.dataset.ended = "true";

@@ -1,12 +1,17 @@
 // The staff live room page: tiles, controls, participants (admit/remove for the host), chat, invite,
 // the shared live ECG panel (the host replays an uploaded ECG or streams a device: EcgSender).
-import {
-  MediaSession, QUALITY_ICON, REFUSAL_TEXT, RoomClient, cameraErrorText, openCamera, qualityLevel, qualityText,
-  worseQuality,
-} from "./client.js";
+import { cameraErrorText, openCamera } from "./camera.js";
+import { REFUSAL_TEXT, RoomClient } from "./client.js";
+import { MediaSession } from "./media.js";
+import { QUALITY_ICON, qualityLevel, qualityText, worseQuality } from "./quality.js";
 import { EcgPanel, EcgSender, connectPanel } from "./ecg-panel.js";
+import { ReconnectBanner } from "./reconnecting.js";
 import { ROLE_TEXT, RoomState, STATE_TEXT } from "./room-state.js";
-import { api } from "../frontend/js/api.js";
+import { api, rows } from "../frontend/js/api.js";
+import {
+  CONSULTATION_STUDIES, LIVE_INVITE_SMS, LIVE_INVITES, LIVE_ROOM_CLOSE, LIVE_ROOM_SOCKET, READING_PAGE,
+} from "../frontend/js/endpoints.js";
+import { socketUrl } from "../frontend/js/socket.js";
 import { t } from "../frontend/js/strings.js";
 import { formatDateTime, formatTime } from "../frontend/js/time.js";
 
@@ -15,20 +20,18 @@ const roomId = Number(root.dataset.room);
 const isHost = root.dataset.host === "1";
 const consultationId = Number(root.dataset.consultation);
 const $ = (id) => document.getElementById(id);
-const wsBase = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
 
-const client = new RoomClient({ socketUrl: async () => `${wsBase}/ws/rooms/${roomId}/` });
+const client = new RoomClient({ socketUrl: async () => socketUrl(LIVE_ROOM_SOCKET(roomId)) });
 const state = new RoomState();
 let media = null;
 let muted = { audio: false, video: false };
 let audioOnly = false;
-let socketDown = false;          // the room socket is reconnecting
 let ended = false;               // we left, or the room was closed
 const reconnectMs = Number(root.dataset.reconnectMs) || 5000;
 const remoteTiles = new Map();   // publisher id -> figure
 const quality = new Map();       // participant id -> {loss, rtt_ms}: the relay's or their own report
 const received = new Map();      // publisher id -> {loss, rtt_ms, fps, dead}: what we receive of them
-const ecgPanel = new EcgPanel($("ecg-panel"), { studyLink: () => (isHost ? null : `/read/${consultationId}/`) });
+const ecgPanel = new EcgPanel($("ecg-panel"), { studyLink: () => (isHost ? null : READING_PAGE(consultationId)) });
 connectPanel(client, ecgPanel);
 const ecgSender = isHost ? new EcgSender(client) : null;   // a device on the village side feeds it
 if (ecgSender) ecgSender.addEventListener("chunk", (e) => ecgPanel.push(e.detail));
@@ -41,14 +44,10 @@ function setStatus(text, cls) {
   el.className = `status ${cls || ""}`;
 }
 
-// "Reconnecting" while the socket or our media is coming back.
-function renderReconnecting() {
-  const on = !ended && (socketDown || Boolean(media && media.mediaLost));
-  $("reconnecting").hidden = !on;
-  document.body.classList.toggle("reconnecting", on);
+const banner = new ReconnectBanner($("reconnecting"), { onChange: (on) => {
   if (on) setStatus(t("Reconnecting…"), "warn");
   else if (!ended && client.ws) setStatus(t("Connected"), "ok");
-}
+} }).watchClient(client);
 
 function tileFor(publisher) {
   let tile = remoteTiles.get(publisher);
@@ -144,13 +143,10 @@ function addChatLine({ participant, text, at }) {
 client.addEventListener("welcome", async (e) => {
   const first = media === null;
   state.welcome(e.detail);
-  socketDown = false;
-  renderReconnecting();
   $("room-error").hidden = true;
   if (first) {
     media = new MediaSession(client, { iceServers: e.detail.ice_servers, reconnectAfterMs: reconnectMs });
-    media.addEventListener("media-lost", renderReconnecting);
-    media.addEventListener("media-restored", renderReconnecting);
+    banner.watchMedia(media);
     media.addEventListener("remote", ({ detail }) => {
       const tile = tileFor(detail.publisher);
       const video = tile.querySelector("video");
@@ -231,7 +227,6 @@ client.addEventListener("error", (e) => {
   // relay had replaced meanwhile (its new offer follows)
   else if (!["not_admitted", "unknown_peer_connection"].includes(frame.code)) showError(`${frame.code}: ${frame.detail}`);
 });
-client.addEventListener("reconnecting", () => { socketDown = true; renderReconnecting(); });
 client.addEventListener("closed", (e) => {
   const code = e.detail.reason && e.detail.reason.code;
   end(e.detail.code === 4410 ? REFUSAL_TEXT.room_closed : (code && REFUSAL_TEXT[code]) || null);
@@ -246,7 +241,7 @@ function end(text) {
   $("local-video").srcObject = null;
   for (const tile of remoteTiles.values()) tile.remove();
   remoteTiles.clear();
-  $("reconnecting").hidden = true;
+  banner.end();
   setStatus(t("Disconnected"), "bad");
   for (const id of ["btn-mic", "btn-cam", "btn-audio-only", "btn-leave", "btn-end"]) if ($(id)) $(id).disabled = true;
   if (text) showError(text);
@@ -283,9 +278,7 @@ $("chat-form").addEventListener("submit", (e) => {
 });
 
 async function loadEcgStudies() {
-  const response = await fetch(`/api/consultations/${consultationId}/studies/`, { credentials: "same-origin" });
-  if (!response.ok) return;
-  const ecgs = (await response.json()).filter((study) => study.type === "ecg");
+  const ecgs = (await rows(CONSULTATION_STUDIES(consultationId))).filter((study) => study.type === "ecg");
   if (!ecgs.length) return;
   const chosen = $("ecg-study").value;
   $("ecg-study").replaceChildren(...ecgs.map((study) => new Option(
@@ -325,7 +318,7 @@ if (isHost) {
   $("btn-invite").addEventListener("click", async () => {
     let body;
     try {
-      body = await api(`/api/live/rooms/${roomId}/invites/`, { method: "POST", body: {} });
+      body = await api(LIVE_INVITES(roomId), { method: "POST", body: {} });
     } catch (error) { showError(error.message); return; }
     invite = body;
     $("invite").hidden = false;
@@ -346,7 +339,7 @@ if (isHost) {
     if (!invite) return;
     $("btn-sms").disabled = true;
     try {
-      const sent = await api(`/api/live/rooms/${roomId}/invites/${invite.id}/sms/`,
+      const sent = await api(LIVE_INVITE_SMS(roomId, invite.id),
         { method: "POST", body: { phone: $("sms-phone").value.trim() } });
       $("sms-state").textContent = t("Sent by SMS to {phone}.", { phone: sent.phone });
       $("sms-state").dataset.sent = "true";
@@ -362,7 +355,7 @@ if (isHost) {
   $("btn-end-yes").addEventListener("click", async () => {
     $("btn-end-yes").disabled = true;
     try {
-      await api(`/api/live/rooms/${roomId}/close/`, { method: "POST", body: {} });
+      await api(LIVE_ROOM_CLOSE(roomId), { method: "POST", body: {} });
     } catch (error) {
       showError(error.message);
       $("btn-end-yes").disabled = false;

@@ -85,6 +85,14 @@ export const LIVE_ROOMS = "/api/live/rooms/";                 // POST {consultat
 export const LIVE_ROOM_OF = (consultationId) => `/api/live/rooms/?consultation=${consultationId}`; // GET: the open room (experts join)
 export const LIVE_ROOM_PAGE = (id) => `/live/rooms/${id}/`;
 export const LIVE_EXPERT_REQUEST = (roomId) => `/api/live/rooms/${roomId}/expert-request/`; // POST: offer the case to an on-duty expert now
+export const LIVE_ROOM_CLOSE = (roomId) => `/api/live/rooms/${roomId}/close/`; // POST: the host ends the call for everyone
+export const LIVE_INVITES = (roomId) => `/api/live/rooms/${roomId}/invites/`; // POST {} -> {id, url, qr_svg, expires_at, phone}
+export const LIVE_INVITE_SMS = (roomId, inviteId) => `/api/live/rooms/${roomId}/invites/${inviteId}/sms/`; // POST {phone} -> {phone}
+// the patient's phone, no account: POST {token}; refusals are 403 {code, detail}
+export const LIVE_LINK_CHECK = (roomId) => `/api/live/rooms/${roomId}/link-check/`;
+export const LIVE_JOIN = (roomId) => `/api/live/rooms/${roomId}/join/`;   // -> {ws_path}: a single-use ticket for one socket
+export const LIVE_ROOM_SOCKET = (roomId) => `/ws/rooms/${roomId}/`;       // staff (session); the patient uses LIVE_JOIN's ws_path
+export const READING_PAGE = (consultationId) => `/read/${consultationId}/`;
 
 // records: the patient's record across the community (issue 17)
 export const RECORD_PAGE = (patientId) => `/patients/${patientId}/record/`;

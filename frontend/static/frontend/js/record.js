@@ -87,7 +87,7 @@ function describe(item) {
         el("span", { class: `badge state-${item.state}` }, t(`state:${item.state}`)), " ",
         el("span", { class: "muted" }, [item.requesting_org, item.expert].filter(Boolean).join(" · ")),
         el("p", { class: "reason" }, item.reason),
-        el("a", { href: `/read/${item.id}/`, class: "open" }, t("Open the case"))];
+        el("a", { href: E.READING_PAGE(item.id), class: "open" }, t("Open the case"))];
     case "ecg":
       return [el("span", {}, `${t("12-lead ECG")} · ${item.duration_s} s`), item.critical ? el("span", { class: "badge urgency-stat" }, t("Critical value")) : null,
         caseRef, " ", openButton(t("Open in the ECG viewer"), () => openEcg(item))];

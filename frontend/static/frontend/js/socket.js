@@ -1,10 +1,14 @@
 // The per-user notification socket, reconnecting by itself with exponential backoff and jitter.
 
+import { backoffDelay } from "./backoff.js";
 import { NOTIFICATIONS_SOCKET } from "./endpoints.js";
 
-const BASE_DELAY_MS = 1000;
-const MAX_DELAY_MS = 30000;
 const PING_EVERY_MS = 25000; // under common proxy idle timeouts (60 s)
+
+/** The ws(s):// URL of a socket path on this host. */
+export function socketUrl(path) {
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+}
 
 export class NotificationSocket {
   /** onEvent(event) for every JSON event; onState("open"|"closed"|"waiting", delayMs) for the indicator. */
@@ -35,8 +39,7 @@ export class NotificationSocket {
   isOpen() { return this.ws !== null && this.ws.readyState === WebSocket.OPEN; }
 
   connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}${this.path}`);
+    const ws = new WebSocket(socketUrl(this.path));
     this.ws = ws;
     ws.addEventListener("open", () => {
       this.attempt = 0;
@@ -58,7 +61,7 @@ export class NotificationSocket {
   }
 
   scheduleReconnect() {
-    const delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(this.attempt, { baseMs: 1000, maxMs: 30000 });
     this.attempt += 1;
     this.onState("waiting", delay);
     clearTimeout(this.retry);

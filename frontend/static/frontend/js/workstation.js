@@ -102,7 +102,7 @@ function renderWorklist(items) {
       el("td", { "data-label": t("Mode") }, t(`mode:${w.mode}`)), el("td", { "data-label": t("State") }, t(`state:${w.state}`)),
       el("td", { class: "due", "data-label": t("Due or booked time") }, formatDateTime(w.slot_starts_at || w.due_at),
         overdue ? el("strong", {}, ` ${t("overdue")}`) : null),
-      el("td", { class: "actions" }, el("a", { href: `/read/${w.consultation}/`, class: "button" }, t("Read")),
+      el("td", { class: "actions" }, el("a", { href: E.READING_PAGE(w.consultation), class: "button" }, t("Read")),
         w.status === "assigned" ? el("a", { href: E.RECORD_PAGE(w.patient), class: "button record-link" }, t("Patient record")) : null,
         w.mode === "live" ? liveRoomButton(w.consultation, (error) => say($("#offers-status"), error.message, { error: true }), { join: true }) : null));
   }));
