@@ -85,7 +85,7 @@ OUR_RHYTHM = {"sinus_rhythm": "sinus", "sinus_bradycardia": "sinus", "sinus_tach
 def bench_rhythm(runs: int) -> dict:
     import os
 
-    from formats_samples import make_edf, make_muse
+    from formats_samples import make_edf, make_muse, make_scp, make_sierra
     from rhythm_samples import resampled
     from studies.formats.ecg.measure import analyse_ecg
 
@@ -107,7 +107,9 @@ def bench_rhythm(runs: int) -> dict:
         "cpus": os.cpu_count(),
     }
     files = {"waveform_ecg.dcm": data, "waveform_ecg as aECG": make_aecg(ecg), "waveform_ecg as GE MUSE XML": make_muse(ecg),
-             "waveform_ecg as EDF+ (no statements)": make_edf(ecg)}
+             "waveform_ecg as EDF+ (no statements)": make_edf(ecg),
+             "waveform_ecg at 500 Hz as Philips Sierra XML (XLI)": make_sierra(at_500),
+             "waveform_ecg at 500 Hz as SCP-ECG (default Huffman)": make_scp(at_500)}
     table = []
     for name, content in files.items():
         record = read_ecg(content)
