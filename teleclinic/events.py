@@ -1,8 +1,10 @@
-"""Live events to users' sockets, sent only after the transaction that caused them commits.
+"""Live events to sockets (users' notification sockets, a room's sockets), sent only after the transaction
+that caused them commits, and tasks started the same way.
 
-Channels delivers at most once: anything that must not be lost is stored first (an outbox
-or a pending list) and the event is only a nudge.
+Channels delivers at most once: anything that must not be lost is stored first (an outbox,
+a pending list, a room's event log) and the event is only a nudge.
 """
+import asyncio
 import datetime as dt
 import logging
 
@@ -11,6 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from . import inprocess_tasks
+from .socket_db import serving_loop
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +24,67 @@ def user_group(user_id: int) -> str:
 
 def send_to_users_now(*, user_ids, payload: dict) -> None:
     """Push one event to each user's notification group. Call outside a transaction."""
-    layer = get_channel_layer()
     for user_id in sorted(set(user_ids)):
-        async_to_sync(layer.group_send)(user_group(user_id), {"type": "notify.event", "payload": payload})
+        group_send_now(user_group(user_id), {"type": "notify.event", "payload": payload})
+
+
+def group_send_now(group: str, message: dict) -> None:
+    """Send a message to a Channels group from synchronous code, waiting until it is sent; raises if the
+    channel layer is down. Call outside a transaction (services: group_send_on_commit)."""
+    async_to_sync(get_channel_layer().group_send)(group, message)
+
+
+def group_send_on_commit(group: str, message: dict, *, hand_to_loop: bool = False) -> None:
+    """The one way services fan out to a Channels group other than a user's (a room's sockets): after the
+    transaction commits (at once outside one), best effort, logged if the channel layer is down. What is
+    sent must be stored first: a socket that misses it reads it back from the database.
+
+    Messages of one transaction go out in the order registered. hand_to_loop: on a socket's database
+    thread (teleclinic.socket_db), hand the send to that socket's event loop and free the thread at once
+    instead of waiting; for messages whose receivers restore their order (room events carry their seq).
+    """
+    # a closure, not functools.partial: Django names the callable when logging a robust one's error
+    transaction.on_commit(lambda: _group_send(group, message, hand_to_loop), robust=True)
+
+
+def channel_send_on_commit(channel: str, message: dict) -> None:
+    """group_send_on_commit for one channel (a relay worker's) rather than a group: after commit, best effort."""
+    transaction.on_commit(lambda: _channel_send(channel, message), robust=True)
+
+
+def _channel_send(channel: str, message: dict) -> None:
+    try:
+        async_to_sync(get_channel_layer().send)(channel, message)
+    except Exception:
+        log.warning("%s not sent to channel %s", message.get("type"), channel, exc_info=True)
+
+
+_sending: set[asyncio.Task] = set()  # sends handed to a socket's event loop, held until done
+
+
+def _group_send(group: str, message: dict, hand_to_loop: bool) -> None:
+    loop = serving_loop() if hand_to_loop else None
+    if loop is not None:
+        loop.call_soon_threadsafe(_send_from_loop, group, message)
+        return
+    try:
+        group_send_now(group, message)
+    except Exception:
+        log.warning("%s not sent to group %s (its sockets read it back from the database)", message.get("type"),
+                    group, exc_info=True)
+
+
+def _send_from_loop(group: str, message: dict) -> None:
+    task = asyncio.ensure_future(get_channel_layer().group_send(group, message))
+    _sending.add(task)
+    task.add_done_callback(_sent)
+
+
+def _sent(task: asyncio.Task) -> None:
+    _sending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a message was not sent to its group (its sockets read it back from the database)",
+                    exc_info=task.exception())
 
 
 def send_best_effort(*, user_ids, payload: dict) -> None:

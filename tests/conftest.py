@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from directory.models import Organisation, User
 from tests.factories import (ConsultationFactory, ExpertFactory, OrganisationFactory, PatientFactory,
                              SpecialtyFactory, UserFactory)
+from tests.factories.scheduling import AssignmentFactory, OnCallShiftFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -82,6 +83,20 @@ def patient_factory(db):
 @pytest.fixture
 def consultation_factory(db):
     return ConsultationFactory
+
+
+@pytest.fixture
+def assignment_factory(db):
+    return AssignmentFactory
+
+
+@pytest.fixture
+def on_duty(people, cardiology):
+    """Both cardiology experts on an on-call shift right now; their Expert rows."""
+    experts = people["expert"].expert, people["other_expert"].expert
+    for expert in experts:
+        OnCallShiftFactory(expert=expert, specialty=cardiology)
+    return experts
 
 
 @pytest.fixture

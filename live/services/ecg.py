@@ -12,8 +12,6 @@ import logging
 import math
 
 import numpy as np
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -30,7 +28,7 @@ from studies.services.ecg_store import ecg_measure, ecg_signal_store
 from studies.services.sources import Source
 from studies.services.storage import files_or_nothing
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
-from teleclinic.events import enqueue_on_commit
+from teleclinic.events import enqueue_on_commit, group_send_on_commit
 
 from .. import ecg_wire
 from ..models import EcgChunk, EcgStream, Participant, Room
@@ -171,14 +169,10 @@ def _append(stream: EcgStream, leads: dict[str, np.ndarray], *, exclude: str) ->
     frame = ecg_wire.chunk_frame(stream=stream.pk, seq=chunk.seq, start=chunk.start, raw=raw,
                                  lead_names=stream.lead_names)
     room_id = stream.room_id
-    # robust: the chunk is stored; a socket that misses this fan-out reads it back on the next one.
-    transaction.on_commit(lambda: _fan_out_chunk(room_id, frame, exclude), robust=True)
+    # The chunk is stored; a socket that misses this fan-out reads it back on the next one. Sent before the
+    # thread goes on (not handed to the loop): the chunks of a stream reach the sockets in order.
+    group_send_on_commit(room_group(room_id), {"type": "room.ecg_chunk", "chunk": frame, "exclude": exclude})
     return chunk
-
-
-def _fan_out_chunk(room_id: int, frame: dict, exclude: str) -> None:
-    async_to_sync(get_channel_layer().group_send)(
-        room_group(room_id), {"type": "room.ecg_chunk", "chunk": frame, "exclude": exclude})
 
 
 # --- stopping and saving -----------------------------------------------------------

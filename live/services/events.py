@@ -1,18 +1,11 @@
 """The room's numbered event log: append under the room's row lock, fan out after commit."""
-import asyncio
-import logging
-
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from teleclinic.socket_db import serving_loop
+from teleclinic.events import group_send_on_commit
 
 from ..models import Participant, Room, RoomEvent
-
-logger = logging.getLogger(__name__)
 
 
 def room_group(room_id: int) -> str:
@@ -84,9 +77,9 @@ def event_fan_out_on_commit(room_id: int, payload: dict) -> None:
 
     robust: the event is committed; if Redis blinks, sockets still get it from the database when the
     next event shows them the gap, or when they resume. Events of one transaction go out in the order
-    registered."""
-    # a closure, not functools.partial: Django names the callable when logging a robust one's error
-    transaction.on_commit(lambda: _fan_out(room_id, payload), robust=True)
+    registered. At most once: a consumer that misses it notices the gap in seq and reads the database.
+    On a socket's database thread the socket's event loop sends it, and the thread is free at once."""
+    group_send_on_commit(room_group(room_id), {"type": "room.event", "event": payload}, hand_to_loop=True)
 
 
 def event_store_said(*, room_id: int, seq: int, kind: str, participant_id: int, data: dict) -> dict | None:
@@ -168,38 +161,11 @@ UPDATE live_room SET last_seq = last_seq - 1 WHERE id = %(room)s
 """
 
 
-_sending: set[asyncio.Task] = set()  # fan-outs under way on a socket's event loop (held until done)
-
-
-def _fan_out(room_id: int, payload: dict) -> None:
-    # At most once: a consumer that misses it notices the gap in seq and reads the database.
-    message = {"type": "room.event", "event": payload}
-    loop = serving_loop()
-    if loop is None:  # a request, a task, a command: send it before going on
-        async_to_sync(get_channel_layer().group_send)(room_group(room_id), message)
-    else:  # a socket's call: its event loop sends it, and this database thread is free at once
-        loop.call_soon_threadsafe(_send_from_loop, room_group(room_id), message)
-
-
-def _send_from_loop(group: str, message: dict) -> None:
-    task = asyncio.ensure_future(get_channel_layer().group_send(group, message))
-    _sending.add(task)
-    task.add_done_callback(_sent)
-
-
-def _sent(task: asyncio.Task) -> None:
-    _sending.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        logger.warning("room event not fanned out (the sockets read it back from the database)",
-                       exc_info=task.exception())
-
-
 def relay_moved_on_commit(room_id: int) -> None:
     """After commit, tell the room's sockets that its relay worker is gone: publish again.
     Not a stored event: it concerns the media of the sockets open now; one that reconnects later
     publishes anyway."""
-    transaction.on_commit(lambda: async_to_sync(get_channel_layer().group_send)(
-        room_group(room_id), {"type": "relay.moved"}), robust=True)
+    group_send_on_commit(room_group(room_id), {"type": "relay.moved"})
 
 
 EVENTS_BATCH = 500  # stored events read at once by a socket catching up

@@ -1,8 +1,6 @@
 """Writes to rooms and participants: open, join, admit, remove, leave, mute, chat, close.
 
 Every change is stored with a room event (events.event_append) in the same transaction."""
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -12,6 +10,7 @@ from consult.selectors import consultation_get
 from directory.access import CHANGE, VIEW, scoped
 from directory.models import User
 from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from teleclinic.events import channel_send_on_commit
 
 from ..models import JoinToken, Participant, Room, Ticket
 from .ecg import ecg_streams_stop
@@ -270,11 +269,7 @@ def room_close(*, by: User, room_id: int) -> Room:
         event_append(room=room, kind="room.closed", data={"by": by.pk})
         channel = room.relay_worker.channel if room.relay_worker_id else None
         if channel:
-            transaction.on_commit(lambda: _relay_close(channel, room.pk), robust=True)
+            # Tell the room's relay worker to close its peer connections (at most once; a worker
+            # that misses it frees them when the peers' ICE consent expires).
+            channel_send_on_commit(channel, {"type": "relay.close", "room": room.pk})
     return room
-
-
-def _relay_close(channel: str, room_id: int) -> None:
-    """Tell the room's relay worker to close its peer connections (at most once; a worker
-    that misses it frees them when the peers' ICE consent expires)."""
-    async_to_sync(get_channel_layer().send)(channel, {"type": "relay.close", "room": room_id})

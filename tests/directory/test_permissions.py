@@ -1,5 +1,4 @@
 """The permission rules as a table: role x object x action -> allowed."""
-import datetime as dt
 
 import pytest
 from django.utils import timezone
@@ -8,6 +7,7 @@ from consult.models import Consultation
 from directory.access import CHANGE, VIEW, can, scoped
 from directory.models import Patient
 from scheduling.models import Assignment
+from tests.factories.scheduling import AssignmentFactory
 
 
 @pytest.fixture
@@ -18,10 +18,9 @@ def objects(community, people, patient_factory, consultation_factory, cardiology
     consult_offered = consultation_factory(patient=p_b1, requested_by=people["village_doctor"], specialty=cardiology)
     consult_declined = consultation_factory(patient=p_b1, requested_by=people["village_doctor"], specialty=cardiology)
     # a consultation on offer to the other expert, and one the expert declined (scheduling.Assignment)
-    Assignment.objects.create(consultation=consult_offered, expert=people["other_expert"].expert,
-                              expires_at=timezone.now() + dt.timedelta(minutes=15))
-    Assignment.objects.create(consultation=consult_declined, expert=expert, status="declined",
-                              expires_at=timezone.now())
+    AssignmentFactory(consultation=consult_offered, expert=people["other_expert"].expert)
+    AssignmentFactory(consultation=consult_declined, expert=expert, status=Assignment.Status.DECLINED,
+                      expires_at=timezone.now())
     return {
         "consult_offered": consult_offered,
         "consult_declined": consult_declined,

@@ -1,4 +1,5 @@
-"""factory_boy factories for the directory and consultations (exposed as fixtures in conftest)."""
+"""factory_boy factories for the directory and consultations (exposed as fixtures in conftest); those of the
+other apps are in the modules named after them (scheduling, studies, reports, live, records, audit)."""
 import datetime as dt
 
 import factory

@@ -26,16 +26,9 @@ def room(live_consultation, people):
 
 
 @pytest.fixture
-def offered_to_other_expert(live_consultation, people):
+def offered_to_other_expert(live_consultation, people, assignment_factory):
     """The consultation offered to a second expert: they may see it, so they may knock on its room."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from scheduling.models import Assignment
-
-    return Assignment.objects.create(consultation=live_consultation, expert=people["other_expert"].expert,
-                                     expires_at=timezone.now() + timedelta(hours=1))
+    return assignment_factory(consultation=live_consultation, expert=people["other_expert"].expert)
 
 
 @pytest.fixture

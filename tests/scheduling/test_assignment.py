@@ -6,22 +6,13 @@ from django.utils import timezone
 
 from consult.models import Consultation
 from directory.access import VIEW, can
-from scheduling.models import Assignment, OnCallShift
+from scheduling.models import Assignment
 from scheduling.services import (assignment_accept, assignment_decline, assignment_expire, assignment_request,
                                  assignments_sweep, consultation_assign)
 from teleclinic.errors import Conflict, Gone, NotFound
 from tests.consult.findings import critical_finding
 from tests.factories import ExpertFactory, UserFactory
-
-
-@pytest.fixture
-def on_duty(people, cardiology):
-    """Both cardiology experts on an on-call shift right now."""
-    now = timezone.now()
-    for key in ("expert", "other_expert"):
-        OnCallShift.objects.create(expert=people[key].expert, specialty=cardiology,
-                                   starts_at=now - dt.timedelta(hours=1), ends_at=now + dt.timedelta(hours=8))
-    return people["expert"].expert, people["other_expert"].expert
+from tests.factories.scheduling import OnCallShiftFactory
 
 
 @pytest.fixture
@@ -227,9 +218,7 @@ def test_the_coordinator_sees_whom_to_give_a_case_to_on_duty_first_then_least_lo
     # given the other cardiologist on call and holding one case, the first off duty and idle,
     # and a cardiologist of another community
     other = people["other_expert"].expert
-    now = timezone.now()
-    OnCallShift.objects.create(expert=other, specialty=cardiology, starts_at=now - dt.timedelta(hours=1),
-                               ends_at=now + dt.timedelta(hours=1))
+    OnCallShiftFactory(expert=other, specialty=cardiology)
     case(assigned_expert=other, state="assigned")
     ExpertFactory(user=UserFactory(role="expert", organisation=community.foreign_lead), specialties=[cardiology])
     # when the coordinator asks for the cardiologists to give an escalated case to

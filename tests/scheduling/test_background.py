@@ -6,20 +6,12 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.utils import timezone
 
-from scheduling.models import Assignment, Booking, OnCallShift, Slot
+from scheduling.models import Assignment, Booking, Slot
 from scheduling.services import assignment_request, booking_create
 from scheduling.tasks import release_reserved_slots, sweep_expired_assignments
 from tests.conftest import task_result
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def on_duty(people, cardiology):
-    now = timezone.now()
-    for key in ("expert", "other_expert"):
-        OnCallShift.objects.create(expert=people[key].expert, specialty=cardiology,
-                                   starts_at=now - dt.timedelta(hours=1), ends_at=now + dt.timedelta(hours=8))
 
 
 async def test_stat_offer_lapses_in_the_worker_and_the_next_expert_is_notified_live(

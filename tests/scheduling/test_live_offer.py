@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
-from django.utils import timezone
 
 from consult.models import Consultation
-from scheduling.models import Assignment, OnCallShift
+from scheduling.models import Assignment
+from tests.factories.scheduling import OnCallShiftFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +18,7 @@ def on_call(people, cardiology):
     """put(user): that cardiologist on an on-call shift around now."""
 
     def put(user):
-        now = timezone.now()
-        return OnCallShift.objects.create(expert=user.expert, specialty=cardiology,
-                                          starts_at=now - dt.timedelta(hours=1), ends_at=now + dt.timedelta(hours=8))
+        return OnCallShiftFactory(expert=user.expert, specialty=cardiology)
 
     return put
 

@@ -3,11 +3,10 @@ import datetime as dt
 
 from django.utils import timezone
 
-from scheduling.models import Assignment
 
 
-def test_worklist_orders_by_urgency_then_due_time_and_flags_overdue(api, people, community, cardiology,
-                                                                    patient_factory, consultation_factory):
+def test_worklist_orders_by_urgency_then_due_time_and_flags_overdue(api, people, community, cardiology, patient_factory,
+                                                                    consultation_factory, assignment_factory):
     # given cases assigned to the expert at various urgencies and due times, and one offered to them
     expert = people["expert"].expert
     now = timezone.now()
@@ -24,7 +23,7 @@ def test_worklist_orders_by_urgency_then_due_time_and_flags_overdue(api, people,
     urgent_later = case("urgent", 200)
     urgent_sooner = case("urgent", 100)
     offered = case("urgent", 150, state="offered", assigned=None)
-    Assignment.objects.create(consultation=offered, expert=expert, expires_at=now + dt.timedelta(minutes=10))
+    assignment_factory(consultation=offered, expert=expert)  # open for ten more minutes
     case("stat", 5, assigned=people["other_expert"].expert)  # someone else's
     case("stat", 5, state="reported")  # done
     # when the expert opens the worklist

@@ -2,13 +2,13 @@
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
 from audit.models import AuditEvent
-from scheduling.models import Assignment, OnCallShift
+from scheduling.models import Assignment
 from studies.models import EcgRecord, Instance
 from studies.services.ingest import ingest_upload
 from tests.studies.conftest import sample_bytes, upload_id_of
+from tests.factories.scheduling import OnCallShiftFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +20,7 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def on_call(people, cardiology):
-    now = timezone.now()
-    return OnCallShift.objects.create(expert=people["expert"].expert, specialty=cardiology,
-                                      starts_at=now - dt.timedelta(hours=1), ends_at=now + dt.timedelta(hours=1))
+    return OnCallShiftFactory(expert=people["expert"].expert, specialty=cardiology)
 
 
 @pytest.fixture

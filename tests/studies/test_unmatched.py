@@ -1,20 +1,18 @@
 """Reconciliation: a modality's study for a patient nobody here knows waits in the sender's unmatched
 list, the township doctor files it under a patient, and it reaches the radiologist's worklist."""
-import datetime as dt
 import shutil
 import subprocess
 
 import pytest
-from django.utils import timezone
 
 from audit.models import AuditEvent
-from scheduling.models import OnCallShift
 from studies.models import EcgRecord, ImagingStudy, Instance
 from studies.services.ingest import Source, ingest_dicom_batch
 from pydicom.data import get_testdata_file
 
 from tests.studies.conftest import sample_bytes
 from tests.studies.test_dicom_scp import receiver, send  # noqa: F401 - the C-STORE receiver fixture
+from tests.factories.scheduling import OnCallShiftFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,9 +28,7 @@ def ct_centre(community):
 
 @pytest.fixture
 def on_call(people, cardiology):
-    now = timezone.now()
-    return OnCallShift.objects.create(expert=people["expert"].expert, specialty=cardiology,
-                                      starts_at=now - dt.timedelta(hours=1), ends_at=now + dt.timedelta(hours=1))
+    return OnCallShiftFactory(expert=people["expert"].expert, specialty=cardiology)
 
 
 def storescu(port: int, path, calling: str) -> subprocess.CompletedProcess:
