@@ -34,13 +34,15 @@ def audit_record(*, actor, action: str, obj: Model, interface: str, request=None
 
 
 def audit_record_many(*, actor, action: str, objs: Iterable[Model], interface: str, request=None,
-                      detail: dict | None = None, ids_of=None) -> None:
-    """One row per object read (a listing shows each patient to the reader). `ids_of(obj)` gives
-    (patient_id, consultation_id) for objects that reach them through a relation (a report version)."""
+                      detail: dict | None = None, ids_of=None, detail_of=None) -> None:
+    """One row per object read (a listing shows each patient to the reader), in one INSERT. `ids_of(obj)` gives
+    (patient_id, consultation_id) for objects that reach them through a relation (a report version);
+    `detail_of(obj)`, if given, each row's own detail instead of `detail`."""
     rows = []
     for obj in objs:
         patient_id, consultation_id = (ids_of or _ids_of)(obj)
-        rows.append(AuditEvent(**_row(actor, action, obj, interface, request, detail, patient_id, consultation_id)))
+        own = detail_of(obj) if detail_of is not None else detail
+        rows.append(AuditEvent(**_row(actor, action, obj, interface, request, own, patient_id, consultation_id)))
     AuditEvent.objects.bulk_create(rows)
 
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-BENCH_DB = "tc_bench_fhir"
+BENCH_DB = os.environ.get("BENCH_DB", "tc_bench_fhir")  # one of its own for each person sharing a server
 PATIENTS, VILLAGES, TOWNS = 100_000, 100, 10
 OTHER_CONSULTATIONS, OTHER_REPORTS = 60_000, 30_000
 MINE_CONSULTATIONS, MINE_STUDIES, MINE_ECG, MINE_IMAGING = 200, 500, 200, 100
@@ -121,7 +121,7 @@ def seed():
                                                   latest_version=1) for c, kind in pairs], batch_size=5000)
         signed = base + dt.timedelta(days=400)
         ReportVersion.objects.bulk_create([
-            ReportVersion(report=r, number=1, signed_by=expert, signed_at=signed + dt.timedelta(minutes=r.pk),
+            ReportVersion(report=r, patient_id=r.consultation.patient_id, number=1, signed_by=expert, signed_at=signed + dt.timedelta(minutes=r.pk),
                           verification_code=f"V{r.pk:012d}",
                           content={"conclusion": "窦性心律", "rate_bpm": 72, "qtc_ms": 420} if r.kind == "ecg"
                           else {"impression": "未见明显异常"})

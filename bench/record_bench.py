@@ -8,7 +8,7 @@ filtered to reports, and the tenth page by cursor, through Django's test client 
 as the patient's village doctor; p50/p95 over BENCH_RUNS requests each. Baseline in the same run:
 one indexed primary-key read of a patient (Patient.objects.get(pk=...)). Goal: p95 < 150 ms.
 
-Creates and drops its own PostgreSQL database tc_bench_record (BENCH_PG, default
+Creates and drops its own PostgreSQL database tc_bench_record (or BENCH_DB; BENCH_PG, default
 postgres://postgres@127.0.0.1:5432). Runtime: a few minutes, most of it seeding.
 """
 import datetime as dt
@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "tc_bench_record"
+DB_NAME = os.environ.get("BENCH_DB", "tc_bench_record")  # one of its own for each person sharing a server
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
@@ -98,7 +98,8 @@ def _seed():
         [Report(consultation=c, kind="ecg", author=expert_user, state="signed", latest_version=1)
          for c in cases[:30000]], batch_size=batch)
     ReportVersion.objects.bulk_create(
-        [ReportVersion(report=r, number=1, content={"conclusion": "正常"}, signed_by=expert_user,
+        [ReportVersion(report=r, patient_id=r.consultation.patient_id, number=1, content={"conclusion": "正常"},
+                       signed_by=expert_user,
                        signed_at=base, verification_code=f"B{r.pk:09d}") for r in reports], batch_size=batch)
 
     # the patient with the long record
@@ -129,7 +130,7 @@ def _seed():
     my_reports = Report.objects.bulk_create(
         [Report(consultation=mine[i % 200], kind=kinds[i], author=expert_user, state="signed",
                 latest_version=2 if i < 50 else 1) for i in range(300)])
-    versions = [ReportVersion(report=r, number=n, content={"conclusion": "结论"}, signed_by=expert_user,
+    versions = [ReportVersion(report=r, patient=target, number=n, content={"conclusion": "结论"}, signed_by=expert_user,
                               signed_at=base + dt.timedelta(days=i % 200, hours=5 + n),
                               verification_code=f"M{r.pk:08d}{n}", amendment_reason="" if n == 1 else "更正")
                 for i, r in enumerate(my_reports) for n in range(1, r.latest_version + 1)]

@@ -38,6 +38,9 @@ class Consultation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # When the expert's part ended: the first signed report, else the close. An amendment does not move it;
+    # the expert's read of the patient's record (directory.access RECORD_ACCESS) runs out a grace after it.
+    ended_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True, help_text="turnaround target")
 
     class Meta:

@@ -8,6 +8,7 @@ import datetime as dt
 from types import SimpleNamespace
 
 from django.db import transaction
+from django.utils import timezone
 
 from audit.services import audit_record
 from directory.access import CHANGE
@@ -98,12 +99,14 @@ def do_start(*, consultation: Consultation, by, detail: dict, request=None, inte
 
 def do_report(*, consultation: Consultation, by, detail: dict, request=None, interface: str = "api") -> Consultation:
     """A report version was signed. Call holding the consultation's row lock."""
-    return _do_transition(consultation, Transition.REPORT, by=by, interface=interface, request=request, detail=detail)
+    return _do_transition(consultation, Transition.REPORT, by=by, interface=interface, request=request, detail=detail,
+                          fields={"ended_at": consultation.ended_at or timezone.now()})
 
 
 def do_close(*, consultation: Consultation, by, detail: dict, request=None, interface: str = "api") -> Consultation:
     """The clinic acknowledged the latest signed version. Call holding the consultation's row lock."""
-    return _do_transition(consultation, Transition.CLOSE, by=by, interface=interface, request=request, detail=detail)
+    return _do_transition(consultation, Transition.CLOSE, by=by, interface=interface, request=request, detail=detail,
+                          fields={"ended_at": consultation.ended_at or timezone.now()})
 
 
 def do_raise_to_stat(*, consultation: Consultation, reason: str, by=None, interface: str = "task",

@@ -140,11 +140,14 @@ def can(user: User, action: str, obj: Model) -> bool:
 # ---------------------------------------------------------------------------------------------------
 DOCTORS = (User.Role.VILLAGE_DOCTOR, User.Role.TOWNSHIP_DOCTOR)
 STAFF = (*DOCTORS, User.Role.EXPERT, User.Role.COORDINATOR)
-# consult.models.Consultation.State: the states of an open case (closed and cancelled end it; the
-# expert's grace runs from its last change then)
-CASE_OPEN = ("requested", "offered", "assigned", "in_progress", "reported", "escalated")
-# scheduling.models.Referral.State: all but cancelled
-REFERRAL_LIVE = ("requested", "accepted", "arrived", "sent", "acknowledged")
+# consult.models.Consultation.State: the states in which a case is the expert's work. Once it is reported
+# (or closed, or cancelled) the expert's grace runs from the consultation's `ended_at` (the first signed
+# report; an amendment or a clinic that never acknowledges does not move it).
+CASE_OPEN = ("requested", "offered", "assigned", "in_progress", "escalated")
+# scheduling.models.Referral.State: a referral under way; at its end (arrived, acknowledged) the receiver
+# reads on for RECORD_REFERRAL_GRACE_DAYS from its `ended_at`; cancelled ends it at once
+REFERRAL_OPEN = ("requested", "accepted", "sent")
+REFERRAL_ENDED = ("arrived", "acknowledged")
 
 
 @dataclass(frozen=True)
@@ -168,13 +171,22 @@ def _assigned_expert(user: User, now: dt.datetime) -> Q:
     grace = now - dt.timedelta(days=settings.RECORD_EXPERT_GRACE_DAYS)
     mine = {"consultations__assigned_expert__user_id": user.id}
     # one consultation (one join: a single filter()) assigned to them that is open, or ended within the grace
-    return _subquery(Q(**mine, consultations__state__in=CASE_OPEN) | Q(**mine, consultations__updated_at__gte=grace))
+    return _subquery(Q(**mine, consultations__state__in=CASE_OPEN) | Q(**mine, consultations__ended_at__gte=grace))
 
 
-def _receiving_organisation(user: User, now: dt.datetime) -> Q:
-    if user.organisation_id is None:
+def _referral_receiver(user: User, now: dt.datetime) -> Q:
+    """A referral under way or ended within the grace, to the coordinator's organisation or into the expert's
+    own (green-channel) slot: other staff of the receiving organisation read nothing through it."""
+    if user.role == User.Role.COORDINATOR and user.organisation_id is not None:
+        receiver = {"referrals__to_org_id": user.organisation_id}
+    elif user.role == User.Role.EXPERT:
+        receiver = {"referrals__booking__slot__session__expert__user_id": user.id}
+    else:
         return NOTHING
-    return _subquery(Q(referrals__to_org_id=user.organisation_id, referrals__state__in=REFERRAL_LIVE))
+    grace = now - dt.timedelta(days=settings.RECORD_REFERRAL_GRACE_DAYS)
+    # one referral (one join: a single filter()) to them that is under way or ended within the grace
+    return _subquery(Q(**receiver, referrals__state__in=REFERRAL_OPEN)
+                     | Q(**receiver, referrals__state__in=REFERRAL_ENDED, referrals__ended_at__gte=grace))
 
 
 def _break_glass(user: User, now: dt.datetime) -> Q:
@@ -187,10 +199,12 @@ RECORD_ACCESS: tuple[RecordRule, ...] = (
     RecordRule("community", (User.Role.COORDINATOR,), "coordinators of the patient's community",
                _home_clinic_in_reach),
     RecordRule("assigned_expert", (User.Role.EXPERT,),
-               "an expert while a case of the patient is assigned to them, and RECORD_EXPERT_GRACE_DAYS after it ends",
+               "an expert while a case of the patient is assigned to them, and RECORD_EXPERT_GRACE_DAYS after it is "
+               "reported (or closed)",
                _assigned_expert),
-    RecordRule("referral_receiver", STAFF, "the staff of the organisation a (not cancelled) referral sends the "
-               "patient to", _receiving_organisation),
+    RecordRule("referral_receiver", (User.Role.COORDINATOR, User.Role.EXPERT),
+               "the coordinators of the organisation a referral sends the patient to, and the expert of its slot, "
+               "while it is under way and RECORD_REFERRAL_GRACE_DAYS after it ends", _referral_receiver),
     RecordRule("break_glass", STAFF, "anyone who opened the record in an emergency (break-glass), until the "
                "grant expires (RECORD_BREAK_GLASS_HOURS); flagged to coordinators", _break_glass),
     RecordRule("system_client", (User.Role.SYSTEM,), "a hospital system (FHIR, OAuth2 client credentials): the "

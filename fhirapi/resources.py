@@ -171,7 +171,7 @@ CURRENT = Q(number=F("report__latest_version"))  # a search finds each report's 
 
 
 def _version_ids(row) -> tuple[int | None, int | None]:
-    return row.report.consultation.patient_id, row.report.consultation_id
+    return row.patient_id, row.report.consultation_id
 
 
 def diagnostic_report(row: ReportVersion, ctx: Context) -> dict:
@@ -188,8 +188,8 @@ _CODE = _codes(report_fhir.REPORT_CODES, report_fhir.LOINC, "report__kind")
 _STATUS = _plain("number", {"final": Q(number=1), "amended": Q(number__gt=1)},
                  "http://hl7.org/fhir/diagnostic-report-status")
 _VERSION_INCLUDES = {
-    "patient": Include("Patient", lambda row: [row.report.consultation.patient_id]),
-    "subject": Include("Patient", lambda row: [row.report.consultation.patient_id]),
+    "patient": Include("Patient", lambda row: [row.patient_id]),
+    "subject": Include("Patient", lambda row: [row.patient_id]),
     "based-on": Include("ServiceRequest", lambda row: [row.report.consultation_id]),
 }
 
@@ -198,8 +198,8 @@ DIAGNOSTIC_REPORT = ResourceType(
     lambda: ReportVersion.objects.select_related(*VERSION_RELATED), diagnostic_report, _version_id(),
     params={
         "_id": id_param(_version_id()),
-        "patient": reference_param("report__consultation__patient_id", "Patient"),
-        "subject": reference_param("report__consultation__patient_id", "Patient"),
+        "patient": reference_param("patient_id", "Patient"),
+        "subject": reference_param("patient_id", "Patient"),
         "based-on": reference_param("report__consultation_id", "ServiceRequest"),
         "status": token_param(_STATUS),
         "category": token_param(_CATEGORY, doc="v2-0074: EC (ECG), RAD (imaging), OTH (consultation)"),
@@ -218,8 +218,8 @@ OBSERVATION = ResourceType(
     lambda row, ctx: report_fhir.ecg_observation(row), _version_id("ecg-"),
     params={
         "_id": id_param(_version_id("ecg-")),
-        "patient": reference_param("report__consultation__patient_id", "Patient"),
-        "subject": reference_param("report__consultation__patient_id", "Patient"),
+        "patient": reference_param("patient_id", "Patient"),
+        "subject": reference_param("patient_id", "Patient"),
         "based-on": reference_param("report__consultation_id", "ServiceRequest"),
         "status": token_param(_STATUS),
         "category": token_param(_plain("report__kind", {"procedure": Report.Kind.ECG},

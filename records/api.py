@@ -121,10 +121,10 @@ class TimelineView(APIView):
         raw_cursor = request.query_params.get("cursor", "")
         cursor = selectors.Cursor.decode(raw_cursor) if raw_cursor else None
         limit = _limit(request)
-        patient = selectors.record_patient(user=request.user, patient_id=patient_id, request=request)
+        patient = selectors.record_patient(user=request.user, patient_id=patient_id, request=request, audit=False)
         page, following = selectors.timeline(patient=patient, kinds=kinds, date_from=date_from, date_to=date_to,
                                              cursor=cursor, limit=limit)
-        selectors.audit_timeline_page(user=request.user, page=page, request=request)
+        selectors.audit_timeline_page(user=request.user, patient=patient, page=page, request=request)
         return Response({"patient": RecordPatientOut(patient).data, "results": [item_out(i) for i in page],
                          "next_cursor": following.encode() if following else None})
 

@@ -87,7 +87,7 @@ def _signed(consultation: Consultation, kind: str, study_ref: str, expert: User,
                                    state=Report.State.SIGNED, latest_version=len(versions))
     for number, (content, reason) in enumerate(versions, start=1):
         version = ReportVersion.objects.create(
-            report=report, number=number, content=content, amendment_reason=reason, signed_by=expert,
+            report=report, patient_id=consultation.patient_id, number=number, content=content, amendment_reason=reason, signed_by=expert,
             signed_at=at + dt.timedelta(hours=2 * (number - 1)), verification_code=secrets.token_hex(6).upper())
         Delivery.objects.create(version=version, organisation_id=consultation.requesting_org_id,
                                 state=Delivery.State.ACKNOWLEDGED, delivered_at=version.signed_at,

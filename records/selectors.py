@@ -37,8 +37,10 @@ SPECIALTY_STUDY_KINDS = {"cardiology": ("ecg",), "radiology": ("imaging",)}
 STUDY_KINDS = ("ecg", "imaging")
 
 
-def record_patient(*, user: User, patient_id, request=None, interface: str = "api", what: str = "record") -> Patient:
-    """The patient whose record `user` reads (RECORD_ACCESS), audited with the rows that let them in; NotFound
+def record_patient(*, user: User, patient_id, request=None, interface: str = "api", what: str = "record",
+                   audit: bool = True) -> Patient:
+    """The patient whose record `user` reads (RECORD_ACCESS), audited with the rows that let them in (in
+    `patient.record_via`; audit=False leaves the audit row to the caller: audit_timeline_page); NotFound
     otherwise, with the same body as for a patient who does not exist. One query: each row of the table
     the reader's role has is a flag on the patient (patient_q is their union, so the same rule)."""
     rules = record_rules_for(user)
@@ -54,8 +56,10 @@ def record_patient(*, user: User, patient_id, request=None, interface: str = "ap
     via = [rule.name for i, rule in enumerate(rules) if getattr(patient, f"rule_{i}")]
     if not via:
         raise NotFound(NOT_FOUND)
-    audit_record(actor=user, action="read", obj=patient, interface=interface, request=request,
-                 detail={"record": what, "via": via})
+    patient.record_via = via
+    if audit:
+        audit_record(actor=user, action="read", obj=patient, interface=interface, request=request,
+                     detail={"record": what, "via": via})
     return patient
 
 
@@ -136,7 +140,7 @@ def _sources(patient: Patient) -> dict[str, tuple[QuerySet, str]]:
         # an imaging study holding only ECG waveforms is shown once, as its ECG (as the reading page does)
         "imaging": (ImagingStudy.objects.filter(patient=patient).exclude(ecg_only), "created_at"),
         "photo": (Photo.objects.filter(patient=patient), "created_at"),
-        "report": (ReportVersion.objects.filter(report__consultation__patient=patient)
+        "report": (ReportVersion.objects.filter(patient=patient)
                    .select_related("report__consultation", "signed_by"), "signed_at"),
         "referral": (Referral.objects.filter(patient=patient).select_related("from_org", "to_org"), "created_at"),
     }
@@ -162,23 +166,25 @@ def timeline(*, patient: Patient, kinds: list[str] | None = None, date_from: dt.
     else:
         found = [row for part in parts for row in part]  # SQLite: a query per kind
     keys: list[tuple[dt.datetime, int, int]] = [(at, rank, pk) for at, rank, pk in found]
+    rows_of: dict[str, dict[int, Any]] = {}
     if "followup" in wanted:
-        # dated by the day they are due: few per patient, so filtered here rather than in SQL
+        # dated by the day they are due: few per patient, so read whole and filtered here rather than in SQL
         rank = KINDS.index("followup")
-        for due_on, pk in FollowUpTask.objects.filter(patient=patient).values_list("due_on", "pk"):
-            if date_from is not None and due_on < date_from or date_to is not None and due_on > date_to:
+        rows_of["followup"] = {task.pk: task for task in FollowUpTask.objects.filter(patient=patient)}
+        for pk, task in rows_of["followup"].items():
+            if date_from is not None and task.due_on < date_from or date_to is not None and task.due_on > date_to:
                 continue
-            key = (_day_start(due_on), rank, pk)
+            key = (_day_start(task.due_on), rank, pk)
             if cursor is None or key < (cursor.at, cursor.rank, cursor.id):
                 keys.append(key)
     keys.sort(reverse=True)
     chosen = keys[:limit]
     following = Cursor(*chosen[-1]) if len(keys) > limit else None
-    rows_of: dict[str, dict[int, Any]] = {}
-    for rank in {rank for _, rank, _ in chosen}:
+    for rank in {rank for _, rank, _ in chosen} - {KINDS.index("followup")}:
         kind = KINDS[rank]
         ids = [pk for _, r, pk in chosen if r == rank]
-        rows = sources[kind][0] if kind in sources else FollowUpTask.objects.all()
+        # by primary key: the kind's filters chose the keys already (an imaging study's EXISTS tests need not run again)
+        rows = ImagingStudy.objects.all() if kind == "imaging" else sources[kind][0]
         rows_of[kind] = {row.pk: row for row in rows.filter(pk__in=ids)}
     page = [Item(KINDS[rank], at, rows_of[KINDS[rank]][pk]) for at, rank, pk in chosen]
     _enrich(page)
@@ -196,8 +202,12 @@ def _enrich(page: list[Item]) -> None:
             studies[study_id].modalities.append(modality)
 
 
-def audit_timeline_page(*, user: User, page: list[Item], request) -> None:
-    audit_record_many(actor=user, action="read", objs=[item.obj for item in page], interface="api", request=request)
+def audit_timeline_page(*, user: User, patient: Patient, page: list[Item], request) -> None:
+    """The record's read (with the RECORD_ACCESS rows that let the reader in) and one row per item shown, in
+    one INSERT (record_patient(audit=False) left the first to this)."""
+    read = {"record": "record", "via": patient.record_via}
+    audit_record_many(actor=user, action="read", objs=[patient, *(item.obj for item in page)], interface="api",
+                      request=request, detail_of=lambda obj: read if obj is patient else None)
 
 
 # --- priors and results recognised ---------------------------------------------------------------

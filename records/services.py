@@ -9,7 +9,7 @@ from audit.services import audit_record
 from directory.access import VIEW, STAFF, access_get
 from directory.models import Patient, User
 from studies.models import EcgRecord, ImagingStudy
-from teleclinic.errors import Conflict, InvalidInput, NotFound
+from teleclinic.errors import Conflict, DomainError, InvalidInput, NotFound
 from teleclinic.events import send_event_on_commit
 
 from . import selectors
@@ -32,6 +32,7 @@ def break_glass(*, by: User, patient_id, reason: str, request=None) -> BreakGlas
         raise InvalidInput(f"reason: say why, in {REASON_MIN} to {REASON_MAX} characters.", code="reason_required")
     if by.role not in STAFF or by.organisation_id is None:
         raise NotFound(selectors.NOT_FOUND)
+    _check_break_glass_limit(by)
     community_id = by.organisation.community_id
     try:
         patient = Patient.objects.select_related("home_clinic").get(pk=patient_id,
@@ -46,6 +47,21 @@ def break_glass(*, by: User, patient_id, reason: str, request=None) -> BreakGlas
         "type": "record.break_glass", "grant": grant.pk, "patient": patient.pk, "patient_name": patient.name,
         "user": str(by), "reason": reason, "expires_at": expires_at.isoformat()})
     return grant
+
+
+class BreakGlassLimited(DomainError):
+    status, code = 429, "break_glass_limit"
+
+
+def _check_break_glass_limit(by: User) -> None:
+    """At most RECORD_BREAK_GLASS_PER_DAY grants per user in 24 hours. The user's row lock makes two
+    requests at once count one after the other. Checked before the patient is looked up: no oracle."""
+    User.objects.select_for_update().filter(pk=by.pk).first()
+    cap = settings.RECORD_BREAK_GLASS_PER_DAY
+    since = timezone.now() - dt.timedelta(hours=24)
+    if BreakGlassGrant.objects.filter(user=by, created_at__gte=since).count() >= cap:
+        raise BreakGlassLimited(f"You opened {cap} records in an emergency in the last 24 hours, the most allowed; "
+                                "ask a coordinator of your community.")
 
 
 def _study(by: User, patient: Patient, study_ref: str):

@@ -58,6 +58,10 @@ class ReportVersion(models.Model):
     PDF_FIELDS = frozenset({"pdf", "pdf_sha256", "pdf_rendered_at"})
 
     report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="versions")
+    # the report's consultation's patient, copied once (a version never changes): the patient's record and FHIR
+    # find a patient's reports on one index, newest first, instead of joining reports and consultations
+    patient = models.ForeignKey("directory.Patient", on_delete=models.PROTECT, related_name="+",
+                                db_index=False)  # version_patient_signed below leads with it
     number = models.PositiveIntegerField()
     content = models.JSONField()
     critical = models.BooleanField(default=False, help_text="危急值: escalated when not acknowledged in time")
@@ -72,13 +76,10 @@ class ReportVersion(models.Model):
     class Meta:
         ordering = ["report_id", "number"]
         constraints = [models.UniqueConstraint(fields=["report", "number"], name="one_version_number")]
+        indexes = [models.Index(fields=["patient", "-signed_at", "-id"], name="version_patient_signed")]
 
     def __str__(self):
         return f"report #{self.report_id} v{self.number}"
-
-    @property
-    def patient_id(self) -> int:  # for the audit log's patient column
-        return self.report.consultation.patient_id
 
     @property
     def consultation_id(self) -> int:  # for the audit log's consultation column
@@ -87,6 +88,8 @@ class ReportVersion(models.Model):
     def save(self, *args, update_fields=None, **kwargs):
         if self.pk is not None and (update_fields is None or not set(update_fields) <= self.PDF_FIELDS):
             raise ImmutableVersion("A signed report version is never edited; amend it instead.")
+        if self.pk is None and self.patient_id is None:
+            self.patient_id = self.report.consultation.patient_id
         super().save(*args, update_fields=update_fields, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -12,7 +12,7 @@ from .models import Delivery, Report, ReportVersion
 def _version_q(user, action: str):
     q = consultation_q(user, action, prefix="report__consultation__")
     if action == VIEW and user.is_authenticated:
-        q |= record_q(user, prefix="report__consultation__patient__")
+        q |= record_q(user, prefix="patient__")
     return q
 
 

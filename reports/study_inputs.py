@@ -24,7 +24,8 @@ def load_study_inputs(study_ref: str | None, *, report_id: int | None = None) ->
 
 def link_study_ref(*, report) -> None:
     """Link a new report to the study its study_ref names by foreign key (settings.REPORTS_STUDY_LINK):
-    a 400 `study_not_found` if it names nothing stored, `study_not_in_consultation` if it names another
-    patient's study or one of another consultation. Call inside the transaction that creates the report."""
+    a 400 `study_not_found` if it names no stored study of the patient (another patient's study answers the
+    same), `study_not_in_consultation` if it names one of another consultation. Call inside the transaction
+    that creates the report."""
     if report.study_ref:
         import_string(settings.REPORTS_STUDY_LINK)(report=report, study_ref=report.study_ref)

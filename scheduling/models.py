@@ -218,6 +218,9 @@ class Referral(models.Model):
     summary = models.TextField(blank=True, help_text="downward: the discharge/consultation summary")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When it reached its end (arrived up, acknowledged down): the receiver's read of the record runs out
+    # RECORD_REFERRAL_GRACE_DAYS after it (directory.access RECORD_ACCESS).
+    ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -195,6 +195,9 @@ def experts_to_assign(*, user: User, specialty: str, consultation_id: int | None
     rows = Expert.objects.filter(specialties=subject).select_related("user")
     if not is_admin(user):
         rows = rows.filter(user__organisation__community_id=user.organisation.community_id)
+    if consultation_id is not None:  # who declined a case is for the coordinators who may see that case
+        access_get(user, Consultation.objects.all(), VIEW, pk=consultation_id,
+                   not_found="No such consultation in your reach.")
     on_duty = set(on_duty_experts(specialty_id=subject.pk, now=timezone.now()).values_list("pk", flat=True))
     experts = list(rows.filter(user__is_active=True).annotate(load=expert_load()))
     declined = declined_by(consultation_id=consultation_id) if consultation_id else set()

@@ -39,30 +39,30 @@ def load_report_inputs(study_ref: str, *, report_id: int | None = None) -> tuple
 def link_report_study(*, report, study_ref: str) -> ReportStudy:
     """REPORTS_STUDY_LINK: link a new report to the study its study_ref names, by foreign key.
 
-    Call inside the transaction that creates the report. Refuses (400) a study_ref that names no
-    stored study (`study_not_found`), or a study of another patient, or one filed under another
-    consultation and not linked to the report's own (`study_not_in_consultation`).
+    Call inside the transaction that creates the report. Refuses (400) a study_ref that names no stored
+    study of the consultation's patient (`study_not_found`: a study of another patient gets the very same
+    answer, so that a reader cannot learn which ids exist), or one of the patient's studies filed under
+    another consultation and neither linked nor attached to this one (`study_not_in_consultation`).
     """
     consultation = report.consultation
     kind, _, key = study_ref.partition(":")
     ecg = study = None
     if kind == "ecg" and key.isascii() and key.isdigit():
-        ecg = EcgRecord.objects.filter(pk=int(key)).first()
-        found, owner_ok = ecg, ecg is not None and ecg.patient_id == consultation.patient_id and (
-            ecg.consultation_id in (None, consultation.pk))
+        ecg = EcgRecord.objects.filter(pk=int(key), patient_id=consultation.patient_id).first()
+        found, owner_ok = ecg, ecg is not None and ecg.consultation_id in (None, consultation.pk)
     elif kind == "dicom" and key:
-        study = ImagingStudy.objects.filter(study_instance_uid=key).first()
-        found, owner_ok = study, study is not None and study.patient_id == consultation.patient_id and (
+        study = ImagingStudy.objects.filter(study_instance_uid=key, patient_id=consultation.patient_id).first()
+        found, owner_ok = study, study is not None and (
             study.consultation_id in (None, consultation.pk) or study.links.filter(consultation=consultation).exists())
     else:
         found, owner_ok = None, False
     if found is None:
-        raise InvalidInput(f"No stored study is named {study_ref}: name an ECG or imaging study uploaded for this "
-                           "consultation.", code="study_not_found")
-    if not owner_ok and found.patient_id == consultation.patient_id and _attached(study_ref, consultation.pk):
+        raise InvalidInput(f"No stored study of this patient is named {study_ref}: name an ECG or imaging study "
+                           "uploaded for this consultation.", code="study_not_found")
+    if not owner_ok and _attached(study_ref, consultation.pk):
         owner_ok = True  # a study of the record attached to this consultation (results recognised, issue 17)
     if not owner_ok:
-        raise InvalidInput("This study belongs to another patient or consultation; a report reads only its own "
+        raise InvalidInput("This study belongs to another consultation; a report reads only its own "
                            "consultation's studies.", code="study_not_in_consultation")
     return ReportStudy.objects.create(report=report, ecg=ecg, imaging_study=study)
 

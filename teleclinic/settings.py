@@ -336,8 +336,12 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # a hung mail server must 
 # --- the patient record (issue 17): who reads it (directory/access.py RECORD_ACCESS), results recognised
 # An expert reads the whole record of a patient while a case of theirs is open and this many days after it ends.
 RECORD_EXPERT_GRACE_DAYS = env.int("RECORD_EXPERT_GRACE_DAYS", default=30)
+# A referral's receiving coordinators and slot expert read the record this many days after it ends.
+RECORD_REFERRAL_GRACE_DAYS = env.int("RECORD_REFERRAL_GRACE_DAYS", default=30)
 # A break-glass (emergency) read opens the record to its reader for this long.
 RECORD_BREAK_GLASS_HOURS = env.float("RECORD_BREAK_GLASS_HOURS", default=4)
+# Break-glass grants one user may take in 24 hours: an emergency is rare; more answers 429 (ask a coordinator).
+RECORD_BREAK_GLASS_PER_DAY = env.int("RECORD_BREAK_GLASS_PER_DAY", default=5)
 # A new consultation is told of a study of the kind it asks for that the record holds from this many days back.
 RECORD_RECOGNISE_DAYS = env.int("RECORD_RECOGNISE_DAYS", default=30)
 

@@ -96,7 +96,7 @@ def report_sign(*, report_id: int, by: User, request=None) -> ReportVersion:
             raise InvalidInput(f"Fill in before signing: {', '.join(missing)}.", code="incomplete",
                                extra={"fields": list(missing)})
         version = ReportVersion.objects.create(
-            report=report, number=report.latest_version + 1, content=content, critical=bool(content.get("critical")),
+            report=report, patient_id=report.consultation.patient_id, number=report.latest_version + 1, content=content, critical=bool(content.get("critical")),
             amendment_reason=report.draft_reason, signed_by=by, signed_at=timezone.now(),
             verification_code=_verification_code())
         report.state, report.latest_version, report.draft, report.draft_reason = Report.State.SIGNED, version.number, {}, ""

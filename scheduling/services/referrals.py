@@ -103,7 +103,9 @@ def _up_step(referral_id: int, by: User, allowed_from: tuple, to_state: str, req
         if referral.state not in allowed_from:
             raise Conflict(f"The referral is {referral.state}.", code="referral_state")
         referral.state = to_state
-        referral.save(update_fields=["state", "updated_at"])
+        if to_state == Referral.State.ARRIVED:
+            referral.ended_at = timezone.now()
+        referral.save(update_fields=["state", "ended_at", "updated_at"])
         audit_record(actor=by, action="update", obj=referral, interface="api", request=request,
                      detail={"state": to_state})
         send_event_on_commit(user_ids={referral.created_by_id, *_clinic_staff(referral.from_org_id)}, payload={
@@ -156,8 +158,8 @@ def referral_acknowledge(*, referral_id: int, by: User, request=None) -> Referra
             raise NotFound("No such referral for your clinic.")
         if referral.state != Referral.State.SENT:
             raise Conflict(f"The referral is {referral.state}.", code="referral_state")
-        referral.state = Referral.State.ACKNOWLEDGED
-        referral.save(update_fields=["state", "updated_at"])
+        referral.state, referral.ended_at = Referral.State.ACKNOWLEDGED, timezone.now()
+        referral.save(update_fields=["state", "ended_at", "updated_at"])
         audit_record(actor=by, action="update", obj=referral, interface="api", request=request,
                      detail={"state": "acknowledged"})
         send_event_on_commit(user_ids=[referral.created_by_id], payload={

@@ -62,3 +62,28 @@ def test_break_glass_stops_at_the_community(api, people, record_patient):
     missing = client.post(BREAK.format(999999), {"reason": "急诊需要"}, format="json")
     assert response.status_code == missing.status_code == 404 and response.json() == missing.json()
     assert not BreakGlassGrant.objects.exists()
+
+
+@pytest.mark.parametrize("cap", [1, 3])
+def test_break_glass_grants_are_capped_per_user_per_day(api, people, community, record_patient, settings, cap):
+    """Over RECORD_BREAK_GLASS_PER_DAY in 24 hours: 429 {"code","detail"} and no grant, for any patient (even one
+    that does not exist: the cap is no oracle); 24 hours after the first, one more goes."""
+    from tests.factories import PatientFactory
+
+    settings.RECORD_BREAK_GLASS_PER_DAY = cap
+    client = api(people["other_village_doctor"])
+    patients = [PatientFactory(home_clinic=community.village_a1) for _ in range(cap)]
+    with time_machine.travel(T0, tick=False):
+        for patient in patients:
+            assert client.post(BREAK.format(patient.pk), {"reason": "急诊昏迷"}, format="json").status_code == 201
+    with time_machine.travel(T0 + dt.timedelta(hours=23), tick=False):
+        for patient_id in (record_patient.pk, 999999):
+            response = client.post(BREAK.format(patient_id), {"reason": "急诊昏迷"}, format="json")
+            assert response.status_code == 429
+            assert response.json()["code"] == "break_glass_limit" and str(cap) in response.json()["detail"]
+        assert BreakGlassGrant.objects.count() == cap
+        # another user is not held by this one's count
+        other = api(people["village_doctor"]).post(BREAK.format(record_patient.pk), {"reason": "急诊昏迷"}, format="json")
+        assert other.status_code == 201
+    with time_machine.travel(T0 + dt.timedelta(hours=24, seconds=1), tick=False):
+        assert client.post(BREAK.format(record_patient.pk), {"reason": "急诊昏迷"}, format="json").status_code == 201

@@ -133,7 +133,7 @@ def test_anonymous_gets_no_record(api, record_patient):
 def test_expert_grace_is_a_setting(api, people, community, record_patient, cardiology, settings):
     case = consultation(record_patient, community.village_a1, people["village_doctor"], cardiology, T0,
                         state="closed", assigned_expert=people["expert"].expert)
-    backdate(case, updated_at=T0)
+    backdate(case, ended_at=T0)
     client = api(people["expert"])
     with time_machine.travel(T0 + dt.timedelta(days=10), tick=False):
         settings.RECORD_EXPERT_GRACE_DAYS = 30

@@ -4,7 +4,8 @@ import datetime as dt
 import pytest
 import time_machine
 
-from studies.models import EcgRecord, ReportStudy
+from studies.models import EcgRecord, ImagingStudy, ReportStudy
+from tests.factories import ConsultationFactory
 
 from .conftest import MEASUREMENTS, fill
 
@@ -22,8 +23,10 @@ def _ecg(consultation) -> EcgRecord:
 
 
 def test_a_study_ref_naming_another_consultations_ecg_is_refused(api, people, assigned):
-    # given two consultations assigned to the expert, each with its own ECG
-    mine, other = assigned(), assigned()
+    # given two consultations of one patient assigned to the expert, each with its own ECG
+    mine = assigned()
+    other = ConsultationFactory(patient=mine.patient, requested_by=mine.requested_by, specialty=mine.specialty,
+                                assigned_expert=mine.assigned_expert, state=mine.state)
     other_ecg = _ecg(other)
     expert = api(people["expert"])
     # when the expert starts a report of the first one naming the second one's ECG
@@ -98,3 +101,24 @@ def test_the_verification_stays_json_for_api_clients(api, people, assigned, clie
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     page = client.get("/api/reports/verify/NOSUCHCODE/", HTTP_ACCEPT="text/html")
     assert page.status_code == 404 and "不是真实报告" in page.content.decode()
+
+
+@pytest.mark.parametrize("kind", ["ecg", "dicom"])
+def test_another_patients_study_is_answered_as_no_study_at_all(api, people, assigned, kind):
+    """No oracle on study ids: naming another patient's study (of a case the expert also holds) gets the very
+    answer a study that does not exist gets."""
+    mine, theirs = assigned(), assigned()
+    if kind == "ecg":
+        other_ref, missing_ref = f"ecg:{_ecg(theirs).pk}", f"ecg:{_ecg(theirs).pk + 1000}"
+    else:
+        ImagingStudy.objects.create(study_instance_uid="1.2.826.0.1.99", patient=theirs.patient, consultation=theirs,
+                                    organisation=theirs.requesting_org)
+        other_ref, missing_ref = "dicom:1.2.826.0.1.99", "dicom:1.2.826.0.1.98"
+    expert = api(people["expert"])
+    answers = []
+    for ref in (other_ref, missing_ref):
+        response = expert.post(f"/api/consultations/{mine.pk}/reports/",
+                               {"kind": "ecg", "study_ref": ref, "measurements": MEASUREMENTS}, format="json")
+        answers.append((response.status_code, {**response.json(), "detail": response.json()["detail"].replace(ref, "?")}))
+    assert answers[0] == answers[1] and answers[0][0] == 400 and answers[0][1]["code"] == "study_not_found"
+    assert not mine.reports.exists()

@@ -2,6 +2,7 @@
 nobody on duty), and the experts to give it to mark who declined it, listed last."""
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
 from scheduling.models import Assignment
@@ -69,3 +70,19 @@ def test_escalations_are_for_coordinators_in_their_community_only(people, cardio
     assert api(people["village_doctor"]).get("/api/scheduling/escalations/").status_code == 403
     assert api(people["foreign_coordinator"]).get("/api/scheduling/escalations/").data == []
     assert len(api(people["admin"]).get("/api/scheduling/escalations/").data) == 1
+
+
+@pytest.mark.parametrize("who, which, status", [
+    ("coordinator", "declined case", 200),
+    ("coordinator", "no such case", 404),
+    ("foreign_coordinator", "declined case", 404),  # another community's case: as if it did not exist
+    ("foreign_coordinator", "no such case", 404),
+])
+def test_who_declined_a_case_is_told_only_to_coordinators_who_may_see_it(
+        people, cardiology, community, consultation_factory, patient_factory, api, who, which, status):
+    consultation, _ = _declined_three_times(people, cardiology, community, consultation_factory, patient_factory)
+    pk = consultation.pk if which == "declined case" else consultation.pk + 1000
+    response = api(people[who]).get("/api/scheduling/experts/", {"specialty": "cardiology", "consultation": pk})
+    assert response.status_code == status
+    if status == 404:
+        assert response.json() == {"code": "not_found", "detail": "No such consultation in your reach."}
