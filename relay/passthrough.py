@@ -45,6 +45,7 @@ tests/relay/test_passthrough.py exercises each piece.
 """
 
 import asyncio
+import collections
 import contextlib
 import fractions
 import functools
@@ -766,6 +767,27 @@ def sender_rtt(sender: RTCRtpSender) -> Optional[float]:
     return getattr(sender, "_RTCRtpSender__rtt", None)
 
 
+SENDER_REPORTS_KEPT = 8  # about 8 s of sender reports (aiortc sends one every 0.5-1.5 s)
+
+
+def note_sender_report(sender: RTCRtpSender) -> None:
+    """Remember when ``sender``'s latest SR left (aiortc keeps only the latest), so that a
+    receiver report answering an earlier one still yields a round trip. Called on every
+    RTCP packet from the subscriber and on the room's control tick (every 0.1 s). Without
+    it, once the round trip exceeded the SR interval (a queue on a weak link) no report
+    matched and the queue went unseen."""
+    lsr = getattr(sender, "_RTCRtpSender__lsr", None)
+    if lsr is None:
+        return
+    history = sender.__dict__.setdefault("_relay_sr_sent", collections.OrderedDict())
+    sent = getattr(sender, "_RTCRtpSender__lsr_time")
+    if history.get(lsr) != sent:
+        history.pop(lsr, None)
+        history[lsr] = sent
+        while len(history) > SENDER_REPORTS_KEPT:
+            history.popitem(last=False)
+
+
 def observe_rtcp(sender: RTCRtpSender, on_remb: Callable[[int], None],
                  on_loss: Callable[[float, Optional[float]], None]) -> None:
     """Call ``on_remb(bps)`` for each REMB and ``on_loss(fraction, rtt)`` for each receiver
@@ -782,14 +804,16 @@ def observe_rtcp(sender: RTCRtpSender, on_remb: Callable[[int], None],
             if bitrate is not None and sender._ssrc in ssrcs:
                 on_remb(bitrate)
         elif isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            note_sender_report(sender)
+            sent_at = sender.__dict__.get("_relay_sr_sent", {})
             for report in packet.reports:
                 if report.ssrc == sender._ssrc:
                     rtt = None
                     # RFC 3550 6.4.1 as aiortc computes it (its LSR is the NTP time of the
                     # last packet, so the wall-clock time the SR left is its own), unsmoothed:
                     # aiortc's figure is smoothed over ~6 reports, too slow to see a queue drain
-                    if report.dlsr and getattr(sender, "_RTCRtpSender__lsr", None) == report.lsr:
-                        rtt = time.time() - getattr(sender, "_RTCRtpSender__lsr_time") - report.dlsr / 65536
+                    if report.dlsr and report.lsr in sent_at:
+                        rtt = time.time() - sent_at[report.lsr] - report.dlsr / 65536
                     on_loss(report.fraction_lost / 256, rtt)
         await handle(packet)
 

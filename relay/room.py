@@ -398,8 +398,10 @@ class RelayRoom:
                 logger.exception("room %s: congestion control failed", self.room_id)
 
     def _rtt_to(self, participant_id: str) -> Optional[float]:
-        rtts = [rtt for d in self.downstreams(participant_id) for sender in d.senders.values()
-                if (rtt := passthrough.sender_rtt(sender)) is not None]
+        senders = [sender for d in self.downstreams(participant_id) for sender in d.senders.values()]
+        for sender in senders:
+            passthrough.note_sender_report(sender)
+        rtts = [rtt for sender in senders if (rtt := passthrough.sender_rtt(sender)) is not None]
         return sum(rtts) / len(rtts) if rtts else None
 
     def _video_share(self, subscriber: Participant) -> Optional[float]:

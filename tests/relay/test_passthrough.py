@@ -219,3 +219,31 @@ async def test_publisher_remb_is_the_relays_ceiling_not_aiortcs_delay_estimate()
     ceiling[0] = 150_000
     await receiver._send_rtcp(aiortc_remb(35_000))
     assert unpack_remb_fci(sent[-1].fci) == (150_000, [42])
+
+
+async def test_a_receiver_report_answering_an_earlier_sender_report_still_gives_a_round_trip(monkeypatch):
+    from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
+
+    class Sender:  # the attributes of aiortc's RTCRtpSender that observe_rtcp reads
+        _ssrc = 1111
+        _RTCRtpSender__lsr = None
+        _RTCRtpSender__lsr_time = None
+
+        async def _handle_rtcp_packet(self, packet):
+            pass
+
+    sender, got = Sender(), []
+    passthrough.observe_rtcp(sender, on_remb=lambda bps: None, on_loss=lambda f, rtt: got.append(rtt))
+    now = [1000.0]
+    monkeypatch.setattr(passthrough.time, "time", lambda: now[0])
+    # given an SR sent at t=1000, seen by the room's tick, then a second SR at t=1001
+    sender._RTCRtpSender__lsr, sender._RTCRtpSender__lsr_time = 0xAAAA, 1000.0
+    passthrough.note_sender_report(sender)
+    sender._RTCRtpSender__lsr, sender._RTCRtpSender__lsr_time = 0xBBBB, 1001.0
+    # when at t=1001.2 a report arrives that answers the first one, held 0.1 s by the receiver
+    now[0] = 1001.2
+    report = RtcpReceiverInfo(ssrc=1111, fraction_lost=0, packets_lost=0, highest_sequence=1,
+                              jitter=0, lsr=0xAAAA, dlsr=int(0.1 * 65536))
+    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=5, reports=[report]))
+    # then its round trip is 1.1 s (aiortc, which keeps only the latest SR, had none)
+    assert got and abs(got[0] - 1.1) < 0.01
