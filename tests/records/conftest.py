@@ -5,9 +5,11 @@ import pytest
 
 from consult.models import Consultation
 from directory.models import User
-from reports.models import Delivery, Report, ReportVersion
+from reports.models import Report, ReportVersion
 from studies.models import EcgRecord, ImagingStudy
 from tests.factories import ConsultationFactory, PatientFactory, SpecialtyFactory, UserFactory
+from tests.factories.reports import DeliveryFactory, ReportVersionFactory
+from tests.factories.studies import EcgRecordFactory, ImagingStudyFactory
 
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Asia/Shanghai; all times below are fixed
 
@@ -27,16 +29,15 @@ def record_patient(community):
 
 
 def make_ecg(patient, consultation, created_at) -> EcgRecord:
-    ecg = EcgRecord.objects.create(patient=patient, consultation=consultation, source_format="csv", sampling_rate=500,
-                                   lead_names=["I", "II"], n_samples=5000, samples_file="ecg/none.npz")
+    ecg = EcgRecordFactory(patient=patient, consultation=consultation, samples_file="ecg/none.npz")
     backdate(ecg, created_at=created_at)
     return ecg
 
 
 def make_study(patient, consultation, created_at, uid: str, description: str = "胸部CT") -> ImagingStudy:
-    study = ImagingStudy.objects.create(study_instance_uid=uid, patient=patient, consultation=consultation,
-                                        organisation=consultation.requesting_org if consultation else None,
-                                        description=description)
+    study = ImagingStudyFactory(study_instance_uid=uid, patient=patient, consultation=consultation,
+                                organisation=consultation.requesting_org if consultation else None,
+                                description=description)
     backdate(study, created_at=created_at)
     return study
 
@@ -44,12 +45,12 @@ def make_study(patient, consultation, created_at, uid: str, description: str = "
 def make_version(consultation, kind: str, number: int, signed_at, author, content=None) -> ReportVersion:
     report, _ = Report.objects.get_or_create(consultation=consultation, kind=kind,
                                              defaults=dict(author=author, state=Report.State.SIGNED))
-    version = ReportVersion.objects.create(report=report, number=number, content=content or {"conclusion": f"v{number}"},
-                                           signed_by=author, signed_at=signed_at,
-                                           verification_code=f"V{report.pk}-{number}-{consultation.pk}",
-                                           amendment_reason="" if number == 1 else "补充")
+    version = ReportVersionFactory(report=report, number=number, content=content or {"conclusion": f"v{number}"},
+                                   signed_by=author, signed_at=signed_at,
+                                   verification_code=f"V{report.pk}-{number}-{consultation.pk}",
+                                   amendment_reason="" if number == 1 else "补充")
     Report.objects.filter(pk=report.pk).update(latest_version=number)
-    Delivery.objects.create(version=version, organisation_id=consultation.requesting_org_id)
+    DeliveryFactory(version=version)  # to the consultation's requesting clinic
     return version
 
 
