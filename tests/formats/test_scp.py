@@ -49,7 +49,25 @@ def _flip(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
 
 
+def _listing_the_rhythm_twice(ecg) -> bytes:
+    """A record whose Section 0 names Section 6 (the samples, its largest) twice, in a slot left empty: a
+    hostile file could name it thousands of times, each costing a checksum pass over the whole section."""
+    from studies.formats.ecg.scp import crc_ccitt
+
+    data = bytearray(make_scp(ecg))
+    size = int.from_bytes(data[10:14], "little")  # Section 0 starts at byte 6: CRC, id, then its size
+    body = 6 + 16
+    entries = [bytes(data[body + at:body + at + 10]) for at in range(0, size - 16, 10)]
+    rhythm = next(e for e in entries if int.from_bytes(e[:2], "little") == 6)
+    spare = next(i for i, e in enumerate(entries) if int.from_bytes(e[:2], "little") == 11)
+    data[body + 10 * spare:body + 10 * spare + 10] = rhythm
+    data[6:8] = crc_ccitt(bytes(data[8:6 + size])).to_bytes(2, "little")
+    data[0:2] = crc_ccitt(bytes(data[2:])).to_bytes(2, "little")
+    return bytes(data)
+
+
 @pytest.mark.parametrize("make, code", [
+    (_listing_the_rhythm_twice, "scp_bad_pointer"),
     (lambda e: make_scp(e)[:4000], "scp_truncated"),  # cut mid-transfer: shorter than its record length
     (lambda e: make_scp(e)[:30], "scp_truncated"),
     (lambda e: _flip(make_scp(e), 3000), "scp_bad_crc"),  # a damaged byte

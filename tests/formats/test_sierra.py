@@ -59,6 +59,13 @@ def _replace(data: bytes, old: str, new: str) -> bytes:
      InvalidEcg, "sierra_unsupported"),
     # a duration claiming hours of samples
     (lambda d: _replace(d, 'durationperchannel="', 'durationperchannel="9999999'), InvalidEcg, "ecg_too_long"),
+    # a duration with hundreds of digits, or a sampling rate of infinity (overflowed into "our error")
+    (lambda d: _replace(d, 'durationperchannel="', 'durationperchannel="' + "9" * 400), InvalidEcg, "ecg_too_long"),
+    (lambda d: _replace(d, 'samplespersecond="500"', 'samplespersecond="inf"'), InvalidEcg, "ecg_no_samples"),
+    # leads that decode far longer than the declared duration (LZW: a few bytes may stand for hundreds):
+    # decoding stops at the declared length instead of inflating the whole chunk first
+    (lambda d: _replace(d, 'durationperchannel="', 'durationperchannel="100" x="'), InvalidEcg,
+     "sierra_bad_waveform"),
     # the control: the same file unchanged reads
     (lambda d: _replace(d, 'compression="XLI"', 'compression="XLI"').decode("utf-16").encode("utf-16"), None, None),
 ])

@@ -28,6 +28,7 @@ UNDEFINED = 29999
 # file of a few kB that claims millions of samples would hold a worker for minutes. SCP-ECG carries resting
 # ECGs (10 s; 12 leads x 30 s at 1000 Hz is 360,000).
 MAX_SAMPLES = 400_000
+MAX_POINTERS = 64  # sections a record may list (the standard defines 12; manufacturers add a few)
 # The default Huffman table: codes 0, 100, 101, 1100, 1101, ... 1111111101 for 0, 1, -1, 2, -2 ... 8, -8;
 # 1111111110 then the value in 8 bits, 1111111111 then 16 bits (two's complement, most significant first).
 _DEFAULT_CODES = {"0": 0, **{"1" * (n - 1) + "0" + sign: (n - 1) * (1 if sign == "0" else -1)
@@ -73,14 +74,29 @@ def _sections(data: bytes) -> dict[int, bytes]:
         raise InvalidEcg("The SCP-ECG file's checksum does not match: it is damaged.", code="scp_bad_crc")
     record = data[:length]
     pointers = _section(record, 6, 0)
-    out = {0: pointers}
+    if len(pointers) > 10 * MAX_POINTERS:
+        raise InvalidEcg(f"The SCP-ECG file lists more than {MAX_POINTERS} sections.", code="scp_bad_pointer")
+    places: list[tuple[int, int, int]] = []
     for at in range(0, len(pointers) - 9, 10):
         section, size, index = struct.unpack_from("<HII", pointers, at)
         if size == 0 or section == 0:
             continue
         if index < 1 or index - 1 + size > length or size < 16:
             raise InvalidEcg(f"The SCP-ECG file points to Section {section} outside itself.", code="scp_bad_pointer")
-        out[section] = _section(record, index - 1, section)
+        places.append((index - 1, size, section))
+    # Each section once and none inside another: every byte is checked at most once, however the pointers
+    # are written (a hostile file naming one large section over and over would cost a CRC pass each time).
+    places.sort()
+    end, seen = 6 + len(pointers) + 16, set()
+    for offset, size, section in places:
+        if section in seen or offset < end:
+            raise InvalidEcg(f"The SCP-ECG file's Section {section} is listed twice or overlaps another.",
+                             code="scp_bad_pointer")
+        seen.add(section)
+        end = offset + size
+    out = {0: pointers}
+    for offset, size, section in places:
+        out[section] = _section(record, offset, section)
     return out
 
 

@@ -12,6 +12,7 @@ DTDs are allowed and never fetched; entities are refused (defusedxml).
 """
 import base64
 import binascii
+import math
 
 import numpy as np
 from defusedxml import DefusedXmlException
@@ -27,6 +28,7 @@ SIERRA_12 = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5"
 # Samples (all leads) decoded here at most: sierraecg's XLI decoder runs in Python, about 20 us a sample, and
 # LZW lets a small file claim millions. PageWriters record 10-11 s (12 x 5,500 at 500 Hz; 132,000 at 1000 Hz).
 MAX_SAMPLES = 150_000
+XLI_SLACK = 64  # samples a decoded lead may run past the declared duration (rounding of rate x duration)
 VERSIONS = ("1.03", "1.04", "1.04.01", "1.04.02")  # the ones sierraecg's XLI decoder was written for
 
 
@@ -62,9 +64,12 @@ def _layout(waveforms: Element, limits: Limits) -> tuple[list[str], float, int]:
     try:
         count = int(waveforms.get("numberofleads") or 12)
         rate = float(waveforms.get("samplespersecond") or 0)
-        per_lead = int(round(int(waveforms.get("durationperchannel") or 0) * rate / 1000))
+        duration = int(waveforms.get("durationperchannel") or 0)
     except ValueError:
         raise InvalidEcg("The Philips XML's waveform attributes are not numbers.", code="sierra_bad_xml")
+    if not (math.isfinite(rate) and 0 < rate <= 20_000) or duration <= 0:
+        raise InvalidEcg("The Philips XML declares no samples, or an implausible sampling rate.", code="ecg_no_samples")
+    per_lead = int(round(min(duration, 3_600_000) * rate / 1000))  # past an hour it is too long anyway
     labels = (waveforms.get("leadlabels") or " ".join(SIERRA_12)).split()[:count]
     most = min(limits.max_ecg_samples, MAX_SAMPLES)
     if count * per_lead > most:
@@ -78,8 +83,6 @@ def _layout(waveforms: Element, limits: Limits) -> tuple[list[str], float, int]:
 def _decode(waveforms: Element, labels: list[str], per_lead: int) -> list[np.ndarray]:
     """The leads' 16-bit values: XLI through sierraecg's decoder; uncompressed, split here (sierraecg 0.4's
     read_file writes into the read-only buffer of an uncompressed file)."""
-    from sierraecg.xli import xli_decode
-
     if (waveforms.get("dataencoding") or "Base64") != "Base64":
         raise InvalidEcg("The Philips XML's waveforms are not Base64.", code="sierra_unsupported")
     try:
@@ -100,11 +103,32 @@ def _decode(waveforms: Element, labels: list[str], per_lead: int) -> list[np.nda
             if size < 0 or offset + 8 + size > len(payload):
                 raise ValueError("chunk outside the waveform data")
             chunk, offset = payload[offset:offset + 8 + size], offset + 8 + size
-            out.append(xli_decode(chunk, [label])[0][:per_lead] if label in STORED else np.zeros(0, dtype=np.int16))
+            out.append(_xli_lead(chunk, per_lead) if label in STORED else np.zeros(0, dtype=np.int16))
         return out
     except (ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
         raise InvalidEcg(f"The Philips XML's XLI waveforms cannot be decoded ({type(exc).__name__}).",
                          code="sierra_bad_waveform") from exc
+
+
+def _xli_lead(chunk: bytes, per_lead: int) -> np.ndarray:
+    """One lead's XLI chunk (8-byte header, LZW-coded deltas), decoded no further than the samples the file
+    declares: LZW lets a few bytes stand for hundreds, so sierraecg's own xli_decode (which inflates the
+    whole chunk into Python lists first) would let a small hostile file take gigabytes."""
+    from sierraecg.lzw import LzwDecoder
+    from sierraecg.xli import xli_decode_deltas
+
+    size = int.from_bytes(chunk[0:4], "little", signed=True)
+    start = int.from_bytes(chunk[6:8], "little", signed=True)
+    decoder = LzwDecoder(chunk[8:8 + size], bits=10)
+    most = 2 * (per_lead + XLI_SLACK)  # two bytes a sample; a real file's lead may run a few samples over
+    buffer: list[int] = []
+    while (byte := decoder.read()) != -1:
+        if len(buffer) == most:
+            raise ValueError("a lead longer than the file declares")
+        buffer.append(byte & 0xFF)
+    if len(buffer) % 2:
+        buffer.append(0)
+    return xli_decode_deltas(buffer, start)[:per_lead]
 
 
 def _resolution(root: Element, waveforms: Element) -> float:
