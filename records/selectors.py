@@ -56,7 +56,7 @@ def record_patient(*, user: User, patient_id, request=None, interface: str = "ap
     via = [rule.name for i, rule in enumerate(rules) if getattr(patient, f"rule_{i}")]
     if not via:
         raise NotFound(NOT_FOUND)
-    setattr(patient, "record_via", via)  # the RECORD_ACCESS rows that let the reader in, for the audit row
+    patient.record_via = via  # type: ignore[attr-defined]  # the RECORD_ACCESS rows that let the reader in
     if audit:
         audit_record(actor=user, action="read", obj=patient, interface=interface, request=request,
                      detail={"record": what, "via": via})
@@ -205,7 +205,7 @@ def _enrich(page: list[Item]) -> None:
 def audit_timeline_page(*, user: User, patient: Patient, page: list[Item], request) -> None:
     """The record's read (with the RECORD_ACCESS rows that let the reader in) and one row per item shown, in
     one INSERT (record_patient(audit=False) left the first to this)."""
-    read = {"record": "record", "via": getattr(patient, "record_via", [])}
+    read = {"record": "record", "via": patient.record_via}  # type: ignore[attr-defined]
     audit_record_many(actor=user, action="read", objs=[patient, *(item.obj for item in page)], interface="api",
                       request=request, detail_of=lambda obj: read if obj is patient else None)
 
