@@ -146,3 +146,24 @@ def test_stow_reply_retrieve_url_keeps_the_port_of_the_request(daphne_server, do
         "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'})
     assert response.status_code == 200, response.text
     assert response.json()["00081190"]["Value"][0].startswith(f"{daphne_server.url}/dicomweb/studies/")
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "JPEG2000.dcm", "emri_small_RLE.dcm"])
+def test_metadata_read_up_to_the_pixels_is_the_whole_files_with_pixel_data_by_reference(api, doctor, name):
+    # given a stored instance
+    instance = stored(doctor, name)
+    # when its metadata is asked for (read from the file only as far as the pixel data)
+    response = api(doctor).get(url(instance, "/metadata"), HTTP_ACCEPT="application/dicom+json")
+    assert response.status_code == 200
+    (got,) = response.json()
+    # then it is what the whole file gives, the pixel data by BulkDataURI in its VR
+    whole = pydicom.dcmread(io.BytesIO(sample_bytes(name)))
+    want = whole.to_json_dict(bulk_data_threshold=1024, bulk_data_element_handler=lambda e: "ref")
+    pixel = got.pop("7FE00010")
+    assert pixel["BulkDataURI"].endswith(url(instance, "/bulkdata/7FE00010"))
+    assert pixel["vr"] == want.pop("7FE00010")["vr"]
+    for tag in ("00083002", "00020010"):
+        got.pop(tag, None)
+    want.pop("FFFCFFFC", None)  # Data Set Trailing Padding, after the pixels: meaningless (PS3.10 7.2), left out
+    assert {k: v for k, v in got.items() if "BulkDataURI" not in v} == {
+        k: v for k, v in want.items() if "BulkDataURI" not in v}
