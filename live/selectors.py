@@ -52,11 +52,15 @@ def room_join(*, participant_id: int, last_seq: int | None) -> tuple[dict, int, 
     """What a socket sends on `join`, read in one go: the welcome frame, the seq it resumes after
     (last_seq, or 0 for the whole history) and the first stored events after it (events_since's
     batch: a full batch means there may be more). A participant not admitted gets no history: it
-    resumes after the room's last seq (the socket passes on only what concerns it: may_see_event)."""
+    resumes after the room's last seq (the socket passes on only what concerns it: may_see_event).
+
+    That seq is read before the snapshot: an event committed between the two reads (the host admitting
+    this very participant) then follows the welcome instead of being counted as delivered with it."""
+    seq_before = Participant.objects.filter(pk=participant_id).values_list("room__last_seq", flat=True).first()
     snapshot = room_snapshot(participant_id=participant_id)
     if snapshot["me"]["state"] != Participant.State.ADMITTED:
         snapshot["after"] = 0  # the client starts afresh when let in
-        return snapshot, Room.objects.values_list("last_seq", flat=True).get(pk=snapshot["room"]), []
+        return snapshot, seq_before, []
     after = 0 if last_seq is None else min(last_seq, snapshot["last_seq"])
     snapshot["after"] = after  # the events that follow start after this seq (0: the whole history)
     return snapshot, after, events_since(room_id=snapshot["room"], after_seq=after)

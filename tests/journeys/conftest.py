@@ -9,6 +9,7 @@ import os
 import re
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import ARTIFACTS
 from tests.journeys.demo import DEMO_PASSWORD, Demo, StackClock, next_sunday_23h_utc
@@ -81,6 +82,8 @@ def person(chromium, demo, stack_clock, request):
         try:
             (SCREENSHOTS / f"journeys-{slug}-{name}.console.txt").write_text("\n".join(page.console))
             page.screenshot(path=str(SCREENSHOTS / f"journeys-{slug}-{name}.png"), full_page=True)
+        except PlaywrightError as exc:  # a picture is for looking at: a busy machine's timeout fails no test
+            print(f"{name}: no screenshot ({exc.message.splitlines()[0]})")
         finally:
             page.context.close()
     errors = [f"{name}: {e}" for name, page in opened for e in page.errors]

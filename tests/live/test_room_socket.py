@@ -256,3 +256,28 @@ async def test_closing_the_room_ends_every_socket_and_refuses_new_ones(room, coo
     async with socket(f"/ws/rooms/{room.pk}/", cookies["expert"]) as late:
         assert (await late.receive_json_from(timeout=5))["code"] == "room_closed"
         assert (await late.receive_output(timeout=5))["code"] == 4404
+
+
+async def test_a_patient_admitted_while_their_socket_joins_hears_it(room, invite, cookies, monkeypatch):
+    """Seen on `make run` (tests/journeys, journey 2): the phone stayed in the waiting room for ever when the
+    host admitted it between the two reads of its join (its snapshot, then the room's last seq)."""
+    from live import selectors
+
+    ticket = await sync_to_async(patient_ticket)(room.pk, invite[1])
+    host = await sync_to_async(Participant.objects.get)(room=room, role=Participant.Role.HOST)
+    snapshot, admissions = selectors.room_snapshot, []
+
+    def admitted_just_after_the_snapshot(*, participant_id):
+        taken = snapshot(participant_id=participant_id)
+        if not admissions:  # the first snapshot only: later ones are the page's own reads
+            admissions.append(rooms.participant_admit(by_participant_id=host.pk, participant_id=participant_id))
+        return taken
+
+    monkeypatch.setattr(selectors, "room_snapshot", admitted_just_after_the_snapshot)
+    async with socket(f"/ws/rooms/{room.pk}/?ticket={ticket}") as phone:
+        # given the patient's socket joining, and the host admitting them while it does
+        welcome = await joined(phone)
+        assert welcome["me"]["state"] == "waiting"
+        # then the admission still reaches the phone, after its welcome
+        frames = await receive_until(phone, lambda f: f.get("kind") == "participant.admitted", timeout=8)
+        assert frames[-1]["participant"] == welcome["me"]["id"]
