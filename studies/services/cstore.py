@@ -21,11 +21,11 @@ import time
 import uuid
 from pathlib import Path
 
-from django.db import close_old_connections
+from django.db import connections
 
 from directory.models import Organisation
 
-from .dicom_store import dicom_parse, ingest_dicom_batch, store_parsed_dicom
+from .dicom_store import dicom_parse, ingest_dicom_batch, refusal_before_store, store_parsed_dicom
 from .sources import Source
 from .storage import media_path
 
@@ -45,6 +45,7 @@ class AssociationBatch:
         self.source = Source(by=None, organisation=organisation, interface="dicom")
         self.lock = threading.Lock()
         self.pending: list = []
+        self.accepted: set[tuple[str, str]] = set()  # (study, series) UIDs this association may add to
         self.first_at = 0.0
         self.timer: threading.Timer | None = None
         self.journal_path = media_path(f"{SPOOL}/{organisation.pk}-{uuid.uuid4().hex}.journal")
@@ -53,10 +54,22 @@ class AssociationBatch:
         _fsync_dir(self.journal_path.parent)  # the journal's own name survives a crash
 
     def add(self, data: bytes) -> None:
-        """Read one instance (FormatError if refused) and make it durable in the journal; it is stored later."""
+        """Read one instance (FormatError, or the DomainError storing it would meet, if refused) and make it
+        durable in the journal; it is stored later."""
         parsed = dicom_parse(data)
+        key = (parsed.index.study_instance_uid, parsed.index.series_instance_uid)
+        if key not in self.accepted:  # once per series of the association: a CT's slices share one lookup
+            refused = refusal_before_store(parsed, self.source)
+            if refused is not None:
+                raise refused
+            self.accepted.add(key)
+        record = _RECORD.pack(len(data)) + data
         with self.lock:
-            os.write(self.journal, _RECORD.pack(len(data)) + data)
+            size = os.fstat(self.journal).st_size
+            written = os.write(self.journal, record)
+            if written != len(record):  # a full disk: take the cut record back, answer "out of resources"
+                os.ftruncate(self.journal, size)
+                raise OSError(f"the C-STORE journal took {written} of {len(record)} bytes")
             os.fdatasync(self.journal)
             self.pending.append(parsed)
             if len(self.pending) == 1:
@@ -70,14 +83,18 @@ class AssociationBatch:
             self._store()
 
     def close(self) -> None:
-        """The association ended: store what is left, then drop the empty journal."""
+        """The association ended: store what is left, then drop the empty journal (kept, and stored by
+        `spool_recover` at the next start, if the store failed)."""
         with self.lock:
-            self._store()
             if self.timer is not None:
                 self.timer.cancel()
-            os.close(self.journal)
-            self.journal = -1
-            self.journal_path.unlink(missing_ok=True)
+            try:
+                self._store()
+            finally:
+                os.close(self.journal)
+                self.journal = -1
+                if not self.pending:
+                    self.journal_path.unlink(missing_ok=True)
 
     def _arm_timer(self) -> None:
         if self.timer is not None:
@@ -89,15 +106,20 @@ class AssociationBatch:
     def _on_timer(self) -> None:
         try:
             self.flush()
+        except Exception:  # noqa: BLE001 - the batch stays pending (and journalled) for the next store
+            log.exception("C-STORE from %s: a batch could not be stored; it is tried again", self.organisation)
+            self._arm_timer()
         finally:
-            close_old_connections()
+            connections.close_all()  # a timer thread of its own each time: leave no connection behind
 
     def _store(self) -> None:
         """Store the pending batch in one transaction, then empty the journal. Call holding the lock."""
         if not self.pending or self.journal < 0:
             return
-        batch, self.pending = self.pending, []
-        results = store_parsed_dicom(parsed=batch, source=self.source)
+        # pending is emptied only once stored: a store that fails (a database restart) leaves the batch,
+        # and its journal, for the next store, and the journal is never emptied under it
+        results = store_parsed_dicom(parsed=list(self.pending), source=self.source)
+        self.pending = []
         refused = [r for r in results if isinstance(r, Exception)]
         for error in refused:  # answered already: what is refused now is told in the log and the audit
             log.warning("C-STORE from %s: an instance was refused when stored: %s", self.organisation, error)

@@ -255,17 +255,8 @@ def _studies_for(parsed: list[ParsedDicom], source: Source) -> tuple[dict, dict,
                 studies[uid] = created[uid] = _create_study(item, source)
             except InvalidStudy as exc:
                 studies[uid] = exc
-        elif study.patient_id is None and study.organisation_id != getattr(source.organisation, "pk", None):
-            studies[uid] = InvalidStudy("This study waits in another organisation's unmatched list.",
-                                        code="study_unmatched_elsewhere")
-        elif study.patient_id is None and source.consultation is not None:
-            studies[uid] = InvalidStudy("This study waits in your organisation's unmatched list: match it to "
-                                        "the patient there.", code="study_unmatched")
-        elif study.pk not in writable:
-            studies[uid] = StudyOutOfReach(study)
-        elif study.patient_id is not None and _named_patient_id(source) not in (None, study.patient_id):
-            studies[uid] = StudyOutOfReach(study, "This study is already filed under another patient.",
-                                           code="study_patient_mismatch")
+        elif (refused := _existing_study_refusal(study, source, writable)) is not None:
+            studies[uid] = refused
     for uid, item in first_of_series.items():
         study = studies[item.index.study_instance_uid]
         if uid not in series and not isinstance(study, DomainError):
@@ -275,6 +266,40 @@ def _studies_for(parsed: list[ParsedDicom], source: Source) -> tuple[dict, dict,
                                                        series_number=index.series_number,
                                                        description=index.series_description[:128]))
     return studies, series, created
+
+
+def _existing_study_refusal(study: ImagingStudy, source: Source, writable: set[int]) -> DomainError | None:
+    """Why `source` may not add instances to this stored study, if it may not."""
+    if study.patient_id is None and study.organisation_id != getattr(source.organisation, "pk", None):
+        return InvalidStudy("This study waits in another organisation's unmatched list.",
+                            code="study_unmatched_elsewhere")
+    if study.patient_id is None and source.consultation is not None:
+        return InvalidStudy("This study waits in your organisation's unmatched list: match it to "
+                            "the patient there.", code="study_unmatched")
+    if study.pk not in writable:
+        return StudyOutOfReach(study)
+    if study.patient_id is not None and _named_patient_id(source) not in (None, study.patient_id):
+        return StudyOutOfReach(study, "This study is already filed under another patient.",
+                               code="study_patient_mismatch")
+    return None
+
+
+def refusal_before_store(parsed: ParsedDicom, source: Source) -> DomainError | None:
+    """What storing would refuse of this instance, judged on what is stored now, writing nothing.
+
+    C-STORE answers an instance before its batch is stored (studies/services/cstore.py): a study or series
+    the sender may not add to must be refused in that answer, or the modality is told "stored" for an
+    instance that is then dropped.
+    """
+    index = parsed.index
+    series = Series.objects.select_related("study").filter(series_instance_uid=index.series_instance_uid).first()
+    if series is not None and series.study.study_instance_uid != index.study_instance_uid:
+        return _series_elsewhere()
+    study = series.study if series is not None else (
+        ImagingStudy.objects.filter(study_instance_uid=index.study_instance_uid).first())
+    if study is None:
+        return None
+    return _existing_study_refusal(study, source, writable_studies(source, [study]))
 
 
 def writable_studies(source: Source, studies) -> set[int]:

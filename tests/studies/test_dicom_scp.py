@@ -1,5 +1,6 @@
 """The C-STORE receiver: real files sent by pynetdicom's store client (storescu-style)."""
 import io
+import os
 import socket
 import subprocess
 import sys
@@ -169,8 +170,10 @@ def test_an_associations_instances_are_stored_in_batches_and_indexed_when_it_is_
 
 
 def test_instances_answered_but_not_yet_stored_are_stored_when_the_receiver_starts_again(community,
-                                                                                      patient_factory):
+                                                                                      patient_factory, monkeypatch):
     from studies.services import cstore
+
+    monkeypatch.setattr(cstore, "FLUSH_AFTER_S", 3600)  # a slow machine's own timer must not store them first
 
     # given a receiver that answered two instances (durable in its journal) and stopped before storing them
     community.township_a.dicom_ae_title = "TOWNA_CT"
@@ -193,6 +196,57 @@ def test_instances_answered_but_not_yet_stored_are_stored_when_the_receiver_star
     server = dicom_scp.start(host="127.0.0.1", port=port, block=False)
     server.shutdown()
     # then the two answered instances are stored, and the journal is gone
+    assert Instance.objects.count() == 2
+    assert not batch.journal_path.exists()
+    os.close(batch.journal)
+
+
+def test_an_instance_of_a_study_waiting_in_another_organisations_list_is_refused_in_its_answer(receiver, community):
+    # given a study that township B's CT sent for a patient nobody there knows: it waits in B's unmatched list
+    for org, title in ((community.township_a, "TOWNA_CT"), (community.township_b, "TOWNB_CT")):
+        org.dicom_ae_title, org.dicom_peers = title, "127.0.0.1"
+        org.save()
+    first, second = _ct_slices(2)
+    ae = AE(ae_title="TOWNB_CT")
+    ae.add_requested_context(CTImageStorage, "1.2.840.10008.1.2.1")
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC")
+    assert assoc.send_c_store(first).Status == 0
+    assoc.release()
+    # when township A's CT sends another instance of that study
+    ae = AE(ae_title="TOWNA_CT")
+    ae.add_requested_context(CTImageStorage, "1.2.840.10008.1.2.1")
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC")
+    status = assoc.send_c_store(second).Status
+    assoc.release()
+    # then its answer says it was not stored (it used to say "stored" and drop it when its batch was stored)
+    assert status == dicom_scp.CANNOT_UNDERSTAND
+    assert list(Instance.objects.values_list("sop_instance_uid", flat=True)) == [first.SOPInstanceUID]
+
+
+def test_a_batch_whose_store_fails_stays_pending_and_journalled_until_a_store_succeeds(community, monkeypatch):
+    from django.db import OperationalError
+
+    from studies.services import cstore
+
+    monkeypatch.setattr(cstore, "FLUSH_AFTER_S", 3600)
+    batch = cstore.AssociationBatch(community.township_a)
+    for ds in _ct_slices(2):
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        batch.add(buffer.getvalue())
+    # when the database is away for the first store (the one edge a running PostgreSQL will not produce here)
+    real = cstore.store_parsed_dicom
+
+    def away(**kwargs):
+        raise OperationalError("the database restarted")
+
+    monkeypatch.setattr(cstore, "store_parsed_dicom", away)
+    with pytest.raises(OperationalError):
+        batch.flush()
+    assert batch.journal_path.stat().st_size > 0  # the answered instances are still in the journal
+    # then the next store, once it is back, stores both
+    monkeypatch.setattr(cstore, "store_parsed_dicom", real)
+    batch.close()
     assert Instance.objects.count() == 2
     assert not batch.journal_path.exists()
 
