@@ -42,6 +42,7 @@ check: install-test
 
 ## Benchmarks: JSON figures with their baselines.
 bench: install-test
+	BENCH_DEPS=1 bash scripts/install-system-deps.sh
 	bash scripts/ensure-services.sh
 	bash bench/run_all.sh
 

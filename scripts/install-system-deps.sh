@@ -30,10 +30,13 @@ command -v turnserver >/dev/null || need+=(coturn)  # the TURN server, run by te
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v storescu >/dev/null || need+=(dcmtk)  # a modality's C-STORE sender in tests/studies/test_unmatched.py
-# bench/relay_bench.py's baseline: Janus's VideoRoom, run with a getifaddrs() shim built by gcc
-command -v janus >/dev/null || need+=(janus)
-command -v gcc >/dev/null || need+=(gcc)
-[ -e /usr/include/ifaddrs.h ] || need+=(libc6-dev)
+# bench/relay_bench.py's baseline (`make bench` sets BENCH_DEPS=1; the tests do not need them): Janus's
+# VideoRoom, run with a getifaddrs() shim built by gcc
+if [ "${BENCH_DEPS:-0}" = 1 ]; then
+    command -v janus >/dev/null || need+=(janus)
+    command -v gcc >/dev/null || need+=(gcc)
+    [ -e /usr/include/ifaddrs.h ] || need+=(libc6-dev)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "missing Debian packages: ${need[*]} (run as root, or install them)" >&2
