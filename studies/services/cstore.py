@@ -6,7 +6,8 @@ one after the other, each waiting for its answer, so there are never several ins
 a commit (as chat lines share one, live/services/chat_batch.py).
 
 How: each instance is read (the safe parse; a bad one is refused at once, 0xC000), appended to the
-association's journal under MEDIA_ROOT/dicom-spool/ and the journal fdatasync'ed: then it is durable and
+association's journal (the first of each series is also stored at once, so that a series the sender may
+not add to is refused to it, not found out later) under MEDIA_ROOT/dicom-spool/ and the journal fdatasync'ed: then it is durable and
 answered with success. Every BATCH_MAX instances, FLUSH_AFTER_S after the first unstored one, and when the
 association ends (released, aborted or its connection lost), the batch is stored as STOW-RS stores a
 request (ingest.store_parsed_dicom: files, one transaction, one audit row per study) and the journal is
@@ -44,6 +45,7 @@ class AssociationBatch:
         self.source = Source(by=None, organisation=organisation, interface="dicom")
         self.lock = threading.Lock()
         self.pending: list = []
+        self.accepted: set[tuple[str, str]] = set()  # (study, series) UIDs this association may add to
         self.first_at = 0.0
         self.timer: threading.Timer | None = None
         self.journal_path = media_path(f"{SPOOL}/{organisation.pk}-{uuid.uuid4().hex}.journal")
@@ -54,10 +56,19 @@ class AssociationBatch:
     def add(self, data: bytes) -> None:
         """Read one instance (FormatError if refused) and make it durable in the journal; it is stored later."""
         parsed = dicom_parse(data)
+        series = (parsed.index.study_instance_uid, parsed.index.series_instance_uid)
         with self.lock:
             os.write(self.journal, _RECORD.pack(len(data)) + data)
             os.fdatasync(self.journal)
             self.pending.append(parsed)
+            if series not in self.accepted:
+                # a series' first instance is stored before it is answered: a study of another organisation, a
+                # series filed under another study, is refused to the sender (0xC000), not found out later
+                outcome = self._store()[-1]
+                if isinstance(outcome, Exception):
+                    raise outcome
+                self.accepted.add(series)
+                return
             if len(self.pending) == 1:
                 self.first_at = time.monotonic()
                 self._arm_timer()
@@ -91,10 +102,10 @@ class AssociationBatch:
         finally:
             close_old_connections()
 
-    def _store(self) -> None:
-        """Store the pending batch in one transaction, then empty the journal. Call holding the lock."""
+    def _store(self) -> list:
+        """Store the pending batch in one transaction, then empty the journal; its results. Call holding the lock."""
         if not self.pending or self.journal < 0:
-            return
+            return []
         batch, self.pending = self.pending, []
         results = store_parsed_dicom(parsed=batch, source=self.source)
         refused = [r for r in results if isinstance(r, Exception)]
@@ -104,6 +115,7 @@ class AssociationBatch:
                  len(results) - len(refused), len(refused))
         os.ftruncate(self.journal, 0)
         os.fdatasync(self.journal)
+        return results
 
 
 def spool_recover() -> int:
