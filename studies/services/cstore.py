@@ -6,7 +6,8 @@ one after the other, each waiting for its answer, so there are never several ins
 a commit (as chat lines share one, live/services/chat_batch.py).
 
 How: each instance is read (the safe parse; a bad one is refused at once, 0xC000), appended to the
-association's journal under MEDIA_ROOT/dicom-spool/ and the journal fdatasync'ed: then it is durable and
+association's journal (the first of each series is also stored at once, so that a series the sender may
+not add to is refused to it, not found out later) under MEDIA_ROOT/dicom-spool/ and the journal fdatasync'ed: then it is durable and
 answered with success. Every BATCH_MAX instances, FLUSH_AFTER_S after the first unstored one, and when the
 association ends (released, aborted or its connection lost), the batch is stored as STOW-RS stores a
 request (dicom_store.store_parsed_dicom: files, one transaction, one audit row per study) and the journal is
@@ -25,7 +26,7 @@ from django.db import connections
 
 from directory.models import Organisation
 
-from .dicom_store import dicom_parse, ingest_dicom_batch, refusal_before_store, store_parsed_dicom
+from .dicom_store import dicom_parse, ingest_dicom_batch, store_parsed_dicom
 from .sources import Source
 from .storage import media_path
 
@@ -54,15 +55,10 @@ class AssociationBatch:
         _fsync_dir(self.journal_path.parent)  # the journal's own name survives a crash
 
     def add(self, data: bytes) -> None:
-        """Read one instance (FormatError, or the DomainError storing it would meet, if refused) and make it
-        durable in the journal; it is stored later."""
+        """Read one instance (FormatError if refused) and make it durable in the journal; it is stored later,
+        but for the first of each series, stored now (the DomainError storing it meets, if refused)."""
         parsed = dicom_parse(data)
-        key = (parsed.index.study_instance_uid, parsed.index.series_instance_uid)
-        if key not in self.accepted:  # once per series of the association: a CT's slices share one lookup
-            refused = refusal_before_store(parsed, self.source)
-            if refused is not None:
-                raise refused
-            self.accepted.add(key)
+        series = (parsed.index.study_instance_uid, parsed.index.series_instance_uid)
         record = _RECORD.pack(len(data)) + data
         with self.lock:
             size = os.fstat(self.journal).st_size
@@ -72,6 +68,14 @@ class AssociationBatch:
                 raise OSError(f"the C-STORE journal took {written} of {len(record)} bytes")
             os.fdatasync(self.journal)
             self.pending.append(parsed)
+            if series not in self.accepted:
+                # a series' first instance is stored before it is answered: a study of another organisation, a
+                # series filed under another study, is refused to the sender (0xC000), not found out later
+                outcome = self._store()[-1]
+                if isinstance(outcome, Exception):
+                    raise outcome
+                self.accepted.add(series)
+                return
             if len(self.pending) == 1:
                 self.first_at = time.monotonic()
                 self._arm_timer()
@@ -112,10 +116,10 @@ class AssociationBatch:
         finally:
             connections.close_all()  # a timer thread of its own each time: leave no connection behind
 
-    def _store(self) -> None:
-        """Store the pending batch in one transaction, then empty the journal. Call holding the lock."""
+    def _store(self) -> list:
+        """Store the pending batch in one transaction, then empty the journal; its results. Call holding the lock."""
         if not self.pending or self.journal < 0:
-            return
+            return []
         # pending is emptied only once stored: a store that fails (a database restart) leaves the batch,
         # and its journal, for the next store, and the journal is never emptied under it
         results = store_parsed_dicom(parsed=list(self.pending), source=self.source)
@@ -127,6 +131,7 @@ class AssociationBatch:
                  len(results) - len(refused), len(refused))
         os.ftruncate(self.journal, 0)
         os.fdatasync(self.journal)
+        return results
 
 
 def spool_recover() -> int:

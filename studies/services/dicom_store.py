@@ -284,24 +284,6 @@ def _existing_study_refusal(study: ImagingStudy, source: Source, writable: set[i
     return None
 
 
-def refusal_before_store(parsed: ParsedDicom, source: Source) -> DomainError | None:
-    """What storing would refuse of this instance, judged on what is stored now, writing nothing.
-
-    C-STORE answers an instance before its batch is stored (studies/services/cstore.py): a study or series
-    the sender may not add to must be refused in that answer, or the modality is told "stored" for an
-    instance that is then dropped.
-    """
-    index = parsed.index
-    series = Series.objects.select_related("study").filter(series_instance_uid=index.series_instance_uid).first()
-    if series is not None and series.study.study_instance_uid != index.study_instance_uid:
-        return _series_elsewhere()
-    study = series.study if series is not None else (
-        ImagingStudy.objects.filter(study_instance_uid=index.study_instance_uid).first())
-    if study is None:
-        return None
-    return _existing_study_refusal(study, source, writable_studies(source, [study]))
-
-
 def writable_studies(source: Source, studies) -> set[int]:
     """The ids of those existing `studies` the source may add instances to (scopes.study_write_q)."""
     ids = {s.pk for s in studies if isinstance(s, ImagingStudy)}

@@ -162,9 +162,10 @@ def test_an_associations_instances_are_stored_in_batches_and_indexed_when_it_is_
     assert statuses.count(dicom_scp.CANNOT_UNDERSTAND) == 1 and statuses[10] == dicom_scp.CANNOT_UNDERSTAND
     assert statuses.count(0) == len(slices)
     assert Instance.objects.count() == len(slices)
-    # in two transactions (one audit row per study per batch), not one per instance
+    # in three transactions (one audit row per study per batch), not one per instance: the series' first
+    # instance alone (checked before it is answered), a full batch, and the rest at the release
     created = AuditEvent.objects.filter(object_type="ImagingStudy", action="create", interface="dicom")
-    assert sorted(e.detail["instances"] for e in created) == [6, cstore.BATCH_MAX]
+    assert sorted(e.detail["instances"] for e in created) == [1, 5, cstore.BATCH_MAX]
     # and no journal is left behind
     assert not list(cstore.media_path(cstore.SPOOL).glob("*.journal"))
 
@@ -186,8 +187,8 @@ def test_instances_answered_but_not_yet_stored_are_stored_when_the_receiver_star
         ds.save_as(buffer, enforce_file_format=True)
         datas.append(buffer.getvalue())
         batch.add(datas[-1])
-    batch.timer.cancel()  # the process "dies" here: nothing stored
-    assert not Instance.objects.exists()
+    batch.timer.cancel()  # the process "dies" here: only the series' first instance, stored before its answer
+    assert Instance.objects.count() == 1
     # and a third record cut short by the crash (never answered)
     with open(batch.journal_path, "ab") as journal:
         journal.write(cstore._RECORD.pack(len(datas[0])) + datas[0][:100])
@@ -195,7 +196,7 @@ def test_instances_answered_but_not_yet_stored_are_stored_when_the_receiver_star
     port = _free_port()
     server = dicom_scp.start(host="127.0.0.1", port=port, block=False)
     server.shutdown()
-    # then the two answered instances are stored, and the journal is gone
+    # then both answered instances are stored, and the journal is gone
     assert Instance.objects.count() == 2
     assert not batch.journal_path.exists()
     os.close(batch.journal)
