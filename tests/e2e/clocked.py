@@ -14,6 +14,14 @@ import time
 import time_machine
 
 
+def next_sunday_23h_utc(after: dt.datetime) -> dt.datetime:
+    """The first Sunday 23:00 UTC after `after` (already Monday 07:00 in the service's zone): never in the
+    past, so that the cookies the server dates by it are not expired by the browser's real clock."""
+    moment = after.astimezone(dt.UTC).replace(hour=23, minute=0, second=0, microsecond=0)
+    moment += dt.timedelta(days=(6 - moment.weekday()) % 7)
+    return moment if moment > after else moment + dt.timedelta(days=7)
+
+
 def main() -> None:
     at = dt.datetime.fromisoformat(os.environ["TEST_CLOCK_AT"])
     since = float(os.environ["TEST_CLOCK_SINCE"])

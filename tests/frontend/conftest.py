@@ -6,15 +6,20 @@ import time
 import pytest
 import time_machine
 
+from tests.e2e.clocked import next_sunday_23h_utc
+
 from tests.e2e.conftest import (browser, browser_devices, daphne_process, live_daphne, open_page, page,  # noqa: F401
                                 playwright_instance, relay_worker)
 
 # The moments the date-sensitive page tests run at, whatever the machine's day, hour and zone. Sunday
 # 23:00 UTC is already Monday 07:00 in the service's zone (Asia/Shanghai): "this week" differs between
 # the two, which once failed `make test` every Sunday from 16:00 to 24:00 UTC.
+# The coming Sunday, not a fixed date: a stack on a clock more than two weeks behind the browser's real one
+# would hand it session cookies that are already expired.
+_SUNDAY = next_sunday_23h_utc(dt.datetime.now(dt.UTC))
 CLOCKS = {
-    "wednesday-noon-in-the-service-zone": dt.datetime(2026, 12, 2, 4, 0, tzinfo=dt.UTC),
-    "sunday-23h-utc": dt.datetime(2026, 12, 6, 23, 0, tzinfo=dt.UTC),
+    "wednesday-noon-in-the-service-zone": _SUNDAY - dt.timedelta(days=4, hours=19),  # Wednesday 04:00 UTC
+    "sunday-23h-utc": _SUNDAY,
 }
 
 

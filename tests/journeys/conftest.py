@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import ARTIFACTS
-from tests.journeys.demo import DEMO_PASSWORD, Demo, StackClock, next_sunday_23h_utc
+from tests.e2e.clocked import next_sunday_23h_utc
+from tests.journeys.demo import DEMO_PASSWORD, Demo, StackClock
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--allow-loopback-in-peer-connection", "--use-fake-device-for-media-stream",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "teleclinic-demo"  # directory/demo.py
 START_S = 300  # migrate + seed on SQLite, on a machine other test runs keep busy
@@ -106,14 +107,6 @@ class StackClock:
     def install(self, page) -> None:
         """Call before the page's first navigation: its scripts then see the server's clock."""
         page.clock.install(time=self.now())
-
-
-def next_sunday_23h_utc(after: dt.datetime) -> dt.datetime:
-    """The first Sunday 23:00 UTC after `after` (already Monday 07:00 in the service's zone): never in the
-    past, so that the cookies the server dates by it are not expired by the browser's real clock."""
-    moment = after.astimezone(dt.UTC).replace(hour=23, minute=0, second=0, microsecond=0)
-    moment += dt.timedelta(days=(6 - moment.weekday()) % 7)
-    return moment if moment > after else moment + dt.timedelta(days=7)
 
 
 class _BaseUrlSession(requests.Session):
