@@ -11,15 +11,25 @@ from django.utils.module_loading import import_string
 from .pdf import EcgTrace
 
 
-def no_study_inputs(study_ref: str, *, report_id: int | None = None):
+def no_study_inputs(study_ref: str, *, report_id: int | None = None, version_id: int | None = None):
     return None, []
 
 
-def load_study_inputs(study_ref: str | None, *, report_id: int | None = None) -> tuple[EcgTrace | None, list[bytes]]:
-    """The loader gets the report's id too: an imaging report's PDF draws the key images its expert picked."""
+def load_study_inputs(study_ref: str | None, *, report_id: int | None = None,
+                      version_id: int | None = None) -> tuple[EcgTrace | None, list[bytes]]:
+    """The loader gets the report's and the signed version's ids too: an imaging version's PDF draws the key
+    images in force when that version was signed (see freeze_study_inputs), not the report's current choice."""
     if not study_ref:
         return None, []
-    return import_string(settings.REPORTS_STUDY_LOADER)(study_ref, report_id=report_id)
+    return import_string(settings.REPORTS_STUDY_LOADER)(study_ref, report_id=report_id, version_id=version_id)
+
+
+def freeze_study_inputs(*, version) -> None:
+    """Fix what the version's PDF will show of its study (its key images) as it is now
+    (settings.REPORTS_STUDY_FREEZE). Call inside the signing transaction: the PDF is rendered after the
+    commit by a task, perhaps after an amendment has changed the report's choice."""
+    if version.report.study_ref and getattr(settings, "REPORTS_STUDY_FREEZE", ""):
+        import_string(settings.REPORTS_STUDY_FREEZE)(version=version)
 
 
 def link_study_ref(*, report) -> None:

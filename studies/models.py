@@ -260,3 +260,31 @@ class ReportKeyImage(models.Model):
 
     def __str__(self):
         return f"key image {self.position + 1} of {self.report}: {self.instance} frame {self.frame}"
+
+
+class SignedKeyImage(models.Model):
+    """The key images in force when a version of a report was signed: a copy of the report's ReportKeyImage
+    rows taken in the signing transaction (studies.report_inputs.freeze_report_inputs, the
+    REPORTS_STUDY_FREEZE of reports/services/drafting.py), never changed afterwards.
+
+    The version's PDF is rendered after the commit by a task; it draws these rows, not the report's current
+    choice, so an amendment that picks other frames before a backlogged render runs does not change what
+    the signed version shows. No rows: none were picked, and the PDF shows each series' first frame.
+    """
+
+    version = models.ForeignKey("reports.ReportVersion", on_delete=models.PROTECT, related_name="key_images")
+    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="signed_key_images")
+    frame = models.PositiveIntegerField(default=1, help_text="1-based, as in DICOMweb")
+    position = models.PositiveSmallIntegerField()
+    window_center = models.FloatField(null=True, blank=True, help_text="empty: the file's own window")
+    window_width = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["version_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "position"], name="one_signed_key_image_per_position"),
+            models.CheckConstraint(condition=models.Q(frame__gte=1), name="signed_key_image_frame_from_one"),
+        ]
+
+    def __str__(self):
+        return f"key image {self.position + 1} of {self.version}: {self.instance} frame {self.frame}"

@@ -1,7 +1,9 @@
 """What a report's PDF shows of its study (the REPORTS_STUDY_LOADER of reports/study_inputs.py).
 
-`load_report_inputs(study_ref, report_id=)` -> (EcgTrace | None, [PNG bytes]) for "ecg:<id>" and "dicom:<Study
-Instance UID>": the key images the report's expert picked (ReportKeyImage), else each series' first frame.
+`load_report_inputs(study_ref, report_id=, version_id=)` -> (EcgTrace | None, [PNG bytes]) for "ecg:<id>" and
+"dicom:<Study Instance UID>": the key images in force when the version was signed (SignedKeyImage, copied from
+the expert's ReportKeyImage rows by `freeze_report_inputs` in the signing transaction), else each series' first
+frame. Without a version (a preview), the report's current choice.
 No permission check here: it runs in the delivery task for a report its expert
 has signed, and the PDF itself is served through the reports app's checks.
 """
@@ -13,13 +15,14 @@ from teleclinic.errors import InvalidInput
 
 from .formats import render_frame
 from .formats.errors import FormatError
-from .models import EcgRecord, ImagingStudy, Instance, ReportKeyImage, ReportStudy
+from .models import EcgRecord, ImagingStudy, Instance, ReportKeyImage, ReportStudy, SignedKeyImage
 from .selectors import ecg_signal, instance_bytes
 
 KEY_IMAGES = 4  # the PDF's image page holds four
 
 
-def load_report_inputs(study_ref: str, *, report_id: int | None = None) -> tuple[EcgTrace | None, list[bytes]]:
+def load_report_inputs(study_ref: str, *, report_id: int | None = None,
+                       version_id: int | None = None) -> tuple[EcgTrace | None, list[bytes]]:
     kind, _, key = study_ref.partition(":")
     if kind == "ecg" and key.isascii() and key.isdigit():
         record = EcgRecord.objects.filter(pk=int(key)).first()
@@ -31,7 +34,12 @@ def load_report_inputs(study_ref: str, *, report_id: int | None = None) -> tuple
         study = ImagingStudy.objects.filter(study_instance_uid=key).first()
         if study is None:
             return None, []
-        picked = _picked_images(report_id, study) if report_id is not None else None
+        if version_id is not None:
+            picked = _picked_images(SignedKeyImage.objects.filter(version_id=version_id), study)
+        elif report_id is not None:
+            picked = _picked_images(ReportKeyImage.objects.filter(report_id=report_id), study)
+        else:
+            picked = None
         return None, picked if picked is not None else _key_images(study)
     return None, []
 
@@ -74,9 +82,20 @@ def _attached(study_ref: str, consultation_id: int) -> bool:
     return bool(check) and import_string(check)(study_ref, consultation_id)
 
 
-def _picked_images(report_id: int, study: ImagingStudy) -> list[bytes] | None:
-    """The frames the expert marked as key images, in their window and order; None if none were marked."""
-    rows = list(ReportKeyImage.objects.filter(report_id=report_id, instance__series__study=study)
+def freeze_report_inputs(*, version) -> None:
+    """REPORTS_STUDY_FREEZE: fix the key images in force for a version being signed (a copy of its report's
+    ReportKeyImage rows as SignedKeyImage rows of the version). Call inside the signing transaction, which
+    holds the report's lock, so no concurrent key_images_set slips between the choice and the signature."""
+    SignedKeyImage.objects.bulk_create([
+        SignedKeyImage(version=version, instance_id=row.instance_id, frame=row.frame, position=row.position,
+                       window_center=row.window_center, window_width=row.window_width)
+        for row in ReportKeyImage.objects.filter(report_id=version.report_id).order_by("position")])
+
+
+def _picked_images(rows_of, study: ImagingStudy) -> list[bytes] | None:
+    """The frames marked as key images (rows of ReportKeyImage or SignedKeyImage), in their window and order;
+    None if none were marked."""
+    rows = list(rows_of.filter(instance__series__study=study).order_by("position")
                 .select_related("instance")[:KEY_IMAGES])
     if not rows:
         return None

@@ -324,6 +324,9 @@ REPORTS_STUDY_LOADER = env.str("REPORTS_STUDY_LOADER", default="studies.report_i
 # (studies.ReportStudy), refusing one that names nothing or another patient's or consultation's study
 # (reports/study_inputs.py link_study_ref).
 REPORTS_STUDY_LINK = "studies.report_inputs.link_report_study"
+# (version=): fixes, in the signing transaction, what the signed version's PDF shows of its study (the key images
+# chosen then, studies.SignedKeyImage): the PDF is rendered later by a task (reports/study_inputs.py).
+REPORTS_STUDY_FREEZE = "studies.report_inputs.freeze_report_inputs"
 # (study_ref, consultation id) -> whether the study was attached to that consultation from the patient's record
 # (records.models.AttachedStudy, issue 17): a report of the consultation may then read it.
 REPORTS_STUDY_ATTACHED = "records.selectors.study_attached"

@@ -49,7 +49,7 @@ def version_render_pdf(*, version_id: int) -> bool:
     if version.pdf:
         enqueue_on_commit("reports.deliver", version.delivery.pk)
         return False
-    ecg, images = load_study_inputs(version.report.study_ref, report_id=version.report_id)
+    ecg, images = load_study_inputs(version.report.study_ref, report_id=version.report_id, version_id=version.pk)
     document = build_document(version)
     if version.report.kind == "ecg" and ecg is None:
         document.sections.append(("波形 Trace", "心电波形未能附入，请扫码查看在线版本。The trace could not be attached; "

@@ -17,7 +17,7 @@ from teleclinic.events import enqueue_on_commit
 
 from ..kinds import TEMPLATES, clean_content, ecg_template_prefill, empty_draft, missing_to_sign
 from ..models import Delivery, Report, ReportVersion
-from ..study_inputs import link_study_ref
+from ..study_inputs import freeze_study_inputs, link_study_ref
 from .locks import lock_report
 
 STUDY_REF = re.compile(r"^(ecg:[0-9A-Za-z_-]{1,60}|dicom:[0-9.]{1,64})$")
@@ -99,6 +99,7 @@ def report_sign(*, report_id: int, by: User, request=None) -> ReportVersion:
             report=report, patient_id=report.consultation.patient_id, number=report.latest_version + 1, content=content, critical=bool(content.get("critical")),
             amendment_reason=report.draft_reason, signed_by=by, signed_at=timezone.now(),
             verification_code=_verification_code())
+        freeze_study_inputs(version=version)  # the key images chosen now are this version's, whenever it renders
         report.state, report.latest_version, report.draft, report.draft_reason = Report.State.SIGNED, version.number, {}, ""
         report.save(update_fields=["state", "latest_version", "draft", "draft_reason"])
         Delivery.objects.create(version=version, organisation_id=report.consultation.requesting_org_id,

@@ -39,7 +39,7 @@ def ct_frame_png() -> bytes:
     return out.getvalue()
 
 
-def load_study(study_ref: str, *, report_id: int | None = None):
+def load_study(study_ref: str, *, report_id: int | None = None, version_id: int | None = None):
     """REPORTS_STUDY_LOADER for tests and the benchmark: (ecg, key_images) for a study_ref."""
     if study_ref.startswith("ecg:"):
         return real_ecg(), []

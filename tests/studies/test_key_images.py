@@ -175,3 +175,50 @@ def test_only_the_assigned_expert_marks_key_images_and_only_before_signing(api, 
     signed = expert.put(url, body, format="json")
     assert signed.status_code == 409 and signed.json()["code"] == "signed"
     assert not ReportKeyImage.objects.exists()
+
+
+def _render(expert, report_id, number, directory: Path) -> list[np.ndarray]:
+    """Render version `number` now (as a backlogged render task would, after later changes) and return the
+    64x64 key images its PDF embeds."""
+    version = ReportVersion.objects.get(report_id=report_id, number=number)
+    assert version_render_pdf(version_id=version.pk) is True
+    pdf = expert.get(f"/api/reports/{report_id}/versions/{number}/pdf/")
+    assert pdf.status_code == 200
+    directory.mkdir()
+    path = directory / "report.pdf"
+    path.write_bytes(b"".join(pdf.streaming_content) if pdf.streaming else pdf.content)
+    return [image for image in _pdf_images(path) if image.shape == (64, 64)]
+
+
+def test_a_signed_versions_pdf_draws_the_key_images_chosen_when_it_was_signed_not_an_amendments(
+        api, people, case, tmp_path):
+    # given an imaging report signed as v1 with frame 7 as its key image, whose PDF has not been rendered yet
+    # (the render task runs after the commit: a worker backlog, or a failed render the sweeper restarts)
+    consultation, study = case()
+    instance = Instance.objects.get(series__study=study)
+    expert = api(people["expert"])
+    report_id = _start(expert, consultation, study)
+    url = f"/api/reports/{report_id}/key-images/"
+    assert expert.put(url, {"key_images": [{"instance": instance.pk, "frame": 7}]}, format="json").status_code == 200
+    assert expert.put(f"/api/reports/{report_id}/draft/", {"content": fill("imaging")},
+                      format="json").status_code == 200
+    assert expert.post(f"/api/reports/{report_id}/sign/").status_code == 201
+    assert not ReportVersion.objects.get(report_id=report_id, number=1).pdf
+    # when the expert amends it, chooses frame 3 instead during the amendment draft and signs v2
+    assert expert.put(url, {"key_images": [{"instance": instance.pk, "frame": 8}]},
+                      format="json").json()["code"] == "signed"
+    assert expert.post(f"/api/reports/{report_id}/amend/", {"reason": "换关键图像"}, format="json").status_code == 200
+    assert expert.put(url, {"key_images": [{"instance": instance.pk, "frame": 3}]}, format="json").status_code == 200
+    assert expert.put(f"/api/reports/{report_id}/draft/", {"content": fill("imaging")},
+                      format="json").status_code == 200
+    assert expert.post(f"/api/reports/{report_id}/sign/").status_code == 201
+    # and only then v1's render runs, then v2's
+    v1 = _render(expert, report_id, 1, tmp_path / "v1")
+    v2 = _render(expert, report_id, 2, tmp_path / "v2")
+    # then v1's PDF draws frame 7, the choice signed with it, and v2's frame 3
+    frame_7, frame_3 = _frame(instance, 7), _frame(instance, 3)
+    assert not np.array_equal(frame_7, frame_3)
+    assert len(v1) == 1 and np.array_equal(v1[0], frame_7)
+    assert len(v2) == 1 and np.array_equal(v2[0], frame_3)
+    # and the report's current choice (what the key-images page shows) is v2's
+    assert [(k["instance"], k["frame"]) for k in expert.get(url).json()] == [(instance.pk, 3)]
