@@ -222,3 +222,26 @@ def test_a_signed_versions_pdf_draws_the_key_images_chosen_when_it_was_signed_no
     assert len(v2) == 1 and np.array_equal(v2[0], frame_3)
     # and the report's current choice (what the key-images page shows) is v2's
     assert [(k["instance"], k["frame"]) for k in expert.get(url).json()] == [(instance.pk, 3)]
+
+
+def test_the_migration_gives_a_signed_reports_latest_version_its_key_images(api, people, case):
+    # given a report signed with frame 5 marked, from before signed versions kept their own choice (no rows)
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from studies.models import SignedKeyImage
+    consultation, study = case()
+    instance = Instance.objects.get(series__study=study)
+    expert = api(people["expert"])
+    report_id = _start(expert, consultation, study)
+    assert expert.put(f"/api/reports/{report_id}/key-images/", {"key_images": [{"instance": instance.pk, "frame": 5}]},
+                      format="json").status_code == 200
+    assert expert.put(f"/api/reports/{report_id}/draft/", {"content": fill("imaging")},
+                      format="json").status_code == 200
+    assert expert.post(f"/api/reports/{report_id}/sign/").status_code == 201
+    SignedKeyImage.objects.all().delete()
+    # when the migration's data step runs
+    import_module("studies.migrations.0006_signed_key_images").freeze_signed(apps, None)
+    # then v1 has the report's choice as its own
+    assert list(SignedKeyImage.objects.values_list("version__number", "instance_id", "frame")) == [(1, instance.pk, 5)]
