@@ -22,7 +22,7 @@ from teleclinic.events import enqueue_on_commit, send_event_on_commit
 
 from ..models import Assignment, CloudClinicSession, OnCallShift
 from .locks import lock_assignment
-from .offers import withdraw_open_offers
+from .offers import lapse_offer, withdraw_open_offers
 
 S = Consultation.State
 OPEN_WORK = (S.ASSIGNED, S.IN_PROGRESS)
@@ -205,10 +205,7 @@ def assignment_expire(*, assignment_id: int, now: dt.datetime | None = None) -> 
         assignment = lock_assignment(assignment_id)
         if assignment.status != Assignment.Status.OFFERED or assignment.expires_at > now:
             return False
-        assignment.status, assignment.decided_at = Assignment.Status.EXPIRED, now
-        assignment.save(update_fields=["status", "decided_at"])
-        send_event_on_commit(user_ids=[assignment.expert.user_id], payload={
-            "type": "assignment.expired", "assignment": assignment.pk, "consultation": consultation_id})
+        lapse_offer(assignment, now=now)
         _offer_next(consultation, now)
     return True
 

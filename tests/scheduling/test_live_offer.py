@@ -214,3 +214,20 @@ async def test_a_coordinator_assigning_an_offered_consultation_elsewhere_withdra
     assert assigned["consultation"] == consultation.pk
     assert await sync_to_async(lambda: Assignment.objects.get(pk=offered["assignment"]).status)() == "withdrawn"
     await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_offer_that_lapses_unanswered_leaves_the_experts_workstation_live(
+        people, on_call, socket_of, patient_factory, community):
+    from scheduling.services import assignment_expire
+
+    async with socket_of(people["expert"]) as expert:
+        consultation, offered = await _offered_live(people, on_call, patient_factory, community, expert)
+        # when the offer's time runs out (the timer or the sweeper)
+        lapsed_at = dt.datetime.fromisoformat(offered["expires_at"]) + dt.timedelta(seconds=1)
+        assert await sync_to_async(assignment_expire)(assignment_id=offered["assignment"], now=lapsed_at)
+        # then the expert's workstation hears it lapsed (it reloads its offers on any assignment.* event)
+        expired = await expert.next("assignment.expired", timeout=5)
+    assert expired == {"type": "assignment.expired", "assignment": offered["assignment"],
+                       "consultation": consultation.pk}
+    await sync_to_async(connections.close_all)()
