@@ -22,6 +22,7 @@ from teleclinic.events import enqueue_on_commit, send_event_on_commit
 
 from ..models import Assignment, CloudClinicSession, OnCallShift
 from .locks import lock_assignment
+from .offers import lapse_offer, withdraw_open_offers
 
 S = Consultation.State
 OPEN_WORK = (S.ASSIGNED, S.IN_PROGRESS)
@@ -204,10 +205,7 @@ def assignment_expire(*, assignment_id: int, now: dt.datetime | None = None) -> 
         assignment = lock_assignment(assignment_id)
         if assignment.status != Assignment.Status.OFFERED or assignment.expires_at > now:
             return False
-        assignment.status, assignment.decided_at = Assignment.Status.EXPIRED, now
-        assignment.save(update_fields=["status", "decided_at"])
-        send_event_on_commit(user_ids=[assignment.expert.user_id], payload={
-            "type": "assignment.expired", "assignment": assignment.pk, "consultation": consultation_id})
+        lapse_offer(assignment, now=now)
         _offer_next(consultation, now)
     return True
 
@@ -221,8 +219,7 @@ def assignments_sweep(*, now: dt.datetime | None = None) -> int:
 
 def _escalate(consultation: Consultation, *, reason: str, by: User | None = None) -> None:
     """Call holding the consultation's row lock."""
-    Assignment.objects.filter(consultation=consultation, status=OFFERED).update(
-        status=Assignment.Status.WITHDRAWN, decided_at=timezone.now(), reason=reason)
+    withdraw_open_offers(consultation, reason=reason, now=timezone.now())
     do_escalate(consultation=consultation, reason=reason, by=by, interface="api" if by else "task")
     community = consultation.requesting_org.community_id
     coordinators = User.objects.filter(role=User.Role.COORDINATOR, organisation__community_id=community,
@@ -254,8 +251,7 @@ def consultation_assign(*, consultation_id: int, expert_id: int, by: User, reque
         if expert is None:
             raise NotFound("No such expert of this specialty.")
         now = timezone.now()
-        Assignment.objects.filter(consultation=consultation, status=OFFERED).update(
-            status=Assignment.Status.WITHDRAWN, decided_at=now, reason="assigned_by_coordinator")
+        withdraw_open_offers(consultation, reason="assigned_by_coordinator", now=now)
         assignment = Assignment.objects.create(consultation=consultation, expert=expert, expires_at=now,
                                                status=Assignment.Status.ACCEPTED, decided_at=now)
         _take(consultation, expert.pk, now, by=by, request=request,

@@ -14,6 +14,7 @@ from teleclinic.events import send_event_on_commit
 
 from ..models import ACTIVE_BOOKING, Booking, Slot
 from .locks import lock_slots
+from .offers import withdraw_open_offers
 
 BOOKERS = (User.Role.VILLAGE_DOCTOR, User.Role.TOWNSHIP_DOCTOR, User.Role.COORDINATOR, User.Role.ADMIN)
 
@@ -111,21 +112,13 @@ def _assign_to_session_expert(consultation: Consultation, slot: Slot, booking: B
     Call holding the slot's lock. A case held by another expert (other than the one of the booking
     being moved) is refused; an open on-demand offer is withdrawn.
     """
-    from ..models import Assignment
-
     consultation = lock_consultation(consultation.pk)
     expert_id = slot.session.expert_id
     check_transition(consultation, Transition.BOOK)
     if consultation.assigned_expert_id not in (None, expert_id, moving_from):
         raise Conflict("Another expert already holds this consultation.", code="assigned_elsewhere")
     now = timezone.now()
-    offers = Assignment.objects.filter(consultation=consultation, status=Assignment.Status.OFFERED)
-    offered_to = list(offers.values_list("pk", "expert__user_id"))
-    offers.update(status=Assignment.Status.WITHDRAWN, decided_at=now, reason="booked_in_cloud_clinic")
-    for assignment_id, user_id in offered_to:  # their workstations drop the offer at once
-        send_event_on_commit(user_ids=[user_id], payload={
-            "type": "assignment.withdrawn", "assignment": assignment_id, "consultation": consultation.pk,
-            "reason": "booked_in_cloud_clinic"})
+    withdraw_open_offers(consultation, reason="booked_in_cloud_clinic", now=now)
     do_book(consultation=consultation, expert_id=expert_id, at=now, due_at=slot.ends_at, by=by, request=request,
             detail={"booking": booking.pk, "slot": slot.pk})
 

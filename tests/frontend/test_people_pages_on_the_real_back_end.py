@@ -266,3 +266,33 @@ def test_the_console_loads_earlier_consultations_and_finds_one_by_number(people,
     expect(page.locator("#consultations tr[data-id]")).to_have_count(1, timeout=20000)
     assert page.locator("#consultations tr[data-id]").get_attribute("data-id") == str(made[0].pk)
     assert "找到 1 条" in page.inner_text("#consultations-title-note")
+
+
+@pytest.mark.parametrize("ending", ["escalated", "assigned_elsewhere"])
+def test_an_offer_ended_by_the_coordinator_leaves_the_experts_workstation_without_a_reload(
+        ending, people, cardiology, patient_factory, consultation_factory, open_page):
+    from scheduling.models import Assignment, OnCallShift
+    from scheduling.services import assignment_request, consultation_assign, consultation_escalate
+
+    # given a consultation on offer to the on-call cardiologist, shown on their workstation
+    now = timezone.now()
+    OnCallShift.objects.create(expert=people["expert"].expert, specialty=cardiology,
+                               starts_at=now - dt.timedelta(hours=1), ends_at=now + dt.timedelta(hours=8))
+    doctor = people["village_doctor"]
+    consultation = consultation_factory(patient=patient_factory(name="李秀英", home_clinic=doctor.organisation),
+                                        requested_by=doctor, specialty=cardiology, state="requested")
+    outside_the_browser_loop(assignment_request, consultation_id=consultation.pk)
+    assert Assignment.objects.get(consultation=consultation, status="offered").expert == people["expert"].expert
+    expert = _open(open_page, people["expert"], "expert")
+    expert.wait_for_selector("#socket-state[data-state=open]")
+    offer = f"#offers li.offer[data-consultation='{consultation.pk}']"
+    expert.wait_for_selector(offer)
+    # when the coordinator escalates it, or gives it by hand to the other cardiologist
+    if ending == "escalated":
+        outside_the_browser_loop(consultation_escalate, consultation_id=consultation.pk, reason="needs_senior",
+                                 by=people["coordinator"])
+    else:
+        outside_the_browser_loop(consultation_assign, consultation_id=consultation.pk,
+                                 expert_id=people["other_expert"].expert.pk, by=people["coordinator"])
+    # then the offer leaves the expert's workstation at once (the page's own refresh is a minute away)
+    expert.wait_for_selector(offer, state="detached", timeout=15000)

@@ -163,3 +163,71 @@ async def test_booking_an_offered_live_consultation_tells_the_doctor_and_withdra
                          "consultation": consultation.pk, "reason": "booked_in_cloud_clinic"}
     assert booked == {"type": "consultation.booked", "consultation": consultation.pk, "state": "assigned"}
     await sync_to_async(connections.close_all)()
+
+
+async def _offered_live(people, on_call, patient_factory, community, expert):
+    """A live consultation requested by the village doctor, on offer to the on-call cardiologist (heard live)."""
+    from consult.services import consultation_request
+
+    await sync_to_async(on_call)(people["expert"])
+    patient = await sync_to_async(patient_factory)(home_clinic=community.village_a1)
+    consultation = await sync_to_async(consultation_request)(
+        by=people["village_doctor"], patient_id=patient.pk, specialty_code="cardiology",
+        mode=Consultation.Mode.LIVE, reason="胸痛")
+    offered = await expert.next("assignment.offered", timeout=5)
+    assert offered["consultation"] == consultation.pk
+    return consultation, offered
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_escalating_an_offered_consultation_withdraws_the_offer_from_the_experts_workstation_live(
+        api, people, on_call, socket_of, patient_factory, community):
+    async with socket_of(people["expert"]) as expert:
+        consultation, offered = await _offered_live(people, on_call, patient_factory, community, expert)
+        # when the coordinator escalates it (through the API)
+        response = await sync_to_async(api(people["coordinator"]).post)(
+            f"/api/scheduling/consultations/{consultation.pk}/escalate/", {"reason": "needs_senior"}, format="json")
+        assert response.status_code == 200, response.content
+        # then the offered expert's workstation hears the offer withdrawn
+        withdrawn = await expert.next("assignment.withdrawn", timeout=5)
+    assert withdrawn == {"type": "assignment.withdrawn", "assignment": offered["assignment"],
+                         "consultation": consultation.pk, "reason": "needs_senior"}
+    assert await sync_to_async(lambda: Assignment.objects.get(pk=offered["assignment"]).status)() == "withdrawn"
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_coordinator_assigning_an_offered_consultation_elsewhere_withdraws_the_offer_live(
+        api, people, on_call, socket_of, patient_factory, community):
+    async with socket_of(people["expert"]) as expert, socket_of(people["other_expert"]) as other:
+        consultation, offered = await _offered_live(people, on_call, patient_factory, community, expert)
+        # when the coordinator gives the case by hand to the other cardiologist
+        response = await sync_to_async(api(people["coordinator"]).post)(
+            f"/api/scheduling/consultations/{consultation.pk}/assign/",
+            {"expert": people["other_expert"].expert.pk}, format="json")
+        assert response.status_code == 201, response.content
+        # then the offered expert's workstation hears the offer withdrawn, and the other expert hears the case
+        withdrawn = await expert.next("assignment.withdrawn", timeout=5)
+        assigned = await other.next("consultation.assigned_to_you", timeout=5)
+    assert withdrawn == {"type": "assignment.withdrawn", "assignment": offered["assignment"],
+                         "consultation": consultation.pk, "reason": "assigned_by_coordinator"}
+    assert assigned["consultation"] == consultation.pk
+    assert await sync_to_async(lambda: Assignment.objects.get(pk=offered["assignment"]).status)() == "withdrawn"
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_offer_that_lapses_unanswered_leaves_the_experts_workstation_live(
+        people, on_call, socket_of, patient_factory, community):
+    from scheduling.services import assignment_expire
+
+    async with socket_of(people["expert"]) as expert:
+        consultation, offered = await _offered_live(people, on_call, patient_factory, community, expert)
+        # when the offer's time runs out (the timer or the sweeper)
+        lapsed_at = dt.datetime.fromisoformat(offered["expires_at"]) + dt.timedelta(seconds=1)
+        assert await sync_to_async(assignment_expire)(assignment_id=offered["assignment"], now=lapsed_at)
+        # then the expert's workstation hears it lapsed (it reloads its offers on any assignment.* event)
+        expired = await expert.next("assignment.expired", timeout=5)
+    assert expired == {"type": "assignment.expired", "assignment": offered["assignment"],
+                       "consultation": consultation.pk}
+    await sync_to_async(connections.close_all)()
