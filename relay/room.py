@@ -16,12 +16,13 @@ from typing import Any, Optional
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
-from . import passthrough
+from . import passthrough, rtcp_feedback
 from .congestion import LOSS_LOW, SubscriberLink, publisher_remb_bps, video_share_bps
 from .config import RelayConfig
 from .consent import check_aioice_internals, tolerate_slow_links
 from .errors import InvalidSdp, RoomClosed, UnknownParticipant, UnknownPeerConnection
-from .passthrough import ForwardingTrack, Publication, loopback_candidates
+from .fanout import ForwardingTrack, Publication, forward_through
+from .passthrough import loopback_candidates
 from .sdp import check_audio_codec, choose_video_codec, parse_client_description
 
 logger = logging.getLogger(__name__)
@@ -299,11 +300,11 @@ class RelayRoom:
             if kind == "video" and subscriber.video_paused:
                 track.paused = True
             sender = pc.addTrack(track)
-            passthrough.on_keyframe_request(sender, publication.request_keyframe)
-            passthrough.forward_through(sender, track)
+            rtcp_feedback.on_keyframe_request(sender, publication.request_keyframe)
+            forward_through(sender, track)
             if subscriber.link is not None:
                 link, pc_id = subscriber.link, downstream.pc_id
-                passthrough.observe_rtcp(sender, lambda bps, link=link, pc_id=pc_id: link.on_remb(pc_id, bps),
+                rtcp_feedback.observe_rtcp(sender, lambda bps, link=link, pc_id=pc_id: link.on_remb(pc_id, bps),
                                          link.on_loss)
             transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
             transceiver.direction = "sendonly"
@@ -400,8 +401,8 @@ class RelayRoom:
     def _rtt_to(self, participant_id: str) -> Optional[float]:
         senders = [sender for d in self.downstreams(participant_id) for sender in d.senders.values()]
         for sender in senders:
-            passthrough.note_sender_report(sender)
-        rtts = [rtt for sender in senders if (rtt := passthrough.sender_rtt(sender)) is not None]
+            rtcp_feedback.note_sender_report(sender)
+        rtts = [rtt for sender in senders if (rtt := rtcp_feedback.sender_rtt(sender)) is not None]
         return sum(rtts) / len(rtts) if rtts else None
 
     def _video_share(self, subscriber: Participant) -> Optional[float]:

@@ -1,5 +1,5 @@
 """The relay's congestion control as pure logic (relay/congestion.py) and the video gap
-rules of its forwarding buffer (relay/passthrough.py), on a fake clock."""
+rules of its forwarding buffer (relay/forwarding_buffer.py), on a fake clock."""
 
 import pytest
 from aiortc.rtp import RtpPacket
@@ -13,7 +13,7 @@ from relay.congestion import (
     publisher_remb_bps,
     video_share_bps,
 )
-from relay.passthrough import VideoForwardingBuffer
+from relay.forwarding_buffer import VideoForwardingBuffer
 
 
 class FakeClock:
