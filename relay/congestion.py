@@ -1,6 +1,6 @@
 """Per-subscriber congestion control of the relay: the downlink estimate, the pacer (pacer.py), the
 rules for retransmissions and the REMB sent up to a publisher. Pure logic on injected
-clocks and callbacks (no aiortc): rtp_writer.py, rtcp_feedback.py and room.py wire it to the peer
+clocks and callbacks (no aiortc): rtp_writer.py, rtcp_feedback.py, room.py and room_control.py wire it to the peer
 connections; tests/relay/test_congestion.py drives it alone.
 
 A subscriber has one peer connection per publisher, all over the same access link; the
