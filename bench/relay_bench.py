@@ -35,7 +35,8 @@ from aiortc.mediastreams import AudioStreamTrack  # noqa: E402
 
 from janus_baseline import JanusProcess, JanusRoom, JanusSession  # noqa: E402  (bench/, beside this file)
 from relay import Relay, RelayConfig  # noqa: E402
-from relay.passthrough import loopback_candidates, on_keyframe_request  # noqa: E402
+from relay.passthrough import loopback_candidates  # noqa: E402
+from relay.rtcp_feedback import on_keyframe_request  # noqa: E402
 from relay.sim import (  # noqa: E402
     NO_ICE_SERVERS,
     ClipTrack,

@@ -5,63 +5,32 @@ See relay/README.md for the message protocol a client implements.
 """
 
 import asyncio
-import dataclasses
 import inspect
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from . import passthrough
-from .congestion import LOSS_LOW, SubscriberLink, publisher_remb_bps, video_share_bps
+from . import passthrough, rtcp_feedback
+from .congestion import SubscriberLink
 from .config import RelayConfig
 from .consent import check_aioice_internals, tolerate_slow_links
 from .errors import InvalidSdp, RoomClosed, UnknownParticipant, UnknownPeerConnection
-from .passthrough import ForwardingTrack, Publication, loopback_candidates
+from .fanout import Publication, forward_through
+from .negotiation import _opus_fec_dtx, _prefer_codec, _with_opus_fmtp
+from .participants import Downstream, Message, Participant, SendCallback
+from .passthrough import loopback_candidates
+from .room_control import RoomControl
 from .sdp import check_audio_codec, choose_video_codec, parse_client_description
 
 logger = logging.getLogger(__name__)
 
-Message = dict[str, Any]
-SendCallback = Callable[[str, Message], Optional[Awaitable[None]]]
-
 KINDS = ("audio", "video")
 
 
-@dataclass
-class Downstream:
-    """The relay's peer connection carrying one publisher's media to one subscriber."""
-
-    pc_id: str
-    publisher_id: str
-    subscriber_id: str
-    pc: RTCPeerConnection
-    tracks: dict[str, ForwardingTrack]
-    senders: dict[str, RTCRtpSender]
-    answered: bool = False
-
-
-@dataclass
-class Participant:
-    participant_id: str
-    upstream: Optional[RTCPeerConnection] = None
-    publications: dict[str, Publication] = field(default_factory=dict)
-    audio_only: bool = False  # asked for by the participant
-    auto_audio_only: bool = False  # decided by the relay: its downlink cannot carry video
-    # (monotonic time, packets received, packets lost) on the upstream, for windowed loss
-    upstream_counts: list[tuple[float, int, int]] = field(default_factory=list)
-    link: Optional[SubscriberLink] = None  # its downlink: estimate and pacer
-
-    @property
-    def video_paused(self) -> bool:
-        return self.audio_only or self.auto_audio_only
-
-
-class RelayRoom:
+class RelayRoom(RoomControl):
     """One live room. Create it through ``Relay.room``.
 
     ``send(participant_id, message)`` delivers a message to a client (sync or async); the
@@ -299,11 +268,11 @@ class RelayRoom:
             if kind == "video" and subscriber.video_paused:
                 track.paused = True
             sender = pc.addTrack(track)
-            passthrough.on_keyframe_request(sender, publication.request_keyframe)
-            passthrough.forward_through(sender, track)
+            rtcp_feedback.on_keyframe_request(sender, publication.request_keyframe)
+            forward_through(sender, track)
             if subscriber.link is not None:
                 link, pc_id = subscriber.link, downstream.pc_id
-                passthrough.observe_rtcp(sender, lambda bps, link=link, pc_id=pc_id: link.on_remb(pc_id, bps),
+                rtcp_feedback.observe_rtcp(sender, lambda bps, link=link, pc_id=pc_id: link.on_remb(pc_id, bps),
                                          link.on_loss)
             transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
             transceiver.direction = "sendonly"
@@ -327,133 +296,6 @@ class RelayRoom:
             for track in downstream.tracks.values():
                 track.stop()
             await downstream.pc.close()
-
-    # --- quality -----------------------------------------------------------------
-
-    async def _participant_quality(self, participant: Participant) -> dict[str, Any]:
-        received = lost = 0
-        if participant.upstream is not None:
-            for receiver in participant.upstream.getReceivers():
-                for stat in (await receiver.getStats()).values():
-                    if stat.type == "inbound-rtp":
-                        received += stat.packetsReceived
-                        lost += max(stat.packetsLost, 0)
-        rtts, fractions = [], []
-        for downstream in self.downstreams(participant.participant_id):
-            for sender in downstream.senders.values():
-                for stat in (await sender.getStats()).values():
-                    if stat.type == "remote-inbound-rtp":
-                        if stat.roundTripTime is not None:
-                            rtts.append(stat.roundTripTime)
-                        fractions.append(stat.fractionLost / 256)
-        window_lost, window_total = _windowed_loss(participant, received, lost)
-        return {
-            "upstream_loss": round(window_lost / window_total, 4) if window_total else None,
-            "downstream_loss": max(fractions) if fractions else None,
-            "rtt_ms": round(1000 * sum(rtts) / len(rtts), 1) if rtts else None,
-            "upstream_state": participant.upstream.connectionState if participant.upstream else None,
-            "audio_only": participant.audio_only,
-            "auto_audio_only": participant.auto_audio_only,
-            "downlink_kbps": round(participant.link.estimate_bps() / 1000) if participant.link else None,
-            "downlink_backoffs": dict(participant.link.estimate.reasons) if participant.link else None,
-        }
-
-    def _start_quality_reports(self) -> None:
-        if self.config.quality_interval > 0 and self._quality_task is None:
-            self._quality_task = asyncio.ensure_future(self._report_quality())
-
-    async def _report_quality(self) -> None:
-        while not self._closed:
-            await asyncio.sleep(self.config.quality_interval)
-            try:
-                report = await self.quality()
-            except Exception:  # a peer connection closing under us; try again next time
-                logger.exception("room %s: quality report failed", self.room_id)
-                continue
-            self._broadcast({"type": "quality", "participants": report})
-
-    # --- congestion control ------------------------------------------------------
-
-    async def _control(self) -> None:
-        """Every CONTROL_TICK: the video gap timers of every publication. Every second:
-        each subscriber's audio-only decision and each publisher's REMB ceiling."""
-        ticks = 0
-        loop = asyncio.get_running_loop()
-        while not self._closed:
-            asked = loop.time()
-            await asyncio.sleep(CONTROL_TICK)
-            # how late the loop woke us: a relay starved of CPU delays every packet it sends,
-            # which its subscribers' round trips show; that is not a queue on their links
-            self._loop_lag = max(self._loop_lag, loop.time() - asked - CONTROL_TICK)
-            ticks += 1
-            try:
-                for participant in list(self._participants.values()):
-                    rtt = self._rtt_to(participant.participant_id)
-                    for publication in participant.publications.values():
-                        publication.rtt = rtt
-                        publication.tick()
-                if ticks % round(1 / CONTROL_TICK) == 0:
-                    self._adapt()
-            except Exception:  # a connection closing under us; go on next tick
-                logger.exception("room %s: congestion control failed", self.room_id)
-
-    def _rtt_to(self, participant_id: str) -> Optional[float]:
-        senders = [sender for d in self.downstreams(participant_id) for sender in d.senders.values()]
-        for sender in senders:
-            passthrough.note_sender_report(sender)
-        rtts = [rtt for sender in senders if (rtt := passthrough.sender_rtt(sender)) is not None]
-        return sum(rtts) / len(rtts) if rtts else None
-
-    def _video_share(self, subscriber: Participant) -> Optional[float]:
-        """What each video stream to this subscriber can have (bps), or None (no video)."""
-        if subscriber.link is None:
-            return None
-        mine = self.downstreams(subscriber.participant_id)
-        audio = sum(1 for d in mine if "audio" in d.tracks)
-        video = sum(1 for d in mine if "video" in d.tracks)
-        return video_share_bps(subscriber.link.estimate_bps(), audio, video)
-
-    def _adapt(self) -> None:
-        """Once a second. A subscriber's estimate counts for its own audio-only switch only
-        while its link shows loss, and for the publishers' ceiling while its link showed
-        congestion (loss, queueing delay, pacer drops) within REMB_HOLD_SECONDS: see
-        SubscriberLink.limits_publishers."""
-        now = time.monotonic()
-        busy, self._loop_lag = self._loop_lag > BUSY_LOOP_LAG, 0.0
-        for participant in self._participants.values():
-            if participant.link is not None:
-                participant.link.update(relay_busy=busy)
-        for subscriber in list(self._participants.values()):
-            if subscriber.link is None:
-                continue
-            share = self._video_share(subscriber)
-            losing = subscriber.link.loss is not None and subscriber.link.loss >= LOSS_LOW
-            if not losing and not subscriber.auto_audio_only:
-                # not limited by its link: no reason to go audio only. Queueing delay alone
-                # does not count here: on a busy machine a loopback link shows it too
-                share = None
-            decision = subscriber.link.auto.update(share, subscriber.link.loss, now)
-            if decision is not None and decision != subscriber.auto_audio_only:
-                subscriber.auto_audio_only = decision
-                self._pause_video_to(subscriber)
-                self._broadcast({
-                    "type": "downlink", "participant": subscriber.participant_id,
-                    "audio_only": decision, "reason": "bandwidth",
-                    "estimate_kbps": round(subscriber.link.estimate_bps() / 1000)})
-        for publisher in list(self._participants.values()):
-            publication = publisher.publications.get("video")
-            if publication is None:
-                continue
-            shares = [self._video_share(self._participants[d.subscriber_id])
-                      for d in self.downstreams() if d.publisher_id == publisher.participant_id
-                      and d.subscriber_id in self._participants
-                      and self._participants[d.subscriber_id].link is not None
-                      and self._participants[d.subscriber_id].link.limits_publishers()
-                      and not self._participants[d.subscriber_id].video_paused]
-            cap = publisher_remb_bps(shares)
-            publication.remb_cap = cap
-            if cap is not None:
-                publication.send_remb(cap)
 
     # --- helpers -----------------------------------------------------------------
 
@@ -483,71 +325,9 @@ class RelayRoom:
             task.add_done_callback(_log_send_failure)
 
 
-LOSS_WINDOW_SECONDS = 5.0
-CONTROL_TICK = 0.1
-BUSY_LOOP_LAG = 0.05  # the event loop woke this late: the relay itself is short of CPU
-
-# Opus as the relay negotiates it: in-band FEC (a lost packet is rebuilt from the next
-# one) and DTX (silence costs almost nothing), RFC 7587 section 6.1.
-OPUS_FMTP = {"minptime": 10, "useinbandfec": 1, "usedtx": 1}
-
-
-def _with_opus_fmtp(sdp: str) -> str:
-    """The relay's offer with OPUS_FMTP on its Opus payload type (aiortc's
-    setCodecPreferences takes only its capabilities as they are, without parameters)."""
-    lines = sdp.split("\r\n")
-    payload_types = [line.split()[0].split(":")[1] for line in lines
-                     if line.lower().startswith("a=rtpmap:") and " opus/" in line.lower()]
-    fmtp = ";".join(f"{k}={v}" for k, v in OPUS_FMTP.items())
-    out = []
-    for line in lines:
-        if any(line.startswith(f"a=fmtp:{pt} ") for pt in payload_types):
-            continue
-        out.append(line)
-        for pt in payload_types:
-            if line.startswith(f"a=rtpmap:{pt} "):
-                out.append(f"a=fmtp:{pt} {fmtp}")
-    return "\r\n".join(out)
-
-
-def _opus_fec_dtx(transceiver) -> None:
-    """Ask for Opus in-band FEC and DTX on this transceiver's Opus codec (its SDP fmtp)."""
-    codecs = []
-    for codec in transceiver._codecs:
-        if codec.name.lower() == "opus":
-            codec = dataclasses.replace(codec, parameters={**codec.parameters, **OPUS_FMTP})
-        codecs.append(codec)
-    transceiver._codecs = codecs
-
-
-def _windowed_loss(participant: Participant, received: int, lost: int) -> tuple[int, int]:
-    """(lost, expected) over about the last LOSS_WINDOW_SECONDS, so that a link that just
-    got worse shows at once instead of being averaged over the whole call."""
-    now = time.monotonic()
-    counts = participant.upstream_counts
-    if counts and received < counts[-1][1]:
-        counts.clear()  # a new upstream after a reconnect: its counters start again
-    counts.append((now, received, lost))
-    while len(counts) > 2 and now - counts[1][0] >= LOSS_WINDOW_SECONDS:
-        counts.pop(0)
-    _, first_received, first_lost = counts[0] if len(counts) > 1 else (0, 0, 0)
-    window_lost = max(lost - first_lost, 0)
-    return window_lost, (received - first_received) + window_lost
-
-
 def _log_send_failure(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("relay send callback failed", exc_info=task.exception())
-
-
-def _prefer_codec(transceiver, codec_name: Optional[str]) -> None:
-    """Negotiate only ``codec_name`` (and its RTX) on this transceiver."""
-    if codec_name is None:
-        return
-    capabilities = RTCRtpSender.getCapabilities(transceiver.kind)
-    wanted = [c for c in capabilities.codecs if c.name.lower() == codec_name.lower()]
-    rtx = [c for c in capabilities.codecs if c.name.lower() == "rtx"]
-    transceiver.setCodecPreferences(wanted + rtx)
 
 
 class Relay:

@@ -14,8 +14,10 @@ import numpy
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack, VideoStreamTrack
 
-from . import passthrough
-from .passthrough import EncodedFrame, loopback_candidates
+from . import passthrough, rtcp_feedback
+from .fanout import VIDEO_TIME_BASE
+from .forwarding_buffer import EncodedFrame
+from .passthrough import loopback_candidates
 
 VIDEO_CLOCK = 90000
 NO_ICE_SERVERS = RTCConfiguration(iceServers=[])
@@ -157,7 +159,7 @@ class ClipTrack(MediaStreamTrack):
         self._index = (self._index + 1) % len(self._clip)
         packet = av.Packet(data)
         packet.pts = self._count * VIDEO_CLOCK // self._fps
-        packet.time_base = passthrough.VIDEO_TIME_BASE
+        packet.time_base = VIDEO_TIME_BASE
         self._count += 1
         self.sent_at[frame_digest(data)] = time.monotonic()
         return packet
@@ -208,7 +210,7 @@ class SimParticipant:
                 sender = pc.addTrack(track)
                 pc.getTransceivers()[-1].direction = "sendonly"
                 if isinstance(track, ClipTrack):
-                    passthrough.on_keyframe_request(sender, track.request_keyframe)
+                    rtcp_feedback.on_keyframe_request(sender, track.request_keyframe)
         with loopback_candidates(self.loopback):
             await pc.setLocalDescription(await pc.createOffer())
         answer = await self.signalling.publish(self.participant_id, pc.localDescription.sdp)

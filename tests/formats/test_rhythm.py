@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from studies.formats.ecg.measure import CriticalThresholds, _r_peaks, analyse_ecg
-from studies.formats.ecg.rhythm import PAC, PVC, Rhythm, STATEMENT_TEXT
+from studies.formats.ecg.rhythm import PAC, PVC, Rhythm
+from studies.formats.ecg.statements import STATEMENT_TEXT
 from tests.formats.rhythm_samples import beat_parts, pvc_shape, qt_stretched, regular, resampled, rotated, synthesize
 
 SECONDS = 10.0

@@ -1,19 +1,19 @@
-"""The relay's congestion control as pure logic (relay/congestion.py) and the video gap
-rules of its forwarding buffer (relay/passthrough.py), on a fake clock."""
+"""The relay's congestion control as pure logic (relay/congestion.py, relay/pacer.py) and the video gap
+rules of its forwarding buffer (relay/forwarding_buffer.py), on a fake clock."""
 
 import pytest
 from aiortc.rtp import RtpPacket
 
-from relay import congestion
+from relay import congestion, pacer as pacer_module
 from relay.congestion import (
     AutoAudioOnly,
     DownlinkEstimate,
-    Pacer,
     RtxPolicy,
     publisher_remb_bps,
     video_share_bps,
 )
-from relay.passthrough import VideoForwardingBuffer
+from relay.forwarding_buffer import VideoForwardingBuffer
+from relay.pacer import Pacer
 
 
 class FakeClock:
@@ -77,7 +77,7 @@ def test_pacer_overflow_drops_the_stream_backlog_and_tells_the_stream():
         pacer.send_video(1200, lambda: sent.append(1), stream)
     # then the backlog was dropped at once and the stream told (it restarts at a keyframe)
     assert overflowed and overflowed[0] is stream
-    assert pacer.queued_bytes <= congestion.VIDEO_BACKLOG_MIN_BYTES
+    assert pacer.queued_bytes <= pacer_module.VIDEO_BACKLOG_MIN_BYTES
     assert pacer.dropped_packets > 0
 
 

@@ -8,13 +8,10 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import VideoStreamTrack
 from aiortc.rtp import RtpPacket
 
-from relay import passthrough
+from relay import passthrough, rtcp_feedback, rtp_writer
 from relay.bitstream import h264_is_intra, is_keyframe
-from relay.passthrough import (
-    AudioForwardingBuffer,
-    VideoForwardingBuffer,
-    loopback_candidates,
-)
+from relay.forwarding_buffer import AudioForwardingBuffer, VideoForwardingBuffer
+from relay.passthrough import loopback_candidates
 from relay.sim import encode_clip, wait_for
 
 VP8_START = bytes([0x10])  # payload descriptor: S=1, partition 0
@@ -168,8 +165,8 @@ async def test_forwarded_packets_are_counted_and_kept_for_retransmission(make_ro
     assert getattr(sender, "_RTCRtpSender__ntp_timestamp") > 0
     # and the bytes the relay wrote are what aiortc's own serializer makes of the packet
     extensions_map = getattr(sender, "_RTCRtpSender__rtp_header_extensions_map")
-    tail = passthrough._extension_tail(extensions_map, newest.extensions)
-    assert passthrough._serialize(newest, tail) == newest.serialize(extensions_map)
+    tail = rtp_writer._extension_tail(extensions_map, newest.extensions)
+    assert rtp_writer._serialize(newest, tail) == newest.serialize(extensions_map)
 
 
 @pytest.mark.asyncio
@@ -192,7 +189,7 @@ def test_send_path_that_suspends_is_refused_loudly():
         await asyncio.sleep(0)
 
     with pytest.raises(RuntimeError, match="suspended"):
-        passthrough._run_to_completion(suspends())
+        rtp_writer._run_to_completion(suspends())
 
 
 async def test_publisher_remb_is_the_relays_ceiling_not_aiortcs_delay_estimate():
@@ -205,7 +202,7 @@ async def test_publisher_remb_is_the_relays_ceiling_not_aiortcs_delay_estimate()
             sent.append(packet)
 
     receiver, ceiling = Receiver(), [None]
-    passthrough.cap_receiver_remb(receiver, lambda: ceiling[0])
+    rtcp_feedback.cap_receiver_remb(receiver, lambda: ceiling[0])
 
     def aiortc_remb(bps):
         return RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bps, [42]))
@@ -213,7 +210,7 @@ async def test_publisher_remb_is_the_relays_ceiling_not_aiortcs_delay_estimate()
     # given aiortc's estimate of 35 kbit/s (a busy machine's jitter) and no subscriber limiting
     await receiver._send_rtcp(aiortc_remb(35_000))
     # then the publisher is told nothing limits it; aiortc's figure is kept aside
-    assert unpack_remb_fci(sent[-1].fci) == (passthrough.UNLIMITED_REMB_BPS, [42])
+    assert unpack_remb_fci(sent[-1].fci) == (rtcp_feedback.UNLIMITED_REMB_BPS, [42])
     assert receiver._relay_uplink_remb == 35_000
     # and when a congested subscriber sets a ceiling, the publisher gets that ceiling
     ceiling[0] = 150_000
@@ -233,12 +230,12 @@ async def test_a_receiver_report_answering_an_earlier_sender_report_still_gives_
             pass
 
     sender, got = Sender(), []
-    passthrough.observe_rtcp(sender, on_remb=lambda bps: None, on_loss=lambda f, rtt: got.append(rtt))
+    rtcp_feedback.observe_rtcp(sender, on_remb=lambda bps: None, on_loss=lambda f, rtt: got.append(rtt))
     now = [1000.0]
-    monkeypatch.setattr(passthrough.time, "time", lambda: now[0])
+    monkeypatch.setattr(rtcp_feedback.time, "time", lambda: now[0])
     # given an SR sent at t=1000, seen by the room's tick, then a second SR at t=1001
     sender._RTCRtpSender__lsr, sender._RTCRtpSender__lsr_time = 0xAAAA, 1000.0
-    passthrough.note_sender_report(sender)
+    rtcp_feedback.note_sender_report(sender)
     sender._RTCRtpSender__lsr, sender._RTCRtpSender__lsr_time = 0xBBBB, 1001.0
     # when at t=1001.2 a report arrives that answers the first one, held 0.1 s by the receiver
     now[0] = 1001.2

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import MeasurementError
 from .model import Ecg
-from .rhythm import NORMAL, Rhythm, RhythmAnalysis, Statement, analyse_rhythm, rhythm_statements
+from .rhythm import NORMAL, Rhythm, RhythmAnalysis, analyse_rhythm
+from .statements import Statement, rhythm_statements
 
 PLAUSIBLE_MS = {"pr": (60, 400), "qrs": (40, 250), "qt": (200, 700)}
 

@@ -1,0 +1,257 @@
+"""Fan-out: one publisher's frames (a Publication) to every subscriber's ForwardingTrack,
+packetized once, written straight to each subscriber's sender (relay/rtp_writer.py).
+"""
+
+import asyncio
+import fractions
+import time
+from collections.abc import Callable
+from typing import Optional
+
+import av
+from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, clock
+from aiortc.codecs import get_encoder
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpsender import RTP_HISTORY_SIZE
+
+from .bitstream import h264_nal_units
+from .forwarding_buffer import EncodedFrame, VideoForwardingBuffer, _ForwardingBuffer
+from .passthrough import tap_receiver
+from .rtcp_feedback import cap_receiver_remb, send_pli, send_remb, sender_rtt
+from .rtp_writer import RTP_OVERHEAD, PackedFrame, _RtpWriter
+
+VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
+AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
+
+
+class ForwardingTrack(MediaStreamTrack):
+    """One subscriber's copy of a publisher's audio or video. Frames are written straight
+    to the subscriber's RTCRtpSender transport as they arrive (``forward_through``); the
+    sender's own read loop only waits for the track to end. Video starts (and restarts
+    after a pause) at a keyframe.
+    """
+
+    def __init__(self, publication: "Publication", queue_frames: int) -> None:
+        super().__init__()
+        self.kind = publication.kind
+        self._publication = publication
+        self._queue_frames = queue_frames
+        self._pending: list[PackedFrame] = []  # until the subscriber's connection is up
+        self._writer: Optional[_RtpWriter] = None
+        self._ended = asyncio.Event()
+        self._needs_keyframe = publication.kind == "video"
+        self.paused = False
+        self.frames_sent = 0
+        self.link = None  # the subscriber's SubscriberLink (pacer), set before the connection is up
+        self.restarts = 0
+
+    def restart_at_keyframe(self) -> None:
+        """The pacer dropped this stream's backlog: go on from the next keyframe."""
+        if self.kind == "video":
+            self.restarts += 1
+            self._needs_keyframe = True
+            self._publication.request_keyframe()
+
+    def set_paused(self, paused: bool) -> None:
+        """Stop (True) or resume (False) forwarding; resuming video waits for a keyframe."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if paused and self.link is not None:
+            self.link.pacer.flush(self)  # what waits in the pacer goes too, at once
+        if not paused and self.kind == "video":
+            self._needs_keyframe = True
+            self._publication.request_keyframe()
+
+    def push(self, frame: PackedFrame) -> None:
+        if self.paused or self.readyState != "live":
+            return
+        if self._needs_keyframe:
+            if not frame.keyframe:
+                if self._writer is not None:
+                    self._publication.request_keyframe()
+                return
+            self._needs_keyframe = False
+        if self._writer is not None:
+            self._writer.write(frame, frame.received_ntp)
+            self.frames_sent += 1
+            return
+        if len(self._pending) >= self._queue_frames:
+            # the connection is slow to come up: keep only from the next keyframe on
+            self._pending.clear()
+            if self.kind == "video":
+                self._needs_keyframe = True
+                self._publication.request_keyframe()
+                return
+        self._pending.append(frame)
+
+    async def _sender_started(self, sender: RTCRtpSender, codec) -> None:
+        """Stands in for ``sender._next_encoded_frame``: aiortc calls it once the
+        subscriber's connection is up, with the negotiated codec."""
+        if self._writer is None:
+            self._writer = _RtpWriter(sender, codec.payloadType, self.link, self.kind, self)
+            pending, self._pending = self._pending, []
+            now = clock.current_ntp_time()
+            for frame in pending:
+                self._writer.write(frame, now)
+                self.frames_sent += 1
+            if self._needs_keyframe:
+                self._publication.request_keyframe()
+        await self._ended.wait()
+        raise MediaStreamError
+
+    async def recv(self) -> av.Packet:
+        """Nothing is read from this track: frames go to the sender's transport directly."""
+        await self._ended.wait()
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            super().stop()
+            self._publication.detach(self)
+            self._pending.clear()
+            if self._writer is not None:
+                self._writer.closed = True
+            if self.link is not None:
+                self.link.pacer.flush(self)
+            self._ended.set()
+
+
+def forward_through(sender: RTCRtpSender, track: ForwardingTrack) -> None:
+    """Have ``track``'s frames written to ``sender``'s transport as they arrive, instead of
+    aiortc's sender task reading the track (one task wake-up, queue hand-over and
+    packetization per frame and subscriber). With ``track.link`` set, NACKs are answered
+    by the link's rules (RtxPolicy: recent packets only, within a share of the estimate)."""
+    sender._next_encoded_frame = lambda codec: track._sender_started(sender, codec)
+
+    async def retransmit(sequence_number: int) -> None:
+        writer, link = track._writer, track.link
+        if link is not None and writer is not None:
+            packet = writer._history.get(sequence_number % RTP_HISTORY_SIZE)
+            if packet is None or packet.sequence_number != sequence_number:
+                return
+            size = len(packet.payload) + RTP_OVERHEAD
+            if not writer.rtx.allow(sequence_number, size, time.monotonic(), sender_rtt(sender),
+                                    link.estimate_bps()):
+                return
+            link.pacer.charge(size)
+        await RTCRtpSender._retransmit(sender, sequence_number)
+
+    sender._retransmit = retransmit
+
+
+class Publication:
+    """One publisher's audio or video: frames in from a tapped receiver, out to every
+    subscriber's ForwardingTrack. Survives the publisher reconnecting (``attach_receiver``).
+    """
+
+    def __init__(self, kind: str, codec_name: str, *, keyframe_interval: float, queue_frames: int):
+        self.kind = kind
+        self.codec_name = codec_name
+        self._time_base = VIDEO_TIME_BASE if kind == "video" else AUDIO_TIME_BASE
+        self._keyframe_interval = keyframe_interval
+        self._queue_frames = queue_frames
+        self._tracks: set[ForwardingTrack] = set()
+        self._receiver: Optional[RTCRtpReceiver] = None
+        self._ssrc: Optional[int] = None
+        self._last_pli = 0.0
+        self._pli_pending = False
+        self.frames_in = 0
+        self.bytes_in = 0
+        self.keyframe_requests_sent = 0
+        self.on_frame_in: Optional[Callable[[EncodedFrame], None]] = None  # instrumentation
+        self._h264_parameter_sets: dict[int, bytes] = {}  # NAL type 7 (SPS), 8 (PPS)
+        self.rtt: Optional[float] = None  # to the publisher, set by the room (gap rules)
+        self.remb_cap: Optional[float] = None  # the REMB ceiling its subscribers allow (bps)
+        self.buffer: Optional[_ForwardingBuffer] = None
+        # packetizes each frame once for all subscribers (VP8 picture ids run per publication)
+        self._packetizer = None if kind == "audio" else get_encoder(
+            RTCRtpCodecParameters(mimeType=f"video/{codec_name}", clockRate=90000))
+
+    def attach_receiver(self, receiver: RTCRtpReceiver) -> None:
+        """Take frames from ``receiver`` from now on (a new or reconnected publisher)."""
+        self._receiver = receiver
+        self._ssrc = None
+        self.buffer = tap_receiver(receiver, self.kind, self.codec_name, self._on_frame,
+                                   rtt=lambda: self.rtt)
+        if self.kind == "video":
+            cap_receiver_remb(receiver, lambda: self.remb_cap)
+        for track in self._tracks:
+            track._needs_keyframe = self.kind == "video"
+
+    def subscribe(self) -> ForwardingTrack:
+        """A new track for one subscriber. Video asks the publisher for a keyframe at once,
+        so the picture is ready by the time the subscriber's connection is up."""
+        track = ForwardingTrack(self, self._queue_frames)
+        self._tracks.add(track)
+        self.request_keyframe()
+        return track
+
+    def detach(self, track: ForwardingTrack) -> None:
+        self._tracks.discard(track)
+
+    def close(self) -> None:
+        for track in list(self._tracks):
+            track.stop()
+        self._receiver = None
+
+    def request_keyframe(self) -> None:
+        """Send a PLI to the publisher, at most once per keyframe_interval."""
+        if self.kind != "video":
+            return
+        if self._receiver is None or self._ssrc is None:
+            self._pli_pending = True  # send once the first packet tells us the SSRC
+            return
+        now = time.monotonic()
+        if now - self._last_pli < self._keyframe_interval:
+            return
+        self._last_pli = now
+        self.keyframe_requests_sent += 1
+        send_pli(self._receiver, self._ssrc)
+
+    def tick(self) -> None:
+        """The video gap timers (a gap is re-NACKed, then given up) between packets."""
+        if isinstance(self.buffer, VideoForwardingBuffer) and self.buffer.tick():
+            self.request_keyframe()
+
+    def send_remb(self, bitrate: float) -> None:
+        """Tell the publisher's encoder to stay under ``bitrate`` (REMB)."""
+        if self.kind == "video" and self._receiver is not None and self._ssrc is not None:
+            send_remb(self._receiver, self._ssrc, int(bitrate))
+
+    def _with_h264_parameter_sets(self, data: bytes, keyframe: bool) -> bytes:
+        """Remember the publisher's SPS/PPS; put them in front of an intra frame that has
+        none, so a subscriber that starts there can decode it."""
+        types = set()
+        for nal in h264_nal_units(data):
+            nal_type = nal[0] & 0x1F
+            types.add(nal_type)
+            if nal_type in (7, 8):
+                self._h264_parameter_sets[nal_type] = nal
+        if keyframe and not types & {7, 8} and len(self._h264_parameter_sets) == 2:
+            prefix = b"".join(b"\x00\x00\x00\x01" + self._h264_parameter_sets[t] for t in (7, 8))
+            return prefix + data
+        return data
+
+    def _on_frame(self, frame: EncodedFrame) -> None:
+        self.frames_in += 1
+        self.bytes_in += len(frame.data)
+        if self._ssrc != frame.ssrc:
+            self._ssrc = frame.ssrc
+            if self._pli_pending:
+                self._pli_pending = False
+                self.request_keyframe()
+        if self.on_frame_in is not None:
+            self.on_frame_in(frame)
+        data = frame.data
+        if self.codec_name == "H264" and self.kind == "video":
+            data = self._with_h264_parameter_sets(data, frame.keyframe)
+        if self._packetizer is None:
+            payloads = [data]  # Opus: one frame, one packet
+        else:
+            packet = av.Packet(data)
+            packet.pts, packet.time_base = frame.timestamp, self._time_base
+            payloads, _ = self._packetizer.pack(packet)
+        packed = PackedFrame(payloads, frame.timestamp, frame.keyframe, clock.current_ntp_time())
+        for track in list(self._tracks):
+            track.push(packed)

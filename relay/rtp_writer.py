@@ -1,0 +1,152 @@
+"""The send side of the passthrough: frames written as RTP packets through an aiortc
+sender's transport, in the caller's call stack, instead of by aiortc's sender task.
+
+Reaches into RTCRtpSender's private state (its NACK history and sender-report counters,
+``_SENDER_ATTRS``); relay/passthrough.py lists every aiortc internal the relay touches.
+"""
+
+import functools
+import struct
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from aiortc import RTCRtpSender, clock
+from aiortc.rtcrtpsender import RTP_HISTORY_SIZE, random_sequence_number
+from aiortc.rtp import HeaderExtensions, RtpPacket
+from aiortc.utils import random32, uint16_add
+
+from .congestion import RtxPolicy
+
+# RTCRtpSender state that _RtpWriter keeps up to date, as RTCRtpSender._run_rtp would
+_SENDER_ATTRS = {
+    "history": "_RTCRtpSender__rtp_history",
+    "extensions_map": "_RTCRtpSender__rtp_header_extensions_map",
+    "mid": "_RTCRtpSender__mid",
+    "ntp_timestamp": "_RTCRtpSender__ntp_timestamp",
+    "rtp_timestamp": "_RTCRtpSender__rtp_timestamp",
+    "octet_count": "_RTCRtpSender__octet_count",
+    "packet_count": "_RTCRtpSender__packet_count",
+}
+
+# RTP header (12) + extensions (abs-send-time, mid: 12) + SRTP tag (10) + UDP/IP (28)
+RTP_OVERHEAD = 62
+
+
+@dataclass
+class PackedFrame:
+    """One frame cut into RTP payloads once, for every subscriber of a publication."""
+
+    payloads: list[bytes]
+    timestamp: int  # in the codec's RTP clock, counted from the publication's first frame
+    keyframe: bool
+    received_ntp: int  # NTP time the frame was complete, for abs-send-time and SR
+
+
+def _run_to_completion(coroutine) -> None:
+    """Run a coroutine that never suspends, without a round trip through the event loop.
+
+    aiortc's RTP send path (RTCDtlsTransport._send_rtp -> RTCIceTransport._send ->
+    aioice Connection.sendto -> DatagramTransport.sendto) is async in name only in 1.16.0.
+    """
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    coroutine.close()
+    raise RuntimeError("aiortc's RTP send path suspended; relay/passthrough.py assumes it does not")
+
+
+class _RtpWriter:
+    """Writes frames as RTP packets through one RTCRtpSender's transport, in the caller's
+    call stack, the way RTCRtpSender._run_rtp would (sequence numbers, timestamps, abs-send-time
+    and mid extensions, NACK history, sender-report counters) minus its task and queue.
+
+    With a ``link`` (the subscriber's SubscriberLink) every packet goes through the
+    subscriber's pacer: audio at once, video when the budget allows. Sequence numbers and
+    abs-send-time are given when a packet actually leaves, so packets the pacer drops
+    leave no gap and the time a packet waited in the pacer is not taken for network delay
+    by the subscriber's bandwidth estimator.
+    """
+
+    def __init__(self, sender: RTCRtpSender, payload_type: int, link=None, kind: str = "video",
+                 stream=None) -> None:
+        self._sender = sender
+        self._payload_type = payload_type
+        self._sequence_number = random_sequence_number()
+        self._timestamp_origin = random32()
+        self._history: dict[int, RtpPacket] = getattr(sender, _SENDER_ATTRS["history"])
+        self._extensions_map = getattr(sender, _SENDER_ATTRS["extensions_map"])
+        self._mid = getattr(sender, _SENDER_ATTRS["mid"])
+        self._link = link
+        self._kind = kind
+        self._stream = stream
+        self._tail_cache: tuple[int, HeaderExtensions, bytes] = (-1, HeaderExtensions(), b"")
+        self.rtx = RtxPolicy()
+        self.closed = False
+
+    def write(self, frame: PackedFrame, ntp_time: int) -> None:
+        """Send ``frame``; ``ntp_time`` is now (one clock read for all subscribers)."""
+        timestamp = (self._timestamp_origin + frame.timestamp) & 0xFFFFFFFF
+        last = len(frame.payloads) - 1
+        link = self._link
+        for index, payload in enumerate(frame.payloads):
+            marker = int(index == last)
+            if link is None:
+                self._send_packet(payload, marker, timestamp, ntp_time)
+            elif self._kind == "audio":
+                link.pacer.send_audio(len(payload) + RTP_OVERHEAD, functools.partial(
+                    self._send_packet, payload, marker, timestamp, ntp_time))
+            else:
+                link.pacer.send_video(len(payload) + RTP_OVERHEAD, functools.partial(
+                    self._send_packet, payload, marker, timestamp, None), self._stream)
+
+    def _send_packet(self, payload: bytes, marker: int, timestamp: int, ntp_time: Optional[int]) -> None:
+        if self.closed:
+            return
+        sender = self._sender
+        if ntp_time is None:
+            ntp_time = clock.current_ntp_time()
+        abs_send_time = (ntp_time >> 14) & 0x00FFFFFF
+        cached_time, extensions, extension_tail = self._tail_cache
+        if cached_time != abs_send_time:
+            # packets sent in the same instant share their header extensions: encode them once
+            extensions = HeaderExtensions(abs_send_time=abs_send_time, mid=self._mid)
+            extension_tail = _extension_tail(self._extensions_map, extensions)
+            self._tail_cache = (abs_send_time, extensions, extension_tail)
+        seq = self._sequence_number
+        packet = RtpPacket(payload_type=self._payload_type, marker=marker,
+                           sequence_number=seq, timestamp=timestamp)
+        packet.ssrc = sender._ssrc
+        packet.payload = payload
+        packet.extensions = extensions
+        self._history[seq % RTP_HISTORY_SIZE] = packet
+        try:
+            _run_to_completion(sender.transport._send_rtp(_serialize(packet, extension_tail)))
+        except ConnectionError:
+            self.closed = True  # the subscriber's connection is closing
+            return
+        self._sequence_number = uint16_add(seq, 1)
+        if self._link is not None:
+            self.rtx.on_sent(seq, time.monotonic())
+        # what RTCRtpSender's sender reports and getStats() read
+        setattr(sender, _SENDER_ATTRS["ntp_timestamp"], ntp_time)
+        setattr(sender, _SENDER_ATTRS["rtp_timestamp"], timestamp)
+        counts = _SENDER_ATTRS["octet_count"], _SENDER_ATTRS["packet_count"]
+        setattr(sender, counts[0], getattr(sender, counts[0]) + len(payload))
+        setattr(sender, counts[1], getattr(sender, counts[1]) + 1)
+
+
+def _extension_tail(extensions_map, extensions: HeaderExtensions) -> bytes:
+    """The header-extension block of an RTP packet, encoded by aiortc's own map."""
+    profile, value = extensions_map.set(extensions)
+    return struct.pack("!HH", profile, len(value) >> 2) + value if value else b""
+
+
+def _serialize(packet: RtpPacket, extension_tail: bytes) -> bytes:
+    """``RtpPacket.serialize`` for the packets the relay sends (no CSRC, no padding), with
+    the extension block encoded once per frame instead of once per packet."""
+    first_byte = 0x90 if extension_tail else 0x80  # version 2, X bit if extensions
+    header = struct.pack("!BBHLL", first_byte, (packet.marker << 7) | packet.payload_type,
+                         packet.sequence_number, packet.timestamp, packet.ssrc)
+    return header + extension_tail + packet.payload
