@@ -9,8 +9,23 @@ import time
 
 import pytest
 
+from directory.demo import EXPERTS
 from teleclinic.celery import beat_schedule
+from tests.e2e.conftest import wait_for_js
+from tests.journeys.conftest import login
 from tests.journeys.demo import Demo
+from tests.journeys.test_journeys import _request_async_cardiology
+
+SLOW_MS = 90_000  # a loaded 2-core machine
+# Every offer that ever showed on a workstation page (its consultation ids), kept by the page itself: an offer
+# lives seconds here, and the test must know it was seen even when it has gone again by the time it looks.
+SEEN_OFFERS_JS = """() => {
+  window.__seenOffers = new Set();
+  const note = () => document.querySelectorAll('#offers li.offer').forEach(
+    (li) => window.__seenOffers.add(li.dataset.consultation));
+  new MutationObserver(note).observe(document.querySelector('#offers'), { childList: true, subtree: true });
+  note();
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +73,68 @@ def test_an_unanswered_offer_lapses_to_the_next_on_duty_expert(fast_clock_demo):
     assert by_id[first["id"]]["status"] == "expired", offers
     again = [a for a in offers if a["id"] != first["id"] and a["status"] == "offered"]
     assert again and again[0]["expert"] != first["expert"], offers
+
+
+@pytest.mark.browser
+def test_in_chromium_an_unanswered_offer_leaves_the_first_experts_page_for_the_next_ones(fast_clock_demo, chromium):
+    # given every on-call cardiologist's workstation open and live, and the village doctor's console
+    cardiologists = [login_name for login_name, _, _, specialties in EXPERTS if "cardiology" in specialties]
+    contexts, pages = [], {}
+    try:
+        def open_page(username: str):  # "/" is the workstation of an expert, the console of a village doctor
+            context = chromium.new_context(base_url=fast_clock_demo.url, locale="zh-CN", timezone_id="Asia/Shanghai")
+            context.set_default_timeout(SLOW_MS)
+            contexts.append(context)
+            page = context.new_page()
+            page.errors = []
+            page.on("pageerror", lambda error: page.errors.append(str(error)))
+            login(page, username)
+            page.wait_for_selector("#socket-state[data-state=open]")
+            return page
+
+        for username in cardiologists:
+            pages[username] = open_page(username)
+            pages[username].evaluate(SEEN_OFFERS_JS)
+        village = open_page("vdoc03")
+        patient = fast_clock_demo.api("vdoc03").get("/api/patients/").json()["results"][0]
+        consultation_id = _request_async_cardiology(village, patient["name"], "心悸三天")
+
+        # when the case is offered to an on-duty cardiologist (as a study's arrival does) and nobody answers
+        doctor, coordinator = fast_clock_demo.api("vdoc03"), fast_clock_demo.api("coord")
+        first = doctor.post(f"/api/scheduling/consultations/{consultation_id}/assignment/", json={})
+        assert first.status_code == 201, first.text
+        first = first.json()
+        experts = coordinator.get("/api/scheduling/experts/?specialty=cardiology").json()
+        name_of = {e["id"]: e["name"] for e in experts}
+        login_of = {e_id: next(u for u, full_name, *_ in EXPERTS if full_name in name) for e_id, name in name_of.items()}
+        first_page = pages[login_of[first["expert"]]]
+        offer = f"#offers li.offer[data-consultation='{consultation_id}']"
+        # the offer showed on the first expert's workstation (live: that page was opened before it was made)
+        wait_for_js(first_page, f"window.__seenOffers.has('{consultation_id}')", timeout_ms=SLOW_MS)
+        # and the village console says the case is being offered
+        village.wait_for_selector(f"#consultations tr[data-id='{consultation_id}'][data-state=offered]", timeout=SLOW_MS)
+        row_text = village.inner_text(f"#consultations tr[data-id='{consultation_id}']")
+        assert "正在邀请专家" in row_text or "等待专家接诊" in row_text, row_text
+
+        # then it leaves the first expert's page without a reload, and shows on another cardiologist's
+        first_page.evaluate("window.__lapseMark = 'kept'")
+        first_page.wait_for_selector(offer, state="detached", timeout=SLOW_MS)
+        assert first_page.evaluate("window.__lapseMark") == "kept", "the workstation was reloaded"
+        deadline = time.monotonic() + SLOW_MS / 1000
+        offers = []
+        while time.monotonic() < deadline:
+            offers = [a for a in coordinator.get("/api/scheduling/assignments/?limit=500").json()["results"]
+                      if a["consultation"] == consultation_id and a["id"] != first["id"]]
+            if offers:
+                break
+            time.sleep(0.5)
+        assert offers, f"consultation {consultation_id} was not offered again"
+        second = min(offers, key=lambda a: a["id"])
+        assert second["expert"] != first["expert"], offers
+        wait_for_js(pages[login_of[second["expert"]]], f"window.__seenOffers.has('{consultation_id}')",
+                    timeout_ms=SLOW_MS)
+        errors = [f"{name}: {e}" for name, page in [*pages.items(), ("vdoc03", village)] for e in page.errors]
+        assert not errors, "uncaught errors in the pages:\n" + "\n".join(errors)
+    finally:
+        for context in contexts:
+            context.close()
