@@ -126,6 +126,10 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
                [{"type": "ecg", "id": 1, "created_at": "2026-11-25T08:00:00+08:00"}])
     serve_json(page, "/api/ecgs/1/", record)
     serve_json(page, "/api/ecgs/1/samples/", samples)
+    # the ECG above exists only in this page, so its serial comparison does too: a patient with no earlier ECG
+    serve_json(page, "/api/records/ecgs/1/comparison/",
+               {"current": 1, "prior": None, "measurements": [],
+                "statements": {"new": [], "gone": [], "unchanged": [], "device_new": [], "device_gone": []}})
     reports = FakeReports(page, consultation.id)
 
     # when the expert opens the reading page
