@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import signal
 import time
 import uuid
 from collections import Counter
@@ -93,11 +94,19 @@ def _in_flight(log: Path) -> list[str]:
     return [name for name, task_id in received if f"[{task_id}] succeeded" not in text]
 
 
-def _wait_for_running_tasks(log: Path, deadline_s: float = 20) -> None:
-    """Return as soon as the worker's log shows a task received and not finished."""
+def _freeze_with_running_tasks(worker, log: Path, deadline_s: float = 20) -> None:
+    """Stop the worker's process group (SIGSTOP) at a moment its log shows a task received and not finished.
+
+    Checking the log and then killing races the task's end (the queue may be nearly drained on a loaded
+    machine): frozen, the worker cannot finish the task between the check and the kill."""
     end = time.monotonic() + deadline_s
-    while not _in_flight(log) and time.monotonic() < end:
-        time.sleep(0.005)
+    while True:
+        os.killpg(worker.pid, signal.SIGSTOP)
+        time.sleep(0.05)  # let a log line being written when the signal came land in the file
+        if _in_flight(log) or time.monotonic() > end:
+            return
+        os.killpg(worker.pid, signal.SIGCONT)
+        time.sleep(0.01)
 
 
 def _wait_until(total: int, *, sweep: bool, deadline_s: float) -> dict:
@@ -152,7 +161,7 @@ def test_a_worker_killed_with_hundreds_of_tasks_in_flight_leaves_every_effect_do
             workers.append(start_worker(database_url=database_url, queue=queue, log=logs[0], env=worker_env,
                                         concurrency=2))
             _wait_until(total // 2, sweep=False, deadline_s=DEADLINE_S)
-            _wait_for_running_tasks(logs[0])  # on a loaded machine the worker may be between two tasks
+            _freeze_with_running_tasks(workers[0], logs[0])  # on a loaded machine it may be between two tasks
             kill_group(workers[0])
             at_kill, in_flight = _effects_done(), _in_flight(logs[0])
             # and a new worker starts, with beat's sweeps running
