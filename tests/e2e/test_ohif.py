@@ -29,8 +29,8 @@ NON_BLANK_CANVAS = """() => {
 
 @pytest.fixture(autouse=True)
 def ohif_installed():
-    if not (settings.OHIF_ROOT / "index.html").exists():
-        pytest.skip("the OHIF Viewer is not installed (bash scripts/install-ohif.sh)")
+    assert (settings.OHIF_ROOT / "index.html").exists(), \
+        "the OHIF Viewer is not installed: `make install` runs scripts/install-ohif.sh (needs npm)"
 
 
 def ct_series(slices: int = 5) -> list[bytes]:

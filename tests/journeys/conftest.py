@@ -46,8 +46,7 @@ def demo(tmp_path_factory, stack_clock):
 def chromium():
     """Chromium for one module: Playwright's sync API runs an event loop in the test's thread, which must
     not outlive the module (later tests' ORM calls would see a running loop)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: scripts/install-system-deps.sh installs Debian's chromium"
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,6 +1,5 @@
 """Reconciliation: a modality's study for a patient nobody here knows waits in the sender's unmatched
 list, the township doctor files it under a patient, and it reaches the radiologist's worklist."""
-import shutil
 import subprocess
 
 import pytest
@@ -84,7 +83,6 @@ def test_c_store_for_an_unknown_patient_waits_unmatched_then_reaches_the_worklis
     assert api(people["township_doctor"]).get("/api/imaging-studies/unmatched/").json() == []
 
 
-@pytest.mark.skipif(shutil.which("storescu") is None, reason="DCMTK's storescu (Debian dcmtk) is not installed")
 def test_dcmtk_storescu_for_an_unknown_patient_waits_unmatched_then_reaches_the_worklist(
         receiver, ct_centre, people, api, cardiology, on_call):  # noqa: F811
     # when DCMTK's storescu sends an MR for a patient nobody here knows
