@@ -213,7 +213,6 @@ def main() -> None:
                              "live_bench:echo_application"], echo_env, logs / "live_bench_echo.log"))
         _wait_port(room_port, procs[0])
         _wait_port(echo_port, procs[1])
-        origin = "http://127.0.0.1"
 
         def chat(key):
             return {"type": "chat", "text": key}
@@ -221,11 +220,13 @@ def main() -> None:
         def chat_reply(frame):
             return frame.get("data", {}).get("text") if frame.get("kind") == "chat" else None
 
-        baseline = asyncio.run(_run_load([(f"ws://127.0.0.1:{echo_port}/ws/echo/", None)] * args.clients, origin,
+        baseline = asyncio.run(_run_load([(f"ws://127.0.0.1:{echo_port}/ws/echo/", None)] * args.clients,
+                                         f"http://127.0.0.1:{echo_port}",
                                          lambda key: {"type": "echo", "k": key}, lambda f: f.get("k"),
                                          args.seconds, args.interval))
         room_socket = asyncio.run(_run_load(
-            [(f"ws://127.0.0.1:{room_port}/ws/rooms/{room_id}/", cookie) for room_id, cookie in clients], origin,
+            [(f"ws://127.0.0.1:{room_port}/ws/rooms/{room_id}/", cookie) for room_id, cookie in clients],
+            f"http://127.0.0.1:{room_port}",  # the socket's own origin, port included (issue 13's check)
             chat, chat_reply, args.seconds, args.interval))
         print(json.dumps({
             "bench": "live_signalling",

@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -79,7 +80,8 @@ class Room:
 async def _connect(url: str, cookie: str):
     import websockets
 
-    ws = await websockets.connect(url, origin="http://127.0.0.1", additional_headers={"Cookie": cookie},
+    origin = "http://" + urlsplit(url).netloc  # the socket's own origin, port included (issue 13's check)
+    ws = await websockets.connect(url, origin=origin, additional_headers={"Cookie": cookie},
                                   max_size=2**22, open_timeout=60)
     await ws.send(json.dumps({"type": "join"}))
     assert json.loads(await ws.recv())["type"] == "welcome"
