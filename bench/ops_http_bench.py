@@ -34,7 +34,7 @@ def seed() -> tuple[str, list[str]]:
     doctor = User.objects.get(username="vdoc01")
     rng = random.Random(8)
     Patient.objects.bulk_create([
-        Patient(name=rng.choice(demo.SURNAMES) + rng.choice(demo.GIVEN), sex="F",
+        Patient(name=rng.choice(demo.SURNAMES) + rng.choice(demo.GIVEN[Patient.Sex.FEMALE]), sex=Patient.Sex.FEMALE,
                 birth_date=dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20000)),
                 phone=f"139{n:08d}", home_clinic=doctor.organisation, health_record_no=f"BENCH-{n:06d}")
         for n in range(PATIENTS)], batch_size=1000)
