@@ -22,13 +22,14 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "500"))
 
 
 def seed(rooms: int) -> tuple[list[int], list[str]]:
-    """`rooms` open live rooms of one village doctor with the expert assigned; the session cookies
-    of the doctor, the expert and a second expert."""
+    """`rooms` open live rooms of one village doctor with the expert assigned and a second expert
+    admitted; the session cookies of the doctor, the expert and the second expert."""
     from consult.models import Consultation
     from directory.models import Organisation, User
     from live.services import rooms as room_services
     from tests.factories import (ConsultationFactory, ExpertFactory, OrganisationFactory, PatientFactory,
                                  SpecialtyFactory, UserFactory)
+    from tests.ops.rooms import admit_second_expert
     from tests.ops.test_scaled_stack import session_cookie
 
     lead = OrganisationFactory(code="lead", kind=Organisation.Kind.LEAD_HOSPITAL)
@@ -43,7 +44,9 @@ def seed(rooms: int) -> tuple[list[int], list[str]]:
         consultation = ConsultationFactory(patient=PatientFactory(home_clinic=village), requested_by=doctor,
                                            mode=Consultation.Mode.LIVE, assigned_expert=experts[0],
                                            state=Consultation.State.ASSIGNED)
-        room_ids.append(room_services.room_open(by=doctor, consultation_id=consultation.pk)[0].pk)
+        room = room_services.room_open(by=doctor, consultation_id=consultation.pk)[0]
+        admit_second_expert(room, consultation, experts[1].user)  # else the room refuses its third socket
+        room_ids.append(room.pk)
     return room_ids, [session_cookie(user) for user in (doctor, experts[0].user, experts[1].user)]
 
 

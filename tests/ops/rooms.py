@@ -28,12 +28,12 @@ def rooms_open(people, community, consultation_factory, count: int, second_exper
                                             state=Consultation.State.ASSIGNED)
         room = rooms.room_open(by=people["village_doctor"], consultation_id=consultation.pk)[0]
         if second_expert:
-            _admit_second_expert(room, consultation, people["other_expert"])
+            admit_second_expert(room, consultation, people["other_expert"])
         opened.append(room.pk)
     return opened
 
 
-def _admit_second_expert(room, consultation, user) -> None:
+def admit_second_expert(room, consultation, user) -> None:
     """other_expert in the room: an open offer (they may see the case, as issue 13 requires), admitted."""
     Assignment.objects.create(consultation=consultation, expert=user.expert,
                               expires_at=timezone.now() + dt.timedelta(hours=1))
