@@ -192,8 +192,14 @@ async def _replay_phase(rooms: list[Room], ecgs: dict[int, int], daphne_pid: int
         return handle
 
     readers = [asyncio.ensure_future(_read(room.sockets[1], on_frame(room), stop)) for room in rooms]
-    others = [asyncio.ensure_future(_read(ws, lambda f, at: None, stop)) for room in rooms
-              for ws in (room.sockets[0], room.sockets[2])]
+    errors: list[dict] = []  # error frames the hosts get (a replay refused would otherwise go unseen)
+
+    def on_host_frame(frame, at):
+        if frame.get("type") == "error":
+            errors.append({k: frame.get(k) for k in ("code", "detail")})
+
+    others = [asyncio.ensure_future(_read(room.sockets[0], on_host_frame, stop)) for room in rooms]
+    others += [asyncio.ensure_future(_read(room.sockets[2], lambda f, at: None, stop)) for room in rooms]
     # baseline: the same sockets, idle, for the replay's 10 s (once the device phase's backlog is gone)
     for _ in range(60):
         cpu0 = _cpu_seconds(daphne_pid)
@@ -213,7 +219,8 @@ async def _replay_phase(rooms: list[Room], ecgs: dict[int, int], daphne_pid: int
     await asyncio.gather(*readers, *others)
     spans = [(a[-1] - a[0]) / (10.0 - 0.25) for a in arrivals.values() if len(a) > 1]
     return {"replays": len(rooms), "chunks_received": sum(len(a) for a in arrivals.values()),
-            "chunks_expected": 40 * len(rooms), "daphne_cores_during_replays": round(busy_cores, 3),
+            "chunks_expected": 40 * len(rooms), "rooms_replaying": len(arrivals), "host_error_frames": errors,
+            "daphne_cores_during_replays": round(busy_cores, 3),
             "baseline_daphne_cores_idle_sockets": round(idle_cores, 3),
             "cores_per_replay": round((busy_cores - idle_cores) / len(rooms), 4),
             "pacing_ratio_min": round(min(spans), 3) if spans else None,
