@@ -50,6 +50,27 @@ def seed(rooms: int) -> tuple[list[int], list[str]]:
     return room_ids, [session_cookie(user) for user in (doctor, experts[0].user, experts[1].user)]
 
 
+async def burst_connect(ws_url: str, clients: dict[int, list[str]], count: int) -> dict:
+    """The same run's floor for a failover: `count` new room sockets opened at once on the surviving
+    Daphne (nothing killed), seconds until each is welcomed."""
+    from tests.ops.reconnecting import RoomClient
+
+    targets = [(room, cookie) for room, cookies in clients.items() for cookie in cookies][:count]
+    sockets = [RoomClient(f"{ws_url}/ws/rooms/{room}/", cookie) for room, cookie in targets]
+    started = time.monotonic()
+    tasks = [asyncio.create_task(client.run()) for client in sockets]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(client.connected.wait() for client in sockets)), 120)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    welcomed = sorted(client.hellos[0] - started for client in sockets)
+    return {"sockets": len(sockets), "welcomed_after_s": {
+        "p50": round(welcomed[len(welcomed) // 2], 2), "p95": round(welcomed[int(0.95 * (len(welcomed) - 1))], 2),
+        "max": round(welcomed[-1], 2)}}
+
+
 def main() -> None:
     ops_common.setup_django()
     ops_common.many_clients_process()
@@ -72,6 +93,7 @@ def main() -> None:
 
             result = asyncio.run(room_failover(stack.ws_url, clients, kill, lambda: dict(
                 Room.objects.filter(pk__in=room_ids).values_list("pk", "last_seq"))))
+            baseline = asyncio.run(burst_connect(stack.ws_url, clients, result["dropped"]))
     finally:
         ops_common.drop_database()
     result.pop("victim_pid")
@@ -79,6 +101,7 @@ def main() -> None:
         "bench": "ops_room_failover", "layer": "RedisPubSubChannelLayer",
         "machine": ops_common.machine(load_before),
         "stack": "scripts/scaled.sh: nginx + 2 Daphne (+ beat)", **result,
+        "baseline_burst_to_the_survivor": baseline,
         "goal": {"back_within_10s_pct": ">= 95", "gaps": 0, "repeats": 0},
         "met": result["back_within_10s_pct"] >= 95 and result["gaps"] == 0 and result["repeats"] == 0
         and result["clients_with_contiguous_seqs"] == result["clients"],
