@@ -147,7 +147,13 @@ async def _device_phase(rooms: list[Room], seconds: float, chat: bool, daphne_pi
 
     readers = [asyncio.ensure_future(_read(ws, viewer(room, who), stop))
                for room in rooms for who, ws in enumerate(room.sockets[1:], 1)]
-    host_readers = [asyncio.ensure_future(_read(room.sockets[0], lambda f, at: None, stop)) for room in rooms]
+    host_errors: list[dict] = []  # error frames the hosts get (a refused chunk or stop would otherwise go unseen)
+
+    def on_host_frame(frame, at):
+        if frame.get("type") == "error":
+            host_errors.append({k: frame.get(k) for k in ("code", "detail")})
+
+    host_readers = [asyncio.ensure_future(_read(room.sockets[0], on_host_frame, stop)) for room in rooms]
 
     async def host(room):
         await asyncio.sleep(INTERVAL * (room.room_id % 10) / 10)  # spread the rooms' phases
@@ -173,7 +179,7 @@ async def _device_phase(rooms: list[Room], seconds: float, chat: bool, daphne_pi
     await asyncio.gather(*readers, *host_readers)
     expected = sent * 2
     return {**_percentiles(samples), "sent": sent, "expected_at_viewers": expected,
-            "lost": expected - len(samples), "out_of_order": order_errors[0],
+            "lost": expected - len(samples), "out_of_order": order_errors[0], "host_error_frames": host_errors[:10],
             "daphne_cpu_ms_per_message": round(cpu * 1000 / sent, 2)}
 
 

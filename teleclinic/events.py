@@ -7,6 +7,7 @@ a pending list, a room's event log) and the event is only a nudge.
 import asyncio
 import datetime as dt
 import logging
+import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -156,10 +157,18 @@ def enqueue_on_commit(task_name: str, *args, eta: dt.datetime | None = None) -> 
     transaction.on_commit(enqueue)
 
 
+_IMPORTING_TASKS = threading.Lock()
+
+
 def _task(name: str):
-    """The registered task of that name; the apps' tasks modules are imported the first time."""
+    """The registered task of that name; the apps' tasks modules are imported the first time.
+
+    Under a lock: a Daphne's socket threads enqueue side by side, and a thread that asked while
+    another was importing the tasks modules found its task not registered yet (NotRegistered: a
+    host's first ECG stop in a fresh process failed so in 4 rooms of 10, leaving the stream live)."""
     from .celery import app
 
     if name not in app.tasks:
-        app.loader.import_default_modules()
+        with _IMPORTING_TASKS:
+            app.loader.import_default_modules()
     return app.tasks[name]
