@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import free_port  # noqa: E402  (bench/, beside this file)
+
 
 # --- the baseline: a bare echo consumer, served by Daphne as `live_bench:echo_application` ------
 def _echo_application():
@@ -48,10 +50,6 @@ if os.environ.get("LIVE_BENCH_ECHO"):
 
 
 # --- setup -------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_url(database_url: str) -> tuple[str, str]:

@@ -34,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from live_bench import (create_database, drop_database, free_port, percentiles, seed_rooms,  # noqa: E402
-                        server_url, start_process, wait_port)
+from common import free_port  # noqa: E402
+from live_bench import (create_database, drop_database, percentiles, seed_rooms, server_url,  # noqa: E402
+                        start_process, wait_port)
 
 LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 RATE, CHUNK, INTERVAL = 500, 125, 0.25
