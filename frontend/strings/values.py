@@ -1,4 +1,4 @@
-"""Labels of the values the API sends ("kind:value" keys: urgency, state, error codes, event types, ...) and of roles."""
+"""Labels of the values the API sends ("kind:value" keys: urgency, state, error codes, events, ...) and of roles."""
 from django.utils.translation import gettext_noop as _
 
 # a user's role as the top bar shows it, in one language (directory.User.Role's labels carry both)
