@@ -229,6 +229,18 @@ def login(page, username: str, password: str = PASSWORD, next: str = "/") -> Non
         raise AssertionError(f"login as {username} failed: {page.inner_text('main')[:300]}")
 
 
+# The image viewer's canvas (the reading page's #images): mean grey level and number of grey levels, to tell
+# a drawn picture from a blank one and one window from another.
+CANVAS_JS = """() => {
+  const canvas = document.querySelector('#images canvas.iv-canvas');
+  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const levels = new Set();
+  let sum = 0;
+  for (let i = 0; i < px.length; i += 4) { sum += px[i]; levels.add(px[i]); }
+  return { mean: sum / (px.length / 4), levels: levels.size };
+}"""
+
+
 def start_report(page, kind: str) -> None:
     """On the reading page: start the case's `kind` report (ecg, imaging, consultation); waits for its draft."""
     page.click(f"#report button[data-start={kind}]")

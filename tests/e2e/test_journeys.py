@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 import pytest
 from django.utils import timezone
 
-from tests.e2e.conftest import SCREENSHOTS, login, screenshot, sign_report, start_report
+from tests.e2e.conftest import CANVAS_JS, SCREENSHOTS, login, screenshot, sign_report, start_report
 from tests.e2e.media import video_decoding
 from tests.reports.pdf_checks import assert_pdf_shows
 
@@ -269,16 +269,6 @@ def test_journey_2_live_cloud_clinic_booked_slot_patient_phone_three_way_video_a
 
 
 # --- journey 3: imaging -------------------------------------------------------------------------------
-
-CANVAS_JS = """() => {
-  const canvas = document.querySelector('#images canvas.iv-canvas');
-  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  const levels = new Set();
-  let sum = 0;
-  for (let i = 0; i < px.length; i += 4) { sum += px[i]; levels.add(px[i]); }
-  return { mean: sum / (px.length / 4), levels: levels.size };
-}"""
-
 
 @pytest.fixture
 def on_call_radiologist(community):

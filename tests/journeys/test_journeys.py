@@ -18,7 +18,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from directory.demo import EXPERTS
-from tests.e2e.conftest import sign_report, start_report, wait_for_js
+from tests.e2e.conftest import CANVAS_JS, sign_report, start_report, wait_for_js
 from tests.e2e.media import video_decoding
 from tests.journeys.conftest import SCREENSHOTS, request_async_cardiology
 from tests.reports.pdf_checks import assert_pdf_shows
@@ -316,16 +316,6 @@ def _assert_pdf(page, href: str, tmp_path: Path, **shows) -> None:
 
 
 # --- journey 3: imaging --------------------------------------------------------------------------------
-
-CANVAS_JS = """() => {
-  const canvas = document.querySelector('#images canvas.iv-canvas');
-  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  const levels = new Set();
-  let sum = 0;
-  for (let i = 0; i < px.length; i += 4) { sum += px[i]; levels.add(px[i]); }
-  return { mean: sum / (px.length / 4), levels: levels.size };
-}"""
-
 
 def test_journey_3_a_township_ct_is_read_by_the_offered_radiologist_and_the_report_returns_with_its_image(
         demo, person, tmp_path):
