@@ -5,11 +5,7 @@ Shared by the benchmarks (studies_bench, ops_uploads_bench); not a benchmark its
 import socket
 import threading
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from common import free_port  # bench/, beside this file
 
 
 class CuttingProxy(threading.Thread):
@@ -18,7 +14,7 @@ class CuttingProxy(threading.Thread):
 
     def __init__(self, upstream_port: int, cut_every: int | None = 2 * 1024 * 1024):
         super().__init__(daemon=True)
-        self.upstream_port, self.cut_every, self.port = upstream_port, cut_every, _free_port()
+        self.upstream_port, self.cut_every, self.port = upstream_port, cut_every, free_port()
         self.sent_total = self.since_cut = self.cuts = 0
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", self.port))

@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import admin_sql, log, percentile, setup_django_on_fresh_database  # noqa: E402  (bench/, beside this file)
+
 ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 BENCH_DB = os.environ.get("BENCH_DB", "tc_bench_fhir")  # one of its own for each person sharing a server
 PATIENTS, VILLAGES, TOWNS = 100_000, 100, 10
@@ -32,41 +34,6 @@ OTHER_CONSULTATIONS, OTHER_REPORTS = 60_000, 30_000
 MINE_CONSULTATIONS, MINE_STUDIES, MINE_ECG, MINE_IMAGING = 200, 500, 200, 100
 SAMPLES = int(os.environ.get("FHIR_BENCH_SAMPLES", "200"))
 GOAL_MS = 150
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def setup_django() -> None:
-    assert BENCH_DB.startswith("tc_bench"), "refusing to run on a database that is not a bench database"
-    admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DB
-    os.environ.pop("REDIS_URL", None)
-    os.environ["CELERY_BROKER_URL"] = "memory://"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "teleclinic.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    assert connection.settings_dict["NAME"] == BENCH_DB
-    call_command("migrate", verbosity=0, stdout=sys.stderr)
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def ms(seconds: float) -> float:
@@ -161,7 +128,7 @@ def timed(fn, samples):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return {"p50_ms": ms(percentile(times, 50)), "p95_ms": ms(percentile(times, 95)), "samples": samples}
+    return {"p50_ms": ms(percentile(times, 0.5)), "p95_ms": ms(percentile(times, 0.95)), "samples": samples}
 
 
 def plan_of_search(patient, town):
@@ -184,7 +151,7 @@ def plan_of_search(patient, town):
 
 def main() -> None:
     started = time.perf_counter()
-    setup_django()
+    setup_django_on_fresh_database(ADMIN_URL, BENCH_DB)
     try:
         from directory.models import Patient
 
@@ -228,7 +195,7 @@ def main() -> None:
 
         connections.close_all()
         if not os.environ.get("FHIR_BENCH_KEEP"):  # FHIR_BENCH_KEEP=1 leaves the database to look into
-            admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            admin_sql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
     p95 = figures["search_first_page_20"]["p95_ms"]
     print(json.dumps({
         "bench": "fhir", "database": "postgresql",

@@ -100,7 +100,7 @@ def bench_rhythm(runs: int) -> dict:
         "analyse_1000hz_ms": percentiles_ms(lambda: analyse_ecg(ecg), runs),
         "baseline_pydicom_read_ms": percentiles_ms(lambda: pydicom.dcmread(io.BytesIO(data)).waveform_array(0), runs),
         # what the QT's T-wave ends cost before (neurokit2's whole dwt delineation, also Q/S peaks and P waves),
-        # against the steps of it kept (measure._dwt_t_offsets), on the 500 Hz record's lead II, R peaks found in both
+        # against the steps of it kept (measure.dwt_t_offsets), on the 500 Hz record's lead II, R peaks found in both
         "t_ends_neurokit2_ecg_delineate_dwt_ms": percentiles_ms(lambda: _full_dwt(at_500), runs),
         "t_ends_kept_steps_ms": percentiles_ms(lambda: _kept_dwt(at_500), runs),
         "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
@@ -123,9 +123,9 @@ def bench_rhythm(runs: int) -> dict:
 
 
 def _peaks(ecg):
-    from studies.formats.ecg.measure import _r_peaks
+    from studies.formats.ecg.measure import r_peaks
 
-    return _r_peaks(ecg.leads["II"].astype(float), ecg.sampling_rate)
+    return r_peaks(ecg.leads["II"].astype(float), ecg.sampling_rate)
 
 
 def _full_dwt(ecg):
@@ -136,10 +136,10 @@ def _full_dwt(ecg):
 
 
 def _kept_dwt(ecg):
-    from studies.formats.ecg.measure import _dwt_t_offsets
+    from studies.formats.ecg.measure import dwt_t_offsets
 
     cleaned, rpeaks = _peaks(ecg)
-    return _dwt_t_offsets(cleaned, rpeaks, ecg.sampling_rate)
+    return dwt_t_offsets(cleaned, rpeaks, ecg.sampling_rate)
 
 
 def bench_index(max_files: int) -> dict:

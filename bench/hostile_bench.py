@@ -30,25 +30,18 @@ MEDIA = tempfile.mkdtemp(prefix="tc-bench-hostile-")
 os.environ.update(MEDIA_ROOT=MEDIA, CELERY_QUEUE="bench_hostile", SECRET_KEY="bench-hostile-not-secret")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ops_common  # noqa: E402
+from common import log  # noqa: E402
 
 SIZES = {"256M": 256 << 20, "1G": 1 << 30, "4G": 4 << 30}
 
 
-def log(*args) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
 def seed() -> str:
-    from rest_framework.authtoken.models import Token
+    """A village doctor (ops_common) with one patient of their clinic; the doctor's API token."""
+    from directory.models import Patient
 
-    from directory.models import Organisation, Patient, User
-
-    lead = Organisation.objects.create(code="h-lead", name="县医院", kind=Organisation.Kind.LEAD_HOSPITAL)
-    village = Organisation.objects.create(code="h-vil", name="村卫生室", kind=Organisation.Kind.VILLAGE_CLINIC,
-                                          parent=lead)
+    village, token = ops_common.seed_village_doctor("h")
     Patient.objects.create(name="患者", sex="F", birth_date="1960-01-01", home_clinic=village, health_record_no="H1")
-    doctor = User.objects.create_user("h-doc", password="x", role=User.Role.VILLAGE_DOCTOR, organisation=village)
-    return Token.objects.create(user=doctor).key
+    return token
 
 
 def _meta_and_dataset(sop_uid: str):

@@ -43,7 +43,7 @@ FILL = {"rhythm": "窦性心律", "findings": "各导联未见明显 ST-T 改变
         "recommendation": "定期随访", "critical": False}
 
 
-def _ecg_bytes() -> bytes:
+def ecg_bytes() -> bytes:
     import pydicom
     from pydicom.data import get_testdata_file
     from pydicom.uid import generate_uid
@@ -56,7 +56,7 @@ def _ecg_bytes() -> bytes:
     return out.getvalue()
 
 
-def _until(what: str, probe):
+def wait_until(what: str, probe):
     deadline = time.monotonic() + STEP_TIMEOUT_S
     while time.monotonic() < deadline:
         found = probe()
@@ -81,7 +81,7 @@ class Journey:
         """One journey; returns (seconds from the upload's first request to the PDF fetched, the PDF)."""
         consultation = self.doctor.post("/api/consultations/", json={
             "patient": self.patient["id"], "specialty": "cardiology", "mode": "async", "reason": "bench"}).json()
-        data = _ecg_bytes()
+        data = ecg_bytes()
         meta = {"filename": "ecg.dcm", "kind": "ecg", "consultation": str(consultation["id"]),
                 "patient": str(self.patient["id"])}
         started = time.perf_counter()
@@ -92,10 +92,10 @@ class Journey:
         patched = self.doctor.patch(location, data=data, headers={
             "Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
         assert patched.status_code == 204, patched.text
-        upload = _until("ingest", lambda: (lambda u: u if u["state"] in ("ingested", "failed") else None)(
+        upload = wait_until("ingest", lambda: (lambda u: u if u["state"] in ("ingested", "failed") else None)(
             self.doctor.get(location).json()))
         assert upload["state"] == "ingested", upload
-        offer = _until("offer", lambda: next((a for a in self.coordinator.get(
+        offer = wait_until("offer", lambda: next((a for a in self.coordinator.get(
             "/api/scheduling/assignments/?status=offered&limit=500").json()["results"]
             if a["consultation"] == consultation["id"]), None))
         expert = self.experts[self.username_of[offer["expert"]]]
@@ -104,7 +104,7 @@ class Journey:
             "kind": "ecg", "study_ref": f"ecg:{upload['result']['id']}", "measurements": {}}).json()
         assert expert.put(f"/api/reports/{report['id']}/draft/", json={"content": FILL}).status_code == 200
         assert expert.post(f"/api/reports/{report['id']}/sign/").status_code == 201
-        delivery = _until("delivery", lambda: next((d for d in self.doctor.get(
+        delivery = wait_until("delivery", lambda: next((d for d in self.doctor.get(
             "/api/reports/deliveries/pending/?limit=500").json()["results"]
             if d["consultation"] == consultation["id"] and d.get("pdf")), None))
         pdf = self.doctor.get(delivery["pdf"])
@@ -174,7 +174,7 @@ def scaled() -> dict:
                                                      "TELECLINIC_VAR_DIR": var},
                                       stdout=out, stderr=subprocess.STDOUT)
         try:
-            _until("worker", lambda: "ready." in worker_log.read_text())
+            wait_until("worker", lambda: "ready." in worker_log.read_text())
             return _measure(demo)
         except Exception:
             print(demo.log()[-10000:], worker_log.read_text()[-10000:], file=sys.stderr)

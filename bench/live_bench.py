@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import free_port  # noqa: E402  (bench/, beside this file)
+
 
 # --- the baseline: a bare echo consumer, served by Daphne as `live_bench:echo_application` ------
 def _echo_application():
@@ -48,47 +50,43 @@ if os.environ.get("LIVE_BENCH_ECHO"):
 
 
 # --- setup -------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def _server_url(database_url: str) -> tuple[str, str]:
+def server_url(database_url: str) -> tuple[str, str]:
     base, _, name = database_url.rpartition("/")
     return base, name
 
 
-def _create_database(database_url: str) -> None:
+def create_database(database_url: str) -> None:
     import psycopg
 
-    base, name = _server_url(database_url)
+    base, name = server_url(database_url)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _drop_database(database_url: str) -> None:
+def drop_database(database_url: str) -> None:
     import psycopg
 
-    base, name = _server_url(database_url)
+    base, name = server_url(database_url)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _seed(rooms: int) -> list[tuple[int, str]]:
+def seed_rooms(rooms: int) -> list[tuple[int, str]]:
     """Rooms of 3 admitted staff; (room id, session cookie) per client."""
     from ops_common import seed_rooms_of_3  # bench/, beside this file
 
     return [(room_id, cookie) for room_id, cookies in seed_rooms_of_3(rooms) for cookie in cookies]
 
 
-def _start(command, env, log_path) -> subprocess.Popen:
+def start_process(command, env, log_path) -> subprocess.Popen:
     log = open(log_path, "w")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -162,11 +160,11 @@ async def _run_load(targets, origin, make_frame, is_reply, seconds, interval) ->
     connect_seconds = time.monotonic() - started
     go.set()
     await asyncio.gather(*tasks)
-    return {"connected": connected[0], "connect_seconds": round(connect_seconds, 2), **_percentiles(samples),
+    return {"connected": connected[0], "connect_seconds": round(connect_seconds, 2), **percentiles(samples),
             "lost": errors["lost"], "failed": errors["failed"], "examples": errors.get("examples", [])[:3]}
 
 
-def _percentiles(samples: list[float]) -> dict:
+def percentiles(samples: list[float]) -> dict:
     if not samples:
         return {"n": 0}
     ordered = sorted(samples)
@@ -183,7 +181,7 @@ def main() -> None:
     args = parser.parse_args()
 
     server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/teleclinic")
-    database_url = f"{_server_url(server)[0]}/live_bench_{os.getpid()}"
+    database_url = f"{server_url(server)[0]}/live_bench_{os.getpid()}"
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="teleclinic.settings",
                CHANNEL_PREFIX=f"bench{os.getpid()}", LOG_LEVEL="WARNING", SECRET_KEY="live-bench-" + uuid.uuid4().hex,
@@ -194,25 +192,25 @@ def main() -> None:
     rooms = (args.clients + 2) // 3
     logs = ROOT / "bench" / "results"
     logs.mkdir(parents=True, exist_ok=True)
-    _create_database(database_url)
+    create_database(database_url)
     procs = []
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         import django
 
         django.setup()
-        clients = _seed(rooms)[: args.clients]
+        clients = seed_rooms(rooms)[: args.clients]
         from django.db import connections
 
         connections.close_all()
-        room_port, echo_port = _free_port(), _free_port()
-        procs.append(_start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(room_port),
-                             "teleclinic.asgi:application"], env, logs / "live_bench_daphne.log"))
+        room_port, echo_port = free_port(), free_port()
+        procs.append(start_process([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(room_port),
+                                    "teleclinic.asgi:application"], env, logs / "live_bench_daphne.log"))
         echo_env = dict(env, LIVE_BENCH_ECHO="1", PYTHONPATH=str(ROOT / "bench"))
-        procs.append(_start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(echo_port),
-                             "live_bench:echo_application"], echo_env, logs / "live_bench_echo.log"))
-        _wait_port(room_port, procs[0])
-        _wait_port(echo_port, procs[1])
+        procs.append(start_process([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(echo_port),
+                                    "live_bench:echo_application"], echo_env, logs / "live_bench_echo.log"))
+        wait_port(room_port, procs[0])
+        wait_port(echo_port, procs[1])
 
         def chat(key):
             return {"type": "chat", "text": key}
@@ -246,7 +244,7 @@ def main() -> None:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        _drop_database(database_url)
+        drop_database(database_url)
 
 
 if __name__ == "__main__":

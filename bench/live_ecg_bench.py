@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from live_bench import (_create_database, _drop_database, _free_port, _percentiles, _seed,  # noqa: E402
-                        _server_url, _start, _wait_port)
+from common import free_port  # noqa: E402
+from live_bench import (create_database, drop_database, percentiles, seed_rooms, server_url,  # noqa: E402
+                        start_process, wait_port)
 
 LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 RATE, CHUNK, INTERVAL = 500, 125, 0.25
@@ -178,7 +179,7 @@ async def _device_phase(rooms: list[Room], seconds: float, chat: bool, daphne_pi
     stop.set()
     await asyncio.gather(*readers, *host_readers)
     expected = sent * 2
-    return {**_percentiles(samples), "sent": sent, "expected_at_viewers": expected,
+    return {**percentiles(samples), "sent": sent, "expected_at_viewers": expected,
             "lost": expected - len(samples), "out_of_order": order_errors[0], "host_error_frames": host_errors[:10],
             "daphne_cpu_ms_per_message": round(cpu * 1000 / sent, 2)}
 
@@ -240,7 +241,7 @@ def main() -> None:
     args = parser.parse_args()
 
     server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/teleclinic")
-    database_url = f"{_server_url(server)[0]}/live_ecg_bench_{os.getpid()}"
+    database_url = f"{server_url(server)[0]}/live_ecg_bench_{os.getpid()}"
     media = tempfile.mkdtemp(prefix="live-ecg-bench-")
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
                DJANGO_SETTINGS_MODULE="teleclinic.settings", CHANNEL_PREFIX=f"ecgbench{os.getpid()}",
@@ -251,22 +252,22 @@ def main() -> None:
                                            "SECRET_KEY", "LOG_LEVEL", "MEDIA_ROOT", "CELERY_BROKER_URL")})
     logs = ROOT / "bench" / "results"
     logs.mkdir(parents=True, exist_ok=True)
-    _create_database(database_url)
+    create_database(database_url)
     daphne = None
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         import django
 
         django.setup()
-        clients = _seed(args.rooms)
+        clients = seed_rooms(args.rooms)
         ecgs = _add_ecgs()
         from django.db import connections
 
         connections.close_all()
-        port = _free_port()
-        daphne = _start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                         "teleclinic.asgi:application"], env, logs / "live_ecg_bench_daphne.log")
-        _wait_port(port, daphne)
+        port = free_port()
+        daphne = start_process([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                "teleclinic.asgi:application"], env, logs / "live_ecg_bench_daphne.log")
+        wait_port(port, daphne)
 
         async def run():
             rooms = await _open_rooms(port, clients)
@@ -298,7 +299,7 @@ def main() -> None:
                 daphne.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 daphne.kill()
-        _drop_database(database_url)
+        drop_database(database_url)
         shutil.rmtree(media, ignore_errors=True)
 
 

@@ -5,7 +5,6 @@ Not a benchmark itself (run_all.sh runs bench/*_bench.py). Every target is on 12
 import datetime as dt
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -13,6 +12,8 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+
+from common import free_port  # noqa: F401  (bench/, beside this file; the ops benchmarks call ops_common.free_port)
 
 ROOT = Path(__file__).resolve().parent.parent
 # Several engineers share the machine: with CHANNEL_PREFIX/REDIS_URL set (as for their tests), the
@@ -36,6 +37,21 @@ def session_cookie(user) -> str:
                   HASH_SESSION_KEY: user.get_session_auth_hash()})
     store.create()
     return f"sessionid={store.session_key}"
+
+
+def seed_village_doctor(prefix: str):
+    """A lead hospital, a village clinic under it and the clinic's doctor (codes and username start with
+    `prefix`): (the village clinic, the doctor's API token)."""
+    from rest_framework.authtoken.models import Token
+
+    from directory.models import Organisation, User
+
+    lead = Organisation.objects.create(code=f"{prefix}-lead", name="县医院", kind=Organisation.Kind.LEAD_HOSPITAL)
+    village = Organisation.objects.create(code=f"{prefix}-vil", name="村卫生室", kind=Organisation.Kind.VILLAGE_CLINIC,
+                                          parent=lead)
+    doctor = User.objects.create_user(f"{prefix}-doc", password="x", role=User.Role.VILLAGE_DOCTOR,
+                                      organisation=village)
+    return village, Token.objects.create(user=doctor).key
 
 
 def seed_rooms_of_3(rooms: int) -> list[tuple[int, list[str]]]:
@@ -120,12 +136,6 @@ def drop_database() -> None:
     connections.close_all()
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ops_common  # noqa: E402
-from ops_ws_bench import _redis_run_id, _watch_redis  # noqa: E402
+from ops_ws_bench import redis_run_id, watch_redis  # noqa: E402
 
 LEVELS = [int(n) for n in os.environ.get("BENCH_LEVELS", "10,300,600").split(",")]
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
@@ -160,8 +160,8 @@ async def run_level(targets: list[tuple[str, str | None]], groups: list[list[int
     """`targets`: (url, cookie) per client; `groups`: the client indexes of each room."""
     clients = [Client(i, url, cookie, origin) for i, (url, cookie) in enumerate(targets)]
     # The machine is shared: another user restarting Redis mid-level invalidates the level's figures.
-    redis_ids = {_redis_run_id()}
-    watcher = asyncio.create_task(_watch_redis(redis_ids))
+    redis_ids = {redis_run_id()}
+    watcher = asyncio.create_task(watch_redis(redis_ids))
     gate = asyncio.Semaphore(20)  # clinics open their pages over time, not in one instant
     failed: list[str] = []
 
@@ -194,7 +194,7 @@ async def run_level(targets: list[tuple[str, str | None]], groups: list[list[int
     usage = cpu.read()
     lagger.cancel()
     watcher.cancel()
-    redis_ids.add(_redis_run_id())
+    redis_ids.add(redis_run_id())
     for client in up:
         await client.socket.close()
     for task in readers:

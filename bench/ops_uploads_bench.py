@@ -27,28 +27,13 @@ MEDIA = tempfile.mkdtemp(prefix="tc-bench-ops-uploads-")
 os.environ.update(MEDIA_ROOT=MEDIA, CELERY_QUEUE="bench_ops_uploads", SECRET_KEY="bench-ops-uploads-not-secret")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ops_common  # noqa: E402
+from common import log  # noqa: E402
 from cutting_proxy import CuttingProxy  # noqa: E402
 
 UPLOADS = int(os.environ.get("BENCH_UPLOADS", "50"))
 FILE_BYTES = int(float(os.environ.get("BENCH_FILE_MB", "8")) * 1024 * 1024)
 CHUNK = int(os.environ.get("BENCH_CHUNK_KB", "512")) * 1024
 CUT_EVERY = 2 * 1024 * 1024
-
-
-def log(*args) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
-def seed() -> str:
-    from rest_framework.authtoken.models import Token
-
-    from directory.models import Organisation, User
-
-    lead = Organisation.objects.create(code="u-lead", name="县医院", kind=Organisation.Kind.LEAD_HOSPITAL)
-    village = Organisation.objects.create(code="u-vil", name="村卫生室", kind=Organisation.Kind.VILLAGE_CLINIC,
-                                          parent=lead)
-    doctor = User.objects.create_user("u-doc", password="x", role=User.Role.VILLAGE_DOCTOR, organisation=village)
-    return Token.objects.create(user=doctor).key
 
 
 def upload_one(port: int, token: str, data: bytes, cut_every: int | None) -> dict:
@@ -96,7 +81,7 @@ def run(port: int, token: str, files: list[bytes], cut_every: int | None) -> dic
 
 def main() -> dict:
     ops_common.setup_django()
-    token = seed()
+    _, token = ops_common.seed_village_doctor("u")
     files = [os.urandom(FILE_BYTES) for _ in range(UPLOADS)]
     out = {"bench": "ops_uploads_bench", **ops_common.machine(), "uploads": UPLOADS, "file_bytes": FILE_BYTES,
            "chunk_bytes": CHUNK, "cut_every_bytes": CUT_EVERY,

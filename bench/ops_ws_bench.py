@@ -95,8 +95,8 @@ class Client:
 
 async def run_level(port: int, users: list[tuple[int, str]], env: dict, daphne_pid: int) -> dict:
     clients = [Client(*user) for user in users]
-    redis_ids = {_redis_run_id()}
-    watcher = asyncio.create_task(_watch_redis(redis_ids))
+    redis_ids = {redis_run_id()}
+    watcher = asyncio.create_task(watch_redis(redis_ids))
     began = time.monotonic()
     for batch in range(0, len(clients), 50):
         await asyncio.gather(*(client.open(port) for client in clients[batch:batch + 50]))
@@ -124,7 +124,7 @@ async def run_level(port: int, users: list[tuple[int, str]], env: dict, daphne_p
     received = sum(len(client.seqs) for client in clients)
     # The machine is shared: another user restarting Redis mid-level invalidates the level's figures.
     watcher.cancel()
-    redis_ids.add(_redis_run_id())
+    redis_ids.add(redis_run_id())
     return {"clients": len(clients), "redis_restarts_seen": len(redis_ids - {"unreachable"}) - 1,
             "worst_seconds": _worst_seconds(clients),
             "connect_all_s": round(connect_s, 2), **json.loads(out),
@@ -132,10 +132,10 @@ async def run_level(port: int, users: list[tuple[int, str]], env: dict, daphne_p
             "latency": ops_common.percentiles(latencies), "daphne_rss_mb": rss_mb, **cpu}
 
 
-async def _watch_redis(seen: set) -> None:
+async def watch_redis(seen: set) -> None:
     while True:
         await asyncio.sleep(0.5)
-        seen.add(await asyncio.to_thread(_redis_run_id))
+        seen.add(await asyncio.to_thread(redis_run_id))
 
 
 def _worst_seconds(clients) -> list:
@@ -149,7 +149,7 @@ def _worst_seconds(clients) -> list:
     return [{"second": k, "p95_ms": round(v, 1)} for k, v in sorted(p95.items(), key=lambda kv: -kv[1])[:3]]
 
 
-def _redis_run_id() -> str:
+def redis_run_id() -> str:
     import redis
 
     try:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from journey_bench import EXPERT_LOGINS, _ecg_bytes, _until  # noqa: E402
+from journey_bench import EXPERT_LOGINS, ecg_bytes, wait_until  # noqa: E402
 from tests.journeys.demo import DEMO_PASSWORD, Demo  # noqa: E402
 
 LOADS = int(os.environ.get("BENCH_READING_LOADS", "10"))
@@ -41,7 +41,7 @@ def _case(demo: Demo) -> tuple[int, str]:
     patient = doctor.get("/api/patients/").json()["results"][0]
     consultation = doctor.post("/api/consultations/", json={
         "patient": patient["id"], "specialty": "cardiology", "mode": "async", "reason": "bench"}).json()
-    data = _ecg_bytes()
+    data = ecg_bytes()
     meta = {"filename": "ecg.dcm", "kind": "ecg", "consultation": str(consultation["id"]), "patient": str(patient["id"])}
     created = doctor.post("/api/uploads/", headers={
         "Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
@@ -50,8 +50,8 @@ def _case(demo: Demo) -> tuple[int, str]:
     patched = doctor.patch(location, data=data, headers={
         "Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
     assert patched.status_code == 204, patched.text
-    _until("ingest", lambda: doctor.get(location).json()["state"] == "ingested")
-    offer = _until("offer", lambda: next((a for a in coordinator.get(
+    wait_until("ingest", lambda: doctor.get(location).json()["state"] == "ingested")
+    offer = wait_until("offer", lambda: next((a for a in coordinator.get(
         "/api/scheduling/assignments/?status=offered&limit=500").json()["results"]
         if a["consultation"] == consultation["id"]), None))
     for username in EXPERT_LOGINS:
@@ -92,7 +92,7 @@ def _measure(demo: Demo) -> dict:
         for i in range(LOADS + 1):
             page.goto(reading)
             page.wait_for_selector("#ecg[data-drawn-leads='12']")
-            _until("the mark", lambda: page.evaluate("performance.getEntriesByName('ecg-painted').length > 0"))
+            wait_until("the mark", lambda: page.evaluate("performance.getEntriesByName('ecg-painted').length > 0"))
             painted = page.evaluate("performance.getEntriesByName('ecg-painted')[0].startTime") / 1000
             ready = page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd") / 1000
             ends = page.evaluate("""() => Object.fromEntries(performance.getEntriesByType('resource')

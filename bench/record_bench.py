@@ -21,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import admin_sql, percentile  # noqa: E402  (bench/, beside this file)
 DB_NAME = os.environ.get("BENCH_DB", "tc_bench_record")  # one of its own for each person sharing a server
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "100000"))
@@ -36,20 +38,8 @@ os.environ.update({
 os.environ.pop("REDIS_URL", None)  # in-memory channel layer and cache: the database is what is measured
 
 
-def _admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def _ms(values: list[float]) -> dict:
-    return {"p50_ms": round(statistics.median(values) * 1000, 2), "p95_ms": round(_percentile(values, 0.95) * 1000, 2),
+    return {"p50_ms": round(statistics.median(values) * 1000, 2), "p95_ms": round(percentile(values, 0.95) * 1000, 2),
             "max_ms": round(max(values) * 1000, 2), "n": len(values)}
 
 
@@ -158,8 +148,8 @@ def main() -> dict:
     load_before = [round(x, 2) for x in os.getloadavg()]
     reuse = KEEP and _exists()
     if not reuse:
-        _admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-        _admin_sql(f"CREATE DATABASE {DB_NAME}")
+        admin_sql(f"{PG}/postgres", f"DROP DATABASE IF EXISTS {DB_NAME}")
+        admin_sql(f"{PG}/postgres", f"CREATE DATABASE {DB_NAME}")
     try:
         import django
 
@@ -223,7 +213,7 @@ def main() -> dict:
             "timeline_tenth_page": _ms(deep),
             "baseline_pk_read": _ms(pk_reads),
             "goal_p95_ms": 150,
-            "goal_met": all(_percentile(x, 0.95) < 0.150 for x in (timeline, reports, deep)),
+            "goal_met": all(percentile(x, 0.95) < 0.150 for x in (timeline, reports, deep)),
             "seed_s": round(seed_s, 1),
             "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
         }
@@ -233,7 +223,7 @@ def main() -> dict:
 
         connections.close_all()
         if not KEEP:
-            _admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+            admin_sql(f"{PG}/postgres", f"DROP DATABASE IF EXISTS {DB_NAME}")
 
 
 def _exists() -> bool:

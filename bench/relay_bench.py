@@ -327,13 +327,13 @@ async def _direct(seconds: float, clip) -> dict:
     sender = publisher.addTrack(track)
     on_keyframe_request(sender, track.request_keyframe)
     received = Received()
-    from relay.sim import _count_encoded
+    from relay.sim import count_encoded
     from relay.passthrough import tap_receiver
     with loopback_candidates():
         await publisher.setLocalDescription(await publisher.createOffer())
         await subscriber.setRemoteDescription(publisher.localDescription)
         for transceiver in subscriber.getTransceivers():
-            tap_receiver(transceiver.receiver, "video", "VP8", lambda f: _count_encoded(f, received))
+            tap_receiver(transceiver.receiver, "video", "VP8", lambda f: count_encoded(f, received))
         await subscriber.setLocalDescription(await subscriber.createAnswer())
     await publisher.setRemoteDescription(subscriber.localDescription)
     await wait_for(lambda: received.video_frames > 0, timeout=10)

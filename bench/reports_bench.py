@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = Path(tempfile.gettempdir())  # the machine's own temporary directory
 sys.path.insert(0, str(ROOT))
+
+from common import admin_sql, percentile  # noqa: E402  (bench/, beside this file)
 DB_NAME = "tc_bench_reports"
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REPORTS = int(os.environ.get("BENCH_REPORTS", "100"))
@@ -43,18 +45,6 @@ ENV = {
     "LOG_LEVEL": "WARNING",
 }
 os.environ.update(ENV)
-
-
-def _admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def _setup_world(count: int):
@@ -182,8 +172,8 @@ def _pdfs_with_trace(report_ids: list[int]) -> str:
 
 def main() -> dict:
     load_before = [round(x, 2) for x in os.getloadavg()]
-    _admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    _admin_sql(f"CREATE DATABASE {DB_NAME}")
+    admin_sql(f"{PG}/postgres", f"DROP DATABASE IF EXISTS {DB_NAME}")
+    admin_sql(f"{PG}/postgres", f"CREATE DATABASE {DB_NAME}")
     worker = None
     try:
         import django
@@ -212,14 +202,14 @@ def main() -> dict:
         from django.db import connections
 
         connections.close_all()
-        _admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        admin_sql(f"{PG}/postgres", f"DROP DATABASE IF EXISTS {DB_NAME}")
     from django.conf import settings
 
     return {
         "bench": "reports",
         "signed_to_socket_with_pdf": {
-            "reports": len(latencies), "p50_ms": round(_percentile(latencies, 0.5) * 1000, 1),
-            "p95_ms": round(_percentile(latencies, 0.95) * 1000, 1), "max_ms": round(max(latencies) * 1000, 1),
+            "reports": len(latencies), "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+            "p95_ms": round(percentile(latencies, 0.95) * 1000, 1), "max_ms": round(max(latencies) * 1000, 1),
             "goal_p95_ms": 2000, "worker": "celery prefork -c 2, Redis broker and channel layer",
             "path": "sign (commit) -> render_pdf task (real 12-lead ECG) -> deliver task -> socket"},
         "study_loader": settings.REPORTS_STUDY_LOADER,

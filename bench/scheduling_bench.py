@@ -21,45 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import admin_sql, log, percentile, setup_django_on_fresh_database  # noqa: E402  (bench/, beside this file)
+
 ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 BENCH_DB = "tc_bench_sched"
 CLIENTS, SLOTS, BASELINE_SLOTS = 32, 1000, 200
 EXPERTS, OPEN_CONSULTATIONS, SAMPLES = 500, 10_000, 300
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def setup_django() -> None:
-    assert BENCH_DB.startswith("tc_bench"), "refusing to run on a database that is not a bench database"
-    admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DB
-    os.environ.pop("REDIS_URL", None)  # in-memory channel layer: live events go nowhere, cheaply
-    os.environ["CELERY_BROKER_URL"] = "memory://"  # timers are queued, never run: no eager side work
-    os.environ["DJANGO_SETTINGS_MODULE"] = "teleclinic.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    assert connection.settings_dict["NAME"] == BENCH_DB
-    call_command("migrate", verbosity=0, stdout=sys.stderr)
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def ms(seconds: float) -> float:
@@ -235,7 +202,7 @@ def bench_assignment(lead, villages, specialty) -> dict:
     baseline = timed(lambda i: Consultation.objects.filter(
         assigned_expert_id=experts[i % EXPERTS].pk, state__in=OPEN_WORK).count(), SAMPLES)
     whole = timed(lambda i: assignment_request(consultation_id=waiting[SAMPLES + i].pk), SAMPLES)
-    p = {name: (percentile(v, 50), percentile(v, 99)) for name, v in
+    p = {name: (percentile(v, 0.5), percentile(v, 0.99)) for name, v in
          (("decision", decision), ("baseline", baseline), ("request", whole))}
     return {
         "experts": EXPERTS, "open_consultations": Consultation.objects.exclude(state="closed").count(),
@@ -250,7 +217,7 @@ def bench_assignment(lead, villages, specialty) -> dict:
 
 def main() -> None:
     started = time.perf_counter()
-    setup_django()
+    setup_django_on_fresh_database(ADMIN_URL, BENCH_DB)
     try:
         from directory.models import Expert, User
 
@@ -266,7 +233,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        admin_sql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
     print(json.dumps({"bench": "scheduling", "database": "postgresql", "booking_contention": booking,
                       "assignment_decision": assignment, "total_seconds": round(time.perf_counter() - started, 1)},
                      ensure_ascii=False))

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from cutting_proxy import CuttingProxy  # noqa: E402
+from common import free_port, log  # noqa: E402
 DB_NAME = os.environ.get("BENCH_STUDIES_DB", "tc_bench_studies")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 MEDIA = tempfile.mkdtemp(prefix="tc-bench-studies-")
@@ -52,10 +53,6 @@ ECG_UPLOADS = 100
 STOW_BATCH = 50  # instances per STOW-RS request in the DICOM ingest bench (a series of a CT is often more)
 
 
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
 def recreate_database(drop_only: bool = False) -> None:
     import psycopg
 
@@ -63,12 +60,6 @@ def recreate_database(drop_only: bool = False) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         if not drop_only:
             conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, proc, timeout: float = 60) -> None:

@@ -12,13 +12,12 @@ import av
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcrtpsender import RTP_HISTORY_SIZE
 
 from .bitstream import h264_nal_units
-from .forwarding_buffer import EncodedFrame, VideoForwardingBuffer, _ForwardingBuffer
+from .forwarding_buffer import EncodedFrame, ForwardingBuffer, VideoForwardingBuffer
 from .passthrough import tap_receiver
 from .rtcp_feedback import cap_receiver_remb, send_pli, send_remb, sender_rtt
-from .rtp_writer import RTP_OVERHEAD, PackedFrame, _RtpWriter
+from .rtp_writer import RTP_OVERHEAD, PackedFrame, RtpWriter
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
@@ -37,7 +36,7 @@ class ForwardingTrack(MediaStreamTrack):
         self._publication = publication
         self._queue_frames = queue_frames
         self._pending: list[PackedFrame] = []  # until the subscriber's connection is up
-        self._writer: Optional[_RtpWriter] = None
+        self._writer: Optional[RtpWriter] = None
         self._ended = asyncio.Event()
         self._needs_keyframe = publication.kind == "video"
         self.paused = False
@@ -89,7 +88,7 @@ class ForwardingTrack(MediaStreamTrack):
         """Stands in for ``sender._next_encoded_frame``: aiortc calls it once the
         subscriber's connection is up, with the negotiated codec."""
         if self._writer is None:
-            self._writer = _RtpWriter(sender, codec.payloadType, self.link, self.kind, self)
+            self._writer = RtpWriter(sender, codec.payloadType, self.link, self.kind, self)
             pending, self._pending = self._pending, []
             now = clock.current_ntp_time()
             for frame in pending:
@@ -127,8 +126,8 @@ def forward_through(sender: RTCRtpSender, track: ForwardingTrack) -> None:
     async def retransmit(sequence_number: int) -> None:
         writer, link = track._writer, track.link
         if link is not None and writer is not None:
-            packet = writer._history.get(sequence_number % RTP_HISTORY_SIZE)
-            if packet is None or packet.sequence_number != sequence_number:
+            packet = writer.sent_packet(sequence_number)
+            if packet is None:
                 return
             size = len(packet.payload) + RTP_OVERHEAD
             if not writer.rtx.allow(sequence_number, size, time.monotonic(), sender_rtt(sender),
@@ -163,7 +162,7 @@ class Publication:
         self._h264_parameter_sets: dict[int, bytes] = {}  # NAL type 7 (SPS), 8 (PPS)
         self.rtt: Optional[float] = None  # to the publisher, set by the room (gap rules)
         self.remb_cap: Optional[float] = None  # the REMB ceiling its subscribers allow (bps)
-        self.buffer: Optional[_ForwardingBuffer] = None
+        self.buffer: Optional[ForwardingBuffer] = None
         # packetizes each frame once for all subscribers (VP8 picture ids run per publication)
         self._packetizer = None if kind == "audio" else get_encoder(
             RTCRtpCodecParameters(mimeType=f"video/{codec_name}", clockRate=90000))

@@ -46,7 +46,7 @@ class _TimestampUnwrapper:
         return timestamp - self._origin
 
 
-class _ForwardingBuffer:
+class ForwardingBuffer:
     """Takes the place of aiortc's JitterBuffer: ``add`` never returns a frame (so the
     receiver never decodes); complete frames go to ``on_frame`` instead."""
 
@@ -70,7 +70,7 @@ class _ForwardingBuffer:
         )
 
 
-class AudioForwardingBuffer(_ForwardingBuffer):
+class AudioForwardingBuffer(ForwardingBuffer):
     """Opus: one RTP packet is one frame; forward it at once, drop duplicates and late ones."""
 
     def __init__(self, codec_name: str, on_frame: Callable[[EncodedFrame], None]) -> None:
@@ -86,7 +86,7 @@ class AudioForwardingBuffer(_ForwardingBuffer):
         return False, None
 
 
-class VideoForwardingBuffer(_ForwardingBuffer):
+class VideoForwardingBuffer(ForwardingBuffer):
     """Reassembles video frames and releases each as soon as it is complete.
 
     A frame is complete when its packets run without a gap from the packet after the

@@ -1,5 +1,5 @@
 """How the relay negotiates codecs with aiortc: Opus with in-band FEC and DTX, and only the
-room's video codec offered to a subscriber (room.py). ``_opus_fec_dtx`` sets a transceiver's
+room's video codec offered to a subscriber (room.py). ``opus_fec_dtx`` sets a transceiver's
 private ``_codecs`` (aiortc 1.16.0; see relay/passthrough.py)."""
 
 import dataclasses
@@ -12,7 +12,7 @@ from aiortc import RTCRtpSender
 OPUS_FMTP = {"minptime": 10, "useinbandfec": 1, "usedtx": 1}
 
 
-def _with_opus_fmtp(sdp: str) -> str:
+def with_opus_fmtp(sdp: str) -> str:
     """The relay's offer with OPUS_FMTP on its Opus payload type (aiortc's
     setCodecPreferences takes only its capabilities as they are, without parameters)."""
     lines = sdp.split("\r\n")
@@ -30,7 +30,7 @@ def _with_opus_fmtp(sdp: str) -> str:
     return "\r\n".join(out)
 
 
-def _opus_fec_dtx(transceiver) -> None:
+def opus_fec_dtx(transceiver) -> None:
     """Ask for Opus in-band FEC and DTX on this transceiver's Opus codec (its SDP fmtp)."""
     codecs = []
     for codec in transceiver._codecs:
@@ -40,7 +40,7 @@ def _opus_fec_dtx(transceiver) -> None:
     transceiver._codecs = codecs
 
 
-def _prefer_codec(transceiver, codec_name: Optional[str]) -> None:
+def prefer_codec(transceiver, codec_name: Optional[str]) -> None:
     """Negotiate only ``codec_name`` (and its RTX) on this transceiver."""
     if codec_name is None:
         return

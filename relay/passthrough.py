@@ -14,11 +14,11 @@ Pinned: aiortc==1.16.0 (aioice as it depends on). What is reached into, and why:
   subscriber sends reaches the relay instead of setting a "force keyframe" flag that only
   an encoder would read.
 - ``RTCRtpSender._next_encoded_frame`` is replaced per sender instance by a wait for the
-  track's end: the sender's own task no longer reads the track. ``_RtpWriter`` writes each
+  track's end: the sender's own task no longer reads the track. ``RtpWriter`` writes each
   frame's RTP packets through ``sender.transport._send_rtp`` at once, the way
   ``RTCRtpSender._run_rtp`` would, and keeps the sender's private ``__rtp_history`` (NACK
   answers), ``__ntp_timestamp``/``__rtp_timestamp``/``__octet_count``/``__packet_count``
-  (sender reports, getStats) up to date. ``_run_to_completion`` drives that coroutine
+  (sender reports, getStats) up to date. ``run_to_completion`` drives that coroutine
   without the event loop because nothing on aiortc's send path suspends.
 - ``aioice Connection.data_received`` of an upstream connection is replaced
   (``receive_inline``) so that its SRTP packets are unprotected and handed to
@@ -43,7 +43,7 @@ were a good part of the relay's CPU; see relay/README.md "Figures".
 The pieces live by responsibility: this module (the version check, loopback candidates,
 installing the forwarding buffer and inline receive on a receiver, codec narrowing);
 relay/forwarding_buffer.py (the jitter-buffer replacement and its gap rules);
-relay/rtp_writer.py (``_RtpWriter``, the sender's private state); relay/rtcp_feedback.py
+relay/rtp_writer.py (``RtpWriter``, the sender's private state); relay/rtcp_feedback.py
 (PLI, REMB, receiver reports, round trips); relay/fanout.py (Publication, ForwardingTrack,
 ``forward_through``).
 
@@ -65,8 +65,8 @@ from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import is_rtcp
 
-from .forwarding_buffer import AudioForwardingBuffer, EncodedFrame, VideoForwardingBuffer, _ForwardingBuffer
-from .rtp_writer import _run_to_completion
+from .forwarding_buffer import AudioForwardingBuffer, EncodedFrame, ForwardingBuffer, VideoForwardingBuffer
+from .rtp_writer import run_to_completion
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def loopback_candidates(enabled: bool = True) -> Iterator[None]:
 def tap_receiver(
     receiver: RTCRtpReceiver, kind: str, codec_name: str, on_frame: Callable[[EncodedFrame], None],
     rtt: Callable[[], Optional[float]] = lambda: None,
-) -> "_ForwardingBuffer":
+) -> "ForwardingBuffer":
     """Make ``receiver`` hand complete encoded frames to ``on_frame`` instead of decoding.
 
     Call before the connection starts (after setRemoteDescription). ``on_frame`` runs on
@@ -143,7 +143,7 @@ def tap_receiver(
     """
     if not hasattr(receiver, _JITTER_ATTR):
         raise RuntimeError("aiortc RTCRtpReceiver has no jitter buffer attribute; see passthrough.py")
-    buffer: _ForwardingBuffer
+    buffer: ForwardingBuffer
     if kind == "video":
         def send_nack(ssrc: int, seqs: list[int]) -> None:
             asyncio.ensure_future(receiver._send_rtcp_nack(ssrc, seqs))
@@ -182,7 +182,7 @@ def receive_inline(dtls_transport: RTCDtlsTransport) -> None:
         except pylibsrtp.Error:
             return  # as aiortc: a packet that does not authenticate is dropped
         try:
-            _run_to_completion(dtls_transport._handle_rtp_data(plain, arrival_time_ms=arrival_time_ms))
+            run_to_completion(dtls_transport._handle_rtp_data(plain, arrival_time_ms=arrival_time_ms))
         except Exception:  # not into aioice's callback: one packet lost, the next one goes on
             logger.exception("relay: forwarding an RTP packet failed")
 

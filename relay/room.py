@@ -19,7 +19,7 @@ from .config import RelayConfig
 from .consent import check_aioice_internals, tolerate_slow_links
 from .errors import InvalidSdp, RoomClosed, UnknownParticipant, UnknownPeerConnection
 from .fanout import Publication, forward_through
-from .negotiation import _opus_fec_dtx, _prefer_codec, _with_opus_fmtp
+from .negotiation import opus_fec_dtx, prefer_codec, with_opus_fmtp
 from .participants import Downstream, Message, Participant, SendCallback
 from .passthrough import loopback_candidates
 from .room_control import RoomControl
@@ -200,7 +200,7 @@ class RelayRoom(RoomControl):
                 codec = video_codec if transceiver.kind == "video" else "opus"
                 passthrough.restrict_answer_codecs(transceiver, codec)
                 if transceiver.kind == "audio":
-                    _opus_fec_dtx(transceiver)
+                    opus_fec_dtx(transceiver)
             answer = await pc.createAnswer()
             with loopback_candidates(self.config.loopback):
                 await pc.setLocalDescription(answer)
@@ -276,11 +276,11 @@ class RelayRoom(RoomControl):
                                          link.on_loss)
             transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
             transceiver.direction = "sendonly"
-            _prefer_codec(transceiver, publication.codec_name)
+            prefer_codec(transceiver, publication.codec_name)
             downstream.tracks[kind], downstream.senders[kind] = track, sender
         tolerate_slow_links(pc)
         offer = await pc.createOffer()
-        offer = RTCSessionDescription(sdp=_with_opus_fmtp(offer.sdp), type="offer")
+        offer = RTCSessionDescription(sdp=with_opus_fmtp(offer.sdp), type="offer")
         with loopback_candidates(self.config.loopback):
             await pc.setLocalDescription(offer)
         self._downstreams[downstream.pc_id] = downstream

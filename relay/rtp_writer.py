@@ -18,7 +18,7 @@ from aiortc.utils import random32, uint16_add
 
 from .congestion import RtxPolicy
 
-# RTCRtpSender state that _RtpWriter keeps up to date, as RTCRtpSender._run_rtp would
+# RTCRtpSender state that RtpWriter keeps up to date, as RTCRtpSender._run_rtp would
 _SENDER_ATTRS = {
     "history": "_RTCRtpSender__rtp_history",
     "extensions_map": "_RTCRtpSender__rtp_header_extensions_map",
@@ -43,7 +43,7 @@ class PackedFrame:
     received_ntp: int  # NTP time the frame was complete, for abs-send-time and SR
 
 
-def _run_to_completion(coroutine) -> None:
+def run_to_completion(coroutine) -> None:
     """Run a coroutine that never suspends, without a round trip through the event loop.
 
     aiortc's RTP send path (RTCDtlsTransport._send_rtp -> RTCIceTransport._send ->
@@ -57,7 +57,7 @@ def _run_to_completion(coroutine) -> None:
     raise RuntimeError("aiortc's RTP send path suspended; relay/passthrough.py assumes it does not")
 
 
-class _RtpWriter:
+class RtpWriter:
     """Writes frames as RTP packets through one RTCRtpSender's transport, in the caller's
     call stack, the way RTCRtpSender._run_rtp would (sequence numbers, timestamps, abs-send-time
     and mid extensions, NACK history, sender-report counters) minus its task and queue.
@@ -101,6 +101,11 @@ class _RtpWriter:
                 link.pacer.send_video(len(payload) + RTP_OVERHEAD, functools.partial(
                     self._send_packet, payload, marker, timestamp, None), self._stream)
 
+    def sent_packet(self, sequence_number: int) -> Optional[RtpPacket]:
+        """The packet sent with ``sequence_number``, while the NACK history still holds it."""
+        packet = self._history.get(sequence_number % RTP_HISTORY_SIZE)
+        return packet if packet is not None and packet.sequence_number == sequence_number else None
+
     def _send_packet(self, payload: bytes, marker: int, timestamp: int, ntp_time: Optional[int]) -> None:
         if self.closed:
             return
@@ -122,7 +127,7 @@ class _RtpWriter:
         packet.extensions = extensions
         self._history[seq % RTP_HISTORY_SIZE] = packet
         try:
-            _run_to_completion(sender.transport._send_rtp(_serialize(packet, extension_tail)))
+            run_to_completion(sender.transport._send_rtp(_serialize(packet, extension_tail)))
         except ConnectionError:
             self.closed = True  # the subscriber's connection is closing
             return

@@ -262,7 +262,7 @@ class SimParticipant:
                 if transceiver.kind == "video":
                     codec = _offered_video_codec(offer)
                     passthrough.tap_receiver(transceiver.receiver, "video", codec,
-                                             lambda f, r=received: _count_encoded(f, r))
+                                             lambda f, r=received: count_encoded(f, r))
         with loopback_candidates(self.loopback):
             await pc.setLocalDescription(await pc.createAnswer())
         await self.signalling.subscribe_answer(self.participant_id, pc_id, pc.localDescription.sdp)
@@ -324,7 +324,7 @@ def _revive(track: Optional[MediaStreamTrack]) -> Optional[MediaStreamTrack]:
     return type(track)()
 
 
-def _count_encoded(frame: EncodedFrame, received: Received) -> None:
+def count_encoded(frame: EncodedFrame, received: Received) -> None:
     now = time.monotonic()
     received.video_frames += 1
     received.video_bytes += len(frame.data)

@@ -99,7 +99,7 @@ for port in $DAPHNE_PORTS; do
     # --websocket_connect_timeout: after a Daphne dies its clients all reconnect to the others at
     # once; a handshake waiting its turn for the database must not be reset at Daphne's default 5 s
     # (nginx would count the reset against the survivor and take it out of rotation too).
-    # DB_POOL: a pool of open database connections per Daphne (settings.py says why).
+    # DB_POOL: a pool of open database connections per Daphne (teleclinic/settings/base.py says why).
     start "daphne-$n" env DB_POOL="${DB_POOL:-true}" "$BIN/daphne" -b 127.0.0.1 -p "$port" --proxy-headers \
         --websocket_connect_timeout 30 teleclinic.asgi:application
     # max_fails=3: one refused or reset connection does not take a process out (a dead one refuses

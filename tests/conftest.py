@@ -1,6 +1,7 @@
 """Shared fixtures: a small 医共体, users of every role, API clients, a real Celery worker."""
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,13 @@ from tests.factories.scheduling import AssignmentFactory, OnCallShiftFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass
@@ -112,7 +120,7 @@ def api():
     return make
 
 
-def _database_url(*, user: str | None = None, password: str | None = None) -> str:
+def postgres_url(*, user: str | None = None, password: str | None = None) -> str:
     """The test database's URL for another process (its password included), or for another role."""
     from urllib.parse import quote
 
@@ -173,7 +181,7 @@ def _shared_celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     from teleclinic.celery import app
 
     with django_db_blocker.unblock():
-        database_url = _database_url()
+        database_url = postgres_url()
     app.control.purge()
     worker = _SharedWorker(database_url, tmp_path_factory.mktemp("celery"))
     yield worker

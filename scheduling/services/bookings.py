@@ -79,11 +79,13 @@ def booking_create(*, slot_id: int, patient_id: int, consultation_id: int | None
     """
     patient, consultation = _check_booker(by, patient_id, consultation_id)
     with transaction.atomic():
-        return _book(slot_id=slot_id, patient=patient, consultation=consultation, by=by, request=request)
+        return book_slot_locked(slot_id=slot_id, patient=patient, consultation=consultation, by=by, request=request)
 
 
-def _book(*, slot_id, patient, consultation, by, request, via_referral=False, rescheduled_from=None) -> Booking:
-    """Call inside atomic. The slot lock serialises racers; the constraint is the last word."""
+def book_slot_locked(*, slot_id, patient, consultation, by, request, via_referral=False,
+                     rescheduled_from=None) -> Booking:
+    """Call inside atomic, once the caller has checked who books for whom (booking_create, booking_reschedule,
+    referral_up_create). The slot lock serialises racers; the constraint is the last word."""
     slot = lock_slots(slot_id).get(slot_id)
     if slot is None:
         raise NotFound("No such slot.")
@@ -160,8 +162,8 @@ def booking_reschedule(*, booking_id: int, slot_id: int, by: User, request=None)
             raise InvalidInput("That is the slot already booked.", code="same_slot")
         old.status, old.cancelled_at = Booking.Status.CANCELLED, timezone.now()
         old.save(update_fields=["status", "cancelled_at"])
-        new = _book(slot_id=slot_id, patient=old.patient, consultation=old.consultation, by=by, request=request,
-                    via_referral=hasattr(old, "referral"), rescheduled_from=old)
+        new = book_slot_locked(slot_id=slot_id, patient=old.patient, consultation=old.consultation, by=by,
+                               request=request, via_referral=hasattr(old, "referral"), rescheduled_from=old)
         if hasattr(old, "referral"):
             type(old.referral).objects.filter(pk=old.referral.pk).update(booking=new)
     return new

@@ -12,7 +12,7 @@ from teleclinic.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from teleclinic.events import send_event_on_commit
 
 from ..models import ACTIVE_BOOKING, Booking, CloudClinicSession, FollowUpTask, Referral, Slot
-from .bookings import BOOKERS, _book, may_act_for
+from .bookings import BOOKERS, book_slot_locked, may_act_for
 from .locks import lock_referral
 
 CLINIC_ROLES = (User.Role.VILLAGE_DOCTOR, User.Role.TOWNSHIP_DOCTOR)
@@ -72,8 +72,8 @@ def referral_up_create(*, by: User, patient_id: int | None = None, consultation_
         raise InvalidInput("Give a slot, a consultation or a specialty.", code="unknown_specialty")
     community_id = patient.home_clinic.community_id
     with transaction.atomic():
-        booking = _book(slot_id=_green_slot(slot_id, specialty_id, community_id), patient=patient,
-                        consultation=None, by=by, request=request, via_referral=True)
+        booking = book_slot_locked(slot_id=_green_slot(slot_id, specialty_id, community_id), patient=patient,
+                                   consultation=None, by=by, request=request, via_referral=True)
         session = booking.slot.session
         referral = Referral.objects.create(
             direction=Referral.Direction.UP, state=Referral.State.REQUESTED, patient=patient,

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from tests.conftest import ROOT, _database_url
+from tests.conftest import ROOT, postgres_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +19,7 @@ PASSWORD = "app-role-test"  # connections to 127.0.0.1 may need one (scram/md5 r
 
 
 def _url(role: str) -> str:
-    return _database_url(user=role, password=PASSWORD)
+    return postgres_url(user=role, password=PASSWORD)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ fails if any of them logged a console error or an uncaught exception (allow an e
 """
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT, _database_url
+from tests.conftest import ARTIFACTS, ROOT, free_port, postgres_url
 from tests.live.servers import stop
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,12 +39,6 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 SERVER_START_S = 60
 RELAY_START_S = 60
 ACTION_TIMEOUT_MS = 15000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
@@ -87,8 +80,8 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory):
 
 def daphne_process(django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
-        database_url = _database_url()
-    port = _free_port()
+        database_url = postgres_url()
+    port = free_port()
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     # the same environment as celery_worker_process (tests/conftest.py): same database, Redis and
     # MEDIA_ROOT, so that a file uploaded here is found by the worker that ingests it
@@ -236,6 +229,35 @@ def login(page, username: str, password: str = PASSWORD, next: str = "/") -> Non
         raise AssertionError(f"login as {username} failed: {page.inner_text('main')[:300]}")
 
 
+# The image viewer's canvas (the reading page's #images): mean grey level and number of grey levels, to tell
+# a drawn picture from a blank one and one window from another.
+CANVAS_JS = """() => {
+  const canvas = document.querySelector('#images canvas.iv-canvas');
+  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const levels = new Set();
+  let sum = 0;
+  for (let i = 0; i < px.length; i += 4) { sum += px[i]; levels.add(px[i]); }
+  return { mean: sum / (px.length / 4), levels: levels.size };
+}"""
+
+
+def start_report(page, kind: str) -> None:
+    """On the reading page: start the case's `kind` report (ecg, imaging, consultation); waits for its draft."""
+    page.click(f"#report button[data-start={kind}]")
+    page.wait_for_selector("#report[data-state=draft]")
+
+
+def sign_report(page, **fields: str) -> None:
+    """On the reading page (in Chinese), a draft or an amendment open: fill the text fields given (name=text),
+    wait until it is saved, sign, confirm the sign dialog's summary, and wait until the report is signed."""
+    for name, text in fields.items():
+        page.fill(f"#report textarea[name={name}]", text)
+    page.wait_for_selector("#report .status:has-text('已于')")  # autosaved
+    page.click("#report .report-actions button.primary")
+    page.click("#sign-dialog button[data-confirm]")
+    page.wait_for_selector("#report[data-state=signed]")
+
+
 # --- live rooms ---------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -248,7 +270,7 @@ def relay_worker(django_db_blocker, live_daphne, tmp_path):
     from live.models import Participant, RelayWorker
 
     with django_db_blocker.unblock():
-        database_url = _database_url()
+        database_url = postgres_url()
     log = tmp_path / "relay.log"
     name = f"e2e-relay-{os.getpid()}"
     env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings",

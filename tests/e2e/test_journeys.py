@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 import pytest
 from django.utils import timezone
 
-from tests.e2e.conftest import SCREENSHOTS, login, screenshot
+from tests.e2e.conftest import CANVAS_JS, SCREENSHOTS, login, screenshot, sign_report, start_report
 from tests.e2e.media import video_decoding
 from tests.reports.pdf_checks import assert_pdf_shows
 
@@ -119,14 +119,9 @@ def test_journey_1_async_ecg_reaches_an_on_call_expert_and_the_signed_report_com
     reader.wait_for_selector("#ecg[data-drawn-leads='12']", timeout=WORKER_S)
     assert reader.locator("#ecg svg, #ecg canvas").count() >= 1
     # when the expert starts the ECG report (prefilled), concludes and signs it
-    reader.click("#report button[data-start=ecg]")
-    reader.wait_for_selector("#report[data-state=draft]")
+    start_report(reader, "ecg")
     assert reader.input_value("#report input[name=pr_ms]") == "161"
-    reader.fill("#report textarea[name=conclusion]", "窦性心律，心电图正常范围。")
-    reader.wait_for_selector("#report .status:has-text('已于')")
-    reader.click("#report button:has-text('签发')")
-    reader.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
-    reader.wait_for_selector("#report[data-state=signed]")
+    sign_report(reader, conclusion="窦性心律，心电图正常范围。")
     screenshot(reader, "signed")
 
     # then the report arrives on the village console live (no reload), its PDF opens, and the doctor acknowledges
@@ -257,14 +252,8 @@ def test_journey_2_live_cloud_clinic_booked_slot_patient_phone_three_way_video_a
     expert_page.click("#btn-leave")
     expert_page.goto(f"/read/{consultation_id}/")
     expert_page.wait_for_selector("body[data-ready=true]")
-    expert_page.click("#report button[data-start=consultation]")
-    expert_page.wait_for_selector("#report[data-state=draft]")
-    expert_page.fill("#report textarea[name=assessment]", "阵发性室上性心动过速可能，血流动力学稳定。")
-    expert_page.fill("#report textarea[name=plan]", "完善24小时动态心电图，避免浓茶咖啡。")
-    expert_page.wait_for_selector("#report .status:has-text('已于')")
-    expert_page.click("#report button:has-text('签发')")
-    expert_page.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
-    expert_page.wait_for_selector("#report[data-state=signed]")
+    start_report(expert_page, "consultation")
+    sign_report(expert_page, assessment="阵发性室上性心动过速可能，血流动力学稳定。", plan="完善24小时动态心电图，避免浓茶咖啡。")
     screenshot(expert_page, "signed")
 
     # then it reaches the village console live, with a working PDF
@@ -280,16 +269,6 @@ def test_journey_2_live_cloud_clinic_booked_slot_patient_phone_three_way_video_a
 
 
 # --- journey 3: imaging -------------------------------------------------------------------------------
-
-CANVAS_JS = """() => {
-  const canvas = document.querySelector('#images canvas.iv-canvas');
-  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  const levels = new Set();
-  let sum = 0;
-  for (let i = 0; i < px.length; i += 4) { sum += px[i]; levels.add(px[i]); }
-  return { mean: sum / (px.length / 4), levels: levels.size };
-}"""
-
 
 @pytest.fixture
 def on_call_radiologist(community):
@@ -370,14 +349,8 @@ def test_journey_3_township_ct_is_read_in_the_browser_by_the_radiologist_and_the
     screenshot(reader, "ct-lung-window")
 
     # when the radiologist writes and signs the imaging report
-    reader.click("#report button[data-start=imaging]")
-    reader.wait_for_selector("#report[data-state=draft]")
-    reader.fill("#report textarea[name=findings]", "双肺纹理清晰，未见明确实质性病变。")
-    reader.fill("#report textarea[name=impression]", "胸部CT未见明显异常。")
-    reader.wait_for_selector("#report .status:has-text('已于')")
-    reader.click("#report button:has-text('签发')")
-    reader.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
-    reader.wait_for_selector("#report[data-state=signed]")
+    start_report(reader, "imaging")
+    sign_report(reader, findings="双肺纹理清晰，未见明确实质性病变。", impression="胸部CT未见明显异常。")
     screenshot(reader, "signed")
 
     # then the report reaches the township console live, with a working PDF, and is acknowledged

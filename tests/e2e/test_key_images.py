@@ -14,7 +14,7 @@ import time_machine
 from django.utils import timezone
 from PIL import Image
 
-from tests.e2e.conftest import login, outside_the_browser_loop, screenshot
+from tests.e2e.conftest import login, outside_the_browser_loop, screenshot, sign_report, start_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -79,8 +79,7 @@ def test_the_expert_marks_a_key_image_on_the_reading_page_and_the_signed_pdf_dra
     # before the imaging report is started, the marker says what to do first
     toggle = page.locator("#images button[data-key-image]")
     assert toggle.is_disabled() and "影像报告" in toggle.get_attribute("title")
-    page.click("#report button[data-start=imaging]")
-    page.wait_for_selector("#report[data-state=draft]")
+    start_report(page, "imaging")
     page.wait_for_selector("#key-images:not([hidden])")
     assert "PDF" in page.inner_text("#key-images")  # none marked: the first image of each series
     # when the expert scrolls to frame 6 and marks it (one click)
@@ -95,12 +94,7 @@ def test_the_expert_marks_a_key_image_on_the_reading_page_and_the_signed_pdf_dra
     key = ReportKeyImage.objects.get(report=report)  # in the window it was shown in (the file's own, as X-Window said)
     assert (key.instance_id, key.frame) == (instance.pk, 6)
     # and writes the report and signs it
-    page.fill("#report textarea[name=findings]", "脑实质未见异常信号")
-    page.fill("#report textarea[name=impression]", "颅内未见明显异常")
-    page.click("#report .report-actions button.primary")
-    page.wait_for_selector("#sign-dialog[open]")
-    page.click("#sign-dialog button[data-confirm]")
-    page.wait_for_selector("#report[data-state=signed]")
+    sign_report(page, findings="脑实质未见异常信号", impression="颅内未见明显异常")
     screenshot(page, "signed-with-key-image")
     # then the marker is closed on the signed report, and the PDF draws frame 6, not the first frame
     assert page.locator("#images button[data-key-image]").is_disabled()

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from tests.e2e.conftest import login, outside_the_browser_loop, screenshot
+from tests.e2e.conftest import login, outside_the_browser_loop, screenshot, start_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -68,11 +68,6 @@ def _reader(open_page, people, consultation, name="expert-reading", **context):
     return page
 
 
-def _start_ecg_report(page) -> None:
-    page.click("#report button[data-start=ecg]")
-    page.wait_for_selector("#report[data-state=draft]")
-
-
 def _box(page, selector: str) -> dict:
     return page.evaluate("""(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
       return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, vw: innerWidth, vh: innerHeight }; }""", selector)
@@ -86,7 +81,7 @@ def test_trace_and_report_side_by_side_the_report_sticky_while_typing_and_scroll
     page = _reader(open_page, people, reading_case, viewport={"width": 1366, "height": 768})
     # before any report exists the header says so by leaving it out: never the text "null"
     assert "null" not in page.inner_text("#case") and "周建华" in page.inner_text("#case")
-    _start_ecg_report(page)
+    start_report(page, "ecg")
     for width, height in ((1366, 768), (1440, 900)):
         page.set_viewport_size({"width": width, "height": height})
         page.evaluate("window.scrollTo(0, 0)")
@@ -120,7 +115,7 @@ def test_trace_and_report_side_by_side_the_report_sticky_while_typing_and_scroll
 
 def test_reading_page_and_workstation_fit_a_phone_and_a_tablet(reading_case, people, open_page):
     page = _reader(open_page, people, reading_case, name="expert-phone", **PHONE)
-    _start_ecg_report(page)
+    start_report(page, "ecg")
     for size in (PHONE["viewport"], TABLET["viewport"]):
         page.set_viewport_size(size)
         for url in (f"/read/{reading_case.id}/", "/"):
@@ -141,7 +136,7 @@ def test_reading_page_and_workstation_fit_a_phone_and_a_tablet(reading_case, peo
 
 def test_phrases_insert_by_click_and_by_short_code_and_the_expert_keeps_their_own(reading_case, people, open_page):
     page = _reader(open_page, people, reading_case)
-    _start_ecg_report(page)
+    start_report(page, "ecg")
     findings = "#report textarea[name=findings]"
     conclusion = "#report textarea[name=conclusion]"
     # a click on a phrase button inserts it at the caret
@@ -212,7 +207,7 @@ def test_signing_asks_with_a_summary_cancel_keeps_the_draft_confirm_signs(readin
     from reports.models import Report
 
     page = _reader(open_page, people, reading_case)
-    _start_ecg_report(page)
+    start_report(page, "ecg")
     # an empty conclusion: the page says so in Chinese, naming the field, and asks nothing
     page.fill("#report textarea[name=conclusion]", "")
     page.click("#report .report-actions button.primary")
@@ -264,7 +259,7 @@ def test_ecg_lead_labels_clear_the_calibration_pulse_at_both_speeds(reading_case
 
 def test_english_switch_on_the_reading_page_and_the_workstation(reading_case, people, open_page):
     page = _reader(open_page, people, reading_case)
-    _start_ecg_report(page)
+    start_report(page, "ecg")
     with page.expect_navigation():
         page.click(".lang button[value=en]")
     page.wait_for_selector("body[data-ready=true]")

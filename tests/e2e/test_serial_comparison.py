@@ -13,7 +13,7 @@ import pytest
 from django.db import transaction
 
 from consult.models import Consultation
-from studies.formats.ecg.measure import _r_peaks
+from studies.formats.ecg.measure import r_peaks
 from studies.formats.ecg.model import Ecg
 from studies.models import EcgRecord
 from studies.services.ingest import Source, ecg_measure, ecg_signal_store
@@ -30,7 +30,7 @@ PAGE_NOW = T0 + dt.timedelta(days=30, hours=2)
 
 def _fast_af() -> Ecg:
     ecg = reference_ecg()
-    _, rpeaks = _r_peaks(ecg.leads["II"].astype(float), ecg.sampling_rate)
+    _, rpeaks = r_peaks(ecg.leads["II"].astype(float), ecg.sampling_rate)
     parts = beat_parts(ecg, rpeaks)
     rng = np.random.default_rng(4)
     times = [t for t in 0.4 + np.cumsum(rng.uniform(0.33, 0.62, 40)) if t < 9.4]

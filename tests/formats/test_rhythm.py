@@ -4,7 +4,7 @@ and each measurement that does not apply is checked absent."""
 import numpy as np
 import pytest
 
-from studies.formats.ecg.measure import CriticalThresholds, _r_peaks, analyse_ecg
+from studies.formats.ecg.measure import CriticalThresholds, analyse_ecg, r_peaks
 from studies.formats.ecg.rhythm import PAC, PVC, Rhythm
 from studies.formats.ecg.statements import STATEMENT_TEXT
 from tests.formats.rhythm_samples import beat_parts, pvc_shape, qt_stretched, regular, resampled, rotated, synthesize
@@ -14,7 +14,7 @@ SECONDS = 10.0
 
 @pytest.fixture(scope="module")
 def parts(reference_ecg):
-    _, rpeaks = _r_peaks(reference_ecg.leads["II"].astype(float), reference_ecg.sampling_rate)
+    _, rpeaks = r_peaks(reference_ecg.leads["II"].astype(float), reference_ecg.sampling_rate)
     return beat_parts(reference_ecg, rpeaks)
 
 

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from consult.models import Consultation
 from teleclinic.events import send_to_users_now
-from tests.e2e.conftest import login, screenshot, wait_for_js
+from tests.e2e.conftest import login, screenshot, sign_report, start_report, wait_for_js
 from tests.frontend.branch_fixtures import (FakeReports, FakeTusServer, Recorder, ecg_from_pydicom_waveform,
                                             imaging_study, referrals, rendered_ct_frame, serve_json)
 from tests.frontend.real_reports import deliver_report
@@ -184,7 +184,7 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
     page.click("[data-switch=Zoom] button[data-value='1']")
 
     # when they start the ECG report, it is prefilled from the measurements (the device's first)
-    page.click("#report button[data-start=ecg]")
+    start_report(page, "ecg")
     assert page.input_value("#report input[name=pr_ms]") == "161"
     assert page.input_value("#report input[name=rate_bpm]") == "61"
     # and what they write is saved by itself
@@ -192,9 +192,7 @@ def test_ecg_viewer_draws_twelve_leads_on_grid_paper_and_a_caliper_measures(peop
     page.wait_for_selector("#report .status:has-text('已于')")
     assert reports.puts[-1]["content"]["conclusion"] == "窦性心律，心电图正常范围。"
     # and signing freezes it
-    page.click("#report button:has-text('签发')")
-    page.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
-    page.wait_for_selector("#report[data-state=signed]")
+    sign_report(page)
     assert page.is_disabled("#report textarea[name=conclusion]")
     # when they amend it with a reason, change the conclusion and sign again, there are two versions
     page.click("#report button:has-text('修订')")

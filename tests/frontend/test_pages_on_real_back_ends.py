@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, screenshot, sign_report, start_report
 
 # The back ends these pages call: a route missing here is a failure, not a skip.
 BACK_ENDS = ["/api/scheduling/worklist/", "/api/scheduling/slots/", "/api/uploads/", "/api/ecgs/1/",
@@ -75,16 +75,11 @@ def test_village_doctor_uploads_an_ecg_the_expert_signs_and_the_report_comes_bac
     assert "窦性心律 · Sinus rhythm" in reader.inner_text(".ecg-computed-statements")
     assert "待专家确认" in reader.inner_text(".ecg-computed-statements")
     # and starts the ECG report (prefilled from the measurements and statements), concludes and signs it
-    reader.click("#report button[data-start=ecg]")
-    reader.wait_for_selector("#report[data-state=draft]")
+    start_report(reader, "ecg")
     assert reader.input_value("#report input[name=pr_ms]") == "161"
     assert reader.input_value("#report [name=rhythm]") == "窦性心律 Sinus rhythm"
     assert reader.input_value("#report [name=findings]").startswith("计算机初步判读")
-    reader.fill("#report textarea[name=conclusion]", "窦性心律，心电图正常范围。")
-    reader.wait_for_selector("#report .status:has-text('已于')")
-    reader.click("#report button:has-text('签发')")
-    reader.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
-    reader.wait_for_selector("#report[data-state=signed]")
+    sign_report(reader, conclusion="窦性心律，心电图正常范围。")
     screenshot(reader, "signed")
 
     # then the report reaches the village clinic's page live, and the doctor acknowledges it

@@ -3,7 +3,7 @@ signing and amending the report change the consultation's and the report's state
 import pytest
 from django.utils import timezone
 
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import login, screenshot, sign_report, start_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -12,13 +12,6 @@ def _header(page, state: str, report: str) -> str:
     """Wait until the header shows the consultation's and the report's state; returns its text."""
     page.wait_for_selector(f"#case[data-state={state}][data-report-state={report}]")
     return page.inner_text("#case")
-
-
-def _signed(page) -> None:
-    page.wait_for_selector("#report .status:has-text('已于')")  # autosaved
-    page.click("#report .report-actions button.primary")
-    page.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
-    page.wait_for_selector("#report[data-state=signed]")
 
 
 def test_reading_page_header_follows_signing_and_amending_without_a_reload(people, cardiology, patient_factory,
@@ -38,13 +31,11 @@ def test_reading_page_header_follows_signing_and_amending_without_a_reload(peopl
     page.evaluate("window.__sameDocument = true")
 
     # when the expert starts the consultation report: the case is in progress, the report a draft
-    page.click("#report button[data-start=consultation]")
+    start_report(page, "consultation")
     assert "草稿" in _header(page, "in_progress", "draft")
-    page.fill("#report textarea[name=assessment]", "稳定型心绞痛可能。")
-    page.fill("#report textarea[name=plan]", "完善运动负荷试验。")
 
-    # when they sign it: reported, version 1 signed
-    _signed(page)
+    # when they write and sign it: reported, version 1 signed
+    sign_report(page, assessment="稳定型心绞痛可能。", plan="完善运动负荷试验。")
     text = _header(page, "reported", "signed")
     assert "已出报告" in text and "已签发" in text and "版本 1" in text
     assert Consultation.objects.get(pk=consultation.pk).state == "reported"
@@ -55,10 +46,9 @@ def test_reading_page_header_follows_signing_and_amending_without_a_reload(peopl
     page.fill("#report textarea[name=amend_reason]", "补充用药建议")
     page.click("#report .report-actions button:has-text('开始修订')")
     assert "更正中" in _header(page, "reported", "amending")
-    page.fill("#report textarea[name=plan]", "完善运动负荷试验，加用阿司匹林。")
 
-    # when they sign the amendment: version 2 signed
-    _signed(page)
+    # when they change the plan and sign the amendment: version 2 signed
+    sign_report(page, plan="完善运动负荷试验，加用阿司匹林。")
     assert "版本 2" in _header(page, "reported", "signed")
     # then all of it happened on the page as it was opened (no reload)
     assert page.evaluate("window.__sameDocument") is True

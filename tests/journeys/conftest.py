@@ -13,6 +13,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import ARTIFACTS
 from tests.e2e.clocked import next_sunday_23h_utc
+from tests.e2e.conftest import wait_for_js
 from tests.journeys.demo import DEMO_PASSWORD, Demo, StackClock
 
 CHROMIUM = "/usr/bin/chromium"
@@ -98,3 +99,18 @@ def login(page, username: str, password: str = DEMO_PASSWORD) -> None:
         page.click("main button[type=submit]")
     assert "/login/" not in page.url, f"login as {username} failed"
     page.wait_for_selector("body[data-ready=true]")
+
+
+def request_async_cardiology(village, patient_name: str, reason: str) -> int:
+    """Through the console: find the patient, request an async cardiology consultation; returns its id."""
+    village.wait_for_selector("#socket-state[data-state=open]")
+    village.fill("#patient-q", patient_name)
+    village.click("#patient-search button[type=submit]")
+    village.click(f"#patient-results button:has-text('{patient_name}') >> nth=0")
+    village.select_option("#consult-specialty", "cardiology")
+    village.check("#consult-form input[name=mode][value=async]")
+    village.fill("#consult-form textarea[name=reason]", reason)
+    village.click("#consult-form button[type=submit]")
+    village.wait_for_selector("#consult-status:has-text('已申请')")
+    wait_for_js(village, "document.querySelector('#upload-consultation').value !== ''")
+    return int(village.input_value("#upload-consultation"))

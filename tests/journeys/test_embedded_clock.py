@@ -12,9 +12,8 @@ import pytest
 from directory.demo import EXPERTS
 from teleclinic.celery import beat_schedule
 from tests.e2e.conftest import wait_for_js
-from tests.journeys.conftest import login
+from tests.journeys.conftest import login, request_async_cardiology
 from tests.journeys.demo import Demo
-from tests.journeys.test_journeys import _request_async_cardiology
 
 SLOW_MS = 90_000  # a loaded 2-core machine
 # Every offer that ever showed on a workstation page (its consultation ids), kept by the page itself: an offer
@@ -97,7 +96,7 @@ def test_in_chromium_an_unanswered_offer_leaves_the_first_experts_page_for_the_n
             pages[username].evaluate(SEEN_OFFERS_JS)
         village = open_page("vdoc03")
         patient = fast_clock_demo.api("vdoc03").get("/api/patients/").json()["results"][0]
-        consultation_id = _request_async_cardiology(village, patient["name"], "心悸三天")
+        consultation_id = request_async_cardiology(village, patient["name"], "心悸三天")
 
         # when the case is offered to an on-duty cardiologist (as a study's arrival does) and nobody answers
         doctor, coordinator = fast_clock_demo.api("vdoc03"), fast_clock_demo.api("coord")

@@ -18,9 +18,9 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from directory.demo import EXPERTS
-from tests.e2e.conftest import wait_for_js
+from tests.e2e.conftest import CANVAS_JS, sign_report, start_report, wait_for_js
 from tests.e2e.media import video_decoding
-from tests.journeys.conftest import SCREENSHOTS
+from tests.journeys.conftest import SCREENSHOTS, request_async_cardiology
 from tests.reports.pdf_checks import assert_pdf_shows
 
 pytestmark = pytest.mark.browser
@@ -33,21 +33,6 @@ TRACE_NOT_ATTACHED = "could not be attached"  # reports/services/delivery.py, wh
 def _patient(demo, doctor: str) -> dict:
     """A demo patient of the doctor's clinic, as the patient search shows them."""
     return demo.api(doctor).get("/api/patients/").json()["results"][0]
-
-
-def _request_async_cardiology(village, patient_name: str, reason: str) -> int:
-    """Through the console: find the patient, request an async cardiology consultation; returns its id."""
-    village.wait_for_selector("#socket-state[data-state=open]")
-    village.fill("#patient-q", patient_name)
-    village.click("#patient-search button[type=submit]")
-    village.click(f"#patient-results button:has-text('{patient_name}') >> nth=0")
-    village.select_option("#consult-specialty", "cardiology")
-    village.check("#consult-form input[name=mode][value=async]")
-    village.fill("#consult-form textarea[name=reason]", reason)
-    village.click("#consult-form button[type=submit]")
-    village.wait_for_selector("#consult-status:has-text('已申请')")
-    wait_for_js(village, "document.querySelector('#upload-consultation').value !== ''")
-    return int(village.input_value("#upload-consultation"))
 
 
 def _fresh_ecg(tmp_path: Path) -> str:
@@ -91,7 +76,7 @@ def test_an_upload_shows_its_true_outcome_a_bad_file_its_reason_a_good_ecg_proce
     # given the village doctor's console and a consultation of theirs
     village = person("vdoc01")
     patient = _patient(demo, "vdoc01")
-    consultation_id = _request_async_cardiology(village, patient["name"], "心悸三天")
+    consultation_id = request_async_cardiology(village, patient["name"], "心悸三天")
     # when they upload a text file as an ECG
     notes = tmp_path / "notes.txt"
     notes.write_text("患者自述心悸三天，无胸痛。\n" * 20)
@@ -116,7 +101,7 @@ def test_journey_1_the_signed_ecg_report_reaches_the_village_with_its_trace_and_
     # given the village doctor's console, a consultation requested there and its 12-lead ECG uploaded
     village = person("vdoc02")
     patient = _patient(demo, "vdoc02")
-    consultation_id = _request_async_cardiology(village, patient["name"], "胸闷两天，活动后加重")
+    consultation_id = request_async_cardiology(village, patient["name"], "胸闷两天，活动后加重")
     village.evaluate("window.__journeyMark = 'kept'")
     _upload(village, "ecg", _fresh_ecg(tmp_path))
     village.wait_for_selector(".upload[data-state=ingested]", timeout=SLOW_MS)
@@ -132,13 +117,8 @@ def test_journey_1_the_signed_ecg_report_reaches_the_village_with_its_trace_and_
         expert.click(f"{row} a:has-text('阅片')")
     expert.wait_for_selector("body[data-ready=true]")
     expert.wait_for_selector("#ecg[data-drawn-leads='12']", timeout=SLOW_MS)
-    expert.click("#report button[data-start=ecg]")
-    expert.wait_for_selector("#report[data-state=draft]")
-    expert.fill("#report textarea[name=conclusion]", "窦性心律，心电图正常范围。")
-    expert.wait_for_selector("#report .status:has-text('已于')")
-    expert.click("#report button:has-text('签发')")
-    expert.click("#sign-dialog button[data-confirm]")  # the sign dialog's summary, confirmed
-    expert.wait_for_selector("#report[data-state=signed]")
+    start_report(expert, "ecg")
+    sign_report(expert, conclusion="窦性心律，心电图正常范围。")
 
     # then the report arrives on the village console, live (the page was not reloaded)
     report = village.wait_for_selector(f"#reports li.unread:has-text('#{consultation_id}')", timeout=SLOW_MS)
@@ -312,14 +292,8 @@ def test_journey_2_a_booked_cloud_clinic_opens_its_room_the_patient_joins_by_pho
     expert.click("#btn-leave")
     expert.goto(f"/read/{consultation_id}/")
     expert.wait_for_selector("body[data-ready=true]")
-    expert.click("#report button[data-start=consultation]")
-    expert.wait_for_selector("#report[data-state=draft]")
-    expert.fill("#report textarea[name=assessment]", "阵发性室上性心动过速可能，血流动力学稳定。")
-    expert.fill("#report textarea[name=plan]", "完善24小时动态心电图，避免浓茶咖啡。")
-    expert.wait_for_selector("#report .status:has-text('已于')")
-    expert.click("#report button:has-text('签发')")
-    expert.click("#sign-dialog button[data-confirm]")
-    expert.wait_for_selector("#report[data-state=signed]")
+    start_report(expert, "consultation")
+    sign_report(expert, assessment="阵发性室上性心动过速可能，血流动力学稳定。", plan="完善24小时动态心电图，避免浓茶咖啡。")
 
     # then the report reaches the village console live, and its PDF reads what the expert wrote
     item = f"#reports li.unread:has-text('#{consultation_id}')"
@@ -342,16 +316,6 @@ def _assert_pdf(page, href: str, tmp_path: Path, **shows) -> None:
 
 
 # --- journey 3: imaging --------------------------------------------------------------------------------
-
-CANVAS_JS = """() => {
-  const canvas = document.querySelector('#images canvas.iv-canvas');
-  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  const levels = new Set();
-  let sum = 0;
-  for (let i = 0; i < px.length; i += 4) { sum += px[i]; levels.add(px[i]); }
-  return { mean: sum / (px.length / 4), levels: levels.size };
-}"""
-
 
 def test_journey_3_a_township_ct_is_read_by_the_offered_radiologist_and_the_report_returns_with_its_image(
         demo, person, tmp_path):
@@ -406,14 +370,8 @@ def test_journey_3_a_township_ct_is_read_by_the_offered_radiologist_and_the_repo
     wait_for_js(radiologist, f"({CANVAS_JS})().mean !== {default_window['mean']}", timeout_ms=SLOW_MS)
 
     # when the radiologist writes and signs the imaging report
-    radiologist.click("#report button[data-start=imaging]")
-    radiologist.wait_for_selector("#report[data-state=draft]")
-    radiologist.fill("#report textarea[name=findings]", "双肺纹理清晰，未见明确实质性病变。")
-    radiologist.fill("#report textarea[name=impression]", "胸部CT未见明显异常。")
-    radiologist.wait_for_selector("#report .status:has-text('已于')")
-    radiologist.click("#report button:has-text('签发')")
-    radiologist.click("#sign-dialog button[data-confirm]")
-    radiologist.wait_for_selector("#report[data-state=signed]")
+    start_report(radiologist, "imaging")
+    sign_report(radiologist, findings="双肺纹理清晰，未见明确实质性病变。", impression="胸部CT未见明显异常。")
 
     # then the report reaches the township console live, its PDF carries the CT frame, and it is acknowledged
     item = f"#reports li.unread:has-text('#{consultation_id}')"

@@ -7,13 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.conftest import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import ROOT, free_port
 
 
 def server_env(database_url: str, **extra) -> dict:

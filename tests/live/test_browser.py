@@ -12,7 +12,7 @@ from playwright.async_api import async_playwright
 
 from live.models import Participant, RelayWorker
 from live.services import tokens
-from tests.conftest import ARTIFACTS, _database_url
+from tests.conftest import ARTIFACTS, postgres_url
 from tests.live.conftest import session_cookie
 from tests.live.peers import colour_peer, websocket_signalling
 from tests.live.servers import server_env, start_daphne, start_relay_worker, stop
@@ -28,7 +28,7 @@ RED, GREEN = (255, 0, 0), (0, 255, 0)
 @pytest.fixture(scope="module")
 def stack(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
-        env = server_env(_database_url())
+        env = server_env(postgres_url())
     logs = tmp_path_factory.mktemp("live-e2e")
     relay = start_relay_worker(env, logs / "relay.log", name="e2e-relay")
     daphne, port = start_daphne(env, logs / "daphne.log")

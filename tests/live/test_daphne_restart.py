@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 
 from live.models import Participant
 from live.services import rooms
-from tests.conftest import _database_url
+from tests.conftest import postgres_url
 from tests.live.conftest import session_cookie
 from tests.live.servers import server_env, start_daphne, stop
 
@@ -35,7 +35,7 @@ async def _events_until(ws, seq: int) -> list[dict]:
 
 
 async def test_client_resumes_without_gaps_after_a_daphne_restart(room, people, tmp_path):
-    env = await sync_to_async(lambda: server_env(_database_url()))()
+    env = await sync_to_async(lambda: server_env(postgres_url()))()
     cookie = await sync_to_async(session_cookie)(people["expert"])
     daphne, port = await sync_to_async(start_daphne)(env, tmp_path / "daphne-1.log")
     try:

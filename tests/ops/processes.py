@@ -1,7 +1,6 @@
 """Real server processes for the ops tests: Daphne on a free loopback port, on the test database."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -9,20 +8,14 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import ROOT, _database_url
+from tests.conftest import ROOT, free_port, postgres_url
 
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def server_env(**extra) -> dict:
     """The environment of a server process: this test run's database, Redis and channel prefix."""
-    env = dict(os.environ, DATABASE_URL=_database_url(), DJANGO_SETTINGS_MODULE="teleclinic.test_settings",
+    env = dict(os.environ, DATABASE_URL=postgres_url(), DJANGO_SETTINGS_MODULE="teleclinic.test_settings",
                PYTHONUNBUFFERED="1")
     env.update(extra)
     return env

@@ -32,12 +32,12 @@ from reports.services.delivery import deliveries_sweep
 from studies.models import EcgRecord, Instance, ReportStudy, Upload
 from studies.services.ingest import uploads_ingest_stalled
 from studies.services.uploads import upload_append, upload_create
-from tests.conftest import _database_url
+from tests.conftest import postgres_url
 from tests.reports.conftest import MEASUREMENTS, fill
 from tests.reports.pdf_checks import assert_pdf_shows
 from tests.reports.realdata import stored_real_ecg_ref
-from tests.reports.test_reliability import _wait_for_other_sessions_to_end
-from tests.reports.workers import kill_group, reports_tasks_routed_to, start_worker, stop_worker
+from tests.reports.workers import (kill_group, reports_tasks_routed_to, start_worker, stop_worker,
+                                   wait_for_other_sessions_to_end)
 from tests.studies.ecgfiles import ecg_csv
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -145,7 +145,7 @@ def test_a_worker_killed_with_hundreds_of_tasks_in_flight_leaves_every_effect_do
     doctor.save()
     uploads_n, reports_n = TASKS * 2 // 50 * 10, TASKS * 3 // 100 * 10  # 40 % ingest, 30 % render, 30 % deliver
     queue, logs, workers = f"ops-kill-{uuid.uuid4().hex[:8]}", [tmp_path / "w1.log", tmp_path / "w2.log"], []
-    database_url = _database_url()
+    database_url = postgres_url()
     with reports_tasks_routed_to(queue, patterns=("reports.*", "studies.*")):
         # and the tasks queued: uploads completed (ingest queued) and reports signed (render queued, then deliver)
         started = time.monotonic()
@@ -174,7 +174,7 @@ def test_a_worker_killed_with_hundreds_of_tasks_in_flight_leaves_every_effect_do
         finally:
             for proc in workers:
                 stop_worker(proc)
-            _wait_for_other_sessions_to_end()
+            wait_for_other_sessions_to_end()
     # then the kill hit running tasks, half-way
     assert in_flight and 0 < at_kill < total, (in_flight, at_kill)
     # and each upload was ingested exactly once: one ECG record (and one DICOM instance for a waveform), none failed

@@ -20,13 +20,13 @@ from websockets.exceptions import ConnectionClosed
 from reports.models import Delivery
 from reports.services import drafting
 from reports.services.delivery import deliveries_sweep
-from tests.conftest import _database_url
+from tests.conftest import postgres_url
 from tests.ops.processes import daphne
 from tests.ops.test_scaled_stack import session_cookie
 from tests.reports.conftest import MEASUREMENTS, fill
 from tests import redis_server
-from tests.reports.test_reliability import _wait_for_other_sessions_to_end
-from tests.reports.workers import reports_tasks_routed_to, start_worker, stop_worker
+from tests.reports.workers import (reports_tasks_routed_to, start_worker, stop_worker,
+                                   wait_for_other_sessions_to_end)
 from tests.reports.realdata import stored_real_ecg_ref
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -122,14 +122,14 @@ def test_after_a_redis_restart_no_signed_report_is_lost_and_room_sockets_resume_
     queue = f"ops-redis-{uuid.uuid4().hex[:8]}"
     redis_start = redis_server.start_command()  # REDIS_URL's server, as it runs now
     with reports_tasks_routed_to(queue), daphne(tmp_path, MEDIA_ROOT=str(media)) as server:
-        worker = start_worker(database_url=_database_url(), queue=queue, log=tmp_path / "worker.log", env=worker_env)
+        worker = start_worker(database_url=postgres_url(), queue=queue, log=tmp_path / "worker.log", env=worker_env)
         try:
             result = asyncio.run(_scenario(server, cookies, report_ids, expert, room.pk))
         finally:
             stop_worker(worker)
             if not redis_server.ping():  # never leave the Redis down
                 redis_server.up(redis_start)
-    _wait_for_other_sessions_to_end()
+    wait_for_other_sessions_to_end()
     print(json.dumps({k: v for k, v in result.items() if k not in ("doctor_room", "expert_room")}))
     # then the signatures made while Redis was down were committed, and every report was delivered once
     assert result["signed_during_outage"] == report_ids[1:3]

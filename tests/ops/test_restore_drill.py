@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from django.db import connection
 
-from tests.conftest import ROOT, _database_url
+from tests.conftest import ROOT, postgres_url
 
 TABLES = ["directory_organisation", "directory_user", "directory_patient", "consult_consultation",
           "audit_auditevent", "authtoken_token"]
@@ -35,7 +35,7 @@ def _digests(root) -> dict:
 @pytest.fixture
 def restored_database():
     name = f"tc_restore_drill_{uuid.uuid4().hex[:8]}"
-    url = _database_url().rsplit("/", 1)[0] + f"/{name}"
+    url = postgres_url().rsplit("/", 1)[0] + f"/{name}"
     yield url
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -60,7 +60,7 @@ def test_backup_restores_rows_audit_log_with_its_trigger_and_media(transactional
 
     # when it is backed up and restored into a new database and media directory
     backup, target_media = tmp_path / "backup", tmp_path / "restored-media"
-    env = dict(os.environ, DATABASE_URL=_database_url(), MEDIA_ROOT=str(media),
+    env = dict(os.environ, DATABASE_URL=postgres_url(), MEDIA_ROOT=str(media),
                TARGET_DATABASE_URL=restored_database, TARGET_MEDIA_ROOT=str(target_media))
     for script, argument in (("backup.sh", backup), ("restore.sh", backup)):
         result = subprocess.run(["bash", f"scripts/{script}", str(argument)], cwd=ROOT, env=env,

@@ -189,7 +189,7 @@ def test_send_path_that_suspends_is_refused_loudly():
         await asyncio.sleep(0)
 
     with pytest.raises(RuntimeError, match="suspended"):
-        rtp_writer._run_to_completion(suspends())
+        rtp_writer.run_to_completion(suspends())
 
 
 async def test_publisher_remb_is_the_relays_ceiling_not_aiortcs_delay_estimate():

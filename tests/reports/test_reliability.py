@@ -19,12 +19,12 @@ from reports.services import drafting
 from reports.services.delivery import deliveries_sweep
 from teleclinic.asgi import application
 from tests import redis_server
-from tests.conftest import _database_url
+from tests.conftest import postgres_url
 
 from .conftest import MEASUREMENTS, fill
 from .realdata import stored_real_ecg_ref
 from .smtp import StallingSmtpServer
-from .workers import kill_group, reports_tasks_routed_to, start_worker, stop_worker
+from .workers import kill_group, reports_tasks_routed_to, start_worker, stop_worker, wait_for_other_sessions_to_end
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -117,7 +117,7 @@ async def test_workers_killed_while_rendering_and_while_delivering_still_deliver
     n = 10
     report_ids = await sync_to_async(_drafts)(people, assigned, n + 1)
     socket = await _connect(await sync_to_async(_cookie)(clinic))
-    database_url = await sync_to_async(_database_url)()
+    database_url = await sync_to_async(postgres_url)()
     workers, logs = [], [tmp_path / f"w{i}.log" for i in (1, 2, 3)]
 
     async def start(log):
@@ -155,7 +155,7 @@ async def test_workers_killed_while_rendering_and_while_delivering_still_deliver
         for proc in workers:
             await sync_to_async(stop_worker)(proc)
         await socket.disconnect()
-        await sync_to_async(_wait_for_other_sessions_to_end)()
+        await sync_to_async(wait_for_other_sessions_to_end)()
     assert len(killed_rendering) == 1 and len(killed_delivering) == 1 and 3 <= at_kill < n
     # then the socket was notified of each report exactly once, each with its PDF ready
     arrived = [f["report"] for f in frames if f["type"] == "report.arrived"]
@@ -170,20 +170,6 @@ async def test_workers_killed_while_rendering_and_while_delivering_still_deliver
     assert sorted(texted) == sorted(report_ids[:n])
     print(f"killed while rendering ({killed_rendering}) and while delivering ({killed_delivering}), "
           f"{at_kill}/{n} delivered at the second kill")
-
-
-def _wait_for_other_sessions_to_end(deadline_s: float = 15) -> None:
-    """A killed worker's database session ends a moment after it; the test database is dropped after us."""
-    from django.db import connection
-
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND pid <> pg_backend_pid()")
-            if cursor.fetchone()[0] == 0:
-                return
-        time.sleep(0.1)
 
 
 async def _wait_for_log(log, condition, deadline_s: float = 60) -> None:
@@ -215,7 +201,7 @@ async def test_after_a_redis_restart_the_clinic_gets_every_report_through_the_pe
     first_id, second_id = await sync_to_async(_drafts)(people, assigned, 2)
     cookie = await sync_to_async(_cookie)(clinic)
     socket = await _connect(cookie)
-    worker = await sync_to_async(start_worker)(database_url=await sync_to_async(_database_url)(), queue=queue,
+    worker = await sync_to_async(start_worker)(database_url=await sync_to_async(postgres_url)(), queue=queue,
                                                log=tmp_path / "w.log", env=worker_env)
     reconnected = None
     try:

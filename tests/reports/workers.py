@@ -67,3 +67,17 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 def stop_worker(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         kill_group(proc, signal.SIGTERM)
+
+
+def wait_for_other_sessions_to_end(deadline_s: float = 15) -> None:
+    """A killed worker's database session ends a moment after it; the test database is dropped after us."""
+    from django.db import connection
+
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid()")
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.1)

@@ -7,23 +7,18 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = Path("/usr/sbin/nginx")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_proxy_logs_secret_paths_masked(tmp_path):
     assert NGINX.exists(), f"{NGINX} is missing: scripts/install-system-deps.sh installs Debian's nginx"
     # given docker-compose.yml's nginx, on a free port, its upstream down (requests still logged: 502)
-    port = _free_port()
+    port = free_port()
     site = (ROOT / "scripts" / "nginx-compose.conf").read_text()
-    site = site.replace("web:8000", f"127.0.0.1:{_free_port()}").replace("listen 8000;", f"listen 127.0.0.1:{port};")
+    site = site.replace("web:8000", f"127.0.0.1:{free_port()}").replace("listen 8000;", f"listen 127.0.0.1:{port};")
     site = site.replace("/var/log/nginx/access.log", str(tmp_path / "access.log"))
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "main.conf").write_text(f"pid {tmp_path}/nginx.pid;\ndaemon off;\nevents {{}}\n"

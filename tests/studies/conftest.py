@@ -64,14 +64,6 @@ def wait_for_upload(upload_id: str, states=("ingested", "failed"), timeout: floa
         time.sleep(0.1)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
     """Daphne serving teleclinic.asgi in a subprocess on the test database (live_server is WSGI-only)."""
@@ -80,11 +72,11 @@ def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
     import subprocess
     import sys
 
-    from tests.conftest import ROOT, _database_url
+    from tests.conftest import ROOT, free_port, postgres_url
 
     with django_db_blocker.unblock():
-        database_url = _database_url()
-    port = _free_port()
+        database_url = postgres_url()
+    port = free_port()
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="teleclinic.test_settings")
     with open(log, "w") as out:

@@ -14,14 +14,15 @@ from pynetdicom.sop_class import (CTImageStorage, MRImageStorage, NuclearMedicin
 
 from studies import dicom_scp
 from studies.models import ImagingStudy, Instance
-from tests.studies.conftest import _free_port, sample_bytes
+from tests.conftest import free_port
+from tests.studies.conftest import sample_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def receiver():
-    port = _free_port()
+    port = free_port()
     server = dicom_scp.start(host="127.0.0.1", port=port, block=False)
     port_server = PortServer(port, server)
     yield port_server
@@ -83,7 +84,7 @@ def test_a_patient_id_held_outside_the_organisation_waits_unmatched_as_an_unknow
 
 
 def test_management_command_starts_and_answers_c_echo(django_db_setup):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "manage.py", "dicom_scp", "--port", str(port), "--host", "127.0.0.1"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -193,7 +194,7 @@ def test_instances_answered_but_not_yet_stored_are_stored_when_the_receiver_star
     with open(batch.journal_path, "ab") as journal:
         journal.write(cstore._RECORD.pack(len(datas[0])) + datas[0][:100])
     # when the receiver starts again
-    port = _free_port()
+    port = free_port()
     server = dicom_scp.start(host="127.0.0.1", port=port, block=False)
     server.shutdown()
     # then both answered instances are stored, and the journal is gone

@@ -5,7 +5,7 @@ import pytest
 
 from audit.models import AuditEvent
 from consult.models import Consultation, Urgency
-from studies.formats.ecg.measure import _r_peaks
+from studies.formats.ecg.measure import r_peaks
 from studies.models import EcgRecord
 from studies.services.ingest import ingest_upload
 from tests.formats.formats_samples import make_csv, make_wfdb_zip
@@ -26,7 +26,7 @@ def media(settings, tmp_path):
 @pytest.fixture(scope="module")
 def parts():
     ecg = reference_ecg()
-    _, rpeaks = _r_peaks(ecg.leads["II"].astype(float), ecg.sampling_rate)
+    _, rpeaks = r_peaks(ecg.leads["II"].astype(float), ecg.sampling_rate)
     return beat_parts(ecg, rpeaks)
 
 

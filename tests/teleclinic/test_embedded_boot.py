@@ -1,18 +1,11 @@
 """The embedded default (`make run`) boots: SQLite, in-memory layer, in-process jobs, demo seeded."""
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
-from tests.conftest import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import ROOT, free_port
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -22,7 +15,7 @@ def _get(url: str) -> tuple[int, str]:
 
 def test_run_command_serves_healthz_and_login_page(tmp_path):
     # given a clean environment with no database or Redis configured
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
     env.update(DJANGO_SETTINGS_MODULE="teleclinic.settings", TELECLINIC_VAR_DIR=str(tmp_path))
     log = tmp_path / "run.log"

@@ -1,5 +1,5 @@
 """Regular atrial waves, for rhythm.py: the autocorrelation of what lies between the QRS complexes
-(`_periodicity`, also behind the complete-AV-block test), atrial flutter seen between T wave and QRS, and
+(`periodicity`, also behind the complete-AV-block test), atrial flutter seen between T wave and QRS, and
 flutter conducted 2:1 (one wave hidden in the ST-T)."""
 import numpy as np
 
@@ -13,8 +13,8 @@ FLUTTER_PERIODICITY = 0.7  # autocorrelation of the diastolic stretches at the f
 FLUTTER_HALF_CYCLE = 0.75
 
 
-def _periodicity(residual: np.ndarray, fs: float, ventricular_rate: float, longest_ms: float = 1500.0,
-                 valid: np.ndarray | None = None, threshold: float = 0.4) -> tuple[float, bool] | None:
+def periodicity(residual: np.ndarray, fs: float, ventricular_rate: float, longest_ms: float = 1500.0,
+                valid: np.ndarray | None = None, threshold: float = 0.4) -> tuple[float, bool] | None:
     """(atrial rate, linked to the ventricles) from the residual's autocorrelation; None if not periodic.
 
     Linked: the atrial rate is a whole multiple of the ventricular rate (2:1, 3:1 conduction).
@@ -43,7 +43,7 @@ def _periodicity(residual: np.ndarray, fs: float, ventricular_rate: float, longe
     return atrial_rate, abs(ratio - round(ratio)) < 0.08
 
 
-def _flutter_waves(leads, rpeaks: np.ndarray, t_end: int, fs: float, reference: float) -> float | None:
+def flutter_waves(leads, rpeaks: np.ndarray, t_end: int, fs: float, reference: float) -> float | None:
     """The atrial rate when the stretches between T wave and QRS hold regular waves at 240-340/min
     (flutter waves, in a lead where they are large: II, III, aVF, V1); else None. Flutter waves
     locked to the QRS (2:1, 4:1) look like a P wave before each QRS: this is looked at first."""
@@ -53,8 +53,8 @@ def _flutter_waves(leads, rpeaks: np.ndarray, t_end: int, fs: float, reference: 
         valid = np.ones(len(leads[name]))
         for r in rpeaks:
             valid[max(0, r - ms(80, fs)):r + t_end] = 0.0  # only what lies between T and the next QRS
-        found = _periodicity(_stretches_centred(leads[name], valid), fs, 60000.0 / reference, longest_ms=260.0,
-                             valid=valid, threshold=FLUTTER_PERIODICITY)
+        found = periodicity(_stretches_centred(leads[name], valid), fs, 60000.0 / reference, longest_ms=260.0,
+                            valid=valid, threshold=FLUTTER_PERIODICITY)
         if found is not None and FLUTTER_RATE[0] <= found[0] <= FLUTTER_RATE[1]:
             return found[0]
     return None
@@ -70,7 +70,7 @@ def _stretches_centred(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
-def _flutter_two_to_one(leads, rpeaks: np.ndarray, shapes: BeatShape, fs: float, reference: float) -> float | None:
+def flutter_two_to_one(leads, rpeaks: np.ndarray, shapes: BeatShape, fs: float, reference: float) -> float | None:
     """The atrial rate (twice the ventricular) when a regular rhythm at 120-170/min is flutter conducted 2:1;
     else None. At 2:1 one flutter wave stands before each QRS like a P wave and the other hides in the ST-T,
     exactly half a cycle earlier: the stretch before the QRS is found again there (in sinus tachycardia

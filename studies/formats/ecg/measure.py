@@ -104,7 +104,7 @@ def _measure(ecg: Ecg, *, lead: str) -> tuple[ComputedMeasurements, RhythmAnalys
     if ecg.duration_s < 4:
         raise MeasurementError("The ECG is shorter than 4 s; record at least 10 s to measure it.")
     fs = ecg.sampling_rate
-    cleaned, rpeaks = _r_peaks(ecg.leads[lead].astype(np.float64), fs)
+    cleaned, rpeaks = r_peaks(ecg.leads[lead].astype(np.float64), fs)
     rhythm = analyse_rhythm(ecg, rpeaks)
     rpeaks = rhythm.rpeaks
     if len(rpeaks) < 3:
@@ -176,7 +176,8 @@ def _plausible(value: float | None, kind: str) -> float | None:
     return value if value is not None and low <= value <= high else None
 
 
-def _r_peaks(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+def r_peaks(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """(the cleaned lead, its R peaks' sample indices) by neurokit2; MeasurementError under 3 beats."""
     import neurokit2 as nk
 
     try:
@@ -200,7 +201,7 @@ def _delineate(cleaned: np.ndarray, rpeaks: np.ndarray, fs: float) -> dict[str, 
     def qrs_onsets(x, r, f):
         return nk.ecg_delineate(x, r, sampling_rate=f, method="prominence")[1]["ECG_R_Onsets"]
 
-    for key, delineate in (("ECG_T_Offsets", _dwt_t_offsets), ("ECG_R_Onsets", qrs_onsets)):
+    for key, delineate in (("ECG_T_Offsets", dwt_t_offsets), ("ECG_R_Onsets", qrs_onsets)):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -212,7 +213,7 @@ def _delineate(cleaned: np.ndarray, rpeaks: np.ndarray, fs: float) -> dict[str, 
     return waves
 
 
-def _dwt_t_offsets(cleaned: np.ndarray, rpeaks: np.ndarray, fs: float) -> list:
+def dwt_t_offsets(cleaned: np.ndarray, rpeaks: np.ndarray, fs: float) -> list:
     """neurokit2's "dwt" T-wave ends, the same steps as its ecg_delineate(method="dwt") takes for them, without
     the Q and S peaks and P waves it also finds there (two thirds of its time, on pandas epochs), which the QT
     does not use. neurokit2 is pinned below 0.3 (pyproject.toml) for these functions of its module."""

@@ -12,20 +12,19 @@ import base64
 import binascii
 
 import numpy as np
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
-from ..errors import InvalidEcg, UnsafeXml
+from ..errors import InvalidEcg
 from ..limits import DEFAULT_LIMITS, Limits, check_size
-from .model import Ecg, build_ecg, measurement_key, unit_factor
+from .model import Ecg, build_ecg, unit_factor
+from .vendor_xml import device_measurements, parse_vendor_xml
 
 MUSE_UNITS = {"MICROVOLTS": "uV", "MILLIVOLTS": "mV", "VOLTS": "V"}
 
 
 def read_muse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Ecg:
     check_size(data, limits)
-    root = _parse(data)
+    root = parse_vendor_xml(data, vendor="MUSE", bad_xml_code="muse_bad_xml")
     if root.tag != "RestingECG":
         raise InvalidEcg("The XML file is not a GE MUSE RestingECG document.", code="muse_wrong_root")
     rhythm = next((w for w in root.iter("Waveform") if _text(w, "WaveformType").lower() == "rhythm"), None)
@@ -43,16 +42,8 @@ def read_muse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Ecg:
     if not columns or len({len(c) for c in columns}) != 1:
         raise InvalidEcg("The MUSE XML leads are missing or have different lengths.", code="ecg_no_samples")
     return build_ecg(names=names, microvolts=np.column_stack(columns), sampling_rate=rate, source_format="muse",
-                     device_measurements=_measurements(root), device_statements=_statements(root))
-
-
-def _parse(data: bytes) -> Element:
-    try:
-        return fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise UnsafeXml("The MUSE XML declares entities, which we refuse for safety.") from exc
-    except (ParseError, ValueError) as exc:
-        raise InvalidEcg(f"The MUSE XML is not well-formed ({exc}).", code="muse_bad_xml") from exc
+                     device_measurements=device_measurements(root.find("RestingECGMeasurements"), "ge"),
+                     device_statements=_statements(root))
 
 
 def _text(element: Element, tag: str) -> str:
@@ -81,19 +72,6 @@ def _lead_samples(lead: Element) -> np.ndarray:
         raise InvalidEcg(f"The MUSE lead {name} has an odd number of bytes.", code="ecg_bad_samples")
     units = MUSE_UNITS.get(_text(lead, "LeadAmplitudeUnits").upper(), "uV")
     return np.frombuffer(raw, dtype="<i2").astype(np.float64) * per_bit * unit_factor(units)
-
-
-def _measurements(root: Element) -> dict[str, float]:
-    out: dict[str, float] = {}
-    block = root.find("RestingECGMeasurements")
-    for child in block if block is not None else []:
-        try:
-            value = float((child.text or "").strip())
-        except ValueError:
-            continue
-        key = measurement_key(child.tag, "ge") or child.tag
-        out.setdefault(key, value)
-    return out
 
 
 def _statements(root: Element) -> list[str]:

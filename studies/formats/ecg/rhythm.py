@@ -29,7 +29,7 @@ import numpy as np
 from . import beats as _beats
 from .beats import (BeatShape, beat_shapes, filtered_leads, ms, p_wave_windows, refine_peaks, stack_windows,
                     t_wave_end)
-from .flutter import FLUTTER_RATE, _flutter_two_to_one, _flutter_waves, _periodicity
+from .flutter import FLUTTER_RATE, flutter_two_to_one, flutter_waves, periodicity
 from .model import Ecg
 
 NORMAL, PVC, PAC = "N", "V", "A"
@@ -102,9 +102,9 @@ def analyse_rhythm(ecg: Ecg, rpeaks: np.ndarray) -> RhythmAnalysis:
                     for name in dict.fromkeys((*[n for n in P_LEADS if n in leads], p_lead)))
     # flutter conducted at a fixed ratio is regular; an irregular rhythm's waves are left to the AF test
     regular = nrmssd <= IRREGULAR_NRMSSD
-    flutter = _flutter_waves(leads, rpeaks, t_wave_end(leads, rpeaks, fs), fs, reference) if regular else None
+    flutter = flutter_waves(leads, rpeaks, t_wave_end(leads, rpeaks, fs), fs, reference) if regular else None
     if flutter is None and regular and p_present:  # the wave before each QRS may be one of two flutter waves
-        flutter = _flutter_two_to_one(leads, rpeaks, shapes, fs, reference)
+        flutter = flutter_two_to_one(leads, rpeaks, shapes, fs, reference)
     rhythm, atrial_rate = ((Rhythm.FLUTTER, round(flutter, 1)) if flutter is not None
                            else _rhythm(p_present, nrmssd, reference, leads[p_lead], rpeaks, labels, fs))
     if rhythm in (Rhythm.SINUS, Rhythm.SINUS_BRADY, Rhythm.SINUS_TACHY):
@@ -218,7 +218,7 @@ def _atrial_activity(x: np.ndarray, rpeaks: np.ndarray, labels: list[str], fs: f
             residual[lo:hi] -= template
     for r in rpeaks:  # what the subtraction leaves of the QRS itself is not atrial
         residual[max(0, r - ms(70, fs)):r + ms(90, fs)] = 0.0
-    return _periodicity(residual, fs, 60000.0 / reference)
+    return periodicity(residual, fs, 60000.0 / reference)
 
 
 def _pr_ms(leads, shapes: BeatShape, conducted: np.ndarray, fs: float, rr_ms: float) -> float | None:

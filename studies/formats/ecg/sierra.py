@@ -15,13 +15,12 @@ import binascii
 import math
 
 import numpy as np
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
-from ..errors import InvalidEcg, UnsafeXml
+from ..errors import InvalidEcg
 from ..limits import DEFAULT_LIMITS, Limits, check_size
-from .model import Ecg, build_ecg, measurement_key
+from .model import Ecg, build_ecg
+from .vendor_xml import device_measurements, local_name, parse_vendor_xml
 
 STORED = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")  # the leads an XLI file keeps whole
 SIERRA_12 = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -34,8 +33,8 @@ VERSIONS = ("1.03", "1.04", "1.04.01", "1.04.02")  # the ones sierraecg's XLI de
 
 def read_sierra(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Ecg:
     check_size(data, limits)
-    root = _parse(data)
-    if _local(root.tag) != "restingecgdata":
+    root = parse_vendor_xml(data, vendor="Philips", bad_xml_code="sierra_bad_xml")
+    if local_name(root.tag) != "restingecgdata":
         raise InvalidEcg("The XML file is not a Philips Sierra ECG (root <restingecgdata>).", code="sierra_wrong_root")
     _check_version(root)
     waveforms = _first(root, "parsedwaveforms")
@@ -49,7 +48,8 @@ def read_sierra(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Ecg:
     per_unit = _resolution(root, waveforms)
     microvolts = np.column_stack([leads[n].astype(np.float64) * per_unit for n in names])
     return build_ecg(names=names, microvolts=microvolts, sampling_rate=rate, source_format="sierra",
-                     device_measurements=_measurements(root), device_statements=_statements(root))
+                     device_measurements=device_measurements(_first(root, "globalmeasurements"), "philips"),
+                     device_statements=_statements(root))
 
 
 def _check_version(root: Element) -> None:
@@ -134,7 +134,8 @@ def _xli_lead(chunk: bytes, per_lead: int) -> np.ndarray:
 def _resolution(root: Element, waveforms: Element) -> float:
     """µV per unit: <signalcharacteristics><resolution>, else the waveforms' attribute (PageWriters write 5)."""
     characteristics = _first(root, "signalcharacteristics")
-    element = next((c for c in characteristics if _local(c.tag) == "resolution"), None) if characteristics is not None else None
+    children = list(characteristics) if characteristics is not None else []
+    element = next((c for c in children if local_name(c.tag) == "resolution"), None)
     value = _number(element) or _number_text(waveforms.get("resolution"))
     if value is None or not 0 < value <= 1000:
         raise InvalidEcg("The Philips XML gives no plausible amplitude resolution (µV per unit).", code="ecg_bad_units")
@@ -148,26 +149,13 @@ def _number_text(text: str | None) -> float | None:
         return None
 
 
-def _parse(data: bytes) -> Element:
-    try:
-        return fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise UnsafeXml("The Philips XML declares entities, which we refuse for safety.") from exc
-    except (ParseError, ValueError) as exc:
-        raise InvalidEcg(f"The Philips XML is not well-formed ({exc}).", code="sierra_bad_xml") from exc
-
-
 def _text(root: Element, name: str) -> str:
     found = _first(root, name)
     return (found.text or "").strip() if found is not None else ""
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def _first(root: Element, name: str) -> Element | None:
-    return next((e for e in root.iter() if _local(e.tag) == name), None)
+    return next((e for e in root.iter() if local_name(e.tag) == name), None)
 
 
 def _number(element: Element | None, default: float | None = None) -> float | None:
@@ -177,22 +165,13 @@ def _number(element: Element | None, default: float | None = None) -> float | No
         return default
 
 
-def _measurements(root: Element) -> dict:
-    found = _first(root, "globalmeasurements")
-    out: dict = {}
-    for child in list(found) if found is not None else []:
-        value = _number(child)
-        if value is not None:
-            out[measurement_key(_local(child.tag), "philips") or _local(child.tag)] = value
-    return out
-
-
 def _statements(root: Element) -> list[str]:
     interpretation = _first(root, "interpretation")
     out = []
-    for statement in [e for e in interpretation.iter() if _local(e.tag) == "statement"] if interpretation is not None else []:
+    found = interpretation.iter() if interpretation is not None else []
+    for statement in [e for e in found if local_name(e.tag) == "statement"]:
         # the left statement is the finding; the right one its criteria ("normal P axis, V-rate 60-99")
-        text = next(((c.text or "").strip() for c in statement if _local(c.tag) == "leftstatement"), "")
+        text = next(((c.text or "").strip() for c in statement if local_name(c.tag) == "leftstatement"), "")
         if text:
             out.append(text)
     return out
