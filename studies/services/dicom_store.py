@@ -284,6 +284,16 @@ def _existing_study_refusal(study: ImagingStudy, source: Source, writable: set[i
     return None
 
 
+def stored_instance_refusal(*, sop_instance_uid: str, source: Source) -> DomainError | None:
+    """Why storing an instance with this SOP Instance UID would be refused because it is stored already (in a
+    study out of the source's reach), if it would: one indexed lookup. C-STORE asks before it answers an
+    instance whose store waits for its batch (services/cstore.py), as store_dicom_instances would decide."""
+    stored = Instance.objects.select_related("series__study").filter(sop_instance_uid=sop_instance_uid).first()
+    if stored is None or stored.series.study_id in writable_studies(source, [stored.series.study]):
+        return None
+    return StudyOutOfReach(stored.series.study)
+
+
 def writable_studies(source: Source, studies) -> set[int]:
     """The ids of those existing `studies` the source may add instances to (scopes.study_write_q)."""
     ids = {s.pk for s in studies if isinstance(s, ImagingStudy)}
