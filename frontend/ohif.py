@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.utils import translation
+from django.utils.translation import gettext
 
 mimetypes.add_type("application/wasm", ".wasm")
 mimetypes.add_type("text/javascript", ".js")
@@ -27,6 +28,49 @@ def _root() -> Path:
 
 def ohif_installed() -> bool:
     return (_root() / "index.html").exists()
+
+
+# The reading page's "Compare with this prior": the case's study left, the prior right, one viewport each.
+# OHIF's own @ohif/hpCompare opens its first stage, a 2x2 grid for two series of each study (OHIF starts
+# a protocol at the stage its URL names by id, and that protocol's stages have none), so with one series
+# each its lower row stays empty. Ours, registered by a small extension in app-config.js (OHIF registers
+# the hanging protocol module of every extension listed there), has the 1x2 stage first.
+COMPARE_PROTOCOL_ID = "@teleclinic/hpCompare"
+
+
+def _compare_protocol(name: str) -> dict:
+    def selector(study_index: int) -> dict:  # the URL's first study is the case's, the second the prior
+        return {
+            "studyMatchingRules": [{"attribute": "studyInstanceUIDsIndex", "from": "options", "required": True,
+                                    "constraint": {"equals": {"value": study_index}}}],
+            "seriesMatchingRules": [{"attribute": "numImageFrames", "constraint": {"greaterThan": {"value": 0}}},
+                                    {"attribute": "isDisplaySetFromUrl", "weight": 20,
+                                     "constraint": {"equals": True}}],
+        }
+
+    def viewports(*selectors: str, second_series: bool = False) -> list[dict]:
+        options = {"toolGroupId": "default", "allowUnmatchedView": True}
+        return [{"viewportOptions": options, "displaySets": [{"id": s, "matchedDisplaySetsIndex": int(second_series)}]}
+                for s in selectors]
+
+    def stage(stage_id: str, rows: int, viewports: list[dict]) -> dict:
+        return {"id": stage_id, "name": stage_id, "stageActivation": {"enabled": {"minViewportsMatched": len(viewports)}},
+                "viewportStructure": {"layoutType": "grid", "properties": {"rows": rows, "columns": 2}},
+                "viewports": viewports}
+
+    pair = ("defaultDisplaySetId", "priorDisplaySetId")
+    return {
+        "id": COMPARE_PROTOCOL_ID, "name": name, "numberOfPriorsReferenced": 1, "toolGroupIds": ["default"],
+        "protocolMatchingRules": [{"id": "Two Studies", "weight": 1000, "attribute": "StudyInstanceUID",
+                                   "from": "prior", "required": True, "constraint": {"notNull": True}}],
+        "displaySetSelectors": {pair[0]: selector(0), pair[1]: selector(1)},
+        "defaultViewport": {"viewportOptions": {"viewportType": "stack", "toolGroupId": "default",
+                                                "allowUnmatchedView": True},
+                            "displaySets": [{"id": pair[0], "matchedDisplaySetsIndex": -1}]},
+        # 1x2 first (what the link opens); 2x2, for two series of each study, from OHIF's layout menu
+        "stages": [stage("1x2", 1, viewports(*pair)),
+                   stage("2x2", 2, viewports(*pair) + viewports(*pair, second_series=True))],
+    }
 
 
 def app_config(request) -> str:
@@ -52,11 +96,14 @@ def app_config(request) -> str:
         "maxNumRequests": {"interaction": 100, "thumbnail": 5, "prefetch": 10},
         "defaultDataSourceName": "teleclinic", "dataSources": [source],
     }
+    compare = _compare_protocol(gettext("Case and prior side by side"))
     roots = ("wadoUriRoot", "qidoRoot", "wadoRoot")
     # the viewer speaks the language of our pages (its i18next reads localStorage before the browser's)
     language = "zh" if translation.get_language().startswith("zh") else "en-US"
     return ("window.config = " + json.dumps(config, indent=1) + ";\n"
             + f"try {{ window.localStorage.setItem('i18nextLng', {json.dumps(language)}); }} catch (e) {{}}\n"
+            + "window.config.extensions.push({id: '@teleclinic/extension-compare', getHangingProtocolModule: () => "
+            + f"[{{name: {json.dumps(COMPARE_PROTOCOL_ID)}, protocol: {json.dumps(compare)}}}]}});\n"
             # the roots are this page's origin: right behind any proxy, and no host baked in
             + "".join(f"window.config.dataSources[0].configuration.{r} = window.location.origin + '/dicomweb';\n"
                       for r in roots))

@@ -200,7 +200,10 @@ class MetadataView(DicomWebView):
     @extend_schema(responses=DICOM_JSON_LIST)
     def get(self, request, study, series=None, instance=None):
         rows = _instances(request, study, series, instance)
-        return dicom_json([wado.metadata_json(i, self.base_url(request)) for i in rows])
+        base = self.base_url(request)
+        response = HttpResponse("[" + ",".join(wado.metadata_json_text(i, base) for i in rows) + "]")
+        response["Content-Type"] = DICOM_JSON
+        return response
 
 
 class FramesView(DicomWebView):

@@ -6,13 +6,16 @@ one after the other, each waiting for its answer, so there are never several ins
 a commit (as chat lines share one, live/services/chat_batch.py).
 
 How: each instance is read (the safe parse; a bad one is refused at once, 0xC000), appended to the
-association's journal (the first of each series is also stored at once, so that a series the sender may
-not add to is refused to it, not found out later) under MEDIA_ROOT/dicom-spool/ and the journal fdatasync'ed: then it is durable and
-answered with success. Every BATCH_MAX instances, FLUSH_AFTER_S after the first unstored one, and when the
-association ends (released, aborted or its connection lost), the batch is stored as STOW-RS stores a
-request (dicom_store.store_parsed_dicom: files, one transaction, one audit row per study) and the journal is
-emptied. A journal left by a process that died is stored when the receiver starts (`spool_recover`): an
-answered instance is never lost, and storing one twice is harmless (SOP Instance UID is the key).
+association's journal (the first of each series is also stored at once, so that a series the sender may not
+add to is refused to it, not found out later) under MEDIA_ROOT/dicom-spool/ and the journal fdatasync'ed: then
+it is durable and answered with success. A later instance of an accepted series is first looked up by its SOP
+Instance UID (one indexed query): one stored already in a study out of the sender's reach is refused in its
+answer, as its batch would refuse it; one waiting in the journal already is answered "stored" (its batch
+stores it once). Every BATCH_MAX instances, FLUSH_AFTER_S after the first unstored one, and when the
+association ends (released, aborted or its connection lost), the batch is stored as STOW-RS stores a request
+(dicom_store.store_parsed_dicom: files, one transaction, one audit row per study) and the journal is emptied.
+A journal left by a process that died is stored when the receiver starts (`spool_recover`): an answered
+instance is never lost, and storing one twice is harmless (SOP Instance UID is the key).
 """
 import logging
 import os
@@ -26,8 +29,8 @@ from django.db import connections
 
 from directory.models import Organisation
 
-from .dicom_store import dicom_parse, ingest_dicom_batch, store_parsed_dicom
-from .sources import Source
+from .dicom_store import dicom_parse, ingest_dicom_batch, store_parsed_dicom, stored_instance_refusal
+from .sources import Source, refusal_audit
 from .storage import media_path
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ class AssociationBatch:
         self.source = Source(by=None, organisation=organisation, interface="dicom")
         self.lock = threading.Lock()
         self.pending: list = []
+        self.pending_uids: set[str] = set()  # the SOP Instance UIDs in the journal, not yet stored
         self.accepted: set[tuple[str, str]] = set()  # (study, series) UIDs this association may add to
         self.first_at = 0.0
         self.timer: threading.Timer | None = None
@@ -58,9 +62,14 @@ class AssociationBatch:
         """Read one instance (FormatError if refused) and make it durable in the journal; it is stored later,
         but for the first of each series, stored now (the DomainError storing it meets, if refused)."""
         parsed = dicom_parse(data)
+        uid = parsed.index.sop_instance_uid
         series = (parsed.index.study_instance_uid, parsed.index.series_instance_uid)
         record = _RECORD.pack(len(data)) + data
         with self.lock:
+            if uid in self.pending_uids:
+                return  # durable in the journal already: its batch stores it once, and that answers "stored"
+            if series in self.accepted:
+                self._refuse_if_stored_out_of_reach(uid)
             size = os.fstat(self.journal).st_size
             written = os.write(self.journal, record)
             if written != len(record):  # a full disk: take the cut record back, answer "out of resources"
@@ -68,6 +77,7 @@ class AssociationBatch:
                 raise OSError(f"the C-STORE journal took {written} of {len(record)} bytes")
             os.fdatasync(self.journal)
             self.pending.append(parsed)
+            self.pending_uids.add(uid)
             if series not in self.accepted:
                 # a series' first instance is stored before it is answered: a study of another organisation, a
                 # series filed under another study, is refused to the sender (0xC000), not found out later
@@ -81,6 +91,13 @@ class AssociationBatch:
                 self._arm_timer()
             if len(self.pending) >= BATCH_MAX:
                 self._store()
+
+    def _refuse_if_stored_out_of_reach(self, uid: str) -> None:
+        """Raise (and audit) the refusal its batch would meet: the answer must not say "stored" first."""
+        refused = stored_instance_refusal(sop_instance_uid=uid, source=self.source)
+        if refused is not None:
+            refusal_audit(source=self.source, error=refused)
+            raise refused
 
     def flush(self) -> None:
         with self.lock:
@@ -124,6 +141,7 @@ class AssociationBatch:
         # and its journal, for the next store, and the journal is never emptied under it
         results = store_parsed_dicom(parsed=list(self.pending), source=self.source)
         self.pending = []
+        self.pending_uids.clear()
         refused = [r for r in results if isinstance(r, Exception)]
         for error in refused:  # answered already: what is refused now is told in the log and the audit
             log.warning("C-STORE from %s: an instance was refused when stored: %s", self.organisation, error)

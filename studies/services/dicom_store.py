@@ -3,7 +3,7 @@ made durable, then indexed with a few queries per batch; an instance sent again 
 read there too (a linked study, or an ECG record of that consultation)."""
 import hashlib
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.models import AuditEvent
 from audit.services import audit_record
@@ -282,6 +282,27 @@ def _existing_study_refusal(study: ImagingStudy, source: Source, writable: set[i
         return StudyOutOfReach(study, "This study is already filed under another patient.",
                                code="study_patient_mismatch")
     return None
+
+
+def stored_instance_refusal(*, sop_instance_uid: str, source: Source) -> DomainError | None:
+    """Why storing an instance with this SOP Instance UID would be refused because it is stored already (in a
+    study out of the source's reach), if it would: one indexed lookup. C-STORE asks before it answers an
+    instance whose store waits for its batch (services/cstore.py), as store_dicom_instances would decide."""
+    # One plain indexed SELECT: the ORM's building of the same query cost ten times the lookup itself (0.1 ms
+    # of CPU against 1.4 ms here), once per instance of every association.
+    with connection.cursor() as cursor:
+        cursor.execute(_STUDY_OF_INSTANCE_SQL, [sop_instance_uid])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    study = ImagingStudy.objects.get(pk=row[0])
+    return None if study.pk in writable_studies(source, [study]) else StudyOutOfReach(study)
+
+
+_STUDY_OF_INSTANCE_SQL = (
+    f"SELECT s.{Series._meta.get_field('study').column} FROM {Instance._meta.db_table} i "
+    f"JOIN {Series._meta.db_table} s ON s.{Series._meta.pk.column} = i.{Instance._meta.get_field('series').column} "
+    f"WHERE i.{Instance._meta.get_field('sop_instance_uid').column} = %s")
 
 
 def writable_studies(source: Source, studies) -> set[int]:

@@ -2,6 +2,7 @@
 study list, and, opened from the reading page, a CT series displayed through our DICOMweb with the
 user's session only, thumbnails served, a length measurement drawn."""
 import io
+import urllib.parse
 
 import pydicom
 import pytest
@@ -115,8 +116,20 @@ def test_reading_page_opens_ohif_which_lists_and_displays_the_cases_ct(people, c
     assert csp_violations == []
 
 
-NON_BLANK_VIEWPORTS = NON_BLANK_CANVAS.replace("return true;", "count += 1;").replace(
-    "() => {", "() => { let count = 0;").replace("return false;\n}", "return count;\n}")
+# each of OHIF's viewports: where it is, whether its canvas has non-blank pixels, and its image counter's count
+# ("(1/5)": the series' number of images)
+VIEWPORT_PANES = """() => [...document.querySelectorAll('[data-cy="viewport-pane"]')].map((pane) => {
+  const box = pane.getBoundingClientRect();
+  const canvas = pane.querySelector('canvas.cornerstone-canvas');
+  const values = new Set();
+  if (canvas && canvas.width && canvas.height) {
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < data.length; i += 4 * 97) values.add(data[i]);
+  }
+  const counter = /\\(1\\/(\\d+)\\)/.exec(pane.innerText || '');
+  return { left: box.left, top: box.top, width: box.width, height: box.height, nonBlank: values.size > 8,
+           slices: counter ? Number(counter[1]) : null };
+})"""
 
 
 def test_compare_with_prior_opens_ohif_with_the_current_and_the_prior_study_side_by_side(
@@ -150,24 +163,21 @@ def test_compare_with_prior_opens_ohif_with_the_current_and_the_prior_study_side
     with page.expect_popup() as opened:
         link.click()
     viewer = opened.value
-    # then OHIF opens both studies, the case's first, with the two-study hanging protocol
-    query = viewer.url.split("?", 1)[1]
-    assert "hpCompare" in viewer.url
+    # then OHIF opens both studies, the case's first, with our two-study hanging protocol
+    query = urllib.parse.unquote(viewer.url.split("?", 1)[1])
+    assert "hangingProtocolId=@teleclinic/hpCompare" in query
     assert query.index(current.study_instance_uid) < query.index(prior.study_instance_uid)
     # and draws them side by side: two viewports with non-blank pixels, each study's metadata read
-    wait_for_js(viewer, f"({NON_BLANK_VIEWPORTS})() >= 2", timeout_ms=90_000)
-    wait_for_js(viewer, "document.querySelectorAll('canvas.cornerstone-canvas').length >= 2")
+    wait_for_js(viewer, f"({VIEWPORT_PANES})().filter((p) => p.nonBlank && p.slices).length >= 2", timeout_ms=90_000)
     assert metadata == {prior.study_instance_uid, current.study_instance_uid}
+    # exactly two, in one row (1x2: no empty lower row as in OHIF's own 2x2 @ohif/hpCompare), not overlapping
+    panes = viewer.evaluate(f"({VIEWPORT_PANES})()")
+    assert len(panes) == 2, panes
+    left, right = sorted(panes, key=lambda p: p["left"])
+    assert abs(left["top"] - right["top"]) < 2 and abs(left["height"] - right["height"]) < 2, panes
+    assert left["left"] + left["width"] <= right["left"] + 1, panes
     # the case's 5-slice CT on the left, the prior 3-slice CT on the right (each viewport's image counter)
-    counters = """(() => { const out = {};  // the x of each viewport's image counter "(1/5)" or "(1/3)"
-      for (const e of document.querySelectorAll('body *')) {
-        const m = e.childElementCount === 0 && /\\(1\\/([35])\\)/.exec(e.textContent || '');
-        if (m) out[m[1]] = e.getBoundingClientRect().left;
-      }
-      return out; })()"""
-    wait_for_js(viewer, f"Object.keys({counters}).length === 2")
-    x = viewer.evaluate(counters)
-    assert x["5"] < x["3"], x
+    assert (left["slices"], right["slices"]) == (5, 3), panes
     viewer.test_slug = page.test_slug
     screenshot(viewer, "ohif-compare")
     assert not failed, failed

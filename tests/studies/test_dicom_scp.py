@@ -225,6 +225,65 @@ def test_an_instance_of_a_study_waiting_in_another_organisations_list_is_refused
     assert list(Instance.objects.values_list("sop_instance_uid", flat=True)) == [first.SOPInstanceUID]
 
 
+def test_a_repeated_instance_of_a_study_out_of_reach_is_refused_in_its_answer_inside_an_accepted_series(
+        receiver, community, monkeypatch):
+    from audit.models import AuditEvent
+    from studies.services import cstore
+
+    monkeypatch.setattr(cstore, "FLUSH_AFTER_S", 3600)  # the accepted series' later instances wait for the release
+    for org, title in ((community.township_a, "TOWNA_CT"), (community.township_b, "TOWNB_CT")):
+        org.dicom_ae_title, org.dicom_peers = title, "127.0.0.1"
+        org.save()
+    # given an instance that township B's CT stored (its study waits in B's list, out of A's reach)
+    (theirs,) = _ct_slices(1)
+    ae = AE(ae_title="TOWNB_CT")
+    ae.add_requested_context(CTImageStorage, "1.2.840.10008.1.2.1")
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC")
+    assert assoc.send_c_store(theirs).Status == 0
+    assoc.release()
+    # when township A's CT sends a new series whose third instance repeats that SOP Instance UID
+    first, second, fourth = _ct_slices(3)
+    repeated = _ct_slices(1)[0]
+    repeated.StudyInstanceUID, repeated.SeriesInstanceUID = first.StudyInstanceUID, first.SeriesInstanceUID
+    repeated.SOPInstanceUID = repeated.file_meta.MediaStorageSOPInstanceUID = theirs.SOPInstanceUID
+    ae = AE(ae_title="TOWNA_CT")
+    ae.add_requested_context(CTImageStorage, "1.2.840.10008.1.2.1")
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC")
+    statuses = [assoc.send_c_store(ds).Status for ds in (first, second, repeated, fourth)]
+    assoc.release()
+    # then the repeated one's answer says it was not stored (it said "stored", and its batch then refused it)
+    assert statuses == [0, 0, dicom_scp.CANNOT_UNDERSTAND, 0]
+    # and the others of the series are stored, B's study untouched
+    assert set(Instance.objects.filter(series__series_instance_uid=first.SeriesInstanceUID)
+               .values_list("sop_instance_uid", flat=True)) == {first.SOPInstanceUID, second.SOPInstanceUID,
+                                                                fourth.SOPInstanceUID}
+    assert Instance.objects.get(sop_instance_uid=theirs.SOPInstanceUID).series.study.organisation == \
+        community.township_b
+    # and the refusal is audited once, under B's study
+    refused = AuditEvent.objects.filter(action=AuditEvent.Action.REFUSED, interface="dicom")
+    assert [(e.object_type, e.detail["code"]) for e in refused] == [("ImagingStudy", "study_out_of_reach")]
+
+
+def test_an_instance_sent_twice_before_its_batch_is_stored_is_answered_stored_both_times(receiver, community,
+                                                                                       monkeypatch):
+    from studies.services import cstore
+
+    monkeypatch.setattr(cstore, "FLUSH_AFTER_S", 3600)
+    community.township_a.dicom_ae_title, community.township_a.dicom_peers = "TOWNA_CT", "127.0.0.1"
+    community.township_a.save()
+    # when a CT sends a series' second slice twice while it waits in the association's journal
+    first, second = _ct_slices(2)
+    ae = AE(ae_title="TOWNA_CT")
+    ae.add_requested_context(CTImageStorage, "1.2.840.10008.1.2.1")
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC")
+    statuses = [assoc.send_c_store(ds).Status for ds in (first, second, second)]
+    assoc.release()
+    # then each answer says stored, and it is stored once
+    assert statuses == [0, 0, 0]
+    assert sorted(Instance.objects.values_list("sop_instance_uid", flat=True)) == sorted(
+        [first.SOPInstanceUID, second.SOPInstanceUID])
+
+
 def test_a_batch_whose_store_fails_stays_pending_and_journalled_until_a_store_succeeds(community, monkeypatch):
     from django.db import OperationalError
 

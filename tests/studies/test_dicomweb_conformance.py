@@ -1,6 +1,7 @@
 """DICOMweb per PS3.18 beyond the round trip: STOW to a study's URL, thumbnails, the transfer syntax
 of a retrieve (Explicit VR Little Endian by default, transcoded), RetrieveURL behind a proxy."""
 import io
+import json
 
 import numpy as np
 import pydicom
@@ -167,3 +168,28 @@ def test_metadata_read_up_to_the_pixels_is_the_whole_files_with_pixel_data_by_re
     want.pop("FFFCFFFC", None)  # Data Set Trailing Padding, after the pixels: meaningless (PS3.10 7.2), left out
     assert {k: v for k, v in got.items() if "BulkDataURI" not in v} == {
         k: v for k, v in want.items() if "BulkDataURI" not in v}
+
+
+def test_metadata_read_again_comes_from_the_cache_beside_the_file_with_the_urls_of_the_new_request(
+        api, doctor, settings):
+    from studies.dicomweb import wado
+
+    # given a stored instance whose metadata was read once, through one host
+    instance = stored(doctor, "CT_small.dcm")
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "a.example.org", "b.example.org"]
+    first = api(doctor).get(url(instance, "/metadata"), HTTP_HOST="a.example.org").json()
+    cache = wado.media_path(instance.file + wado.METADATA_SUFFIX)
+    assert cache.exists()
+    # when it is read again through another host, its header file unreadable (the cached text answers)
+    wado.media_path(instance.file).rename(wado.media_path(instance.file + ".away"))
+    again = api(doctor).get(url(instance, "/metadata"), HTTP_HOST="b.example.org:8443")
+    # then it is the same metadata, its BulkDataURIs naming the new request's host
+    assert again.status_code == 200 and again["Content-Type"] == "application/dicom+json"
+    (second,) = again.json()
+    assert second["7FE00010"]["BulkDataURI"] == f"http://b.example.org:8443{url(instance, '/bulkdata/7FE00010')}"
+    assert json.dumps(second).replace("b.example.org:8443", "a.example.org") == json.dumps(first[0])
+    # and a cache cut short (a crash while it was written) is written again from the file
+    wado.media_path(instance.file + ".away").rename(wado.media_path(instance.file))
+    cache.write_text(cache.read_text()[:100])
+    assert api(doctor).get(url(instance, "/metadata"), HTTP_HOST="a.example.org").json() == first
+    assert cache.read_text().endswith("}")

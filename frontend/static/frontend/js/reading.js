@@ -93,13 +93,13 @@ async function loadPriors() {
   $("#priors").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, t("No earlier studies."))]));
 }
 
-/** "Compare with this prior": OHIF with the case's study and the prior side by side (OHIF's own hanging
- * protocol for two studies, @ohif/hpCompare: the first study on the left, the second on the right). */
+/** "Compare with this prior": OHIF with the case's study and the prior side by side (our hanging protocol for
+ * two studies, registered in OHIF's app-config.js by frontend/ohif.py: the first study left, the second right). */
 function compareLink(prior) {
   if (!$("#open-ohif") || !currentImagingUid || prior.kind !== "imaging" || !prior.study_instance_uid
     || prior.study_instance_uid === currentImagingUid) return null;
   const query = new URLSearchParams({ StudyInstanceUIDs: `${currentImagingUid},${prior.study_instance_uid}`,
-    hangingProtocolId: "@ohif/hpCompare" });
+    hangingProtocolId: "@teleclinic/hpCompare" });
   return el("a", { class: "button small", href: `/ohif/viewer?${query}`, target: `ohif-${consultationId}`,
     dataset: { compare: prior.study_instance_uid } }, t("Compare with this prior in OHIF"));
 }
