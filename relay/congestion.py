@@ -266,12 +266,19 @@ class SubscriberLink:
         self._sent_seen = 0
         self._dropped_seen = 0
         self._last_update = clock()
-        self.congested_at: Optional[float] = None
+        self.congested_at: Optional[float] = None  # loss, queueing or pacer drops
+        self.link_congested_at: Optional[float] = None  # loss or queueing only
 
     def limits_publishers(self) -> bool:
         """Whether this link's share holds its publishers' REMB ceiling: it showed congestion
         within REMB_HOLD_SECONDS (its estimate grows back by itself while the link is clear)."""
         return self.congested_at is not None and self.clock() - self.congested_at <= REMB_HOLD_SECONDS
+
+    def link_congested_recently(self) -> bool:
+        """Whether the link itself showed congestion (loss or queueing, not the pacer's own
+        drops, which a clean link shows while its estimate grows from its start) within
+        REMB_HOLD_SECONDS: what moves a subscriber to a publisher's low layer (layers.py)."""
+        return self.link_congested_at is not None and self.clock() - self.link_congested_at <= REMB_HOLD_SECONDS
 
     def estimate_bps(self) -> float:
         return self.estimate.bps(self.clock())
@@ -338,8 +345,11 @@ class SubscriberLink:
             # (about 1 s) none comes; the last one, kept, read as a queue every second and
             # walked the estimate down to its floor on a link that had long drained
             rtt = self.rtt if fresh_rtt else None
-            congested = self.estimate.update(now, self.loss, rtt, self.min_rtt, sent_bps,
-                                             last_rtt=self.rtt) or dropped > 0
+            link_congested = self.estimate.update(now, self.loss, rtt, self.min_rtt, sent_bps,
+                                                  last_rtt=self.rtt)
+            if link_congested:
+                self.link_congested_at = now
+            congested = link_congested or dropped > 0
             self.pacer.set_rate(self.estimate_bps() * PACING_FACTOR)
         if congested:
             self.congested_at = now

@@ -1,5 +1,6 @@
 """A relay room's quality reports and congestion control (once per CONTROL_TICK: the video gap
-timers; once a second: each subscriber's audio-only decision and each publisher's REMB ceiling),
+timers; once a second: each subscriber's audio-only decision, its layer of each publisher's
+video (the publisher's own or the relay-made low layer) and each publisher's REMB ceiling),
 as a mixin of RelayRoom (room.py), which owns the state read here."""
 
 import asyncio
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Optional
 from . import rtcp_feedback
 from .config import RelayConfig
 from .congestion import LOSS_LOW, publisher_remb_bps, video_share_bps
+from .fanout import ForwardingTrack, Publication
+from .layers import low_layer_target_bps
 from .participants import Downstream, Message, Participant
 
 logger = logging.getLogger("relay.room")  # the room's log, as before room.py was split
@@ -162,17 +165,58 @@ class RoomControl:
                     "type": "downlink", "participant": subscriber.participant_id,
                     "audio_only": decision, "reason": "bandwidth",
                     "estimate_kbps": round(subscriber.link.estimate_bps() / 1000)})
+        self._choose_layers(now)
         for publisher in list(self._participants.values()):
             publication = publisher.publications.get("video")
             if publication is None:
                 continue
-            shares = [self._video_share(self._participants[d.subscriber_id])
-                      for d in self.downstreams() if d.publisher_id == publisher.participant_id
-                      and d.subscriber_id in self._participants
-                      and self._participants[d.subscriber_id].link is not None
-                      and self._participants[d.subscriber_id].link.limits_publishers()
-                      and not self._participants[d.subscriber_id].video_paused]
-            cap = publisher_remb_bps(shares)
+            cap = publisher_remb_bps(self._remb_shares(publisher.participant_id))
             publication.remb_cap = cap
             if cap is not None:
                 publication.send_remb(cap)
+
+    def _video_downstreams(self) -> list[tuple[Participant, ForwardingTrack, Publication]]:
+        """(subscriber, its video track, the publication it copies) of every downstream."""
+        out = []
+        for d in self.downstreams():
+            subscriber, publisher = self._participants.get(d.subscriber_id), self._participants.get(d.publisher_id)
+            track = d.tracks.get("video")
+            publication = publisher.publications.get("video") if publisher is not None else None
+            if subscriber is not None and track is not None and publication is not None:
+                out.append((subscriber, track, publication))
+        return out
+
+    def _remb_shares(self, publisher_id: str) -> list[Optional[float]]:
+        """The shares that hold a publisher's REMB ceiling: subscribers of its own picture
+        whose link showed congestion lately (not those on its low layer, nor paused ones)."""
+        return [self._video_share(subscriber) for subscriber, track, publication in self._video_downstreams()
+                if publication is self._participants[publisher_id].publications.get("video")
+                and subscriber.link is not None and subscriber.link.limits_publishers()
+                and not subscriber.video_paused and not (track.low or track.want_low)]
+
+    def _choose_layers(self, now: float) -> None:
+        """Once a second: each subscriber's layer of each publisher's video (layers.py), the
+        low layers started, retargeted or stopped accordingly."""
+        rates = {}
+        for participant in self._participants.values():
+            publication = participant.publications.get("video")
+            if publication is not None:
+                rates[publication] = publication.measure_rate(now)
+        wanted: dict[Publication, list[float]] = {}
+        choices = []
+        for subscriber, track, publication in self._video_downstreams():
+            if not publication.can_make_low_layer or subscriber.link is None or subscriber.video_paused:
+                continue
+            share = self._video_share(subscriber)
+            low = track.choice.update(share_bps=share, source_bps=rates.get(publication),
+                                      congested_recently=subscriber.link.link_congested_recently(), now=now)
+            if low and share is not None:
+                wanted.setdefault(publication, []).append(share)
+            choices.append((track, low))
+        for publication, shares in wanted.items():
+            publication.start_low_layer(low_layer_target_bps(shares))
+        for track, low in choices:
+            track.set_want_low(low)
+        for publication in rates:
+            if publication not in wanted and not publication.needs_low_layer():
+                publication.stop_low_layer()

@@ -374,3 +374,32 @@ def test_a_congested_link_holds_its_publishers_ceiling_for_a_while():
     # and lets go once the link has been clear for REMB_HOLD_SECONDS
     clock.advance(2.0, step=1.0)
     assert not link.limits_publishers()
+
+
+def test_a_link_never_sends_more_than_its_estimate_and_audio_goes_first():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    # given an estimate of 300 kbit/s (what a 300 kbit/s link with 3 % random loss allows)
+    for _ in range(3):
+        link.on_loss(0.03, rtt=0.15)
+        link.pacer.sent_bytes["video"] += 40_000
+        clock.advance(1.0, step=1.0)
+        link.update()
+    link.estimate.value = 300_000
+    link.on_loss(0.03, rtt=0.15)
+    clock.advance(1.0, step=1.0)
+    link.update()
+    estimate = link.estimate_bps()
+    sent: list[tuple[str, int]] = []
+    video = type("Stream", (), {"restart_at_keyframe": lambda self: None})()
+    # when 1 Mbit/s of video and two audio streams are offered for 5 s
+    start_audio, start_video = link.pacer.sent_bytes["audio"], link.pacer.sent_bytes["video"]
+    for _ in range(500):
+        link.pacer.send_video(1250, lambda: sent.append(("v", 1250)), video)
+        link.pacer.send_audio(100, lambda: sent.append(("a", 100)))
+        clock.advance(0.010)
+    # then every audio packet went out, and audio plus video stayed within the estimate
+    audio = link.pacer.sent_bytes["audio"] - start_audio
+    total = audio + link.pacer.sent_bytes["video"] - start_video
+    assert [kind for kind, _ in sent].count("a") == 500
+    assert total * 8 / 5.0 <= estimate * 1.02 + 1500 * 8 / 5.0, (total * 8 / 5.0, estimate)
