@@ -205,6 +205,7 @@ class Publication:
         self.buffer: Optional[_ForwardingBuffer] = None
         self.low_layer: Optional[LowLayer] = None  # while a subscriber needs it
         self.low_layers_started = 0
+        self.rate_bps: Optional[float] = None  # measured by the room once a second (measure_rate)
         self._gaps_seen = 0
         self._rate_samples: collections.deque[tuple[float, int]] = collections.deque()
         # packetizes each frame once for all subscribers (VP8 picture ids run per publication)

@@ -9,10 +9,28 @@ at what its downlink allots that picture. The well-connected subscribers keep th
 publisher's own picture: a starved subscriber no longer holds the publisher's REMB down.
 """
 
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, TypeVar
+
+Key = TypeVar("Key", bound=Hashable)
 
 # --- the choice per (subscriber, publisher) ----------------------------------------------
+
+
+def video_allocation(video_bps: float, source_bps: dict[Key, Optional[float]]) -> dict[Key, float]:
+    """How much each picture a subscriber receives could have of ``video_bps`` (its estimate
+    less its audio), max-min fair: the pictures that need less than an equal split (a weak
+    uplink's 250 kbit/s) take what they need, the others divide the rest. A picture's figure
+    is its fair level, not capped by its own rate (so the REMB ceiling built on it does not
+    follow the encoder down). A source of unknown rate (None) counts as needing it all."""
+    allocation: dict[Key, float] = {}
+    left = max(video_bps, 0.0)
+    ordered = sorted(source_bps.items(), key=lambda item: float("inf") if item[1] is None else item[1])
+    for index, (key, wanted) in enumerate(ordered):
+        allocation[key] = fair = left / (len(ordered) - index)
+        left -= fair if wanted is None else min(wanted, fair)
+    return allocation
 
 FULL_HEADROOM = 0.7  # to the low layer when the share is under this much of the source's rate:
 # a loopback link on a busy machine backs off on queueing now and then (to 0.85 x what it sent),

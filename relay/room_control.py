@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from . import rtcp_feedback
 from .config import RelayConfig
-from .congestion import LOSS_LOW, publisher_remb_bps, video_share_bps
+from .congestion import AUDIO_BPS, LOSS_LOW, publisher_remb_bps, video_share_bps
 from .fanout import ForwardingTrack, Publication
-from .layers import low_layer_target_bps
+from .layers import low_layer_target_bps, video_allocation
 from .participants import Downstream, Message, Participant
 
 logger = logging.getLogger("relay.room")  # the room's log, as before room.py was split
@@ -138,6 +138,21 @@ class RoomControl:
         video = sum(1 for d in mine if "video" in d.tracks)
         return video_share_bps(subscriber.link.estimate_bps(), audio, video)
 
+    def _allocation(self, subscriber: Participant) -> dict[Publication, float]:
+        """What each picture this subscriber receives can have (layers.video_allocation),
+        from the publishers' rates measured this second."""
+        if subscriber.link is None:
+            return {}
+        mine = self.downstreams(subscriber.participant_id)
+        audio = sum(1 for d in mine if "audio" in d.tracks)
+        rates: dict[Publication, Optional[float]] = {}
+        for d in mine:
+            publisher = self._participants.get(d.publisher_id)
+            publication = publisher.publications.get("video") if publisher is not None else None
+            if "video" in d.tracks and publication is not None:
+                rates[publication] = publication.rate_bps
+        return video_allocation(subscriber.link.estimate_bps() - AUDIO_BPS * audio, rates)
+
     def _adapt(self) -> None:
         """Once a second. A subscriber's estimate counts for its own audio-only switch only
         while its link shows loss, and for the publishers' ceiling while its link showed
@@ -165,12 +180,17 @@ class RoomControl:
                     "type": "downlink", "participant": subscriber.participant_id,
                     "audio_only": decision, "reason": "bandwidth",
                     "estimate_kbps": round(subscriber.link.estimate_bps() / 1000)})
-        self._choose_layers(now)
+        for participant in self._participants.values():
+            publication = participant.publications.get("video")
+            if publication is not None:
+                publication.rate_bps = publication.measure_rate(now)
+        allocations = {p.participant_id: self._allocation(p) for p in self._participants.values()}
+        self._choose_layers(now, allocations)
         for publisher in list(self._participants.values()):
             publication = publisher.publications.get("video")
             if publication is None:
                 continue
-            cap = publisher_remb_bps(self._remb_shares(publisher.participant_id))
+            cap = publisher_remb_bps(self._remb_shares(publication, allocations))
             publication.remb_cap = cap
             if cap is not None:
                 publication.send_remb(cap)
@@ -186,29 +206,25 @@ class RoomControl:
                 out.append((subscriber, track, publication))
         return out
 
-    def _remb_shares(self, publisher_id: str) -> list[Optional[float]]:
-        """The shares that hold a publisher's REMB ceiling: subscribers of its own picture
-        whose link showed congestion lately (not those on its low layer, nor paused ones)."""
-        return [self._video_share(subscriber) for subscriber, track, publication in self._video_downstreams()
-                if publication is self._participants[publisher_id].publications.get("video")
-                and subscriber.link is not None and subscriber.link.limits_publishers()
+    def _remb_shares(self, of: Publication, allocations: dict[str, dict[Publication, float]]) -> list[Optional[float]]:
+        """The shares that hold a publisher's REMB ceiling: what subscribers of its own
+        picture whose link showed congestion lately can give it (not those on its low
+        layer, nor paused ones)."""
+        return [allocations[subscriber.participant_id].get(publication)
+                for subscriber, track, publication in self._video_downstreams()
+                if publication is of and subscriber.link is not None and subscriber.link.limits_publishers()
                 and not subscriber.video_paused and not (track.low or track.want_low)]
 
-    def _choose_layers(self, now: float) -> None:
+    def _choose_layers(self, now: float, allocations: dict[str, dict[Publication, float]]) -> None:
         """Once a second: each subscriber's layer of each publisher's video (layers.py), the
         low layers started, retargeted or stopped accordingly."""
-        rates = {}
-        for participant in self._participants.values():
-            publication = participant.publications.get("video")
-            if publication is not None:
-                rates[publication] = publication.measure_rate(now)
         wanted: dict[Publication, list[float]] = {}
         choices = []
         for subscriber, track, publication in self._video_downstreams():
             if not publication.can_make_low_layer or subscriber.link is None or subscriber.video_paused:
                 continue
-            share = self._video_share(subscriber)
-            low = track.choice.update(share_bps=share, source_bps=rates.get(publication),
+            share = allocations[subscriber.participant_id].get(publication)
+            low = track.choice.update(share_bps=share, source_bps=publication.rate_bps,
                                       congested_recently=subscriber.link.link_congested_recently(), now=now)
             if low and share is not None:
                 wanted.setdefault(publication, []).append(share)
@@ -217,6 +233,7 @@ class RoomControl:
             publication.start_low_layer(low_layer_target_bps(shares))
         for track, low in choices:
             track.set_want_low(low)
-        for publication in rates:
-            if publication not in wanted and not publication.needs_low_layer():
+        for participant in self._participants.values():
+            publication = participant.publications.get("video")
+            if publication is not None and publication not in wanted and not publication.needs_low_layer():
                 publication.stop_low_layer()

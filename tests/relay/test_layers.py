@@ -272,3 +272,16 @@ async def test_a_starved_subscriber_gets_the_low_layer_while_the_others_keep_the
     assert await wait_for(lambda: from_doctor.last_size == (640, 480), timeout=10), room.stats()
     assert await wait_for(lambda: room.publication("doctor", "video").low_layer is None, timeout=5)
     assert doctor.received["patient"].video_frames > 0
+
+
+def test_a_picture_that_needs_little_leaves_the_rest_of_the_link_to_the_other():
+    # given a doctor's link after a back-off: 1.6 Mbit/s for video, the patient's picture
+    # at 250 kbit/s and the expert's at 1.7 Mbit/s
+    got = layers.video_allocation(1_600_000, {"patient": 250_000, "expert": 1_700_000})
+    # then the expert's picture can have all but the patient's 250 kbit/s, and keeps its layer
+    assert got == {"patient": 800_000, "expert": 1_350_000}
+    choice = LayerChoice()
+    assert not choice.update(share_bps=got["expert"], source_bps=1_700_000, congested_recently=True, now=1.0)
+    # and two large pictures over a weak link divide it evenly; an unknown rate counts as large
+    assert layers.video_allocation(220_000, {"doctor": 1_700_000, "expert": None}) == {
+        "doctor": 110_000, "expert": 110_000}

@@ -19,6 +19,7 @@ from tests.weaklink.harness import (
     Peer,
     RelayCall,
     launch_browsers,
+    layer_stats,
     load_average,
     p2p_call,
     rates,
@@ -118,7 +119,7 @@ async def test_300k_3pct_150ms_no_connection_lost_and_the_patient_gets_audio_and
         start = {p.name: await p.sample() for p in (c.doctor, c.expert, c.patient)}
         counts_before = link.stats()["down"]
         await asyncio.sleep(20)
-        middle = await c.patient.sample()
+        middle, middle_expert = await c.patient.sample(), await c.expert.sample()
         await asyncio.sleep(20)
         end = {p.name: await p.sample() for p in (c.doctor, c.expert, c.patient)}
         counts = {k: link.stats()["down"][k] - counts_before[k] for k in counts_before}
@@ -128,7 +129,9 @@ async def test_300k_3pct_150ms_no_connection_lost_and_the_patient_gets_audio_and
         _report("relay 300k", patient_last_20s=patient_late, doctor=rates(start["doctor"], end["doctor"]),
                 link_down=counts, audio_only_switches=len(switches),
                 patient_estimate_kbps=quality["patient"]["downlink_kbps"],
-                backoffs=quality["patient"]["downlink_backoffs"], rtt_ms=quality["patient"]["rtt_ms"])
+                backoffs=quality["patient"]["downlink_backoffs"], rtt_ms=quality["patient"]["rtt_ms"],
+                expert_from_doctor_last_20s=rates(middle_expert, end["expert"])["doctor"],
+                layers=layer_stats(c.call.room.stats()))
         # then no connection was lost, on either side
         for name, sample in end.items():
             assert not sample["closed"], f"{name} lost {sample['closed']}"
