@@ -163,6 +163,17 @@ class RoomControl:
         for participant in self._participants.values():
             if participant.link is not None:
                 participant.link.update(relay_busy=busy)
+        self._auto_audio_only(now)
+        for participant in self._participants.values():
+            publication = participant.publications.get("video")
+            if publication is not None:
+                publication.rate_bps = publication.measure_rate(now)
+        allocations = {p.participant_id: self._allocation(p) for p in self._participants.values()}
+        self._choose_layers(now, allocations)
+        self._send_rembs(allocations)
+
+    def _auto_audio_only(self, now: float) -> None:
+        """Each subscriber's audio-only decision (congestion.AutoAudioOnly), told to everyone."""
         for subscriber in list(self._participants.values()):
             if subscriber.link is None:
                 continue
@@ -180,12 +191,9 @@ class RoomControl:
                     "type": "downlink", "participant": subscriber.participant_id,
                     "audio_only": decision, "reason": "bandwidth",
                     "estimate_kbps": round(subscriber.link.estimate_bps() / 1000)})
-        for participant in self._participants.values():
-            publication = participant.publications.get("video")
-            if publication is not None:
-                publication.rate_bps = publication.measure_rate(now)
-        allocations = {p.participant_id: self._allocation(p) for p in self._participants.values()}
-        self._choose_layers(now, allocations)
+
+    def _send_rembs(self, allocations: dict[str, dict[Publication, float]]) -> None:
+        """Each publisher's REMB ceiling (congestion.publisher_remb_bps)."""
         for publisher in list(self._participants.values()):
             publication = publisher.publications.get("video")
             if publication is None:
