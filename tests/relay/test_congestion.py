@@ -417,5 +417,5 @@ def test_after_a_queueing_back_off_the_queue_gets_a_round_trip_to_drain():
     assert not estimate.update(clock.now + 2, 0.0, 0.9, 0.15, 1_000_000)
     assert estimate.value == after_one
     # and a queue that is still there a round trip and a second later backs it off again
-    assert estimate.update(clock.now + 4, 0.0, 0.9, 0.15, 1_000_000)
+    assert estimate.update(clock.now + 4, 0.0, 0.9, 0.15, 800_000)
     assert estimate.value < after_one
