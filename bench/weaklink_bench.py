@@ -23,6 +23,7 @@ from tests.weaklink.harness import (  # noqa: E402
     Peer,
     RelayCall,
     launch_browsers,
+    layer_stats,
     load_average,
     p2p_call,
     rates,
@@ -93,6 +94,7 @@ async def relay_scenario(playwright, link: LinkEmulator, scenario: str, seconds:
             "audio_only_switches": [(m["audio_only"], m["estimate_kbps"]) for m in switches
                                     if m["participant"] == "patient"],
             "publisher_quality_limitation": samples["doctor"][-1]["out"].get("qualityLimitationReason"),
+            "relay_layers": layer_stats(call.room.stats()),
         }
     finally:
         await call.close()

@@ -37,7 +37,10 @@ QUEUEING_DELAY = 0.25
 QUEUEING_UPDATES = 2
 MAX_STEP_DOWN = 0.5  # at most halved per update (a start-up second sends little: no collapse)
 REMB_STALE_SECONDS = 5.0
-MIN_RTT_WINDOW = 30.0  # seconds over which the lowest round trip is taken (GCC's is similar)
+MIN_RTT_WINDOW = 10.0  # seconds over which the lowest round trip is taken. At 30 s, a link shaped to
+# 150 ms mid-call read its new base as a standing queue for 30 s: the estimate never grew and backed
+# off on "queueing" down to 95 kbit/s (2026-12-07 18:11, weak-link test). The sawtooth drains the
+# queue every few seconds, so 10 s still sees the base; a queue that never drains overflows into loss.
 OUTAGE_SECONDS = 2.5  # no receiver report for this long: the link was down, not congested  # a connection that said nothing for this long no longer counts
 
 
@@ -64,6 +67,7 @@ class DownlinkEstimate:
     remb: dict[str, tuple[float, float]] = field(default_factory=dict)  # pc_id -> (bps, when)
     congested: bool = False
     queue_streak: int = 0
+    queue_hold_until: float = 0.0  # after a back-off the queue needs a round trip to drain
     reasons: collections.Counter = field(default_factory=collections.Counter)  # why it backed off
 
     def on_remb(self, pc_id: str, bps: float, now: float) -> None:
@@ -84,13 +88,16 @@ class DownlinkEstimate:
         inflated = rtt is not None and min_rtt is not None and rtt - min_rtt > QUEUEING_DELAY
         self.queue_streak = self.queue_streak + 1 if inflated else 0
         # two updates in a row: one slow second of a busy machine is not a queue
-        queueing = self.queue_streak >= QUEUEING_UPDATES
+        # and not again before the queue had a round trip to drain: the RTT shows it a round
+        # trip late, and backing off each second on it took a 300 kbit/s link's estimate to 95k
+        queueing = self.queue_streak >= QUEUEING_UPDATES and now >= self.queue_hold_until
         lossy = loss is not None and loss > LOSS_HIGH
         self.congested = queueing or lossy
         if self.congested:
             self.reasons["queueing" if queueing else "loss"] += 1
             through = sent_bps * (1 - (loss or 0.0))
             self.value = max(min(self.value, BACKOFF * through), MAX_STEP_DOWN * self.value)
+            self.queue_hold_until = now + max(rtt or 0.0, 1.0) + 1.0
         elif (loss is None or loss < LOSS_LOW) and not (
                 (growth_rtt := rtt if rtt is not None else last_rtt) is not None
                 and min_rtt is not None and growth_rtt - min_rtt > QUEUEING_DELAY / 2.5):
@@ -264,14 +271,23 @@ class SubscriberLink:
         self._last_report = clock()
         self._skip_until = 0.0
         self._sent_seen = 0
+        self._audio_seen = 0
+        self.audio_bps = 0.0  # what its audio took over the last update's period
         self._dropped_seen = 0
         self._last_update = clock()
-        self.congested_at: Optional[float] = None
+        self.congested_at: Optional[float] = None  # loss, queueing or pacer drops
+        self.link_congested_at: Optional[float] = None  # loss or queueing only
 
     def limits_publishers(self) -> bool:
         """Whether this link's share holds its publishers' REMB ceiling: it showed congestion
         within REMB_HOLD_SECONDS (its estimate grows back by itself while the link is clear)."""
         return self.congested_at is not None and self.clock() - self.congested_at <= REMB_HOLD_SECONDS
+
+    def link_congested_recently(self) -> bool:
+        """Whether the link itself showed congestion (loss or queueing, not the pacer's own
+        drops, which a clean link shows while its estimate grows from its start) within
+        REMB_HOLD_SECONDS: what moves a subscriber to a publisher's low layer (layers.py)."""
+        return self.link_congested_at is not None and self.clock() - self.link_congested_at <= REMB_HOLD_SECONDS
 
     def estimate_bps(self) -> float:
         return self.estimate.bps(self.clock())
@@ -307,19 +323,24 @@ class SubscriberLink:
             self._rtt_history.popleft()
         self.min_rtt = min(r for _, r in self._rtt_history)
 
-    def update(self, relay_busy: bool = False) -> bool:
+    def update(self, relay_lag: float = 0.0) -> bool:
         """Once a second: fold the feedback into the estimate, set the pacer's rate.
         Returns whether the link showed congestion (loss, queueing, pacer drops).
-        ``relay_busy``: the relay's own event loop ran late this second, so a longer round
-        trip is its own delay, not a queue on the link (RTT is not read this second)."""
-        if relay_busy:
-            self._rtts.clear()
+        ``relay_lag``: how late the relay's own event loop woke at worst this second; that
+        much of a round trip is the relay's own delay, not a queue on the link, and is taken
+        off. (Dropping the second's round trips instead, as before, left a relay at load 15
+        with 17 seconds of 25 unread: it never saw a 1.7 s queue, 2026-12-07 18:20.)"""
+        if relay_lag > 0:
+            self._rtts = [rtt - relay_lag for rtt in self._rtts if rtt - relay_lag > 0]
         now = self.clock()
         seconds = max(now - self._last_update, 0.1)
         self._last_update = now
         sent = sum(self.pacer.sent_bytes.values()) + self.pacer.charged_bytes
         sent_bps = (sent - self._sent_seen) * 8 / seconds
         self._sent_seen = sent
+        audio = self.pacer.sent_bytes["audio"]
+        self.audio_bps = (audio - self._audio_seen) * 8 / seconds
+        self._audio_seen = audio
         fresh_rtt = bool(self._rtts)
         if fresh_rtt:
             self.on_rtt(sorted(self._rtts)[len(self._rtts) // 2])  # the median of the period's reports
@@ -338,8 +359,11 @@ class SubscriberLink:
             # (about 1 s) none comes; the last one, kept, read as a queue every second and
             # walked the estimate down to its floor on a link that had long drained
             rtt = self.rtt if fresh_rtt else None
-            congested = self.estimate.update(now, self.loss, rtt, self.min_rtt, sent_bps,
-                                             last_rtt=self.rtt) or dropped > 0
+            link_congested = self.estimate.update(now, self.loss, rtt, self.min_rtt, sent_bps,
+                                                  last_rtt=self.rtt)
+            if link_congested:
+                self.link_congested_at = now
+            congested = link_congested or dropped > 0
             self.pacer.set_rate(self.estimate_bps() * PACING_FACTOR)
         if congested:
             self.congested_at = now

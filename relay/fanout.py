@@ -1,8 +1,11 @@
 """Fan-out: one publisher's frames (a Publication) to every subscriber's ForwardingTrack,
-packetized once, written straight to each subscriber's sender (relay/rtp_writer.py).
+packetized once, written straight to each subscriber's sender (relay/rtp_writer.py). A
+subscriber whose link cannot carry a publisher's picture gets the relay-made low layer
+(relay/low_layer.py) instead, switched at a keyframe.
 """
 
 import asyncio
+import collections
 import fractions
 import time
 from collections.abc import Callable
@@ -15,12 +18,15 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .bitstream import h264_nal_units
 from .forwarding_buffer import EncodedFrame, ForwardingBuffer, VideoForwardingBuffer
+from .layers import LayerChoice
+from .low_layer import LowLayer
 from .passthrough import tap_receiver
 from .rtcp_feedback import cap_receiver_remb, send_pli, send_remb, sender_rtt
 from .rtp_writer import RTP_OVERHEAD, PackedFrame, RtpWriter
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
+RATE_WINDOW_SECONDS = 3.0  # a publisher's rate is measured over this (keyframes come in bursts)
 
 
 class ForwardingTrack(MediaStreamTrack):
@@ -28,6 +34,11 @@ class ForwardingTrack(MediaStreamTrack):
     to the subscriber's RTCRtpSender transport as they arrive (``forward_through``); the
     sender's own read loop only waits for the track to end. Video starts (and restarts
     after a pause) at a keyframe.
+
+    Video comes from one of two layers: the publisher's own frames, or the publication's
+    low layer (``low``). ``set_want_low`` asks for the other one; the track keeps sending
+    the current one until a keyframe of the wanted one arrives, so the picture never stops.
+    Both carry the source's RTP timestamps, and the writer its own sequence numbers.
     """
 
     def __init__(self, publication: "Publication", queue_frames: int) -> None:
@@ -43,13 +54,35 @@ class ForwardingTrack(MediaStreamTrack):
         self.frames_sent = 0
         self.link = None  # the subscriber's SubscriberLink (pacer), set before the connection is up
         self.restarts = 0
+        self.low = False  # sending the low layer
+        self.want_low = False
+        self.choice = LayerChoice()  # relay/layers.py, applied by the room once a second
+        self.layer_switches = 0
+
+    def request_keyframe(self) -> None:
+        """A keyframe of the layer this track sends (a subscriber's PLI comes here)."""
+        if self.low:
+            self._publication.request_low_keyframe()
+        else:
+            self._publication.request_keyframe()
+
+    def set_want_low(self, want_low: bool) -> None:
+        """Switch to the low layer (True) or back to the publisher's own frames, at the next
+        keyframe of the wanted layer, which is asked for at once."""
+        if want_low == self.want_low:
+            return
+        self.want_low = want_low
+        if want_low:
+            self._publication.request_low_keyframe()
+        else:
+            self._publication.request_keyframe()
 
     def restart_at_keyframe(self) -> None:
         """The pacer dropped this stream's backlog: go on from the next keyframe."""
         if self.kind == "video":
             self.restarts += 1
             self._needs_keyframe = True
-            self._publication.request_keyframe()
+            self.request_keyframe()
 
     def set_paused(self, paused: bool) -> None:
         """Stop (True) or resume (False) forwarding; resuming video waits for a keyframe."""
@@ -60,15 +93,21 @@ class ForwardingTrack(MediaStreamTrack):
             self.link.pacer.flush(self)  # what waits in the pacer goes too, at once
         if not paused and self.kind == "video":
             self._needs_keyframe = True
-            self._publication.request_keyframe()
+            self.request_keyframe()
 
-    def push(self, frame: PackedFrame) -> None:
+    def push(self, frame: PackedFrame, low: bool = False) -> None:
+        """A frame of the publisher's own layer, or of its low layer (``low``)."""
         if self.paused or self.readyState != "live":
             return
+        if low != self.low:
+            if low != self.want_low or not frame.keyframe:
+                return  # the other layer: taken from its keyframe on, once wanted
+            self.low, self._needs_keyframe = low, False
+            self.layer_switches += 1
         if self._needs_keyframe:
             if not frame.keyframe:
                 if self._writer is not None:
-                    self._publication.request_keyframe()
+                    self.request_keyframe()
                 return
             self._needs_keyframe = False
         if self._writer is not None:
@@ -80,7 +119,7 @@ class ForwardingTrack(MediaStreamTrack):
             self._pending.clear()
             if self.kind == "video":
                 self._needs_keyframe = True
-                self._publication.request_keyframe()
+                self.request_keyframe()
                 return
         self._pending.append(frame)
 
@@ -95,7 +134,7 @@ class ForwardingTrack(MediaStreamTrack):
                 self._writer.write(frame, now)
                 self.frames_sent += 1
             if self._needs_keyframe:
-                self._publication.request_keyframe()
+                self.request_keyframe()
         await self._ended.wait()
         raise MediaStreamError
 
@@ -163,6 +202,11 @@ class Publication:
         self.rtt: Optional[float] = None  # to the publisher, set by the room (gap rules)
         self.remb_cap: Optional[float] = None  # the REMB ceiling its subscribers allow (bps)
         self.buffer: Optional[ForwardingBuffer] = None
+        self.low_layer: Optional[LowLayer] = None  # while a subscriber needs it
+        self.low_layers_started = 0
+        self.rate_bps: Optional[float] = None  # measured by the room once a second (measure_rate)
+        self._gaps_seen = 0
+        self._rate_samples: collections.deque[tuple[float, int]] = collections.deque()
         # packetizes each frame once for all subscribers (VP8 picture ids run per publication)
         self._packetizer = None if kind == "audio" else get_encoder(
             RTCRtpCodecParameters(mimeType=f"video/{codec_name}", clockRate=90000))
@@ -177,6 +221,9 @@ class Publication:
             cap_receiver_remb(receiver, lambda: self.remb_cap)
         for track in self._tracks:
             track._needs_keyframe = self.kind == "video"
+        self._gaps_seen = 0
+        if self.low_layer is not None:
+            self.low_layer.resync()
 
     def subscribe(self) -> ForwardingTrack:
         """A new track for one subscriber. Video asks the publisher for a keyframe at once,
@@ -192,7 +239,54 @@ class Publication:
     def close(self) -> None:
         for track in list(self._tracks):
             track.stop()
+        self.stop_low_layer()
         self._receiver = None
+
+    # --- the low layer -----------------------------------------------------------------
+
+    @property
+    def can_make_low_layer(self) -> bool:
+        return self.kind == "video" and self.codec_name == "VP8"
+
+    def needs_low_layer(self) -> bool:
+        """Whether a subscriber that is not paused sends or wants the low layer."""
+        return any((t.low or t.want_low) and not t.paused for t in self._tracks)
+
+    def start_low_layer(self, target_bps: float) -> None:
+        """Run the low layer at ``target_bps`` (started if it is not running)."""
+        if not self.can_make_low_layer:
+            return
+        if self.low_layer is None:
+            self.low_layers_started += 1
+            self.low_layer = LowLayer(on_frame=self._on_low_frame, request_source_keyframe=self.request_keyframe,
+                                      target_bps=target_bps)
+        else:
+            self.low_layer.set_target(target_bps)
+
+    def stop_low_layer(self) -> None:
+        if self.low_layer is not None:
+            self.low_layer.close()
+            self.low_layer = None
+
+    def request_low_keyframe(self) -> None:
+        if self.low_layer is not None:
+            self.low_layer.request_keyframe()
+
+    def measure_rate(self, now: float) -> Optional[float]:
+        """The publisher's bit rate into the relay over about RATE_WINDOW_SECONDS (payload
+        only), or None before there are two samples. Call about once a second."""
+        samples = self._rate_samples
+        samples.append((now, self.bytes_in))
+        while len(samples) > 2 and now - samples[1][0] >= RATE_WINDOW_SECONDS:
+            samples.popleft()
+        (first, first_bytes), (last, last_bytes) = samples[0], samples[-1]
+        if last - first <= 0 or last_bytes < first_bytes:
+            return None
+        return (last_bytes - first_bytes) * 8 / (last - first)
+
+    def _on_low_frame(self, packed: PackedFrame) -> None:
+        for track in list(self._tracks):
+            track.push(packed, low=True)
 
     def request_keyframe(self) -> None:
         """Send a PLI to the publisher, at most once per keyframe_interval."""
@@ -242,6 +336,12 @@ class Publication:
                 self.request_keyframe()
         if self.on_frame_in is not None:
             self.on_frame_in(frame)
+        if self.low_layer is not None:
+            gaps = getattr(self.buffer, "gaps_given_up", 0)
+            if gaps != self._gaps_seen:  # frames were dropped: the decoder's references are gone
+                self._gaps_seen = gaps
+                self.low_layer.resync()
+            self.low_layer.feed(frame)
         data = frame.data
         if self.codec_name == "H264" and self.kind == "video":
             data = self._with_h264_parameter_sets(data, frame.keyframe)

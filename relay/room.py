@@ -19,6 +19,7 @@ from .config import RelayConfig
 from .consent import check_aioice_internals, tolerate_slow_links
 from .errors import InvalidSdp, RoomClosed, UnknownParticipant, UnknownPeerConnection
 from .fanout import Publication, forward_through
+from .low_layer import LowLayer
 from .negotiation import opus_fec_dtx, prefer_codec, with_opus_fmtp
 from .participants import Downstream, Message, Participant, SendCallback
 from .passthrough import loopback_candidates
@@ -149,15 +150,23 @@ class RelayRoom(RoomControl):
         return report
 
     def stats(self) -> dict[str, Any]:
-        """Counters for tests and the benchmark (frames in, keyframe requests...)."""
+        """Counters for tests and the benchmark (frames in, keyframe requests, the low layer
+        and who gets it...)."""
         return {
             pid: {
                 kind: {
                     "frames_in": pub.frames_in,
                     "bytes_in": pub.bytes_in,
                     "keyframe_requests_sent": pub.keyframe_requests_sent,
+                    "low_layers_started": pub.low_layers_started,
+                    **({"low_layer": _low_layer_stats(pub.low_layer)} if pub.low_layer is not None else {}),
                 }
                 for kind, pub in p.publications.items()
+            } | {
+                "low_layer_from": sorted(d.publisher_id for d in self.downstreams(pid)
+                                         if "video" in d.tracks and d.tracks["video"].low),
+                "layer_switches": sum(d.tracks["video"].layer_switches for d in self.downstreams(pid)
+                                      if "video" in d.tracks),
             }
             for pid, p in self._participants.items()
         }
@@ -268,7 +277,7 @@ class RelayRoom(RoomControl):
             if kind == "video" and subscriber.video_paused:
                 track.paused = True
             sender = pc.addTrack(track)
-            rtcp_feedback.on_keyframe_request(sender, publication.request_keyframe)
+            rtcp_feedback.on_keyframe_request(sender, track.request_keyframe)
             forward_through(sender, track)
             if subscriber.link is not None:
                 link, pc_id = subscriber.link, downstream.pc_id
@@ -323,6 +332,12 @@ class RelayRoom(RoomControl):
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
             task.add_done_callback(_log_send_failure)
+
+
+def _low_layer_stats(low_layer: LowLayer) -> dict[str, Any]:
+    return {"frames_in": low_layer.frames_in, "frames_out": low_layer.frames_out,
+            "frames_skipped": low_layer.frames_skipped, "resyncs": low_layer.resyncs,
+            "target_kbps": round(low_layer.rate.bps / 1000), "size": low_layer.last_size}
 
 
 def _log_send_failure(task: asyncio.Future) -> None:

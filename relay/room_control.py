@@ -1,5 +1,6 @@
 """A relay room's quality reports and congestion control (once per CONTROL_TICK: the video gap
-timers; once a second: each subscriber's audio-only decision and each publisher's REMB ceiling),
+timers; once a second: each subscriber's audio-only decision, its layer of each publisher's
+video (the publisher's own or the relay-made low layer) and each publisher's REMB ceiling),
 as a mixin of RelayRoom (room.py), which owns the state read here."""
 
 import asyncio
@@ -9,14 +10,15 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from . import rtcp_feedback
 from .config import RelayConfig
-from .congestion import LOSS_LOW, publisher_remb_bps, video_share_bps
+from .congestion import AUDIO_BPS, LOSS_LOW, publisher_remb_bps, video_share_bps
+from .fanout import ForwardingTrack, Publication
+from .layers import low_layer_target_bps, video_allocation
 from .participants import Downstream, Message, Participant
 
 logger = logging.getLogger("relay.room")  # the room's log, as before room.py was split
 
 LOSS_WINDOW_SECONDS = 5.0
 CONTROL_TICK = 0.1
-BUSY_LOOP_LAG = 0.05  # the event loop woke this late: the relay itself is short of CPU
 
 
 def _windowed_loss(participant: Participant, received: int, lost: int) -> tuple[int, int]:
@@ -135,16 +137,45 @@ class RoomControl:
         video = sum(1 for d in mine if "video" in d.tracks)
         return video_share_bps(subscriber.link.estimate_bps(), audio, video)
 
+    def _allocation(self, subscriber: Participant) -> dict[Publication, float]:
+        """What each picture this subscriber receives can have (layers.video_allocation),
+        from the publishers' rates measured this second."""
+        if subscriber.link is None:
+            return {}
+        mine = self.downstreams(subscriber.participant_id)
+        audio = sum(1 for d in mine if "audio" in d.tracks)
+        rates: dict[Publication, Optional[float]] = {}
+        for d in mine:
+            publisher = self._participants.get(d.publisher_id)
+            publication = publisher.publications.get("video") if publisher is not None else None
+            if "video" in d.tracks and publication is not None:
+                rates[publication] = publication.rate_bps
+        # the audio as sent (Chromium's Opus with FEC came to 55 kbit/s a stream with its
+        # headers, not the 40 assumed), so that the pictures' shares leave it room
+        audio_bps = max(AUDIO_BPS * audio, subscriber.link.audio_bps)
+        return video_allocation(subscriber.link.estimate_bps() - audio_bps, rates)
+
     def _adapt(self) -> None:
         """Once a second. A subscriber's estimate counts for its own audio-only switch only
         while its link shows loss, and for the publishers' ceiling while its link showed
         congestion (loss, queueing delay, pacer drops) within REMB_HOLD_SECONDS: see
         SubscriberLink.limits_publishers."""
         now = time.monotonic()
-        busy, self._loop_lag = self._loop_lag > BUSY_LOOP_LAG, 0.0
+        lag, self._loop_lag = self._loop_lag, 0.0
         for participant in self._participants.values():
             if participant.link is not None:
-                participant.link.update(relay_busy=busy)
+                participant.link.update(relay_lag=lag)
+        self._auto_audio_only(now)
+        for participant in self._participants.values():
+            publication = participant.publications.get("video")
+            if publication is not None:
+                publication.rate_bps = publication.measure_rate(now)
+        allocations = {p.participant_id: self._allocation(p) for p in self._participants.values()}
+        self._choose_layers(now, allocations)
+        self._send_rembs(allocations)
+
+    def _auto_audio_only(self, now: float) -> None:
+        """Each subscriber's audio-only decision (congestion.AutoAudioOnly), told to everyone."""
         for subscriber in list(self._participants.values()):
             if subscriber.link is None:
                 continue
@@ -162,17 +193,57 @@ class RoomControl:
                     "type": "downlink", "participant": subscriber.participant_id,
                     "audio_only": decision, "reason": "bandwidth",
                     "estimate_kbps": round(subscriber.link.estimate_bps() / 1000)})
+
+    def _send_rembs(self, allocations: dict[str, dict[Publication, float]]) -> None:
+        """Each publisher's REMB ceiling (congestion.publisher_remb_bps)."""
         for publisher in list(self._participants.values()):
             publication = publisher.publications.get("video")
             if publication is None:
                 continue
-            shares = [self._video_share(self._participants[d.subscriber_id])
-                      for d in self.downstreams() if d.publisher_id == publisher.participant_id
-                      and d.subscriber_id in self._participants
-                      and self._participants[d.subscriber_id].link is not None
-                      and self._participants[d.subscriber_id].link.limits_publishers()
-                      and not self._participants[d.subscriber_id].video_paused]
-            cap = publisher_remb_bps(shares)
+            cap = publisher_remb_bps(self._remb_shares(publication, allocations))
             publication.remb_cap = cap
             if cap is not None:
                 publication.send_remb(cap)
+
+    def _video_downstreams(self) -> list[tuple[Participant, ForwardingTrack, Publication]]:
+        """(subscriber, its video track, the publication it copies) of every downstream."""
+        out = []
+        for d in self.downstreams():
+            subscriber, publisher = self._participants.get(d.subscriber_id), self._participants.get(d.publisher_id)
+            track = d.tracks.get("video")
+            publication = publisher.publications.get("video") if publisher is not None else None
+            if subscriber is not None and track is not None and publication is not None:
+                out.append((subscriber, track, publication))
+        return out
+
+    def _remb_shares(self, of: Publication, allocations: dict[str, dict[Publication, float]]) -> list[Optional[float]]:
+        """The shares that hold a publisher's REMB ceiling: what subscribers of its own
+        picture whose link showed congestion lately can give it (not those on its low
+        layer, nor paused ones)."""
+        return [allocations[subscriber.participant_id].get(publication)
+                for subscriber, track, publication in self._video_downstreams()
+                if publication is of and subscriber.link is not None and subscriber.link.limits_publishers()
+                and not subscriber.video_paused and not (track.low or track.want_low)]
+
+    def _choose_layers(self, now: float, allocations: dict[str, dict[Publication, float]]) -> None:
+        """Once a second: each subscriber's layer of each publisher's video (layers.py), the
+        low layers started, retargeted or stopped accordingly."""
+        wanted: dict[Publication, list[float]] = {}
+        choices = []
+        for subscriber, track, publication in self._video_downstreams():
+            if not publication.can_make_low_layer or subscriber.link is None or subscriber.video_paused:
+                continue
+            share = allocations[subscriber.participant_id].get(publication)
+            low = track.choice.update(share_bps=share, source_bps=publication.rate_bps,
+                                      congested_recently=subscriber.link.link_congested_recently(), now=now)
+            if low and share is not None:
+                wanted.setdefault(publication, []).append(share)
+            choices.append((track, low))
+        for publication, shares in wanted.items():
+            publication.start_low_layer(low_layer_target_bps(shares))
+        for track, low in choices:
+            track.set_want_low(low)
+        for participant in self._participants.values():
+            publication = participant.publications.get("video")
+            if publication is not None and publication not in wanted and not publication.needs_low_layer():
+                publication.stop_low_layer()

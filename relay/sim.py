@@ -174,6 +174,7 @@ class Received:
     audio_frames: int = 0
     first_video_at: Optional[float] = None
     last_rgb: Optional[tuple[float, float, float]] = None
+    last_size: Optional[tuple[int, int]] = None  # of the last decoded picture
     keyframes: int = 0
     digests: list[bytes] = field(default_factory=list)
     arrivals: list[tuple[bytes, float]] = field(default_factory=list)
@@ -284,6 +285,7 @@ class SimParticipant:
                 received.first_video_at = time.monotonic()
             rgb = frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
             received.last_rgb = tuple(float(v) for v in rgb)
+            received.last_size = (frame.width, frame.height)
 
     @staticmethod
     async def _consume_audio(track: MediaStreamTrack, received: Received) -> None:

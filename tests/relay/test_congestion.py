@@ -68,10 +68,10 @@ def test_pacer_overflow_drops_the_stream_backlog_and_tells_the_stream():
     pacer = Pacer(100_000, clock, clock.schedule, on_overflow=overflowed.append)
     stream = object()
     sent = []
-    # given a 40 KB keyframe at once: it waits, whole (a 640x480 keyframe must fit)
-    for _ in range(33):
+    # given a 20 KB keyframe at once: it waits, whole (a keyframe must fit)
+    for _ in range(17):
         pacer.send_video(1200, lambda: sent.append(1), stream)
-    assert not overflowed and pacer.queued_bytes > 30_000
+    assert not overflowed and pacer.queued_bytes > 15_000
     # when far more comes than the backlog may hold
     for _ in range(30):
         pacer.send_video(1200, lambda: sent.append(1), stream)
@@ -307,7 +307,7 @@ def test_a_busy_relay_does_not_read_its_own_delay_as_a_queue():
     for _ in range(4):
         link.on_loss(0.0, rtt=0.75)
         clock.advance(1.0, step=1.0)
-        assert not link.update(relay_busy=True)
+        assert not link.update(relay_lag=0.6)
     assert link.estimate_bps() >= 300_000
     # but the same round trips on a relay with time to spare are a queue
     for _ in range(2):
@@ -374,3 +374,48 @@ def test_a_congested_link_holds_its_publishers_ceiling_for_a_while():
     # and lets go once the link has been clear for REMB_HOLD_SECONDS
     clock.advance(2.0, step=1.0)
     assert not link.limits_publishers()
+
+
+def test_a_link_never_sends_more_than_its_estimate_and_audio_goes_first():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    # given an estimate of 300 kbit/s (what a 300 kbit/s link with 3 % random loss allows)
+    for _ in range(3):
+        link.on_loss(0.03, rtt=0.15)
+        link.pacer.sent_bytes["video"] += 40_000
+        clock.advance(1.0, step=1.0)
+        link.update()
+    link.estimate.value = 300_000
+    link.on_loss(0.03, rtt=0.15)
+    clock.advance(1.0, step=1.0)
+    link.update()
+    estimate = link.estimate_bps()
+    sent: list[tuple[str, int]] = []
+    video = type("Stream", (), {"restart_at_keyframe": lambda self: None})()
+    # when 1 Mbit/s of video and two audio streams are offered for 5 s
+    start_audio, start_video = link.pacer.sent_bytes["audio"], link.pacer.sent_bytes["video"]
+    for _ in range(500):
+        link.pacer.send_video(1250, lambda: sent.append(("v", 1250)), video)
+        link.pacer.send_audio(100, lambda: sent.append(("a", 100)))
+        clock.advance(0.010)
+    # then every audio packet went out, and audio plus video stayed within the estimate
+    audio = link.pacer.sent_bytes["audio"] - start_audio
+    total = audio + link.pacer.sent_bytes["video"] - start_video
+    assert [kind for kind, _ in sent].count("a") == 500
+    assert total * 8 / 5.0 <= estimate * 1.02 + 1500 * 8 / 5.0, (total * 8 / 5.0, estimate)
+
+
+def test_after_a_queueing_back_off_the_queue_gets_a_round_trip_to_drain():
+    clock = FakeClock()
+    estimate = DownlinkEstimate(value=1_000_000)
+    # given a queue read two seconds in a row: one back-off
+    assert not estimate.update(clock.now, 0.0, 0.9, 0.15, 1_000_000)
+    assert estimate.update(clock.now + 1, 0.0, 0.9, 0.15, 1_000_000)
+    after_one = estimate.value
+    # when the round trip still shows it in the next second (it lags by a round trip)
+    # then the estimate holds instead of halving again
+    assert not estimate.update(clock.now + 2, 0.0, 0.9, 0.15, 1_000_000)
+    assert estimate.value == after_one
+    # and a queue that is still there a round trip and a second later backs it off again
+    assert estimate.update(clock.now + 4, 0.0, 0.9, 0.15, 800_000)
+    assert estimate.value < after_one

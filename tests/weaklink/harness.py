@@ -225,5 +225,15 @@ def total_kbps(before: dict, after: dict) -> float:
     return round(received * 8 / seconds / 1000, 1)
 
 
+def layer_stats(stats: dict) -> dict[str, Any]:
+    """From RelayRoom.stats(): who gets whose low layer, and how each publisher's low layer runs."""
+    return {
+        "low_layer_from": {pid: s["low_layer_from"] for pid, s in stats.items() if s["low_layer_from"]},
+        "layer_switches": {pid: s["layer_switches"] for pid, s in stats.items() if s["layer_switches"]},
+        "low_layers": {pid: s["video"].get("low_layer") for pid, s in stats.items()
+                       if "video" in s and s["video"]["low_layers_started"]},
+    }
+
+
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]

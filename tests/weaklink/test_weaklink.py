@@ -19,6 +19,7 @@ from tests.weaklink.harness import (
     Peer,
     RelayCall,
     launch_browsers,
+    layer_stats,
     load_average,
     p2p_call,
     rates,
@@ -118,7 +119,7 @@ async def test_300k_3pct_150ms_no_connection_lost_and_the_patient_gets_audio_and
         start = {p.name: await p.sample() for p in (c.doctor, c.expert, c.patient)}
         counts_before = link.stats()["down"]
         await asyncio.sleep(20)
-        middle = await c.patient.sample()
+        middle, middle_expert = await c.patient.sample(), await c.expert.sample()
         await asyncio.sleep(20)
         end = {p.name: await p.sample() for p in (c.doctor, c.expert, c.patient)}
         counts = {k: link.stats()["down"][k] - counts_before[k] for k in counts_before}
@@ -128,7 +129,9 @@ async def test_300k_3pct_150ms_no_connection_lost_and_the_patient_gets_audio_and
         _report("relay 300k", patient_last_20s=patient_late, doctor=rates(start["doctor"], end["doctor"]),
                 link_down=counts, audio_only_switches=len(switches),
                 patient_estimate_kbps=quality["patient"]["downlink_kbps"],
-                backoffs=quality["patient"]["downlink_backoffs"], rtt_ms=quality["patient"]["rtt_ms"])
+                backoffs=quality["patient"]["downlink_backoffs"], rtt_ms=quality["patient"]["rtt_ms"],
+                expert_from_doctor_last_20s=rates(middle_expert, end["expert"])["doctor"],
+                layers=layer_stats(c.call.room.stats()))
         # then no connection was lost, on either side
         for name, sample in end.items():
             assert not sample["closed"], f"{name} lost {sample['closed']}"
@@ -145,6 +148,14 @@ async def test_300k_3pct_150ms_no_connection_lost_and_the_patient_gets_audio_and
         assert all(fps > 0 for fps in total_frames.values()), total_frames
         # the relay no longer pours megabits into the link: most of what it sent got through
         assert counts["queue_dropped"] < 0.25 * counts["in_packets"], counts
+        # the patient got the relay-made low layer of both, and the doctor and the expert kept
+        # each other's 640x480 picture (the patient no longer holds their encoders down). The
+        # issue's goals (patient >= 15 fps, freezes < 1 s/min, doctor and expert >= 20 fps) are
+        # not asserted: not reached reliably here (relay/README.md, weak-link figures)
+        layers = layer_stats(c.call.room.stats())
+        assert layers["low_layer_from"].get("patient") == ["doctor", "expert"], layers
+        expert_late = rates(middle_expert, end["expert"])["doctor"]
+        assert expert_late["size"] == "640x480" and expert_late["fps"] > 10, expert_late
 
 
 async def test_10s_outage_media_comes_back_when_the_link_returns(link, playwright):
