@@ -93,15 +93,16 @@ def handle_release_request(event) -> None:
 def handle_end(event) -> None:
     """EVT_RELEASED / EVT_ABORTED / EVT_CONN_CLOSE: store what the association left in its batch (once)."""
     batch = getattr(event.assoc, "teleclinic_batch", None)
-    if batch is None:
-        return
-    event.assoc.teleclinic_batch = None
     try:
-        batch.close()
-    except Exception:  # its journal stays and is stored when the receiver starts again
-        log.exception("C-STORE from %s: the association's last batch was not stored", batch.organisation)
+        if batch is None:
+            return  # none made (a refused sender), or stored already: the connection still goes
+        event.assoc.teleclinic_batch = None
+        try:
+            batch.close()
+        except Exception:  # its journal stays and is stored when the receiver starts again
+            log.exception("C-STORE from %s: the association's last batch was not stored", batch.organisation)
     finally:
-        close_old_connections()
+        close_old_connections()  # the connection the association's thread kept (close_if_broken)
 
 
 def build_ae(ae_title: str = "TELECLINIC") -> AE:
