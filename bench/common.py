@@ -4,8 +4,11 @@ their own database), Django set up on a fresh bench database, the nearest-rank p
 Not a benchmark itself (run_all.sh runs bench/*_bench.py); imported as `common` from bench/, beside it.
 """
 import os
-import socket
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.ports
+from tests.ports import free_port  # noqa: E402,F401  (re-exported: the benchmarks import it from here)
 
 
 def log(*args) -> None:
@@ -44,10 +47,3 @@ def percentile(values, fraction: float) -> float:
     """The nearest-rank percentile: `fraction` 0.95 for p95."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now, for a server the benchmark starts."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

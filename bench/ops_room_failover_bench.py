@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ops_common  # noqa: E402
+from common import percentile  # noqa: E402
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "500"))
 
@@ -65,10 +66,10 @@ async def burst_connect(ws_url: str, clients: dict[int, list[str]], count: int) 
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    welcomed = sorted(client.hellos[0] - started for client in sockets)
+    welcomed = [client.hellos[0] - started for client in sockets]
     return {"sockets": len(sockets), "welcomed_after_s": {
-        "p50": round(welcomed[len(welcomed) // 2], 2), "p95": round(welcomed[int(0.95 * (len(welcomed) - 1))], 2),
-        "max": round(welcomed[-1], 2)}}
+        "p50": round(percentile(welcomed, 0.50), 2), "p95": round(percentile(welcomed, 0.95), 2),
+        "max": round(max(welcomed), 2)}}
 
 
 def main() -> None:

@@ -1,7 +1,6 @@
 """Shared fixtures: a small 医共体, users of every role, API clients, a real Celery worker."""
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,10 @@ from directory.models import Organisation, User
 from tests.factories import (ConsultationFactory, ExpertFactory, OrganisationFactory, PatientFactory,
                              SpecialtyFactory, UserFactory)
 from tests.factories.scheduling import AssignmentFactory, OnCallShiftFactory
+from tests.ports import free_port  # noqa: F401  (re-exported: tests import it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now, for a server a test starts."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -6,7 +6,6 @@ through the environment variables the product reads (BEAT_INTERVAL_SCALE, SCHEDU
 """
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,14 @@ from pathlib import Path
 
 import requests
 
+from tests.ports import free_port
+
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "teleclinic-demo"  # directory/demo.py
 START_S = 300  # migrate + seed on SQLite, on a machine other test runs keep busy
 EMBEDDED_UNSET = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "SITE_URL",
                   "REPORTS_PUBLIC_BASE_URL", "REPORTS_STUDY_LOADER", "MEDIA_ROOT", "TEST_CLOCK_AT", "TEST_CLOCK_SINCE")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Demo:
