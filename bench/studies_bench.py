@@ -11,7 +11,7 @@
    sent as a client sends them (HTTP multipart/related, token auth, Daphne), and one by one as
    C-STORE sends them, each against a bare pydicom.dcmread loop over the same bytes in the same run;
    and as DICOMweb clients usually send (batches of 10, 4 clients at once; `--stow-parallel-only`
-   runs just that row).
+   runs just that row; `--stow-scaled` runs it against scripts/scaled.sh's two Daphnes behind nginx).
 4. ECG parse + measure: ms per 10 s 12-lead record (DICOM waveform, neurokit2).
 
 It creates and drops its own database `tc_bench_studies` and uses its own Celery queue and
@@ -76,9 +76,11 @@ def wait_port(port: int, proc, timeout: float = 60) -> None:
 
 def start_services(logdir: Path):
     port = free_port()
+    # DB_POOL: connections from a pool, as scripts/scaled.sh and docker-compose.yml run Daphne on PostgreSQL
+    # (DB_POOL=false: a new connection per request, 0.85 ms more of Daphne's CPU per STOW-ed instance here)
     daphne = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                "teleclinic.asgi:application"], cwd=ROOT, stdout=open(logdir / "daphne.log", "w"),
-                              stderr=subprocess.STDOUT)
+                              stderr=subprocess.STDOUT, env=dict(os.environ, DB_POOL=os.environ.get("DB_POOL", "true")))
     worker_log = logdir / "worker.log"
     worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "teleclinic", "worker", "-l", "info", "-c", "2",
                                "-Q", "bench_studies", "--without-gossip", "--without-mingle", "-n", "bench-studies@%h"],
@@ -347,10 +349,13 @@ def bench_stow_http(port: int, ctx, n: int = 300) -> dict:
 PARALLEL_BATCH, PARALLEL_CLIENTS = 10, 4  # a DICOMweb client's usual shape (issue 14)
 
 
-def bench_stow_http_parallel(port: int, ctx, n: int = 400) -> dict:
+def bench_stow_http_parallel(port: int, ctx, n: int = 400, server_pids: list[int] | None = None) -> dict:
     """STOW-RS as DICOMweb clients usually send: requests of PARALLEL_BATCH instances, PARALLEL_CLIENTS
-    at once, over HTTP to Daphne. Against a bare pydicom read of the same bytes, one loop, timed just
-    before and just after (the mean of both), in the same run."""
+    at once, over HTTP to Daphne. Against a bare pydicom read of the same bytes, one loop in this process
+    (one thread: pydicom.dcmread of each instance's bytes, lazy as pydicom reads), timed just before and
+    just after the STOW requests (the mean of both), in the same run. server_pids: the serving processes
+    (Daphne), whose CPU time per instance stored is reported beside (less sensitive to the machine's load
+    than the rate)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import pydicom
@@ -379,17 +384,83 @@ def bench_stow_http_parallel(port: int, ctx, n: int = 400) -> dict:
     stow((0, dicom_blobs(10, new_series=True)[0]))  # warm-up, untimed
     batches = [(i % PARALLEL_CLIENTS, blobs[at:at + PARALLEL_BATCH]) for i, at in enumerate(range(0, n, PARALLEL_BATCH))]
     bare_before = _seconds(bare)
+    cpu_before = sum(map(_cpu_seconds, server_pids or []))
     started = time.perf_counter()
     with ThreadPoolExecutor(PARALLEL_CLIENTS) as pool:
         request_s = list(pool.map(stow, batches))
     stow_s = time.perf_counter() - started
+    server_cpu = sum(map(_cpu_seconds, server_pids or [])) - cpu_before
     bare_s = (bare_before + _seconds(bare)) / 2
     return {"instances": n, "files": names, "batch": PARALLEL_BATCH, "clients": PARALLEL_CLIENTS,
             "ingest_instances_per_s": round(n / stow_s, 1), "bare_pydicom_read_per_s": round(n / bare_s, 1),
             "ratio": round(bare_s / stow_s, 3), "goal_ratio": 0.5,
+            "bare_baseline": "one loop, one thread: pydicom.dcmread(BytesIO(bytes)) of each of the same instances",
+            "bare_pydicom_read_2_processes_per_s": round(_bare_read_in_processes(blobs, os.cpu_count() or 1), 1),
             "request_p50_ms": round(statistics.median(request_s) * 1000, 1),
             "request_max_ms": round(max(request_s) * 1000, 1),
+            **({"server_processes": len(server_pids), "server_cpu_ms_per_instance": round(server_cpu * 1000 / n, 2)}
+               if server_pids else {}),
+            "daphne_db_pool": os.environ.get("DB_POOL", "true"),
             "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+_BLOBS: list[bytes] = []
+
+
+def _bare_read_range(bounds: tuple[int, int]) -> int:
+    import pydicom
+
+    for blob in _BLOBS[bounds[0]:bounds[1]]:
+        pydicom.dcmread(io.BytesIO(blob))
+    return bounds[1] - bounds[0]
+
+
+def _bare_read_in_processes(blobs: list[bytes], processes: int) -> float:
+    """For reference beside the ratio (not its baseline): the same bare read split over one process per CPU
+    (forked with the bytes, warmed up; only the reads timed), as several serving processes could use them."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _BLOBS[:] = blobs
+    step = -(-len(blobs) // processes)
+    ranges = [(at, min(at + step, len(blobs))) for at in range(0, len(blobs), step)]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        list(pool.map(_bare_read_range, [(0, 1)] * processes * 4))  # workers started and pydicom imported
+        started = time.perf_counter()
+        done = sum(pool.map(_bare_read_range, ranges))
+        return done / (time.perf_counter() - started)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_stow_scaled(ctx, logdir: Path) -> dict:
+    """bench_stow_http_parallel against the scaled stack (scripts/scaled.sh: two Daphne processes with their
+    connection pools behind nginx) on this bench's database; no Celery workers or relay workers (STOW
+    queues no task): only what serves the requests."""
+    run_dir = logdir / "scaled"
+    logdir.chmod(0o755)  # nginx's worker (not root) keeps request bodies under it
+    nginx_port, daphne_ports = free_port(), [free_port(), free_port()]
+    stack = subprocess.Popen(["bash", "scripts/scaled.sh"], cwd=ROOT, stdout=open(logdir / "scaled.log", "w"),
+                             stderr=subprocess.STDOUT, env=dict(
+                                 os.environ, PORT=str(nginx_port), DAPHNE_PORTS=" ".join(map(str, daphne_ports)),
+                                 CELERY_WORKERS="0", RELAY_WORKERS="0", SCALED_DIR=str(run_dir)))
+    try:
+        deadline = time.monotonic() + 120
+        while "is running" not in (logdir / "scaled.log").read_text():
+            if stack.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"scaled stack did not start: {(logdir / 'scaled.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        pids = [int(line.split()[0]) for line in (run_dir / "pids").read_text().splitlines() if "daphne" in line]
+        out = bench_stow_http_parallel(nginx_port, ctx, server_pids=pids)
+        out["stack"] = "scripts/scaled.sh: nginx -> 2 Daphne (DB_POOL: daphne_db_pool), CELERY_WORKERS=0, RELAY_WORKERS=0"
+        return out
+    finally:
+        stack.terminate()
+        stack.wait(timeout=60)
 
 
 def bench_c_store(ctx, n: int = 300) -> dict:
@@ -568,17 +639,22 @@ def main() -> dict:
     from teleclinic.celery import app
 
     app.control.purge()
-    port, procs = start_services(logdir)
     result = {"bench": "studies_bench", "cpus": os.cpu_count(),
               "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    procs: list = []
     try:
+        if "--stow-scaled" in sys.argv:
+            log("DICOM STOW-RS, batches of 10 from 4 clients, to the scaled stack ...")
+            result["dicom_stow_http_parallel_scaled"] = bench_stow_scaled(ctx, logdir)
+            return result
+        port, procs = start_services(logdir)
         if "--c-store-only" in sys.argv:
             log("C-STORE ...")
             result["dicom_c_store"] = bench_c_store(ctx)
             return result
         if "--stow-parallel-only" in sys.argv:
             log("DICOM STOW-RS, batches of 10 from 4 clients ...")
-            result["dicom_stow_http_parallel"] = bench_stow_http_parallel(port, ctx)
+            result["dicom_stow_http_parallel"] = bench_stow_http_parallel(port, ctx, server_pids=[procs[0].pid])
             return result
         log("dropping link ...")
         result["upload_dropping_link"] = bench_dropping_link(port, ctx)
@@ -589,7 +665,7 @@ def main() -> dict:
         log("DICOM STOW-RS over HTTP ...")
         result["dicom_stow_http"] = bench_stow_http(port, ctx)
         log("DICOM STOW-RS, batches of 10 from 4 clients ...")
-        result["dicom_stow_http_parallel"] = bench_stow_http_parallel(port, ctx)
+        result["dicom_stow_http_parallel"] = bench_stow_http_parallel(port, ctx, server_pids=[procs[0].pid])
         log("C-STORE ...")
         result["dicom_c_store"] = bench_c_store(ctx)
         log("ECG measure ...")

@@ -6,7 +6,7 @@ import hashlib
 from django.db import connection, transaction
 
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.services import audit_record_many
 from directory.access import CHANGE, org_subtree_ids, scoped
 from directory.models import Patient
 
@@ -95,16 +95,19 @@ def _store_dicom_batch(items: list[tuple[ParsedDicom, str]], source: Source) -> 
 
 
 def _audit_stored(source: Source, stored: list[Stored]) -> None:
-    """A STOW-RS request's or C-STORE association's new instances: one audit row per study written to."""
+    """A STOW-RS request's or C-STORE association's new instances: one audit row per study written to, all in
+    one INSERT (a STOW request of a DICOMweb client's 10 instances may touch 10 studies)."""
     by_study: dict[int, tuple[ImagingStudy, list[Stored]]] = {}
     for result in stored:
         study = result.instance.series.study
         by_study.setdefault(study.pk, (study, []))[1].append(result)
-    for study, results in by_study.values():
-        audit_record(actor=source_actor(source), action=AuditEvent.Action.CREATE, obj=study, interface=source.interface,
-                     detail={"instances": len(results), "study_created": any(r.study_created for r in results),
-                             "series": sorted({r.instance.series.series_instance_uid for r in results}),
-                             "organisation": getattr(source.organisation, "pk", None)})
+    details = {study.pk: {"instances": len(results), "study_created": any(r.study_created for r in results),
+                          "series": sorted({r.instance.series.series_instance_uid for r in results}),
+                          "organisation": getattr(source.organisation, "pk", None)}
+               for study, results in by_study.values()}
+    audit_record_many(actor=source_actor(source), action=AuditEvent.Action.CREATE,
+                      objs=[study for study, _ in by_study.values()], interface=source.interface,
+                      detail_of=lambda study: details[study.pk])
 
 
 def store_dicom(*, parsed: ParsedDicom, source: Source, files: FileBatch) -> Stored:
