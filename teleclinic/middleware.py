@@ -61,3 +61,22 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+
+class SyncChainMiddleware:
+    """Innermost and sync-only, so that the whole middleware chain runs in one thread per request.
+
+    Under ASGI, Django gives a both-capable middleware (every `MiddlewareMixin`) async mode when the handler
+    below it is async, and then runs each of its `process_request` / `process_response` through its own
+    `sync_to_async` hop; WhiteNoise's and two of ours are sync-only, so a request went thread -> event loop ->
+    thread several times. With a sync-only middleware innermost, every middleware above it takes sync mode:
+    one hop into the request's thread at the top, one for the view. No view of the project is async.
+    """
+
+    sync_capable, async_capable = True, False
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "teleclinic.middleware.SyncChainMiddleware",  # innermost: the chain above runs in sync mode, without hops
 ]
 
 ROOT_URLCONF = "teleclinic.urls"
