@@ -48,24 +48,3 @@ def purge_expired_uploads() -> int:
     from .services.uploads import uploads_purge_expired
 
     return uploads_purge_expired()
-
-
-@shared_task
-def cache_metadata_task(instance_ids: list[int]) -> int:
-    """Each new instance's DICOMweb metadata made and cached beside its file after its ingest, so that
-    a study's first opening in OHIF reads it as fast as later ones (the DICOM JSON of a 300-slice CT
-    costs its first reader 2-3 s). Only a head start: an instance left out (a lost task, a worker
-    stopped) is made on its first read as before, so no sweep is needed. Returns the count cached."""
-    from .dicomweb.wado import cached_metadata_text
-    from .errors import DomainError
-    from .models import Instance
-
-    done = 0
-    for instance in Instance.objects.filter(pk__in=instance_ids).only("pk", "file", "rows").order_by("pk"):
-        try:
-            cached_metadata_text(instance)
-        except DomainError:  # an unreadable file: its reader gets the error as before
-            log.warning("metadata of instance %s not cached", instance.pk, exc_info=True)
-            continue
-        done += 1
-    return done

@@ -56,14 +56,6 @@ _BULK_KEY = '"BulkDataURI": "'  # json.dumps' own spelling; a quote inside a DIC
 
 def metadata_json_text(instance, base: str) -> str:
     """metadata_json(instance, base) as JSON text, through the cache beside the stored file."""
-    text = cached_metadata_text(instance)
-    url = json.dumps(instance_url(instance, base))[1:-1]
-    return text.replace(_BULK_KEY + _URL_PLACEHOLDER, _BULK_KEY + url)
-
-
-def cached_metadata_text(instance) -> str:
-    """The instance's metadata JSON with the placeholder URL: read from the cache beside its file, or made
-    and cached there. Also called after ingest, ahead of the first opening (studies.tasks.cache_metadata_task)."""
     cache = media_path(instance.file + METADATA_SUFFIX)
     try:
         text = cache.read_text(encoding="utf-8")
@@ -77,7 +69,8 @@ def cached_metadata_text(instance) -> str:
             os.replace(temporary, cache)  # readers see the whole text or none
         except OSError:
             temporary.unlink(missing_ok=True)  # a read-only or full disk: answered all the same, uncached
-    return text
+    url = json.dumps(instance_url(instance, base))[1:-1]
+    return text.replace(_BULK_KEY + _URL_PLACEHOLDER, _BULK_KEY + url)
 
 
 def metadata_json(instance, base: str) -> dict:

@@ -9,7 +9,6 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from directory.access import CHANGE, org_subtree_ids, scoped
 from directory.models import Patient
-from teleclinic.events import enqueue_on_commit
 
 from ..errors import DomainError, InvalidStudy, StudyOutOfReach
 from ..formats.errors import FormatError
@@ -20,9 +19,6 @@ from . import notify
 from .ecg_store import raise_to_stat, store_ecg
 from .sources import Source, Stored, limits, once_more_on_race, patient_sex, refusal_audit, source_actor, thresholds
 from .storage import FileBatch, files_or_nothing, new_name, new_names, remove_quietly
-
-# after a batch's commit, its new images' DICOMweb metadata is cached ahead of their first opening
-METADATA_TASK = "studies.tasks.cache_metadata_task"
 
 
 def ingest_dicom_bytes(*, data: bytes, source: Source) -> Stored:
@@ -90,11 +86,7 @@ def store_parsed_dicom(*, parsed: list[ParsedDicom], source: Source) -> list[Sto
 def _store_dicom_batch(items: list[tuple[ParsedDicom, str]], source: Source) -> list[Stored | DomainError]:
     with files_or_nothing() as files, transaction.atomic():
         stored = store_dicom_instances(items=items, source=source, files=files)
-        created = [r for r in stored if isinstance(r, Stored) and r.created]
-        _audit_stored(source, created)
-        images = [r.instance.pk for r in created if r.ecg is None and r.instance.rows]
-        if images:
-            enqueue_on_commit(METADATA_TASK, images)
+        _audit_stored(source, [r for r in stored if isinstance(r, Stored) and r.created])
         notify.studies_ready(list({id(item): item for item in (  # one event per new (or newly linked) study
             r.ecg or r.instance.series.study for r in stored
             if isinstance(r, Stored) and (r.ecg is not None or r.study_created or r.linked))}.values()),

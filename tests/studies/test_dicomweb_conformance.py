@@ -193,34 +193,3 @@ def test_metadata_read_again_comes_from_the_cache_beside_the_file_with_the_urls_
     cache.write_text(cache.read_text()[:100])
     assert api(doctor).get(url(instance, "/metadata"), HTTP_HOST="a.example.org").json() == first
     assert cache.read_text().endswith("}")
-
-
-@pytest.fixture
-def tasks_run_here():
-    """Tasks run in this process when enqueued, as in the embedded default (with REDIS_URL they go to Redis)."""
-    from teleclinic.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
-def test_a_new_images_metadata_is_cached_once_its_batch_commits_and_answers_the_first_read(
-        api, doctor, django_capture_on_commit_callbacks, tasks_run_here):
-    from studies.dicomweb import wado
-
-    # given a CT and an ECG ingested in one batch, its commit's tasks run (as the worker does after it)
-    with django_capture_on_commit_callbacks(execute=True):
-        results = ingest_dicom_batch(datas=[sample_bytes("CT_small.dcm"), sample_bytes("waveform_ecg.dcm")],
-                                     source=Source(by=doctor, organisation=doctor.organisation, interface="dicomweb"))
-    ct, ecg = (r.instance for r in results)
-    # then the CT's metadata is cached beside its file before anyone read it (the ECG, no image, is not)
-    cache = wado.media_path(ct.file + wado.METADATA_SUFFIX)
-    assert cache.read_text().endswith("}")
-    assert not wado.media_path(ecg.file + wado.METADATA_SUFFIX).exists()
-    # and the first read is answered from it: the same metadata as one made from the file
-    wado.media_path(ct.file).rename(wado.media_path(ct.file + ".away"))
-    (got,) = api(doctor).get(url(ct, "/metadata")).json()
-    wado.media_path(ct.file + ".away").rename(wado.media_path(ct.file))
-    assert got == wado.metadata_json(ct, "http://testserver/dicomweb")
