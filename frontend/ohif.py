@@ -8,9 +8,11 @@ import base64
 import functools
 import hashlib
 import json
-import mimetypes
 import re
 from pathlib import Path
+
+from whitenoise.base import WhiteNoise
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -18,8 +20,6 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext
 
-mimetypes.add_type("application/wasm", ".wasm")
-mimetypes.add_type("text/javascript", ".js")
 
 
 def _root() -> Path:
@@ -145,6 +145,33 @@ def ohif(request, path: str = ""):
     return response
 
 
+# The build names its chunks and WebAssembly by content hash (`2493.bundle.c4af70e46357151f.js`,
+# `0ddf166f7a343eda.wasm`): such a file never changes under its name, so the browser keeps it a year
+# without asking again. The others (its worker entry points, fonts, icons) for a day.
+_HASHED_NAME = re.compile(r"(^|[./])[0-9a-f]{16}\.[a-z0-9]+$")
+_URL_PREFIX = "/ohif/"
+_BLOCK_SIZE = 1 << 20  # read the file in 1 MiB blocks (ASGI sends 64 KiB messages): 8 KiB blocks cost one send each
+
+
+def _is_hashed(path: str, url: str) -> bool:
+    return bool(_HASHED_NAME.search(url.rsplit("/", 1)[-1]))
+
+
+@functools.lru_cache(maxsize=4)
+def _files(root: Path, mtime_ns: int) -> WhiteNoise:
+    """The viewer's files served by WhiteNoise's file server: the precompressed `.gz` beside a file
+    (scripts/install-ohif.sh) when the browser accepts gzip (Content-Encoding, Vary), ETag and
+    If-None-Match, Range, and the cache headers above. Scanned once per install (the marker's mtime)."""
+    server = WhiteNoise(application=None, max_age=86400, allow_all_origins=False, immutable_file_test=_is_hashed)
+    server.add_files(str(root), prefix=_URL_PREFIX)
+    return server
+
+
+def _static_file(root: Path, path: str):
+    index = root / "index.html"
+    return _files(root, index.stat().st_mtime_ns).files.get(_URL_PREFIX + path)
+
+
 def _ohif(request, path: str):
     root = _root()
     if not ohif_installed():
@@ -152,10 +179,11 @@ def _ohif(request, path: str):
                             status=404, content_type="text/plain; charset=utf-8")
     if path == "app-config.js":
         return HttpResponse(app_config(request), content_type="text/javascript; charset=utf-8")
-    target = (root / path).resolve()
-    if path and target.is_file() and target.is_relative_to(root.resolve()):
-        response = FileResponse(open(target, "rb"), content_type=mimetypes.guess_type(target.name)[0])
-        response["Cache-Control"] = "private, max-age=86400"
+    static_file = _static_file(root, path) if path and path != "index.html" else None
+    if static_file is not None:
+        response = WhiteNoiseMiddleware.serve(static_file, request)
+        if isinstance(response, FileResponse):
+            response.block_size = _BLOCK_SIZE
         return response
     if "." in Path(path).name:  # a missing file, not a route of the app
         raise Http404("No such file in the OHIF Viewer.")
