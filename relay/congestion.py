@@ -64,6 +64,8 @@ class DownlinkEstimate:
     """
 
     value: float = START_BPS
+    queueing_delay: float = QUEUEING_DELAY  # the delay above the lowest that reads as a queue
+    max_step_down: float = MAX_STEP_DOWN  # the estimate falls to no less than this times itself
     remb: dict[str, tuple[float, float]] = field(default_factory=dict)  # pc_id -> (bps, when)
     congested: bool = False
     queue_streak: int = 0
@@ -85,7 +87,7 @@ class DownlinkEstimate:
         """Apply one second of feedback; returns whether the link showed congestion.
         ``rtt``: measured this second (None: no report carried one); ``last_rtt``: the
         latest ever measured, which may hold growth back but never counts as a queue."""
-        inflated = rtt is not None and min_rtt is not None and rtt - min_rtt > QUEUEING_DELAY
+        inflated = rtt is not None and min_rtt is not None and rtt - min_rtt > self.queueing_delay
         self.queue_streak = self.queue_streak + 1 if inflated else 0
         # two updates in a row: one slow second of a busy machine is not a queue
         # and not again before the queue had a round trip to drain: the RTT shows it a round
@@ -96,17 +98,129 @@ class DownlinkEstimate:
         if self.congested:
             self.reasons["queueing" if queueing else "loss"] += 1
             through = sent_bps * (1 - (loss or 0.0))
-            self.value = max(min(self.value, BACKOFF * through), MAX_STEP_DOWN * self.value)
+            self.value = max(min(self.value, BACKOFF * through), self.max_step_down * self.value)
             self.queue_hold_until = now + max(rtt or 0.0, 1.0) + 1.0
         elif (loss is None or loss < LOSS_LOW) and not (
                 (growth_rtt := rtt if rtt is not None else last_rtt) is not None
-                and min_rtt is not None and growth_rtt - min_rtt > QUEUEING_DELAY / 2.5):
+                and min_rtt is not None and growth_rtt - min_rtt > self.queueing_delay / 2.5):
             self.value = min(self.value * GROWTH, max(APP_LIMIT * sent_bps, self.value))
         self.value = min(max(self.value, MIN_BPS), MAX_BPS)
         return self.congested
 
     def bps(self, now: float) -> float:
         return self.value
+
+
+# --- a publisher's uplink, seen from the relay -------------------------------------------
+
+ABS_SEND_TIME_UNIT = 1 << 18  # abs-send-time: seconds in 6.18 fixed point
+ABS_SEND_TIME_WRAP = 1 << 24  # 24 bits: it wraps every 64 s
+UPLINK_QUEUEING_DELAY = 0.15  # one-way delay this far above its lowest: the uplink queues. Lower
+# than the round trip's 250 ms: every video packet gives a sample (a round trip comes about once a
+# second per stream), and the median of a second's samples hides a keyframe's burst
+UPLINK_MIN_DELAY_WINDOW = MIN_RTT_WINDOW
+
+
+class UplinkEstimate:
+    """What one publisher's uplink carries, from the relay's side: the one-way delay of its
+    video packets (arrival at the relay less the abs-send-time Chromium stamps on them as they
+    leave its pacer; the offset between the two clocks cancels against its lowest over
+    UPLINK_MIN_DELAY_WINDOW) and the fraction of them lost, folded once a second by the
+    rules of DownlinkEstimate (a queue: 0.85 x what got through; clear: +8 %/s), with two
+    differences: what got through is measured here, where it arrives, so a back-off goes to
+    0.85 x that at once (not at most halving a second); and loss alone is not taken for
+    congestion: the publisher's own loss-based control (Chromium's) answers loss already, and
+    a random-loss link (3 %) would otherwise hold its encoder down for nothing. The loss is
+    measured (``loss``) and reported.
+
+    Without it the relay told a publisher only what its subscribers could take: a patient
+    behind a 300 kbit/s link, whose subscribers (doctor, expert) took anything, was told
+    10 Mbit/s; its encoder filled its own uplink (a 30 KB queue: 0.8 s), and every receiver
+    report the patient sent about its *downlink* waited in that queue, so the relay read its
+    downlink's round trip at 0.9-1 s and held its estimate at 90-220 kbit/s (2026-12-07).
+
+    ``add`` has the signature of aiortc's RemoteBitrateEstimator.add, whose place it takes
+    on a publisher's video receiver (rtcp_feedback.observe_uplink); it returns None, so aiortc
+    sends no REMB of its own (the room sends one a second, room_control.py).
+    """
+
+    def __init__(self) -> None:
+        self.estimate = DownlinkEstimate(queueing_delay=UPLINK_QUEUEING_DELAY, max_step_down=0.0)
+        self._last_abs: Optional[int] = None
+        self._send_s = 0.0  # abs-send-time unwrapped, seconds
+        self._delays: list[float] = []  # arrival - send (seconds, arbitrary offset) this period
+        self._bytes = 0
+        self._minima: collections.deque[tuple[float, float]] = collections.deque()  # (when, lowest delay)
+        self._counts: Optional[tuple[int, int]] = None  # (received, expected) at the last update
+        self._last_update: Optional[float] = None
+        self._seconds: Optional[float] = None
+        self.loss: Optional[float] = None
+        self.queue_delay: Optional[float] = None  # the last period's median above the lowest
+        self.received_bps: Optional[float] = None
+
+    def add(self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int) -> None:
+        if self._last_abs is None:
+            self._last_abs = abs_send_time
+        step = (abs_send_time - self._last_abs) % ABS_SEND_TIME_WRAP
+        if step >= ABS_SEND_TIME_WRAP // 2:  # sent before the last one (reordered): no step back
+            send_s = self._send_s - (ABS_SEND_TIME_WRAP - step) / ABS_SEND_TIME_UNIT
+        else:
+            self._send_s += step / ABS_SEND_TIME_UNIT
+            self._last_abs = abs_send_time
+            send_s = self._send_s
+        self._delays.append(arrival_time_ms / 1000 - send_s)
+        self._bytes += payload_size
+        return None
+
+    def measure(self, now: float, received: int, expected: int, relay_lag: float = 0.0) -> None:
+        """Once a second, first: the period's loss, rate and queueing delay. ``received``/
+        ``expected``: the publisher's video packets so far (RTP statistics of its streams,
+        from their first packet); ``relay_lag``: how late the relay's event loop woke at worst
+        this period (that much of an arrival time is the relay's own)."""
+        self._seconds = None if self._last_update is None else max(now - self._last_update, 0.1)
+        self._last_update = now
+        counts, self._counts = self._counts, (received, expected)
+        self.loss = None
+        if counts is not None and expected - counts[1] > 0:
+            self.loss = max(0.0, 1 - (received - counts[0]) / (expected - counts[1]))
+        delays, self._delays = self._delays, []
+        got, self._bytes = self._bytes, 0
+        self.queue_delay = None
+        if not delays:
+            return
+        delays.sort()
+        median = delays[len(delays) // 2] - relay_lag
+        self._minima.append((now, delays[0]))
+        while self._minima and now - self._minima[0][0] > UPLINK_MIN_DELAY_WINDOW:
+            self._minima.popleft()
+        self.queue_delay = max(median - min(d for _, d in self._minima), 0.0)
+        if self._seconds is not None:
+            self.received_bps = got * 8 / self._seconds
+
+    def queued(self) -> bool:
+        """Whether this period's packets waited longer than a queue's worth (``measure``)."""
+        return self.queue_delay is not None and self.queue_delay > UPLINK_QUEUEING_DELAY
+
+    def fold(self, now: float, others_queued: bool = False) -> bool:
+        """Then: fold the period into the estimate; returns whether the uplink showed a queue.
+        ``others_queued``: every other publisher of the room showed a queue too this period.
+        Links to one relay do not queue together; their packets are late together when the
+        relay's host is (measured: a shared 2-core machine at load 6 delayed the packets of
+        three publishers by 0.6-1.3 s at once, while the relay's event loop woke in time,
+        so two of them on loopback read as queued). Such a period is skipped."""
+        if self.queue_delay is None or self._seconds is None or self.received_bps is None:
+            return False
+        if others_queued and self.queued():
+            return False
+        return self.estimate.update(now, None, self.queue_delay, 0.0, self.received_bps)
+
+    def update(self, now: float, received: int, expected: int, relay_lag: float = 0.0) -> bool:
+        """``measure`` then ``fold``, for a publisher alone."""
+        self.measure(now, received, expected, relay_lag)
+        return self.fold(now)
+
+    def bps(self) -> float:
+        return self.estimate.value
 
 
 # --- audio-only by itself --------------------------------------------------------------

@@ -159,6 +159,10 @@ class RelayRoom(RoomControl):
                     "bytes_in": pub.bytes_in,
                     "keyframe_requests_sent": pub.keyframe_requests_sent,
                     "low_layers_started": pub.low_layers_started,
+                    **({"uplink_kbps": round(pub.uplink.bps() / 1000),
+                        "uplink_backoffs": dict(pub.uplink.estimate.reasons),
+                        "remb_kbps": None if pub.remb_sent is None else round(pub.remb_sent / 1000)}
+                       if pub.uplink is not None else {}),
                     **({"low_layer": _low_layer_stats(pub.low_layer)} if pub.low_layer is not None else {}),
                 }
                 for kind, pub in p.publications.items()

@@ -419,3 +419,102 @@ def test_after_a_queueing_back_off_the_queue_gets_a_round_trip_to_drain():
     # and a queue that is still there a round trip and a second later backs it off again
     assert estimate.update(clock.now + 4, 0.0, 0.9, 0.15, 800_000)
     assert estimate.value < after_one
+
+
+# --- a publisher's uplink --------------------------------------------------------------------
+
+
+class Uplink:
+    """Packets of a publisher's video as the relay sees them: sent every 50 ms (abs-send-time,
+    24-bit 6.18 fixed point), arriving after a base delay plus whatever queue the test gives."""
+
+    def __init__(self, estimate: congestion.UplinkEstimate, start_s: float = 3.0) -> None:
+        self.estimate, self.t, self.received, self.expected = estimate, start_s, 0, 0
+
+    def second(self, queue_s: float = 0.0, lost_every: int = 0, size: int = 1000) -> bool:
+        """One second of 20 packets; ``lost_every``: every n-th one lost. Then the update."""
+        for i in range(20):
+            self.t += 0.05
+            self.expected += 1
+            if lost_every and i % lost_every == 0:
+                continue
+            self.received += 1
+            abs_send_time = int(self.t * congestion.ABS_SEND_TIME_UNIT) % congestion.ABS_SEND_TIME_WRAP
+            # the relay's clock has another origin than the publisher's: 500 s ahead
+            arrival_ms = int((self.t + 500.0 + 0.04 + queue_s) * 1000)
+            assert self.estimate.add(arrival_ms, abs_send_time, size, ssrc=1) is None  # no REMB of its own
+        return self.estimate.update(self.t, self.received, self.expected)
+
+
+def test_uplink_estimate_backs_off_on_a_queue_in_the_publishers_uplink():
+    uplink = Uplink(congestion.UplinkEstimate())
+    # given a clear uplink carrying 160 kbit/s
+    assert not any(uplink.second() for _ in range(5))
+    assert uplink.estimate.bps() >= congestion.START_BPS
+    assert uplink.estimate.queue_delay == pytest.approx(0.0, abs=0.002)
+    assert uplink.estimate.received_bps == pytest.approx(160_000)
+    # when its packets start waiting 0.4 s longer (the publisher's encoder fills its own link)
+    assert not uplink.second(queue_s=0.4)  # one second is not yet a queue
+    assert uplink.second(queue_s=0.4)
+    # then the estimate falls to 0.85 x what got through, for a queue
+    assert uplink.estimate.bps() == pytest.approx(congestion.BACKOFF * 160_000, rel=0.01)
+    assert uplink.estimate.estimate.reasons == {"queueing": 1}
+
+
+def test_uplink_estimate_reads_one_way_delay_across_the_abs_send_time_wrap():
+    # given a publisher whose abs-send-time wraps (every 64 s) during a clear second
+    uplink = Uplink(congestion.UplinkEstimate(), start_s=congestion.ABS_SEND_TIME_WRAP / congestion.ABS_SEND_TIME_UNIT - 2.5)
+    for _ in range(5):
+        assert not uplink.second()
+        # then the delay does not jump by 64 s: no queue read
+        assert uplink.estimate.queue_delay == pytest.approx(0.0, abs=0.002)
+    # and a packet that left before the last one seen (reordered) does not move the clock back
+    estimate = congestion.UplinkEstimate()
+    estimate.add(1000, 1000, 100, 1)
+    estimate.add(1001, 900, 100, 1)
+    estimate.add(1002, 1001, 100, 1)
+    assert estimate._send_s == pytest.approx(1 / congestion.ABS_SEND_TIME_UNIT)
+
+
+def test_uplink_estimate_leaves_loss_to_the_publisher_and_grows_while_no_queue():
+    uplink = Uplink(congestion.UplinkEstimate())
+    uplink.second()
+    uplink.second(queue_s=0.4)
+    assert uplink.second(queue_s=0.4)
+    low = uplink.estimate.bps()
+    # when the queue has drained and one packet in five is lost (20 %)
+    for _ in range(3):  # a queueing back-off waits a round trip (here 1 s) and a second to drain
+        assert not uplink.second(lost_every=5)
+    # then the loss is measured but is not a back-off (the publisher's own control answers it)
+    assert uplink.estimate.loss == pytest.approx(0.2)
+    assert uplink.estimate.estimate.reasons == {"queueing": 1}
+    # and the estimate grew 8 % a second from the back-off, no further than 1.5 x what came in
+    assert uplink.estimate.bps() == pytest.approx(min(low * congestion.GROWTH ** 3, 1.5 * 128_000), rel=0.01)
+
+
+def test_a_delay_every_publisher_shows_at_once_is_the_relays_host_not_a_queue():
+    patient, doctor = congestion.UplinkEstimate(), congestion.UplinkEstimate()
+    links = [Uplink(patient), Uplink(doctor)]
+    for _ in range(3):
+        for link in links:
+            link.second()
+    # when both publishers' packets arrive 0.8 s late for two seconds (the relay's host stalled)
+    for _ in range(2):
+        for estimate, link in zip((patient, doctor), links):
+            for i in range(20):
+                link.t += 0.05
+                link.expected += 1
+                link.received += 1
+                estimate.add(int((link.t + 500.8) * 1000), int(link.t * congestion.ABS_SEND_TIME_UNIT), 1000, 1)
+            estimate.measure(link.t, link.received, link.expected)
+        assert patient.queued() and doctor.queued()
+        # then neither backs off: each sees the other late too
+        assert not patient.fold(links[0].t, others_queued=doctor.queued())
+        assert not doctor.fold(links[1].t, others_queued=patient.queued())
+    assert patient.bps() == doctor.bps() == congestion.START_BPS
+    # and a queue only one of them shows is its own: it backs off
+    for _ in range(2):
+        patient_queued = links[0].second(queue_s=0.8)
+        links[1].second()
+    assert patient_queued and patient.estimate.reasons == {"queueing": 1}
+    assert doctor.estimate.reasons == {}
