@@ -41,6 +41,7 @@ MIN_RTT_WINDOW = 10.0  # seconds over which the lowest round trip is taken. At 3
 # 150 ms mid-call read its new base as a standing queue for 30 s: the estimate never grew and backed
 # off on "queueing" down to 95 kbit/s (2026-12-07 18:11, weak-link test). The sawtooth drains the
 # queue every few seconds, so 10 s still sees the base; a queue that never drains overflows into loss.
+LOSS_WEIGHT_DEFAULT = 20.0  # packets a report block of unknown size stands for (about a second of video)
 OUTAGE_SECONDS = 2.5  # no receiver report for this long: the link was down, not congested  # a connection that said nothing for this long no longer counts
 
 
@@ -381,7 +382,7 @@ class SubscriberLink:
         self.min_rtt: Optional[float] = None
         self._rtt_history: collections.deque[tuple[float, float]] = collections.deque()
         self._rtts: list[float] = []
-        self._losses: list[float] = []
+        self._losses: list[tuple[float, float]] = []  # (fraction, packets it is of)
         self._last_report = clock()
         self._skip_until = 0.0
         self._sent_seen = 0
@@ -409,8 +410,9 @@ class SubscriberLink:
     def on_remb(self, pc_id: str, bps: float) -> None:
         self.estimate.on_remb(pc_id, bps, self.clock())
 
-    def on_loss(self, fraction: float, rtt: Optional[float] = None) -> None:
-        """One receiver report block: fraction lost and round-trip time (or None).
+    def on_loss(self, fraction: float, rtt: Optional[float] = None, packets: Optional[int] = None) -> None:
+        """One receiver report block: fraction lost, round-trip time (or None) and how many
+        packets the fraction is of (None: unknown, weighs as one report of LOSS_WEIGHT_DEFAULT).
 
         The first reports after a silence (an outage: nothing came back for
         OUTAGE_SECONDS) count the outage's packets as lost; that is not congestion, so
@@ -421,7 +423,7 @@ class SubscriberLink:
         self._last_report = now
         if now < self._skip_until:
             return
-        self._losses.append(fraction)
+        self._losses.append((fraction, float(packets) if packets else LOSS_WEIGHT_DEFAULT))
         if rtt is not None and rtt > 0:
             self._rtts.append(rtt)
 
@@ -459,9 +461,12 @@ class SubscriberLink:
         if fresh_rtt:
             self.on_rtt(sorted(self._rtts)[len(self._rtts) // 2])  # the median of the period's reports
             self._rtts.clear()
-        # the mean over the period's report blocks (one per stream): the worst one of a
-        # stream of 15 packets a second would read 3 % random loss as 13 % now and then
-        self.loss = sum(self._losses) / len(self._losses) if self._losses else None
+        # the mean over the period's report blocks (one per stream), each weighing as many
+        # packets as its fraction is of: the worst one of a stream of 15 packets a second
+        # would read 3 % random loss as 13 % now and then, and the plain mean of the blocks
+        # still read it over 8 % (a loss back-off) 8 times a minute on a 300 kbit/s link
+        weight = sum(w for _, w in self._losses)
+        self.loss = sum(f * w for f, w in self._losses) / weight if self._losses else None
         self._losses.clear()
         dropped = self.pacer.dropped_packets - self._dropped_seen
         self._dropped_seen = self.pacer.dropped_packets

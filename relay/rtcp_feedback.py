@@ -62,9 +62,10 @@ def note_sender_report(sender: RTCRtpSender) -> None:
 
 
 def observe_rtcp(sender: RTCRtpSender, on_remb: Callable[[int], None],
-                 on_loss: Callable[[float, Optional[float]], None]) -> None:
-    """Call ``on_remb(bps)`` for each REMB and ``on_loss(fraction, rtt)`` for each receiver
-    report block about ``sender``'s stream (rtt in seconds, None without a sender report), then let aiortc handle the packet as before (a
+                 on_loss: Callable[[float, Optional[float], Optional[int]], None]) -> None:
+    """Call ``on_remb(bps)`` for each REMB and ``on_loss(fraction, rtt, packets)`` for each receiver
+    report block about ``sender``'s stream (rtt in seconds, None without a sender report;
+    packets: how many the fraction is of, None for the first report), then let aiortc handle the packet as before (a
     passthrough sender has no encoder, so aiortc itself would drop the REMB)."""
     handle = sender._handle_rtcp_packet
 
@@ -87,7 +88,13 @@ def observe_rtcp(sender: RTCRtpSender, on_remb: Callable[[int], None],
                     # aiortc's figure is smoothed over ~6 reports, too slow to see a queue drain
                     if report.dlsr and report.lsr in sent_at:
                         rtt = time.time() - sent_at[report.lsr] - report.dlsr / 65536
-                    on_loss(report.fraction_lost / 256, rtt)
+                    # the packets the fraction is of: the highest sequence number since the last report
+                    last = sender.__dict__.get("_relay_rr_highest")
+                    sender._relay_rr_highest = report.highest_sequence
+                    packets = None
+                    if last is not None and 0 < report.highest_sequence - last < 1 << 16:
+                        packets = report.highest_sequence - last
+                    on_loss(report.fraction_lost / 256, rtt, packets)
         await handle(packet)
 
     sender._handle_rtcp_packet = handle_rtcp_packet

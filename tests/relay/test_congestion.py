@@ -296,6 +296,23 @@ def test_link_reads_the_mean_loss_and_ignores_the_reports_that_count_an_outage()
     assert link.estimate_bps() >= before
 
 
+def test_link_weighs_each_report_by_the_packets_it_covers():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.estimate.value = 300_000
+    clock.advance(1.0, step=1.0)
+    # given a second of 3 % random loss: an audio stream of 50 packets lost 1, a video stream of
+    # 60 lost 2, and a small picture of 8 packets lost 1 (12.5 % on its own)
+    for fraction, packets in ((1 / 50, 50), (2 / 60, 60), (1 / 8, 8)):
+        link.on_loss(fraction, rtt=0.15, packets=packets)
+    link.pacer.sent_bytes["video"] += 35_000
+    # then the link reads the loss of its 118 packets, 4 of them (the plain mean of the three
+    # fractions, 5.9 %, would hold the estimate instead of letting it grow)
+    assert not link.update()
+    assert link.loss == pytest.approx(4 / 118)
+    assert link.estimate_bps() > 300_000
+
+
 def test_a_busy_relay_does_not_read_its_own_delay_as_a_queue():
     clock = FakeClock()
     link = congestion.SubscriberLink(clock.schedule, clock)

@@ -243,7 +243,7 @@ async def test_a_receiver_report_answering_an_earlier_sender_report_still_gives_
             pass
 
     sender, got = Sender(), []
-    rtcp_feedback.observe_rtcp(sender, on_remb=lambda bps: None, on_loss=lambda f, rtt: got.append(rtt))
+    rtcp_feedback.observe_rtcp(sender, on_remb=lambda bps: None, on_loss=lambda f, rtt, packets: got.append(rtt))
     now = [1000.0]
     monkeypatch.setattr(rtcp_feedback.time, "time", lambda: now[0])
     # given an SR sent at t=1000, seen by the room's tick, then a second SR at t=1001
