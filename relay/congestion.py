@@ -29,6 +29,13 @@ LOSS_HIGH = 0.08  # more lost than this: the link is full (GCC uses 10 %; a drop
 LOSS_LOW = 0.05  # less (and no queue): the estimate may grow. GCC grows only under 2 %, but
 # its delay-based side grows too; this one has no other way up on a link with 3 % random loss
 GROWTH = 1.08  # per second while the link shows no congestion
+# Near the rate that got through at the last back-off (the link's rate, as far as it is known)
+# the estimate grows slower, as GCC's additive increase near its link capacity: at 8 %/s it
+# passed a 300 kbit/s link's rate within seconds of each back-off, and the queue it built
+# (a 30 KB drop-tail queue: 0.8 s) froze the pictures (2026-12-07 22:00, weaklink_bench)
+NEAR_CAPACITY = 0.9
+GROWTH_NEAR_CAPACITY = 1.02
+CAPACITY_MEMORY = 30.0  # seconds without a back-off after which the last one says nothing more
 BACKOFF = 0.85  # of what got through, on congestion (GCC's beta)
 APP_LIMIT = 1.5  # the estimate grows no further than this times what is being sent
 # RTT this far above the lowest seen: packets wait in a queue. Not less: on a busy machine
@@ -67,6 +74,10 @@ class DownlinkEstimate:
     value: float = START_BPS
     queueing_delay: float = QUEUEING_DELAY  # the delay above the lowest that reads as a queue
     max_step_down: float = MAX_STEP_DOWN  # the estimate falls to no less than this times itself
+    drain_seconds: float = 1.0  # after a queueing back-off: a round trip and this long before another
+    min_bps: float = MIN_BPS
+    capacity: Optional[float] = None  # what got through at the last back-off: the link's rate
+    capacity_at: float = 0.0
     remb: dict[str, tuple[float, float]] = field(default_factory=dict)  # pc_id -> (bps, when)
     congested: bool = False
     queue_streak: int = 0
@@ -100,12 +111,17 @@ class DownlinkEstimate:
             self.reasons["queueing" if queueing else "loss"] += 1
             through = sent_bps * (1 - (loss or 0.0))
             self.value = max(min(self.value, BACKOFF * through), self.max_step_down * self.value)
-            self.queue_hold_until = now + max(rtt or 0.0, 1.0) + 1.0
+            self.queue_hold_until = now + max(rtt or 0.0, 1.0) + self.drain_seconds
+            self.capacity, self.capacity_at = through, now
         elif (loss is None or loss < LOSS_LOW) and not (
                 (growth_rtt := rtt if rtt is not None else last_rtt) is not None
                 and min_rtt is not None and growth_rtt - min_rtt > self.queueing_delay / 2.5):
-            self.value = min(self.value * GROWTH, max(APP_LIMIT * sent_bps, self.value))
-        self.value = min(max(self.value, MIN_BPS), MAX_BPS)
+            growth = GROWTH
+            if self.capacity is not None and now - self.capacity_at <= CAPACITY_MEMORY:
+                if self.value >= NEAR_CAPACITY * self.capacity:
+                    growth = GROWTH_NEAR_CAPACITY
+            self.value = min(self.value * growth, max(APP_LIMIT * sent_bps, self.value))
+        self.value = min(max(self.value, self.min_bps), MAX_BPS)
         return self.congested
 
     def bps(self, now: float) -> float:
@@ -116,9 +132,14 @@ class DownlinkEstimate:
 
 ABS_SEND_TIME_UNIT = 1 << 18  # abs-send-time: seconds in 6.18 fixed point
 ABS_SEND_TIME_WRAP = 1 << 24  # 24 bits: it wraps every 64 s
-UPLINK_QUEUEING_DELAY = 0.15  # one-way delay this far above its lowest: the uplink queues. Lower
-# than the round trip's 250 ms: every video packet gives a sample (a round trip comes about once a
-# second per stream), and the median of a second's samples hides a keyframe's burst
+UPLINK_QUEUEING_DELAY = 0.25  # one-way delay this far above its lowest: the uplink queues. At
+# 0.15 s the doctor's and the expert's loopback uplinks read as queued at load 5-9 (host delays of
+# 0.15-0.2 s not shared by the third publisher) and their 640x480 fell to 480x360
+UPLINK_MIN_BPS = 100_000  # a back-off goes no lower: a queue that stands while the encoder
+# follows its REMB (about a second, plus the queue's own drain) took a 300 kbit/s uplink's estimate
+# to 30 kbit/s in four back-offs, and 50 s to grow back
+UPLINK_RATE_SECONDS = 3  # what got through: the highest rate over this many periods (a second's
+# arrivals on a 300 kbit/s uplink read 30-230 kbit/s of video)
 UPLINK_MIN_DELAY_WINDOW = MIN_RTT_WINDOW
 
 
@@ -146,7 +167,9 @@ class UplinkEstimate:
     """
 
     def __init__(self) -> None:
-        self.estimate = DownlinkEstimate(queueing_delay=UPLINK_QUEUEING_DELAY, max_step_down=0.0)
+        self.estimate = DownlinkEstimate(queueing_delay=UPLINK_QUEUEING_DELAY, max_step_down=0.0,
+                                         drain_seconds=2.0, min_bps=UPLINK_MIN_BPS)
+        self._rates: collections.deque[float] = collections.deque(maxlen=UPLINK_RATE_SECONDS)
         self._last_abs: Optional[int] = None
         self._send_s = 0.0  # abs-send-time unwrapped, seconds
         self._delays: list[float] = []  # arrival - send (seconds, arbitrary offset) this period
@@ -197,6 +220,7 @@ class UplinkEstimate:
         self.queue_delay = max(median - min(d for _, d in self._minima), 0.0)
         if self._seconds is not None:
             self.received_bps = got * 8 / self._seconds
+            self._rates.append(self.received_bps)
 
     def queued(self) -> bool:
         """Whether this period's packets waited longer than a queue's worth (``measure``)."""
@@ -213,7 +237,7 @@ class UplinkEstimate:
             return False
         if others_queued and self.queued():
             return False
-        return self.estimate.update(now, None, self.queue_delay, 0.0, self.received_bps)
+        return self.estimate.update(now, None, self.queue_delay, 0.0, max(self._rates))
 
     def update(self, now: float, received: int, expected: int, relay_lag: float = 0.0) -> bool:
         """``measure`` then ``fold``, for a publisher alone."""

@@ -505,8 +505,13 @@ def test_uplink_estimate_leaves_loss_to_the_publisher_and_grows_while_no_queue()
     # then the loss is measured but is not a back-off (the publisher's own control answers it)
     assert uplink.estimate.loss == pytest.approx(0.2)
     assert uplink.estimate.estimate.reasons == {"queueing": 1}
-    # and the estimate grew 8 % a second from the back-off, no further than 1.5 x what came in
-    assert uplink.estimate.bps() == pytest.approx(min(low * congestion.GROWTH ** 3, 1.5 * 128_000), rel=0.01)
+    # and the estimate grew from the back-off: 8 % a second, 2 % once near the rate that got
+    # through at the back-off (160 kbit/s)
+    expected = low
+    for _ in range(3):
+        expected *= congestion.GROWTH if expected < congestion.NEAR_CAPACITY * 160_000 else congestion.GROWTH_NEAR_CAPACITY
+    assert uplink.estimate.bps() == pytest.approx(expected, rel=0.01)
+    assert low * congestion.GROWTH ** 3 > expected
 
 
 def test_a_delay_every_publisher_shows_at_once_is_the_relays_host_not_a_queue():
@@ -535,3 +540,35 @@ def test_a_delay_every_publisher_shows_at_once_is_the_relays_host_not_a_queue():
         links[1].second()
     assert patient_queued and patient.estimate.reasons == {"queueing": 1}
     assert doctor.estimate.reasons == {}
+
+
+def test_estimate_grows_slowly_near_the_rate_that_got_through_at_its_last_back_off():
+    estimate = DownlinkEstimate(value=400_000)
+    # given a back-off on loss while 300 kbit/s went into the link
+    assert estimate.update(100.0, 0.10, 0.15, 0.15, 300_000)
+    assert estimate.capacity == pytest.approx(270_000)
+    values = [estimate.value]
+    # when the link is clear again, for ten seconds
+    for second in range(1, 11):
+        assert not estimate.update(100.0 + second, 0.0, 0.15, 0.15, 300_000)
+        values.append(estimate.value)
+    # then it grows 8 % a second up to 0.9 x that rate, 2 % a second from there
+    steps = [b / a for a, b in zip(values, values[1:])]
+    assert steps[0] == pytest.approx(congestion.GROWTH)
+    assert all(step == pytest.approx(congestion.GROWTH_NEAR_CAPACITY)
+               for value, step in zip(values, steps) if value >= 0.9 * 270_000)
+    assert values[-1] < 300_000
+    # and 30 s after the back-off the rate it learnt no longer holds it
+    assert not estimate.update(131.0, 0.0, 0.15, 0.15, 300_000)
+    assert estimate.value == pytest.approx(values[-1] * congestion.GROWTH)
+
+
+def test_uplink_back_off_goes_no_lower_than_its_floor():
+    uplink = Uplink(congestion.UplinkEstimate())
+    for _ in range(3):
+        uplink.second(size=100)  # 16 kbit/s: an encoder that starts low
+    # when its packets queue for two seconds
+    uplink.second(queue_s=0.5, size=100)
+    assert uplink.second(queue_s=0.5, size=100)
+    # then its REMB falls to the floor, not to 0.85 x 16 kbit/s
+    assert uplink.estimate.bps() == congestion.UPLINK_MIN_BPS
