@@ -232,10 +232,13 @@ class UplinkEstimate:
         Links to one relay do not queue together; their packets are late together when the
         relay's host is (measured: a shared 2-core machine at load 6 delayed the packets of
         three publishers by 0.6-1.3 s at once, while the relay's event loop woke in time,
-        so two of them on loopback read as queued). Such a period is skipped."""
+        so two of them on loopback read as queued). Such a period counts only if this uplink
+        also loses packets (LOSS_HIGH: a full drop-tail queue; at load 16 the patient's uplink
+        queued 0.9-1.6 s, 40-80 % lost, while the other two read 0.9 s from the host's stalls,
+        and skipping those periods left it unchecked for 30 s)."""
         if self.queue_delay is None or self._seconds is None or self.received_bps is None:
             return False
-        if others_queued and self.queued():
+        if others_queued and self.queued() and not (self.loss is not None and self.loss > LOSS_HIGH):
             return False
         return self.estimate.update(now, None, self.queue_delay, 0.0, max(self._rates))
 

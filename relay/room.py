@@ -171,6 +171,9 @@ class RelayRoom(RoomControl):
                                          if "video" in d.tracks and d.tracks["video"].low),
                 "layer_switches": sum(d.tracks["video"].layer_switches for d in self.downstreams(pid)
                                       if "video" in d.tracks),
+                "pacer_dropped_packets": p.link.pacer.dropped_packets if p.link is not None else None,
+                "retransmissions": _rtx_stats(t._writer.rtx for d in self.downstreams(pid)
+                                              for t in d.tracks.values() if t._writer is not None),
             }
             for pid, p in self._participants.items()
         }
@@ -336,6 +339,15 @@ class RelayRoom(RoomControl):
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
             task.add_done_callback(_log_send_failure)
+
+
+def _rtx_stats(policies) -> dict[str, int]:
+    """NACKed packets a subscriber got again, and those refused by rule (RtxPolicy)."""
+    out = {"resent": 0, "refused_old": 0, "refused_budget": 0, "refused_repeat": 0}
+    for policy in policies:
+        for key in out:
+            out[key] += getattr(policy, key)
+    return out
 
 
 def _low_layer_stats(low_layer: LowLayer) -> dict[str, Any]:

@@ -540,6 +540,25 @@ def test_a_delay_every_publisher_shows_at_once_is_the_relays_host_not_a_queue():
         links[1].second()
     assert patient_queued and patient.estimate.reasons == {"queueing": 1}
     assert doctor.estimate.reasons == {}
+    # and when all are late together but one of them also loses packets (its queue overflows),
+    # that one is queued: its own link
+    for _ in range(4):  # clear seconds: the back-off's hold is over
+        for link in links:
+            link.second()
+    for _ in range(2):
+        for estimate, link, lost_every in zip((patient, doctor), links, (4, 0)):
+            for i in range(20):
+                link.t += 0.05
+                link.expected += 1
+                if lost_every and i % lost_every == 0:
+                    continue
+                link.received += 1
+                estimate.add(int((link.t + 500.8) * 1000), int(link.t * congestion.ABS_SEND_TIME_UNIT), 1000, 1)
+            estimate.measure(link.t, link.received, link.expected)
+        patient_queued = patient.fold(links[0].t, others_queued=doctor.queued())
+        assert not doctor.fold(links[1].t, others_queued=patient.queued())
+    assert patient_queued and patient.estimate.reasons == {"queueing": 2}
+    assert doctor.estimate.reasons == {}
 
 
 def test_estimate_grows_slowly_near_the_rate_that_got_through_at_its_last_back_off():
