@@ -466,15 +466,21 @@ class SubscriberLink:
             self._rtt_history.popleft()
         self.min_rtt = min(r for _, r in self._rtt_history)
 
-    def update(self, relay_lag: float = 0.0) -> bool:
+    def update(self, relay_lag: float = 0.0, uplink_queue: float = 0.0) -> bool:
         """Once a second: fold the feedback into the estimate, set the pacer's rate.
         Returns whether the link showed congestion (loss, queueing, pacer drops).
         ``relay_lag``: how late the relay's own event loop woke at worst this second; that
         much of a round trip is the relay's own delay, not a queue on the link, and is taken
         off. (Dropping the second's round trips instead, as before, left a relay at load 15
-        with 17 seconds of 25 unread: it never saw a 1.7 s queue, 2026-12-07 18:20.)"""
-        if relay_lag > 0:
-            self._rtts = [rtt - relay_lag for rtt in self._rtts if rtt - relay_lag > 0]
+        with 17 seconds of 25 unread: it never saw a 1.7 s queue, 2026-12-07 18:20.)
+        ``uplink_queue``: how long this participant's own packets queued on its uplink this
+        second (its UplinkEstimate): its receiver reports waited that long too, which is no
+        queue on its downlink. (At the start of a call on a 300 kbit/s link the round trips
+        read 1-1.7 s, mostly the uplink's queue; the lowest over 10 s rose with them, and
+        a downlink estimate of 900 kbit/s put 570 kbit/s into the link for 30 s.)"""
+        taken_off = relay_lag + uplink_queue
+        if taken_off > 0:
+            self._rtts = [rtt - taken_off for rtt in self._rtts if rtt - taken_off > 0]
         now = self.clock()
         seconds = max(now - self._last_update, 0.1)
         self._last_update = now

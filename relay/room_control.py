@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from . import rtcp_feedback
 from .config import RelayConfig
-from .congestion import AUDIO_BPS, LOSS_LOW, publisher_remb_bps, video_share_bps
+from .congestion import AUDIO_BPS, LOSS_LOW, UplinkEstimate, publisher_remb_bps, video_share_bps
 from .fanout import ForwardingTrack, Publication
 from .layers import low_layer_target_bps, video_allocation
 from .participants import Downstream, Message, Participant
@@ -162,9 +162,11 @@ class RoomControl:
         SubscriberLink.limits_publishers."""
         now = time.monotonic()
         lag, self._loop_lag = self._loop_lag, 0.0
+        uplinks = self._measure_uplinks(now, lag)
         for participant in self._participants.values():
             if participant.link is not None:
-                participant.link.update(relay_lag=lag)
+                uplink = uplinks.get(participant.participant_id)
+                participant.link.update(relay_lag=lag, uplink_queue=(uplink.queue_delay or 0.0) if uplink else 0.0)
         self._auto_audio_only(now)
         for participant in self._participants.values():
             publication = participant.publications.get("video")
@@ -172,7 +174,7 @@ class RoomControl:
                 publication.rate_bps = publication.measure_rate(now)
         allocations = {p.participant_id: self._allocation(p) for p in self._participants.values()}
         self._choose_layers(now, allocations)
-        self._send_rembs(allocations, now, lag)
+        self._send_rembs(allocations, now, uplinks)
 
     def _auto_audio_only(self, now: float) -> None:
         """Each subscriber's audio-only decision (congestion.AutoAudioOnly), told to everyone."""
@@ -194,14 +196,19 @@ class RoomControl:
                     "audio_only": decision, "reason": "bandwidth",
                     "estimate_kbps": round(subscriber.link.estimate_bps() / 1000)})
 
-    def _send_rembs(self, allocations: dict[str, dict[Publication, float]], now: float, lag: float = 0.0) -> None:
-        """Each publisher's REMB, every second: the lower of what its subscribers can take
-        (congestion.publisher_remb_bps) and what its own uplink carries (UplinkEstimate)."""
+    def _measure_uplinks(self, now: float, lag: float) -> dict[str, UplinkEstimate]:
+        """The second's figures of each publisher's uplink (UplinkEstimate.measure)."""
         uplinks = {}
         for publisher in list(self._participants.values()):
             publication = publisher.publications.get("video")
             if publication is not None and (uplink := publication.measure_uplink(now, lag)) is not None:
                 uplinks[publisher.participant_id] = uplink
+        return uplinks
+
+    def _send_rembs(self, allocations: dict[str, dict[Publication, float]], now: float,
+                    uplinks: dict[str, UplinkEstimate]) -> None:
+        """Each publisher's REMB, every second: the lower of what its subscribers can take
+        (congestion.publisher_remb_bps) and what its own uplink carries (UplinkEstimate)."""
         for pid, uplink in uplinks.items():
             others = [u for other, u in uplinks.items() if other != pid and u.queue_delay is not None]
             uplink.fold(now, others_queued=bool(others) and all(u.queued() for u in others))

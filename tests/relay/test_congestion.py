@@ -335,6 +335,32 @@ def test_a_busy_relay_does_not_read_its_own_delay_as_a_queue():
     assert congested and link.estimate_bps() < 300_000
 
 
+def test_the_time_a_report_queued_on_the_subscribers_own_uplink_is_not_its_downlinks_queue():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.estimate.value = 300_000
+    # given a lowest round trip of 0.15 s
+    link.on_loss(0.0, rtt=0.15)
+    clock.advance(1.0, step=1.0)
+    link.update()
+    # when the round trips read 0.95 s while its own uplink queued 0.8 s (UplinkEstimate)
+    for _ in range(4):
+        link.on_loss(0.0, rtt=0.95)
+        link.pacer.sent_bytes["video"] += 35_000
+        clock.advance(1.0, step=1.0)
+        assert not link.update(uplink_queue=0.8)
+    # then its downlink is not taken for queued, and its lowest round trip stays the path's
+    assert link.estimate_bps() >= 300_000
+    assert link.min_rtt == pytest.approx(0.15)
+    # and a queue on the downlink itself, beside the uplink's, still counts
+    for _ in range(2):
+        link.on_loss(0.0, rtt=1.45)
+        link.pacer.sent_bytes["video"] += 35_000
+        clock.advance(1.0, step=1.0)
+        congested = link.update(uplink_queue=0.8)
+    assert congested and link.estimate.reasons == {"queueing": 1}
+
+
 def test_a_round_trip_from_an_earlier_second_is_not_read_as_a_queue():
     clock = FakeClock()
     link = congestion.SubscriberLink(clock.schedule, clock)
