@@ -166,6 +166,7 @@ def forward_through(sender: RTCRtpSender, track: ForwardingTrack) -> None:
     async def retransmit(sequence_number: int) -> None:
         writer, link = track._writer, track.link
         if link is not None and writer is not None:
+            writer.rtx.on_nack(sequence_number)
             packet = writer.sent_packet(sequence_number)
             if packet is None:
                 return

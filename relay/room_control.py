@@ -166,7 +166,8 @@ class RoomControl:
         for participant in self._participants.values():
             if participant.link is not None:
                 uplink = uplinks.get(participant.participant_id)
-                participant.link.update(relay_lag=lag, uplink_queue=(uplink.queue_delay or 0.0) if uplink else 0.0)
+                participant.link.update(relay_lag=lag, uplink_queue=(uplink.queue_delay or 0.0) if uplink else 0.0,
+                                        nacks=self._nack_counts(participant.participant_id))
         self._auto_audio_only(now)
         for participant in self._participants.values():
             publication = participant.publications.get("video")
@@ -195,6 +196,18 @@ class RoomControl:
                     "type": "downlink", "participant": subscriber.participant_id,
                     "audio_only": decision, "reason": "bandwidth",
                     "estimate_kbps": round(subscriber.link.estimate_bps() / 1000)})
+
+    def _nack_counts(self, subscriber_id: str) -> tuple[int, int]:
+        """(packets sent, packets NACKed) so far to this subscriber (RtxPolicy of each track).
+        A track that goes (a publisher left) takes its counts along: the next second's
+        difference may be negative, and SubscriberLink.update skips such a second."""
+        sent = nacked = 0
+        for d in self.downstreams(subscriber_id):
+            for track in d.tracks.values():
+                if track._writer is not None:
+                    sent += track._writer.rtx.sent_packets
+                    nacked += track._writer.rtx.nacked_packets
+        return sent, nacked
 
     def _measure_uplinks(self, now: float, lag: float) -> dict[str, UplinkEstimate]:
         """The second's figures of each publisher's uplink (UplinkEstimate.measure)."""

@@ -617,3 +617,33 @@ def test_uplink_back_off_goes_no_lower_than_its_floor():
     assert uplink.second(queue_s=0.5, size=100)
     # then its REMB falls to the floor, not to 0.85 x 16 kbit/s
     assert uplink.estimate.bps() == congestion.UPLINK_MIN_BPS
+
+
+def test_nacked_packets_count_as_lost_when_retransmissions_hide_them_from_the_reports():
+    policy = RtxPolicy()
+    for seq in range(100):
+        policy.on_sent(seq, 100.0)
+    # given NACKs for 20 of 100 packets, some of them NACKed again, one for a packet never sent
+    for seq in list(range(0, 100, 5)) + [0, 5, 10, 9999]:
+        policy.on_nack(seq)
+    # then each packet counts once
+    assert (policy.sent_packets, policy.nacked_packets) == (100, 20)
+
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.estimate.value = 300_000
+    link.on_loss(0.0, rtt=0.15)
+    clock.advance(1.0, step=1.0)
+    link.update(nacks=(0, 0))
+    # when the reports say 2 % lost (the retransmissions filled the gaps) but 20 % were NACKed
+    link.on_loss(0.02, rtt=0.15, packets=100)
+    link.pacer.sent_bytes["video"] += 37_500
+    clock.advance(1.0, step=1.0)
+    # then the link reads 20 % lost: congestion
+    assert link.update(nacks=(policy.sent_packets, policy.nacked_packets))
+    assert link.loss == pytest.approx(0.2) and link.estimate.reasons == {"loss": 1}
+    # and a second with counts that went down (a publisher's track left) reads the reports alone
+    link.on_loss(0.02, rtt=0.15, packets=100)
+    clock.advance(1.0, step=1.0)
+    link.update(nacks=(50, 10))
+    assert link.loss == pytest.approx(0.02)
