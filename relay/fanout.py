@@ -171,7 +171,7 @@ def forward_through(sender: RTCRtpSender, track: ForwardingTrack) -> None:
             if packet is None:
                 return
             size = len(packet.payload) + RTP_OVERHEAD
-            if not writer.rtx.allow(sequence_number, size, time.monotonic(), sender_rtt(sender),
+            if not writer.rtx.allow(sequence_number, size, time.monotonic(), link.nack_rtt(sender_rtt(sender)),
                                     link.estimate_bps()):
                 return
             link.pacer.charge(size)

@@ -343,7 +343,7 @@ class RelayRoom(RoomControl):
 
 def _rtx_stats(policies) -> dict[str, int]:
     """NACKed packets a subscriber got again, and those refused by rule (RtxPolicy)."""
-    out = {"resent": 0, "refused_old": 0, "refused_budget": 0, "refused_repeat": 0}
+    out = {"nacked_packets": 0, "resent": 0, "refused_old": 0, "refused_budget": 0, "refused_repeat": 0}
     for policy in policies:
         for key in out:
             out[key] += getattr(policy, key)

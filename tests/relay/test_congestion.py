@@ -647,3 +647,17 @@ def test_nacked_packets_count_as_lost_when_retransmissions_hide_them_from_the_re
     clock.advance(1.0, step=1.0)
     link.update(nacks=(50, 10))
     assert link.loss == pytest.approx(0.02)
+
+
+def test_a_nack_behind_a_queue_is_judged_by_the_latest_round_trip_not_aiortcs_stale_one():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    assert link.nack_rtt(None) is None and link.nack_rtt(0.1) == 0.1
+    # given a report whose round trip was 0.9 s (a queue) while aiortc still says 0.1 s
+    link.on_loss(0.0, rtt=0.9)
+    assert link.nack_rtt(0.1) == pytest.approx(0.9)
+    # then a NACK 1 s after the packet left is answered, which aiortc's figure would refuse
+    policy = RtxPolicy()
+    policy.on_sent(7, now=10.0)
+    assert not RtxPolicy(sent_at={7: 10.0}).allow(7, 1200, now=11.0, rtt=0.1, estimate_bps=1e6)
+    assert policy.allow(7, 1200, now=11.0, rtt=link.nack_rtt(0.1), estimate_bps=1e6)
