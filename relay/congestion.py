@@ -509,7 +509,11 @@ class SubscriberLink:
         read 1-1.7 s, mostly the uplink's queue; the lowest over 10 s rose with them, and
         a downlink estimate of 900 kbit/s put 570 kbit/s into the link for 30 s.)
         ``nacks``: (packets sent, packets NACKed) so far over its connections (RtxPolicy):
-        the loss is the higher of the reports' and the NACKed share of this second's packets."""
+        the NACKed share of this second's packets is kept as ``nack_loss`` (room stats) but does
+        not move the estimate: folded in as loss (the higher of it and the reports'), a lossy
+        first second on a 300 kbit/s link halved the estimate twice to 83-97 kbit/s and, with
+        the reports then silent for 10-20 s, held it there (the patient at 0-1.5 fps in two
+        runs of three, 2026-12-07 22:40-22:51 at load 8-12)."""
         taken_off = relay_lag + uplink_queue
         if taken_off > 0:
             self._rtts = [rtt - taken_off for rtt in self._rtts if rtt - taken_off > 0]
@@ -538,7 +542,6 @@ class SubscriberLink:
             sent_packets, nacked = nacks[0] - last[0], nacks[1] - last[1]
             if self.loss is not None and sent_packets >= NACK_LOSS_MIN_PACKETS and nacked >= 0:
                 self.nack_loss = min(nacked / sent_packets, 1.0)
-                self.loss = max(self.loss, self.nack_loss)
         dropped = self.pacer.dropped_packets - self._dropped_seen
         self._dropped_seen = self.pacer.dropped_packets
         if self.loss is None:

@@ -619,7 +619,7 @@ def test_uplink_back_off_goes_no_lower_than_its_floor():
     assert uplink.estimate.bps() == congestion.UPLINK_MIN_BPS
 
 
-def test_nacked_packets_count_as_lost_when_retransmissions_hide_them_from_the_reports():
+def test_nacked_packets_are_counted_once_and_measured_beside_the_reports_loss():
     policy = RtxPolicy()
     for seq in range(100):
         policy.on_sent(seq, 100.0)
@@ -639,14 +639,15 @@ def test_nacked_packets_count_as_lost_when_retransmissions_hide_them_from_the_re
     link.on_loss(0.02, rtt=0.15, packets=100)
     link.pacer.sent_bytes["video"] += 37_500
     clock.advance(1.0, step=1.0)
-    # then the link reads 20 % lost: congestion
-    assert link.update(nacks=(policy.sent_packets, policy.nacked_packets))
-    assert link.loss == pytest.approx(0.2) and link.estimate.reasons == {"loss": 1}
-    # and a second with counts that went down (a publisher's track left) reads the reports alone
+    link.update(nacks=(policy.sent_packets, policy.nacked_packets))
+    # then the NACKed share is measured (room stats), and the estimate's loss stays the reports'
+    assert link.nack_loss == pytest.approx(0.2)
+    assert link.loss == pytest.approx(0.02) and "loss" not in link.estimate.reasons
+    # and a second with counts that went down (a publisher's track left) measures nothing new
     link.on_loss(0.02, rtt=0.15, packets=100)
     clock.advance(1.0, step=1.0)
     link.update(nacks=(50, 10))
-    assert link.loss == pytest.approx(0.02)
+    assert link.loss == pytest.approx(0.02) and link.nack_loss == pytest.approx(0.2)
 
 
 def test_a_nack_behind_a_queue_is_judged_by_the_latest_round_trip_not_aiortcs_stale_one():
