@@ -296,6 +296,23 @@ def test_link_reads_the_mean_loss_and_ignores_the_reports_that_count_an_outage()
     assert link.estimate_bps() >= before
 
 
+def test_link_weighs_each_report_by_the_packets_it_covers():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.estimate.value = 300_000
+    clock.advance(1.0, step=1.0)
+    # given a second of 3 % random loss: an audio stream of 50 packets lost 1, a video stream of
+    # 60 lost 2, and a small picture of 8 packets lost 1 (12.5 % on its own)
+    for fraction, packets in ((1 / 50, 50), (2 / 60, 60), (1 / 8, 8)):
+        link.on_loss(fraction, rtt=0.15, packets=packets)
+    link.pacer.sent_bytes["video"] += 35_000
+    # then the link reads the loss of its 118 packets, 4 of them (the plain mean of the three
+    # fractions, 5.9 %, would hold the estimate instead of letting it grow)
+    assert not link.update()
+    assert link.loss == pytest.approx(4 / 118)
+    assert link.estimate_bps() > 300_000
+
+
 def test_a_busy_relay_does_not_read_its_own_delay_as_a_queue():
     clock = FakeClock()
     link = congestion.SubscriberLink(clock.schedule, clock)
@@ -316,6 +333,32 @@ def test_a_busy_relay_does_not_read_its_own_delay_as_a_queue():
         clock.advance(1.0, step=1.0)
         congested = link.update()
     assert congested and link.estimate_bps() < 300_000
+
+
+def test_the_time_a_report_queued_on_the_subscribers_own_uplink_is_not_its_downlinks_queue():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.estimate.value = 300_000
+    # given a lowest round trip of 0.15 s
+    link.on_loss(0.0, rtt=0.15)
+    clock.advance(1.0, step=1.0)
+    link.update()
+    # when the round trips read 0.95 s while its own uplink queued 0.8 s (UplinkEstimate)
+    for _ in range(4):
+        link.on_loss(0.0, rtt=0.95)
+        link.pacer.sent_bytes["video"] += 35_000
+        clock.advance(1.0, step=1.0)
+        assert not link.update(uplink_queue=0.8)
+    # then its downlink is not taken for queued, and its lowest round trip stays the path's
+    assert link.estimate_bps() >= 300_000
+    assert link.min_rtt == pytest.approx(0.15)
+    # and a queue on the downlink itself, beside the uplink's, still counts
+    for _ in range(2):
+        link.on_loss(0.0, rtt=1.45)
+        link.pacer.sent_bytes["video"] += 35_000
+        clock.advance(1.0, step=1.0)
+        congested = link.update(uplink_queue=0.8)
+    assert congested and link.estimate.reasons == {"queueing": 1}
 
 
 def test_a_round_trip_from_an_earlier_second_is_not_read_as_a_queue():
@@ -419,3 +462,203 @@ def test_after_a_queueing_back_off_the_queue_gets_a_round_trip_to_drain():
     # and a queue that is still there a round trip and a second later backs it off again
     assert estimate.update(clock.now + 4, 0.0, 0.9, 0.15, 800_000)
     assert estimate.value < after_one
+
+
+# --- a publisher's uplink --------------------------------------------------------------------
+
+
+class Uplink:
+    """Packets of a publisher's video as the relay sees them: sent every 50 ms (abs-send-time,
+    24-bit 6.18 fixed point), arriving after a base delay plus whatever queue the test gives."""
+
+    def __init__(self, estimate: congestion.UplinkEstimate, start_s: float = 3.0) -> None:
+        self.estimate, self.t, self.received, self.expected = estimate, start_s, 0, 0
+
+    def second(self, queue_s: float = 0.0, lost_every: int = 0, size: int = 1000) -> bool:
+        """One second of 20 packets; ``lost_every``: every n-th one lost. Then the update."""
+        for i in range(20):
+            self.t += 0.05
+            self.expected += 1
+            if lost_every and i % lost_every == 0:
+                continue
+            self.received += 1
+            abs_send_time = int(self.t * congestion.ABS_SEND_TIME_UNIT) % congestion.ABS_SEND_TIME_WRAP
+            # the relay's clock has another origin than the publisher's: 500 s ahead
+            arrival_ms = int((self.t + 500.0 + 0.04 + queue_s) * 1000)
+            assert self.estimate.add(arrival_ms, abs_send_time, size, ssrc=1) is None  # no REMB of its own
+        return self.estimate.update(self.t, self.received, self.expected)
+
+
+def test_uplink_estimate_backs_off_on_a_queue_in_the_publishers_uplink():
+    uplink = Uplink(congestion.UplinkEstimate())
+    # given a clear uplink carrying 160 kbit/s
+    assert not any(uplink.second() for _ in range(5))
+    assert uplink.estimate.bps() >= congestion.START_BPS
+    assert uplink.estimate.queue_delay == pytest.approx(0.0, abs=0.002)
+    assert uplink.estimate.received_bps == pytest.approx(160_000)
+    # when its packets start waiting 0.4 s longer (the publisher's encoder fills its own link)
+    assert not uplink.second(queue_s=0.4)  # one second is not yet a queue
+    assert uplink.second(queue_s=0.4)
+    # then the estimate falls to 0.85 x what got through, for a queue
+    assert uplink.estimate.bps() == pytest.approx(congestion.BACKOFF * 160_000, rel=0.01)
+    assert uplink.estimate.estimate.reasons == {"queueing": 1}
+
+
+def test_uplink_estimate_reads_one_way_delay_across_the_abs_send_time_wrap():
+    # given a publisher whose abs-send-time wraps (every 64 s) during a clear second
+    uplink = Uplink(congestion.UplinkEstimate(), start_s=congestion.ABS_SEND_TIME_WRAP / congestion.ABS_SEND_TIME_UNIT - 2.5)
+    for _ in range(5):
+        assert not uplink.second()
+        # then the delay does not jump by 64 s: no queue read
+        assert uplink.estimate.queue_delay == pytest.approx(0.0, abs=0.002)
+    # and a packet that left before the last one seen (reordered) does not move the clock back
+    estimate = congestion.UplinkEstimate()
+    estimate.add(1000, 1000, 100, 1)
+    estimate.add(1001, 900, 100, 1)
+    estimate.add(1002, 1001, 100, 1)
+    assert estimate._send_s == pytest.approx(1 / congestion.ABS_SEND_TIME_UNIT)
+
+
+def test_uplink_estimate_leaves_loss_to_the_publisher_and_grows_while_no_queue():
+    uplink = Uplink(congestion.UplinkEstimate())
+    uplink.second()
+    uplink.second(queue_s=0.4)
+    assert uplink.second(queue_s=0.4)
+    low = uplink.estimate.bps()
+    # when the queue has drained and one packet in five is lost (20 %)
+    for _ in range(3):  # a queueing back-off waits a round trip (here 1 s) and a second to drain
+        assert not uplink.second(lost_every=5)
+    # then the loss is measured but is not a back-off (the publisher's own control answers it)
+    assert uplink.estimate.loss == pytest.approx(0.2)
+    assert uplink.estimate.estimate.reasons == {"queueing": 1}
+    # and the estimate grew from the back-off: 8 % a second, 2 % once near the rate that got
+    # through at the back-off (160 kbit/s)
+    expected = low
+    for _ in range(3):
+        expected *= congestion.GROWTH if expected < congestion.NEAR_CAPACITY * 160_000 else congestion.GROWTH_NEAR_CAPACITY
+    assert uplink.estimate.bps() == pytest.approx(expected, rel=0.01)
+    assert low * congestion.GROWTH ** 3 > expected
+
+
+def test_a_delay_every_publisher_shows_at_once_is_the_relays_host_not_a_queue():
+    patient, doctor = congestion.UplinkEstimate(), congestion.UplinkEstimate()
+    links = [Uplink(patient), Uplink(doctor)]
+    for _ in range(3):
+        for link in links:
+            link.second()
+    # when both publishers' packets arrive 0.8 s late for two seconds (the relay's host stalled)
+    for _ in range(2):
+        for estimate, link in zip((patient, doctor), links):
+            for i in range(20):
+                link.t += 0.05
+                link.expected += 1
+                link.received += 1
+                estimate.add(int((link.t + 500.8) * 1000), int(link.t * congestion.ABS_SEND_TIME_UNIT), 1000, 1)
+            estimate.measure(link.t, link.received, link.expected)
+        assert patient.queued() and doctor.queued()
+        # then neither backs off: each sees the other late too
+        assert not patient.fold(links[0].t, others_queued=doctor.queued())
+        assert not doctor.fold(links[1].t, others_queued=patient.queued())
+    assert patient.bps() == doctor.bps() == congestion.START_BPS
+    # and a queue only one of them shows is its own: it backs off
+    for _ in range(2):
+        patient_queued = links[0].second(queue_s=0.8)
+        links[1].second()
+    assert patient_queued and patient.estimate.reasons == {"queueing": 1}
+    assert doctor.estimate.reasons == {}
+    # and when all are late together but one of them also loses packets (its queue overflows),
+    # that one is queued: its own link
+    for _ in range(4):  # clear seconds: the back-off's hold is over
+        for link in links:
+            link.second()
+    for _ in range(2):
+        for estimate, link, lost_every in zip((patient, doctor), links, (4, 0)):
+            for i in range(20):
+                link.t += 0.05
+                link.expected += 1
+                if lost_every and i % lost_every == 0:
+                    continue
+                link.received += 1
+                estimate.add(int((link.t + 500.8) * 1000), int(link.t * congestion.ABS_SEND_TIME_UNIT), 1000, 1)
+            estimate.measure(link.t, link.received, link.expected)
+        patient_queued = patient.fold(links[0].t, others_queued=doctor.queued())
+        assert not doctor.fold(links[1].t, others_queued=patient.queued())
+    assert patient_queued and patient.estimate.reasons == {"queueing": 2}
+    assert doctor.estimate.reasons == {}
+
+
+def test_estimate_grows_slowly_near_the_rate_that_got_through_at_its_last_back_off():
+    estimate = DownlinkEstimate(value=400_000)
+    # given a back-off on loss while 300 kbit/s went into the link
+    assert estimate.update(100.0, 0.10, 0.15, 0.15, 300_000)
+    assert estimate.capacity == pytest.approx(270_000)
+    values = [estimate.value]
+    # when the link is clear again, for ten seconds
+    for second in range(1, 11):
+        assert not estimate.update(100.0 + second, 0.0, 0.15, 0.15, 300_000)
+        values.append(estimate.value)
+    # then it grows 8 % a second up to 0.9 x that rate, 2 % a second from there
+    steps = [b / a for a, b in zip(values, values[1:])]
+    assert steps[0] == pytest.approx(congestion.GROWTH)
+    assert all(step == pytest.approx(congestion.GROWTH_NEAR_CAPACITY)
+               for value, step in zip(values, steps) if value >= 0.9 * 270_000)
+    assert values[-1] < 300_000
+    # and 30 s after the back-off the rate it learnt no longer holds it
+    assert not estimate.update(131.0, 0.0, 0.15, 0.15, 300_000)
+    assert estimate.value == pytest.approx(values[-1] * congestion.GROWTH)
+
+
+def test_uplink_back_off_goes_no_lower_than_its_floor():
+    uplink = Uplink(congestion.UplinkEstimate())
+    for _ in range(3):
+        uplink.second(size=100)  # 16 kbit/s: an encoder that starts low
+    # when its packets queue for two seconds
+    uplink.second(queue_s=0.5, size=100)
+    assert uplink.second(queue_s=0.5, size=100)
+    # then its REMB falls to the floor, not to 0.85 x 16 kbit/s
+    assert uplink.estimate.bps() == congestion.UPLINK_MIN_BPS
+
+
+def test_nacked_packets_are_counted_once_and_measured_beside_the_reports_loss():
+    policy = RtxPolicy()
+    for seq in range(100):
+        policy.on_sent(seq, 100.0)
+    # given NACKs for 20 of 100 packets, some of them NACKed again, one for a packet never sent
+    for seq in list(range(0, 100, 5)) + [0, 5, 10, 9999]:
+        policy.on_nack(seq)
+    # then each packet counts once
+    assert (policy.sent_packets, policy.nacked_packets) == (100, 20)
+
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    link.estimate.value = 300_000
+    link.on_loss(0.0, rtt=0.15)
+    clock.advance(1.0, step=1.0)
+    link.update(nacks=(0, 0))
+    # when the reports say 2 % lost (the retransmissions filled the gaps) but 20 % were NACKed
+    link.on_loss(0.02, rtt=0.15, packets=100)
+    link.pacer.sent_bytes["video"] += 37_500
+    clock.advance(1.0, step=1.0)
+    link.update(nacks=(policy.sent_packets, policy.nacked_packets))
+    # then the NACKed share is measured (room stats), and the estimate's loss stays the reports'
+    assert link.nack_loss == pytest.approx(0.2)
+    assert link.loss == pytest.approx(0.02) and "loss" not in link.estimate.reasons
+    # and a second with counts that went down (a publisher's track left) measures nothing new
+    link.on_loss(0.02, rtt=0.15, packets=100)
+    clock.advance(1.0, step=1.0)
+    link.update(nacks=(50, 10))
+    assert link.loss == pytest.approx(0.02) and link.nack_loss == pytest.approx(0.2)
+
+
+def test_a_nack_behind_a_queue_is_judged_by_the_latest_round_trip_not_aiortcs_stale_one():
+    clock = FakeClock()
+    link = congestion.SubscriberLink(clock.schedule, clock)
+    assert link.nack_rtt(None) is None and link.nack_rtt(0.1) == 0.1
+    # given a report whose round trip was 0.9 s (a queue) while aiortc still says 0.1 s
+    link.on_loss(0.0, rtt=0.9)
+    assert link.nack_rtt(0.1) == pytest.approx(0.9)
+    # then a NACK 1 s after the packet left is answered, which aiortc's figure would refuse
+    policy = RtxPolicy()
+    policy.on_sent(7, now=10.0)
+    assert not RtxPolicy(sent_at={7: 10.0}).allow(7, 1200, now=11.0, rtt=0.1, estimate_bps=1e6)
+    assert policy.allow(7, 1200, now=11.0, rtt=link.nack_rtt(0.1), estimate_bps=1e6)
