@@ -121,6 +121,30 @@ def test_both_ends_of_an_association_set_tcp_nodelay(receiver):
         assoc.release()
 
 
+def test_the_receivers_associations_wait_on_their_socket_and_queues_not_polling(receiver, monkeypatch):
+    from studies import dicom_wakeup
+
+    installed = []
+    real_install = dicom_wakeup.install
+    monkeypatch.setattr(dicom_wakeup, "install", lambda assoc: installed.append(real_install(assoc)) or installed[-1])
+    ae = AE(ae_title="ANY")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    # when a sender opens an association, is answered on it twice, and releases it
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC")
+    assert assoc.is_established
+    server_side = receiver.server.active_associations[0]
+    statuses = [assoc.send_c_echo().Status for _ in range(2)]
+    assoc.release()
+    # then the receiver's end ran on the waking loops (this pynetdicom has what they rely on), without
+    # pynetdicom's per-PDU log handlers, and answered and released as pynetdicom's own loops do
+    assert installed == [True]
+    assert server_side._run_reactor.__func__ is not type(server_side)._run_reactor
+    assert not server_side.get_handlers(evt.EVT_PDU_RECV)
+    assert statuses == [0, 0] and assoc.is_released
+    server_side.join(timeout=30)
+    assert server_side.is_released and not server_side.is_alive() and not server_side.dul.is_alive()
+
+
 def _ct_slices(n: int) -> list[pydicom.Dataset]:
     """CT_small as `n` slices of one new series (new UIDs)."""
     from pydicom.uid import generate_uid
