@@ -14,6 +14,10 @@ answer, as its batch would refuse it; one waiting in the journal already is answ
 stores it once). Every BATCH_MAX instances, FLUSH_AFTER_S after the first unstored one, and when the
 association ends (released, aborted or its connection lost), the batch is stored as STOW-RS stores a request
 (dicom_store.store_parsed_dicom: files, one transaction, one audit row per study) and the journal is emptied.
+A full batch (BATCH_MAX) is stored on the association's own storing thread while its next instances are read
+and answered, into a new journal: its own journal goes once it is stored (one batch stores at a time; a next
+full batch, a series' first instance, the timer and the association's end wait for it). A batch whose store
+fails is put back in front of the pending ones, its journal kept until a store of it succeeds.
 A journal left by a process that died is stored when the receiver starts (`spool_recover`): an answered
 instance is never lost, and storing one twice is harmless (SOP Instance UID is the key).
 """
@@ -23,6 +27,7 @@ import struct
 import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from django.db import connections
@@ -53,7 +58,18 @@ class AssociationBatch:
         self.accepted: set[tuple[str, str]] = set()  # (study, series) UIDs this association may add to
         self.first_at = 0.0
         self.timer: threading.Timer | None = None
-        self.journal_path = media_path(f"{SPOOL}/{organisation.pk}-{uuid.uuid4().hex}.journal")
+        # a full batch stored on the storing thread while the association goes on: what it holds, its journals
+        self.storing: Future | None = None
+        self.storing_batch: list = []
+        self.storing_uids: set[str] = set()
+        self.storing_journals: list[Path] = []
+        self.kept_journals: list[Path] = []  # of batches whose store failed, put back in `pending`
+        self.storer: ThreadPoolExecutor | None = None
+        self.journal = -1
+        self._new_journal()
+
+    def _new_journal(self) -> None:
+        self.journal_path = media_path(f"{SPOOL}/{self.organisation.pk}-{uuid.uuid4().hex}.journal")
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
         self.journal = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         _fsync_dir(self.journal_path.parent)  # the journal's own name survives a crash
@@ -66,7 +82,7 @@ class AssociationBatch:
         series = (parsed.index.study_instance_uid, parsed.index.series_instance_uid)
         record = _RECORD.pack(len(data)) + data
         with self.lock:
-            if uid in self.pending_uids:
+            if uid in self.pending_uids or uid in self.storing_uids:
                 return  # durable in the journal already: its batch stores it once, and that answers "stored"
             if series in self.accepted:
                 self._refuse_if_stored_out_of_reach(uid)
@@ -90,7 +106,7 @@ class AssociationBatch:
                 self.first_at = time.monotonic()
                 self._arm_timer()
             if len(self.pending) >= BATCH_MAX:
-                self._store()
+                self._store_meanwhile()
 
     def _refuse_if_stored_out_of_reach(self, uid: str) -> None:
         """Raise (and audit) the refusal its batch would meet: the answer must not say "stored" first."""
@@ -116,6 +132,10 @@ class AssociationBatch:
                 self.journal = -1
                 if not self.pending:
                     self.journal_path.unlink(missing_ok=True)
+                if self.storer is not None:  # its thread's database connection goes with it
+                    self.storer.submit(connections.close_all).result()
+                    self.storer.shutdown()
+                    self.storer = None
 
     def _arm_timer(self) -> None:
         if self.timer is not None:
@@ -134,7 +154,9 @@ class AssociationBatch:
             connections.close_all()  # a timer thread of its own each time: leave no connection behind
 
     def _store(self) -> list:
-        """Store the pending batch in one transaction, then empty the journal; its results. Call holding the lock."""
+        """Store the pending batch in one transaction (after the one storing meanwhile, if any), then empty the
+        journal; its results. Call holding the lock."""
+        self._wait_storing()
         if not self.pending or self.journal < 0:
             return []
         # pending is emptied only once stored: a store that fails (a database restart) leaves the batch,
@@ -142,14 +164,69 @@ class AssociationBatch:
         results = store_parsed_dicom(parsed=list(self.pending), source=self.source)
         self.pending = []
         self.pending_uids.clear()
-        refused = [r for r in results if isinstance(r, Exception)]
-        for error in refused:  # answered already: what is refused now is told in the log and the audit
-            log.warning("C-STORE from %s: an instance was refused when stored: %s", self.organisation, error)
-        log.info("C-STORE from %s: %d instances stored in one batch (%d refused)", self.organisation,
-                 len(results) - len(refused), len(refused))
+        _told(self.organisation, results)
         os.ftruncate(self.journal, 0)
         os.fdatasync(self.journal)
+        for path in self.kept_journals:
+            path.unlink(missing_ok=True)
+        self.kept_journals = []
         return results
+
+    def _store_meanwhile(self) -> None:
+        """Hand the pending (full) batch and its journal to the association's storing thread, and go on with
+        a new journal. Call holding the lock."""
+        self._wait_storing()
+        if not self.pending:
+            return
+        journal = self.journal
+        self.storing_batch, self.storing_uids = self.pending, self.pending_uids
+        self.storing_journals = [*self.kept_journals, self.journal_path]
+        self.pending, self.pending_uids, self.kept_journals = [], set(), []
+        self._new_journal()
+        os.close(journal)  # its records are durable: each was fdatasync'ed before its answer
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.storer is None:
+            self.storer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cstore-batch")
+        self.storing = self.storer.submit(_store_on_storer, list(self.storing_batch), self.source)
+
+    def _wait_storing(self) -> None:
+        """Wait for the batch storing meanwhile, if any: its journals go once it is stored; if its store
+        failed, it is put back in front of the pending batch (for the next store), its journals kept."""
+        if self.storing is None:
+            return
+        storing, self.storing = self.storing, None
+        try:
+            results = storing.result()
+        except Exception:  # noqa: BLE001 - answered and journalled: stored by the next store
+            log.exception("C-STORE from %s: a batch could not be stored; it is tried again", self.organisation)
+            self.pending = self.storing_batch + self.pending
+            self.pending_uids |= self.storing_uids
+            self.kept_journals += self.storing_journals
+            if self.timer is None or not self.timer.is_alive():
+                self._arm_timer()
+        else:
+            _told(self.organisation, results)
+            for path in self.storing_journals:
+                path.unlink(missing_ok=True)
+        finally:
+            self.storing_batch, self.storing_uids, self.storing_journals = [], set(), []
+
+
+def _store_on_storer(parsed: list, source: Source) -> list:
+    try:
+        return store_parsed_dicom(parsed=parsed, source=source)
+    except Exception:
+        connections.close_all()  # the storing thread's connection, perhaps broken (a database restart)
+        raise
+
+
+def _told(organisation: Organisation, results: list) -> None:
+    refused = [r for r in results if isinstance(r, Exception)]
+    for error in refused:  # answered already: what is refused now is told in the log and the audit
+        log.warning("C-STORE from %s: an instance was refused when stored: %s", organisation, error)
+    log.info("C-STORE from %s: %d instances stored in one batch (%d refused)", organisation,
+             len(results) - len(refused), len(refused))
 
 
 def spool_recover() -> int:

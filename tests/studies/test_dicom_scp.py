@@ -121,6 +121,30 @@ def test_both_ends_of_an_association_set_tcp_nodelay(receiver):
         assoc.release()
 
 
+def test_the_receivers_associations_wait_on_their_socket_and_queues_not_polling(receiver, monkeypatch):
+    from studies import dicom_wakeup
+
+    installed = []
+    real_install = dicom_wakeup.install
+    monkeypatch.setattr(dicom_wakeup, "install", lambda assoc: installed.append(real_install(assoc)) or installed[-1])
+    ae = AE(ae_title="ANY")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    # when a sender opens an association, is answered on it twice, and releases it
+    assoc = ae.associate("127.0.0.1", receiver, ae_title="TELECLINIC")
+    assert assoc.is_established
+    server_side = receiver.server.active_associations[0]
+    statuses = [assoc.send_c_echo().Status for _ in range(2)]
+    assoc.release()
+    # then the receiver's end ran on the waking loops (this pynetdicom has what they rely on), without
+    # pynetdicom's per-PDU log handlers, and answered and released as pynetdicom's own loops do
+    assert installed == [True]
+    assert server_side._run_reactor.__func__ is not type(server_side)._run_reactor
+    assert not server_side.get_handlers(evt.EVT_PDU_RECV)
+    assert statuses == [0, 0] and assoc.is_released
+    server_side.join(timeout=30)
+    assert server_side.is_released and not server_side.is_alive() and not server_side.dul.is_alive()
+
+
 def _ct_slices(n: int) -> list[pydicom.Dataset]:
     """CT_small as `n` slices of one new series (new UIDs)."""
     from pydicom.uid import generate_uid
@@ -334,3 +358,42 @@ def test_a_paused_associations_instances_are_indexed_without_waiting_for_its_rel
     finally:
         assoc.release()
     assert Instance.objects.count() == 3
+
+
+def test_a_full_batch_stored_while_the_association_goes_on_is_kept_and_stored_again_if_its_store_fails(
+        community, monkeypatch):
+    from django.db import OperationalError
+
+    from studies.services import cstore
+
+    monkeypatch.setattr(cstore, "FLUSH_AFTER_S", 3600)
+    monkeypatch.setattr(cstore, "BATCH_MAX", 2)
+    datas = []
+    for ds in _ct_slices(5):
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        datas.append(buffer.getvalue())
+    batch = cstore.AssociationBatch(community.township_a)
+    batch.add(datas[0])  # the series' first instance: stored before its answer
+    real = cstore.store_parsed_dicom
+
+    def away(**kwargs):
+        raise OperationalError("the database restarted")
+
+    # when a full batch goes to the storing thread while the database is away (the one edge a running
+    # PostgreSQL will not produce here), and the association goes on meanwhile
+    monkeypatch.setattr(cstore, "store_parsed_dicom", away)
+    batch.add(datas[1])
+    batch.add(datas[2])
+    batch.storing.exception(timeout=60)
+    monkeypatch.setattr(cstore, "store_parsed_dicom", real)
+    batch.add(datas[3])
+    # then nothing of it is lost: its journal is kept beside the new one until it is stored
+
+    assert Instance.objects.count() == 1
+    assert len(list(cstore.media_path(cstore.SPOOL).glob("*.journal"))) == 2
+    # and the next full batch's store puts it back in front of the pending ones, which the end stores
+    batch.add(datas[4])
+    batch.close()
+    assert sorted(Instance.objects.values_list("instance_number", flat=True)) == [1, 2, 3, 4, 5]
+    assert not list(cstore.media_path(cstore.SPOOL).glob("*.journal"))
