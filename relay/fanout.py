@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Optional
 
 import av
-from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, clock
+from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -22,7 +22,7 @@ from .layers import LayerChoice
 from .low_layer import LowLayer
 from .passthrough import tap_receiver
 from .rtcp_feedback import cap_receiver_remb, send_pli, send_remb, sender_rtt
-from .rtp_writer import RTP_OVERHEAD, PackedFrame, RtpWriter
+from .rtp_writer import RTP_OVERHEAD, PackedFrame, RtpWriter, ntp_now
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
@@ -129,7 +129,7 @@ class ForwardingTrack(MediaStreamTrack):
         if self._writer is None:
             self._writer = RtpWriter(sender, codec.payloadType, self.link, self.kind, self)
             pending, self._pending = self._pending, []
-            now = clock.current_ntp_time()
+            now = ntp_now()
             for frame in pending:
                 self._writer.write(frame, now)
                 self.frames_sent += 1
@@ -351,6 +351,6 @@ class Publication:
             packet = av.Packet(data)
             packet.pts, packet.time_base = frame.timestamp, self._time_base
             payloads, _ = self._packetizer.pack(packet)
-        packed = PackedFrame(payloads, frame.timestamp, frame.keyframe, clock.current_ntp_time())
+        packed = PackedFrame(payloads, frame.timestamp, frame.keyframe, ntp_now())
         for track in list(self._tracks):
             track.push(packed)

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import av
-from aiortc import RTCRtpCodecParameters, clock
+from aiortc import RTCRtpCodecParameters
 from aiortc.codecs import get_encoder
 
 from .forwarding_buffer import EncodedFrame
 from .layers import EncoderRate, low_layer_width, scaled_size
-from .rtp_writer import PackedFrame
+from .rtp_writer import PackedFrame, ntp_now
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class LowLayer:
             packet = av.Packet(data)
             packet.pts, packet.time_base = timestamp, TIME_BASE
             payloads, _ = self._packetizer.pack(packet)
-            self._on_frame(PackedFrame(payloads, timestamp, keyframe, clock.current_ntp_time()))
+            self._on_frame(PackedFrame(payloads, timestamp, keyframe, ntp_now()))
 
     def _lost_sync(self) -> None:
         self._pending -= 1

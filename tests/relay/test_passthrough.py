@@ -166,7 +166,17 @@ async def test_forwarded_packets_are_counted_and_kept_for_retransmission(make_ro
     # and the bytes the relay wrote are what aiortc's own serializer makes of the packet
     extensions_map = getattr(sender, "_RTCRtpSender__rtp_header_extensions_map")
     tail = rtp_writer._extension_tail(extensions_map, newest.extensions)
-    assert rtp_writer._serialize(newest, tail) == newest.serialize(extensions_map)
+    assert rtp_writer.rtp_bytes(newest.payload_type, newest.marker, newest.sequence_number, newest.timestamp,
+                                newest.ssrc, tail, newest.payload) == newest.serialize(extensions_map)
+
+
+def test_the_writers_ntp_clock_reads_as_aiortcs():
+    from aiortc import clock
+
+    before = clock.current_ntp_time()
+    now = rtp_writer.ntp_now()
+    after = clock.current_ntp_time()
+    assert before - (1 << 20) <= now <= after + (1 << 20)  # a quarter millisecond of rounding either way
 
 
 @pytest.mark.asyncio
