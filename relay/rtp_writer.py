@@ -83,6 +83,9 @@ class RtpWriter:
         self._kind = kind
         self._stream = stream
         self._tail_cache: tuple[int, HeaderExtensions, bytes] = (-1, HeaderExtensions(), b"")
+        # the extension block around abs-send-time, which alone changes from packet to packet
+        self._tail_template: Optional[tuple[bytes, bytes]] = None
+        self._template_made = False
         self.rtx = RtxPolicy()
         self.closed = False
 
@@ -127,7 +130,14 @@ class RtpWriter:
         if cached_time != abs_send_time:
             # packets sent in the same instant share their header extensions: encode them once
             extensions = HeaderExtensions(abs_send_time=abs_send_time, mid=self._mid)
-            extension_tail = _extension_tail(self._extensions_map, extensions)
+            if not self._template_made:
+                self._tail_template = _abs_send_time_template(self._extensions_map, self._mid)
+                self._template_made = True
+            template = self._tail_template
+            if template is not None:
+                extension_tail = template[0] + abs_send_time.to_bytes(3, "big") + template[1]
+            else:
+                extension_tail = _extension_tail(self._extensions_map, extensions)
             self._tail_cache = (abs_send_time, extensions, extension_tail)
         seq = self._sequence_number
         ssrc = sender._ssrc
@@ -192,6 +202,21 @@ def send_rtp_inline(dtls_transport: RTCDtlsTransport, data: bytes) -> None:
 
 
 _DTLS_TX_BYTES, _DTLS_TX_PACKETS = "_RTCDtlsTransport__tx_bytes", "_RTCDtlsTransport__tx_packets"
+
+
+def _abs_send_time_template(extensions_map, mid: Optional[str]) -> Optional[tuple[bytes, bytes]]:
+    """The extension block aiortc's map makes for ``mid`` and any abs-send-time, as the bytes
+    before and after the 3 bytes of abs-send-time; None if the block is not like that
+    (abs-send-time not negotiated: the map is asked per packet)."""
+    low = _extension_tail(extensions_map, HeaderExtensions(abs_send_time=0, mid=mid))
+    high = _extension_tail(extensions_map, HeaderExtensions(abs_send_time=0xFFFFFF, mid=mid))
+    differ = [i for i, (a, b) in enumerate(zip(low, high)) if a != b]
+    if len(low) != len(high) or len(differ) != 3 or differ[2] - differ[0] != 2:
+        return None
+    start = differ[0]
+    if high[start:start + 3] != b"\xff\xff\xff":
+        return None
+    return low[:start], low[start + 3:]
 
 
 def _extension_tail(extensions_map, extensions: HeaderExtensions) -> bytes:

@@ -166,6 +166,9 @@ async def test_forwarded_packets_are_counted_and_kept_for_retransmission(make_ro
     # and the bytes the relay wrote are what aiortc's own serializer makes of the packet
     extensions_map = getattr(sender, "_RTCRtpSender__rtp_header_extensions_map")
     tail = rtp_writer._extension_tail(extensions_map, newest.extensions)
+    # (the block the writer patches per packet is the one aiortc's map makes)
+    before, after = rtp_writer._abs_send_time_template(extensions_map, newest.extensions.mid)
+    assert before + newest.extensions.abs_send_time.to_bytes(3, "big") + after == tail
     assert rtp_writer.rtp_bytes(newest.payload_type, newest.marker, newest.sequence_number, newest.timestamp,
                                 newest.ssrc, tail, newest.payload) == newest.serialize(extensions_map)
 
