@@ -16,7 +16,7 @@ from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from .bitstream import h264_nal_units
+from .bitstream import Vp8Packetizer, h264_nal_units
 from .forwarding_buffer import EncodedFrame, ForwardingBuffer, VideoForwardingBuffer
 from .layers import LayerChoice
 from .low_layer import LowLayer
@@ -208,7 +208,8 @@ class Publication:
         self._gaps_seen = 0
         self._rate_samples: collections.deque[tuple[float, int]] = collections.deque()
         # packetizes each frame once for all subscribers (VP8 picture ids run per publication)
-        self._packetizer = None if kind == "audio" else get_encoder(
+        self._vp8 = Vp8Packetizer() if kind == "video" and codec_name == "VP8" else None
+        self._packetizer = None if kind == "audio" or self._vp8 is not None else get_encoder(
             RTCRtpCodecParameters(mimeType=f"video/{codec_name}", clockRate=90000))
 
     def attach_receiver(self, receiver: RTCRtpReceiver) -> None:
@@ -345,7 +346,9 @@ class Publication:
         data = frame.data
         if self.codec_name == "H264" and self.kind == "video":
             data = self._with_h264_parameter_sets(data, frame.keyframe)
-        if self._packetizer is None:
+        if self._vp8 is not None:
+            payloads = self._vp8.pack(data)
+        elif self._packetizer is None:
             payloads = [data]  # Opus: one frame, one packet
         else:
             packet = av.Packet(data)

@@ -1,15 +1,18 @@
 """The module that reaches into aiortc internals (pinned aiortc==1.16.0), piece by piece."""
 
 import asyncio
+import fractions
 
 import aiortc
 import pytest
-from aiortc import RTCPeerConnection
+import av
+from aiortc import RTCPeerConnection, RTCRtpCodecParameters
+from aiortc.codecs import get_encoder
 from aiortc.mediastreams import VideoStreamTrack
 from aiortc.rtp import RtpPacket
 
 from relay import passthrough, rtcp_feedback, rtp_writer
-from relay.bitstream import h264_is_intra, is_keyframe
+from relay.bitstream import Vp8Packetizer, h264_is_intra, is_keyframe
 from relay.forwarding_buffer import AudioForwardingBuffer, VideoForwardingBuffer
 from relay.passthrough import loopback_candidates
 from relay.sim import encode_clip, wait_for
@@ -257,3 +260,14 @@ async def test_a_receiver_report_answering_an_earlier_sender_report_still_gives_
     await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=5, reports=[report]))
     # then its round trip is 1.1 s (aiortc, which keeps only the latest SR, had none)
     assert got and abs(got[0] - 1.1) < 0.01
+
+
+@pytest.mark.parametrize("size", [1, 1296, 1297, 5000])
+def test_vp8_payloads_are_cut_as_aiortcs_packetizer_cuts_them(size):
+    frame = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    ours, aiortcs = Vp8Packetizer(), get_encoder(RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000))
+    ours.picture_id = aiortcs.picture_id = 0x7FFF  # and across the picture id's wrap
+    for _ in range(2):
+        packet = av.Packet(frame)
+        packet.pts, packet.time_base = 0, fractions.Fraction(1, 90000)
+        assert ours.pack(frame) == aiortcs.pack(packet)[0]
