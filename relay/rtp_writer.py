@@ -148,10 +148,8 @@ class RtpWriter:
             self.closed = True  # the subscriber's connection is closing
             return
         # the NACK history (RTCRtpSender._retransmit serializes these packets again)
-        packet = RtpPacket(payload_type=self._payload_type, marker=int(marker), sequence_number=seq,
-                           timestamp=timestamp, ssrc=ssrc, payload=payload)
-        packet.extensions = extensions
-        self._history[seq % RTP_HISTORY_SIZE] = packet
+        self._history[seq % RTP_HISTORY_SIZE] = _SentPacket(self._payload_type, int(marker), seq, timestamp, ssrc,
+                                                            payload, extensions)
         self._sequence_number = (seq + 1) & 0xFFFF
         if self._link is not None:
             self.rtx.on_sent(seq, time.monotonic())
@@ -160,6 +158,24 @@ class RtpWriter:
         counters = sender.__dict__
         counters[_OCTETS_ATTR] += len(payload)
         counters[_PACKETS_ATTR] += 1
+
+
+class _SentPacket(RtpPacket):
+    """An ``RtpPacket`` as the NACK history holds it, made with its header extensions at once
+    (``RtpPacket()`` makes an empty ``HeaderExtensions`` first). Same attributes."""
+
+    def __init__(self, payload_type: int, marker: int, sequence_number: int, timestamp: int, ssrc: int,
+                 payload: bytes, extensions: HeaderExtensions) -> None:
+        self.version = 2
+        self.marker = marker
+        self.payload_type = payload_type
+        self.sequence_number = sequence_number
+        self.timestamp = timestamp
+        self.ssrc = ssrc
+        self.csrc: list[int] = []
+        self.extensions = extensions
+        self.payload = payload
+        self.padding_size = 0
 
 
 _HEADER = struct.Struct("!BBHLL")  # RTP header without CSRCs

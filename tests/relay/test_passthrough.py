@@ -9,7 +9,7 @@ import av
 from aiortc import RTCPeerConnection, RTCRtpCodecParameters
 from aiortc.codecs import get_encoder
 from aiortc.mediastreams import VideoStreamTrack
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from relay import passthrough, rtcp_feedback, rtp_writer
 from relay.bitstream import Vp8Packetizer, h264_is_intra, is_keyframe
@@ -271,3 +271,13 @@ def test_vp8_payloads_are_cut_as_aiortcs_packetizer_cuts_them(size):
         packet = av.Packet(frame)
         packet.pts, packet.time_base = 0, fractions.Fraction(1, 90000)
         assert ours.pack(frame) == aiortcs.pack(packet)[0]
+
+
+def test_the_nack_historys_packets_are_aiortcs_packets():
+    # RTCRtpSender._retransmit serializes what the writer keeps: the same attributes as RtpPacket's
+    kept = rtp_writer._SentPacket(96, 1, 7, 1234, 5678, b"payload", RtpPacket().extensions)
+    assert isinstance(kept, RtpPacket)
+    assert sorted(vars(kept)) == sorted(vars(RtpPacket()))
+    assert kept.serialize(HeaderExtensionsMap()) == RtpPacket(
+        payload_type=96, marker=1, sequence_number=7, timestamp=1234, ssrc=5678, payload=b"payload").serialize(
+        HeaderExtensionsMap())
