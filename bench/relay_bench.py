@@ -400,8 +400,13 @@ def direct_process(seconds: float, clip, results) -> None:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, read from outside it (Linux /proc)."""
+    user, system = user_system_seconds(pid)
+    return user + system
+
+
+def user_system_seconds(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
 
 def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, client_procs: int) -> dict:
@@ -429,10 +434,12 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
         flowing = [ready.get(timeout=60 + 5 * rooms) for _ in clients]
         time.sleep(1.0)  # warm-up
         pids = [relay_pid] + [c.pid for c in clients]
+        split0 = user_system_seconds(relay_pid)
         cpu0, wall0 = [cpu_seconds(pid) for pid in pids], time.monotonic()
         go.set()
         time.sleep(seconds)
         cpu1, wall1 = [cpu_seconds(pid) for pid in pids], time.monotonic()
+        split1 = user_system_seconds(relay_pid)
         parts = [results.get(timeout=60) for _ in clients]
     except Exception:
         result["error"] = traceback.format_exc(limit=2)
@@ -457,6 +464,8 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
         "all_streams_flowing": all(flowing),
         "relay_cpu_cores": round(cores[0], 3),
         "relay_cpu_cores_per_room": round(cores[0] / rooms, 3),
+        # the kernel's share (sockets, SRTP is user): what a faster user-space path cannot cut
+        "relay_cpu_system_share": round((split1[1] - split0[1]) / max(sum(split1) - sum(split0), 1e-9), 2),
         "client_cpu_cores": [round(c, 2) for c in cores[1:]],
         "delivered_fps_mean": round(statistics.mean(fps), 1) if fps else 0.0,
         "delivered_fps_min": round(min(fps), 1) if fps else 0.0,
