@@ -20,7 +20,7 @@ from .bitstream import Vp8Packetizer, h264_nal_units
 from .forwarding_buffer import EncodedFrame, ForwardingBuffer, VideoForwardingBuffer
 from .layers import LayerChoice
 from .low_layer import LowLayer
-from .passthrough import tap_receiver
+from .passthrough import receive_inline, tap_receiver
 from .rtcp_feedback import cap_receiver_remb, send_pli, send_remb, sender_rtt
 from .rtp_writer import RTP_OVERHEAD, PackedFrame, RtpWriter, ntp_now
 
@@ -159,8 +159,10 @@ def forward_through(sender: RTCRtpSender, track: ForwardingTrack) -> None:
     """Have ``track``'s frames written to ``sender``'s transport as they arrive, instead of
     aiortc's sender task reading the track (one task wake-up, queue hand-over and
     packetization per frame and subscriber). With ``track.link`` set, NACKs are answered
-    by the link's rules (RtxPolicy: recent packets only, within a share of the estimate)."""
+    by the link's rules (RtxPolicy: recent packets only, within a share of the estimate).
+    The subscriber's RTCP is handled as it arrives (``receive_inline``), not through a queue."""
     sender._next_encoded_frame = lambda codec: track._sender_started(sender, codec)
+    receive_inline(sender.transport)
 
     async def retransmit(sequence_number: int) -> None:
         writer, link = track._writer, track.link

@@ -4,8 +4,8 @@ import asyncio
 import fractions
 
 import aiortc
-import pytest
 import av
+import pytest
 from aiortc import RTCPeerConnection, RTCRtpCodecParameters
 from aiortc.codecs import get_encoder
 from aiortc.mediastreams import VideoStreamTrack
@@ -198,6 +198,24 @@ async def test_upstream_packets_handled_inline_still_feed_receiver_statistics(ma
     # then packets and bytes were counted as aiortc's own receive loop would
     assert stats_of(report, "inbound-rtp")[0].packetsReceived >= 10
     assert stats_of(report, "transport")[0].packetsReceived >= 10
+
+
+@pytest.mark.asyncio
+async def test_a_subscribers_rtcp_is_handled_as_it_arrives(make_room):
+    # given a subscriber receiving video through the relay
+    harness = await _doctor_seen_by_expert(make_room, "video_frames")
+    sender = next(d for d in harness.room.downstreams("expert")).senders["video"]
+
+    # then its connection hands SRTCP to aiortc inside the datagram callback, and its
+    # receiver reports reach the relay's sender that way (aiortc's remote-inbound stats)
+    assert sender.transport.transport._connection._relay_inline
+
+    async def reported() -> bool:
+        return bool(stats_of(await sender.getStats(), "remote-inbound-rtp"))
+    deadline = asyncio.get_running_loop().time() + 10
+    while not await reported() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    assert await reported()
 
 
 def test_send_path_that_suspends_is_refused_loudly():
