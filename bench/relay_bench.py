@@ -11,7 +11,8 @@ packets per second that the subscribers measured in the same window.
     .venv/bin/python bench/relay_bench.py                 # about 2-3 minutes
     .venv/bin/python bench/relay_bench.py --rooms 1 2 --baseline-rooms 1 --seconds 3
 
-Prints one JSON object.
+Prints one JSON object. RELAY_PROFILE=<file> writes a cProfile of the relay process (from
+RELAY_PROFILE_AT seconds after its start) to that file.
 """
 
 import argparse
@@ -35,6 +36,7 @@ from aiortc.mediastreams import AudioStreamTrack  # noqa: E402
 
 from janus_baseline import JanusProcess, JanusRoom, JanusSession  # noqa: E402  (bench/, beside this file)
 from relay import Relay, RelayConfig  # noqa: E402
+from relay.room import RelayRoom  # noqa: E402
 from relay.passthrough import loopback_candidates  # noqa: E402
 from relay.rtcp_feedback import on_keyframe_request  # noqa: E402
 from relay.sim import (  # noqa: E402
@@ -132,6 +134,13 @@ async def _serve_relay(mode: str, port_queue) -> None:
                 request["pid"], request["pc_id"], request["sdp"])
         if op == "cpu":
             return {"cpu": time.process_time(), "wall": time.monotonic()}
+        if op == "layers":  # the relay-made low layer (a decode and an encode per frame) costs CPU
+            pubs = [pub for room in rooms.values() if isinstance(room, RelayRoom)
+                    for p in room._participants.values() for pub in p.publications.values()]
+            return {"low_layers_started": sum(pub.low_layers_started for pub in pubs),
+                    "low_layers_running": sum(pub.low_layer is not None for pub in pubs),
+                    "low_layer_frames_encoded": sum(pub.low_layer.frames_out for pub in pubs
+                                                    if pub.low_layer is not None)}
         if op == "stop":
             done.set()
             return None
@@ -162,7 +171,26 @@ async def _serve_relay(mode: str, port_queue) -> None:
 
 
 def relay_process(mode: str, port_queue) -> None:
-    asyncio.run(_serve_relay(mode, port_queue))
+    profile_to = os.environ.get("RELAY_PROFILE")  # a file: cProfile of the relay process, see _profiled
+    asyncio.run(_profiled(_serve_relay(mode, port_queue), profile_to) if profile_to and mode == "passthrough"
+                else _serve_relay(mode, port_queue))
+
+
+async def _profiled(serve, path: str) -> None:
+    """``serve`` with cProfile on from RELAY_PROFILE_AT seconds (default 6) after start, written
+    to ``path`` every second (the process is ended from outside, mid-run)."""
+    import cProfile
+    profile, loop = cProfile.Profile(), asyncio.get_running_loop()
+
+    def dump() -> None:
+        profile.disable()
+        profile.dump_stats(path)
+        profile.enable()
+        loop.call_later(1.0, dump)
+    start = float(os.environ.get("RELAY_PROFILE_AT", "6"))
+    loop.call_later(start, profile.enable)
+    loop.call_later(start + 1.0, dump)
+    await serve
 
 
 # --- the client process --------------------------------------------------------------
@@ -285,10 +313,12 @@ async def _run_rooms(target: tuple[str, Any], room_ids: list[int], seconds: floa
     await loop.run_in_executor(None, go.wait)  # every client process starts the window together
     before = {id(r): (r.video_frames, r.video_bytes) for _, _, r in _pairs(everyone)}
     packets_before = [await p.inbound_packets() for p in everyone]
+    layers_before = await remote.call(op="layers") if isinstance(remote, RemoteRelay) else None
     start = time.monotonic()
     await asyncio.sleep(seconds)
     elapsed = time.monotonic() - start
     packets_after = [await p.inbound_packets() for p in everyone]
+    layers_after = await remote.call(op="layers") if isinstance(remote, RemoteRelay) else None
     result = {
         "flowing": flowing,
         "fps": [(r.video_frames - before.get(id(r), (0, 0))[0]) / elapsed for _, _, r in _pairs(everyone)],
@@ -298,6 +328,11 @@ async def _run_rooms(target: tuple[str, Any], room_ids: list[int], seconds: floa
                       for kind in ("audio", "video")},
         "latencies": _latencies(remote.people, since=start),
     }
+    if layers_before is not None and layers_after is not None:
+        # low layers (whole process) started in the window, and frames the running ones encoded
+        result["low_layer"] = {"started": layers_after["low_layers_started"] - layers_before["low_layers_started"],
+                               "running_at_end": layers_after["low_layers_running"],
+                               "frames_encoded_by_running": layers_after["low_layer_frames_encoded"]}
     if late_joiner:
         result["time_to_first_picture_ms"] = await _late_joiner(remote, clip)
     for person in list(remote.people.values()):
@@ -365,8 +400,13 @@ def direct_process(seconds: float, clip, results) -> None:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, read from outside it (Linux /proc)."""
+    user, system = user_system_seconds(pid)
+    return user + system
+
+
+def user_system_seconds(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
 
 def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, client_procs: int) -> dict:
@@ -394,10 +434,12 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
         flowing = [ready.get(timeout=60 + 5 * rooms) for _ in clients]
         time.sleep(1.0)  # warm-up
         pids = [relay_pid] + [c.pid for c in clients]
+        split0 = user_system_seconds(relay_pid)
         cpu0, wall0 = [cpu_seconds(pid) for pid in pids], time.monotonic()
         go.set()
         time.sleep(seconds)
         cpu1, wall1 = [cpu_seconds(pid) for pid in pids], time.monotonic()
+        split1 = user_system_seconds(relay_pid)
         parts = [results.get(timeout=60) for _ in clients]
     except Exception:
         result["error"] = traceback.format_exc(limit=2)
@@ -422,6 +464,8 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
         "all_streams_flowing": all(flowing),
         "relay_cpu_cores": round(cores[0], 3),
         "relay_cpu_cores_per_room": round(cores[0] / rooms, 3),
+        # the kernel's share (sockets, SRTP is user): what a faster user-space path cannot cut
+        "relay_cpu_system_share": round((split1[1] - split0[1]) / max(sum(split1) - sum(split0), 1e-9), 2),
         "client_cpu_cores": [round(c, 2) for c in cores[1:]],
         "delivered_fps_mean": round(statistics.mean(fps), 1) if fps else 0.0,
         "delivered_fps_min": round(min(fps), 1) if fps else 0.0,
@@ -431,6 +475,9 @@ def run_once(mode: str, rooms: int, seconds: float, clip, late_joiner: bool, cli
         "video_packets_s_forwarded": round(sum(p["packets_s"]["video"] for p in parts)),
         "audio_packets_s_forwarded": round(sum(p["packets_s"]["audio"] for p in parts)),
     })
+    low = [p["low_layer"] for p in parts if "low_layer" in p]
+    if low:
+        result["low_layer"] = low[0]  # the relay process's own figures (every client reads the same)
     if latencies:
         result["latency_ms_p50"] = round(statistics.median(latencies), 1)
     ttfp = [p["time_to_first_picture_ms"] for p in parts if "time_to_first_picture_ms" in p]

@@ -1,7 +1,10 @@
 """What the relay needs to know about VP8 and H264 bitstreams: where a frame starts and
 whether it can be decoded on its own. No aiortc internals here."""
 
+import random
 from typing import Optional
+
+VP8_PACKET_MAX = 1300  # payload bytes per RTP packet, descriptor included (aiortc's PACKET_MAX)
 
 
 def h264_nal_units(data: bytes) -> list[bytes]:
@@ -71,3 +74,22 @@ def starts_frame(codec_name: str, payload: bytes) -> bool:
         # a single NAL unit or STAP-A: a frame start unless it is a second slice
         return nal_type in (24, 5, 6, 7, 8, 9) or (nal_type == 1 and payload[1] & 0x80 != 0)
     return True
+
+
+class Vp8Packetizer:
+    """A VP8 frame cut into RTP payloads (RFC 7741) exactly as aiortc's ``Vp8Encoder.pack``
+    cuts it (a 4-byte descriptor: X and I set, a 15-bit picture id that counts frames; S on
+    the first packet), without the ``av.Packet`` and descriptor objects it goes through."""
+
+    def __init__(self) -> None:
+        self.picture_id = random.randint(0, (1 << 15) - 1)
+
+    def pack(self, data: bytes) -> list[bytes]:
+        picture = (0x8000 | self.picture_id).to_bytes(2, "big")
+        self.picture_id = (self.picture_id + 1) & 0x7FFF
+        step = VP8_PACKET_MAX - 4
+        rest = b"\x80\x80" + picture
+        payloads = [(b"\x90\x80" + picture) + data[:step]]
+        for pos in range(step, len(data), step):
+            payloads.append(rest + data[pos:pos + step])
+        return payloads

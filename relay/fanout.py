@@ -12,18 +12,18 @@ from collections.abc import Callable
 from typing import Optional
 
 import av
-from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, clock
+from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from .bitstream import h264_nal_units
+from .bitstream import Vp8Packetizer, h264_nal_units
 from .congestion import UplinkEstimate
 from .forwarding_buffer import EncodedFrame, ForwardingBuffer, VideoForwardingBuffer
 from .layers import LayerChoice
 from .low_layer import LowLayer
-from .passthrough import tap_receiver
+from .passthrough import receive_inline, tap_receiver
 from .rtcp_feedback import observe_uplink, send_pli, send_remb, sender_rtt, uplink_counts
-from .rtp_writer import RTP_OVERHEAD, PackedFrame, RtpWriter
+from .rtp_writer import RTP_OVERHEAD, PackedFrame, RtpWriter, ntp_now
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
@@ -130,7 +130,7 @@ class ForwardingTrack(MediaStreamTrack):
         if self._writer is None:
             self._writer = RtpWriter(sender, codec.payloadType, self.link, self.kind, self)
             pending, self._pending = self._pending, []
-            now = clock.current_ntp_time()
+            now = ntp_now()
             for frame in pending:
                 self._writer.write(frame, now)
                 self.frames_sent += 1
@@ -160,8 +160,10 @@ def forward_through(sender: RTCRtpSender, track: ForwardingTrack) -> None:
     """Have ``track``'s frames written to ``sender``'s transport as they arrive, instead of
     aiortc's sender task reading the track (one task wake-up, queue hand-over and
     packetization per frame and subscriber). With ``track.link`` set, NACKs are answered
-    by the link's rules (RtxPolicy: recent packets only, within a share of the estimate)."""
+    by the link's rules (RtxPolicy: recent packets only, within a share of the estimate).
+    The subscriber's RTCP is handled as it arrives (``receive_inline``), not through a queue."""
     sender._next_encoded_frame = lambda codec: track._sender_started(sender, codec)
+    receive_inline(sender.transport)
 
     async def retransmit(sequence_number: int) -> None:
         writer, link = track._writer, track.link
@@ -212,7 +214,8 @@ class Publication:
         self._gaps_seen = 0
         self._rate_samples: collections.deque[tuple[float, int]] = collections.deque()
         # packetizes each frame once for all subscribers (VP8 picture ids run per publication)
-        self._packetizer = None if kind == "audio" else get_encoder(
+        self._vp8 = Vp8Packetizer() if kind == "video" and codec_name == "VP8" else None
+        self._packetizer = None if kind == "audio" or self._vp8 is not None else get_encoder(
             RTCRtpCodecParameters(mimeType=f"video/{codec_name}", clockRate=90000))
 
     def attach_receiver(self, receiver: RTCRtpReceiver) -> None:
@@ -358,12 +361,14 @@ class Publication:
         data = frame.data
         if self.codec_name == "H264" and self.kind == "video":
             data = self._with_h264_parameter_sets(data, frame.keyframe)
-        if self._packetizer is None:
+        if self._vp8 is not None:
+            payloads = self._vp8.pack(data)
+        elif self._packetizer is None:
             payloads = [data]  # Opus: one frame, one packet
         else:
             packet = av.Packet(data)
             packet.pts, packet.time_base = frame.timestamp, self._time_base
             payloads, _ = self._packetizer.pack(packet)
-        packed = PackedFrame(payloads, frame.timestamp, frame.keyframe, clock.current_ntp_time())
+        packed = PackedFrame(payloads, frame.timestamp, frame.keyframe, ntp_now())
         for track in list(self._tracks):
             track.push(packed)

@@ -182,7 +182,11 @@ class VideoForwardingBuffer(ForwardingBuffer):
         return False
 
     def _first_missing(self) -> Optional[int]:
-        if self._newest_seq is None:
+        if self._newest_seq is None or self._next_seq is None:
+            return None
+        # what is held lies in [next, newest]: as many packets as that span holds means no gap
+        # (the common case, checked per packet, without walking the frame held so far)
+        if len(self._packets) == ((self._newest_seq - self._next_seq) & 0xFFFF) + 1:
             return None
         seq = self._next_seq
         while seq != self._newest_seq:

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import av
-from aiortc import RTCRtpCodecParameters, clock
-from aiortc.codecs import get_encoder
 
+from .bitstream import Vp8Packetizer
 from .forwarding_buffer import EncodedFrame
 from .layers import EncoderRate, low_layer_width, scaled_size
-from .rtp_writer import PackedFrame
+from .rtp_writer import PackedFrame, ntp_now
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class LowLayer:
         self._on_frame = on_frame
         self._request_source_keyframe = request_source_keyframe
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-low-layer")
-        self._packetizer = get_encoder(RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000))
+        self._packetizer = Vp8Packetizer()
         self.rate = EncoderRate(target_bps, time.monotonic())
         self.width = low_layer_width(target_bps, None)
         self._synced = False  # the decoder has had a keyframe since the last break
@@ -145,10 +144,7 @@ class LowLayer:
             return
         for data, keyframe in encoded:
             self.frames_out += 1
-            packet = av.Packet(data)
-            packet.pts, packet.time_base = timestamp, TIME_BASE
-            payloads, _ = self._packetizer.pack(packet)
-            self._on_frame(PackedFrame(payloads, timestamp, keyframe, clock.current_ntp_time()))
+            self._on_frame(PackedFrame(self._packetizer.pack(data), timestamp, keyframe, ntp_now()))
 
     def _lost_sync(self) -> None:
         self._pending -= 1

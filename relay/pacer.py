@@ -67,10 +67,25 @@ class Pacer:
         self._last = now
 
     def send_audio(self, size: int, send: Callable[[], Any]) -> None:
+        self.count_audio(size)
+        send()
+
+    def count_audio(self, size: int) -> None:
+        """``send_audio`` for a caller that sends the packet itself, at once."""
         self._refill()
         self._tokens -= size
         self.sent_bytes["audio"] += size
-        send()
+
+    def admit_video(self, size: int) -> bool:
+        """True (and counted) if a video packet of ``size`` may go at once, as ``send_video``
+        would send it: the caller sends it itself, with no callback made for it. False: hand
+        it to ``queue_video``."""
+        self._refill()
+        if not self._queue and self._tokens > 0:
+            self._tokens -= size
+            self.sent_bytes["video"] += size
+            return True
+        return False
 
     def charge(self, size: int) -> None:
         """Count bytes sent outside the queue (retransmissions) against the budget."""
@@ -79,12 +94,13 @@ class Pacer:
         self.charged_bytes += size
 
     def send_video(self, size: int, send: Callable[[], Any], stream: Any) -> None:
-        self._refill()
-        if not self._queue and self._tokens > 0:
-            self._tokens -= size
-            self.sent_bytes["video"] += size
+        if self.admit_video(size):
             send()
             return
+        self.queue_video(size, send, stream)
+
+    def queue_video(self, size: int, send: Callable[[], Any], stream: Any) -> None:
+        """The rest of ``send_video`` once ``admit_video`` said no: wait in order."""
         self._queue.append(_Queued(size, send, stream))
         self._queued_bytes += size
         if self._queued_bytes > max(self.rate_bps / 8 * VIDEO_BACKLOG_SECONDS, VIDEO_BACKLOG_MIN_BYTES):

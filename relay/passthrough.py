@@ -15,16 +15,20 @@ Pinned: aiortc==1.16.0 (aioice as it depends on). What is reached into, and why:
   an encoder would read.
 - ``RTCRtpSender._next_encoded_frame`` is replaced per sender instance by a wait for the
   track's end: the sender's own task no longer reads the track. ``RtpWriter`` writes each
-  frame's RTP packets through ``sender.transport._send_rtp`` at once, the way
-  ``RTCRtpSender._run_rtp`` would, and keeps the sender's private ``__rtp_history`` (NACK
-  answers), ``__ntp_timestamp``/``__rtp_timestamp``/``__octet_count``/``__packet_count``
-  (sender reports, getStats) up to date. ``run_to_completion`` drives that coroutine
-  without the event loop because nothing on aiortc's send path suspends.
-- ``aioice Connection.data_received`` of an upstream connection is replaced
-  (``receive_inline``) so that its SRTP packets are unprotected and handed to
-  ``RTCDtlsTransport._handle_rtp_data`` inside the datagram callback, as
-  ``RTCDtlsTransport._recv_next`` would, instead of through a queue and a task switch;
-  the transport's private receive counters are kept. DTLS, STUN and SRTCP take aiortc's path.
+  frame's RTP packets at once, the way ``RTCRtpSender._run_rtp`` would, and keeps the
+  sender's private ``__rtp_history`` (NACK answers),
+  ``__ntp_timestamp``/``__rtp_timestamp``/``__octet_count``/``__packet_count`` (sender
+  reports, getStats) up to date. Each packet goes out as ``RTCDtlsTransport._send_rtp``
+  would send it, in one plain call (``send_rtp_inline``): the transport's ``_state``,
+  ``_tx_srtp`` and ``__tx_bytes``/``__tx_packets``, then aioice ``Connection._nominated``
+  (the selected pair) and its protocol's datagram transport. ``run_to_completion`` drives
+  aiortc's receive coroutines without the event loop because nothing on that path
+  suspends unless it sends RTCP.
+- ``aioice Connection.data_received`` of every relay connection is replaced
+  (``receive_inline``) so that its SRTP and SRTCP packets are unprotected and handed to
+  ``RTCDtlsTransport._handle_rtp_data`` / ``_handle_rtcp_data`` inside the datagram
+  callback, as ``RTCDtlsTransport._recv_next`` would, instead of through a queue and a task
+  switch; the transport's private receive counters are kept. DTLS and STUN take aiortc's path.
 - Congestion control (relay/congestion.py does the deciding): ``RTCRtpSender._retransmit``
   is wrapped per instance (NACKs answered by RtxPolicy), ``RTCRtpSender._handle_rtcp_packet``
   is wrapped per instance to read REMBs and receiver reports (loss, and the round trip
@@ -56,6 +60,7 @@ tests/relay/test_passthrough.py exercises each piece.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Optional
@@ -63,12 +68,11 @@ from typing import Optional
 import aioice.ice
 import aiortc
 import pylibsrtp
-from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, clock
+from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import State as DtlsState
-from aiortc.rtp import is_rtcp
 
 from .forwarding_buffer import AudioForwardingBuffer, EncodedFrame, ForwardingBuffer, VideoForwardingBuffer
-from .rtp_writer import run_to_completion
+from .rtp_writer import NTP_EPOCH_OFFSET, run_to_completion
 
 logger = logging.getLogger(__name__)
 
@@ -158,13 +162,14 @@ def tap_receiver(
 
 
 def receive_inline(dtls_transport: RTCDtlsTransport) -> None:
-    """Handle the RTP packets of an upstream connection inside aioice's datagram callback.
+    """Handle the SRTP and SRTCP packets of a connection inside aioice's datagram callback.
 
     aiortc queues every datagram and wakes the DTLS transport's task to take it off the
-    queue; for a relay that is one task switch per received packet. This does what
-    ``RTCDtlsTransport._recv_next`` does for SRTP (not SRTCP), at once. DTLS, STUN and
-    SRTCP datagrams, and everything before the handshake is done, still take the queue.
-    Idempotent: the audio and video receivers of a bundled connection share one transport.
+    queue; for a relay that is one task switch per received packet (upstream: the media;
+    downstream: the subscribers' RTCP, REMBs and receiver reports many times a second).
+    This does what ``RTCDtlsTransport._recv_next`` does for SRTP and SRTCP, at once. DTLS
+    and STUN datagrams, and everything before the handshake is done, still take the queue.
+    Idempotent: the audio and video transceivers of a bundled connection share one transport.
     """
     connection = dtls_transport.transport._connection
     if getattr(connection, "_relay_inline", False):
@@ -173,20 +178,27 @@ def receive_inline(dtls_transport: RTCDtlsTransport) -> None:
 
     def data_received(data: bytes, component: int) -> None:
         srtp = dtls_transport._rx_srtp
-        if (srtp is None or not data or not 127 < data[0] < 192 or is_rtcp(data)
+        if (srtp is None or len(data) < 2 or not 127 < data[0] < 192
                 or dtls_transport._state is not DtlsState.CONNECTED):
             queue_datagram(data, component)
             return
-        arrival_time_ms = clock.current_ms()
         _count_received(dtls_transport, len(data))
         try:
-            plain = srtp.unprotect(data)
-        except pylibsrtp.Error:
-            return  # as aiortc: a packet that does not authenticate is dropped
-        try:
+            if 191 < data[1] < 209:  # RTCP (aiortc's is_rtcp)
+                try:
+                    plain = srtp.unprotect_rtcp(data)
+                except pylibsrtp.Error:
+                    return  # as aiortc: a packet that does not authenticate is dropped
+                run_to_completion(dtls_transport._handle_rtcp_data(plain))
+                return
+            arrival_time_ms = int((time.time() + NTP_EPOCH_OFFSET) * 1000)  # aiortc's clock.current_ms()
+            try:
+                plain = srtp.unprotect(data)
+            except pylibsrtp.Error:
+                return
             run_to_completion(dtls_transport._handle_rtp_data(plain, arrival_time_ms=arrival_time_ms))
         except Exception:  # not into aioice's callback: one packet lost, the next one goes on
-            logger.exception("relay: forwarding an RTP packet failed")
+            logger.exception("relay: handling an RTP/RTCP packet failed")
 
     connection.data_received = data_received
     connection._relay_inline = True
@@ -195,8 +207,9 @@ def receive_inline(dtls_transport: RTCDtlsTransport) -> None:
 def _count_received(dtls_transport: RTCDtlsTransport, size: int) -> None:
     """RTCDtlsTransport's own receive counters (its getStats "transport" entry)."""
     bytes_attr, packets_attr = _DTLS_RX_ATTRS
-    setattr(dtls_transport, bytes_attr, getattr(dtls_transport, bytes_attr) + size)
-    setattr(dtls_transport, packets_attr, getattr(dtls_transport, packets_attr) + 1)
+    counters = dtls_transport.__dict__
+    counters[bytes_attr] += size
+    counters[packets_attr] += 1
 
 
 def restrict_answer_codecs(transceiver, codec_name: str) -> None:

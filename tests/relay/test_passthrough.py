@@ -1,15 +1,18 @@
 """The module that reaches into aiortc internals (pinned aiortc==1.16.0), piece by piece."""
 
 import asyncio
+import fractions
 
 import aiortc
+import av
 import pytest
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCRtpCodecParameters
+from aiortc.codecs import get_encoder
 from aiortc.mediastreams import VideoStreamTrack
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from relay import passthrough, rtcp_feedback, rtp_writer
-from relay.bitstream import h264_is_intra, is_keyframe
+from relay.bitstream import Vp8Packetizer, h264_is_intra, is_keyframe
 from relay.forwarding_buffer import AudioForwardingBuffer, VideoForwardingBuffer
 from relay.passthrough import loopback_candidates
 from relay.sim import encode_clip, wait_for
@@ -166,7 +169,20 @@ async def test_forwarded_packets_are_counted_and_kept_for_retransmission(make_ro
     # and the bytes the relay wrote are what aiortc's own serializer makes of the packet
     extensions_map = getattr(sender, "_RTCRtpSender__rtp_header_extensions_map")
     tail = rtp_writer._extension_tail(extensions_map, newest.extensions)
-    assert rtp_writer._serialize(newest, tail) == newest.serialize(extensions_map)
+    # (the block the writer patches per packet is the one aiortc's map makes)
+    before, after = rtp_writer._abs_send_time_template(extensions_map, newest.extensions.mid)
+    assert before + newest.extensions.abs_send_time.to_bytes(3, "big") + after == tail
+    assert rtp_writer.rtp_bytes(newest.payload_type, newest.marker, newest.sequence_number, newest.timestamp,
+                                newest.ssrc, tail, newest.payload) == newest.serialize(extensions_map)
+
+
+def test_the_writers_ntp_clock_reads_as_aiortcs():
+    from aiortc import clock
+
+    before = clock.current_ntp_time()
+    now = rtp_writer.ntp_now()
+    after = clock.current_ntp_time()
+    assert before - (1 << 20) <= now <= after + (1 << 20)  # a quarter millisecond of rounding either way
 
 
 @pytest.mark.asyncio
@@ -182,6 +198,24 @@ async def test_upstream_packets_handled_inline_still_feed_receiver_statistics(ma
     # then packets and bytes were counted as aiortc's own receive loop would
     assert stats_of(report, "inbound-rtp")[0].packetsReceived >= 10
     assert stats_of(report, "transport")[0].packetsReceived >= 10
+
+
+@pytest.mark.asyncio
+async def test_a_subscribers_rtcp_is_handled_as_it_arrives(make_room):
+    # given a subscriber receiving video through the relay
+    harness = await _doctor_seen_by_expert(make_room, "video_frames")
+    sender = next(d for d in harness.room.downstreams("expert")).senders["video"]
+
+    # then its connection hands SRTCP to aiortc inside the datagram callback, and its
+    # receiver reports reach the relay's sender that way (aiortc's remote-inbound stats)
+    assert sender.transport.transport._connection._relay_inline
+
+    async def reported() -> bool:
+        return bool(stats_of(await sender.getStats(), "remote-inbound-rtp"))
+    deadline = asyncio.get_running_loop().time() + 10
+    while not await reported() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    assert await reported()
 
 
 def test_send_path_that_suspends_is_refused_loudly():
@@ -257,3 +291,24 @@ async def test_a_receiver_report_answering_an_earlier_sender_report_still_gives_
     await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=5, reports=[report]))
     # then its round trip is 1.1 s (aiortc, which keeps only the latest SR, had none)
     assert got and abs(got[0] - 1.1) < 0.01
+
+
+@pytest.mark.parametrize("size", [1, 1296, 1297, 5000])
+def test_vp8_payloads_are_cut_as_aiortcs_packetizer_cuts_them(size):
+    frame = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    ours, aiortcs = Vp8Packetizer(), get_encoder(RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000))
+    ours.picture_id = aiortcs.picture_id = 0x7FFF  # and across the picture id's wrap
+    for _ in range(2):
+        packet = av.Packet(frame)
+        packet.pts, packet.time_base = 0, fractions.Fraction(1, 90000)
+        assert ours.pack(frame) == aiortcs.pack(packet)[0]
+
+
+def test_the_nack_historys_packets_are_aiortcs_packets():
+    # RTCRtpSender._retransmit serializes what the writer keeps: the same attributes as RtpPacket's
+    kept = rtp_writer._SentPacket(96, 1, 7, 1234, 5678, b"payload", RtpPacket().extensions)
+    assert isinstance(kept, RtpPacket)
+    assert sorted(vars(kept)) == sorted(vars(RtpPacket()))
+    assert kept.serialize(HeaderExtensionsMap()) == RtpPacket(
+        payload_type=96, marker=1, sequence_number=7, timestamp=1234, ssrc=5678, payload=b"payload").serialize(
+        HeaderExtensionsMap())
