@@ -29,13 +29,6 @@ LOSS_HIGH = 0.08  # more lost than this: the link is full (GCC uses 10 %; a drop
 LOSS_LOW = 0.05  # less (and no queue): the estimate may grow. GCC grows only under 2 %, but
 # its delay-based side grows too; this one has no other way up on a link with 3 % random loss
 GROWTH = 1.08  # per second while the link shows no congestion
-# Near the rate that got through at the last back-off (the link's rate, as far as it is known)
-# the estimate grows slower, as GCC's additive increase near its link capacity: at 8 %/s it
-# passed a 300 kbit/s link's rate within seconds of each back-off, and the queue it built
-# (a 30 KB drop-tail queue: 0.8 s) froze the pictures (2026-12-07 22:00, weaklink_bench)
-NEAR_CAPACITY = 0.9
-GROWTH_NEAR_CAPACITY = 1.02
-CAPACITY_MEMORY = 30.0  # seconds without a back-off after which the last one says nothing more
 BACKOFF = 0.85  # of what got through, on congestion (GCC's beta)
 APP_LIMIT = 1.5  # the estimate grows no further than this times what is being sent
 # RTT this far above the lowest seen: packets wait in a queue. Not less: on a busy machine
@@ -48,8 +41,6 @@ MIN_RTT_WINDOW = 10.0  # seconds over which the lowest round trip is taken. At 3
 # 150 ms mid-call read its new base as a standing queue for 30 s: the estimate never grew and backed
 # off on "queueing" down to 95 kbit/s (2026-12-07 18:11, weak-link test). The sawtooth drains the
 # queue every few seconds, so 10 s still sees the base; a queue that never drains overflows into loss.
-NACK_LOSS_MIN_PACKETS = 20  # fewer packets sent in a second say nothing of the loss
-LOSS_WEIGHT_DEFAULT = 20.0  # packets a report block of unknown size stands for (about a second of video)
 OUTAGE_SECONDS = 2.5  # no receiver report for this long: the link was down, not congested  # a connection that said nothing for this long no longer counts
 
 
@@ -73,12 +64,6 @@ class DownlinkEstimate:
     """
 
     value: float = START_BPS
-    queueing_delay: float = QUEUEING_DELAY  # the delay above the lowest that reads as a queue
-    max_step_down: float = MAX_STEP_DOWN  # the estimate falls to no less than this times itself
-    drain_seconds: float = 1.0  # after a queueing back-off: a round trip and this long before another
-    min_bps: float = MIN_BPS
-    capacity: Optional[float] = None  # what got through at the last back-off: the link's rate
-    capacity_at: float = 0.0
     remb: dict[str, tuple[float, float]] = field(default_factory=dict)  # pc_id -> (bps, when)
     congested: bool = False
     queue_streak: int = 0
@@ -100,7 +85,7 @@ class DownlinkEstimate:
         """Apply one second of feedback; returns whether the link showed congestion.
         ``rtt``: measured this second (None: no report carried one); ``last_rtt``: the
         latest ever measured, which may hold growth back but never counts as a queue."""
-        inflated = rtt is not None and min_rtt is not None and rtt - min_rtt > self.queueing_delay
+        inflated = rtt is not None and min_rtt is not None and rtt - min_rtt > QUEUEING_DELAY
         self.queue_streak = self.queue_streak + 1 if inflated else 0
         # two updates in a row: one slow second of a busy machine is not a queue
         # and not again before the queue had a round trip to drain: the RTT shows it a round
@@ -111,145 +96,17 @@ class DownlinkEstimate:
         if self.congested:
             self.reasons["queueing" if queueing else "loss"] += 1
             through = sent_bps * (1 - (loss or 0.0))
-            self.value = max(min(self.value, BACKOFF * through), self.max_step_down * self.value)
-            self.queue_hold_until = now + max(rtt or 0.0, 1.0) + self.drain_seconds
-            self.capacity, self.capacity_at = through, now
+            self.value = max(min(self.value, BACKOFF * through), MAX_STEP_DOWN * self.value)
+            self.queue_hold_until = now + max(rtt or 0.0, 1.0) + 1.0
         elif (loss is None or loss < LOSS_LOW) and not (
                 (growth_rtt := rtt if rtt is not None else last_rtt) is not None
-                and min_rtt is not None and growth_rtt - min_rtt > self.queueing_delay / 2.5):
-            growth = GROWTH
-            if self.capacity is not None and now - self.capacity_at <= CAPACITY_MEMORY:
-                if self.value >= NEAR_CAPACITY * self.capacity:
-                    growth = GROWTH_NEAR_CAPACITY
-            self.value = min(self.value * growth, max(APP_LIMIT * sent_bps, self.value))
-        self.value = min(max(self.value, self.min_bps), MAX_BPS)
+                and min_rtt is not None and growth_rtt - min_rtt > QUEUEING_DELAY / 2.5):
+            self.value = min(self.value * GROWTH, max(APP_LIMIT * sent_bps, self.value))
+        self.value = min(max(self.value, MIN_BPS), MAX_BPS)
         return self.congested
 
     def bps(self, now: float) -> float:
         return self.value
-
-
-# --- a publisher's uplink, seen from the relay -------------------------------------------
-
-ABS_SEND_TIME_UNIT = 1 << 18  # abs-send-time: seconds in 6.18 fixed point
-ABS_SEND_TIME_WRAP = 1 << 24  # 24 bits: it wraps every 64 s
-UPLINK_QUEUEING_DELAY = 0.25  # one-way delay this far above its lowest: the uplink queues. At
-# 0.15 s the doctor's and the expert's loopback uplinks read as queued at load 5-9 (host delays of
-# 0.15-0.2 s not shared by the third publisher) and their 640x480 fell to 480x360
-UPLINK_MIN_BPS = 100_000  # a back-off goes no lower: a queue that stands while the encoder
-# follows its REMB (about a second, plus the queue's own drain) took a 300 kbit/s uplink's estimate
-# to 30 kbit/s in four back-offs, and 50 s to grow back
-UPLINK_RATE_SECONDS = 3  # what got through: the highest rate over this many periods (a second's
-# arrivals on a 300 kbit/s uplink read 30-230 kbit/s of video)
-UPLINK_MIN_DELAY_WINDOW = MIN_RTT_WINDOW
-
-
-class UplinkEstimate:
-    """What one publisher's uplink carries, from the relay's side: the one-way delay of its
-    video packets (arrival at the relay less the abs-send-time Chromium stamps on them as they
-    leave its pacer; the offset between the two clocks cancels against its lowest over
-    UPLINK_MIN_DELAY_WINDOW) and the fraction of them lost, folded once a second by the
-    rules of DownlinkEstimate (a queue: 0.85 x what got through; clear: +8 %/s), with two
-    differences: what got through is measured here, where it arrives, so a back-off goes to
-    0.85 x that at once (not at most halving a second); and loss alone is not taken for
-    congestion: the publisher's own loss-based control (Chromium's) answers loss already, and
-    a random-loss link (3 %) would otherwise hold its encoder down for nothing. The loss is
-    measured (``loss``) and reported.
-
-    Without it the relay told a publisher only what its subscribers could take: a patient
-    behind a 300 kbit/s link, whose subscribers (doctor, expert) took anything, was told
-    10 Mbit/s; its encoder filled its own uplink (a 30 KB queue: 0.8 s), and every receiver
-    report the patient sent about its *downlink* waited in that queue, so the relay read its
-    downlink's round trip at 0.9-1 s and held its estimate at 90-220 kbit/s (2026-12-07).
-
-    ``add`` has the signature of aiortc's RemoteBitrateEstimator.add, whose place it takes
-    on a publisher's video receiver (rtcp_feedback.observe_uplink); it returns None, so aiortc
-    sends no REMB of its own (the room sends one a second, room_control.py).
-    """
-
-    def __init__(self) -> None:
-        self.estimate = DownlinkEstimate(queueing_delay=UPLINK_QUEUEING_DELAY, max_step_down=0.0,
-                                         drain_seconds=2.0, min_bps=UPLINK_MIN_BPS)
-        self._rates: collections.deque[float] = collections.deque(maxlen=UPLINK_RATE_SECONDS)
-        self._last_abs: Optional[int] = None
-        self._send_s = 0.0  # abs-send-time unwrapped, seconds
-        self._delays: list[float] = []  # arrival - send (seconds, arbitrary offset) this period
-        self._bytes = 0
-        self._minima: collections.deque[tuple[float, float]] = collections.deque()  # (when, lowest delay)
-        self._counts: Optional[tuple[int, int]] = None  # (received, expected) at the last update
-        self._last_update: Optional[float] = None
-        self._seconds: Optional[float] = None
-        self.loss: Optional[float] = None
-        self.queue_delay: Optional[float] = None  # the last period's median above the lowest
-        self.received_bps: Optional[float] = None
-
-    def add(self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int) -> None:
-        if self._last_abs is None:
-            self._last_abs = abs_send_time
-        step = (abs_send_time - self._last_abs) % ABS_SEND_TIME_WRAP
-        if step >= ABS_SEND_TIME_WRAP // 2:  # sent before the last one (reordered): no step back
-            send_s = self._send_s - (ABS_SEND_TIME_WRAP - step) / ABS_SEND_TIME_UNIT
-        else:
-            self._send_s += step / ABS_SEND_TIME_UNIT
-            self._last_abs = abs_send_time
-            send_s = self._send_s
-        self._delays.append(arrival_time_ms / 1000 - send_s)
-        self._bytes += payload_size
-        return None
-
-    def measure(self, now: float, received: int, expected: int, relay_lag: float = 0.0) -> None:
-        """Once a second, first: the period's loss, rate and queueing delay. ``received``/
-        ``expected``: the publisher's video packets so far (RTP statistics of its streams,
-        from their first packet); ``relay_lag``: how late the relay's event loop woke at worst
-        this period (that much of an arrival time is the relay's own)."""
-        self._seconds = None if self._last_update is None else max(now - self._last_update, 0.1)
-        self._last_update = now
-        counts, self._counts = self._counts, (received, expected)
-        self.loss = None
-        if counts is not None and expected - counts[1] > 0:
-            self.loss = max(0.0, 1 - (received - counts[0]) / (expected - counts[1]))
-        delays, self._delays = self._delays, []
-        got, self._bytes = self._bytes, 0
-        self.queue_delay = None
-        if not delays:
-            return
-        delays.sort()
-        median = delays[len(delays) // 2] - relay_lag
-        self._minima.append((now, delays[0]))
-        while self._minima and now - self._minima[0][0] > UPLINK_MIN_DELAY_WINDOW:
-            self._minima.popleft()
-        self.queue_delay = max(median - min(d for _, d in self._minima), 0.0)
-        if self._seconds is not None:
-            self.received_bps = got * 8 / self._seconds
-            self._rates.append(self.received_bps)
-
-    def queued(self) -> bool:
-        """Whether this period's packets waited longer than a queue's worth (``measure``)."""
-        return self.queue_delay is not None and self.queue_delay > UPLINK_QUEUEING_DELAY
-
-    def fold(self, now: float, others_queued: bool = False) -> bool:
-        """Then: fold the period into the estimate; returns whether the uplink showed a queue.
-        ``others_queued``: every other publisher of the room showed a queue too this period.
-        Links to one relay do not queue together; their packets are late together when the
-        relay's host is (measured: a shared 2-core machine at load 6 delayed the packets of
-        three publishers by 0.6-1.3 s at once, while the relay's event loop woke in time,
-        so two of them on loopback read as queued). Such a period counts only if this uplink
-        also loses packets (LOSS_HIGH: a full drop-tail queue; at load 16 the patient's uplink
-        queued 0.9-1.6 s, 40-80 % lost, while the other two read 0.9 s from the host's stalls,
-        and skipping those periods left it unchecked for 30 s)."""
-        if self.queue_delay is None or self._seconds is None or self.received_bps is None:
-            return False
-        if others_queued and self.queued() and not (self.loss is not None and self.loss > LOSS_HIGH):
-            return False
-        return self.estimate.update(now, None, self.queue_delay, 0.0, max(self._rates))
-
-    def update(self, now: float, received: int, expected: int, relay_lag: float = 0.0) -> bool:
-        """``measure`` then ``fold``, for a publisher alone."""
-        self.measure(now, received, expected, relay_lag)
-        return self.fold(now)
-
-    def bps(self) -> float:
-        return self.estimate.value
 
 
 # --- audio-only by itself --------------------------------------------------------------
@@ -358,31 +215,16 @@ class RtxPolicy:
     refused_budget: int = 0
     refused_repeat: int = 0
     resent: int = 0
-    sent_packets: int = 0  # packets sent (first sends)
-    nacked_packets: int = 0  # of those, how many the subscriber NACKed (each once)
-    nacked: set[int] = field(default_factory=set)
 
     HISTORY = 512
 
     def on_sent(self, seq: int, now: float) -> None:
-        self.sent_packets += 1
         self.sent_at.pop(seq, None)  # a wrapped sequence number goes to the end again
         self.sent_at[seq] = now
-        self.nacked.discard(seq)
         if len(self.sent_at) > self.HISTORY:
             oldest = next(iter(self.sent_at))  # dicts keep insertion order: the oldest first
             del self.sent_at[oldest]
             self.resent_at.pop(oldest, None)
-            self.nacked.discard(oldest)
-
-    def on_nack(self, seq: int) -> None:
-        """A NACK for ``seq``: counted once per packet sent (``nacked_packets``), whether
-        it is resent or not. The subscriber's receiver reports do not show the loss that
-        retransmissions repaired: resent on the same SSRC, a packet counts as received
-        (measured: 20 % dropped at a 300 kbit/s link's queue, 1-4 % reported)."""
-        if seq in self.sent_at and seq not in self.nacked:
-            self.nacked.add(seq)
-            self.nacked_packets += 1
 
     def allow(self, seq: int, size: int, now: float, rtt: Optional[float], estimate_bps: float) -> bool:
         rtt = DEFAULT_RTT if rtt is None else rtt
@@ -425,10 +267,7 @@ class SubscriberLink:
         self.min_rtt: Optional[float] = None
         self._rtt_history: collections.deque[tuple[float, float]] = collections.deque()
         self._rtts: list[float] = []
-        self._losses: list[tuple[float, float]] = []  # (fraction, packets it is of)
-        self._nacks_seen: tuple[int, int] = (0, 0)
-        self.report_rtt: Optional[float] = None  # the latest report's round trip, as measured
-        self.nack_loss: Optional[float] = None
+        self._losses: list[float] = []
         self._last_report = clock()
         self._skip_until = 0.0
         self._sent_seen = 0
@@ -453,21 +292,11 @@ class SubscriberLink:
     def estimate_bps(self) -> float:
         return self.estimate.bps(self.clock())
 
-    def nack_rtt(self, sender_rtt: Optional[float]) -> Optional[float]:
-        """The round trip a NACK takes (RtxPolicy's age rule): the longer of aiortc's
-        smoothed figure and the latest report's. aiortc's matches only the latest sender
-        report, so behind a queue longer than the report interval it stays at its last
-        short value; the NACKs, which wait in the same queues, were then refused as too old
-        (40 packets resent of about 400 lost in a minute on a 300 kbit/s link, 2026-12-07)."""
-        rtts = [rtt for rtt in (sender_rtt, self.report_rtt) if rtt is not None]
-        return max(rtts) if rtts else None
-
     def on_remb(self, pc_id: str, bps: float) -> None:
         self.estimate.on_remb(pc_id, bps, self.clock())
 
-    def on_loss(self, fraction: float, rtt: Optional[float] = None, packets: Optional[int] = None) -> None:
-        """One receiver report block: fraction lost, round-trip time (or None) and how many
-        packets the fraction is of (None: unknown, weighs as one report of LOSS_WEIGHT_DEFAULT).
+    def on_loss(self, fraction: float, rtt: Optional[float] = None) -> None:
+        """One receiver report block: fraction lost and round-trip time (or None).
 
         The first reports after a silence (an outage: nothing came back for
         OUTAGE_SECONDS) count the outage's packets as lost; that is not congestion, so
@@ -478,9 +307,8 @@ class SubscriberLink:
         self._last_report = now
         if now < self._skip_until:
             return
-        self._losses.append((fraction, float(packets) if packets else LOSS_WEIGHT_DEFAULT))
+        self._losses.append(fraction)
         if rtt is not None and rtt > 0:
-            self.report_rtt = rtt
             self._rtts.append(rtt)
 
     def on_rtt(self, rtt: Optional[float]) -> None:
@@ -495,28 +323,15 @@ class SubscriberLink:
             self._rtt_history.popleft()
         self.min_rtt = min(r for _, r in self._rtt_history)
 
-    def update(self, relay_lag: float = 0.0, uplink_queue: float = 0.0,
-               nacks: Optional[tuple[int, int]] = None) -> bool:
+    def update(self, relay_lag: float = 0.0) -> bool:
         """Once a second: fold the feedback into the estimate, set the pacer's rate.
         Returns whether the link showed congestion (loss, queueing, pacer drops).
         ``relay_lag``: how late the relay's own event loop woke at worst this second; that
         much of a round trip is the relay's own delay, not a queue on the link, and is taken
         off. (Dropping the second's round trips instead, as before, left a relay at load 15
-        with 17 seconds of 25 unread: it never saw a 1.7 s queue, 2026-12-07 18:20.)
-        ``uplink_queue``: how long this participant's own packets queued on its uplink this
-        second (its UplinkEstimate): its receiver reports waited that long too, which is no
-        queue on its downlink. (At the start of a call on a 300 kbit/s link the round trips
-        read 1-1.7 s, mostly the uplink's queue; the lowest over 10 s rose with them, and
-        a downlink estimate of 900 kbit/s put 570 kbit/s into the link for 30 s.)
-        ``nacks``: (packets sent, packets NACKed) so far over its connections (RtxPolicy):
-        the NACKed share of this second's packets is kept as ``nack_loss`` (room stats) but does
-        not move the estimate: folded in as loss (the higher of it and the reports'), a lossy
-        first second on a 300 kbit/s link halved the estimate twice to 83-97 kbit/s and, with
-        the reports then silent for 10-20 s, held it there (the patient at 0-1.5 fps in two
-        runs of three, 2026-12-07 22:40-22:51 at load 8-12)."""
-        taken_off = relay_lag + uplink_queue
-        if taken_off > 0:
-            self._rtts = [rtt - taken_off for rtt in self._rtts if rtt - taken_off > 0]
+        with 17 seconds of 25 unread: it never saw a 1.7 s queue, 2026-12-07 18:20.)"""
+        if relay_lag > 0:
+            self._rtts = [rtt - relay_lag for rtt in self._rtts if rtt - relay_lag > 0]
         now = self.clock()
         seconds = max(now - self._last_update, 0.1)
         self._last_update = now
@@ -530,18 +345,10 @@ class SubscriberLink:
         if fresh_rtt:
             self.on_rtt(sorted(self._rtts)[len(self._rtts) // 2])  # the median of the period's reports
             self._rtts.clear()
-        # the mean over the period's report blocks (one per stream), each weighing as many
-        # packets as its fraction is of: the worst one of a stream of 15 packets a second
-        # would read 3 % random loss as 13 % now and then, and the plain mean of the blocks
-        # still read it over 8 % (a loss back-off) 8 times a minute on a 300 kbit/s link
-        weight = sum(w for _, w in self._losses)
-        self.loss = sum(f * w for f, w in self._losses) / weight if self._losses else None
+        # the mean over the period's report blocks (one per stream): the worst one of a
+        # stream of 15 packets a second would read 3 % random loss as 13 % now and then
+        self.loss = sum(self._losses) / len(self._losses) if self._losses else None
         self._losses.clear()
-        if nacks is not None:
-            last, self._nacks_seen = self._nacks_seen, nacks
-            sent_packets, nacked = nacks[0] - last[0], nacks[1] - last[1]
-            if self.loss is not None and sent_packets >= NACK_LOSS_MIN_PACKETS and nacked >= 0:
-                self.nack_loss = min(nacked / sent_packets, 1.0)
         dropped = self.pacer.dropped_packets - self._dropped_seen
         self._dropped_seen = self.pacer.dropped_packets
         if self.loss is None:

@@ -17,12 +17,11 @@ from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .bitstream import Vp8Packetizer, h264_nal_units
-from .congestion import UplinkEstimate
 from .forwarding_buffer import EncodedFrame, ForwardingBuffer, VideoForwardingBuffer
 from .layers import LayerChoice
 from .low_layer import LowLayer
 from .passthrough import receive_inline, tap_receiver
-from .rtcp_feedback import observe_uplink, send_pli, send_remb, sender_rtt, uplink_counts
+from .rtcp_feedback import cap_receiver_remb, send_pli, send_remb, sender_rtt
 from .rtp_writer import RTP_OVERHEAD, PackedFrame, RtpWriter, ntp_now
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
@@ -168,12 +167,11 @@ def forward_through(sender: RTCRtpSender, track: ForwardingTrack) -> None:
     async def retransmit(sequence_number: int) -> None:
         writer, link = track._writer, track.link
         if link is not None and writer is not None:
-            writer.rtx.on_nack(sequence_number)
             packet = writer.sent_packet(sequence_number)
             if packet is None:
                 return
             size = len(packet.payload) + RTP_OVERHEAD
-            if not writer.rtx.allow(sequence_number, size, time.monotonic(), link.nack_rtt(sender_rtt(sender)),
+            if not writer.rtx.allow(sequence_number, size, time.monotonic(), sender_rtt(sender),
                                     link.estimate_bps()):
                 return
             link.pacer.charge(size)
@@ -205,8 +203,6 @@ class Publication:
         self._h264_parameter_sets: dict[int, bytes] = {}  # NAL type 7 (SPS), 8 (PPS)
         self.rtt: Optional[float] = None  # to the publisher, set by the room (gap rules)
         self.remb_cap: Optional[float] = None  # the REMB ceiling its subscribers allow (bps)
-        self.uplink: Optional[UplinkEstimate] = None  # its video's uplink, seen from here (video only)
-        self.remb_sent: Optional[float] = None  # the last REMB sent (the lower of the two above)
         self.buffer: Optional[ForwardingBuffer] = None
         self.low_layer: Optional[LowLayer] = None  # while a subscriber needs it
         self.low_layers_started = 0
@@ -225,8 +221,7 @@ class Publication:
         self.buffer = tap_receiver(receiver, self.kind, self.codec_name, self._on_frame,
                                    rtt=lambda: self.rtt)
         if self.kind == "video":
-            self.uplink = UplinkEstimate()  # a new connection: perhaps another link
-            observe_uplink(receiver, self.uplink)
+            cap_receiver_remb(receiver, lambda: self.remb_cap)
         for track in self._tracks:
             track._needs_keyframe = self.kind == "video"
         self._gaps_seen = 0
@@ -314,14 +309,6 @@ class Publication:
         """The video gap timers (a gap is re-NACKed, then given up) between packets."""
         if isinstance(self.buffer, VideoForwardingBuffer) and self.buffer.tick():
             self.request_keyframe()
-
-    def measure_uplink(self, now: float, relay_lag: float = 0.0) -> Optional[UplinkEstimate]:
-        """Once a second: the period's figures of the publisher's uplink (UplinkEstimate.measure),
-        or None (no video receiver); the room then folds them (UplinkEstimate.fold)."""
-        if self.uplink is None or self._receiver is None:
-            return None
-        self.uplink.measure(now, *uplink_counts(self._receiver), relay_lag=relay_lag)
-        return self.uplink
 
     def send_remb(self, bitrate: float) -> None:
         """Tell the publisher's encoder to stay under ``bitrate`` (REMB)."""

@@ -32,11 +32,9 @@ Pinned: aiortc==1.16.0 (aioice as it depends on). What is reached into, and why:
 - Congestion control (relay/congestion.py does the deciding): ``RTCRtpSender._retransmit``
   is wrapped per instance (NACKs answered by RtxPolicy), ``RTCRtpSender._handle_rtcp_packet``
   is wrapped per instance to read REMBs and receiver reports (loss, and the round trip
-  from the sender's private ``__lsr``/``__lsr_time``), a video receiver's private
-  ``__remote_bitrate_estimator`` is replaced by the relay's uplink estimate (it gets each
-  packet's abs-send-time; its ``__remote_streams`` statistics give the packet counts), and
-  REMB/NACK packets are sent with the receiver's ``__rtcp_ssrc``, ``_send_rtcp`` and
-  ``_send_rtcp_nack``.
+  from the sender's private ``__lsr``/``__lsr_time``), ``RTCRtpReceiver._send_rtcp`` is
+  wrapped to lower aiortc's own REMB to the subscribers' ceiling, and REMB/NACK packets are
+  sent with the receiver's ``__rtcp_ssrc``, ``_send_rtcp`` and ``_send_rtcp_nack``.
 - ``RTCRtpTransceiver._codecs`` is narrowed after setRemoteDescription so that an answer
   names only the room's codec.
 - ``aioice.ice.get_host_addresses`` is wrapped so that 127.0.0.1 can be gathered as a host

@@ -159,10 +159,6 @@ class RelayRoom(RoomControl):
                     "bytes_in": pub.bytes_in,
                     "keyframe_requests_sent": pub.keyframe_requests_sent,
                     "low_layers_started": pub.low_layers_started,
-                    **({"uplink_kbps": round(pub.uplink.bps() / 1000),
-                        "uplink_backoffs": dict(pub.uplink.estimate.reasons),
-                        "remb_kbps": None if pub.remb_sent is None else round(pub.remb_sent / 1000)}
-                       if pub.uplink is not None else {}),
                     **({"low_layer": _low_layer_stats(pub.low_layer)} if pub.low_layer is not None else {}),
                 }
                 for kind, pub in p.publications.items()
@@ -171,9 +167,6 @@ class RelayRoom(RoomControl):
                                          if "video" in d.tracks and d.tracks["video"].low),
                 "layer_switches": sum(d.tracks["video"].layer_switches for d in self.downstreams(pid)
                                       if "video" in d.tracks),
-                "pacer_dropped_packets": p.link.pacer.dropped_packets if p.link is not None else None,
-                "retransmissions": _rtx_stats(t._writer.rtx for d in self.downstreams(pid)
-                                              for t in d.tracks.values() if t._writer is not None),
             }
             for pid, p in self._participants.items()
         }
@@ -339,15 +332,6 @@ class RelayRoom(RoomControl):
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
             task.add_done_callback(_log_send_failure)
-
-
-def _rtx_stats(policies) -> dict[str, int]:
-    """NACKed packets a subscriber got again, and those refused by rule (RtxPolicy)."""
-    out = {"nacked_packets": 0, "resent": 0, "refused_old": 0, "refused_budget": 0, "refused_repeat": 0}
-    for policy in policies:
-        for key in out:
-            out[key] += getattr(policy, key)
-    return out
 
 
 def _low_layer_stats(low_layer: LowLayer) -> dict[str, Any]:

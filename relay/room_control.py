@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from . import rtcp_feedback
 from .config import RelayConfig
-from .congestion import AUDIO_BPS, LOSS_LOW, UplinkEstimate, publisher_remb_bps, video_share_bps
+from .congestion import AUDIO_BPS, LOSS_LOW, publisher_remb_bps, video_share_bps
 from .fanout import ForwardingTrack, Publication
 from .layers import low_layer_target_bps, video_allocation
 from .participants import Downstream, Message, Participant
@@ -162,12 +162,9 @@ class RoomControl:
         SubscriberLink.limits_publishers."""
         now = time.monotonic()
         lag, self._loop_lag = self._loop_lag, 0.0
-        uplinks = self._measure_uplinks(now, lag)
         for participant in self._participants.values():
             if participant.link is not None:
-                uplink = uplinks.get(participant.participant_id)
-                participant.link.update(relay_lag=lag, uplink_queue=(uplink.queue_delay or 0.0) if uplink else 0.0,
-                                        nacks=self._nack_counts(participant.participant_id))
+                participant.link.update(relay_lag=lag)
         self._auto_audio_only(now)
         for participant in self._participants.values():
             publication = participant.publications.get("video")
@@ -175,7 +172,7 @@ class RoomControl:
                 publication.rate_bps = publication.measure_rate(now)
         allocations = {p.participant_id: self._allocation(p) for p in self._participants.values()}
         self._choose_layers(now, allocations)
-        self._send_rembs(allocations, now, uplinks)
+        self._send_rembs(allocations)
 
     def _auto_audio_only(self, now: float) -> None:
         """Each subscriber's audio-only decision (congestion.AutoAudioOnly), told to everyone."""
@@ -197,58 +194,16 @@ class RoomControl:
                     "audio_only": decision, "reason": "bandwidth",
                     "estimate_kbps": round(subscriber.link.estimate_bps() / 1000)})
 
-    def _nack_counts(self, subscriber_id: str) -> tuple[int, int]:
-        """(packets sent, packets NACKed) so far to this subscriber (RtxPolicy of each track).
-        A track that goes (a publisher left) takes its counts along: the next second's
-        difference may be negative, and SubscriberLink.update skips such a second."""
-        sent = nacked = 0
-        for d in self.downstreams(subscriber_id):
-            for track in d.tracks.values():
-                if track._writer is not None:
-                    sent += track._writer.rtx.sent_packets
-                    nacked += track._writer.rtx.nacked_packets
-        return sent, nacked
-
-    def _measure_uplinks(self, now: float, lag: float) -> dict[str, UplinkEstimate]:
-        """The second's figures of each publisher's uplink (UplinkEstimate.measure)."""
-        uplinks = {}
-        for publisher in list(self._participants.values()):
-            publication = publisher.publications.get("video")
-            if publication is not None and (uplink := publication.measure_uplink(now, lag)) is not None:
-                uplinks[publisher.participant_id] = uplink
-        return uplinks
-
-    def _send_rembs(self, allocations: dict[str, dict[Publication, float]], now: float,
-                    uplinks: dict[str, UplinkEstimate]) -> None:
-        """Each publisher's REMB, every second: the lower of what its subscribers can take
-        (congestion.publisher_remb_bps) and what its own uplink carries (UplinkEstimate)."""
-        for pid, uplink in uplinks.items():
-            others = [u for other, u in uplinks.items() if other != pid and u.queue_delay is not None]
-            uplink.fold(now, others_queued=bool(others) and all(u.queued() for u in others))
+    def _send_rembs(self, allocations: dict[str, dict[Publication, float]]) -> None:
+        """Each publisher's REMB ceiling (congestion.publisher_remb_bps)."""
         for publisher in list(self._participants.values()):
             publication = publisher.publications.get("video")
             if publication is None:
                 continue
             cap = publisher_remb_bps(self._remb_shares(publication, allocations))
             publication.remb_cap = cap
-            up = uplinks.get(publisher.participant_id)
-            remb = min((bps for bps in (cap, None if up is None else up.bps()) if bps is not None), default=None)
-            publication.remb_sent = remb
-            if remb is not None:
-                publication.send_remb(remb)
-            if publication.uplink is not None and logger.isEnabledFor(logging.DEBUG):
-                link, up = publisher.link, publication.uplink
-                logger.debug(
-                    "room %s %s: downlink %s kbit/s loss %s rtt %s min %s | uplink %.0f kbit/s loss %s "
-                    "queue %s in %s kbit/s | remb %s", self.room_id, publisher.participant_id,
-                    None if link is None else round(link.estimate_bps() / 1000),
-                    None if link is None or link.loss is None else round(link.loss, 3),
-                    None if link is None or link.rtt is None else round(link.rtt, 3),
-                    None if link is None or link.min_rtt is None else round(link.min_rtt, 3),
-                    up.bps() / 1000, None if up.loss is None else round(up.loss, 3),
-                    None if up.queue_delay is None else round(up.queue_delay, 3),
-                    None if up.received_bps is None else round(up.received_bps / 1000),
-                    None if remb is None else round(remb / 1000))
+            if cap is not None:
+                publication.send_remb(cap)
 
     def _video_downstreams(self) -> list[tuple[Participant, ForwardingTrack, Publication]]:
         """(subscriber, its video track, the publication it copies) of every downstream."""

@@ -22,9 +22,6 @@ from aiortc.rtp import (
 )
 
 
-_ESTIMATOR_ATTR = "_RTCRtpReceiver__remote_bitrate_estimator"
-
-
 def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
     """Ask the publisher behind ``receiver`` for a keyframe (RTCP PLI, RFC 4585 6.3.1)."""
     asyncio.ensure_future(receiver._send_rtcp_pli(media_ssrc))
@@ -62,10 +59,9 @@ def note_sender_report(sender: RTCRtpSender) -> None:
 
 
 def observe_rtcp(sender: RTCRtpSender, on_remb: Callable[[int], None],
-                 on_loss: Callable[[float, Optional[float], Optional[int]], None]) -> None:
-    """Call ``on_remb(bps)`` for each REMB and ``on_loss(fraction, rtt, packets)`` for each receiver
-    report block about ``sender``'s stream (rtt in seconds, None without a sender report;
-    packets: how many the fraction is of, None for the first report), then let aiortc handle the packet as before (a
+                 on_loss: Callable[[float, Optional[float]], None]) -> None:
+    """Call ``on_remb(bps)`` for each REMB and ``on_loss(fraction, rtt)`` for each receiver
+    report block about ``sender``'s stream (rtt in seconds, None without a sender report), then let aiortc handle the packet as before (a
     passthrough sender has no encoder, so aiortc itself would drop the REMB)."""
     handle = sender._handle_rtcp_packet
 
@@ -88,13 +84,7 @@ def observe_rtcp(sender: RTCRtpSender, on_remb: Callable[[int], None],
                     # aiortc's figure is smoothed over ~6 reports, too slow to see a queue drain
                     if report.dlsr and report.lsr in sent_at:
                         rtt = time.time() - sent_at[report.lsr] - report.dlsr / 65536
-                    # the packets the fraction is of: the highest sequence number since the last report
-                    last = sender.__dict__.get("_relay_rr_highest")
-                    sender._relay_rr_highest = report.highest_sequence
-                    packets = None
-                    if last is not None and 0 < report.highest_sequence - last < 1 << 16:
-                        packets = report.highest_sequence - last
-                    on_loss(report.fraction_lost / 256, rtt, packets)
+                    on_loss(report.fraction_lost / 256, rtt)
         await handle(packet)
 
     sender._handle_rtcp_packet = handle_rtcp_packet
@@ -110,27 +100,31 @@ def send_remb(receiver: RTCRtpReceiver, media_ssrc: int, bitrate: int) -> None:
     asyncio.ensure_future(receiver._send_rtcp(packet))
 
 
-def observe_uplink(receiver: RTCRtpReceiver, estimate) -> None:
-    """Put ``estimate`` (congestion.UplinkEstimate) in the place of the RemoteBitrateEstimator of
-    a publisher's video receiver: aiortc hands it the arrival time, abs-send-time and size of
-    every packet that carries abs-send-time (its answers negotiate the extension for video).
-    Its ``add`` returns None, so aiortc sends no REMB of its own: the room sends the publisher
-    one a second (room_control.py). aiortc's estimate was not sent before either (it was
-    rewritten): on a busy machine it read the relay's scheduling delays as a queue and was
-    measured at 33-35 kbit/s for publishers on an idle loopback link at load 20-26; it also
-    cost about 9 % of the relay's CPU (README "Figures")."""
-    if not hasattr(receiver, _ESTIMATOR_ATTR):
-        raise RuntimeError("aiortc RTCRtpReceiver has no remote bitrate estimator; see relay/passthrough.py")
-    if getattr(receiver, _ESTIMATOR_ATTR) is not None:  # None: an audio receiver, which has none
-        setattr(receiver, _ESTIMATOR_ATTR, estimate)
+UNLIMITED_REMB_BPS = 10_000_000  # a REMB that limits nothing (a 640x480 encoder wants 2.5 Mbit/s at most)
 
 
-def uplink_counts(receiver: RTCRtpReceiver) -> tuple[int, int]:
-    """(packets received, packets expected) over the streams ``receiver`` gets (a video
-    stream and its retransmissions), from aiortc's RTCP statistics, without their side
-    effects (``fraction_lost`` moves the receiver reports' interval)."""
-    received = expected = 0
-    for stream in getattr(receiver, "_RTCRtpReceiver__remote_streams", {}).values():
-        received += stream.packets_received
-        expected += stream.packets_expected
-    return received, expected
+def cap_receiver_remb(receiver: RTCRtpReceiver, cap: Callable[[], Optional[float]]) -> None:
+    """aiortc's receiver sends the publisher REMBs from its own delay-based estimate of the
+    uplink; each is rewritten to ``cap()`` (the subscribers' ceiling), or to a figure that
+    limits nothing when there is none. aiortc's figure is kept (``_relay_uplink_remb``) but
+    not sent: on a busy machine it reads the relay's scheduling delays as a queue, and it was
+    measured at 33-35 kbit/s for publishers on an idle loopback link at load 20-26, which held
+    their encoders at 30 kbit/s ("bandwidth" limited, 10 fps) for every subscriber. The
+    publisher's own loss-based control still guards a weak uplink."""
+    send = receiver._send_rtcp
+
+    async def send_rtcp(packet) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                bitrate, ssrcs = None, []
+            if bitrate is not None:
+                receiver._relay_uplink_remb = bitrate
+                limit = cap()
+                packet = RtcpPsfbPacket(fmt=packet.fmt, ssrc=packet.ssrc, media_ssrc=packet.media_ssrc,
+                                        fci=pack_remb_fci(int(UNLIMITED_REMB_BPS if limit is None else limit),
+                                                          ssrcs))
+        await send(packet)
+
+    receiver._send_rtcp = send_rtcp

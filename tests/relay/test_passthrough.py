@@ -226,43 +226,30 @@ def test_send_path_that_suspends_is_refused_loudly():
         rtp_writer.run_to_completion(suspends())
 
 
-async def test_a_publishers_video_feeds_the_relays_uplink_estimate_and_aiortc_sends_no_remb():
-    from relay.congestion import ABS_SEND_TIME_UNIT, UplinkEstimate
+async def test_publisher_remb_is_the_relays_ceiling_not_aiortcs_delay_estimate():
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
 
-    pc = RTCPeerConnection()
-    video = pc.addTransceiver("video", direction="recvonly").receiver
-    audio = pc.addTransceiver("audio", direction="recvonly").receiver
     sent = []
 
-    async def send_rtcp(packet):
-        sent.append(packet)
+    class Receiver:
+        async def _send_rtcp(self, packet):
+            sent.append(packet)
 
-    video._send_rtcp = send_rtcp
-    estimate = UplinkEstimate()
-    rtcp_feedback.observe_uplink(video, estimate)
-    rtcp_feedback.observe_uplink(audio, UplinkEstimate())  # audio has no estimator: left alone
-    assert getattr(audio, rtcp_feedback._ESTIMATOR_ATTR) is None
-    try:
-        # given video packets with abs-send-time, 50 ms apart, each arriving 30 ms after it left
-        for i in range(40):
-            packet = vp8_packet(i, 3000 * i, b"x" * 500, start=True, marker=True)
-            packet.extensions.abs_send_time = int(i * 0.05 * ABS_SEND_TIME_UNIT)
-            await video._handle_rtp_packet(packet, arrival_time_ms=1_000_000 + i * 50 + 30)
-        estimate.measure(now=2.0, received=40, expected=40)
-        # then the relay's estimate has them (no queue), and aiortc sent no REMB of its own
-        assert estimate.queue_delay == pytest.approx(0.0, abs=0.002)
-        assert not sent
-        # and the receiver's RTP statistics of its streams give the counts the loss is read from
-        from aiortc.rtcrtpreceiver import StreamStatistics
+    receiver, ceiling = Receiver(), [None]
+    rtcp_feedback.cap_receiver_remb(receiver, lambda: ceiling[0])
 
-        streams = video._RTCRtpReceiver__remote_streams
-        streams[1234], streams[5678] = StreamStatistics(90000), StreamStatistics(90000)
-        for seq in (10, 11, 13, 14):  # 12 lost
-            streams[1234].add(vp8_packet(seq, 0, b"x", start=True, marker=True))
-        streams[5678].add(vp8_packet(7, 0, b"x", start=True, marker=True))
-        assert rtcp_feedback.uplink_counts(video) == (5, 6)
-    finally:
-        await pc.close()
+    def aiortc_remb(bps):
+        return RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bps, [42]))
+
+    # given aiortc's estimate of 35 kbit/s (a busy machine's jitter) and no subscriber limiting
+    await receiver._send_rtcp(aiortc_remb(35_000))
+    # then the publisher is told nothing limits it; aiortc's figure is kept aside
+    assert unpack_remb_fci(sent[-1].fci) == (rtcp_feedback.UNLIMITED_REMB_BPS, [42])
+    assert receiver._relay_uplink_remb == 35_000
+    # and when a congested subscriber sets a ceiling, the publisher gets that ceiling
+    ceiling[0] = 150_000
+    await receiver._send_rtcp(aiortc_remb(35_000))
+    assert unpack_remb_fci(sent[-1].fci) == (150_000, [42])
 
 
 async def test_a_receiver_report_answering_an_earlier_sender_report_still_gives_a_round_trip(monkeypatch):
@@ -277,7 +264,7 @@ async def test_a_receiver_report_answering_an_earlier_sender_report_still_gives_
             pass
 
     sender, got = Sender(), []
-    rtcp_feedback.observe_rtcp(sender, on_remb=lambda bps: None, on_loss=lambda f, rtt, packets: got.append(rtt))
+    rtcp_feedback.observe_rtcp(sender, on_remb=lambda bps: None, on_loss=lambda f, rtt: got.append(rtt))
     now = [1000.0]
     monkeypatch.setattr(rtcp_feedback.time, "time", lambda: now[0])
     # given an SR sent at t=1000, seen by the room's tick, then a second SR at t=1001

@@ -232,10 +232,6 @@ def layer_stats(stats: dict) -> dict[str, Any]:
         "layer_switches": {pid: s["layer_switches"] for pid, s in stats.items() if s["layer_switches"]},
         "low_layers": {pid: s["video"].get("low_layer") for pid, s in stats.items()
                        if "video" in s and s["video"]["low_layers_started"]},
-        "pacer_dropped_packets": {pid: s["pacer_dropped_packets"] for pid, s in stats.items()},
-        "retransmissions": {pid: s["retransmissions"] for pid, s in stats.items()},
-        "uplinks": {pid: {k: s["video"].get(k) for k in ("uplink_kbps", "uplink_backoffs", "remb_kbps")}
-                    for pid, s in stats.items() if "video" in s},
     }
 
 
