@@ -184,7 +184,20 @@ def open_page(browser, live_daphne, request):
             problems.append(f"{name}: no screenshot ({exc})")
         problems += [f"{name}: {e}" for e in page.console_errors.unexpected()]
         page.context.close()
+    if opened and request.node.get_closest_marker("django_db"):
+        wait_for_room_sockets_recorded_closed()
     assert not problems, "Browser console errors:\n" + "\n".join(problems)
+
+
+def wait_for_room_sockets_recorded_closed(timeout_s: float = 15) -> None:
+    """Until Daphne has recorded every room socket's disconnect (a closed page's sockets are handled a moment
+    later): a disconnect's transaction holding row locks while the test database is flushed deadlocks the
+    flush's TRUNCATE (seen in CI on the screenshot test's room page, 2026-12-07)."""
+    from live.models import Participant
+
+    deadline = time.monotonic() + timeout_s
+    while Participant.objects.filter(connected=True).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -267,7 +280,7 @@ def relay_worker(django_db_blocker, live_daphne, tmp_path):
     database was flushed, so that it registers itself at once; killed at the end. Its teardown runs
     after open_page's (it is requested first): it waits for Daphne to record every socket's
     disconnect, so that no server request holds row locks while the test database is flushed."""
-    from live.models import Participant, RelayWorker
+    from live.models import RelayWorker
 
     with django_db_blocker.unblock():
         database_url = postgres_url()
@@ -285,7 +298,5 @@ def relay_worker(django_db_blocker, live_daphne, tmp_path):
             raise RuntimeError(f"relay_worker did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
     yield proc
-    deadline = time.monotonic() + 15
-    while Participant.objects.filter(connected=True).exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for_room_sockets_recorded_closed()
     stop(proc)
